@@ -1,0 +1,220 @@
+//! The `aarmor` binary: configuration, the data plane, and CA management.
+
+mod config;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use aarmor_proxy::ca::{install_script, CaPaths, CertificateAuthority};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::{Config, ConfigError, LogFormat, DEFAULT_CONFIG_TOML};
+
+/// aarmor: a TLS-intercepting egress proxy that sees every action an AI agent takes over the
+/// network and decides, before the bytes reach the upstream, whether it may happen.
+#[derive(Debug, Parser)]
+#[command(name = "aarmor", version, propagate_version = true)]
+struct Cli {
+    /// TOML configuration file (see `aarmor config print-default`). Without it, built-in
+    /// defaults are used.
+    #[arg(long, short = 'c', global = true, env = "AARMOR_CONFIG")]
+    config: Option<PathBuf>,
+    /// Override `data_dir` from the configuration.
+    #[arg(long, global = true, env = "AARMOR_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the appliance: proxy listener(s) and the admin listener. Creates a CA on first start.
+    Run,
+    /// Manage the interception CA (stored in <data_dir>/certs/).
+    #[command(subcommand)]
+    Ca(CaCommand),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CaCommand {
+    /// Create a new ECDSA P-256 root CA (private key mode 0600).
+    Init {
+        /// Replace an existing CA (agents trusting the old one stop trusting aarmor).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Use an intermediate CA issued by your own root: its certificate (optionally followed by
+    /// the rest of its chain) and its private key. The full chain is sent to clients.
+    Import {
+        #[arg(long)]
+        cert: PathBuf,
+        #[arg(long)]
+        key: PathBuf,
+        /// Replace an existing CA.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the CA certificate (what agent hosts must trust).
+    Export {
+        #[arg(long, value_enum, default_value_t = ExportFormat::Pem)]
+        format: ExportFormat,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Print the commands that install the CA certificate on an agent host.
+    InstallScript {
+        #[arg(long, value_enum)]
+        os: OsFamily,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ExportFormat {
+    Pem,
+    Der,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum OsFamily {
+    Debian,
+    Rhel,
+    Macos,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the default configuration, every key documented.
+    PrintDefault,
+    /// Validate a configuration file and print the effective configuration.
+    Check,
+}
+
+/// Exit code for configuration errors.
+const EXIT_CONFIG: u8 = 2;
+
+fn load_config(cli: &Cli) -> Result<Config, ConfigError> {
+    let mut config = match &cli.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    if let Some(dir) = &cli.data_dir {
+        config.data_dir = dir.clone();
+    }
+    Ok(config)
+}
+
+fn init_logging(config: &Config) {
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match config.log.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match load_config(&cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("aarmor: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let result = match &cli.command {
+        Command::Run => run(config),
+        Command::Ca(cmd) => ca(cmd, &config),
+        Command::Config(ConfigCommand::PrintDefault) => {
+            print!("{DEFAULT_CONFIG_TOML}");
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Check) => match toml::to_string_pretty(&config) {
+            Ok(text) => {
+                println!("# configuration is valid; effective values:\n{text}");
+                Ok(())
+            }
+            Err(e) => Err(format!("cannot render configuration: {e}")),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("aarmor: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(config: Config) -> Result<(), String> {
+    init_logging(&config);
+    let data_dir = config.data_dir.clone();
+    std::fs::create_dir_all(&data_dir).map_err(|e| format!("data_dir {}: {e}", data_dir.display()))?;
+    let plane = aarmor_proxy::DataPlaneConfig { data_dir, proxy: config.proxy.clone(), upstream: config.upstream.clone(), admin: config.admin.clone() };
+    let mediator = Arc::new(aarmor_engine::AllowAllMediator);
+    let prepared = aarmor_proxy::prepare(plane, mediator).map_err(|e| e.to_string())?;
+    let ca = prepared.ca_cert.display().to_string();
+    if prepared.ca_created {
+        eprintln!("aarmor: created a new interception CA: {ca}");
+        eprintln!("aarmor: agents must trust it: `aarmor ca install-script --os debian|rhel|macos`, or SSL_CERT_FILE / REQUESTS_CA_BUNDLE / NODE_EXTRA_CA_CERTS={ca}");
+    } else {
+        eprintln!("aarmor: using interception CA {ca}");
+    }
+    eprintln!("aarmor: explicit proxy on http://{} (set HTTPS_PROXY/HTTP_PROXY to it)", config.proxy.listen);
+    if let Some(t) = config.proxy.transparent_listen {
+        eprintln!("aarmor: transparent listener on {t} (for nftables/iptables REDIRECT)");
+    }
+    eprintln!("aarmor: admin on http://{} (/healthz, /metrics)", config.admin.listen);
+    tracing::info!(proxy = %config.proxy.listen, admin = %config.admin.listen, "aarmor started");
+    prepared.run_forever()
+}
+
+fn ca(cmd: &CaCommand, config: &Config) -> Result<(), String> {
+    let paths = CaPaths::in_data_dir(&config.data_dir);
+    match cmd {
+        CaCommand::Init { force } => {
+            CertificateAuthority::init(&paths, *force).map_err(|e| e.to_string())?;
+            println!("created CA certificate {} (key {}, mode 0600)", paths.cert.display(), paths.key.display());
+            Ok(())
+        }
+        CaCommand::Import { cert, key, force } => {
+            let ca = CertificateAuthority::import(&paths, cert, key, *force).map_err(|e| e.to_string())?;
+            println!("imported CA ({} certificate(s) in chain) into {}", ca.chain().len(), paths.dir.display());
+            Ok(())
+        }
+        CaCommand::Export { format, out } => {
+            let ca = CertificateAuthority::load(&paths).map_err(|e| e.to_string())?;
+            let bytes = match format {
+                ExportFormat::Pem => ca.chain_pem().as_bytes().to_vec(),
+                ExportFormat::Der => ca.cert_der().to_vec(),
+            };
+            write_out(out.as_deref(), &bytes)
+        }
+        CaCommand::InstallScript { os } => {
+            let name = match os {
+                OsFamily::Debian => "debian",
+                OsFamily::Rhel => "rhel",
+                OsFamily::Macos => "macos",
+            };
+            let cert = std::path::absolute(&paths.cert).unwrap_or_else(|_| paths.cert.clone());
+            let script = install_script(name, &cert).ok_or_else(|| format!("unsupported OS family {name}"))?;
+            print!("{script}");
+            Ok(())
+        }
+    }
+}
+
+fn write_out(out: Option<&Path>, bytes: &[u8]) -> Result<(), String> {
+    match out {
+        Some(path) => std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display())),
+        None => std::io::stdout().write_all(bytes).map_err(|e| format!("stdout: {e}")),
+    }
+}

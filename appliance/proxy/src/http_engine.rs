@@ -1,0 +1,323 @@
+//! The pingora `ProxyHttp` implementation that every decrypted (or plain) client stream is fed
+//! to: it routes each request, calls the mediator before anything reaches the upstream, and
+//! turns upstream failures into problem responses that name the reason.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aarmor_core::{ConnectionFacts, ConnectionMode, HeaderList, RequestHead, SyntheticResponse};
+use aarmor_engine::{Exchange, HeadVerdict, HeaderRewrite};
+use async_trait::async_trait;
+use bytes::Bytes;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::upstreams::peer::HttpPeer;
+use pingora::{Error, ErrorSource, ErrorType, Result};
+
+use crate::plane::Plane;
+
+/// Where one request goes.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub addr: SocketAddr,
+    pub tls: bool,
+    /// Name verified against the upstream certificate (and sent as SNI).
+    pub server_name: String,
+    /// Host header to send when the client sent none (absolute-form HTTP/1.0 clients).
+    pub host_header: String,
+}
+
+/// Per-request state.
+pub struct RequestCtx {
+    pub started: Instant,
+    pub facts: Option<Arc<ConnectionFacts>>,
+    pub route: Option<Route>,
+    pub rewrite: Option<HeaderRewrite>,
+    /// Origin-form target to send upstream when the client used absolute form.
+    pub origin_form: Option<String>,
+    pub exchange_id: u64,
+}
+
+pub struct AarmorHttp {
+    pub plane: Arc<Plane>,
+}
+
+pub fn mode_label(mode: ConnectionMode) -> &'static str {
+    match mode {
+        ConnectionMode::ConnectIntercepted => "connect_tls",
+        ConnectionMode::ConnectPlain => "connect_plain",
+        ConnectionMode::ForwardHttp => "forward_http",
+        ConnectionMode::TransparentTls => "transparent_tls",
+        ConnectionMode::TransparentHttp => "transparent_http",
+    }
+}
+
+/// Write a response aarmor produced itself.
+pub async fn respond(session: &mut Session, resp: &SyntheticResponse) -> Result<()> {
+    let mut head = ResponseHeader::build(resp.status, Some(resp.headers.len() + 2))?;
+    for (name, value) in &resp.headers {
+        head.insert_header(name.clone(), value.as_str())?;
+    }
+    head.insert_header("content-length", resp.body.len().to_string())?;
+    head.insert_header("x-aarmor", "1")?;
+    // A refused request's body was never read: the connection cannot be reused safely.
+    if session.req_header().headers.contains_key("content-length") || session.req_header().headers.contains_key("transfer-encoding") {
+        session.set_keepalive(None);
+    }
+    session.write_response_header(Box::new(head), false).await?;
+    session.write_response_body(Some(Bytes::from(resp.body.clone())), true).await?;
+    Ok(())
+}
+
+/// Split `host[:port]` (bracketed IPv6 allowed).
+fn split_host_port(authority: &str, default_port: u16) -> Option<(String, u16)> {
+    let auth: http::uri::Authority = authority.parse().ok()?;
+    let host = auth.host().trim_start_matches('[').trim_end_matches(']').to_string();
+    if host.is_empty() {
+        return None;
+    }
+    Some((host, auth.port_u16().unwrap_or(default_port)))
+}
+
+/// Build the mediator's view of the request and where it must be routed.
+pub fn request_view(req: &RequestHeader, facts: &ConnectionFacts) -> std::result::Result<(RequestHead, Option<String>), String> {
+    let mut headers = HeaderList::default();
+    for (name, value) in req.headers.iter() {
+        headers.push(name.as_str(), value.as_bytes());
+    }
+    let method = req.method.as_str().to_string();
+    let host_header = req.uri.authority().map(|a| a.as_str().to_string()).or_else(|| headers.get_str("host").map(str::to_string));
+    match facts.mode {
+        ConnectionMode::ForwardHttp => {
+            let raw = std::str::from_utf8(req.raw_path()).map_err(|_| "request target is not UTF-8".to_string())?;
+            let uri: http::Uri = raw.parse().map_err(|e| format!("invalid absolute-form target {raw:?}: {e}"))?;
+            if uri.scheme_str() != Some("http") {
+                return Err(format!("expected an absolute http:// URL on the proxy port (https goes through CONNECT), got {raw:?}"));
+            }
+            let authority = uri.authority().ok_or_else(|| format!("no host in {raw:?}"))?;
+            let (host, port) = split_host_port(authority.as_str(), 80).ok_or_else(|| format!("invalid host in {raw:?}"))?;
+            let path = uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+            let head = RequestHead { method, scheme: "http", host, port, path: path.clone(), headers };
+            Ok((head, Some(path)))
+        }
+        mode => {
+            let target = facts.target.as_ref().ok_or_else(|| "connection has no target".to_string())?;
+            let path = if req.uri.scheme().is_some() || req.uri.authority().is_some() {
+                req.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into())
+            } else {
+                String::from_utf8_lossy(req.raw_path()).into_owned()
+            };
+            let host = match mode {
+                ConnectionMode::TransparentHttp => host_header
+                    .as_deref()
+                    .and_then(|h| split_host_port(h, target.port))
+                    .map(|(h, _)| h)
+                    .unwrap_or_else(|| target.host.clone()),
+                _ => target.host.clone(),
+            };
+            let scheme = if mode.is_tls() { "https" } else { "http" };
+            Ok((RequestHead { method, scheme, host, port: target.port, path, headers }, None))
+        }
+    }
+}
+
+/// Header edits applied to every request sent upstream, whichever path sends it.
+pub fn prepare_upstream_request(req: &mut RequestHeader, ctx: &RequestCtx) -> Result<()> {
+    if let Some(path) = &ctx.origin_form {
+        let uri: http::Uri = path.parse().map_err(|e| Error::because(ErrorType::InvalidHTTPHeader, "origin-form target", e))?;
+        req.set_uri(uri);
+    }
+    // Credentials for the proxy never travel further.
+    req.remove_header("proxy-authorization");
+    req.remove_header("proxy-connection");
+    if !req.headers.contains_key("host") {
+        if let Some(route) = &ctx.route {
+            req.insert_header("host", route.host_header.as_str())?;
+        }
+    }
+    if let Some(rw) = &ctx.rewrite {
+        for name in &rw.remove {
+            req.remove_header(name.as_str());
+        }
+        for (name, value) in &rw.set {
+            req.insert_header(name.clone(), value.as_str())?;
+        }
+    }
+    Ok(())
+}
+
+impl AarmorHttp {
+    /// Compute the route; `Err` is the problem response to send.
+    async fn route(&self, facts: &ConnectionFacts, head: &RequestHead) -> std::result::Result<Route, SyntheticResponse> {
+        let host_header = if (head.scheme == "https" && head.port == 443) || (head.scheme == "http" && head.port == 80) {
+            head.host.clone()
+        } else if head.host.contains(':') {
+            format!("[{}]:{}", head.host, head.port)
+        } else {
+            format!("{}:{}", head.host, head.port)
+        };
+        match (&facts.target, facts.mode) {
+            (Some(target), mode) if mode != ConnectionMode::ForwardHttp => Ok(Route {
+                addr: target.addr,
+                tls: mode.is_tls(),
+                // Verify the upstream against the name the client asked for.
+                server_name: facts.sni.clone().unwrap_or_else(|| target.host.clone()),
+                host_header,
+            }),
+            _ => {
+                let deadline = Duration::from_millis(self.plane.upstream.connect_timeout_ms);
+                match crate::upstream::resolve(&head.host, head.port, deadline).await {
+                    Ok(addr) => Ok(Route { addr, tls: false, server_name: head.host.clone(), host_header }),
+                    Err(reason) => {
+                        self.plane.metrics.upstream_errors.with_label_values(&["dns"]).inc();
+                        Err(SyntheticResponse::problem(502, "upstream-dns", "Upstream host could not be resolved", &reason))
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn peer_for(&self, route: &Route) -> HttpPeer {
+        let mut peer = HttpPeer::new(route.addr, route.tls, route.server_name.clone());
+        let connect = Duration::from_millis(self.plane.upstream.connect_timeout_ms);
+        peer.options.connection_timeout = Some(connect);
+        peer.options.total_connection_timeout = Some(connect);
+        peer.options.read_timeout = Some(Duration::from_millis(self.plane.upstream.read_timeout_ms));
+        peer.options.write_timeout = Some(Duration::from_millis(self.plane.upstream.read_timeout_ms));
+        peer.options.idle_timeout = Some(Duration::from_secs(self.plane.upstream.idle_timeout_s));
+        peer
+    }
+}
+
+/// Map a proxying error to the status and problem the client receives.
+pub fn classify_error(e: &Error) -> Option<SyntheticResponse> {
+    use ErrorType::*;
+    let detail = e.to_string();
+    let (status, kind, title) = match e.etype() {
+        HTTPStatus(code) => return Some(SyntheticResponse::problem(*code, "http-status", "Request failed", &detail)),
+        ConnectTimedout => (504, "upstream-unreachable", "Upstream connection timed out"),
+        ConnectRefused | ConnectNoRoute | ConnectError | ConnectProxyFailure | SocketError | BindError => {
+            (502, "upstream-unreachable", "Upstream unreachable")
+        }
+        TLSHandshakeFailure | TLSHandshakeTimedout | InvalidCert | HandshakeError | TLSWantX509Lookup => {
+            (502, "upstream-tls", "Upstream TLS verification failed")
+        }
+        ReadTimedout | WriteTimedout if e.esource() == &ErrorSource::Upstream => (504, "upstream-timeout", "Upstream timed out"),
+        _ => match e.esource() {
+            ErrorSource::Upstream => (502, "upstream-error", "Upstream failed"),
+            ErrorSource::Downstream => match e.etype() {
+                WriteError | ReadError | ConnectionClosed | ReadTimedout | WriteTimedout => return None,
+                _ => (400, "bad-request", "Bad request"),
+            },
+            ErrorSource::Internal | ErrorSource::Unset => (500, "internal", "Internal proxy error"),
+        },
+    };
+    Some(SyntheticResponse::problem(status, kind, title, &detail))
+}
+
+#[async_trait]
+impl ProxyHttp for AarmorHttp {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> Self::CTX {
+        RequestCtx { started: Instant::now(), facts: None, route: None, rewrite: None, origin_form: None, exchange_id: 0 }
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
+        ctx.started = Instant::now();
+        let cookie = session.digest().and_then(|d| d.socket_digest.as_ref()).and_then(|s| s.socket_cookie().ok());
+        let Some(facts) = cookie.and_then(|c| self.plane.facts.get(c)) else {
+            tracing::error!("no connection facts for this stream; refusing");
+            respond(session, &SyntheticResponse::problem(500, "internal", "Internal proxy error", "connection facts missing")).await?;
+            return Ok(true);
+        };
+        session.set_keepalive(Some(self.plane.proxy.client_keepalive_s));
+        self.plane.metrics.requests.with_label_values(&[mode_label(facts.mode)]).inc();
+        ctx.facts = Some(facts.clone());
+
+        let (head, origin_form) = match request_view(session.req_header(), &facts) {
+            Ok(v) => v,
+            Err(reason) => {
+                self.plane.metrics.client_errors.with_label_values(&["bad_target"]).inc();
+                tracing::warn!(%reason, "bad request target");
+                respond(session, &SyntheticResponse::problem(400, "bad-request", "Bad request target", &reason)).await?;
+                return Ok(true);
+            }
+        };
+        ctx.origin_form = origin_form;
+        match self.route(&facts, &head).await {
+            Ok(route) => ctx.route = Some(route),
+            Err(problem) => {
+                respond(session, &problem).await?;
+                return Ok(true);
+            }
+        }
+        ctx.exchange_id = self.plane.next_exchange_id();
+        let exchange = Exchange { id: ctx.exchange_id, connection: facts, request: head };
+        let verdict = self.plane.mediate("request head", self.plane.mediator.on_request_head(&exchange)).await;
+        match verdict {
+            Err(refusal) => {
+                respond(session, &refusal).await?;
+                Ok(true)
+            }
+            Ok(HeadVerdict::Forward) => Ok(false),
+            Ok(HeadVerdict::Rewrite(rw)) => {
+                ctx.rewrite = Some(rw);
+                Ok(false)
+            }
+            Ok(HeadVerdict::Respond(resp)) => {
+                respond(session, &resp).await?;
+                Ok(true)
+            }
+            Ok(HeadVerdict::Inspect(inspection)) => {
+                ctx.rewrite = inspection.rewrite.clone();
+                crate::inspect::run(self, session, ctx, exchange, inspection).await?;
+                Ok(true)
+            }
+        }
+    }
+
+    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut Self::CTX) -> Result<Box<HttpPeer>> {
+        let route = ctx.route.as_ref().ok_or_else(|| Error::explain(ErrorType::InternalError, "request has no route"))?;
+        Ok(Box::new(self.peer_for(route)))
+    }
+
+    async fn upstream_request_filter(&self, _session: &mut Session, upstream_request: &mut RequestHeader, ctx: &mut Self::CTX) -> Result<()> {
+        prepare_upstream_request(upstream_request, ctx)
+    }
+
+    fn fail_to_connect(&self, _session: &mut Session, peer: &HttpPeer, _ctx: &mut Self::CTX, e: Box<Error>) -> Box<Error> {
+        let kind = if matches!(e.etype(), ErrorType::TLSHandshakeFailure | ErrorType::InvalidCert | ErrorType::HandshakeError | ErrorType::TLSHandshakeTimedout) { "tls" } else { "connect" };
+        self.plane.metrics.upstream_errors.with_label_values(&[kind]).inc();
+        tracing::warn!(upstream = %peer, error = %e, "cannot connect to upstream");
+        e
+    }
+
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, _ctx: &mut Self::CTX) -> FailToProxy {
+        let problem = classify_error(e);
+        let code = problem.as_ref().map(|p| p.status).unwrap_or(0);
+        if e.esource() == &ErrorSource::Downstream {
+            self.plane.metrics.client_errors.with_label_values(&["protocol"]).inc();
+        }
+        if let Some(problem) = problem {
+            if session.response_written().is_none() {
+                if let Err(write_err) = respond(session, &problem).await {
+                    tracing::debug!(error = %write_err, "cannot send the error response");
+                }
+            }
+        }
+        FailToProxy { error_code: code, can_reuse_downstream: false }
+    }
+
+    async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut Self::CTX) {
+        let elapsed = ctx.started.elapsed();
+        self.plane.metrics.request_duration.observe(elapsed.as_secs_f64());
+        let status = session.response_written().map(|r| r.status.as_u16()).unwrap_or(0);
+        let req = session.req_header();
+        match e {
+            Some(err) => tracing::info!(exchange = ctx.exchange_id, method = %req.method, uri = %req.uri, status, error = %err, elapsed_us = elapsed.as_micros() as u64, "request failed"),
+            None => tracing::debug!(exchange = ctx.exchange_id, method = %req.method, uri = %req.uri, status, elapsed_us = elapsed.as_micros() as u64, "request done"),
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! aarmor's data plane: the listeners, CONNECT / transparent / bypass handling, the interception
+//! CA and leaf minting, and the pingora HTTP engine that calls the mediator on every exchange.
+//!
+//! Only this crate knows pingora. The path of a connection: [`front`] classifies and terminates
+//! TLS → [`facts`] records what is known about the connection → [`http_engine`] routes and
+//! mediates each request (→ [`inspect`] when the mediator wants whole bodies).
+
+pub mod admin;
+pub mod bypass;
+pub mod ca;
+pub mod facts;
+pub mod front;
+pub mod head;
+pub mod http_engine;
+pub mod inspect;
+pub mod metrics;
+pub mod mint;
+pub mod plane;
+pub mod server;
+pub mod settings;
+pub mod sni;
+pub mod upstream;
+
+pub use server::{prepare, DataPlaneConfig, Prepared, StartError};
+pub use settings::{AdminSettings, ProxySettings, UpstreamSettings};

@@ -1,0 +1,137 @@
+//! Assembling and running the data plane: CA, trust bundle, pingora server and its listeners.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use aarmor_engine::Mediator;
+use pingora::connectors::http::Connector;
+use pingora::connectors::ConnectorOptions;
+use pingora::server::configuration::ServerConf;
+use pingora::server::Server;
+use pingora::services::listening::Service;
+
+use crate::admin::AdminApp;
+use crate::ca::{CaError, CaPaths, CertificateAuthority};
+use crate::front::{FrontEnd, ListenerKind};
+use crate::http_engine::AarmorHttp;
+use crate::metrics::Metrics;
+use crate::mint::{ConnectionResolver, LeafMinter, MintError};
+use crate::plane::Plane;
+use crate::settings::{AdminSettings, ProxySettings, UpstreamSettings};
+use crate::upstream::{build_root_bundle, TrustError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Ca(#[from] CaError),
+    #[error(transparent)]
+    Trust(#[from] TrustError),
+    #[error(transparent)]
+    Mint(#[from] MintError),
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error("TLS configuration: {0}")]
+    Tls(#[from] rustls::Error),
+    #[error("{key}: cannot listen on {addr}: {source}")]
+    Listen { key: &'static str, addr: SocketAddr, source: std::io::Error },
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// Everything the data plane needs to start.
+#[derive(Debug, Clone)]
+pub struct DataPlaneConfig {
+    pub data_dir: PathBuf,
+    pub proxy: ProxySettings,
+    pub upstream: UpstreamSettings,
+    pub admin: AdminSettings,
+}
+
+/// What start-up prepared, reported to the operator before serving.
+pub struct Prepared {
+    pub ca_cert: PathBuf,
+    pub ca_created: bool,
+    server: Server,
+}
+
+impl Prepared {
+    /// Serve until SIGINT/SIGTERM. Never returns.
+    pub fn run_forever(self) -> ! {
+        self.server.run_forever()
+    }
+}
+
+fn check_bindable(key: &'static str, addr: SocketAddr) -> Result<(), StartError> {
+    std::net::TcpListener::bind(addr).map(drop).map_err(|source| StartError::Listen { key, addr, source })
+}
+
+/// Validate the configuration against the machine and build the server, without serving yet.
+pub fn prepare(config: DataPlaneConfig, mediator: Arc<dyn Mediator>) -> Result<Prepared, StartError> {
+    let DataPlaneConfig { data_dir, proxy, upstream, admin } = config;
+    if Some(proxy.listen) == proxy.transparent_listen {
+        return Err(StartError::Conflict("proxy.listen and proxy.transparent_listen must differ".into()));
+    }
+    if proxy.listen == admin.listen || proxy.transparent_listen == Some(admin.listen) {
+        return Err(StartError::Conflict("admin.listen must differ from the proxy listeners".into()));
+    }
+    check_bindable("proxy.listen", proxy.listen)?;
+    if let Some(t) = proxy.transparent_listen {
+        check_bindable("proxy.transparent_listen", t)?;
+    }
+    check_bindable("admin.listen", admin.listen)?;
+
+    let paths = CaPaths::in_data_dir(&data_dir);
+    let (ca, ca_created) = CertificateAuthority::load_or_init(&paths)?;
+    let bundle = build_root_bundle(&data_dir, &upstream.ca_files)?;
+
+    let metrics = Arc::new(Metrics::new()?);
+    let minted = metrics.certificates_minted.clone();
+    let minter = Arc::new(LeafMinter::new(ca, proxy.leaf_cache_size, Box::new(move || minted.inc()))?);
+    let tls_template = Arc::new(tls_template(&minter, proxy.http2)?);
+
+    let threads = if proxy.threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { proxy.threads };
+    let mut conf = ServerConf::default();
+    conf.threads = threads;
+    conf.ca_file = Some(bundle.to_string_lossy().into_owned());
+    conf.upstream_keepalive_pool_size = upstream.pool_size;
+    conf.grace_period_seconds = Some(0);
+    conf.graceful_shutdown_timeout_seconds = Some(5);
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+    let server_conf = server.configuration.clone();
+    let connector = Connector::new(Some(ConnectorOptions::from_server_conf(&server_conf)));
+
+    let plane = Arc::new(Plane::new(proxy.clone(), upstream, mediator, metrics.clone(), minter, tls_template, connector));
+    let http = Arc::new(pingora::proxy::http_proxy(&server_conf, AarmorHttp { plane: plane.clone() }));
+
+    let mut explicit = Service::new("aarmor explicit proxy".into(), FrontEnd { kind: ListenerKind::Explicit, plane: plane.clone(), http: http.clone() });
+    explicit.add_tcp(&proxy.listen.to_string());
+    server.add_service(explicit);
+    if let Some(addr) = proxy.transparent_listen {
+        let mut transparent = Service::new("aarmor transparent proxy".into(), FrontEnd { kind: ListenerKind::Transparent, plane: plane.clone(), http });
+        transparent.add_tcp(&addr.to_string());
+        server.add_service(transparent);
+    }
+    let mut admin_svc = Service::new("aarmor admin".into(), AdminApp { metrics });
+    admin_svc.add_tcp(&admin.listen.to_string());
+    admin_svc.threads = Some(1);
+    server.add_service(admin_svc);
+
+    Ok(Prepared { ca_cert: paths.cert, ca_created, server })
+}
+
+fn tls_template(minter: &Arc<LeafMinter>, http2: bool) -> Result<rustls::ServerConfig, rustls::Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(ConnectionResolver { minter: minter.clone(), fallback_name: None }));
+    config.alpn_protocols = if http2 { vec![b"h2".to_vec(), b"http/1.1".to_vec()] } else { vec![b"http/1.1".to_vec()] };
+    Ok(config)
+}
+
+/// Where the CA certificate of a data dir lives.
+pub fn ca_cert_path(data_dir: &Path) -> PathBuf {
+    CaPaths::in_data_dir(data_dir).cert
+}
