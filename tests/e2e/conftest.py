@@ -1,0 +1,250 @@
+"""Fixtures for aarmor end-to-end tests: TLS upstreams on loopback with their own CA, and
+aarmor itself started from the release binary with a per-test config. Loopback only."""
+import datetime
+import hashlib
+import http.server
+import json
+import os
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+import ipaddress
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(os.environ.get("AARMOR_BIN", ROOT / "target" / "release" / "aarmor"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_ca(directory: Path, name: str):
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    path = directory / f"{name.replace(' ', '-')}.pem"
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return key, cert, path
+
+
+def make_leaf(directory: Path, ca_key, ca_cert, names, ips):
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    sans = [x509.DNSName(n) for n in names] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+    cert = (
+        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+        .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert_path = directory / f"leaf-{names[0]}.pem"
+    key_path = directory / f"leaf-{names[0]}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+CHAT_COMPLETION = {
+    "id": "chatcmpl-test", "object": "chat.completion", "created": 1700000000, "model": "gpt-test",
+    "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "hello from the test upstream"}}],
+    "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10},
+}
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _reply(self, status, body: bytes, ctype="application/json"):
+        self.send_response(status)
+        self.send_header("content-type", ctype)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _body(self):
+        if self.headers.get("transfer-encoding", "").lower() == "chunked":
+            data = b""
+            while True:
+                size = int(self.rfile.readline().strip().split(b";")[0], 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return data, True
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        n = int(self.headers.get("content-length", 0))
+        return self.rfile.read(n), False
+
+    def _record(self, body):
+        self.server.seen.append({"method": self.command, "path": self.path, "headers": dict(self.headers.items()), "body": body,
+                                 "conn": self.client_address})
+
+    def do_GET(self):
+        self._record(b"")
+        if self.path.startswith("/big"):
+            size = int(self.path.split("=")[1]) if "=" in self.path else 10 * 1024 * 1024
+            self.send_response(200)
+            self.send_header("content-type", "application/octet-stream")
+            self.send_header("content-length", str(size))
+            self.end_headers()
+            block = bytes(range(256)) * 256
+            sent = 0
+            while sent < size:
+                chunk = block[: min(len(block), size - sent)]
+                self.wfile.write(chunk)
+                sent += len(chunk)
+            return
+        self._reply(200, json.dumps({"path": self.path, "host": self.headers.get("host"), "conn": list(self.client_address)}).encode())
+
+    def do_POST(self):
+        body, chunked = self._body()
+        self._record(body)
+        if self.path.startswith("/v1/chat/completions"):
+            return self._reply(200, json.dumps(CHAT_COMPLETION).encode())
+        self._reply(200, json.dumps({"len": len(body), "sha256": hashlib.sha256(body).hexdigest(), "chunked": chunked,
+                                     "proxy_authorization": self.headers.get("proxy-authorization")}).encode())
+
+
+class Upstream:
+    def __init__(self, cert, key, host="127.0.0.1", tls=True):
+        self.server = http.server.ThreadingHTTPServer((host, 0), Handler)
+        self.server.daemon_threads = True
+        self.server.seen = []
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(cert, key)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def seen(self):
+        return self.server.seen
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pki")
+    ca_key, ca_cert, ca_path = make_ca(d, "test upstream CA")
+    leaf = make_leaf(d, ca_key, ca_cert, ["localhost", "upstream.test"], ["127.0.0.1"])
+    rogue_key, rogue_cert, rogue_ca = make_ca(d, "rogue CA")
+    rogue_leaf = make_leaf(d, rogue_key, rogue_cert, ["rogue.localhost"], ["127.0.0.1"])
+    return {"dir": d, "ca": ca_path, "leaf": leaf, "rogue_leaf": rogue_leaf, "ca_key": ca_key, "ca_cert": ca_cert}
+
+
+@pytest.fixture(scope="session")
+def upstream(pki):
+    u = Upstream(*pki["leaf"])
+    yield u
+    u.close()
+
+
+@pytest.fixture(scope="session")
+def plain_upstream(pki):
+    u = Upstream(None, None, tls=False)
+    yield u
+    u.close()
+
+
+@pytest.fixture(scope="session")
+def rogue_upstream(pki):
+    u = Upstream(*pki["rogue_leaf"])
+    yield u
+    u.close()
+
+
+class Aarmor:
+    def __init__(self, workdir: Path, upstream_ca: Path, extra_proxy="", extra=""):
+        self.dir = workdir
+        self.port = free_port()
+        self.admin = free_port()
+        self.config = workdir / "aarmor.toml"
+        self.config.write_text(
+            f'data_dir = "{workdir / "data"}"\n'
+            f"{extra}\n"
+            f'[proxy]\nlisten = "127.0.0.1:{self.port}"\nthreads = 1\n{extra_proxy}\n'
+            f'[upstream]\nca_files = ["{upstream_ca}"]\n'
+            f'[admin]\nlisten = "127.0.0.1:{self.admin}"\n'
+        )
+        self.log_path = workdir / "aarmor.log"
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([str(BIN), "--config", str(self.config), "run"], stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            assert self.proc.poll() is None, f"aarmor exited early:\n{self.log_path.read_text()}"
+            try:
+                with socket.create_connection(("127.0.0.1", self.admin), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            raise AssertionError("aarmor did not start")
+        self.ca = workdir / "data" / "certs" / "ca.pem"
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def logs(self):
+        self.log.flush()
+        return self.log_path.read_text()
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+@pytest.fixture
+def start_aarmor(tmp_path, pki):
+    started = []
+
+    def start(extra_proxy="", extra=""):
+        d = tmp_path / f"aarmor{len(started)}"
+        d.mkdir()
+        a = Aarmor(d, pki["ca"], extra_proxy, extra)
+        started.append(a)
+        return a
+
+    yield start
+    for a in started:
+        a.stop()
+
+
+@pytest.fixture
+def aarmor(start_aarmor):
+    return start_aarmor()
+
+
+def curl(*args, timeout=30):
+    """Run curl; returns CompletedProcess with text output."""
+    return subprocess.run(["curl", "-sS", "--max-time", "20", *args], capture_output=True, text=True, timeout=timeout)
