@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what the build and the tests need, skipping whatever is already present:
+# cmake (pingora's zlib-ng), curl, nftables + iproute2 (transparent-mode test), and a Python
+# virtualenv with pytest, requests, the openai SDK and cryptography.
+set -euo pipefail
+
+need_apt=()
+command -v cmake >/dev/null || need_apt+=(cmake)
+command -v curl >/dev/null || need_apt+=(curl)
+command -v nft >/dev/null || need_apt+=(nftables)
+command -v ip >/dev/null || need_apt+=(iproute2)
+command -v cc >/dev/null || need_apt+=(gcc)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+if ((${#need_apt[@]})); then
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "missing packages: ${need_apt[*]} (run as root or install them)" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+VENV="${AARMOR_VENV:-$HOME/.cache/aarmor-venv}"
+if [[ ! -x "$VENV/bin/pytest" ]] || ! "$VENV/bin/python" -c 'import openai, requests, cryptography' 2>/dev/null; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q --upgrade pip
+    "$VENV/bin/pip" install -q -r "$(dirname "$0")/requirements.txt"
+fi
