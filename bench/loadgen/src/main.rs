@@ -1,1 +1,250 @@
-fn main(){}
+//! aarmor's benchmark tool: a TLS HTTP/1.1 origin and a bounded load generator that goes direct
+//! or through an HTTP CONNECT proxy, reporting p50/p99 latency and requests per second.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Parser)]
+#[command(about = "aarmor benchmark: TLS origin and load generator")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve GET /hello (73 bytes) and GET /big (256 KiB) over TLS with keep-alive. Writes the
+    /// origin's CA certificate to <dir>/origin-ca.pem.
+    Origin {
+        #[arg(long, default_value = "127.0.0.1:9443")]
+        listen: SocketAddr,
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Send requests and report latency. Bounded by --requests and --max-seconds.
+    Load {
+        /// host:port of the origin (the name is used for SNI and Host).
+        #[arg(long, default_value = "localhost:9443")]
+        target: String,
+        /// CA file to trust (the origin's, or the proxy's when it intercepts).
+        #[arg(long)]
+        ca: PathBuf,
+        /// HTTP proxy host:port (CONNECT); direct when absent.
+        #[arg(long)]
+        proxy: Option<String>,
+        #[arg(long, short = 'c', default_value_t = 1)]
+        connections: usize,
+        #[arg(long, short = 'n', default_value_t = 10000)]
+        requests: usize,
+        #[arg(long, default_value = "/hello")]
+        path: String,
+        /// Open a new connection (TCP + CONNECT + TLS) for every request.
+        #[arg(long)]
+        new_connection: bool,
+        #[arg(long, default_value_t = 60)]
+        max_seconds: u64,
+        /// Label printed in the result line.
+        #[arg(long, default_value = "run")]
+        label: String,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    rt.block_on(async {
+        match cli.cmd {
+            Cmd::Origin { listen, dir } => origin(listen, dir).await,
+            Cmd::Load { target, ca, proxy, connections, requests, path, new_connection, max_seconds, label } => {
+                load(target, ca, proxy, connections, requests, path, new_connection, Duration::from_secs(max_seconds), label).await
+            }
+        }
+    })
+}
+
+async fn origin(listen: SocketAddr, dir: PathBuf) -> Result<()> {
+    let ca_key = rcgen::KeyPair::generate()?;
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "aarmor bench origin CA");
+    let ca_cert = ca_params.self_signed(&ca_key)?;
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let leaf_key = rcgen::KeyPair::generate()?;
+    let leaf = rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])?.signed_by(&leaf_key, &issuer)?;
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("origin-ca.pem"), ca_cert.pem())?;
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf.der().clone(), ca_cert.der().clone()], key)?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind(listen).await?;
+    eprintln!("origin listening on {listen}");
+    let big = Arc::new(vec![b'x'; 256 * 1024]);
+    loop {
+        let (tcp, _) = listener.accept().await?;
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let big = big.clone();
+        tokio::spawn(async move {
+            if let Ok(tls) = acceptor.accept(tcp).await {
+                let _ = serve(tls, &big).await;
+            }
+        });
+    }
+}
+
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, big: &[u8]) -> Result<()> {
+    let mut buf = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 8192];
+    let hello = br#"{"message":"hello from the aarmor bench origin","padding":"0123456789ab"}"#;
+    loop {
+        let len = loop {
+            let mut headers = [httparse::EMPTY_HEADER; 32];
+            let mut req = httparse::Request::new(&mut headers);
+            if let httparse::Status::Complete(n) = req.parse(&buf)? {
+                let body: &[u8] = if req.path == Some("/big") { big } else { hello };
+                let head = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n", body.len());
+                s.write_all(head.as_bytes()).await?;
+                s.write_all(body).await?;
+                s.flush().await?;
+                break n;
+            }
+            let n = s.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        buf.drain(..len);
+    }
+}
+
+type Tls = tokio_rustls::client::TlsStream<TcpStream>;
+
+async fn open(target: &str, proxy: Option<&str>, connector: &tokio_rustls::TlsConnector) -> Result<Tls> {
+    let host = target.rsplit_once(':').map(|(h, _)| h).unwrap_or(target).to_string();
+    let mut tcp = TcpStream::connect(proxy.unwrap_or(target)).await?;
+    tcp.set_nodelay(true)?;
+    if proxy.is_some() {
+        tcp.write_all(format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n").as_bytes()).await?;
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if tcp.read(&mut byte).await? == 0 {
+                bail!("proxy closed during CONNECT");
+            }
+            head.push(byte[0]);
+        }
+        if !head.starts_with(b"HTTP/1.1 200") {
+            bail!("CONNECT refused: {}", String::from_utf8_lossy(&head));
+        }
+    }
+    let name = rustls::pki_types::ServerName::try_from(host)?;
+    Ok(connector.connect(name, tcp).await?)
+}
+
+async fn request(s: &mut Tls, req: &[u8], buf: &mut Vec<u8>) -> Result<()> {
+    s.write_all(req).await?;
+    buf.clear();
+    let mut chunk = [0u8; 65536];
+    loop {
+        let n = s.read(&mut chunk).await?;
+        if n == 0 {
+            bail!("connection closed mid-response");
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut resp = httparse::Response::new(&mut headers);
+        if let httparse::Status::Complete(head) = resp.parse(buf)? {
+            if resp.code != Some(200) {
+                bail!("status {:?}", resp.code);
+            }
+            let cl: usize = resp
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                .and_then(|h| std::str::from_utf8(h.value).ok()?.parse().ok())
+                .context("response without content-length")?;
+            while buf.len() < head + cl {
+                let n = s.read(&mut chunk).await?;
+                if n == 0 {
+                    bail!("connection closed mid-body");
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            return Ok(());
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn load(target: String, ca: PathBuf, proxy: Option<String>, connections: usize, requests: usize, path: String, new_connection: bool, cap: Duration, label: String) -> Result<()> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut std::fs::read(&ca)?.as_slice()) {
+        roots.add(cert?)?;
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let host = target.rsplit_once(':').map(|(h, _)| h).unwrap_or(&target).to_string();
+    let req = Arc::new(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: aarmor-bench\r\n\r\n").into_bytes());
+    let per_conn = requests.div_ceil(connections.max(1));
+    let deadline = Instant::now() + cap;
+    // Warm-up: one request per connection slot is not counted.
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections.max(1) {
+        let (connector, target, proxy, req) = (connector.clone(), target.clone(), proxy.clone(), req.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(per_conn);
+            let mut buf = Vec::new();
+            let mut conn = if new_connection { None } else { Some(open(&target, proxy.as_deref(), &connector).await?) };
+            if let Some(c) = conn.as_mut() {
+                request(c, &req, &mut buf).await?;
+            }
+            for _ in 0..per_conn {
+                if Instant::now() > deadline {
+                    break;
+                }
+                let t0 = Instant::now();
+                if new_connection {
+                    let mut c = open(&target, proxy.as_deref(), &connector).await?;
+                    request(&mut c, &req, &mut buf).await?;
+                } else if let Some(c) = conn.as_mut() {
+                    request(c, &req, &mut buf).await?;
+                }
+                lat.push(t0.elapsed());
+            }
+            anyhow::Ok(lat)
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    let wall = started.elapsed();
+    all.sort();
+    if all.is_empty() {
+        bail!("no request completed");
+    }
+    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_micros();
+    println!(
+        "{label}\tc={connections}\tn={}\tp50_us={}\tp99_us={}\trps={:.0}",
+        all.len(),
+        pct(0.50),
+        pct(0.99),
+        all.len() as f64 / wall.as_secs_f64()
+    );
+    Ok(())
+}

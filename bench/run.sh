@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Side-by-side latency benchmark on this machine, all on loopback, in one run:
+# direct, through aarmor, and (when installed) through mitmproxy and Squid with ssl-bump.
+# Scenarios: keep-alive with 1 and 16 connections, a new connection per request, 256 KiB bodies.
+# Every run is bounded by a request count and --max-seconds. Not a test: nothing asserts.
+#
+#   bench/run.sh            # N=20000 requests per keep-alive scenario
+#   N=5000 bench/run.sh     # quicker
+# Optional peers: `pip install mitmproxy` (mitmdump on PATH or in $MITM_VENV), `apt-get install squid-openssl`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/aarmor-target}"
+N="${N:-20000}"
+NEWCONN_N="${NEWCONN_N:-1000}"
+BIG_N="${BIG_N:-2000}"
+cargo build --release -q -p aarmor -p aarmor-bench
+BIN="$CARGO_TARGET_DIR/release"
+WORK="$(mktemp -d /tmp/aarmor-bench.XXXXXX)"
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+ORIGIN=127.0.0.1:19443
+"$BIN/aarmor-bench" origin --listen "$ORIGIN" --dir "$WORK" 2>/dev/null & PIDS+=($!)
+for _ in $(seq 50); do [[ -f $WORK/origin-ca.pem ]] && break; sleep 0.1; done
+
+# aarmor: one worker thread, warnings only (per-request logging off for the measurement).
+cat > "$WORK/aarmor.toml" <<CFG
+data_dir = "$WORK/aarmor-data"
+[proxy]
+listen = "127.0.0.1:13128"
+threads = ${AARMOR_THREADS:-1}
+[upstream]
+ca_files = ["$WORK/origin-ca.pem"]
+[admin]
+listen = "127.0.0.1:19090"
+[log]
+level = "warn"
+CFG
+"$BIN/aarmor" --config "$WORK/aarmor.toml" run 2>"$WORK/aarmor.log" & PIDS+=($!)
+for _ in $(seq 100); do curl -sf http://127.0.0.1:19090/healthz >/dev/null && break; sleep 0.1; done
+
+declare -A PROXY CA
+PROXY[direct]=""; CA[direct]="$WORK/origin-ca.pem"
+PROXY[aarmor]="127.0.0.1:13128"; CA[aarmor]="$WORK/aarmor-data/certs/ca.pem"
+SETUPS=(direct aarmor)
+
+MITMDUMP="$(command -v mitmdump || true)"
+[[ -z $MITMDUMP && -x ${MITM_VENV:-$HOME/.cache/aarmor-bench-venv}/bin/mitmdump ]] && MITMDUMP="${MITM_VENV:-$HOME/.cache/aarmor-bench-venv}/bin/mitmdump"
+if [[ -n $MITMDUMP ]]; then
+    "$MITMDUMP" -q --listen-host 127.0.0.1 --listen-port 13129 --set confdir="$WORK/mitm" \
+        --set ssl_verify_upstream_trusted_ca="$WORK/origin-ca.pem" & PIDS+=($!)
+    for _ in $(seq 100); do [[ -f $WORK/mitm/mitmproxy-ca-cert.pem ]] && break; sleep 0.1; done
+    sleep 1
+    PROXY[mitmproxy]="127.0.0.1:13129"; CA[mitmproxy]="$WORK/mitm/mitmproxy-ca-cert.pem"; SETUPS+=(mitmproxy)
+fi
+
+SQUID="$(command -v squid || true)"
+CERTGEN="$(ls /usr/lib/squid/security_file_certgen 2>/dev/null || true)"
+if [[ -n $SQUID && -n $CERTGEN ]]; then
+    "$BIN/aarmor" --data-dir "$WORK/squid-ca" ca init >/dev/null
+    cat "$WORK/squid-ca/certs/ca.pem" "$WORK/squid-ca/certs/ca.key" > "$WORK/squid-ca.pem"
+    "$CERTGEN" -c -s "$WORK/squid-ssldb" -M 16MB >/dev/null
+    mkdir -p "$WORK/squid-spool"; chown -R proxy:proxy "$WORK" 2>/dev/null || true
+    cat > "$WORK/squid.conf" <<CFG
+http_port 127.0.0.1:13130 ssl-bump cert=$WORK/squid-ca.pem generate-host-certificates=on dynamic_cert_mem_cache_size=16MB
+sslcrtd_program $CERTGEN -s $WORK/squid-ssldb -M 16MB
+sslcrtd_children 4 startup=1 idle=1
+acl step1 at_step SslBump1
+ssl_bump peek step1
+ssl_bump bump all
+tls_outgoing_options cafile=$WORK/origin-ca.pem
+http_access allow localhost
+http_access deny all
+cache deny all
+access_log none
+cache_log $WORK/squid-cache.log
+pid_filename $WORK/squid.pid
+coredump_dir $WORK/squid-spool
+workers 1
+CFG
+    "$SQUID" -N -f "$WORK/squid.conf" & PIDS+=($!)
+    sleep 2
+    PROXY[squid]="127.0.0.1:13130"; CA[squid]="$WORK/squid-ca/certs/ca.pem"; SETUPS+=(squid)
+fi
+
+run() { # setup scenario args...
+    local setup=$1 scenario=$2; shift 2
+    local proxy_args=()
+    [[ -n ${PROXY[$setup]} ]] && proxy_args=(--proxy "${PROXY[$setup]}")
+    "$BIN/aarmor-bench" load --target "localhost:${ORIGIN#*:}" --ca "${CA[$setup]}" "${proxy_args[@]}" \
+        --label "$scenario/$setup" --max-seconds 60 "$@" 2>&1 || echo "$scenario/$setup	FAILED"
+}
+
+RESULTS="$WORK/results.tsv"
+for scenario in ka1 ka16 newconn big; do
+    for setup in "${SETUPS[@]}"; do
+        case $scenario in
+            ka1) run "$setup" ka1 -c 1 -n "$N" ;;
+            ka16) run "$setup" ka16 -c 16 -n "$N" ;;
+            newconn) run "$setup" newconn -c 1 -n "$NEWCONN_N" --new-connection ;;
+            big) run "$setup" big256k -c 4 -n "$BIG_N" --path /big ;;
+        esac
+    done
+done | tee "$RESULTS"
+
+echo
+python3 - "$RESULTS" <<'PY'
+import sys, re
+rows = {}
+for line in open(sys.argv[1]):
+    m = dict(re.findall(r"(\w+)=(\S+)", line))
+    label = line.split("\t")[0]
+    if "/" not in label or "p50_us" not in m: continue
+    scen, setup = label.split("/")
+    rows.setdefault(scen, {})[setup] = (int(m["p50_us"]), int(m["p99_us"]), float(m["rps"]))
+print(f"{'scenario':10} {'setup':10} {'p50 µs':>8} {'p99 µs':>8} {'req/s':>9} {'p50 vs direct':>14} {'req/s vs direct':>16}")
+for scen, setups in rows.items():
+    d = setups.get("direct")
+    for setup, (p50, p99, rps) in setups.items():
+        r50 = f"{p50/d[0]:.2f}x (+{p50-d[0]} µs)" if d else "-"
+        rr = f"{rps/d[2]:.2f}x" if d else "-"
+        print(f"{scen:10} {setup:10} {p50:8} {p99:8} {rps:9.0f} {r50:>14} {rr:>16}")
+PY
