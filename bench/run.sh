@@ -80,7 +80,10 @@ coredump_dir $WORK/squid-spool
 workers 1
 CFG
     "$SQUID" -N -f "$WORK/squid.conf" & PIDS+=($!)
-    sleep 2
+    for _ in $(seq 50); do
+        curl -sf -x http://127.0.0.1:13130 --cacert "$WORK/squid-ca/certs/ca.pem" "https://localhost:${ORIGIN#*:}/hello" >/dev/null && break
+        sleep 0.2
+    done
     PROXY[squid]="127.0.0.1:13130"; CA[squid]="$WORK/squid-ca/certs/ca.pem"; SETUPS+=(squid)
 fi
 
