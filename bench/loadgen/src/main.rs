@@ -197,9 +197,7 @@ async fn load(target: String, ca: PathBuf, proxy: Option<String>, connections: u
         .with_root_certificates(roots)
         .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let host = target.rsplit_once(':').map(|(h, _)| h).unwrap_or(&target).to_string();
     let req = Arc::new(format!("GET {path} HTTP/1.1\r\nHost: {target}\r\nUser-Agent: aarmor-bench\r\n\r\n").into_bytes());
-    let _ = &host;
     let per_conn = requests.div_ceil(connections.max(1));
     let deadline = Instant::now() + cap;
     // Warm-up: one request per connection slot is not counted.
