@@ -3,7 +3,6 @@ import hashlib
 import json
 import os
 import socket
-import ssl
 import subprocess
 import sys
 import time
@@ -147,7 +146,7 @@ def test_client_distrusting_the_ca_fails_cleanly(aarmor, upstream):
     assert curl("-x", aarmor.url, "--cacert", str(aarmor.ca), f"https://localhost:{upstream.port}/after").returncode == 0
 
 
-def raw(aarmor, data: bytes, read_timeout=5.0, send_delay=None):
+def raw(aarmor, data: bytes, read_timeout=5.0):
     s = socket.create_connection(("127.0.0.1", aarmor.port), timeout=read_timeout)
     s.sendall(data)
     out = b""

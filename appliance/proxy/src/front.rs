@@ -199,7 +199,7 @@ impl FrontEnd {
             tracing::Span::current().record("target", head.target.as_str());
             l4.rewind(&buf);
             let facts = ConnectionFacts { client_addr: client, mode: ConnectionMode::ForwardHttp, target: None, sni: None, credential };
-            return self.serve_http(l4, None, facts, shutdown).await;
+            return self.serve_http(l4, facts, shutdown).await;
         }
         metrics.client_errors.with_label_values(&["not_proxy_request"]).inc();
         let detail = if lower.starts_with("https://") {
@@ -250,7 +250,7 @@ impl FrontEnd {
             TunnelStart::Http => {
                 l4.rewind(&buf);
                 let facts = ConnectionFacts { client_addr: client, mode: ConnectionMode::ConnectPlain, target: Some(target), sni: None, credential };
-                self.serve_http(l4, None, facts, shutdown).await
+                self.serve_http(l4, facts, shutdown).await
             }
             TunnelStart::Garbage(reason) => {
                 self.plane.metrics.client_errors.with_label_values(&["garbage_after_connect"]).inc();
@@ -309,7 +309,7 @@ impl FrontEnd {
                     sni: None,
                     credential: None,
                 };
-                self.serve_http(l4, None, facts, shutdown).await
+                self.serve_http(l4, facts, shutdown).await
             }
             TunnelStart::Garbage(reason) => {
                 if is_bypassed(bypass, &dst.ip().to_string(), Some(dst.ip())) {
@@ -346,8 +346,8 @@ impl FrontEnd {
         self.serve_stream(Box::new(tls), cookie, facts, shutdown).await
     }
 
-    async fn serve_http(self: &Arc<Self>, l4: L4Stream, cookie: Option<u64>, facts: ConnectionFacts, shutdown: &ShutdownWatch) {
-        let cookie = cookie.or_else(|| l4.get_socket_digest().and_then(|d| d.socket_cookie().ok()));
+    async fn serve_http(self: &Arc<Self>, l4: L4Stream, facts: ConnectionFacts, shutdown: &ShutdownWatch) {
+        let cookie = l4.get_socket_digest().and_then(|d| d.socket_cookie().ok());
         self.serve_stream(Box::new(l4), cookie, facts, shutdown).await
     }
 

@@ -1,7 +1,7 @@
 //! Assembling and running the data plane: CA, trust bundle, pingora server and its listeners.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use aarmor_engine::Mediator;
@@ -129,9 +129,4 @@ fn tls_template(minter: &Arc<LeafMinter>, http2: bool) -> Result<rustls::ServerC
         .with_cert_resolver(Arc::new(ConnectionResolver { minter: minter.clone(), fallback_name: None }));
     config.alpn_protocols = if http2 { vec![b"h2".to_vec(), b"http/1.1".to_vec()] } else { vec![b"http/1.1".to_vec()] };
     Ok(config)
-}
-
-/// Where the CA certificate of a data dir lives.
-pub fn ca_cert_path(data_dir: &Path) -> PathBuf {
-    CaPaths::in_data_dir(data_dir).cert
 }
