@@ -104,10 +104,10 @@ fn problem(status: u16, kind: &str, title: &str, detail: &str) -> Option<Synthet
 
 /// Split a CONNECT authority `host:port` (port required).
 fn connect_target(target: &str) -> Option<(String, u16)> {
-    let auth: http::uri::Authority = target.parse().ok()?;
-    let port = auth.port_u16()?;
-    let host = auth.host().trim_start_matches('[').trim_end_matches(']').to_string();
-    (!host.is_empty() && port != 0).then_some((host, port))
+    match crate::upstream::parse_authority(target)? {
+        (host, Some(port)) if port != 0 => Some((host, port)),
+        _ => None,
+    }
 }
 
 /// Read the first bytes of a tunnel until they identify TLS (with the whole ClientHello) or HTTP.

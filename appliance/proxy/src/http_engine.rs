@@ -70,14 +70,9 @@ pub async fn respond(session: &mut Session, resp: &SyntheticResponse) -> Result<
     Ok(())
 }
 
-/// Split `host[:port]` (bracketed IPv6 allowed).
+/// Split `host[:port]`, with `default_port` when none is given.
 fn split_host_port(authority: &str, default_port: u16) -> Option<(String, u16)> {
-    let auth: http::uri::Authority = authority.parse().ok()?;
-    let host = auth.host().trim_start_matches('[').trim_end_matches(']').to_string();
-    if host.is_empty() {
-        return None;
-    }
-    Some((host, auth.port_u16().unwrap_or(default_port)))
+    crate::upstream::parse_authority(authority).map(|(host, port)| (host, port.unwrap_or(default_port)))
 }
 
 /// Build the mediator's view of the request and where it must be routed.

@@ -62,6 +62,13 @@ fn rustls_native_certs_load() -> Vec<Vec<u8>> {
     certs.into_iter().filter(|c| store.add(c.clone()).is_ok()).map(|c| c.as_ref().to_vec()).collect()
 }
 
+/// Split an authority `host[:port]` (bracketed IPv6 allowed) into the bare host and its port.
+pub fn parse_authority(authority: &str) -> Option<(String, Option<u16>)> {
+    let auth: http::uri::Authority = authority.parse().ok()?;
+    let host = auth.host().trim_start_matches('[').trim_end_matches(']').to_string();
+    (!host.is_empty()).then(|| (host, auth.port_u16()))
+}
+
 /// Resolve `host:port` to one address, bounded in time.
 pub async fn resolve(host: &str, port: u16, deadline: Duration) -> Result<SocketAddr, String> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
@@ -95,6 +102,14 @@ mod tests {
         assert!(err.contains("upstream.ca_files") && err.contains("junk.pem"), "{err}");
         let err = build_root_bundle(dir.path(), &[dir.path().join("missing.pem")]).unwrap_err().to_string();
         assert!(err.contains("missing.pem"), "{err}");
+    }
+
+    #[test]
+    fn authorities() {
+        assert_eq!(parse_authority("api.test:443"), Some(("api.test".into(), Some(443))));
+        assert_eq!(parse_authority("[::1]:8443"), Some(("::1".into(), Some(8443))));
+        assert_eq!(parse_authority("api.test"), Some(("api.test".into(), None)));
+        assert_eq!(parse_authority("a b:1"), None);
     }
 
     #[tokio::test]
