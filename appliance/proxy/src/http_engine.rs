@@ -211,6 +211,14 @@ pub fn classify_error(e: &Error) -> Option<SyntheticResponse> {
     Some(SyntheticResponse::problem(status, kind, title, &detail))
 }
 
+/// Answer the client with the problem that describes `e`; nothing when the client is gone.
+pub async fn respond_to_error(session: &mut Session, e: &Error) -> Result<()> {
+    match classify_error(e) {
+        Some(problem) => respond(session, &problem).await,
+        None => Ok(()),
+    }
+}
+
 #[async_trait]
 impl ProxyHttp for AarmorHttp {
     type CTX = RequestCtx;

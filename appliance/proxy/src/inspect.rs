@@ -8,7 +8,7 @@ use bytes::{Bytes, BytesMut};
 use pingora::proxy::Session;
 use pingora::Result;
 
-use crate::http_engine::{classify_error, prepare_upstream_request, respond, AarmorHttp, RequestCtx};
+use crate::http_engine::{prepare_upstream_request, respond, respond_to_error, AarmorHttp, RequestCtx};
 
 fn too_large(what: &str, limit: usize) -> SyntheticResponse {
     SyntheticResponse::problem(
@@ -66,10 +66,7 @@ pub async fn run(http: &AarmorHttp, session: &mut Session, ctx: &mut RequestCtx,
         Err(e) => {
             plane.metrics.upstream_errors.with_label_values(&["connect"]).inc();
             tracing::warn!(upstream = %peer, error = %e, "cannot connect to upstream");
-            return match classify_error(&e) {
-                Some(p) => respond(session, &p).await,
-                None => Ok(()),
-            };
+            return respond_to_error(session, &e).await;
         }
     };
     let sent = async {
@@ -84,10 +81,7 @@ pub async fn run(http: &AarmorHttp, session: &mut Session, ctx: &mut RequestCtx,
     if let Err(e) = sent {
         plane.metrics.upstream_errors.with_label_values(&["exchange"]).inc();
         tracing::warn!(upstream = %peer, error = %e, "upstream exchange failed");
-        return match classify_error(&e) {
-            Some(p) => respond(session, &p).await,
-            None => Ok(()),
-        };
+        return respond_to_error(session, &e).await;
     }
     let Some(resp_header) = client.response_header().cloned() else {
         return respond(session, &SyntheticResponse::problem(502, "upstream-error", "Upstream failed", "no response header")).await;
