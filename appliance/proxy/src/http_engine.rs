@@ -24,8 +24,8 @@ pub struct Route {
     pub tls: bool,
     /// Name verified against the upstream certificate (and sent as SNI).
     pub server_name: String,
-    /// Host header to send when the client sent none (absolute-form HTTP/1.0 clients).
-    pub host_header: String,
+    /// Host header to send, set only when the client sent none (HTTP/1.0, HTTP/2 clients).
+    pub host_header: Option<String>,
 }
 
 /// Per-request state.
@@ -82,7 +82,6 @@ pub fn request_view(req: &RequestHeader, facts: &ConnectionFacts) -> std::result
         headers.push(name.as_str(), value.as_bytes());
     }
     let method = req.method.as_str().to_string();
-    let host_header = req.uri.authority().map(|a| a.as_str().to_string()).or_else(|| headers.get_str("host").map(str::to_string));
     match facts.mode {
         ConnectionMode::ForwardHttp => {
             let raw = std::str::from_utf8(req.raw_path()).map_err(|_| "request target is not UTF-8".to_string())?;
@@ -104,8 +103,11 @@ pub fn request_view(req: &RequestHeader, facts: &ConnectionFacts) -> std::result
                 String::from_utf8_lossy(req.raw_path()).into_owned()
             };
             let host = match mode {
-                ConnectionMode::TransparentHttp => host_header
-                    .as_deref()
+                ConnectionMode::TransparentHttp => req
+                    .uri
+                    .authority()
+                    .map(|a| a.as_str())
+                    .or_else(|| headers.get_str("host"))
                     .and_then(|h| split_host_port(h, target.port))
                     .map(|(h, _)| h)
                     .unwrap_or_else(|| target.host.clone()),
@@ -126,9 +128,9 @@ pub fn prepare_upstream_request(req: &mut RequestHeader, ctx: &RequestCtx) -> Re
     // Credentials for the proxy never travel further.
     req.remove_header("proxy-authorization");
     req.remove_header("proxy-connection");
-    if !req.headers.contains_key("host") {
-        if let Some(route) = &ctx.route {
-            req.insert_header("host", route.host_header.as_str())?;
+    if let Some(host) = ctx.route.as_ref().and_then(|r| r.host_header.as_deref()) {
+        if !req.headers.contains_key("host") {
+            req.insert_header("host", host)?;
         }
     }
     if let Some(rw) = &ctx.rewrite {
@@ -145,12 +147,11 @@ pub fn prepare_upstream_request(req: &mut RequestHeader, ctx: &RequestCtx) -> Re
 impl AarmorHttp {
     /// Compute the route; `Err` is the problem response to send.
     async fn route(&self, facts: &ConnectionFacts, head: &RequestHead) -> std::result::Result<Route, SyntheticResponse> {
-        let host_header = if (head.scheme == "https" && head.port == 443) || (head.scheme == "http" && head.port == 80) {
-            head.host.clone()
-        } else if head.host.contains(':') {
-            format!("[{}]:{}", head.host, head.port)
-        } else {
-            format!("{}:{}", head.host, head.port)
+        let host_header = match head.headers.get("host") {
+            Some(_) => None,
+            None if (head.scheme == "https" && head.port == 443) || (head.scheme == "http" && head.port == 80) => Some(head.host.clone()),
+            None if head.host.contains(':') => Some(format!("[{}]:{}", head.host, head.port)),
+            None => Some(format!("{}:{}", head.host, head.port)),
         };
         match (&facts.target, facts.mode) {
             (Some(target), mode) if mode != ConnectionMode::ForwardHttp => Ok(Route {
