@@ -46,7 +46,10 @@ pub struct LogSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        Self { level: "info".into(), format: LogFormat::Text }
+        Self {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
     }
 }
 
@@ -54,9 +57,16 @@ impl Default for LogSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config file {path}: key `{key}`: {message}")]
-    Key { path: PathBuf, key: String, message: String },
+    Key {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
     #[error("config file {path}: {message}")]
     Syntax { path: PathBuf, message: String },
 }
@@ -68,14 +78,24 @@ impl Config {
             let key = e.path().to_string();
             let message = e.inner().message().to_string();
             if key.is_empty() || key == "." {
-                ConfigError::Syntax { path: path.to_path_buf(), message: e.inner().to_string() }
+                ConfigError::Syntax {
+                    path: path.to_path_buf(),
+                    message: e.inner().to_string(),
+                }
             } else {
-                let line = e.inner().span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+                let line = e
+                    .inner()
+                    .span()
+                    .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
                 let message = match line {
                     Some(l) => format!("{message} (line {l})"),
                     None => message,
                 };
-                ConfigError::Key { path: path.to_path_buf(), key, message }
+                ConfigError::Key {
+                    path: path.to_path_buf(),
+                    key,
+                    message,
+                }
             }
         })?;
         config.validate(path)?;
@@ -83,18 +103,28 @@ impl Config {
     }
 
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Self::parse(&text, path)
     }
 
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {
-        let key_err = |key: &str, message: &str| ConfigError::Key { path: path.to_path_buf(), key: key.into(), message: message.into() };
+        let key_err = |key: &str, message: &str| ConfigError::Key {
+            path: path.to_path_buf(),
+            key: key.into(),
+            message: message.into(),
+        };
         let p = &self.proxy;
         let positive = [
             ("proxy.header_read_timeout_ms", p.header_read_timeout_ms),
             ("proxy.tls_handshake_timeout_ms", p.tls_handshake_timeout_ms),
             ("proxy.mediation_timeout_ms", p.mediation_timeout_ms),
-            ("upstream.connect_timeout_ms", self.upstream.connect_timeout_ms),
+            (
+                "upstream.connect_timeout_ms",
+                self.upstream.connect_timeout_ms,
+            ),
             ("upstream.read_timeout_ms", self.upstream.read_timeout_ms),
         ];
         for (key, value) in positive {
@@ -134,7 +164,11 @@ mod tests {
         for (section, value) in json.as_object().unwrap() {
             if let Some(obj) = value.as_object() {
                 for key in obj.keys() {
-                    assert!(DEFAULT_CONFIG_TOML.contains(&format!("{key} =")) || DEFAULT_CONFIG_TOML.contains(&format!("# {key} =")), "{section}.{key} undocumented");
+                    assert!(
+                        DEFAULT_CONFIG_TOML.contains(&format!("{key} ="))
+                            || DEFAULT_CONFIG_TOML.contains(&format!("# {key} =")),
+                        "{section}.{key} undocumented"
+                    );
                 }
             }
         }
@@ -142,32 +176,50 @@ mod tests {
 
     #[test]
     fn empty_file_is_all_defaults() {
-        assert_eq!(Config::parse("", Path::new("x")).unwrap(), Config::default());
+        assert_eq!(
+            Config::parse("", Path::new("x")).unwrap(),
+            Config::default()
+        );
     }
 
     #[test]
     fn errors_name_the_key() {
         let cases = [
             ("[proxy]\nlisten = \"not-an-address\"\n", "proxy.listen"),
-            ("[proxy]\nbypass = [\"ok.test\", \"bad host\"]\n", "proxy.bypass"),
+            (
+                "[proxy]\nbypass = [\"ok.test\", \"bad host\"]\n",
+                "proxy.bypass",
+            ),
             ("[proxy]\nlisen = \"127.0.0.1:1\"\n", "proxy"),
-            ("[upstream]\nconnect_timeout_ms = 0\n", "upstream.connect_timeout_ms"),
+            (
+                "[upstream]\nconnect_timeout_ms = 0\n",
+                "upstream.connect_timeout_ms",
+            ),
             ("[admin]\nlisten = 5\n", "admin.listen"),
             ("[log]\nformat = \"xml\"\n", "log.format"),
             ("bogus = 1\n", "bogus"),
         ];
         for (text, key) in cases {
-            let err = Config::parse(text, Path::new("aarmor.toml")).unwrap_err().to_string();
-            assert!(err.contains(key), "error for {text:?} should name {key}: {err}");
+            let err = Config::parse(text, Path::new("aarmor.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(key),
+                "error for {text:?} should name {key}: {err}"
+            );
             assert!(err.contains("aarmor.toml"), "{err}");
         }
-        let err = Config::parse("[proxy]\nlisen = 1\n", Path::new("a.toml")).unwrap_err().to_string();
+        let err = Config::parse("[proxy]\nlisen = 1\n", Path::new("a.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("lisen"), "{err}");
     }
 
     #[test]
     fn syntax_errors_are_reported() {
-        let err = Config::parse("[proxy\n", Path::new("a.toml")).unwrap_err().to_string();
+        let err = Config::parse("[proxy\n", Path::new("a.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("a.toml"), "{err}");
     }
 }

@@ -114,7 +114,9 @@ fn init_logging(config: &Config) {
         .ok()
         .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
         .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(&config.log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match config.log.format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -157,8 +159,14 @@ fn main() -> ExitCode {
 fn run(config: Config) -> Result<(), String> {
     init_logging(&config);
     let data_dir = config.data_dir.clone();
-    std::fs::create_dir_all(&data_dir).map_err(|e| format!("data_dir {}: {e}", data_dir.display()))?;
-    let plane = aarmor_proxy::DataPlaneConfig { data_dir, proxy: config.proxy.clone(), upstream: config.upstream.clone(), admin: config.admin.clone() };
+    std::fs::create_dir_all(&data_dir)
+        .map_err(|e| format!("data_dir {}: {e}", data_dir.display()))?;
+    let plane = aarmor_proxy::DataPlaneConfig {
+        data_dir,
+        proxy: config.proxy.clone(),
+        upstream: config.upstream.clone(),
+        admin: config.admin.clone(),
+    };
     let mediator = Arc::new(aarmor_engine::AllowAllMediator);
     let prepared = aarmor_proxy::prepare(plane, mediator).map_err(|e| e.to_string())?;
     let ca = prepared.ca_cert.display().to_string();
@@ -168,11 +176,17 @@ fn run(config: Config) -> Result<(), String> {
     } else {
         eprintln!("aarmor: using interception CA {ca}");
     }
-    eprintln!("aarmor: explicit proxy on http://{} (set HTTPS_PROXY/HTTP_PROXY to it)", config.proxy.listen);
+    eprintln!(
+        "aarmor: explicit proxy on http://{} (set HTTPS_PROXY/HTTP_PROXY to it)",
+        config.proxy.listen
+    );
     if let Some(t) = config.proxy.transparent_listen {
         eprintln!("aarmor: transparent listener on {t} (for nftables/iptables REDIRECT)");
     }
-    eprintln!("aarmor: admin on http://{} (/healthz, /metrics)", config.admin.listen);
+    eprintln!(
+        "aarmor: admin on http://{} (/healthz, /metrics)",
+        config.admin.listen
+    );
     tracing::info!(proxy = %config.proxy.listen, admin = %config.admin.listen, "aarmor started");
     prepared.run_forever()
 }
@@ -182,12 +196,21 @@ fn ca(cmd: &CaCommand, config: &Config) -> Result<(), String> {
     match cmd {
         CaCommand::Init { force } => {
             CertificateAuthority::init(&paths, *force).map_err(|e| e.to_string())?;
-            println!("created CA certificate {} (key {}, mode 0600)", paths.cert.display(), paths.key.display());
+            println!(
+                "created CA certificate {} (key {}, mode 0600)",
+                paths.cert.display(),
+                paths.key.display()
+            );
             Ok(())
         }
         CaCommand::Import { cert, key, force } => {
-            let ca = CertificateAuthority::import(&paths, cert, key, *force).map_err(|e| e.to_string())?;
-            println!("imported CA ({} certificate(s) in chain) into {}", ca.chain().len(), paths.dir.display());
+            let ca = CertificateAuthority::import(&paths, cert, key, *force)
+                .map_err(|e| e.to_string())?;
+            println!(
+                "imported CA ({} certificate(s) in chain) into {}",
+                ca.chain().len(),
+                paths.dir.display()
+            );
             Ok(())
         }
         CaCommand::Export { format, out } => {
@@ -205,7 +228,8 @@ fn ca(cmd: &CaCommand, config: &Config) -> Result<(), String> {
                 OsFamily::Macos => "macos",
             };
             let cert = std::path::absolute(&paths.cert).unwrap_or_else(|_| paths.cert.clone());
-            let script = install_script(name, &cert).ok_or_else(|| format!("unsupported OS family {name}"))?;
+            let script = install_script(name, &cert)
+                .ok_or_else(|| format!("unsupported OS family {name}"))?;
             print!("{script}");
             Ok(())
         }
@@ -215,6 +239,8 @@ fn ca(cmd: &CaCommand, config: &Config) -> Result<(), String> {
 fn write_out(out: Option<&Path>, bytes: &[u8]) -> Result<(), String> {
     match out {
         Some(path) => std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display())),
-        None => std::io::stdout().write_all(bytes).map_err(|e| format!("stdout: {e}")),
+        None => std::io::stdout()
+            .write_all(bytes)
+            .map_err(|e| format!("stdout: {e}")),
     }
 }

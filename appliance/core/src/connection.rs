@@ -81,8 +81,13 @@ mod tests {
 
     #[test]
     fn credential_debug_never_shows_secrets() {
-        let basic = ProxyCredential::Basic { user: "agent-7".into(), password: "hunter2".into() };
-        let bearer = ProxyCredential::Bearer { token: "tok-secret".into() };
+        let basic = ProxyCredential::Basic {
+            user: "agent-7".into(),
+            password: "hunter2".into(),
+        };
+        let bearer = ProxyCredential::Bearer {
+            token: "tok-secret".into(),
+        };
         let shown = format!("{basic:?} {bearer:?}");
         assert!(shown.contains("agent-7"));
         assert!(!shown.contains("hunter2"));

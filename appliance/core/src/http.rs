@@ -19,7 +19,8 @@ impl HeaderList {
     }
 
     pub fn push(&mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) {
-        self.0.push((name.into().to_ascii_lowercase(), value.into()));
+        self.0
+            .push((name.into().to_ascii_lowercase(), value.into()));
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
@@ -28,7 +29,14 @@ impl HeaderList {
 }
 
 /// Headers that carry credentials are shown redacted.
-const SENSITIVE: &[&str] = &["authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"];
+const SENSITIVE: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+    "api-key",
+];
 
 impl fmt::Debug for HeaderList {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -114,7 +122,12 @@ mod tests {
 
     #[test]
     fn problem_body_is_rfc9457_json() {
-        let r = SyntheticResponse::problem(502, "upstream-tls", "Upstream TLS failed", "unknown issuer");
+        let r = SyntheticResponse::problem(
+            502,
+            "upstream-tls",
+            "Upstream TLS failed",
+            "unknown issuer",
+        );
         assert_eq!(r.status, 502);
         let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(v["status"], 502);

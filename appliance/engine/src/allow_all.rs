@@ -59,7 +59,10 @@ mod tests {
         assert_eq!(verdict, HeadVerdict::Forward);
         let body = bytes::Bytes::from_static(b"{}");
         assert_eq!(
-            AllowAllMediator.on_request_body(&exchange, &body).await.unwrap(),
+            AllowAllMediator
+                .on_request_body(&exchange, &body)
+                .await
+                .unwrap(),
             crate::BodyVerdict::Forward
         );
     }

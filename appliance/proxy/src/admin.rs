@@ -28,8 +28,16 @@ impl ServeHttp for AdminApp {
         match (req.method.as_str(), req.uri.path()) {
             ("GET", "/healthz") => reply(200, "application/json", br#"{"status":"ok"}"#.to_vec()),
             ("GET", "/metrics") => reply(200, "text/plain; version=0.0.4", self.metrics.render()),
-            (_, "/healthz" | "/metrics") => reply(405, "application/json", br#"{"error":"method not allowed"}"#.to_vec()),
-            _ => reply(404, "application/json", br#"{"error":"not found","endpoints":["/healthz","/metrics"]}"#.to_vec()),
+            (_, "/healthz" | "/metrics") => reply(
+                405,
+                "application/json",
+                br#"{"error":"method not allowed"}"#.to_vec(),
+            ),
+            _ => reply(
+                404,
+                "application/json",
+                br#"{"error":"not found","endpoints":["/healthz","/metrics"]}"#.to_vec(),
+            ),
         }
     }
 }

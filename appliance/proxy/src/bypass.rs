@@ -38,12 +38,23 @@ impl FromStr for BypassRule {
         };
         let valid = !name.is_empty()
             && name.len() <= 253
-            && name.split('.').all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+            && name.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            });
         if !valid {
-            return Err(format!("{s:?} is not a host name, `*.domain` wildcard, IP address or CIDR"));
+            return Err(format!(
+                "{s:?} is not a host name, `*.domain` wildcard, IP address or CIDR"
+            ));
         }
         let name = name.to_ascii_lowercase();
-        Ok(if wild { Self::Wildcard(name) } else { Self::Host(name) })
+        Ok(if wild {
+            Self::Wildcard(name)
+        } else {
+            Self::Host(name)
+        })
     }
 }
 
@@ -73,10 +84,18 @@ impl<'de> Deserialize<'de> for BypassRule {
 /// Whether a destination (host name as asked, and the address it resolved to) is bypassed.
 pub fn is_bypassed(rules: &[BypassRule], host: &str, ip: Option<IpAddr>) -> bool {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let host_ip = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().ok();
+    let host_ip = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+        .ok();
     rules.iter().any(|rule| match rule {
         BypassRule::Host(h) => *h == host,
-        BypassRule::Wildcard(d) => host.len() > d.len() + 1 && host.ends_with(d.as_str()) && host.as_bytes()[host.len() - d.len() - 1] == b'.',
+        BypassRule::Wildcard(d) => {
+            host.len() > d.len() + 1
+                && host.ends_with(d.as_str())
+                && host.as_bytes()[host.len() - d.len() - 1] == b'.'
+        }
         BypassRule::Net(net) => ip.or(host_ip).is_some_and(|ip| net.contains(&ip)),
     })
 }
@@ -91,15 +110,30 @@ mod tests {
 
     #[test]
     fn parses_each_kind_and_rejects_garbage() {
-        assert_eq!("API.Bank.test".parse::<BypassRule>().unwrap(), BypassRule::Host("api.bank.test".into()));
-        assert_eq!("*.pinned.test".parse::<BypassRule>().unwrap(), BypassRule::Wildcard("pinned.test".into()));
-        assert!(matches!("10.0.0.0/8".parse::<BypassRule>().unwrap(), BypassRule::Net(_)));
-        assert!(matches!("::1".parse::<BypassRule>().unwrap(), BypassRule::Net(_)));
+        assert_eq!(
+            "API.Bank.test".parse::<BypassRule>().unwrap(),
+            BypassRule::Host("api.bank.test".into())
+        );
+        assert_eq!(
+            "*.pinned.test".parse::<BypassRule>().unwrap(),
+            BypassRule::Wildcard("pinned.test".into())
+        );
+        assert!(matches!(
+            "10.0.0.0/8".parse::<BypassRule>().unwrap(),
+            BypassRule::Net(_)
+        ));
+        assert!(matches!(
+            "::1".parse::<BypassRule>().unwrap(),
+            BypassRule::Net(_)
+        ));
         for bad in ["", "a b", "*.", "http://x", "10.0.0.0/40", "-"] {
             if bad == "-" {
                 continue; // a single label of '-' is odd but syntactically a label
             }
-            assert!(bad.parse::<BypassRule>().is_err(), "{bad:?} should be rejected");
+            assert!(
+                bad.parse::<BypassRule>().is_err(),
+                "{bad:?} should be rejected"
+            );
         }
     }
 
@@ -109,11 +143,22 @@ mod tests {
         assert!(is_bypassed(&r, "BANK.test.", None));
         assert!(!is_bypassed(&r, "sub.bank.test", None));
         assert!(is_bypassed(&r, "a.b.pinned.test", None));
-        assert!(!is_bypassed(&r, "pinned.test", None), "wildcard excludes the apex");
+        assert!(
+            !is_bypassed(&r, "pinned.test", None),
+            "wildcard excludes the apex"
+        );
         assert!(!is_bypassed(&r, "xpinned.test", None));
-        assert!(is_bypassed(&r, "whatever.test", Some("192.0.2.7".parse().unwrap())));
+        assert!(is_bypassed(
+            &r,
+            "whatever.test",
+            Some("192.0.2.7".parse().unwrap())
+        ));
         assert!(is_bypassed(&r, "192.0.2.9", None));
-        assert!(!is_bypassed(&r, "other.test", Some("198.51.100.1".parse().unwrap())));
+        assert!(!is_bypassed(
+            &r,
+            "other.test",
+            Some("198.51.100.1".parse().unwrap())
+        ));
     }
 
     #[test]

@@ -24,7 +24,10 @@ pub const CA_COMMON_NAME: &str = "aarmor interception CA";
 #[derive(Debug, thiserror::Error)]
 pub enum CaError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("a CA already exists at {0}; pass --force to replace it (agents trusting the old one will stop trusting aarmor)")]
     AlreadyExists(PathBuf),
     #[error("no CA at {0}; run `aarmor ca init` or `aarmor ca import`")]
@@ -36,7 +39,10 @@ pub enum CaError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CaError + '_ {
-    move |source| CaError::Io { path: path.to_path_buf(), source }
+    move |source| CaError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Paths of the CA material inside a data dir.
@@ -50,7 +56,11 @@ pub struct CaPaths {
 impl CaPaths {
     pub fn in_data_dir(data_dir: &Path) -> Self {
         let dir = data_dir.join("certs");
-        Self { cert: dir.join("ca.pem"), key: dir.join("ca.key"), dir }
+        Self {
+            cert: dir.join("ca.pem"),
+            key: dir.join("ca.key"),
+            dir,
+        }
     }
 
     pub fn exists(&self) -> bool {
@@ -68,7 +78,9 @@ pub struct CertificateAuthority {
 
 impl std::fmt::Debug for CertificateAuthority {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CertificateAuthority").field("chain_len", &self.chain.len()).finish()
+        f.debug_struct("CertificateAuthority")
+            .field("chain_len", &self.chain.len())
+            .finish()
     }
 }
 
@@ -102,22 +114,46 @@ impl CertificateAuthority {
         Self::from_pem(&cert_pem, &key_pem, &paths.cert, &paths.key)
     }
 
-    fn from_pem(cert_pem: &str, key_pem: &str, cert_path: &Path, key_path: &Path) -> Result<Self, CaError> {
-        let invalid = |path: &Path, reason: String| CaError::Invalid { path: path.to_path_buf(), reason };
+    fn from_pem(
+        cert_pem: &str,
+        key_pem: &str,
+        cert_path: &Path,
+        key_path: &Path,
+    ) -> Result<Self, CaError> {
+        let invalid = |path: &Path, reason: String| CaError::Invalid {
+            path: path.to_path_buf(),
+            reason,
+        };
         let chain: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut cert_pem.as_bytes())
             .collect::<Result<_, _>>()
             .map_err(|e| invalid(cert_path, format!("not a PEM certificate file: {e}")))?;
         if chain.is_empty() {
             return Err(invalid(cert_path, "no certificate found".into()));
         }
-        let key = KeyPair::from_pem(key_pem)
-            .map_err(|e| invalid(key_path, format!("not a supported PEM private key (ECDSA P-256/P-384, Ed25519, RSA PKCS#8): {e}")))?;
+        let key = KeyPair::from_pem(key_pem).map_err(|e| {
+            invalid(
+                key_path,
+                format!(
+                    "not a supported PEM private key (ECDSA P-256/P-384, Ed25519, RSA PKCS#8): {e}"
+                ),
+            )
+        })?;
         let issuer = Issuer::from_ca_cert_der(&chain[0], key)
             .map_err(|e| invalid(cert_path, format!("cannot use as a CA certificate: {e}")))?;
         if !spki_matches(&chain[0], issuer.key()) {
-            return Err(invalid(key_path, format!("private key does not match the certificate in {}", cert_path.display())));
+            return Err(invalid(
+                key_path,
+                format!(
+                    "private key does not match the certificate in {}",
+                    cert_path.display()
+                ),
+            ));
         }
-        Ok(Self { issuer, chain, chain_pem: cert_pem.to_string() })
+        Ok(Self {
+            issuer,
+            chain,
+            chain_pem: cert_pem.to_string(),
+        })
     }
 
     /// Create a new root CA (ECDSA P-256, 10 years) and store it. Refuses to overwrite unless `force`.
@@ -132,7 +168,11 @@ impl CertificateAuthority {
         dn.push(DnType::OrganizationName, "aarmor");
         params.distinguished_name = dn;
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         let now = OffsetDateTime::now_utc();
         params.not_before = now - Duration::hours(1);
         params.not_after = now + Duration::days(3650);
@@ -146,7 +186,12 @@ impl CertificateAuthority {
 
     /// Import an enterprise-issued intermediate: `cert_file` holds the intermediate first, then
     /// optionally its chain; `key_file` its private key. Validated before anything is written.
-    pub fn import(paths: &CaPaths, cert_file: &Path, key_file: &Path, force: bool) -> Result<Self, CaError> {
+    pub fn import(
+        paths: &CaPaths,
+        cert_file: &Path,
+        key_file: &Path,
+        force: bool,
+    ) -> Result<Self, CaError> {
         if paths.exists() && !force {
             return Err(CaError::AlreadyExists(paths.dir.clone()));
         }
@@ -156,7 +201,8 @@ impl CertificateAuthority {
         if !is_ca_certificate(&ca.chain[0]) {
             return Err(CaError::Invalid {
                 path: cert_file.to_path_buf(),
-                reason: "the first certificate is not a CA (basicConstraints CA:TRUE is required)".into(),
+                reason: "the first certificate is not a CA (basicConstraints CA:TRUE is required)"
+                    .into(),
             });
         }
         write_material(paths, &cert_pem, &key_pem)?;
@@ -184,7 +230,9 @@ pub fn random_serial() -> SerialNumber {
     let mut bytes = [0u8; 16];
     // SystemRandom only fails if the OS RNG is unavailable; a time-based serial is still unique.
     if ring::rand::SystemRandom::new().fill(&mut bytes).is_err() {
-        let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos().to_be_bytes();
+        let nanos = OffsetDateTime::now_utc()
+            .unix_timestamp_nanos()
+            .to_be_bytes();
         bytes.copy_from_slice(&nanos);
     }
     bytes[0] &= 0x7f;
@@ -261,13 +309,25 @@ mod tests {
         assert!(x509.is_ca());
         assert!(x509.subject().to_string().contains(CA_COMMON_NAME));
         assert_eq!(
-            x509.public_key().algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok()).map(|o| o.to_id_string()),
+            x509.public_key()
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|o| o.to_id_string()),
             Some("1.2.840.10045.3.1.7".to_string()),
             "curve must be P-256"
         );
         let before = fs::read(&paths.cert).unwrap();
-        assert!(matches!(CertificateAuthority::init(&paths, false), Err(CaError::AlreadyExists(_))));
-        assert_eq!(fs::read(&paths.cert).unwrap(), before, "refused init must not touch the CA");
+        assert!(matches!(
+            CertificateAuthority::init(&paths, false),
+            Err(CaError::AlreadyExists(_))
+        ));
+        assert_eq!(
+            fs::read(&paths.cert).unwrap(),
+            before,
+            "refused init must not touch the CA"
+        );
         CertificateAuthority::init(&paths, true).unwrap();
         assert_ne!(fs::read(&paths.cert).unwrap(), before);
         CertificateAuthority::load(&paths).unwrap();
@@ -292,13 +352,17 @@ mod tests {
         let root_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
         let mut root_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         root_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        root_params.distinguished_name.push(DnType::CommonName, "Example Corp Root");
+        root_params
+            .distinguished_name
+            .push(DnType::CommonName, "Example Corp Root");
         let root_cert = root_params.self_signed(&root_key).unwrap();
         let root_issuer = Issuer::new(root_params, root_key);
         let int_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
         let mut int_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         int_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        int_params.distinguished_name.push(DnType::CommonName, "Example Corp aarmor intermediate");
+        int_params
+            .distinguished_name
+            .push(DnType::CommonName, "Example Corp aarmor intermediate");
         let int_cert = int_params.signed_by(&int_key, &root_issuer).unwrap();
         let chain = dir.path().join("chain.pem");
         fs::write(&chain, format!("{}{}", int_cert.pem(), root_cert.pem())).unwrap();
@@ -308,17 +372,25 @@ mod tests {
         let paths = CaPaths::in_data_dir(&dir.path().join("data"));
         let ca = CertificateAuthority::import(&paths, &chain, &key, false).unwrap();
         assert_eq!(ca.chain().len(), 2);
-        assert_eq!(fs::metadata(&paths.key).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&paths.key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
 
         // A non-CA certificate is refused.
         let leaf_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-        let leaf = CertificateParams::new(vec!["x.test".to_string()]).unwrap().signed_by(&leaf_key, &root_issuer).unwrap();
+        let leaf = CertificateParams::new(vec!["x.test".to_string()])
+            .unwrap()
+            .signed_by(&leaf_key, &root_issuer)
+            .unwrap();
         let leaf_path = dir.path().join("leaf.pem");
         fs::write(&leaf_path, leaf.pem()).unwrap();
         let leaf_key_path = dir.path().join("leaf.key");
         fs::write(&leaf_key_path, leaf_key.serialize_pem()).unwrap();
         let other = CaPaths::in_data_dir(&dir.path().join("other"));
-        let err = CertificateAuthority::import(&other, &leaf_path, &leaf_key_path, false).unwrap_err().to_string();
+        let err = CertificateAuthority::import(&other, &leaf_path, &leaf_key_path, false)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not a CA"), "{err}");
         assert!(!other.exists());
     }
@@ -326,9 +398,15 @@ mod tests {
     #[test]
     fn install_scripts_cover_three_families() {
         let p = Path::new("/x/ca.pem");
-        assert!(install_script("debian", p).unwrap().contains("update-ca-certificates"));
-        assert!(install_script("rhel", p).unwrap().contains("update-ca-trust"));
-        assert!(install_script("macos", p).unwrap().contains("add-trusted-cert"));
+        assert!(install_script("debian", p)
+            .unwrap()
+            .contains("update-ca-certificates"));
+        assert!(install_script("rhel", p)
+            .unwrap()
+            .contains("update-ca-trust"));
+        assert!(install_script("macos", p)
+            .unwrap()
+            .contains("add-trusted-cert"));
         assert!(install_script("windows", p).is_none());
     }
 }

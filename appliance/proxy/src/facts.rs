@@ -33,7 +33,10 @@ impl FactsTable {
         if let Ok(mut map) = self.map.lock() {
             map.insert(cookie, Arc::new(facts));
         }
-        Registration { table: self.clone(), cookie }
+        Registration {
+            table: self.clone(),
+            cookie,
+        }
     }
 
     pub fn get(&self, cookie: u64) -> Option<Arc<ConnectionFacts>> {
@@ -58,7 +61,13 @@ mod tests {
     #[test]
     fn entries_live_as_long_as_the_registration() {
         let table = Arc::new(FactsTable::default());
-        let facts = ConnectionFacts { client_addr: None, mode: ConnectionMode::ForwardHttp, target: None, sni: None, credential: None };
+        let facts = ConnectionFacts {
+            client_addr: None,
+            mode: ConnectionMode::ForwardHttp,
+            target: None,
+            sni: None,
+            credential: None,
+        };
         let reg = table.register(42, facts);
         assert_eq!(table.get(42).unwrap().mode, ConnectionMode::ForwardHttp);
         drop(reg);

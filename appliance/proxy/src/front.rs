@@ -63,7 +63,11 @@ impl Drop for ActiveGuard {
 
 #[async_trait]
 impl ServerApp for FrontEnd {
-    async fn process_new(self: &Arc<Self>, stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
+    async fn process_new(
+        self: &Arc<Self>,
+        stream: Stream,
+        shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
         let l4 = match stream.into_any().downcast::<L4Stream>() {
             Ok(s) => *s,
             Err(_) => {
@@ -71,13 +75,19 @@ impl ServerApp for FrontEnd {
                 return None;
             }
         };
-        let client = l4.get_socket_digest().and_then(|d| d.peer_addr().and_then(|a| a.as_inet().copied()));
+        let client = l4
+            .get_socket_digest()
+            .and_then(|d| d.peer_addr().and_then(|a| a.as_inet().copied()));
         self.plane.metrics.connections_active.inc();
         let _active = ActiveGuard(self.plane.metrics.connections_active.clone());
         let span = tracing::info_span!("conn", client = %client.map(|a| a.to_string()).unwrap_or_default(), listener = self.kind.label(), target = tracing::field::Empty);
         match self.kind {
             ListenerKind::Explicit => self.explicit(l4, client, shutdown).instrument(span).await,
-            ListenerKind::Transparent => self.transparent(l4, client, shutdown).instrument(span).await,
+            ListenerKind::Transparent => {
+                self.transparent(l4, client, shutdown)
+                    .instrument(span)
+                    .await
+            }
         }
         None
     }
@@ -88,7 +98,13 @@ impl ServerApp for FrontEnd {
 }
 
 /// Write a front-end response and close.
-async fn reply_and_close(l4: &mut L4Stream, status: u16, reason: &str, extra: &[(&str, &str)], problem: Option<SyntheticResponse>) {
+async fn reply_and_close(
+    l4: &mut L4Stream,
+    status: u16,
+    reason: &str,
+    extra: &[(&str, &str)],
+    problem: Option<SyntheticResponse>,
+) {
     let bytes = match problem {
         Some(p) => raw_response(status, reason, extra, "application/problem+json", &p.body),
         None => raw_response(status, reason, extra, "text/plain", b""),
@@ -111,7 +127,11 @@ fn connect_target(target: &str) -> Option<(String, u16)> {
 }
 
 /// Read the first bytes of a tunnel until they identify TLS (with the whole ClientHello) or HTTP.
-async fn read_tunnel_start(l4: &mut L4Stream, mut buf: Vec<u8>, deadline: Duration) -> Result<(Vec<u8>, TunnelStart), String> {
+async fn read_tunnel_start(
+    l4: &mut L4Stream,
+    mut buf: Vec<u8>,
+    deadline: Duration,
+) -> Result<(Vec<u8>, TunnelStart), String> {
     let classify = |buf: &[u8]| -> Option<TunnelStart> {
         let first = *buf.first()?;
         if first == 0x16 {
@@ -119,7 +139,9 @@ async fn read_tunnel_start(l4: &mut L4Stream, mut buf: Vec<u8>, deadline: Durati
                 HelloPeek::Complete { server_name } => Some(TunnelStart::Tls { server_name }),
                 HelloPeek::Incomplete if buf.len() < MAX_HELLO_BYTES => None,
                 HelloPeek::Incomplete => Some(TunnelStart::Garbage("ClientHello too large".into())),
-                HelloPeek::NotTls(e) => Some(TunnelStart::Garbage(format!("invalid TLS ClientHello: {e}"))),
+                HelloPeek::NotTls(e) => Some(TunnelStart::Garbage(format!(
+                    "invalid TLS ClientHello: {e}"
+                ))),
             };
         }
         if looks_like_http(buf) {
@@ -128,7 +150,10 @@ async fn read_tunnel_start(l4: &mut L4Stream, mut buf: Vec<u8>, deadline: Durati
         if buf.len() < 12 && buf.iter().all(|b| b.is_ascii_uppercase()) {
             return None;
         }
-        Some(TunnelStart::Garbage(format!("{} bytes that are neither TLS nor HTTP", buf.len())))
+        Some(TunnelStart::Garbage(format!(
+            "{} bytes that are neither TLS nor HTTP",
+            buf.len()
+        )))
     };
     let read = async {
         let mut chunk = [0u8; 8192];
@@ -136,14 +161,19 @@ async fn read_tunnel_start(l4: &mut L4Stream, mut buf: Vec<u8>, deadline: Durati
             if let Some(start) = classify(&buf) {
                 return Ok(start);
             }
-            let n = l4.read(&mut chunk).await.map_err(|e| format!("read error: {e}"))?;
+            let n = l4
+                .read(&mut chunk)
+                .await
+                .map_err(|e| format!("read error: {e}"))?;
             if n == 0 {
                 return Err("client closed the tunnel before sending anything usable".to_string());
             }
             buf.extend_from_slice(&chunk[..n]);
         }
     };
-    let start = tokio::time::timeout(deadline, read).await.map_err(|_| format!("client sent nothing usable within {deadline:?}"))??;
+    let start = tokio::time::timeout(deadline, read)
+        .await
+        .map_err(|_| format!("client sent nothing usable within {deadline:?}"))??;
     Ok((buf, start))
 }
 
@@ -152,10 +182,21 @@ impl FrontEnd {
         Duration::from_millis(ms)
     }
 
-    async fn explicit(self: &Arc<Self>, mut l4: L4Stream, client: Option<SocketAddr>, shutdown: &ShutdownWatch) {
+    async fn explicit(
+        self: &Arc<Self>,
+        mut l4: L4Stream,
+        client: Option<SocketAddr>,
+        shutdown: &ShutdownWatch,
+    ) {
         let settings = &self.plane.proxy;
         let metrics = &self.plane.metrics;
-        let (head, buf) = match read_first_head(&mut l4, settings.max_header_bytes, Self::timeout(settings.header_read_timeout_ms)).await {
+        let (head, buf) = match read_first_head(
+            &mut l4,
+            settings.max_header_bytes,
+            Self::timeout(settings.header_read_timeout_ms),
+        )
+        .await
+        {
             Ok(v) => v,
             Err(HeadError::Closed) => return,
             Err(HeadError::Io(e)) => {
@@ -163,120 +204,309 @@ impl FrontEnd {
                 return;
             }
             Err(e @ HeadError::TooLarge(_)) => {
-                metrics.client_errors.with_label_values(&["header_too_large"]).inc();
+                metrics
+                    .client_errors
+                    .with_label_values(&["header_too_large"])
+                    .inc();
                 tracing::warn!(error = %e, "refusing client: request head too large");
-                return reply_and_close(&mut l4, 431, "Request Header Fields Too Large", &[], problem(431, "header-too-large", "Request head too large", &e.to_string())).await;
+                return reply_and_close(
+                    &mut l4,
+                    431,
+                    "Request Header Fields Too Large",
+                    &[],
+                    problem(
+                        431,
+                        "header-too-large",
+                        "Request head too large",
+                        &e.to_string(),
+                    ),
+                )
+                .await;
             }
             Err(e @ HeadError::Timeout(_)) => {
-                metrics.client_errors.with_label_values(&["header_timeout"]).inc();
+                metrics
+                    .client_errors
+                    .with_label_values(&["header_timeout"])
+                    .inc();
                 tracing::warn!(error = %e, "closing slow client");
-                return reply_and_close(&mut l4, 408, "Request Timeout", &[], problem(408, "header-timeout", "Request head not received in time", &e.to_string())).await;
+                return reply_and_close(
+                    &mut l4,
+                    408,
+                    "Request Timeout",
+                    &[],
+                    problem(
+                        408,
+                        "header-timeout",
+                        "Request head not received in time",
+                        &e.to_string(),
+                    ),
+                )
+                .await;
             }
             Err(e @ HeadError::Malformed(_)) => {
-                metrics.client_errors.with_label_values(&["malformed"]).inc();
+                metrics
+                    .client_errors
+                    .with_label_values(&["malformed"])
+                    .inc();
                 tracing::warn!(error = %e, "refusing client: malformed request");
-                return reply_and_close(&mut l4, 400, "Bad Request", &[], problem(400, "bad-request", "Malformed request", &e.to_string())).await;
+                return reply_and_close(
+                    &mut l4,
+                    400,
+                    "Bad Request",
+                    &[],
+                    problem(400, "bad-request", "Malformed request", &e.to_string()),
+                )
+                .await;
             }
         };
-        let credential = head.proxy_authorization.as_deref().and_then(parse_proxy_authorization);
+        let credential = head
+            .proxy_authorization
+            .as_deref()
+            .and_then(parse_proxy_authorization);
         if settings.require_proxy_auth && credential.is_none() {
-            metrics.client_errors.with_label_values(&["proxy_auth"]).inc();
-            tracing::warn!(presented = head.proxy_authorization.is_some(), "proxy authentication required");
+            metrics
+                .client_errors
+                .with_label_values(&["proxy_auth"])
+                .inc();
+            tracing::warn!(
+                presented = head.proxy_authorization.is_some(),
+                "proxy authentication required"
+            );
             return reply_and_close(
                 &mut l4,
                 407,
                 "Proxy Authentication Required",
-                &[("proxy-authenticate", "Basic realm=\"aarmor\""), ("proxy-authenticate", "Bearer realm=\"aarmor\"")],
-                problem(407, "proxy-auth-required", "Proxy authentication required", "send Proxy-Authorization: Basic or Bearer"),
+                &[
+                    ("proxy-authenticate", "Basic realm=\"aarmor\""),
+                    ("proxy-authenticate", "Bearer realm=\"aarmor\""),
+                ],
+                problem(
+                    407,
+                    "proxy-auth-required",
+                    "Proxy authentication required",
+                    "send Proxy-Authorization: Basic or Bearer",
+                ),
             )
             .await;
         }
         if head.method.eq_ignore_ascii_case("CONNECT") {
-            return self.connect(l4, &head.target, &buf[head.len..], credential, client, shutdown).await;
+            return self
+                .connect(
+                    l4,
+                    &head.target,
+                    &buf[head.len..],
+                    credential,
+                    client,
+                    shutdown,
+                )
+                .await;
         }
         let lower = head.target.to_ascii_lowercase();
         if lower.starts_with("http://") {
             tracing::Span::current().record("target", head.target.as_str());
             l4.rewind(&buf);
-            let facts = ConnectionFacts { client_addr: client, mode: ConnectionMode::ForwardHttp, target: None, sni: None, credential };
+            let facts = ConnectionFacts {
+                client_addr: client,
+                mode: ConnectionMode::ForwardHttp,
+                target: None,
+                sni: None,
+                credential,
+            };
             return self.serve_http(l4, facts, shutdown).await;
         }
-        metrics.client_errors.with_label_values(&["not_proxy_request"]).inc();
+        metrics
+            .client_errors
+            .with_label_values(&["not_proxy_request"])
+            .inc();
         let detail = if lower.starts_with("https://") {
             "https:// URLs must be requested through CONNECT (set HTTPS_PROXY, not a plain request to the proxy)".to_string()
         } else {
-            format!("{} {} is not a proxy request: send CONNECT host:port or an absolute http:// URL", head.method, head.target)
+            format!(
+                "{} {} is not a proxy request: send CONNECT host:port or an absolute http:// URL",
+                head.method, head.target
+            )
         };
         tracing::warn!(%detail, "refusing non-proxy request");
-        reply_and_close(&mut l4, 400, "Bad Request", &[], problem(400, "not-a-proxy-request", "Not a proxy request", &detail)).await
+        reply_and_close(
+            &mut l4,
+            400,
+            "Bad Request",
+            &[],
+            problem(400, "not-a-proxy-request", "Not a proxy request", &detail),
+        )
+        .await
     }
 
-    async fn connect(self: &Arc<Self>, mut l4: L4Stream, target: &str, early: &[u8], credential: Option<ProxyCredential>, client: Option<SocketAddr>, shutdown: &ShutdownWatch) {
+    async fn connect(
+        self: &Arc<Self>,
+        mut l4: L4Stream,
+        target: &str,
+        early: &[u8],
+        credential: Option<ProxyCredential>,
+        client: Option<SocketAddr>,
+        shutdown: &ShutdownWatch,
+    ) {
         let settings = &self.plane.proxy;
         tracing::Span::current().record("target", target);
         let Some((host, port)) = connect_target(target) else {
-            self.plane.metrics.client_errors.with_label_values(&["bad_connect_target"]).inc();
+            self.plane
+                .metrics
+                .client_errors
+                .with_label_values(&["bad_connect_target"])
+                .inc();
             tracing::warn!(target, "invalid CONNECT target");
-            return reply_and_close(&mut l4, 400, "Bad Request", &[], problem(400, "bad-request", "Invalid CONNECT target", &format!("{target:?} is not host:port"))).await;
+            return reply_and_close(
+                &mut l4,
+                400,
+                "Bad Request",
+                &[],
+                problem(
+                    400,
+                    "bad-request",
+                    "Invalid CONNECT target",
+                    &format!("{target:?} is not host:port"),
+                ),
+            )
+            .await;
         };
-        let addr = match crate::upstream::resolve(&host, port, Self::timeout(self.plane.upstream.connect_timeout_ms)).await {
+        let addr = match crate::upstream::resolve(
+            &host,
+            port,
+            Self::timeout(self.plane.upstream.connect_timeout_ms),
+        )
+        .await
+        {
             Ok(a) => a,
             Err(reason) => {
-                self.plane.metrics.upstream_errors.with_label_values(&["dns"]).inc();
+                self.plane
+                    .metrics
+                    .upstream_errors
+                    .with_label_values(&["dns"])
+                    .inc();
                 tracing::warn!(%reason, "CONNECT target does not resolve");
-                return reply_and_close(&mut l4, 502, "Bad Gateway", &[], problem(502, "upstream-dns", "Upstream host could not be resolved", &reason)).await;
+                return reply_and_close(
+                    &mut l4,
+                    502,
+                    "Bad Gateway",
+                    &[],
+                    problem(
+                        502,
+                        "upstream-dns",
+                        "Upstream host could not be resolved",
+                        &reason,
+                    ),
+                )
+                .await;
             }
         };
         if is_bypassed(&settings.bypass, &host, Some(addr.ip())) {
             return self.splice(l4, early, addr, true).await;
         }
-        if l4.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n").await.is_err() || l4.flush().await.is_err() {
+        if l4
+            .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+            .await
+            .is_err()
+            || l4.flush().await.is_err()
+        {
             return;
         }
-        let (buf, start) = match read_tunnel_start(&mut l4, early.to_vec(), Self::timeout(settings.header_read_timeout_ms)).await {
+        let (buf, start) = match read_tunnel_start(
+            &mut l4,
+            early.to_vec(),
+            Self::timeout(settings.header_read_timeout_ms),
+        )
+        .await
+        {
             Ok(v) => v,
             Err(reason) => {
-                self.plane.metrics.client_errors.with_label_values(&["tunnel_start"]).inc();
+                self.plane
+                    .metrics
+                    .client_errors
+                    .with_label_values(&["tunnel_start"])
+                    .inc();
                 tracing::warn!(%reason, "closing tunnel");
                 return;
             }
         };
-        let target = Target { host: host.clone(), port, addr };
+        let target = Target {
+            host: host.clone(),
+            port,
+            addr,
+        };
         match start {
             TunnelStart::Tls { server_name } => {
-                let facts = ConnectionFacts { client_addr: client, mode: ConnectionMode::ConnectIntercepted, target: Some(target), sni: server_name, credential };
+                let facts = ConnectionFacts {
+                    client_addr: client,
+                    mode: ConnectionMode::ConnectIntercepted,
+                    target: Some(target),
+                    sni: server_name,
+                    credential,
+                };
                 self.intercept(l4, buf, host, facts, shutdown).await
             }
             TunnelStart::Http => {
                 l4.rewind(&buf);
-                let facts = ConnectionFacts { client_addr: client, mode: ConnectionMode::ConnectPlain, target: Some(target), sni: None, credential };
+                let facts = ConnectionFacts {
+                    client_addr: client,
+                    mode: ConnectionMode::ConnectPlain,
+                    target: Some(target),
+                    sni: None,
+                    credential,
+                };
                 self.serve_http(l4, facts, shutdown).await
             }
             TunnelStart::Garbage(reason) => {
-                self.plane.metrics.client_errors.with_label_values(&["garbage_after_connect"]).inc();
+                self.plane
+                    .metrics
+                    .client_errors
+                    .with_label_values(&["garbage_after_connect"])
+                    .inc();
                 tracing::warn!(%reason, "garbage after CONNECT; closing");
                 let _ = l4.shutdown().await;
             }
         }
     }
 
-    async fn transparent(self: &Arc<Self>, mut l4: L4Stream, client: Option<SocketAddr>, shutdown: &ShutdownWatch) {
+    async fn transparent(
+        self: &Arc<Self>,
+        mut l4: L4Stream,
+        client: Option<SocketAddr>,
+        shutdown: &ShutdownWatch,
+    ) {
         let digest = l4.get_socket_digest();
-        let original = digest.as_ref().and_then(|d| d.original_dst().and_then(|a| a.as_inet().copied()));
-        let local = digest.as_ref().and_then(|d| d.local_addr().and_then(|a| a.as_inet().copied()));
+        let original = digest
+            .as_ref()
+            .and_then(|d| d.original_dst().and_then(|a| a.as_inet().copied()));
+        let local = digest
+            .as_ref()
+            .and_then(|d| d.local_addr().and_then(|a| a.as_inet().copied()));
         let dst = match original {
             Some(dst) if Some(dst) != local => dst,
             _ => {
-                self.plane.metrics.client_errors.with_label_values(&["not_redirected"]).inc();
+                self.plane
+                    .metrics
+                    .client_errors
+                    .with_label_values(&["not_redirected"])
+                    .inc();
                 tracing::warn!("connection reached the transparent listener without a kernel redirect (no original destination); closing");
                 return;
             }
         };
         tracing::Span::current().record("target", dst.to_string().as_str());
-        let (buf, start) = match read_tunnel_start(&mut l4, Vec::new(), Self::timeout(self.plane.proxy.header_read_timeout_ms)).await {
+        let (buf, start) = match read_tunnel_start(
+            &mut l4,
+            Vec::new(),
+            Self::timeout(self.plane.proxy.header_read_timeout_ms),
+        )
+        .await
+        {
             Ok(v) => v,
             Err(reason) => {
-                self.plane.metrics.client_errors.with_label_values(&["tunnel_start"]).inc();
+                self.plane
+                    .metrics
+                    .client_errors
+                    .with_label_values(&["tunnel_start"])
+                    .inc();
                 tracing::warn!(%reason, "closing redirected connection");
                 return;
             }
@@ -291,11 +521,16 @@ impl FrontEnd {
                 let facts = ConnectionFacts {
                     client_addr: client,
                     mode: ConnectionMode::TransparentTls,
-                    target: Some(Target { host, port: dst.port(), addr: dst }),
+                    target: Some(Target {
+                        host,
+                        port: dst.port(),
+                        addr: dst,
+                    }),
                     sni: server_name,
                     credential: None,
                 };
-                self.intercept(l4, buf, dst.ip().to_string(), facts, shutdown).await
+                self.intercept(l4, buf, dst.ip().to_string(), facts, shutdown)
+                    .await
             }
             TunnelStart::Http => {
                 if is_bypassed(bypass, &dst.ip().to_string(), Some(dst.ip())) {
@@ -305,7 +540,11 @@ impl FrontEnd {
                 let facts = ConnectionFacts {
                     client_addr: client,
                     mode: ConnectionMode::TransparentHttp,
-                    target: Some(Target { host: dst.ip().to_string(), port: dst.port(), addr: dst }),
+                    target: Some(Target {
+                        host: dst.ip().to_string(),
+                        port: dst.port(),
+                        addr: dst,
+                    }),
                     sni: None,
                     credential: None,
                 };
@@ -315,86 +554,180 @@ impl FrontEnd {
                 if is_bypassed(bypass, &dst.ip().to_string(), Some(dst.ip())) {
                     return self.splice(l4, &buf, dst, false).await;
                 }
-                self.plane.metrics.client_errors.with_label_values(&["not_tls_or_http"]).inc();
+                self.plane
+                    .metrics
+                    .client_errors
+                    .with_label_values(&["not_tls_or_http"])
+                    .inc();
                 tracing::warn!(%reason, "redirected connection is neither TLS nor HTTP; closing (fail closed)");
             }
         }
     }
 
     /// Terminate the client's TLS with a minted leaf, then serve HTTP on the decrypted stream.
-    async fn intercept(self: &Arc<Self>, mut l4: L4Stream, buf: Vec<u8>, fallback_name: String, facts: ConnectionFacts, shutdown: &ShutdownWatch) {
+    async fn intercept(
+        self: &Arc<Self>,
+        mut l4: L4Stream,
+        buf: Vec<u8>,
+        fallback_name: String,
+        facts: ConnectionFacts,
+        shutdown: &ShutdownWatch,
+    ) {
         l4.rewind(&buf);
         let cookie = l4.get_socket_digest().and_then(|d| d.socket_cookie().ok());
         let mut config = (*self.plane.tls_template).clone();
-        config.cert_resolver = Arc::new(ConnectionResolver { minter: self.plane.minter.clone(), fallback_name: Some(fallback_name) });
+        config.cert_resolver = Arc::new(ConnectionResolver {
+            minter: self.plane.minter.clone(),
+            fallback_name: Some(fallback_name),
+        });
         let acceptor = Acceptor::from_server_config(Arc::new(config));
         let deadline = Self::timeout(self.plane.proxy.tls_handshake_timeout_ms);
         let tls = match tokio::time::timeout(deadline, acceptor.tls_handshake(l4)).await {
             Ok(Ok(tls)) => tls,
             Ok(Err(e)) => {
-                self.plane.metrics.tls_handshakes.with_label_values(&["error"]).inc();
+                self.plane
+                    .metrics
+                    .tls_handshakes
+                    .with_label_values(&["error"])
+                    .inc();
                 tracing::warn!(error = %e, sni = ?facts.sni, "TLS handshake with the client failed (does the client trust the aarmor CA?)");
                 return;
             }
             Err(_) => {
-                self.plane.metrics.tls_handshakes.with_label_values(&["timeout"]).inc();
+                self.plane
+                    .metrics
+                    .tls_handshakes
+                    .with_label_values(&["timeout"])
+                    .inc();
                 tracing::warn!(?deadline, "client TLS handshake timed out");
                 return;
             }
         };
-        self.plane.metrics.tls_handshakes.with_label_values(&["ok"]).inc();
-        self.serve_stream(Box::new(tls), cookie, facts, shutdown).await
+        self.plane
+            .metrics
+            .tls_handshakes
+            .with_label_values(&["ok"])
+            .inc();
+        self.serve_stream(Box::new(tls), cookie, facts, shutdown)
+            .await
     }
 
-    async fn serve_http(self: &Arc<Self>, l4: L4Stream, facts: ConnectionFacts, shutdown: &ShutdownWatch) {
+    async fn serve_http(
+        self: &Arc<Self>,
+        l4: L4Stream,
+        facts: ConnectionFacts,
+        shutdown: &ShutdownWatch,
+    ) {
         let cookie = l4.get_socket_digest().and_then(|d| d.socket_cookie().ok());
-        self.serve_stream(Box::new(l4), cookie, facts, shutdown).await
+        self.serve_stream(Box::new(l4), cookie, facts, shutdown)
+            .await
     }
 
-    async fn serve_stream(self: &Arc<Self>, stream: Stream, cookie: Option<u64>, facts: ConnectionFacts, shutdown: &ShutdownWatch) {
+    async fn serve_stream(
+        self: &Arc<Self>,
+        stream: Stream,
+        cookie: Option<u64>,
+        facts: ConnectionFacts,
+        shutdown: &ShutdownWatch,
+    ) {
         let Some(cookie) = cookie else {
             tracing::error!("cannot identify the connection (no socket cookie); closing");
             return;
         };
-        self.plane.metrics.connections.with_label_values(&[self.kind.label(), mode_label(facts.mode)]).inc();
+        self.plane
+            .metrics
+            .connections
+            .with_label_values(&[self.kind.label(), mode_label(facts.mode)])
+            .inc();
         let _registration = self.plane.facts.register(cookie, facts);
         let _ = ServerApp::process_new(&self.http, stream, shutdown).await;
     }
 
     /// Byte-for-byte splice, no TLS termination (bypass).
-    async fn splice(self: &Arc<Self>, mut l4: L4Stream, early: &[u8], addr: SocketAddr, answer_connect: bool) {
+    async fn splice(
+        self: &Arc<Self>,
+        mut l4: L4Stream,
+        early: &[u8],
+        addr: SocketAddr,
+        answer_connect: bool,
+    ) {
         let connect = Self::timeout(self.plane.upstream.connect_timeout_ms);
-        let mut upstream = match tokio::time::timeout(connect, tokio::net::TcpStream::connect(addr)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                self.plane.metrics.upstream_errors.with_label_values(&["connect"]).inc();
-                tracing::warn!(%addr, error = %e, "bypass upstream unreachable");
-                if answer_connect {
-                    reply_and_close(&mut l4, 502, "Bad Gateway", &[], problem(502, "upstream-unreachable", "Upstream unreachable", &format!("{addr}: {e}"))).await;
+        let mut upstream =
+            match tokio::time::timeout(connect, tokio::net::TcpStream::connect(addr)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    self.plane
+                        .metrics
+                        .upstream_errors
+                        .with_label_values(&["connect"])
+                        .inc();
+                    tracing::warn!(%addr, error = %e, "bypass upstream unreachable");
+                    if answer_connect {
+                        reply_and_close(
+                            &mut l4,
+                            502,
+                            "Bad Gateway",
+                            &[],
+                            problem(
+                                502,
+                                "upstream-unreachable",
+                                "Upstream unreachable",
+                                &format!("{addr}: {e}"),
+                            ),
+                        )
+                        .await;
+                    }
+                    return;
                 }
-                return;
-            }
-            Err(_) => {
-                self.plane.metrics.upstream_errors.with_label_values(&["connect"]).inc();
-                tracing::warn!(%addr, "bypass upstream connect timed out");
-                if answer_connect {
-                    reply_and_close(&mut l4, 504, "Gateway Timeout", &[], problem(504, "upstream-unreachable", "Upstream connection timed out", &addr.to_string())).await;
+                Err(_) => {
+                    self.plane
+                        .metrics
+                        .upstream_errors
+                        .with_label_values(&["connect"])
+                        .inc();
+                    tracing::warn!(%addr, "bypass upstream connect timed out");
+                    if answer_connect {
+                        reply_and_close(
+                            &mut l4,
+                            504,
+                            "Gateway Timeout",
+                            &[],
+                            problem(
+                                504,
+                                "upstream-unreachable",
+                                "Upstream connection timed out",
+                                &addr.to_string(),
+                            ),
+                        )
+                        .await;
+                    }
+                    return;
                 }
-                return;
-            }
-        };
+            };
         let _ = upstream.set_nodelay(true);
-        if answer_connect && (l4.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n").await.is_err() || l4.flush().await.is_err()) {
+        if answer_connect
+            && (l4
+                .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+                .await
+                .is_err()
+                || l4.flush().await.is_err())
+        {
             return;
         }
         if !early.is_empty() && upstream.write_all(early).await.is_err() {
             return;
         }
         self.plane.metrics.spliced.inc();
-        self.plane.metrics.connections.with_label_values(&[self.kind.label(), "bypass"]).inc();
+        self.plane
+            .metrics
+            .connections
+            .with_label_values(&[self.kind.label(), "bypass"])
+            .inc();
         tracing::info!(%addr, "bypass: splicing without interception");
         match tokio::io::copy_bidirectional(&mut l4, &mut upstream).await {
-            Ok((up, down)) => tracing::debug!(bytes_up = up, bytes_down = down, "bypass tunnel closed"),
+            Ok((up, down)) => {
+                tracing::debug!(bytes_up = up, bytes_down = down, "bypass tunnel closed")
+            }
             Err(e) => tracing::debug!(error = %e, "bypass tunnel ended with an error"),
         }
     }
@@ -406,7 +739,10 @@ mod tests {
 
     #[test]
     fn connect_targets() {
-        assert_eq!(connect_target("api.test:443"), Some(("api.test".into(), 443)));
+        assert_eq!(
+            connect_target("api.test:443"),
+            Some(("api.test".into(), 443))
+        );
         assert_eq!(connect_target("[::1]:8443"), Some(("::1".into(), 8443)));
         assert_eq!(connect_target("api.test"), None, "port is required");
         assert_eq!(connect_target("api.test:0"), None);

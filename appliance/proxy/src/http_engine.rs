@@ -62,21 +62,32 @@ pub async fn respond(session: &mut Session, resp: &SyntheticResponse) -> Result<
     head.insert_header("content-length", resp.body.len().to_string())?;
     head.insert_header("x-aarmor", "1")?;
     // A refused request's body was never read: the connection cannot be reused safely.
-    if session.req_header().headers.contains_key("content-length") || session.req_header().headers.contains_key("transfer-encoding") {
+    if session.req_header().headers.contains_key("content-length")
+        || session
+            .req_header()
+            .headers
+            .contains_key("transfer-encoding")
+    {
         session.set_keepalive(None);
     }
     session.write_response_header(Box::new(head), false).await?;
-    session.write_response_body(Some(Bytes::from(resp.body.clone())), true).await?;
+    session
+        .write_response_body(Some(Bytes::from(resp.body.clone())), true)
+        .await?;
     Ok(())
 }
 
 /// Split `host[:port]`, with `default_port` when none is given.
 fn split_host_port(authority: &str, default_port: u16) -> Option<(String, u16)> {
-    crate::upstream::parse_authority(authority).map(|(host, port)| (host, port.unwrap_or(default_port)))
+    crate::upstream::parse_authority(authority)
+        .map(|(host, port)| (host, port.unwrap_or(default_port)))
 }
 
 /// Build the mediator's view of the request and where it must be routed.
-pub fn request_view(req: &RequestHeader, facts: &ConnectionFacts) -> std::result::Result<(RequestHead, Option<String>), String> {
+pub fn request_view(
+    req: &RequestHeader,
+    facts: &ConnectionFacts,
+) -> std::result::Result<(RequestHead, Option<String>), String> {
     let mut headers = HeaderList::default();
     for (name, value) in req.headers.iter() {
         headers.push(name.as_str(), value.as_bytes());
@@ -84,21 +95,43 @@ pub fn request_view(req: &RequestHeader, facts: &ConnectionFacts) -> std::result
     let method = req.method.as_str().to_string();
     match facts.mode {
         ConnectionMode::ForwardHttp => {
-            let raw = std::str::from_utf8(req.raw_path()).map_err(|_| "request target is not UTF-8".to_string())?;
-            let uri: http::Uri = raw.parse().map_err(|e| format!("invalid absolute-form target {raw:?}: {e}"))?;
+            let raw = std::str::from_utf8(req.raw_path())
+                .map_err(|_| "request target is not UTF-8".to_string())?;
+            let uri: http::Uri = raw
+                .parse()
+                .map_err(|e| format!("invalid absolute-form target {raw:?}: {e}"))?;
             if uri.scheme_str() != Some("http") {
                 return Err(format!("expected an absolute http:// URL on the proxy port (https goes through CONNECT), got {raw:?}"));
             }
-            let authority = uri.authority().ok_or_else(|| format!("no host in {raw:?}"))?;
-            let (host, port) = split_host_port(authority.as_str(), 80).ok_or_else(|| format!("invalid host in {raw:?}"))?;
-            let path = uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
-            let head = RequestHead { method, scheme: "http", host, port, path: path.clone(), headers };
+            let authority = uri
+                .authority()
+                .ok_or_else(|| format!("no host in {raw:?}"))?;
+            let (host, port) = split_host_port(authority.as_str(), 80)
+                .ok_or_else(|| format!("invalid host in {raw:?}"))?;
+            let path = uri
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_else(|| "/".into());
+            let head = RequestHead {
+                method,
+                scheme: "http",
+                host,
+                port,
+                path: path.clone(),
+                headers,
+            };
             Ok((head, Some(path)))
         }
         mode => {
-            let target = facts.target.as_ref().ok_or_else(|| "connection has no target".to_string())?;
+            let target = facts
+                .target
+                .as_ref()
+                .ok_or_else(|| "connection has no target".to_string())?;
             let path = if req.uri.scheme().is_some() || req.uri.authority().is_some() {
-                req.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into())
+                req.uri
+                    .path_and_query()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_else(|| "/".into())
             } else {
                 String::from_utf8_lossy(req.raw_path()).into_owned()
             };
@@ -114,7 +147,17 @@ pub fn request_view(req: &RequestHeader, facts: &ConnectionFacts) -> std::result
                 _ => target.host.clone(),
             };
             let scheme = if mode.is_tls() { "https" } else { "http" };
-            Ok((RequestHead { method, scheme, host, port: target.port, path, headers }, None))
+            Ok((
+                RequestHead {
+                    method,
+                    scheme,
+                    host,
+                    port: target.port,
+                    path,
+                    headers,
+                },
+                None,
+            ))
         }
     }
 }
@@ -122,7 +165,9 @@ pub fn request_view(req: &RequestHeader, facts: &ConnectionFacts) -> std::result
 /// Header edits applied to every request sent upstream, whichever path sends it.
 pub fn prepare_upstream_request(req: &mut RequestHeader, ctx: &RequestCtx) -> Result<()> {
     if let Some(path) = &ctx.origin_form {
-        let uri: http::Uri = path.parse().map_err(|e| Error::because(ErrorType::InvalidHTTPHeader, "origin-form target", e))?;
+        let uri: http::Uri = path
+            .parse()
+            .map_err(|e| Error::because(ErrorType::InvalidHTTPHeader, "origin-form target", e))?;
         req.set_uri(uri);
     }
     // Credentials for the proxy never travel further.
@@ -146,10 +191,18 @@ pub fn prepare_upstream_request(req: &mut RequestHeader, ctx: &RequestCtx) -> Re
 
 impl AarmorHttp {
     /// Compute the route; `Err` is the problem response to send.
-    async fn route(&self, facts: &ConnectionFacts, head: &RequestHead) -> std::result::Result<Route, SyntheticResponse> {
+    async fn route(
+        &self,
+        facts: &ConnectionFacts,
+        head: &RequestHead,
+    ) -> std::result::Result<Route, SyntheticResponse> {
         let host_header = match head.headers.get("host") {
             Some(_) => None,
-            None if (head.scheme == "https" && head.port == 443) || (head.scheme == "http" && head.port == 80) => Some(head.host.clone()),
+            None if (head.scheme == "https" && head.port == 443)
+                || (head.scheme == "http" && head.port == 80) =>
+            {
+                Some(head.host.clone())
+            }
             None if head.host.contains(':') => Some(format!("[{}]:{}", head.host, head.port)),
             None => Some(format!("{}:{}", head.host, head.port)),
         };
@@ -164,10 +217,24 @@ impl AarmorHttp {
             _ => {
                 let deadline = Duration::from_millis(self.plane.upstream.connect_timeout_ms);
                 match crate::upstream::resolve(&head.host, head.port, deadline).await {
-                    Ok(addr) => Ok(Route { addr, tls: false, server_name: head.host.clone(), host_header }),
+                    Ok(addr) => Ok(Route {
+                        addr,
+                        tls: false,
+                        server_name: head.host.clone(),
+                        host_header,
+                    }),
                     Err(reason) => {
-                        self.plane.metrics.upstream_errors.with_label_values(&["dns"]).inc();
-                        Err(SyntheticResponse::problem(502, "upstream-dns", "Upstream host could not be resolved", &reason))
+                        self.plane
+                            .metrics
+                            .upstream_errors
+                            .with_label_values(&["dns"])
+                            .inc();
+                        Err(SyntheticResponse::problem(
+                            502,
+                            "upstream-dns",
+                            "Upstream host could not be resolved",
+                            &reason,
+                        ))
                     }
                 }
             }
@@ -179,8 +246,10 @@ impl AarmorHttp {
         let connect = Duration::from_millis(self.plane.upstream.connect_timeout_ms);
         peer.options.connection_timeout = Some(connect);
         peer.options.total_connection_timeout = Some(connect);
-        peer.options.read_timeout = Some(Duration::from_millis(self.plane.upstream.read_timeout_ms));
-        peer.options.write_timeout = Some(Duration::from_millis(self.plane.upstream.read_timeout_ms));
+        peer.options.read_timeout =
+            Some(Duration::from_millis(self.plane.upstream.read_timeout_ms));
+        peer.options.write_timeout =
+            Some(Duration::from_millis(self.plane.upstream.read_timeout_ms));
         peer.options.idle_timeout = Some(Duration::from_secs(self.plane.upstream.idle_timeout_s));
         peer
     }
@@ -191,19 +260,28 @@ pub fn classify_error(e: &Error) -> Option<SyntheticResponse> {
     use ErrorType::*;
     let detail = e.to_string();
     let (status, kind, title) = match e.etype() {
-        HTTPStatus(code) => return Some(SyntheticResponse::problem(*code, "http-status", "Request failed", &detail)),
+        HTTPStatus(code) => {
+            return Some(SyntheticResponse::problem(
+                *code,
+                "http-status",
+                "Request failed",
+                &detail,
+            ))
+        }
         ConnectTimedout => (504, "upstream-unreachable", "Upstream connection timed out"),
-        ConnectRefused | ConnectNoRoute | ConnectError | ConnectProxyFailure | SocketError | BindError => {
-            (502, "upstream-unreachable", "Upstream unreachable")
+        ConnectRefused | ConnectNoRoute | ConnectError | ConnectProxyFailure | SocketError
+        | BindError => (502, "upstream-unreachable", "Upstream unreachable"),
+        TLSHandshakeFailure | TLSHandshakeTimedout | InvalidCert | HandshakeError
+        | TLSWantX509Lookup => (502, "upstream-tls", "Upstream TLS verification failed"),
+        ReadTimedout | WriteTimedout if e.esource() == &ErrorSource::Upstream => {
+            (504, "upstream-timeout", "Upstream timed out")
         }
-        TLSHandshakeFailure | TLSHandshakeTimedout | InvalidCert | HandshakeError | TLSWantX509Lookup => {
-            (502, "upstream-tls", "Upstream TLS verification failed")
-        }
-        ReadTimedout | WriteTimedout if e.esource() == &ErrorSource::Upstream => (504, "upstream-timeout", "Upstream timed out"),
         _ => match e.esource() {
             ErrorSource::Upstream => (502, "upstream-error", "Upstream failed"),
             ErrorSource::Downstream => match e.etype() {
-                WriteError | ReadError | ConnectionClosed | ReadTimedout | WriteTimedout => return None,
+                WriteError | ReadError | ConnectionClosed | ReadTimedout | WriteTimedout => {
+                    return None
+                }
                 _ => (400, "bad-request", "Bad request"),
             },
             ErrorSource::Internal | ErrorSource::Unset => (500, "internal", "Internal proxy error"),
@@ -225,27 +303,58 @@ impl ProxyHttp for AarmorHttp {
     type CTX = RequestCtx;
 
     fn new_ctx(&self) -> Self::CTX {
-        RequestCtx { started: Instant::now(), facts: None, route: None, rewrite: None, origin_form: None, exchange_id: 0 }
+        RequestCtx {
+            started: Instant::now(),
+            facts: None,
+            route: None,
+            rewrite: None,
+            origin_form: None,
+            exchange_id: 0,
+        }
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
         ctx.started = Instant::now();
-        let cookie = session.digest().and_then(|d| d.socket_digest.as_ref()).and_then(|s| s.socket_cookie().ok());
+        let cookie = session
+            .digest()
+            .and_then(|d| d.socket_digest.as_ref())
+            .and_then(|s| s.socket_cookie().ok());
         let Some(facts) = cookie.and_then(|c| self.plane.facts.get(c)) else {
             tracing::error!("no connection facts for this stream; refusing");
-            respond(session, &SyntheticResponse::problem(500, "internal", "Internal proxy error", "connection facts missing")).await?;
+            respond(
+                session,
+                &SyntheticResponse::problem(
+                    500,
+                    "internal",
+                    "Internal proxy error",
+                    "connection facts missing",
+                ),
+            )
+            .await?;
             return Ok(true);
         };
         session.set_keepalive(Some(self.plane.proxy.client_keepalive_s));
-        self.plane.metrics.requests.with_label_values(&[mode_label(facts.mode)]).inc();
+        self.plane
+            .metrics
+            .requests
+            .with_label_values(&[mode_label(facts.mode)])
+            .inc();
         ctx.facts = Some(facts.clone());
 
         let (head, origin_form) = match request_view(session.req_header(), &facts) {
             Ok(v) => v,
             Err(reason) => {
-                self.plane.metrics.client_errors.with_label_values(&["bad_target"]).inc();
+                self.plane
+                    .metrics
+                    .client_errors
+                    .with_label_values(&["bad_target"])
+                    .inc();
                 tracing::warn!(%reason, "bad request target");
-                respond(session, &SyntheticResponse::problem(400, "bad-request", "Bad request target", &reason)).await?;
+                respond(
+                    session,
+                    &SyntheticResponse::problem(400, "bad-request", "Bad request target", &reason),
+                )
+                .await?;
                 return Ok(true);
             }
         };
@@ -258,8 +367,18 @@ impl ProxyHttp for AarmorHttp {
             }
         }
         ctx.exchange_id = self.plane.next_exchange_id();
-        let exchange = Exchange { id: ctx.exchange_id, connection: facts, request: head };
-        let verdict = self.plane.mediate("request head", self.plane.mediator.on_request_head(&exchange)).await;
+        let exchange = Exchange {
+            id: ctx.exchange_id,
+            connection: facts,
+            request: head,
+        };
+        let verdict = self
+            .plane
+            .mediate(
+                "request head",
+                self.plane.mediator.on_request_head(&exchange),
+            )
+            .await;
         match verdict {
             Err(refusal) => {
                 respond(session, &refusal).await?;
@@ -282,27 +401,68 @@ impl ProxyHttp for AarmorHttp {
         }
     }
 
-    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut Self::CTX) -> Result<Box<HttpPeer>> {
-        let route = ctx.route.as_ref().ok_or_else(|| Error::explain(ErrorType::InternalError, "request has no route"))?;
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut Self::CTX,
+    ) -> Result<Box<HttpPeer>> {
+        let route = ctx
+            .route
+            .as_ref()
+            .ok_or_else(|| Error::explain(ErrorType::InternalError, "request has no route"))?;
         Ok(Box::new(self.peer_for(route)))
     }
 
-    async fn upstream_request_filter(&self, _session: &mut Session, upstream_request: &mut RequestHeader, ctx: &mut Self::CTX) -> Result<()> {
+    async fn upstream_request_filter(
+        &self,
+        _session: &mut Session,
+        upstream_request: &mut RequestHeader,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
         prepare_upstream_request(upstream_request, ctx)
     }
 
-    fn fail_to_connect(&self, _session: &mut Session, peer: &HttpPeer, _ctx: &mut Self::CTX, e: Box<Error>) -> Box<Error> {
-        let kind = if matches!(e.etype(), ErrorType::TLSHandshakeFailure | ErrorType::InvalidCert | ErrorType::HandshakeError | ErrorType::TLSHandshakeTimedout) { "tls" } else { "connect" };
-        self.plane.metrics.upstream_errors.with_label_values(&[kind]).inc();
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        peer: &HttpPeer,
+        _ctx: &mut Self::CTX,
+        e: Box<Error>,
+    ) -> Box<Error> {
+        let kind = if matches!(
+            e.etype(),
+            ErrorType::TLSHandshakeFailure
+                | ErrorType::InvalidCert
+                | ErrorType::HandshakeError
+                | ErrorType::TLSHandshakeTimedout
+        ) {
+            "tls"
+        } else {
+            "connect"
+        };
+        self.plane
+            .metrics
+            .upstream_errors
+            .with_label_values(&[kind])
+            .inc();
         tracing::warn!(upstream = %peer, error = %e, "cannot connect to upstream");
         e
     }
 
-    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, _ctx: &mut Self::CTX) -> FailToProxy {
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        _ctx: &mut Self::CTX,
+    ) -> FailToProxy {
         let problem = classify_error(e);
         let code = problem.as_ref().map(|p| p.status).unwrap_or(0);
         if e.esource() == &ErrorSource::Downstream {
-            self.plane.metrics.client_errors.with_label_values(&["protocol"]).inc();
+            self.plane
+                .metrics
+                .client_errors
+                .with_label_values(&["protocol"])
+                .inc();
         }
         if let Some(problem) = problem {
             if session.response_written().is_none() {
@@ -311,17 +471,30 @@ impl ProxyHttp for AarmorHttp {
                 }
             }
         }
-        FailToProxy { error_code: code, can_reuse_downstream: false }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut Self::CTX) {
         let elapsed = ctx.started.elapsed();
-        self.plane.metrics.request_duration.observe(elapsed.as_secs_f64());
-        let status = session.response_written().map(|r| r.status.as_u16()).unwrap_or(0);
+        self.plane
+            .metrics
+            .request_duration
+            .observe(elapsed.as_secs_f64());
+        let status = session
+            .response_written()
+            .map(|r| r.status.as_u16())
+            .unwrap_or(0);
         let req = session.req_header();
         match e {
-            Some(err) => tracing::info!(exchange = ctx.exchange_id, method = %req.method, uri = %req.uri, status, error = %err, elapsed_us = elapsed.as_micros() as u64, "request failed"),
-            None => tracing::debug!(exchange = ctx.exchange_id, method = %req.method, uri = %req.uri, status, elapsed_us = elapsed.as_micros() as u64, "request done"),
+            Some(err) => {
+                tracing::info!(exchange = ctx.exchange_id, method = %req.method, uri = %req.uri, status, error = %err, elapsed_us = elapsed.as_micros() as u64, "request failed")
+            }
+            None => {
+                tracing::debug!(exchange = ctx.exchange_id, method = %req.method, uri = %req.uri, status, elapsed_us = elapsed.as_micros() as u64, "request done")
+            }
         }
     }
 }

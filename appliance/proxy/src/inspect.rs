@@ -8,7 +8,9 @@ use bytes::{Bytes, BytesMut};
 use pingora::proxy::Session;
 use pingora::Result;
 
-use crate::http_engine::{prepare_upstream_request, respond, respond_to_error, AarmorHttp, RequestCtx};
+use crate::http_engine::{
+    prepare_upstream_request, respond, respond_to_error, AarmorHttp, RequestCtx,
+};
 
 fn too_large(what: &str, limit: usize) -> SyntheticResponse {
     SyntheticResponse::problem(
@@ -19,7 +21,13 @@ fn too_large(what: &str, limit: usize) -> SyntheticResponse {
     )
 }
 
-pub async fn run(http: &AarmorHttp, session: &mut Session, ctx: &mut RequestCtx, exchange: Exchange, inspection: Inspection) -> Result<()> {
+pub async fn run(
+    http: &AarmorHttp,
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    exchange: Exchange,
+    inspection: Inspection,
+) -> Result<()> {
     let plane = &http.plane;
     let limit = plane.proxy.max_inspect_body_bytes;
 
@@ -42,7 +50,13 @@ pub async fn run(http: &AarmorHttp, session: &mut Session, ctx: &mut RequestCtx,
     }
     let mut body = body.freeze();
     if inspection.request_body {
-        match plane.mediate("request body", plane.mediator.on_request_body(&exchange, &body)).await {
+        match plane
+            .mediate(
+                "request body",
+                plane.mediator.on_request_body(&exchange, &body),
+            )
+            .await
+        {
             Err(refusal) => return respond(session, &refusal).await,
             Ok(BodyVerdict::Forward) => {}
             Ok(BodyVerdict::Replace(new_body)) => body = new_body,
@@ -52,7 +66,11 @@ pub async fn run(http: &AarmorHttp, session: &mut Session, ctx: &mut RequestCtx,
 
     // 2. Send it upstream.
     let Some(route) = ctx.route.clone() else {
-        return respond(session, &SyntheticResponse::problem(500, "internal", "Internal proxy error", "no route")).await;
+        return respond(
+            session,
+            &SyntheticResponse::problem(500, "internal", "Internal proxy error", "no route"),
+        )
+        .await;
     };
     let peer = http.peer_for(&route);
     let mut upstream_req = session.req_header().clone();
@@ -64,7 +82,11 @@ pub async fn run(http: &AarmorHttp, session: &mut Session, ctx: &mut RequestCtx,
     let (mut client, _reused) = match plane.connector.get_http_session(&peer).await {
         Ok(s) => s,
         Err(e) => {
-            plane.metrics.upstream_errors.with_label_values(&["connect"]).inc();
+            plane
+                .metrics
+                .upstream_errors
+                .with_label_values(&["connect"])
+                .inc();
             tracing::warn!(upstream = %peer, error = %e, "cannot connect to upstream");
             return respond_to_error(session, &e).await;
         }
@@ -79,23 +101,42 @@ pub async fn run(http: &AarmorHttp, session: &mut Session, ctx: &mut RequestCtx,
     }
     .await;
     if let Err(e) = sent {
-        plane.metrics.upstream_errors.with_label_values(&["exchange"]).inc();
+        plane
+            .metrics
+            .upstream_errors
+            .with_label_values(&["exchange"])
+            .inc();
         tracing::warn!(upstream = %peer, error = %e, "upstream exchange failed");
         return respond_to_error(session, &e).await;
     }
     let Some(resp_header) = client.response_header().cloned() else {
-        return respond(session, &SyntheticResponse::problem(502, "upstream-error", "Upstream failed", "no response header")).await;
+        return respond(
+            session,
+            &SyntheticResponse::problem(
+                502,
+                "upstream-error",
+                "Upstream failed",
+                "no response header",
+            ),
+        )
+        .await;
     };
 
     // 3a. Stream the response straight through.
     if !inspection.response {
-        session.write_response_header(Box::new(resp_header), false).await?;
+        session
+            .write_response_header(Box::new(resp_header), false)
+            .await?;
         loop {
             match client.read_response_body().await {
                 Ok(Some(chunk)) => session.write_response_body(Some(chunk), false).await?,
                 Ok(None) => break,
                 Err(e) => {
-                    plane.metrics.upstream_errors.with_label_values(&["body"]).inc();
+                    plane
+                        .metrics
+                        .upstream_errors
+                        .with_label_values(&["body"])
+                        .inc();
                     tracing::warn!(error = %e, "upstream failed mid-response");
                     session.set_keepalive(None);
                     return Ok(());
@@ -119,9 +160,22 @@ pub async fn run(http: &AarmorHttp, session: &mut Session, ctx: &mut RequestCtx,
             }
             Ok(None) => break,
             Err(e) => {
-                plane.metrics.upstream_errors.with_label_values(&["body"]).inc();
+                plane
+                    .metrics
+                    .upstream_errors
+                    .with_label_values(&["body"])
+                    .inc();
                 tracing::warn!(error = %e, "upstream failed mid-response");
-                return respond(session, &SyntheticResponse::problem(502, "upstream-error", "Upstream failed mid-response", &e.to_string())).await;
+                return respond(
+                    session,
+                    &SyntheticResponse::problem(
+                        502,
+                        "upstream-error",
+                        "Upstream failed mid-response",
+                        &e.to_string(),
+                    ),
+                )
+                .await;
             }
         }
     }
@@ -130,8 +184,17 @@ pub async fn run(http: &AarmorHttp, session: &mut Session, ctx: &mut RequestCtx,
     for (n, v) in resp_header.headers.iter() {
         headers.push(n.as_str(), v.as_bytes());
     }
-    let head = ResponseHead { status: resp_header.status.as_u16(), headers };
-    match plane.mediate("response", plane.mediator.on_response(&exchange, &head, &resp_body)).await {
+    let head = ResponseHead {
+        status: resp_header.status.as_u16(),
+        headers,
+    };
+    match plane
+        .mediate(
+            "response",
+            plane.mediator.on_response(&exchange, &head, &resp_body),
+        )
+        .await
+    {
         Err(refusal) => return respond(session, &refusal).await,
         Ok(ResponseVerdict::Forward) => {}
         Ok(ResponseVerdict::Replace(b)) => resp_body = b,
@@ -146,10 +209,17 @@ pub async fn run(http: &AarmorHttp, session: &mut Session, ctx: &mut RequestCtx,
     Ok(())
 }
 
-async fn release(http: &AarmorHttp, mut client: pingora::protocols::http::client::HttpSession, peer: &pingora::upstreams::peer::HttpPeer) {
+async fn release(
+    http: &AarmorHttp,
+    mut client: pingora::protocols::http::client::HttpSession,
+    peer: &pingora::upstreams::peer::HttpPeer,
+) {
     if client.response_done() {
         let idle = std::time::Duration::from_secs(http.plane.upstream.idle_timeout_s);
-        http.plane.connector.release_http_session(client, peer, Some(idle)).await;
+        http.plane
+            .connector
+            .release_http_session(client, peer, Some(idle))
+            .await;
     } else {
         client.shutdown().await;
     }

@@ -1,6 +1,9 @@
 //! Prometheus metrics of the data plane, in a registry of their own.
 
-use prometheus::{Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
 
 pub struct Metrics {
     registry: Registry,
@@ -25,18 +28,65 @@ impl std::fmt::Debug for Metrics {
 impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new_custom(Some("aarmor".into()), None)?;
-        let connections = IntCounterVec::new(Opts::new("connections_total", "Client connections accepted, by listener and how they were handled"), &["listener", "mode"])?;
-        let connections_active = IntGauge::new("connections_active", "Client connections currently open")?;
-        let requests = IntCounterVec::new(Opts::new("requests_total", "HTTP requests seen from clients, by connection mode"), &["mode"])?;
-        let tls_handshakes = IntCounterVec::new(Opts::new("tls_handshakes_total", "TLS handshakes with clients, by result"), &["result"])?;
-        let certificates_minted = IntCounter::new("certificates_minted_total", "Leaf certificates minted")?;
-        let upstream_errors = IntCounterVec::new(Opts::new("upstream_errors_total", "Failures talking to upstreams, by kind"), &["kind"])?;
-        let client_errors = IntCounterVec::new(Opts::new("client_errors_total", "Bad or failed client input, by reason"), &["reason"])?;
-        let mediation_failures = IntCounterVec::new(Opts::new("mediation_failures_total", "Exchanges refused because mediation failed, by kind"), &["kind"])?;
-        let spliced = IntCounter::new("spliced_connections_total", "Connections spliced without interception (bypass)")?;
+        let connections = IntCounterVec::new(
+            Opts::new(
+                "connections_total",
+                "Client connections accepted, by listener and how they were handled",
+            ),
+            &["listener", "mode"],
+        )?;
+        let connections_active =
+            IntGauge::new("connections_active", "Client connections currently open")?;
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "requests_total",
+                "HTTP requests seen from clients, by connection mode",
+            ),
+            &["mode"],
+        )?;
+        let tls_handshakes = IntCounterVec::new(
+            Opts::new(
+                "tls_handshakes_total",
+                "TLS handshakes with clients, by result",
+            ),
+            &["result"],
+        )?;
+        let certificates_minted =
+            IntCounter::new("certificates_minted_total", "Leaf certificates minted")?;
+        let upstream_errors = IntCounterVec::new(
+            Opts::new(
+                "upstream_errors_total",
+                "Failures talking to upstreams, by kind",
+            ),
+            &["kind"],
+        )?;
+        let client_errors = IntCounterVec::new(
+            Opts::new(
+                "client_errors_total",
+                "Bad or failed client input, by reason",
+            ),
+            &["reason"],
+        )?;
+        let mediation_failures = IntCounterVec::new(
+            Opts::new(
+                "mediation_failures_total",
+                "Exchanges refused because mediation failed, by kind",
+            ),
+            &["kind"],
+        )?;
+        let spliced = IntCounter::new(
+            "spliced_connections_total",
+            "Connections spliced without interception (bypass)",
+        )?;
         let request_duration = Histogram::with_opts(
-            HistogramOpts::new("request_duration_seconds", "Time from request head to the end of the response")
-                .buckets(vec![0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+            HistogramOpts::new(
+                "request_duration_seconds",
+                "Time from request head to the end of the response",
+            )
+            .buckets(vec![
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                1.0, 2.5, 5.0, 10.0, 30.0,
+            ]),
         )?;
         registry.register(Box::new(connections.clone()))?;
         registry.register(Box::new(connections_active.clone()))?;

@@ -10,7 +10,9 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair, KeyUsagePurpose, SanType};
+use rcgen::{
+    CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair, KeyUsagePurpose, SanType,
+};
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
@@ -65,7 +67,13 @@ impl LeafMinter {
         let signing_key = rustls::crypto::ring::sign::any_ecdsa_type(&der)
             .map_err(|e| MintError::Key(e.to_string()))?;
         let capacity = NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN);
-        Ok(Self { ca, leaf_key, signing_key, cache: Mutex::new(lru::LruCache::new(capacity)), on_mint })
+        Ok(Self {
+            ca,
+            leaf_key,
+            signing_key,
+            cache: Mutex::new(lru::LruCache::new(capacity)),
+            on_mint,
+        })
     }
 
     pub fn ca(&self) -> &CertificateAuthority {
@@ -84,7 +92,13 @@ impl LeafMinter {
         }
         let key = Arc::new(self.mint(&name)?);
         if let Ok(mut cache) = self.cache.lock() {
-            cache.put(name, CachedLeaf { key: key.clone(), minted_at: Instant::now() });
+            cache.put(
+                name,
+                CachedLeaf {
+                    key: key.clone(),
+                    minted_at: Instant::now(),
+                },
+            );
         }
         (self.on_mint)();
         Ok(key)
@@ -94,10 +108,19 @@ impl LeafMinter {
         let san = match name.parse::<IpAddr>() {
             Ok(ip) => SanType::IpAddress(ip),
             Err(_) => {
-                if name.is_empty() || name.len() > 253 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._*".contains(&b)) {
+                if name.is_empty()
+                    || name.len() > 253
+                    || !name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-._*".contains(&b))
+                {
                     return Err(MintError::InvalidName(name.to_string()));
                 }
-                SanType::DnsName(name.to_string().try_into().map_err(|_| MintError::InvalidName(name.to_string()))?)
+                SanType::DnsName(
+                    name.to_string()
+                        .try_into()
+                        .map_err(|_| MintError::InvalidName(name.to_string()))?,
+                )
             }
         };
         let mut params = CertificateParams::default();
@@ -129,7 +152,10 @@ pub struct ConnectionResolver {
 
 impl ResolvesServerCert for ConnectionResolver {
     fn resolve(&self, client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let name = client_hello.server_name().map(str::to_string).or_else(|| self.fallback_name.clone())?;
+        let name = client_hello
+            .server_name()
+            .map(str::to_string)
+            .or_else(|| self.fallback_name.clone())?;
         match self.minter.leaf_for(&name) {
             Ok(key) => Some(key),
             Err(e) => {
@@ -152,7 +178,14 @@ mod tests {
         let ca = CertificateAuthority::init(&CaPaths::in_data_dir(dir.path()), false).unwrap();
         let count = Arc::new(AtomicUsize::new(0));
         let c = count.clone();
-        let m = LeafMinter::new(ca, capacity, Box::new(move || { c.fetch_add(1, Ordering::Relaxed); })).unwrap();
+        let m = LeafMinter::new(
+            ca,
+            capacity,
+            Box::new(move || {
+                c.fetch_add(1, Ordering::Relaxed);
+            }),
+        )
+        .unwrap();
         (dir, Arc::new(m), count)
     }
 
@@ -164,7 +197,8 @@ mod tests {
         let (_, leaf) = x509_parser::parse_x509_certificate(key.cert[0].as_ref()).unwrap();
         let san = leaf.subject_alternative_name().unwrap().unwrap();
         assert!(format!("{:?}", san.value.general_names).contains("api.example.test"));
-        let days = (leaf.validity().not_after.timestamp() - leaf.validity().not_before.timestamp()) / 86400;
+        let days = (leaf.validity().not_after.timestamp() - leaf.validity().not_before.timestamp())
+            / 86400;
         assert_eq!(days, 30, "valid 30 days (plus the one-hour backdate)");
         assert!(!leaf.is_ca());
         let (_, ca) = x509_parser::parse_x509_certificate(m.ca().cert_der()).unwrap();
@@ -179,7 +213,15 @@ mod tests {
         let b = m.leaf_for("::1").unwrap();
         let (_, la) = x509_parser::parse_x509_certificate(a.cert[0].as_ref()).unwrap();
         let (_, lb) = x509_parser::parse_x509_certificate(b.cert[0].as_ref()).unwrap();
-        assert!(format!("{:?}", la.subject_alternative_name().unwrap().unwrap().value.general_names).contains("IPAddress"));
+        assert!(format!(
+            "{:?}",
+            la.subject_alternative_name()
+                .unwrap()
+                .unwrap()
+                .value
+                .general_names
+        )
+        .contains("IPAddress"));
         assert_ne!(la.serial, lb.serial);
     }
 
@@ -188,12 +230,20 @@ mod tests {
         let (_d, m, count) = minter(2);
         m.leaf_for("a.test").unwrap();
         m.leaf_for("A.test.").unwrap();
-        assert_eq!(count.load(Ordering::Relaxed), 1, "normalized name hits the cache");
+        assert_eq!(
+            count.load(Ordering::Relaxed),
+            1,
+            "normalized name hits the cache"
+        );
         m.leaf_for("b.test").unwrap();
         m.leaf_for("c.test").unwrap();
         assert_eq!(m.cache.lock().unwrap().len(), 2);
         m.leaf_for("a.test").unwrap();
-        assert_eq!(count.load(Ordering::Relaxed), 4, "evicted entry is minted again");
+        assert_eq!(
+            count.load(Ordering::Relaxed),
+            4,
+            "evicted entry is minted again"
+        );
     }
 
     #[test]

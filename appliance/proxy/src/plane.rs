@@ -68,18 +68,37 @@ impl Plane {
         match tokio::time::timeout(self.mediation_timeout(), call).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
-                self.metrics.mediation_failures.with_label_values(&["error"]).inc();
+                self.metrics
+                    .mediation_failures
+                    .with_label_values(&["error"])
+                    .inc();
                 tracing::warn!(stage, mediator = self.mediator.name(), error = %e, "mediation failed; refusing the request (fail closed)");
-                Err(SyntheticResponse::problem(503, "mediation-failed", "Refused: the request could not be mediated", &format!("{stage}: {e}")))
+                Err(SyntheticResponse::problem(
+                    503,
+                    "mediation-failed",
+                    "Refused: the request could not be mediated",
+                    &format!("{stage}: {e}"),
+                ))
             }
             Err(_) => {
-                self.metrics.mediation_failures.with_label_values(&["timeout"]).inc();
-                tracing::warn!(stage, mediator = self.mediator.name(), timeout_ms = self.proxy.mediation_timeout_ms, "mediation timed out; refusing the request (fail closed)");
+                self.metrics
+                    .mediation_failures
+                    .with_label_values(&["timeout"])
+                    .inc();
+                tracing::warn!(
+                    stage,
+                    mediator = self.mediator.name(),
+                    timeout_ms = self.proxy.mediation_timeout_ms,
+                    "mediation timed out; refusing the request (fail closed)"
+                );
                 Err(SyntheticResponse::problem(
                     503,
                     "mediation-timeout",
                     "Refused: the request could not be mediated in time",
-                    &format!("{stage}: no decision within {} ms", self.proxy.mediation_timeout_ms),
+                    &format!(
+                        "{stage}: no decision within {} ms",
+                        self.proxy.mediation_timeout_ms
+                    ),
                 ))
             }
         }

@@ -34,7 +34,11 @@ pub enum StartError {
     #[error("TLS configuration: {0}")]
     Tls(#[from] rustls::Error),
     #[error("{key}: cannot listen on {addr}: {source}")]
-    Listen { key: &'static str, addr: SocketAddr, source: std::io::Error },
+    Listen {
+        key: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Conflict(String),
 }
@@ -63,17 +67,31 @@ impl Prepared {
 }
 
 fn check_bindable(key: &'static str, addr: SocketAddr) -> Result<(), StartError> {
-    std::net::TcpListener::bind(addr).map(drop).map_err(|source| StartError::Listen { key, addr, source })
+    std::net::TcpListener::bind(addr)
+        .map(drop)
+        .map_err(|source| StartError::Listen { key, addr, source })
 }
 
 /// Validate the configuration against the machine and build the server, without serving yet.
-pub fn prepare(config: DataPlaneConfig, mediator: Arc<dyn Mediator>) -> Result<Prepared, StartError> {
-    let DataPlaneConfig { data_dir, proxy, upstream, admin } = config;
+pub fn prepare(
+    config: DataPlaneConfig,
+    mediator: Arc<dyn Mediator>,
+) -> Result<Prepared, StartError> {
+    let DataPlaneConfig {
+        data_dir,
+        proxy,
+        upstream,
+        admin,
+    } = config;
     if Some(proxy.listen) == proxy.transparent_listen {
-        return Err(StartError::Conflict("proxy.listen and proxy.transparent_listen must differ".into()));
+        return Err(StartError::Conflict(
+            "proxy.listen and proxy.transparent_listen must differ".into(),
+        ));
     }
     if proxy.listen == admin.listen || proxy.transparent_listen == Some(admin.listen) {
-        return Err(StartError::Conflict("admin.listen must differ from the proxy listeners".into()));
+        return Err(StartError::Conflict(
+            "admin.listen must differ from the proxy listeners".into(),
+        ));
     }
     check_bindable("proxy.listen", proxy.listen)?;
     if let Some(t) = proxy.transparent_listen {
@@ -87,10 +105,20 @@ pub fn prepare(config: DataPlaneConfig, mediator: Arc<dyn Mediator>) -> Result<P
 
     let metrics = Arc::new(Metrics::new()?);
     let minted = metrics.certificates_minted.clone();
-    let minter = Arc::new(LeafMinter::new(ca, proxy.leaf_cache_size, Box::new(move || minted.inc()))?);
+    let minter = Arc::new(LeafMinter::new(
+        ca,
+        proxy.leaf_cache_size,
+        Box::new(move || minted.inc()),
+    )?);
     let tls_template = Arc::new(tls_template(&minter, proxy.http2)?);
 
-    let threads = if proxy.threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { proxy.threads };
+    let threads = if proxy.threads == 0 {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    } else {
+        proxy.threads
+    };
     let mut conf = ServerConf::default();
     conf.threads = threads;
     conf.ca_file = Some(bundle.to_string_lossy().into_owned());
@@ -102,14 +130,41 @@ pub fn prepare(config: DataPlaneConfig, mediator: Arc<dyn Mediator>) -> Result<P
     let server_conf = server.configuration.clone();
     let connector = Connector::new(Some(ConnectorOptions::from_server_conf(&server_conf)));
 
-    let plane = Arc::new(Plane::new(proxy.clone(), upstream, mediator, metrics.clone(), minter, tls_template, connector));
-    let http = Arc::new(pingora::proxy::http_proxy(&server_conf, AarmorHttp { plane: plane.clone() }));
+    let plane = Arc::new(Plane::new(
+        proxy.clone(),
+        upstream,
+        mediator,
+        metrics.clone(),
+        minter,
+        tls_template,
+        connector,
+    ));
+    let http = Arc::new(pingora::proxy::http_proxy(
+        &server_conf,
+        AarmorHttp {
+            plane: plane.clone(),
+        },
+    ));
 
-    let mut explicit = Service::new("aarmor explicit proxy".into(), FrontEnd { kind: ListenerKind::Explicit, plane: plane.clone(), http: http.clone() });
+    let mut explicit = Service::new(
+        "aarmor explicit proxy".into(),
+        FrontEnd {
+            kind: ListenerKind::Explicit,
+            plane: plane.clone(),
+            http: http.clone(),
+        },
+    );
     explicit.add_tcp(&proxy.listen.to_string());
     server.add_service(explicit);
     if let Some(addr) = proxy.transparent_listen {
-        let mut transparent = Service::new("aarmor transparent proxy".into(), FrontEnd { kind: ListenerKind::Transparent, plane: plane.clone(), http });
+        let mut transparent = Service::new(
+            "aarmor transparent proxy".into(),
+            FrontEnd {
+                kind: ListenerKind::Transparent,
+                plane: plane.clone(),
+                http,
+            },
+        );
         transparent.add_tcp(&addr.to_string());
         server.add_service(transparent);
     }
@@ -118,15 +173,29 @@ pub fn prepare(config: DataPlaneConfig, mediator: Arc<dyn Mediator>) -> Result<P
     admin_svc.threads = Some(1);
     server.add_service(admin_svc);
 
-    Ok(Prepared { ca_cert: paths.cert, ca_created, server })
+    Ok(Prepared {
+        ca_cert: paths.cert,
+        ca_created,
+        server,
+    })
 }
 
-fn tls_template(minter: &Arc<LeafMinter>, http2: bool) -> Result<rustls::ServerConfig, rustls::Error> {
+fn tls_template(
+    minter: &Arc<LeafMinter>,
+    http2: bool,
+) -> Result<rustls::ServerConfig, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
         .with_no_client_auth()
-        .with_cert_resolver(Arc::new(ConnectionResolver { minter: minter.clone(), fallback_name: None }));
-    config.alpn_protocols = if http2 { vec![b"h2".to_vec(), b"http/1.1".to_vec()] } else { vec![b"http/1.1".to_vec()] };
+        .with_cert_resolver(Arc::new(ConnectionResolver {
+            minter: minter.clone(),
+            fallback_name: None,
+        }));
+    config.alpn_protocols = if http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     Ok(config)
 }

@@ -78,7 +78,13 @@ pub struct UpstreamSettings {
 
 impl Default for UpstreamSettings {
     fn default() -> Self {
-        Self { ca_files: Vec::new(), connect_timeout_ms: 10_000, read_timeout_ms: 300_000, idle_timeout_s: 60, pool_size: 128 }
+        Self {
+            ca_files: Vec::new(),
+            connect_timeout_ms: 10_000,
+            read_timeout_ms: 300_000,
+            idle_timeout_s: 60,
+            pool_size: 128,
+        }
     }
 }
 
@@ -91,6 +97,8 @@ pub struct AdminSettings {
 
 impl Default for AdminSettings {
     fn default() -> Self {
-        Self { listen: SocketAddr::from(([127, 0, 0, 1], 9090)) }
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+        }
     }
 }

@@ -30,7 +30,9 @@ pub fn peek_client_hello(buf: &[u8]) -> HelloPeek {
     }
     match acceptor.accept() {
         Ok(None) => HelloPeek::Incomplete,
-        Ok(Some(accepted)) => HelloPeek::Complete { server_name: accepted.client_hello().server_name().map(str::to_string) },
+        Ok(Some(accepted)) => HelloPeek::Complete {
+            server_name: accepted.client_hello().server_name().map(str::to_string),
+        },
         Err((e, _alert)) => HelloPeek::NotTls(e.to_string()),
     }
 }
@@ -49,11 +51,13 @@ mod tests {
 
     fn client_hello(server_name: &str) -> Vec<u8> {
         let roots = rustls::RootCertStore::empty();
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
         let name = rustls::pki_types::ServerName::try_from(server_name.to_string()).unwrap();
         let mut conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
         let mut out = Vec::new();
@@ -65,19 +69,33 @@ mod tests {
     fn finds_sni_and_needs_whole_hello() {
         let hello = client_hello("api.example.test");
         assert_eq!(peek_client_hello(&hello[..10]), HelloPeek::Incomplete);
-        assert_eq!(peek_client_hello(&hello), HelloPeek::Complete { server_name: Some("api.example.test".into()) });
+        assert_eq!(
+            peek_client_hello(&hello),
+            HelloPeek::Complete {
+                server_name: Some("api.example.test".into())
+            }
+        );
     }
 
     #[test]
     fn ip_targets_send_no_sni() {
         let hello = client_hello("127.0.0.1");
-        assert_eq!(peek_client_hello(&hello), HelloPeek::Complete { server_name: None });
+        assert_eq!(
+            peek_client_hello(&hello),
+            HelloPeek::Complete { server_name: None }
+        );
     }
 
     #[test]
     fn rejects_non_tls() {
-        assert!(matches!(peek_client_hello(b"GET / HTTP/1.1\r\n"), HelloPeek::NotTls(_)));
-        assert!(matches!(peek_client_hello(b"\x16\x03\x01\x00\x05hello"), HelloPeek::NotTls(_)));
+        assert!(matches!(
+            peek_client_hello(b"GET / HTTP/1.1\r\n"),
+            HelloPeek::NotTls(_)
+        ));
+        assert!(matches!(
+            peek_client_hello(b"\x16\x03\x01\x00\x05hello"),
+            HelloPeek::NotTls(_)
+        ));
         assert!(looks_like_http(b"GET / HTTP/1.1"));
         assert!(looks_like_http(b"OPTIONS * HTTP/1.1"));
         assert!(!looks_like_http(b"\x16\x03"));

@@ -10,7 +10,10 @@ pub enum TrustError {
     #[error("upstream.ca_files: {path}: {reason}")]
     CaFile { path: PathBuf, reason: String },
     #[error("cannot write the upstream root bundle {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("no trusted roots at all: the system store is empty and upstream.ca_files names none")]
     Empty,
 }
@@ -25,16 +28,28 @@ pub fn build_root_bundle(data_dir: &Path, ca_files: &[PathBuf]) -> Result<PathBu
         pems.push(pem::Pem::new("CERTIFICATE", der));
     }
     for path in ca_files {
-        let text = fs::read(path).map_err(|e| TrustError::CaFile { path: path.clone(), reason: e.to_string() })?;
+        let text = fs::read(path).map_err(|e| TrustError::CaFile {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
         let certs: Vec<_> = rustls_pemfile::certs(&mut text.as_slice())
             .collect::<Result<_, _>>()
-            .map_err(|e| TrustError::CaFile { path: path.clone(), reason: format!("not a PEM certificate file: {e}") })?;
+            .map_err(|e| TrustError::CaFile {
+                path: path.clone(),
+                reason: format!("not a PEM certificate file: {e}"),
+            })?;
         if certs.is_empty() {
-            return Err(TrustError::CaFile { path: path.clone(), reason: "contains no PEM certificate".into() });
+            return Err(TrustError::CaFile {
+                path: path.clone(),
+                reason: "contains no PEM certificate".into(),
+            });
         }
         for c in certs {
             if let Err(e) = x509_parser::parse_x509_certificate(c.as_ref()) {
-                return Err(TrustError::CaFile { path: path.clone(), reason: format!("unparsable certificate: {e}") });
+                return Err(TrustError::CaFile {
+                    path: path.clone(),
+                    reason: format!("unparsable certificate: {e}"),
+                });
             }
             pems.push(pem::Pem::new("CERTIFICATE", c.as_ref().to_vec()));
         }
@@ -43,9 +58,15 @@ pub fn build_root_bundle(data_dir: &Path, ca_files: &[PathBuf]) -> Result<PathBu
         return Err(TrustError::Empty);
     }
     let dir = data_dir.join("run");
-    fs::create_dir_all(&dir).map_err(|source| TrustError::Write { path: dir.clone(), source })?;
+    fs::create_dir_all(&dir).map_err(|source| TrustError::Write {
+        path: dir.clone(),
+        source,
+    })?;
     let out = dir.join("upstream-roots.pem");
-    fs::write(&out, pem::encode_many(&pems)).map_err(|source| TrustError::Write { path: out.clone(), source })?;
+    fs::write(&out, pem::encode_many(&pems)).map_err(|source| TrustError::Write {
+        path: out.clone(),
+        source,
+    })?;
     Ok(out)
 }
 
@@ -59,13 +80,21 @@ fn rustls_native_certs_load() -> Vec<Vec<u8>> {
         }
     };
     let mut store = rustls::RootCertStore::empty();
-    certs.into_iter().filter(|c| store.add(c.clone()).is_ok()).map(|c| c.as_ref().to_vec()).collect()
+    certs
+        .into_iter()
+        .filter(|c| store.add(c.clone()).is_ok())
+        .map(|c| c.as_ref().to_vec())
+        .collect()
 }
 
 /// Split an authority `host[:port]` (bracketed IPv6 allowed) into the bare host and its port.
 pub fn parse_authority(authority: &str) -> Option<(String, Option<u16>)> {
     let auth: http::uri::Authority = authority.parse().ok()?;
-    let host = auth.host().trim_start_matches('[').trim_end_matches(']').to_string();
+    let host = auth
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
     (!host.is_empty()).then(|| (host, auth.port_u16()))
 }
 
@@ -78,7 +107,9 @@ pub async fn resolve(host: &str, port: u16, deadline: Duration) -> Result<Socket
     match tokio::time::timeout(deadline, tokio::net::lookup_host((bare, port))).await {
         Err(_) => Err(format!("resolving {host} timed out after {deadline:?}")),
         Ok(Err(e)) => Err(format!("cannot resolve {host}: {e}")),
-        Ok(Ok(mut addrs)) => addrs.next().ok_or_else(|| format!("{host} resolved to no address")),
+        Ok(Ok(mut addrs)) => addrs
+            .next()
+            .ok_or_else(|| format!("{host} resolved to no address")),
     }
 }
 
@@ -89,7 +120,11 @@ mod tests {
     #[test]
     fn bundle_includes_extra_ca_and_rejects_bad_files() {
         let dir = tempfile::tempdir().unwrap();
-        let ca = crate::ca::CertificateAuthority::init(&crate::ca::CaPaths::in_data_dir(&dir.path().join("x")), false).unwrap();
+        let ca = crate::ca::CertificateAuthority::init(
+            &crate::ca::CaPaths::in_data_dir(&dir.path().join("x")),
+            false,
+        )
+        .unwrap();
         let ca_file = dir.path().join("extra.pem");
         fs::write(&ca_file, ca.chain_pem()).unwrap();
         let bundle = build_root_bundle(dir.path(), &[ca_file]).unwrap();
@@ -98,24 +133,47 @@ mod tests {
 
         let junk = dir.path().join("junk.pem");
         fs::write(&junk, "hello").unwrap();
-        let err = build_root_bundle(dir.path(), &[junk]).unwrap_err().to_string();
-        assert!(err.contains("upstream.ca_files") && err.contains("junk.pem"), "{err}");
-        let err = build_root_bundle(dir.path(), &[dir.path().join("missing.pem")]).unwrap_err().to_string();
+        let err = build_root_bundle(dir.path(), &[junk])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("upstream.ca_files") && err.contains("junk.pem"),
+            "{err}"
+        );
+        let err = build_root_bundle(dir.path(), &[dir.path().join("missing.pem")])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("missing.pem"), "{err}");
     }
 
     #[test]
     fn authorities() {
-        assert_eq!(parse_authority("api.test:443"), Some(("api.test".into(), Some(443))));
-        assert_eq!(parse_authority("[::1]:8443"), Some(("::1".into(), Some(8443))));
+        assert_eq!(
+            parse_authority("api.test:443"),
+            Some(("api.test".into(), Some(443)))
+        );
+        assert_eq!(
+            parse_authority("[::1]:8443"),
+            Some(("::1".into(), Some(8443)))
+        );
         assert_eq!(parse_authority("api.test"), Some(("api.test".into(), None)));
         assert_eq!(parse_authority("a b:1"), None);
     }
 
     #[tokio::test]
     async fn resolves_literals_without_dns() {
-        assert_eq!(resolve("127.0.0.1", 8443, Duration::from_secs(1)).await.unwrap(), "127.0.0.1:8443".parse().unwrap());
-        assert_eq!(resolve("[::1]", 443, Duration::from_secs(1)).await.unwrap(), "[::1]:443".parse().unwrap());
-        assert!(resolve("no-such-host.invalid", 443, Duration::from_secs(5)).await.is_err());
+        assert_eq!(
+            resolve("127.0.0.1", 8443, Duration::from_secs(1))
+                .await
+                .unwrap(),
+            "127.0.0.1:8443".parse().unwrap()
+        );
+        assert_eq!(
+            resolve("[::1]", 443, Duration::from_secs(1)).await.unwrap(),
+            "[::1]:443".parse().unwrap()
+        );
+        assert!(resolve("no-such-host.invalid", 443, Duration::from_secs(5))
+            .await
+            .is_err());
     }
 }

@@ -9,7 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aarmor_core::{ResponseHead, SyntheticResponse};
-use aarmor_engine::{BodyVerdict, Exchange, HeadVerdict, HeaderRewrite, Inspection, MediationError, Mediator, ResponseVerdict};
+use aarmor_engine::{
+    BodyVerdict, Exchange, HeadVerdict, HeaderRewrite, Inspection, MediationError, Mediator,
+    ResponseVerdict,
+};
 use aarmor_proxy::{AdminSettings, DataPlaneConfig, ProxySettings, UpstreamSettings};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -23,31 +26,56 @@ impl Mediator for PathMediator {
     }
 
     async fn on_request_head(&self, ex: &Exchange) -> Result<HeadVerdict, MediationError> {
-        let inspect = |request_body, response| HeadVerdict::Inspect(Inspection { request_body, response, rewrite: None });
+        let inspect = |request_body, response| {
+            HeadVerdict::Inspect(Inspection {
+                request_body,
+                response,
+                rewrite: None,
+            })
+        };
         Ok(match ex.request.path.as_str() {
             "/fail" => return Err(MediationError::Unavailable("policy engine down".into())),
             "/slow" => {
                 tokio::time::sleep(Duration::from_secs(3)).await;
                 HeadVerdict::Forward
             }
-            "/deny" => HeadVerdict::Respond(SyntheticResponse::problem(403, "denied", "Denied by policy", "test rule")),
-            "/rewrite" => HeadVerdict::Rewrite(HeaderRewrite { set: vec![("x-aarmor-test".into(), "rewritten".into())], remove: vec!["x-secret".into()] }),
+            "/deny" => HeadVerdict::Respond(SyntheticResponse::problem(
+                403,
+                "denied",
+                "Denied by policy",
+                "test rule",
+            )),
+            "/rewrite" => HeadVerdict::Rewrite(HeaderRewrite {
+                set: vec![("x-aarmor-test".into(), "rewritten".into())],
+                remove: vec!["x-secret".into()],
+            }),
             "/body-deny" | "/body-fail" | "/body-replace" => inspect(true, false),
             "/resp-replace" | "/resp-fail" => inspect(false, true),
             _ => HeadVerdict::Forward,
         })
     }
 
-    async fn on_request_body(&self, ex: &Exchange, body: &Bytes) -> Result<BodyVerdict, MediationError> {
+    async fn on_request_body(
+        &self,
+        ex: &Exchange,
+        body: &Bytes,
+    ) -> Result<BodyVerdict, MediationError> {
         match ex.request.path.as_str() {
             "/body-fail" => Err(MediationError::Failed("cannot parse".into())),
             "/body-replace" => Ok(BodyVerdict::Replace(Bytes::from_static(b"replaced"))),
-            _ if body.windows(4).any(|w| w == b"DROP") => Ok(BodyVerdict::Respond(SyntheticResponse::problem(403, "denied", "Denied", "destructive SQL"))),
+            _ if body.windows(4).any(|w| w == b"DROP") => Ok(BodyVerdict::Respond(
+                SyntheticResponse::problem(403, "denied", "Denied", "destructive SQL"),
+            )),
             _ => Ok(BodyVerdict::Forward),
         }
     }
 
-    async fn on_response(&self, ex: &Exchange, head: &ResponseHead, _body: &Bytes) -> Result<ResponseVerdict, MediationError> {
+    async fn on_response(
+        &self,
+        ex: &Exchange,
+        head: &ResponseHead,
+        _body: &Bytes,
+    ) -> Result<ResponseVerdict, MediationError> {
         assert_eq!(head.status, 200);
         match ex.request.path.as_str() {
             "/resp-fail" => Err(MediationError::Failed("classifier crashed".into())),
@@ -82,8 +110,22 @@ fn serve_one(conn: &mut TcpStream, record: &Seen) {
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut req = httparse::Request::new(&mut headers);
         if let Ok(httparse::Status::Complete(len)) = req.parse(&buf) {
-            let cl: usize = req.headers.iter().find(|h| h.name.eq_ignore_ascii_case("content-length")).and_then(|h| std::str::from_utf8(h.value).ok()?.parse().ok()).unwrap_or(0);
-            let hs: Vec<(String, String)> = req.headers.iter().map(|h| (h.name.to_ascii_lowercase(), String::from_utf8_lossy(h.value).into_owned())).collect();
+            let cl: usize = req
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                .and_then(|h| std::str::from_utf8(h.value).ok()?.parse().ok())
+                .unwrap_or(0);
+            let hs: Vec<(String, String)> = req
+                .headers
+                .iter()
+                .map(|h| {
+                    (
+                        h.name.to_ascii_lowercase(),
+                        String::from_utf8_lossy(h.value).into_owned(),
+                    )
+                })
+                .collect();
             let path = req.path.unwrap_or_default().to_string();
             while buf.len() < len + cl {
                 let n = conn.read(&mut chunk).unwrap_or(0);
@@ -92,9 +134,18 @@ fn serve_one(conn: &mut TcpStream, record: &Seen) {
                 }
                 buf.extend_from_slice(&chunk[..n]);
             }
-            record.lock().unwrap().push((path, hs, buf[len..len + cl].to_vec()));
+            record
+                .lock()
+                .unwrap()
+                .push((path, hs, buf[len..len + cl].to_vec()));
             let body = b"upstream says hi";
-            let _ = conn.write_all(format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len()).as_bytes());
+            let _ = conn.write_all(
+                format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                )
+                .as_bytes(),
+            );
             let _ = conn.write_all(body);
             return;
         }
@@ -107,11 +158,20 @@ fn serve_one(conn: &mut TcpStream, record: &Seen) {
 }
 
 fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
 }
 
 /// Send one absolute-form request through the proxy; returns (status, body).
-fn through_proxy(proxy: SocketAddr, upstream: SocketAddr, path: &str, extra: &str, body: &str) -> (u16, String) {
+fn through_proxy(
+    proxy: SocketAddr,
+    upstream: SocketAddr,
+    path: &str,
+    extra: &str,
+    body: &str,
+) -> (u16, String) {
     let mut s = TcpStream::connect(proxy).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let req = format!(
@@ -122,8 +182,15 @@ fn through_proxy(proxy: SocketAddr, upstream: SocketAddr, path: &str, extra: &st
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
     let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -134,11 +201,19 @@ fn mediation_seam_enforces_and_fails_closed() {
     let proxy_addr = free_port();
     let config = DataPlaneConfig {
         data_dir: data_dir.path().to_path_buf(),
-        proxy: ProxySettings { listen: proxy_addr, threads: 1, mediation_timeout_ms: 300, ..ProxySettings::default() },
+        proxy: ProxySettings {
+            listen: proxy_addr,
+            threads: 1,
+            mediation_timeout_ms: 300,
+            ..ProxySettings::default()
+        },
         upstream: UpstreamSettings::default(),
-        admin: AdminSettings { listen: free_port() },
+        admin: AdminSettings {
+            listen: free_port(),
+        },
     };
-    let prepared = aarmor_proxy::prepare(config, Arc::new(PathMediator)).expect("data plane prepares");
+    let prepared =
+        aarmor_proxy::prepare(config, Arc::new(PathMediator)).expect("data plane prepares");
     std::thread::spawn(move || prepared.run_forever());
     for _ in 0..100 {
         if TcpStream::connect(proxy_addr).is_ok() {
@@ -156,7 +231,10 @@ fn mediation_seam_enforces_and_fails_closed() {
     // Mediator error ⇒ refused, upstream untouched.
     let (status, body) = through_proxy(proxy_addr, upstream, "/fail", "", "x");
     assert_eq!(status, 503, "{body}");
-    assert!(body.contains("mediation-failed") && body.contains("policy engine down"), "{body}");
+    assert!(
+        body.contains("mediation-failed") && body.contains("policy engine down"),
+        "{body}"
+    );
     assert!(!reached("/fail"));
 
     // Mediator timeout ⇒ refused, upstream untouched.
@@ -172,12 +250,20 @@ fn mediation_seam_enforces_and_fails_closed() {
     assert!(!reached("/deny"));
 
     // Rewrite headers.
-    let (status, _) = through_proxy(proxy_addr, upstream, "/rewrite", "x-secret: s3cr3t\r\n", "x");
+    let (status, _) = through_proxy(
+        proxy_addr,
+        upstream,
+        "/rewrite",
+        "x-secret: s3cr3t\r\n",
+        "x",
+    );
     assert_eq!(status, 200);
     {
         let seen = seen.lock().unwrap();
         let (_, headers, _) = seen.iter().find(|(p, _, _)| p == "/rewrite").unwrap();
-        assert!(headers.iter().any(|(n, v)| n == "x-aarmor-test" && v == "rewritten"));
+        assert!(headers
+            .iter()
+            .any(|(n, v)| n == "x-aarmor-test" && v == "rewritten"));
         assert!(!headers.iter().any(|(n, _)| n == "x-secret"));
     }
 
@@ -191,8 +277,16 @@ fn mediation_seam_enforces_and_fails_closed() {
     assert!(!reached("/body-fail"));
     {
         let seen = seen.lock().unwrap();
-        let bodies: Vec<_> = seen.iter().filter(|(p, _, _)| p == "/body-deny").map(|(_, _, b)| b.clone()).collect();
-        assert_eq!(bodies, vec![b"SELECT 1".to_vec()], "only the allowed body reached the upstream");
+        let bodies: Vec<_> = seen
+            .iter()
+            .filter(|(p, _, _)| p == "/body-deny")
+            .map(|(_, _, b)| b.clone())
+            .collect();
+        assert_eq!(
+            bodies,
+            vec![b"SELECT 1".to_vec()],
+            "only the allowed body reached the upstream"
+        );
     }
 
     // Body rewrite, with Content-Length recomputed.
@@ -202,7 +296,9 @@ fn mediation_seam_enforces_and_fails_closed() {
         let seen = seen.lock().unwrap();
         let (_, headers, body) = seen.iter().find(|(p, _, _)| p == "/body-replace").unwrap();
         assert_eq!(body, b"replaced");
-        assert!(headers.iter().any(|(n, v)| n == "content-length" && v == "8"));
+        assert!(headers
+            .iter()
+            .any(|(n, v)| n == "content-length" && v == "8"));
     }
 
     // Response inspection: replaced before the client sees it; failure refuses the response.
@@ -213,7 +309,13 @@ fn mediation_seam_enforces_and_fails_closed() {
     assert!(!body.contains("upstream says hi"));
 
     // Proxy credentials never reach the upstream.
-    let (status, _) = through_proxy(proxy_addr, upstream, "/auth", "proxy-authorization: Basic YTpi\r\n", "");
+    let (status, _) = through_proxy(
+        proxy_addr,
+        upstream,
+        "/auth",
+        "proxy-authorization: Basic YTpi\r\n",
+        "",
+    );
     assert_eq!(status, 200);
     let seen = seen.lock().unwrap();
     let (_, headers, _) = seen.iter().find(|(p, _, _)| p == "/auth").unwrap();

@@ -58,12 +58,36 @@ enum Cmd {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         match cli.cmd {
             Cmd::Origin { listen, dir } => origin(listen, dir).await,
-            Cmd::Load { target, ca, proxy, connections, requests, path, new_connection, max_seconds, label } => {
-                load(target, ca, proxy, connections, requests, path, new_connection, Duration::from_secs(max_seconds), label).await
+            Cmd::Load {
+                target,
+                ca,
+                proxy,
+                connections,
+                requests,
+                path,
+                new_connection,
+                max_seconds,
+                label,
+            } => {
+                load(
+                    target,
+                    ca,
+                    proxy,
+                    connections,
+                    requests,
+                    path,
+                    new_connection,
+                    Duration::from_secs(max_seconds),
+                    label,
+                )
+                .await
             }
         }
     })
@@ -73,18 +97,24 @@ async fn origin(listen: SocketAddr, dir: PathBuf) -> Result<()> {
     let ca_key = rcgen::KeyPair::generate()?;
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "aarmor bench origin CA");
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "aarmor bench origin CA");
     let ca_cert = ca_params.self_signed(&ca_key)?;
     let issuer = rcgen::Issuer::new(ca_params, ca_key);
     let leaf_key = rcgen::KeyPair::generate()?;
-    let leaf = rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])?.signed_by(&leaf_key, &issuer)?;
+    let leaf =
+        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])?
+            .signed_by(&leaf_key, &issuer)?;
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("origin-ca.pem"), ca_cert.pem())?;
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(vec![leaf.der().clone(), ca_cert.der().clone()], key)?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_no_client_auth()
+    .with_single_cert(vec![leaf.der().clone(), ca_cert.der().clone()], key)?;
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind(listen).await?;
     eprintln!("origin listening on {listen}");
@@ -130,12 +160,21 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, big: &[u8]) -> Resul
 
 type Tls = tokio_rustls::client::TlsStream<TcpStream>;
 
-async fn open(target: &str, proxy: Option<&str>, connector: &tokio_rustls::TlsConnector) -> Result<Tls> {
-    let host = target.rsplit_once(':').map(|(h, _)| h).unwrap_or(target).to_string();
+async fn open(
+    target: &str,
+    proxy: Option<&str>,
+    connector: &tokio_rustls::TlsConnector,
+) -> Result<Tls> {
+    let host = target
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or(target)
+        .to_string();
     let mut tcp = TcpStream::connect(proxy.unwrap_or(target)).await?;
     tcp.set_nodelay(true)?;
     if proxy.is_some() {
-        tcp.write_all(format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n").as_bytes()).await?;
+        tcp.write_all(format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n").as_bytes())
+            .await?;
         let mut head = Vec::new();
         let mut byte = [0u8; 1];
         while !head.ends_with(b"\r\n\r\n") {
@@ -187,28 +226,52 @@ async fn request(s: &mut Tls, req: &[u8], buf: &mut Vec<u8>) -> Result<()> {
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn load(target: String, ca: PathBuf, proxy: Option<String>, connections: usize, requests: usize, path: String, new_connection: bool, cap: Duration, label: String) -> Result<()> {
+async fn load(
+    target: String,
+    ca: PathBuf,
+    proxy: Option<String>,
+    connections: usize,
+    requests: usize,
+    path: String,
+    new_connection: bool,
+    cap: Duration,
+    label: String,
+) -> Result<()> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_pemfile::certs(&mut std::fs::read(&ca)?.as_slice()) {
         roots.add(cert?)?;
     }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let req = Arc::new(format!("GET {path} HTTP/1.1\r\nHost: {target}\r\nUser-Agent: aarmor-bench\r\n\r\n").into_bytes());
+    let req = Arc::new(
+        format!("GET {path} HTTP/1.1\r\nHost: {target}\r\nUser-Agent: aarmor-bench\r\n\r\n")
+            .into_bytes(),
+    );
     let per_conn = requests.div_ceil(connections.max(1));
     let deadline = Instant::now() + cap;
     // Warm-up: one request per connection slot is not counted.
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..connections.max(1) {
-        let (connector, target, proxy, req) = (connector.clone(), target.clone(), proxy.clone(), req.clone());
+        let (connector, target, proxy, req) = (
+            connector.clone(),
+            target.clone(),
+            proxy.clone(),
+            req.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(per_conn);
             let mut buf = Vec::new();
-            let mut conn = if new_connection { None } else { Some(open(&target, proxy.as_deref(), &connector).await?) };
+            let mut conn = if new_connection {
+                None
+            } else {
+                Some(open(&target, proxy.as_deref(), &connector).await?)
+            };
             if let Some(c) = conn.as_mut() {
                 request(c, &req, &mut buf).await?;
             }
