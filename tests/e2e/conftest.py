@@ -130,8 +130,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 class Upstream:
-    def __init__(self, cert, key, host="127.0.0.1", tls=True):
-        self.server = http.server.ThreadingHTTPServer((host, 0), Handler)
+    def __init__(self, cert, key, host="127.0.0.1", tls=True, port=0):
+        self.server = http.server.ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
         self.server.seen = []
         if tls:
@@ -183,8 +183,11 @@ def rogue_upstream(pki):
 
 
 class Aarmor:
-    def __init__(self, workdir: Path, upstream_ca: Path, extra_proxy="", extra=""):
+    """aarmor started from the release binary; `netns` runs it inside that network namespace."""
+
+    def __init__(self, workdir: Path, upstream_ca: Path, extra_proxy="", extra="", netns=None):
         self.dir = workdir
+        self.netns = netns
         self.port = free_port()
         self.admin = free_port()
         self.config = workdir / "aarmor.toml"
@@ -197,19 +200,28 @@ class Aarmor:
         )
         self.log_path = workdir / "aarmor.log"
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([str(BIN), "--config", str(self.config), "run"], stdout=self.log, stderr=subprocess.STDOUT)
+        prefix = ["ip", "netns", "exec", netns] if netns else []
+        self.proc = subprocess.Popen([*prefix, str(BIN), "--config", str(self.config), "run"], stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 20
         while time.time() < deadline:
             assert self.proc.poll() is None, f"aarmor exited early:\n{self.log_path.read_text()}"
-            try:
-                with socket.create_connection(("127.0.0.1", self.admin), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.05)
+            if self._admin_up(prefix):
+                break
+            time.sleep(0.05)
         else:
             raise AssertionError("aarmor did not start")
         self.ca = workdir / "data" / "certs" / "ca.pem"
         self.url = f"http://127.0.0.1:{self.port}"
+
+    def _admin_up(self, prefix):
+        if prefix:
+            probe = [*prefix, "curl", "-s", "-o", "/dev/null", "--max-time", "1", f"http://127.0.0.1:{self.admin}/healthz"]
+            return subprocess.run(probe, capture_output=True, timeout=5).returncode == 0
+        try:
+            with socket.create_connection(("127.0.0.1", self.admin), timeout=0.2):
+                return True
+        except OSError:
+            return False
 
     def logs(self):
         self.log.flush()

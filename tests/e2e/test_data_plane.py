@@ -247,3 +247,54 @@ def test_ca_cli(tmp_path):
     for os_name, needle in [("debian", "update-ca-certificates"), ("rhel", "update-ca-trust"), ("macos", "add-trusted-cert")]:
         out = subprocess.run([str(BIN), *d, "ca", "install-script", "--os", os_name], capture_output=True, text=True).stdout
         assert needle in out
+
+
+class WebSocketEcho:
+    """A TLS WebSocket echo server (the `websockets` library) on loopback, in its own thread."""
+
+    def __init__(self, cert, key):
+        import asyncio
+        import ssl
+        import threading
+
+        from websockets.asyncio.server import serve
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        async def echo(ws):
+            async for message in ws:
+                await ws.send(message)
+
+        async def main():
+            self.server = await serve(echo, "127.0.0.1", 0, ssl=ctx)
+            self.port = self.server.sockets[0].getsockname()[1]
+            ready.set()
+            await self.server.serve_forever()
+
+        self.thread = threading.Thread(target=lambda: self.loop.run_until_complete(main()), daemon=True)
+        self.thread.start()
+        assert ready.wait(10), "WebSocket test server did not start"
+
+    def close(self):
+        self.loop.call_soon_threadsafe(self.server.close)
+        self.thread.join(10)
+
+
+def test_websocket_upgrade_passes_through(aarmor, pki):
+    import ssl
+
+    from websockets.sync.client import connect
+
+    server = WebSocketEcho(*pki["leaf"])
+    try:
+        # Trusting only aarmor's CA proves the upgrade ran over the intercepted stream.
+        ctx = ssl.create_default_context(cafile=str(aarmor.ca))
+        with connect(f"wss://localhost:{server.port}/echo", ssl=ctx, proxy=aarmor.url, open_timeout=10) as ws:
+            for message in ("hello", b"\x00\x01binary" * 1000, "x" * 200_000):
+                ws.send(message)
+                assert ws.recv(timeout=10) == message
+    finally:
+        server.close()
