@@ -1,1 +1,35 @@
-//! Wire formats of agent traffic parsed into observations and actions (no I/O). Filled by the action-mediation work.
+//! aarmor's wire formats, without I/O: requests and responses become canonical actions and
+//! observations, and verdicts are rendered back into bytes the agent's own SDK accepts.
+//!
+//! - [`classify`] decides from a request head (and, when needed, its body) what an exchange is;
+//! - [`llm`] handles OpenAI Chat Completions, OpenAI Responses and Anthropic Messages;
+//! - [`mcp`], [`sql`] and [`rest`] handle requests that execute actions;
+//! - [`gate`] and [`sse`] hold streamed tool calls until they are decided.
+
+pub mod classify;
+pub mod draft;
+pub mod gate;
+pub mod llm;
+pub mod mcp;
+pub mod meta;
+pub mod rest;
+pub mod sql;
+pub mod sse;
+
+use aarmor_core::ObservationKind;
+use serde_json::Value;
+
+pub use draft::ActionDraft;
+
+/// An observation before the data plane adds its target and protocol.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observed {
+    pub kind: ObservationKind,
+    pub content: Value,
+}
+
+impl Observed {
+    pub fn new(kind: ObservationKind, content: Value) -> Self {
+        Self { kind, content }
+    }
+}

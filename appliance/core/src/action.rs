@@ -1,0 +1,143 @@
+//! The canonical AARM action: one thing an agent is about to do, whatever protocol carried it.
+//!
+//! Invariants: `tool` and `operation` are never empty; `parameters` is always a JSON object;
+//! anything the parser could not make sense of is recorded in `risk_signals`, never dropped.
+//! The JSON form is described by `docs/schemas/action.schema.json`.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Identifier of one action, `act_` followed by 20 hex digits, unique per process and time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ActionId(pub String);
+
+impl ActionId {
+    /// Builds an id from a caller-supplied 80-bit value (time and counter, or randomness).
+    pub fn from_parts(high: u64, low: u16) -> Self {
+        Self(format!("act_{high:016x}{low:04x}"))
+    }
+}
+
+impl fmt::Display for ActionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The wire protocol an action or observation was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// OpenAI Chat Completions (`/chat/completions`).
+    OpenaiChat,
+    /// OpenAI Responses API (`/responses`).
+    OpenaiResponses,
+    /// Anthropic Messages (`/v1/messages`).
+    AnthropicMessages,
+    /// Model Context Protocol over streamable HTTP (JSON-RPC).
+    Mcp,
+    /// SQL sent to a declared SQL-over-HTTP endpoint.
+    Sql,
+    /// Any other state-changing HTTP request.
+    Rest,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OpenaiChat => "openai_chat",
+            Self::OpenaiResponses => "openai_responses",
+            Self::AnthropicMessages => "anthropic_messages",
+            Self::Mcp => "mcp",
+            Self::Sql => "sql",
+            Self::Rest => "rest",
+        }
+    }
+
+    /// LLM protocols carry proposed tool calls in their responses.
+    pub fn is_llm(self) -> bool {
+        matches!(
+            self,
+            Self::OpenaiChat | Self::OpenaiResponses | Self::AnthropicMessages
+        )
+    }
+}
+
+/// Where the action was going on the network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionTarget {
+    pub host: String,
+    pub port: u16,
+    pub method: String,
+    /// Path without the query string.
+    pub path: String,
+}
+
+/// Who is acting. Fields are empty until identity binding fills them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub human: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delegation_chain: Vec<Value>,
+}
+
+/// Something about the action a policy should know because parsing could not vouch for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RiskSignal {
+    /// Tool-call arguments were not valid JSON; `parameters.raw_arguments` holds them verbatim.
+    ArgumentsNotJson { error: String },
+    /// SQL did not parse in the endpoint's dialect; `parameters.sql` holds it verbatim.
+    SqlUnparsed { error: String },
+    /// A request body that is neither JSON nor a form; only its size and type are known.
+    OpaqueBody { content_type: String, bytes: usize },
+    /// The call went through a wrapper tool that was resolved to the real tool.
+    MetaToolResolved { wrapper: String },
+    /// A wrapper tool whose inner tool could not be determined.
+    MetaToolUnresolved { wrapper: String },
+}
+
+/// One action, in the AARM canonical form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Action {
+    pub action_id: ActionId,
+    /// RFC 3339 UTC with milliseconds (`2026-01-02T03:04:05.678Z`).
+    pub timestamp: String,
+    pub protocol: Protocol,
+    pub target: ActionTarget,
+    /// What is acted on: a function name, `server.tool` for MCP, the SQL endpoint, `host/path`.
+    pub tool: String,
+    /// What is done with it: `call`, `tools/call`, a SQL statement kind, a lower-case method.
+    pub operation: String,
+    /// Always a JSON object.
+    pub parameters: Map<String, Value>,
+    #[serde(default)]
+    pub identity: Identity,
+    /// Pointer into the session context log, once context is recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_ref: Option<String>,
+    #[serde(default)]
+    pub risk_signals: Vec<RiskSignal>,
+}
+
+impl Action {
+    /// The resolved wrapper tool name, when the call arrived through a meta-tool.
+    pub fn wrapper(&self) -> Option<&str> {
+        self.risk_signals.iter().find_map(|s| match s {
+            RiskSignal::MetaToolResolved { wrapper } => Some(wrapper.as_str()),
+            _ => None,
+        })
+    }
+}

@@ -1,0 +1,346 @@
+//! Anthropic Messages: `system`, `messages` and `tools` are observed; `tool_use` content blocks
+//! in responses are actions, streamed or not. A withheld `tool_use` block becomes a text block at
+//! the same index, so block indices stay contiguous for the SDK.
+
+use aarmor_core::{ObservationKind, Protocol};
+use serde_json::{json, Value};
+
+use crate::draft::ActionDraft;
+use crate::gate::EventProcessor;
+use crate::llm::{call_draft, content_text, CallArguments, Rendered, TextCollector};
+use crate::meta::MetaTool;
+use crate::sse::SseEvent;
+use crate::Observed;
+
+/// Observations in a request body.
+pub fn observe_request(body: &Value) -> Vec<Observed> {
+    let mut out = Vec::new();
+    if let Some(system) = body.get("system").and_then(content_text) {
+        out.push(Observed::new(
+            ObservationKind::SystemPrompt,
+            Value::String(system),
+        ));
+    }
+    for m in body
+        .get("messages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let role = m.get("role").and_then(Value::as_str);
+        match m.get("content") {
+            Some(Value::String(s)) => {
+                let kind = if role == Some("assistant") {
+                    ObservationKind::AssistantText
+                } else {
+                    ObservationKind::UserMessage
+                };
+                out.push(Observed::new(kind, Value::String(s.clone())));
+            }
+            Some(Value::Array(blocks)) => {
+                for b in blocks {
+                    match b.get("type").and_then(Value::as_str) {
+                        Some("text") => {
+                            let kind = if role == Some("assistant") {
+                                ObservationKind::AssistantText
+                            } else {
+                                ObservationKind::UserMessage
+                            };
+                            if let Some(t) = b.get("text").and_then(Value::as_str) {
+                                out.push(Observed::new(kind, Value::String(t.to_string())));
+                            }
+                        }
+                        Some("tool_result") => {
+                            let content = b
+                                .get("content")
+                                .and_then(content_text)
+                                .map(Value::String)
+                                .unwrap_or(Value::Null);
+                            out.push(Observed::new(ObservationKind::ToolResult, content));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(tools) = body.get("tools").filter(|t| t.is_array()) {
+        out.push(Observed::new(
+            ObservationKind::ToolDeclarations,
+            tools.clone(),
+        ));
+    }
+    out
+}
+
+fn draft(name: &str, input: &Value, metas: &[MetaTool]) -> ActionDraft {
+    call_draft(
+        Protocol::AnthropicMessages,
+        name,
+        CallArguments::Value(input),
+        metas,
+    )
+}
+
+/// The `tool_use` blocks of a non-streamed response, in order.
+pub fn response_calls(resp: &Value, metas: &[MetaTool]) -> Vec<ActionDraft> {
+    tool_uses(resp)
+        .map(|b| {
+            draft(
+                b.get("name").and_then(Value::as_str).unwrap_or_default(),
+                b.get("input").unwrap_or(&Value::Null),
+                metas,
+            )
+        })
+        .collect()
+}
+
+fn tool_uses(resp: &Value) -> impl Iterator<Item = &Value> {
+    resp.get("content")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|b| b.get("type").and_then(Value::as_str) == Some("tool_use"))
+}
+
+/// Rewrites a non-streamed response: one outcome per call of [`response_calls`], in order.
+pub fn apply_to_response(resp: &mut Value, outcomes: &[Rendered]) {
+    let mut outcomes = outcomes.iter();
+    let mut allowed = 0;
+    if let Some(blocks) = resp.get_mut("content").and_then(Value::as_array_mut) {
+        for block in blocks.iter_mut() {
+            if block.get("type").and_then(Value::as_str) != Some("tool_use") {
+                continue;
+            }
+            match outcomes.next() {
+                Some(Rendered::Blocked(text)) => {
+                    *block = json!({"type": "text", "text": text});
+                }
+                Some(Rendered::Arguments(args)) => {
+                    block["input"] = Value::Object(args.clone());
+                    allowed += 1;
+                }
+                Some(Rendered::Keep) | None => allowed += 1,
+            }
+        }
+    }
+    if allowed == 0 && resp.get("stop_reason").and_then(Value::as_str) == Some("tool_use") {
+        resp["stop_reason"] = Value::String("end_turn".into());
+    }
+}
+
+/// Assistant text of a non-streamed response.
+pub fn observe_response(resp: &Value) -> Vec<Observed> {
+    resp.get("content")
+        .and_then(content_text)
+        .map(|t| {
+            vec![Observed::new(
+                ObservationKind::AssistantText,
+                Value::String(t),
+            )]
+        })
+        .unwrap_or_default()
+}
+
+struct HeldBlock {
+    index: Value,
+    id: String,
+    name: String,
+    start_input: Value,
+    partial_json: String,
+}
+
+impl HeldBlock {
+    fn input(&self) -> Result<Value, String> {
+        if self.partial_json.trim().is_empty() {
+            return Ok(self.start_input.clone());
+        }
+        serde_json::from_str(&self.partial_json).map_err(|_| self.partial_json.clone())
+    }
+}
+
+/// Streaming gate for `stream: true` messages.
+pub struct MessagesStream {
+    metas: Vec<MetaTool>,
+    held: Option<HeldBlock>,
+    waiting: Option<HeldBlock>,
+    tool_uses_seen: usize,
+    tool_uses_allowed: usize,
+    text: TextCollector,
+}
+
+impl MessagesStream {
+    pub fn new(metas: Vec<MetaTool>) -> Self {
+        Self {
+            metas,
+            held: None,
+            waiting: None,
+            tool_uses_seen: 0,
+            tool_uses_allowed: 0,
+            text: TextCollector::default(),
+        }
+    }
+
+    fn held_draft(&self, held: &HeldBlock) -> ActionDraft {
+        match held.input() {
+            Ok(input) => draft(&held.name, &input, &self.metas),
+            Err(raw) => call_draft(
+                Protocol::AnthropicMessages,
+                &held.name,
+                CallArguments::Text(&raw),
+                &self.metas,
+            ),
+        }
+    }
+}
+
+fn event(out: &mut Vec<u8>, name: &str, data: Value) {
+    out.extend_from_slice(&SseEvent::render(Some(name), &data.to_string()));
+}
+
+impl EventProcessor for MessagesStream {
+    fn process(&mut self, ev: SseEvent, out: &mut Vec<u8>) -> Vec<ActionDraft> {
+        let Ok(data) = serde_json::from_str::<Value>(&ev.data) else {
+            out.extend_from_slice(&ev.raw);
+            return Vec::new();
+        };
+        let kind = data.get("type").and_then(Value::as_str).unwrap_or_default();
+        let index = data.get("index").cloned().unwrap_or(Value::Null);
+        let held_here = self.held.as_ref().is_some_and(|h| h.index == index);
+        match kind {
+            "content_block_start"
+                if data.pointer("/content_block/type").and_then(Value::as_str)
+                    == Some("tool_use") =>
+            {
+                let block = &data["content_block"];
+                self.tool_uses_seen += 1;
+                self.held = Some(HeldBlock {
+                    index,
+                    id: block
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .into(),
+                    name: block
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .into(),
+                    start_input: block.get("input").cloned().unwrap_or(json!({})),
+                    partial_json: String::new(),
+                });
+                Vec::new()
+            }
+            "content_block_delta" if held_here => {
+                if let (Some(held), Some(part)) = (
+                    self.held.as_mut(),
+                    data.pointer("/delta/partial_json").and_then(Value::as_str),
+                ) {
+                    held.partial_json.push_str(part);
+                }
+                Vec::new()
+            }
+            "content_block_stop" if held_here => {
+                let Some(held) = self.held.take() else {
+                    return Vec::new();
+                };
+                let d = self.held_draft(&held);
+                self.waiting = Some(held);
+                vec![d]
+            }
+            "content_block_delta" => {
+                if let Some(t) = data.pointer("/delta/text").and_then(Value::as_str) {
+                    self.text.push(t);
+                }
+                out.extend_from_slice(&ev.raw);
+                Vec::new()
+            }
+            "message_delta"
+                if self.tool_uses_seen > 0
+                    && self.tool_uses_allowed == 0
+                    && data.pointer("/delta/stop_reason").and_then(Value::as_str)
+                        == Some("tool_use") =>
+            {
+                let mut data = data;
+                data["delta"]["stop_reason"] = Value::String("end_turn".into());
+                event(out, ev.event.as_deref().unwrap_or("message_delta"), data);
+                Vec::new()
+            }
+            _ => {
+                out.extend_from_slice(&ev.raw);
+                Vec::new()
+            }
+        }
+    }
+
+    fn resolve(&mut self, outcomes: Vec<Rendered>, out: &mut Vec<u8>) {
+        let (Some(held), Some(rendered)) = (self.waiting.take(), outcomes.into_iter().next())
+        else {
+            return;
+        };
+        let index = held.index.clone();
+        match rendered {
+            Rendered::Blocked(text) => {
+                event(
+                    out,
+                    "content_block_start",
+                    json!({"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}}),
+                );
+                event(
+                    out,
+                    "content_block_delta",
+                    json!({"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": text}}),
+                );
+            }
+            kept => {
+                self.tool_uses_allowed += 1;
+                let input_json = match kept {
+                    Rendered::Arguments(args) => Value::Object(args).to_string(),
+                    _ => match held.input() {
+                        Ok(v) => v.to_string(),
+                        Err(raw) => raw,
+                    },
+                };
+                event(
+                    out,
+                    "content_block_start",
+                    json!({"type": "content_block_start", "index": index, "content_block": {"type": "tool_use", "id": held.id, "name": held.name, "input": {}}}),
+                );
+                event(
+                    out,
+                    "content_block_delta",
+                    json!({"type": "content_block_delta", "index": index, "delta": {"type": "input_json_delta", "partial_json": input_json}}),
+                );
+            }
+        }
+        event(
+            out,
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": index}),
+        );
+    }
+
+    fn end(&mut self, _out: &mut Vec<u8>) -> Vec<ActionDraft> {
+        match self.held.take() {
+            Some(held) => {
+                let d = self.held_draft(&held);
+                self.waiting = Some(held);
+                vec![d]
+            }
+            None => Vec::new(),
+        }
+    }
+
+    fn observations(&mut self) -> Vec<Observed> {
+        self.text
+            .take()
+            .map(|t| {
+                vec![Observed::new(
+                    ObservationKind::AssistantText,
+                    Value::String(t),
+                )]
+            })
+            .unwrap_or_default()
+    }
+}

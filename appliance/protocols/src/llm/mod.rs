@@ -1,0 +1,224 @@
+//! LLM wire formats: the requests (observations) and the responses that propose tool calls
+//! (actions), streamed or not, and how verdicts are rendered back into them.
+
+pub mod anthropic;
+pub mod openai_chat;
+pub mod openai_responses;
+
+use aarmor_core::{FinalVerdict, Protocol, RiskSignal};
+use serde_json::{Map, Value};
+
+use crate::draft::{as_object, ActionDraft};
+use crate::meta::{self, MetaTool};
+
+/// The operation of every tool call an LLM proposes.
+pub const TOOL_CALL_OPERATION: &str = "call";
+
+/// What the agent gets instead of a refused tool call. Placeholders: `{tool}`, `{reason}`,
+/// `{rule}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DenyTemplate(pub String);
+
+impl Default for DenyTemplate {
+    fn default() -> Self {
+        Self("[aarmor] The tool call `{tool}` was blocked by policy{rule}: {reason}".into())
+    }
+}
+
+impl DenyTemplate {
+    pub fn render(&self, tool: &str, reason: &str, rule: Option<&str>) -> String {
+        let rule = rule.map(|r| format!(" (rule {r})")).unwrap_or_default();
+        self.0
+            .replace("{tool}", tool)
+            .replace("{reason}", reason)
+            .replace("{rule}", &rule)
+    }
+}
+
+/// How one proposed call is rendered back to the agent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rendered {
+    /// Unchanged.
+    Keep,
+    /// Same call with these arguments.
+    Arguments(Map<String, Value>),
+    /// Withheld; the agent reads this text instead.
+    Blocked(String),
+}
+
+impl Rendered {
+    /// Turns a verdict on `draft` into what the agent sees.
+    pub fn from_verdict(
+        verdict: &FinalVerdict,
+        draft: &ActionDraft,
+        template: &DenyTemplate,
+    ) -> Self {
+        match verdict {
+            FinalVerdict::Allow => Rendered::Keep,
+            FinalVerdict::Deny(d) => {
+                Rendered::Blocked(template.render(&draft.tool, &d.reason, d.rule.as_deref()))
+            }
+            FinalVerdict::Modify(m) => {
+                if draft
+                    .risk_signals
+                    .iter()
+                    .any(|s| matches!(s, RiskSignal::MetaToolResolved { .. }))
+                {
+                    Rendered::Blocked(template.render(
+                        &draft.tool,
+                        "a modification was required but calls made through a wrapper tool cannot be rewritten",
+                        m.rule.as_deref(),
+                    ))
+                } else {
+                    Rendered::Arguments(m.parameters.clone())
+                }
+            }
+        }
+    }
+
+    pub fn is_allowed(&self) -> bool {
+        !matches!(self, Rendered::Blocked(_))
+    }
+}
+
+/// Builds the action of one proposed tool call. `arguments` is the JSON text the model produced
+/// (OpenAI) or the already-structured input (Anthropic).
+pub fn call_draft(
+    protocol: Protocol,
+    name: &str,
+    arguments: CallArguments<'_>,
+    metas: &[MetaTool],
+) -> ActionDraft {
+    let mut signals = Vec::new();
+    let params = match arguments {
+        CallArguments::Text(text) if text.trim().is_empty() => Map::new(),
+        CallArguments::Text(text) => match serde_json::from_str::<Value>(text) {
+            Ok(v) => as_object(v),
+            Err(e) => {
+                signals.push(RiskSignal::ArgumentsNotJson {
+                    error: e.to_string(),
+                });
+                let mut m = Map::new();
+                m.insert("raw_arguments".into(), Value::String(text.to_string()));
+                m
+            }
+        },
+        CallArguments::Value(v) => as_object(v.clone()),
+    };
+    let name = if name.is_empty() { "<unnamed>" } else { name };
+    let resolved = if signals.is_empty() {
+        meta::resolve(metas, name, params)
+    } else {
+        meta::Resolved {
+            tool: name.to_string(),
+            server_qualified: false,
+            parameters: params,
+            signal: None,
+        }
+    };
+    signals.extend(resolved.signal);
+    ActionDraft {
+        protocol,
+        tool: resolved.tool,
+        operation: TOOL_CALL_OPERATION.into(),
+        parameters: resolved.parameters,
+        risk_signals: signals,
+    }
+}
+
+/// Tool-call arguments as found on the wire.
+#[derive(Debug, Clone, Copy)]
+pub enum CallArguments<'a> {
+    Text(&'a str),
+    Value(&'a Value),
+}
+
+/// Text of a message `content` that is either a string or a list of typed parts.
+pub(crate) fn content_text(content: &Value) -> Option<String> {
+    match content {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(parts) => {
+            let texts: Vec<&str> = parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .collect();
+            (!texts.is_empty()).then(|| texts.join("\n"))
+        }
+        _ => None,
+    }
+}
+
+/// Collects streamed assistant text for the session context, bounded.
+#[derive(Debug, Default)]
+pub(crate) struct TextCollector {
+    text: String,
+}
+
+impl TextCollector {
+    const LIMIT: usize = 64 * 1024;
+
+    pub fn push(&mut self, s: &str) {
+        let room = Self::LIMIT.saturating_sub(self.text.len());
+        if room == 0 {
+            return;
+        }
+        let mut end = s.len().min(room);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.text.push_str(&s[..end]);
+    }
+
+    pub fn take(&mut self) -> Option<String> {
+        (!self.text.is_empty()).then(|| std::mem::take(&mut self.text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aarmor_core::Denial;
+
+    use super::*;
+    use crate::meta::default_meta_tools;
+
+    #[test]
+    fn invalid_json_arguments_are_flagged_and_kept_verbatim() {
+        let d = call_draft(
+            Protocol::OpenaiChat,
+            "run_shell",
+            CallArguments::Text("{\"cmd\": \"rm -rf /\""),
+            &default_meta_tools(),
+        );
+        assert_eq!(d.tool, "run_shell");
+        assert_eq!(d.parameters["raw_arguments"], "{\"cmd\": \"rm -rf /\"");
+        assert!(matches!(
+            d.risk_signals[0],
+            RiskSignal::ArgumentsNotJson { .. }
+        ));
+    }
+
+    #[test]
+    fn deny_template_renders_tool_rule_and_reason() {
+        let d = call_draft(
+            Protocol::OpenaiChat,
+            "delete_repo",
+            CallArguments::Text("{}"),
+            &[],
+        );
+        let r = Rendered::from_verdict(
+            &FinalVerdict::Deny(Denial {
+                rule: Some("no-deletes".into()),
+                reason: "destructive".into(),
+            }),
+            &d,
+            &DenyTemplate::default(),
+        );
+        assert_eq!(
+            r,
+            Rendered::Blocked(
+                "[aarmor] The tool call `delete_repo` was blocked by policy (rule no-deletes): destructive"
+                    .into()
+            )
+        );
+    }
+}

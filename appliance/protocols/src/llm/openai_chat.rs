@@ -1,0 +1,499 @@
+//! OpenAI Chat Completions: `messages` and `tools` are observed; `tool_calls` (and the legacy
+//! `function_call`) in responses are actions, streamed or not.
+
+use std::collections::BTreeMap;
+
+use aarmor_core::{ObservationKind, Protocol};
+use serde_json::{json, Map, Value};
+
+use crate::draft::ActionDraft;
+use crate::gate::EventProcessor;
+use crate::llm::{call_draft, content_text, CallArguments, Rendered, TextCollector};
+use crate::meta::MetaTool;
+use crate::sse::SseEvent;
+use crate::Observed;
+
+/// Observations in a request body.
+pub fn observe_request(body: &Value) -> Vec<Observed> {
+    let mut out = Vec::new();
+    if let Some(messages) = body.get("messages").and_then(Value::as_array) {
+        for m in messages {
+            let kind = match m.get("role").and_then(Value::as_str) {
+                Some("system") | Some("developer") => ObservationKind::SystemPrompt,
+                Some("user") => ObservationKind::UserMessage,
+                Some("tool") | Some("function") => ObservationKind::ToolResult,
+                Some("assistant") => ObservationKind::AssistantText,
+                _ => continue,
+            };
+            if let Some(text) = m.get("content").and_then(content_text) {
+                out.push(Observed::new(kind, Value::String(text)));
+            }
+        }
+    }
+    if let Some(tools) = body.get("tools").filter(|t| t.is_array()) {
+        out.push(Observed::new(
+            ObservationKind::ToolDeclarations,
+            tools.clone(),
+        ));
+    } else if let Some(functions) = body.get("functions").filter(|t| t.is_array()) {
+        out.push(Observed::new(
+            ObservationKind::ToolDeclarations,
+            functions.clone(),
+        ));
+    }
+    out
+}
+
+/// Where a call sits in a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Slot {
+    Tool(u64),
+    Legacy,
+}
+
+#[derive(Debug, Default, Clone)]
+struct CallAcc {
+    id: String,
+    name: String,
+    arguments: String,
+}
+
+impl CallAcc {
+    fn draft(&self, metas: &[MetaTool]) -> ActionDraft {
+        call_draft(
+            Protocol::OpenaiChat,
+            &self.name,
+            CallArguments::Text(&self.arguments),
+            metas,
+        )
+    }
+
+    fn arguments_for(&self, rendered: &Rendered) -> String {
+        match rendered {
+            Rendered::Arguments(args) => Value::Object(args.clone()).to_string(),
+            _ => self.arguments.clone(),
+        }
+    }
+}
+
+/// The calls a non-streamed response proposes, in order.
+pub fn response_calls(resp: &Value, metas: &[MetaTool]) -> Vec<ActionDraft> {
+    calls_of(resp)
+        .into_iter()
+        .map(|(_, _, acc)| acc.draft(metas))
+        .collect()
+}
+
+fn calls_of(resp: &Value) -> Vec<(usize, Slot, CallAcc)> {
+    let mut calls = Vec::new();
+    let Some(choices) = resp.get("choices").and_then(Value::as_array) else {
+        return calls;
+    };
+    for (ci, choice) in choices.iter().enumerate() {
+        let Some(message) = choice.get("message") else {
+            continue;
+        };
+        if let Some(tcs) = message.get("tool_calls").and_then(Value::as_array) {
+            for (ti, tc) in tcs.iter().enumerate() {
+                calls.push((ci, Slot::Tool(ti as u64), acc_from(tc, tc.get("function"))));
+            }
+        }
+        if let Some(fc) = message.get("function_call").filter(|f| f.is_object()) {
+            calls.push((ci, Slot::Legacy, acc_from(fc, Some(fc))));
+        }
+    }
+    calls
+}
+
+fn acc_from(call: &Value, function: Option<&Value>) -> CallAcc {
+    let s = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
+    CallAcc {
+        id: s(call.get("id")),
+        name: s(function.and_then(|f| f.get("name"))),
+        arguments: s(function.and_then(|f| f.get("arguments"))),
+    }
+}
+
+/// Rewrites a non-streamed response: one outcome per call of [`response_calls`], in order.
+pub fn apply_to_response(resp: &mut Value, outcomes: &[Rendered]) {
+    let calls = calls_of(resp);
+    let Some(choices) = resp.get_mut("choices").and_then(Value::as_array_mut) else {
+        return;
+    };
+    let mut per_choice: BTreeMap<usize, Vec<(Slot, CallAcc, &Rendered)>> = BTreeMap::new();
+    for ((ci, slot, acc), rendered) in calls.into_iter().zip(outcomes) {
+        per_choice
+            .entry(ci)
+            .or_default()
+            .push((slot, acc, rendered));
+    }
+    for (ci, decided) in per_choice {
+        let Some(choice) = choices.get_mut(ci) else {
+            continue;
+        };
+        let mut blocked_texts = Vec::new();
+        let mut kept_tools = Vec::new();
+        let mut legacy_kept = true;
+        let original_tools: Vec<Value> = choice
+            .pointer("/message/tool_calls")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        for (slot, acc, rendered) in decided {
+            match (slot, rendered) {
+                (_, Rendered::Blocked(text)) => {
+                    blocked_texts.push(text.clone());
+                    if slot == Slot::Legacy {
+                        legacy_kept = false;
+                    }
+                }
+                (Slot::Tool(i), r) => {
+                    let mut tc = original_tools.get(i as usize).cloned().unwrap_or(json!({}));
+                    if let Rendered::Arguments(_) = r {
+                        tc["function"]["arguments"] = Value::String(acc.arguments_for(r));
+                    }
+                    kept_tools.push(tc);
+                }
+                (Slot::Legacy, r) => {
+                    if let Rendered::Arguments(_) = r {
+                        if let Some(fc) = choice.pointer_mut("/message/function_call") {
+                            fc["arguments"] = Value::String(acc.arguments_for(r));
+                        }
+                    }
+                }
+            }
+        }
+        let Some(message) = choice.get_mut("message").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        if message.contains_key("tool_calls") {
+            if kept_tools.is_empty() {
+                message.remove("tool_calls");
+            } else {
+                message.insert("tool_calls".into(), Value::Array(kept_tools.clone()));
+            }
+        }
+        if !legacy_kept {
+            message.remove("function_call");
+        }
+        if !blocked_texts.is_empty() {
+            let mut text = message
+                .get("content")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            for t in blocked_texts {
+                if !text.is_empty() {
+                    text.push_str("\n\n");
+                }
+                text.push_str(&t);
+            }
+            message.insert("content".into(), Value::String(text));
+        }
+        let any_call_left =
+            !kept_tools.is_empty() || (legacy_kept && message.contains_key("function_call"));
+        if !any_call_left {
+            if let Some(obj) = choice.as_object_mut() {
+                if matches!(
+                    obj.get("finish_reason").and_then(Value::as_str),
+                    Some("tool_calls") | Some("function_call")
+                ) {
+                    obj.insert("finish_reason".into(), Value::String("stop".into()));
+                }
+            }
+        }
+    }
+}
+
+/// Assistant text of a non-streamed response.
+pub fn observe_response(resp: &Value) -> Vec<Observed> {
+    resp.get("choices")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.pointer("/message/content").and_then(content_text))
+        .map(|t| Observed::new(ObservationKind::AssistantText, Value::String(t)))
+        .collect()
+}
+
+#[derive(Debug, Default)]
+struct ChoiceState {
+    calls: BTreeMap<Slot, CallAcc>,
+    /// Index of the tool call receiving deltas.
+    open: Option<u64>,
+    /// Allowed tool calls emitted so far: the next emitted call's index.
+    emitted: u64,
+    legacy_allowed: bool,
+}
+
+/// Streaming gate for `stream: true` chat completions.
+pub struct ChatStream {
+    metas: Vec<MetaTool>,
+    template: Map<String, Value>,
+    choices: BTreeMap<u64, ChoiceState>,
+    waiting: Vec<(u64, Slot, CallAcc)>,
+    /// The chunk that completed the waiting calls, emitted after them.
+    residual: Option<Residual>,
+    text: TextCollector,
+}
+
+enum Residual {
+    Chunk(Value),
+    Raw(Vec<u8>),
+}
+
+impl ChatStream {
+    pub fn new(metas: Vec<MetaTool>) -> Self {
+        Self {
+            metas,
+            template: Map::new(),
+            choices: BTreeMap::new(),
+            waiting: Vec::new(),
+            residual: None,
+            text: TextCollector::default(),
+        }
+    }
+
+    fn chunk(&self, choice: Value) -> Value {
+        let mut c = self.template.clone();
+        c.insert("choices".into(), Value::Array(vec![choice]));
+        Value::Object(c)
+    }
+
+    fn close_all(&mut self, ci: u64, completed: &mut Vec<(u64, Slot, CallAcc)>) {
+        if let Some(state) = self.choices.get_mut(&ci) {
+            state.open = None;
+            for (slot, acc) in std::mem::take(&mut state.calls) {
+                completed.push((ci, slot, acc));
+            }
+        }
+    }
+
+    /// Adjusts `finish_reason` of a chunk's choices that ended without any call left; true
+    /// when something changed.
+    fn adjust_finish(&self, chunk: &mut Value) -> bool {
+        let mut changed = false;
+        let Some(choices) = chunk.get_mut("choices").and_then(Value::as_array_mut) else {
+            return false;
+        };
+        for choice in choices {
+            let ci = choice.get("index").and_then(Value::as_u64).unwrap_or(0);
+            let allowed = self
+                .choices
+                .get(&ci)
+                .map(|s| s.emitted > 0 || s.legacy_allowed)
+                .unwrap_or(false);
+            if let Some(obj) = choice.as_object_mut() {
+                let is_call_finish = matches!(
+                    obj.get("finish_reason").and_then(Value::as_str),
+                    Some("tool_calls") | Some("function_call")
+                );
+                if is_call_finish && !allowed {
+                    obj.insert("finish_reason".into(), Value::String("stop".into()));
+                    changed = true;
+                }
+            }
+        }
+        changed
+    }
+
+    fn emit_chunk(out: &mut Vec<u8>, chunk: &Value) {
+        out.extend_from_slice(&SseEvent::render(None, &chunk.to_string()));
+    }
+}
+
+/// True when a chunk still says something after tool-call deltas were taken out of it.
+fn chunk_has_content(chunk: &Value) -> bool {
+    if chunk.get("usage").is_some_and(|u| !u.is_null()) {
+        return true;
+    }
+    chunk
+        .get("choices")
+        .and_then(Value::as_array)
+        .is_some_and(|choices| {
+            choices.iter().any(|c| {
+                c.get("finish_reason").is_some_and(|f| !f.is_null())
+                    || c.get("delta")
+                        .and_then(Value::as_object)
+                        .is_some_and(|d| d.values().any(|v| !v.is_null()))
+            })
+        })
+}
+
+impl EventProcessor for ChatStream {
+    fn process(&mut self, event: SseEvent, out: &mut Vec<u8>) -> Vec<ActionDraft> {
+        let data = event.data.trim();
+        let parsed = if data.is_empty() || data == "[DONE]" {
+            None
+        } else {
+            serde_json::from_str::<Value>(data)
+                .ok()
+                .filter(Value::is_object)
+        };
+        let Some(mut chunk) = parsed else {
+            if data == "[DONE]" {
+                // End of stream while calls are still open: decide them first.
+                let mut completed = Vec::new();
+                let open: Vec<u64> = self.choices.keys().copied().collect();
+                for ci in open {
+                    self.close_all(ci, &mut completed);
+                }
+                if !completed.is_empty() {
+                    let drafts = completed
+                        .iter()
+                        .map(|(_, _, a)| a.draft(&self.metas))
+                        .collect();
+                    self.waiting = completed;
+                    self.residual = Some(Residual::Raw(event.raw));
+                    return drafts;
+                }
+            }
+            out.extend_from_slice(&event.raw);
+            return Vec::new();
+        };
+        if let Some(obj) = chunk.as_object() {
+            let mut template = obj.clone();
+            template.remove("choices");
+            template.remove("usage");
+            self.template = template;
+        }
+        let mut touched = false;
+        let mut completed = Vec::new();
+        let mut finished_choices = Vec::new();
+        if let Some(choices) = chunk.get_mut("choices").and_then(Value::as_array_mut) {
+            for choice in choices.iter_mut() {
+                let ci = choice.get("index").and_then(Value::as_u64).unwrap_or(0);
+                if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str) {
+                    self.text.push(text);
+                }
+                let state = self.choices.entry(ci).or_default();
+                if let Some(delta) = choice.get_mut("delta").and_then(Value::as_object_mut) {
+                    if let Some(Value::Array(tcs)) = delta.remove("tool_calls") {
+                        touched = true;
+                        for (pos, tc) in tcs.iter().enumerate() {
+                            let ti = tc
+                                .get("index")
+                                .and_then(Value::as_u64)
+                                .unwrap_or(pos as u64);
+                            if let Some(open) = state.open.filter(|o| *o != ti) {
+                                if let Some(acc) = state.calls.remove(&Slot::Tool(open)) {
+                                    completed.push((ci, Slot::Tool(open), acc));
+                                }
+                            }
+                            state.open = Some(ti);
+                            let acc = state.calls.entry(Slot::Tool(ti)).or_default();
+                            append_delta(acc, tc, tc.get("function"));
+                        }
+                    }
+                    if let Some(fc) = delta.remove("function_call") {
+                        touched = true;
+                        let acc = state.calls.entry(Slot::Legacy).or_default();
+                        append_delta(acc, &fc, Some(&fc));
+                    }
+                }
+                if choice.get("finish_reason").is_some_and(|f| !f.is_null()) {
+                    finished_choices.push(ci);
+                }
+            }
+        }
+        for ci in finished_choices {
+            self.close_all(ci, &mut completed);
+        }
+        if !completed.is_empty() {
+            let drafts = completed
+                .iter()
+                .map(|(_, _, a)| a.draft(&self.metas))
+                .collect();
+            self.waiting = completed;
+            self.residual = Some(Residual::Chunk(chunk));
+            return drafts;
+        }
+        let adjusted = self.adjust_finish(&mut chunk);
+        if touched || adjusted {
+            if chunk_has_content(&chunk) {
+                Self::emit_chunk(out, &chunk);
+            }
+        } else {
+            out.extend_from_slice(&event.raw);
+        }
+        Vec::new()
+    }
+
+    fn resolve(&mut self, outcomes: Vec<Rendered>, out: &mut Vec<u8>) {
+        let waiting = std::mem::take(&mut self.waiting);
+        for ((ci, slot, acc), rendered) in waiting.into_iter().zip(outcomes) {
+            let state = self.choices.entry(ci).or_default();
+            let choice = match (&rendered, slot) {
+                (Rendered::Blocked(text), _) => json!({
+                    "index": ci, "delta": {"content": format!("{text}\n")}, "finish_reason": null
+                }),
+                (r, Slot::Tool(_)) => {
+                    let index = state.emitted;
+                    state.emitted += 1;
+                    json!({"index": ci, "delta": {"tool_calls": [{
+                        "index": index, "id": acc.id, "type": "function",
+                        "function": {"name": acc.name, "arguments": acc.arguments_for(r)}
+                    }]}, "finish_reason": null})
+                }
+                (r, Slot::Legacy) => {
+                    state.legacy_allowed = true;
+                    json!({"index": ci, "delta": {"function_call": {
+                        "name": acc.name, "arguments": acc.arguments_for(r)
+                    }}, "finish_reason": null})
+                }
+            };
+            let chunk = self.chunk(choice);
+            Self::emit_chunk(out, &chunk);
+        }
+        match self.residual.take() {
+            Some(Residual::Chunk(mut chunk)) => {
+                self.adjust_finish(&mut chunk);
+                if chunk_has_content(&chunk) {
+                    Self::emit_chunk(out, &chunk);
+                }
+            }
+            Some(Residual::Raw(raw)) => out.extend_from_slice(&raw),
+            None => {}
+        }
+    }
+
+    fn end(&mut self, _out: &mut Vec<u8>) -> Vec<ActionDraft> {
+        let mut completed = Vec::new();
+        let open: Vec<u64> = self.choices.keys().copied().collect();
+        for ci in open {
+            self.close_all(ci, &mut completed);
+        }
+        let drafts = completed
+            .iter()
+            .map(|(_, _, a)| a.draft(&self.metas))
+            .collect();
+        self.waiting = completed;
+        drafts
+    }
+
+    fn observations(&mut self) -> Vec<Observed> {
+        self.text
+            .take()
+            .map(|t| {
+                vec![Observed::new(
+                    ObservationKind::AssistantText,
+                    Value::String(t),
+                )]
+            })
+            .unwrap_or_default()
+    }
+}
+
+fn append_delta(acc: &mut CallAcc, call: &Value, function: Option<&Value>) {
+    if let Some(id) = call.get("id").and_then(Value::as_str) {
+        acc.id = id.to_string();
+    }
+    if let Some(f) = function {
+        if let Some(name) = f.get("name").and_then(Value::as_str) {
+            acc.name.push_str(name);
+        }
+        if let Some(args) = f.get("arguments").and_then(Value::as_str) {
+            acc.arguments.push_str(args);
+        }
+    }
+}

@@ -1,0 +1,370 @@
+//! OpenAI Responses API: `instructions`, `input` and `tools` are observed; `function_call`
+//! output items are actions, streamed or not. A withheld call becomes an assistant `message`
+//! item at the same output index; the final `response.completed` snapshot is rewritten to match.
+
+use std::collections::HashMap;
+
+use aarmor_core::{ObservationKind, Protocol};
+use serde_json::{json, Value};
+
+use crate::draft::ActionDraft;
+use crate::gate::EventProcessor;
+use crate::llm::{call_draft, content_text, CallArguments, Rendered, TextCollector};
+use crate::meta::MetaTool;
+use crate::sse::SseEvent;
+use crate::Observed;
+
+/// Observations in a request body.
+pub fn observe_request(body: &Value) -> Vec<Observed> {
+    let mut out = Vec::new();
+    if let Some(instr) = body.get("instructions").and_then(Value::as_str) {
+        out.push(Observed::new(
+            ObservationKind::SystemPrompt,
+            Value::String(instr.to_string()),
+        ));
+    }
+    match body.get("input") {
+        Some(Value::String(s)) => out.push(Observed::new(
+            ObservationKind::UserMessage,
+            Value::String(s.clone()),
+        )),
+        Some(Value::Array(items)) => {
+            for item in items {
+                let kind = match (
+                    item.get("type").and_then(Value::as_str),
+                    item.get("role").and_then(Value::as_str),
+                ) {
+                    (Some("function_call_output"), _) => {
+                        let output = item.get("output").cloned().unwrap_or(Value::Null);
+                        out.push(Observed::new(ObservationKind::ToolResult, output));
+                        continue;
+                    }
+                    (_, Some("system")) | (_, Some("developer")) => ObservationKind::SystemPrompt,
+                    (_, Some("user")) => ObservationKind::UserMessage,
+                    (_, Some("assistant")) => ObservationKind::AssistantText,
+                    _ => continue,
+                };
+                if let Some(text) = item.get("content").and_then(content_text) {
+                    out.push(Observed::new(kind, Value::String(text)));
+                }
+            }
+        }
+        _ => {}
+    }
+    if let Some(tools) = body.get("tools").filter(|t| t.is_array()) {
+        out.push(Observed::new(
+            ObservationKind::ToolDeclarations,
+            tools.clone(),
+        ));
+    }
+    out
+}
+
+fn is_function_call(item: &Value) -> bool {
+    item.get("type").and_then(Value::as_str) == Some("function_call")
+}
+
+fn item_draft(item: &Value, metas: &[MetaTool]) -> ActionDraft {
+    call_draft(
+        Protocol::OpenaiResponses,
+        item.get("name").and_then(Value::as_str).unwrap_or_default(),
+        CallArguments::Text(
+            item.get("arguments")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+        ),
+        metas,
+    )
+}
+
+/// The `function_call` items of a non-streamed response, in order.
+pub fn response_calls(resp: &Value, metas: &[MetaTool]) -> Vec<ActionDraft> {
+    resp.get("output")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|i| is_function_call(i))
+        .map(|i| item_draft(i, metas))
+        .collect()
+}
+
+/// The item that replaces a withheld call.
+fn blocked_item(call: &Value, text: &str) -> Value {
+    let call_id = call
+        .get("id")
+        .or_else(|| call.get("call_id"))
+        .and_then(Value::as_str)
+        .unwrap_or("call");
+    json!({
+        "id": format!("msg_aarmor_{call_id}"),
+        "type": "message",
+        "status": "completed",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": text, "annotations": []}],
+    })
+}
+
+fn rendered_item(call: &Value, rendered: &Rendered) -> Value {
+    match rendered {
+        Rendered::Keep => call.clone(),
+        Rendered::Arguments(args) => {
+            let mut c = call.clone();
+            c["arguments"] = Value::String(Value::Object(args.clone()).to_string());
+            c
+        }
+        Rendered::Blocked(text) => blocked_item(call, text),
+    }
+}
+
+/// Rewrites a non-streamed response: one outcome per call of [`response_calls`], in order.
+pub fn apply_to_response(resp: &mut Value, outcomes: &[Rendered]) {
+    let mut outcomes = outcomes.iter();
+    if let Some(items) = resp.get_mut("output").and_then(Value::as_array_mut) {
+        for item in items.iter_mut() {
+            if is_function_call(item) {
+                if let Some(r) = outcomes.next() {
+                    *item = rendered_item(item, r);
+                }
+            }
+        }
+    }
+}
+
+/// Assistant text of a non-streamed response.
+pub fn observe_response(resp: &Value) -> Vec<Observed> {
+    let texts: Vec<String> = resp
+        .get("output")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|i| i.get("type").and_then(Value::as_str) == Some("message"))
+        .filter_map(|i| i.get("content").and_then(content_text))
+        .collect();
+    texts
+        .into_iter()
+        .map(|t| Observed::new(ObservationKind::AssistantText, Value::String(t)))
+        .collect()
+}
+
+struct HeldCall {
+    output_index: Value,
+    item_id: String,
+    item: Value,
+    arguments: String,
+}
+
+/// Streaming gate for `stream: true` responses.
+pub struct ResponsesStream {
+    metas: Vec<MetaTool>,
+    held: Option<HeldCall>,
+    waiting: Option<HeldCall>,
+    /// Outcomes by call item id, applied to the final snapshot.
+    decided: HashMap<String, Rendered>,
+    /// Sequence number the next emitted event carries.
+    next_seq: Option<u64>,
+    text: TextCollector,
+}
+
+impl ResponsesStream {
+    pub fn new(metas: Vec<MetaTool>) -> Self {
+        Self {
+            metas,
+            held: None,
+            waiting: None,
+            decided: HashMap::new(),
+            next_seq: None,
+            text: TextCollector::default(),
+        }
+    }
+
+    /// Emits an event, renumbering `sequence_number` so that the client sees no gaps after
+    /// events were held, merged or replaced. Untouched events keep their raw bytes.
+    fn emit(&mut self, out: &mut Vec<u8>, raw: Option<&[u8]>, mut data: Value) {
+        if self.next_seq.is_none() {
+            self.next_seq = data.get("sequence_number").and_then(Value::as_u64);
+        }
+        let mut rewrite = raw.is_none();
+        if let Some(n) = self.next_seq {
+            if data.get("sequence_number").and_then(Value::as_u64) != Some(n) {
+                data["sequence_number"] = json!(n);
+                rewrite = true;
+            }
+            self.next_seq = Some(n + 1);
+        }
+        match raw {
+            Some(raw) if !rewrite => out.extend_from_slice(raw),
+            _ => {
+                let kind = data.get("type").and_then(Value::as_str).map(str::to_string);
+                out.extend_from_slice(&SseEvent::render(kind.as_deref(), &data.to_string()));
+            }
+        }
+    }
+
+    fn synthetic(&mut self, out: &mut Vec<u8>, data: Value) {
+        self.emit(out, None, data)
+    }
+}
+
+impl EventProcessor for ResponsesStream {
+    fn process(&mut self, ev: SseEvent, out: &mut Vec<u8>) -> Vec<ActionDraft> {
+        let Ok(mut data) = serde_json::from_str::<Value>(&ev.data) else {
+            out.extend_from_slice(&ev.raw);
+            return Vec::new();
+        };
+        let kind = data
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let item_id = data
+            .get("item_id")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let held_item = self.held.as_ref().map(|h| h.item_id.clone());
+        match kind.as_str() {
+            "response.output_item.added" if data.get("item").is_some_and(is_function_call) => {
+                let item = data["item"].clone();
+                self.held = Some(HeldCall {
+                    output_index: data.get("output_index").cloned().unwrap_or(Value::Null),
+                    item_id: item
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .into(),
+                    arguments: item
+                        .get("arguments")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .into(),
+                    item,
+                });
+                Vec::new()
+            }
+            "response.function_call_arguments.delta"
+                if item_id.is_some() && item_id == held_item =>
+            {
+                if let (Some(h), Some(d)) = (
+                    self.held.as_mut(),
+                    data.get("delta").and_then(Value::as_str),
+                ) {
+                    h.arguments.push_str(d);
+                }
+                Vec::new()
+            }
+            "response.function_call_arguments.done"
+                if item_id.is_some() && item_id == held_item =>
+            {
+                if let (Some(h), Some(a)) = (
+                    self.held.as_mut(),
+                    data.get("arguments").and_then(Value::as_str),
+                ) {
+                    h.arguments = a.to_string();
+                }
+                Vec::new()
+            }
+            "response.output_item.done"
+                if self
+                    .held
+                    .as_ref()
+                    .is_some_and(|h| Some(&h.output_index) == data.get("output_index")) =>
+            {
+                let Some(mut held) = self.held.take() else {
+                    return Vec::new();
+                };
+                if let Some(item) = data.get("item").filter(|i| is_function_call(i)) {
+                    if let Some(a) = item.get("arguments").and_then(Value::as_str) {
+                        held.arguments = a.to_string();
+                    }
+                    held.item = item.clone();
+                }
+                held.item["arguments"] = Value::String(held.arguments.clone());
+                let d = item_draft(&held.item, &self.metas);
+                self.waiting = Some(held);
+                vec![d]
+            }
+            "response.completed" | "response.incomplete" | "response.failed"
+                if !self.decided.is_empty() =>
+            {
+                if let Some(items) = data
+                    .pointer_mut("/response/output")
+                    .and_then(Value::as_array_mut)
+                {
+                    for item in items.iter_mut() {
+                        let id = item.get("id").and_then(Value::as_str).unwrap_or_default();
+                        if let Some(r) = self.decided.get(id) {
+                            *item = rendered_item(item, r);
+                        }
+                    }
+                }
+                self.emit(out, None, data);
+                Vec::new()
+            }
+            _ => {
+                if kind == "response.output_text.delta" {
+                    if let Some(d) = data.get("delta").and_then(Value::as_str) {
+                        self.text.push(d);
+                    }
+                }
+                self.emit(out, Some(&ev.raw), data);
+                Vec::new()
+            }
+        }
+    }
+
+    fn resolve(&mut self, outcomes: Vec<Rendered>, out: &mut Vec<u8>) {
+        let (Some(held), Some(rendered)) = (self.waiting.take(), outcomes.into_iter().next())
+        else {
+            return;
+        };
+        let item = rendered_item(&held.item, &rendered);
+        let idx = held.output_index.clone();
+        match &rendered {
+            Rendered::Blocked(_) => {
+                self.synthetic(out, json!({"type": "response.output_item.added", "output_index": idx, "item": item.clone()}));
+                self.synthetic(
+                    out,
+                    json!({"type": "response.output_item.done", "output_index": idx, "item": item}),
+                );
+            }
+            _ => {
+                let args = item.get("arguments").cloned().unwrap_or(json!(""));
+                let mut added = item.clone();
+                added["arguments"] = json!("");
+                added["status"] = json!("in_progress");
+                let id = item.get("id").cloned().unwrap_or(Value::Null);
+                self.synthetic(out, json!({"type": "response.output_item.added", "output_index": idx, "item": added}));
+                self.synthetic(out, json!({"type": "response.function_call_arguments.delta", "item_id": id, "output_index": idx, "delta": args}));
+                self.synthetic(out, json!({"type": "response.function_call_arguments.done", "item_id": id, "output_index": idx, "arguments": args}));
+                self.synthetic(
+                    out,
+                    json!({"type": "response.output_item.done", "output_index": idx, "item": item}),
+                );
+            }
+        }
+        self.decided.insert(held.item_id, rendered);
+    }
+
+    fn end(&mut self, _out: &mut Vec<u8>) -> Vec<ActionDraft> {
+        match self.held.take() {
+            Some(mut held) => {
+                held.item["arguments"] = Value::String(held.arguments.clone());
+                let d = item_draft(&held.item, &self.metas);
+                self.waiting = Some(held);
+                vec![d]
+            }
+            None => Vec::new(),
+        }
+    }
+
+    fn observations(&mut self) -> Vec<Observed> {
+        self.text
+            .take()
+            .map(|t| {
+                vec![Observed::new(
+                    ObservationKind::AssistantText,
+                    Value::String(t),
+                )]
+            })
+            .unwrap_or_default()
+    }
+}

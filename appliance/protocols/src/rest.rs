@@ -1,0 +1,298 @@
+//! REST: any other request that changes state or carries a body. The tool is the host and a
+//! path template (numeric and UUID segments collapsed to `{id}`) unless a configured route names
+//! it; parameters are the JSON or form body and the query.
+
+use aarmor_core::{Protocol, RiskSignal};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::draft::ActionDraft;
+
+/// A configured name for a family of endpoints.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// Host name, exact or `*.domain`.
+    pub host: String,
+    /// Path pattern: `*` matches one segment, a trailing `**` matches the rest.
+    pub path: String,
+    pub tool: String,
+    /// Overrides the operation (default: the lower-case method).
+    #[serde(default)]
+    pub operation: Option<String>,
+}
+
+impl Route {
+    fn matches(&self, host: &str, path: &str) -> bool {
+        let host_ok = match self.host.strip_prefix("*.") {
+            Some(domain) => host
+                .strip_suffix(domain)
+                .is_some_and(|rest| rest.ends_with('.')),
+            None => self.host.eq_ignore_ascii_case(host),
+        };
+        host_ok && path_matches(&self.path, path)
+    }
+}
+
+fn path_matches(pattern: &str, path: &str) -> bool {
+    let mut pat = pattern.trim_matches('/').split('/');
+    let mut segs = path.trim_matches('/').split('/');
+    loop {
+        match (pat.next(), segs.next()) {
+            (Some("**"), _) => return true,
+            (Some(p), Some(s))
+                if p == "*" || p == s || (p.starts_with('{') && p.ends_with('}')) => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+/// True when a request with this method and body presence is an action.
+pub fn is_action(method: &str, has_body: bool) -> bool {
+    has_body
+        || !matches!(
+            method.to_ascii_uppercase().as_str(),
+            "GET" | "HEAD" | "OPTIONS" | "TRACE"
+        )
+}
+
+fn is_uuid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// `/repos/42/issues/7f1c...` → `/repos/{id}/issues/{id}`.
+pub fn path_template(path: &str) -> String {
+    let path = path.split('?').next().unwrap_or_default();
+    let segs: Vec<&str> = path
+        .split('/')
+        .map(|s| {
+            if (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())) || is_uuid(s) {
+                "{id}"
+            } else {
+                s
+            }
+        })
+        .collect();
+    let t = segs.join("/");
+    if t.is_empty() {
+        "/".into()
+    } else {
+        t
+    }
+}
+
+/// Body format, kept so that a modified body is written back the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    None,
+    Json,
+    Form,
+    Opaque,
+}
+
+fn body_format(content_type: Option<&str>, body: &[u8]) -> BodyFormat {
+    if body.is_empty() {
+        return BodyFormat::None;
+    }
+    let ct = content_type.unwrap_or_default().to_ascii_lowercase();
+    if ct.contains("application/x-www-form-urlencoded") {
+        BodyFormat::Form
+    } else if (ct.contains("json") || ct.is_empty())
+        && serde_json::from_slice::<Value>(body).is_ok()
+    {
+        BodyFormat::Json
+    } else {
+        BodyFormat::Opaque
+    }
+}
+
+fn query_map(path_and_query: &str) -> Map<String, Value> {
+    let mut map = Map::new();
+    if let Some((_, q)) = path_and_query.split_once('?') {
+        for (k, v) in form_urlencoded::parse(q.as_bytes()) {
+            map.insert(k.into_owned(), Value::String(v.into_owned()));
+        }
+    }
+    map
+}
+
+/// The action of a REST request, and how its body was encoded.
+pub fn draft(
+    method: &str,
+    host: &str,
+    path_and_query: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+    routes: &[Route],
+) -> (ActionDraft, BodyFormat) {
+    let path = path_and_query.split('?').next().unwrap_or("/");
+    let route = routes.iter().find(|r| r.matches(host, path));
+    let tool = route
+        .map(|r| r.tool.clone())
+        .unwrap_or_else(|| format!("{host}{}", path_template(path)));
+    let operation = route
+        .and_then(|r| r.operation.clone())
+        .unwrap_or_else(|| method.to_ascii_lowercase());
+    let format = body_format(content_type, body);
+    let mut risk_signals = Vec::new();
+    let body_value = match format {
+        BodyFormat::None => Value::Null,
+        BodyFormat::Json => serde_json::from_slice(body).unwrap_or(Value::Null),
+        BodyFormat::Form => Value::Object(
+            form_urlencoded::parse(body)
+                .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+                .collect(),
+        ),
+        BodyFormat::Opaque => {
+            risk_signals.push(RiskSignal::OpaqueBody {
+                content_type: content_type.unwrap_or_default().to_string(),
+                bytes: body.len(),
+            });
+            Value::Null
+        }
+    };
+    let mut parameters = Map::new();
+    parameters.insert("body".into(), body_value);
+    parameters.insert("query".into(), Value::Object(query_map(path_and_query)));
+    (
+        ActionDraft {
+            protocol: Protocol::Rest,
+            tool,
+            operation,
+            parameters,
+            risk_signals,
+        },
+        format,
+    )
+}
+
+/// The body for modified parameters (`parameters.body`), in the original format. `None` when
+/// the original body cannot be rewritten (opaque).
+pub fn render_body(format: BodyFormat, parameters: &Map<String, Value>) -> Option<Vec<u8>> {
+    let body = parameters.get("body").unwrap_or(&Value::Null);
+    match format {
+        BodyFormat::Opaque => None,
+        BodyFormat::None | BodyFormat::Json => {
+            if body.is_null() {
+                Some(Vec::new())
+            } else {
+                serde_json::to_vec(body).ok()
+            }
+        }
+        BodyFormat::Form => {
+            let mut ser = form_urlencoded::Serializer::new(String::new());
+            for (k, v) in body.as_object()? {
+                match v {
+                    Value::String(s) => ser.append_pair(k, s),
+                    other => ser.append_pair(k, &other.to_string()),
+                };
+            }
+            Some(ser.finish().into_bytes())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn template_collapses_ids() {
+        assert_eq!(
+            path_template("/repos/42/issues/7"),
+            "/repos/{id}/issues/{id}"
+        );
+        assert_eq!(
+            path_template("/u/123e4567-e89b-12d3-a456-426614174000/x?y=1"),
+            "/u/{id}/x"
+        );
+        assert_eq!(path_template(""), "/");
+    }
+
+    #[test]
+    fn json_form_and_opaque_bodies() {
+        let (d, f) = draft(
+            "POST",
+            "api.test",
+            "/v1/users/9?dry=1",
+            Some("application/json"),
+            br#"{"name":"x"}"#,
+            &[],
+        );
+        assert_eq!(d.tool, "api.test/v1/users/{id}");
+        assert_eq!(d.operation, "post");
+        assert_eq!(d.parameters["body"], json!({"name": "x"}));
+        assert_eq!(d.parameters["query"], json!({"dry": "1"}));
+        assert_eq!(f, BodyFormat::Json);
+        let (d, f) = draft(
+            "PUT",
+            "api.test",
+            "/f",
+            Some("application/x-www-form-urlencoded"),
+            b"a=1&b=two",
+            &[],
+        );
+        assert_eq!(d.parameters["body"], json!({"a": "1", "b": "two"}));
+        assert_eq!(render_body(f, &d.parameters).unwrap(), b"a=1&b=two");
+        let (d, _) = draft(
+            "POST",
+            "api.test",
+            "/upload",
+            Some("application/octet-stream"),
+            b"\x00\x01",
+            &[],
+        );
+        assert!(matches!(
+            d.risk_signals[0],
+            RiskSignal::OpaqueBody { bytes: 2, .. }
+        ));
+    }
+
+    #[test]
+    fn routes_name_tools() {
+        let routes = vec![Route {
+            host: "*.example.com".into(),
+            path: "/v1/users/*/delete".into(),
+            tool: "user-admin".into(),
+            operation: Some("delete_user".into()),
+        }];
+        let (d, _) = draft(
+            "POST",
+            "api.example.com",
+            "/v1/users/5/delete",
+            None,
+            b"",
+            &routes,
+        );
+        assert_eq!(
+            (d.tool.as_str(), d.operation.as_str()),
+            ("user-admin", "delete_user")
+        );
+        let (d, _) = draft(
+            "POST",
+            "example.com",
+            "/v1/users/5/delete",
+            None,
+            b"",
+            &routes,
+        );
+        assert_eq!(d.tool, "example.com/v1/users/{id}/delete");
+        assert!(path_matches("/a/**", "/a/b/c"));
+        assert!(!path_matches("/a/*", "/a/b/c"));
+    }
+
+    #[test]
+    fn reads_are_not_actions() {
+        assert!(!is_action("GET", false));
+        assert!(is_action("GET", true));
+        assert!(is_action("DELETE", false));
+    }
+}
