@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use aarmor_proxy::{AdminSettings, ProxySettings, UpstreamSettings};
+use aarmor_proxy::{AdminSettings, MediationSettings, ProxySettings, UpstreamSettings};
 use serde::{Deserialize, Serialize};
 
 /// The commented default configuration, printed by `aarmor config print-default`.
@@ -15,6 +15,7 @@ pub struct Config {
     pub proxy: ProxySettings,
     pub upstream: UpstreamSettings,
     pub admin: AdminSettings,
+    pub mediation: MediationSettings,
     pub log: LogSettings,
 }
 
@@ -25,6 +26,7 @@ impl Default for Config {
             proxy: ProxySettings::default(),
             upstream: UpstreamSettings::default(),
             admin: AdminSettings::default(),
+            mediation: MediationSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -120,7 +122,10 @@ impl Config {
         let positive = [
             ("proxy.header_read_timeout_ms", p.header_read_timeout_ms),
             ("proxy.tls_handshake_timeout_ms", p.tls_handshake_timeout_ms),
-            ("proxy.mediation_timeout_ms", p.mediation_timeout_ms),
+            (
+                "mediation.decision_timeout_ms",
+                self.mediation.decision_timeout_ms,
+            ),
             (
                 "upstream.connect_timeout_ms",
                 self.upstream.connect_timeout_ms,
@@ -140,6 +145,19 @@ impl Config {
         }
         if p.threads > 1024 {
             return Err(key_err("proxy.threads", "must be at most 1024"));
+        }
+        let m = &self.mediation;
+        if m.max_event_bytes < 1024 {
+            return Err(key_err(
+                "mediation.max_event_bytes",
+                "must be at least 1024",
+            ));
+        }
+        if m.deny_message.trim().is_empty() {
+            return Err(key_err("mediation.deny_message", "must not be empty"));
+        }
+        if let Err(e) = aarmor_engine::StaticRulesEngine::new(m.rules.clone()) {
+            return Err(key_err("mediation.rules", &e));
         }
         if self.data_dir.as_os_str().is_empty() {
             return Err(key_err("data_dir", "must not be empty"));

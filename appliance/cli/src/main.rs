@@ -171,9 +171,19 @@ fn run(config: Config) -> Result<(), String> {
         proxy: config.proxy.clone(),
         upstream: config.upstream.clone(),
         admin: config.admin.clone(),
+        mediation: config.mediation.clone(),
     };
-    let mediator = Arc::new(aarmor_engine::AllowAllMediator);
-    let prepared = aarmor_proxy::prepare(plane, mediator).map_err(|e| e.to_string())?;
+    let decider = if config.mediation.enabled {
+        let engine = aarmor_engine::StaticRulesEngine::new(config.mediation.rules.clone())
+            .map_err(|e| format!("mediation.rules: {e}"))?;
+        aarmor_proxy::Decider::Actions(Arc::new(engine))
+    } else {
+        tracing::warn!(
+            "mediation.enabled = false: every exchange is forwarded without action mediation"
+        );
+        aarmor_proxy::Decider::Mediator(Arc::new(aarmor_engine::AllowAllMediator))
+    };
+    let prepared = aarmor_proxy::prepare(plane, decider).map_err(|e| e.to_string())?;
     let ca = prepared.ca_cert.display().to_string();
     if prepared.ca_created {
         eprintln!("aarmor: created a new interception CA: {ca}");

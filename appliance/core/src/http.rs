@@ -83,16 +83,35 @@ pub struct SyntheticResponse {
 impl SyntheticResponse {
     /// An RFC 9457 `application/problem+json` response. `kind` is a stable machine-readable slug.
     pub fn problem(status: u16, kind: &str, title: &str, detail: &str) -> Self {
-        let body = serde_json::json!({
-            "type": format!("urn:aarmor:problem:{kind}"),
-            "title": title,
-            "status": status,
-            "detail": detail,
-        });
+        Self::problem_with(status, kind, title, detail, serde_json::Map::new())
+    }
+
+    /// A problem response with extension members (RFC 9457 §3.2), e.g. the rule that decided.
+    pub fn problem_with(
+        status: u16,
+        kind: &str,
+        title: &str,
+        detail: &str,
+        extensions: serde_json::Map<String, serde_json::Value>,
+    ) -> Self {
+        let mut body = extensions;
+        body.insert("type".into(), format!("urn:aarmor:problem:{kind}").into());
+        body.insert("title".into(), title.into());
+        body.insert("status".into(), status.into());
+        body.insert("detail".into(), detail.into());
         Self {
             status,
             headers: vec![("content-type".into(), "application/problem+json".into())],
             body: serde_json::to_vec(&body).unwrap_or_default(),
+        }
+    }
+
+    /// A JSON response (JSON-RPC errors and other in-protocol answers).
+    pub fn json(status: u16, body: Vec<u8>) -> Self {
+        Self {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body,
         }
     }
 }

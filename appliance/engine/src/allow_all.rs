@@ -56,14 +56,6 @@ mod tests {
             },
         };
         let verdict = AllowAllMediator.on_request_head(&exchange).await.unwrap();
-        assert_eq!(verdict, HeadVerdict::Forward);
-        let body = bytes::Bytes::from_static(b"{}");
-        assert_eq!(
-            AllowAllMediator
-                .on_request_body(&exchange, &body)
-                .await
-                .unwrap(),
-            crate::BodyVerdict::Forward
-        );
+        assert!(matches!(verdict, HeadVerdict::Forward));
     }
 }

@@ -1,14 +1,18 @@
-//! The mediation engine: the [`Mediator`] seam the data plane calls on every exchange, and the
-//! mediators that implement it.
+//! The mediation engine: the [`Mediator`] seam the data plane calls on every exchange, the
+//! [`ActionEngine`] that decides on canonical actions, and their implementations.
 //!
 //! The engine never sees sockets. The data plane guarantees that a mediator error or timeout
 //! refuses the exchange (fail closed); mediators only have to say what they decided.
 
+pub mod action_engine;
 pub mod allow_all;
 pub mod mediator;
+pub mod static_rules;
 
+pub use action_engine::ActionEngine;
 pub use allow_all::AllowAllMediator;
 pub use mediator::{
-    BodyVerdict, Exchange, HeadVerdict, HeaderRewrite, Inspection, MediationError, Mediator,
-    ResponseVerdict,
+    BodyVerdict, Exchange, ExchangeInspector, HeadVerdict, HeaderRewrite, MediationError, Mediator,
+    RequestEdit, ResponsePlan, ResponseVerdict,
 };
+pub use static_rules::{Rule, RuleDecision, StaticRulesEngine};

@@ -2,11 +2,15 @@
 //!
 //! Invariants the data plane upholds for every implementation:
 //! - `on_request_head` runs before any byte of the request reaches the upstream.
-//! - When a head verdict asks to inspect the request body, the whole body is read (bounded by
-//!   the configured limit) and `on_request_body` runs before the request is sent upstream.
-//! - When a head verdict asks to inspect the response, the upstream response is buffered
-//!   (bounded) and `on_response` runs before any byte of it reaches the client.
-//! - Any `Err` or a call exceeding the mediation timeout refuses the exchange.
+//! - When the head verdict is `Inspect`, the whole request body is read (bounded by the
+//!   configured limit) and, when the inspector wants it, `on_request_body` runs before the
+//!   request is sent upstream.
+//! - `response_plan` picks how the response is handled: passed through, buffered (bounded) so
+//!   that `on_response` runs before any byte reaches the client, or streamed through
+//!   `on_response_chunk` / `on_response_end`, where only the bytes those calls return reach the
+//!   client.
+//! - Any `Err`, or a call exceeding its time budget, refuses the exchange; once a streamed
+//!   response has started, the client connection is cut instead.
 
 use std::sync::Arc;
 
@@ -30,17 +34,7 @@ pub struct HeaderRewrite {
     pub remove: Vec<String>,
 }
 
-/// What the mediator wants to see beyond the request head.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Inspection {
-    pub request_body: bool,
-    pub response: bool,
-    /// Header edits to apply in any case.
-    pub rewrite: Option<HeaderRewrite>,
-}
-
 /// Decision on a request head.
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HeadVerdict {
     /// Forward as is, streaming bodies both ways.
     Forward,
@@ -48,17 +42,46 @@ pub enum HeadVerdict {
     Rewrite(HeaderRewrite),
     /// Do not forward; answer the client with this response.
     Respond(SyntheticResponse),
-    /// Hold the request until the body (and/or the response) has been seen.
-    Inspect(Inspection),
+    /// Hold the request and let this inspector see the body and/or the response.
+    Inspect(Box<dyn ExchangeInspector>),
+}
+
+impl std::fmt::Debug for HeadVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Forward => f.write_str("Forward"),
+            Self::Rewrite(r) => f.debug_tuple("Rewrite").field(r).finish(),
+            Self::Respond(r) => f.debug_tuple("Respond").field(&r.status).finish(),
+            Self::Inspect(_) => f.write_str("Inspect"),
+        }
+    }
+}
+
+/// A changed request: a new path-and-query and/or body (`Content-Length` is recomputed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestEdit {
+    pub path: Option<String>,
+    pub body: Option<Bytes>,
 }
 
 /// Decision on a complete request body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BodyVerdict {
     Forward,
-    /// Forward this body instead (Content-Length is recomputed).
-    Replace(Bytes),
+    /// Forward this edited request instead.
+    Edit(RequestEdit),
     Respond(SyntheticResponse),
+}
+
+/// How the upstream response is handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponsePlan {
+    /// Streamed to the client untouched.
+    Pass,
+    /// Held whole (bounded); `on_response` decides.
+    Buffer,
+    /// Streamed through `on_response_chunk` / `on_response_end`.
+    Stream,
 }
 
 /// Decision on a complete upstream response.
@@ -78,6 +101,41 @@ pub enum MediationError {
     Failed(String),
 }
 
+/// Per-exchange state of a mediator that asked to inspect.
+#[async_trait]
+pub trait ExchangeInspector: Send {
+    /// Header edits to apply to the forwarded request in any case.
+    fn header_rewrite(&self) -> Option<HeaderRewrite> {
+        None
+    }
+
+    async fn on_request_body(&mut self, _body: &Bytes) -> Result<BodyVerdict, MediationError> {
+        Ok(BodyVerdict::Forward)
+    }
+
+    fn response_plan(&mut self, _head: &ResponseHead) -> ResponsePlan {
+        ResponsePlan::Pass
+    }
+
+    async fn on_response(
+        &mut self,
+        _head: &ResponseHead,
+        _body: &Bytes,
+    ) -> Result<ResponseVerdict, MediationError> {
+        Ok(ResponseVerdict::Forward)
+    }
+
+    /// Bytes of a streamed response as they arrive; returns what may reach the client now.
+    async fn on_response_chunk(&mut self, chunk: &Bytes) -> Result<Bytes, MediationError> {
+        Ok(chunk.clone())
+    }
+
+    /// The streamed response ended; returns the last bytes for the client.
+    async fn on_response_end(&mut self) -> Result<Bytes, MediationError> {
+        Ok(Bytes::new())
+    }
+}
+
 /// Decides, per exchange, what may reach the upstream and what the client gets back.
 #[async_trait]
 pub trait Mediator: Send + Sync + 'static {
@@ -85,21 +143,4 @@ pub trait Mediator: Send + Sync + 'static {
     fn name(&self) -> &'static str;
 
     async fn on_request_head(&self, exchange: &Exchange) -> Result<HeadVerdict, MediationError>;
-
-    async fn on_request_body(
-        &self,
-        _exchange: &Exchange,
-        _body: &Bytes,
-    ) -> Result<BodyVerdict, MediationError> {
-        Ok(BodyVerdict::Forward)
-    }
-
-    async fn on_response(
-        &self,
-        _exchange: &Exchange,
-        _head: &ResponseHead,
-        _body: &Bytes,
-    ) -> Result<ResponseVerdict, MediationError> {
-        Ok(ResponseVerdict::Forward)
-    }
 }

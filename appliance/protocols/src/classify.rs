@@ -1,7 +1,7 @@
 //! What an exchange is: decided from the request head where possible, from the body otherwise.
 
 use aarmor_core::{Protocol, RequestHead};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::llm::DenyTemplate;
 use crate::mcp::{self, McpRequest};
@@ -10,7 +10,7 @@ use crate::rest::{self, Route};
 use crate::sql::SqlDialect;
 
 /// A declared SQL-over-HTTP endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SqlEndpoint {
     pub host: String,
@@ -44,7 +44,7 @@ impl SqlEndpoint {
 }
 
 /// A name for an MCP server, used to qualify its tools (`name.tool`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct McpServer {
     pub host: String,

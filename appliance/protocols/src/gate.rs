@@ -32,7 +32,7 @@ pub enum GateError {
 }
 
 /// One wire format's handling of stream events.
-pub trait EventProcessor: Send {
+pub trait EventProcessor: Send + Sync {
     /// Handles one event: writes what may pass to `out` and returns the calls it completed.
     fn process(&mut self, event: SseEvent, out: &mut Vec<u8>) -> Vec<ActionDraft>;
     /// Renders the calls returned by the last `process`/`end`, then whatever they held back.

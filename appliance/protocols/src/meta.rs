@@ -2,13 +2,13 @@
 //! are rewritten to the real tool before policy sees them; the wrapper stays in a risk signal.
 
 use aarmor_core::RiskSignal;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::draft::as_object;
 
 /// How to unwrap one wrapper tool.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetaTool {
     /// Name of the wrapper tool as the agent calls it.

@@ -3,13 +3,13 @@
 //! it; parameters are the JSON or form body and the query.
 
 use aarmor_core::{Protocol, RiskSignal};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::draft::ActionDraft;
 
 /// A configured name for a family of endpoints.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Route {
     /// Host name, exact or `*.domain`.

@@ -5,7 +5,7 @@
 use std::ops::ControlFlow;
 
 use aarmor_core::{Protocol, RiskSignal};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sqlparser::ast::{visit_relations, Statement};
 use sqlparser::dialect::{
@@ -16,7 +16,7 @@ use sqlparser::parser::Parser;
 use crate::draft::ActionDraft;
 
 /// Where a SQL-over-HTTP endpoint carries its statement, and which SQL it speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SqlDialect {
     /// ClickHouse HTTP interface: `?query=`, or the POST body when there is no `query`

@@ -376,6 +376,7 @@ impl ProxyHttp for AarmorHttp {
             .plane
             .mediate(
                 "request head",
+                self.plane.head_budget(),
                 self.plane.mediator.on_request_head(&exchange),
             )
             .await;
@@ -393,9 +394,8 @@ impl ProxyHttp for AarmorHttp {
                 respond(session, &resp).await?;
                 Ok(true)
             }
-            Ok(HeadVerdict::Inspect(inspection)) => {
-                ctx.rewrite = inspection.rewrite.clone();
-                crate::inspect::run(self, session, ctx, exchange, inspection).await?;
+            Ok(HeadVerdict::Inspect(inspector)) => {
+                crate::inspect::run(self, session, ctx, inspector).await?;
                 Ok(true)
             }
         }

@@ -1,9 +1,10 @@
-//! Exchanges the mediator asked to see in full: aarmor reads the whole request body before any
-//! byte goes upstream, drives the upstream exchange itself over pingora's pooled connector, and
-//! (when asked) holds the whole response until the mediator has seen it.
+//! Exchanges the mediator asked to inspect: aarmor reads the whole request body before any byte
+//! goes upstream, drives the upstream exchange itself over pingora's pooled connector, and
+//! handles the response as the inspector planned: passed through, held whole until decided, or
+//! streamed through the inspector, which alone decides which bytes reach the client.
 
 use aarmor_core::{HeaderList, ResponseHead, SyntheticResponse};
-use aarmor_engine::{BodyVerdict, Exchange, Inspection, ResponseVerdict};
+use aarmor_engine::{BodyVerdict, ExchangeInspector, ResponsePlan, ResponseVerdict};
 use bytes::{Bytes, BytesMut};
 use pingora::proxy::Session;
 use pingora::Result;
@@ -25,8 +26,7 @@ pub async fn run(
     http: &AarmorHttp,
     session: &mut Session,
     ctx: &mut RequestCtx,
-    exchange: Exchange,
-    inspection: Inspection,
+    mut inspector: Box<dyn ExchangeInspector>,
 ) -> Result<()> {
     let plane = &http.plane;
     let limit = plane.proxy.max_inspect_body_bytes;
@@ -49,19 +49,30 @@ pub async fn run(
         }
     }
     let mut body = body.freeze();
-    if inspection.request_body {
-        match plane
-            .mediate(
-                "request body",
-                plane.mediator.on_request_body(&exchange, &body),
-            )
-            .await
-        {
-            Err(refusal) => return respond(session, &refusal).await,
-            Ok(BodyVerdict::Forward) => {}
-            Ok(BodyVerdict::Replace(new_body)) => body = new_body,
-            Ok(BodyVerdict::Respond(resp)) => return respond(session, &resp).await,
+    let budget = plane.inspect_budget();
+    let mut new_path = None;
+    match plane
+        .mediate("request body", budget, inspector.on_request_body(&body))
+        .await
+    {
+        Err(refusal) => return respond(session, &refusal).await,
+        Ok(BodyVerdict::Forward) => {}
+        Ok(BodyVerdict::Edit(edit)) => {
+            if let Some(b) = edit.body {
+                body = b;
+            }
+            new_path = edit.path;
         }
+        Ok(BodyVerdict::Respond(resp)) => return respond(session, &resp).await,
+    }
+    if let Some(rw) = inspector.header_rewrite() {
+        let mut merged = ctx.rewrite.take().unwrap_or_default();
+        merged.set.extend(rw.set);
+        merged.remove.extend(rw.remove);
+        ctx.rewrite = Some(merged);
+    }
+    if let Some(path) = new_path {
+        ctx.origin_form = Some(path);
     }
 
     // 2. Send it upstream.
@@ -74,6 +85,7 @@ pub async fn run(
     };
     let peer = http.peer_for(&route);
     let mut upstream_req = session.req_header().clone();
+    to_http11(&mut upstream_req)?;
     prepare_upstream_request(&mut upstream_req, ctx)?;
     upstream_req.remove_header("transfer-encoding");
     if !body.is_empty() || upstream_req.headers.contains_key("content-length") {
@@ -122,33 +134,112 @@ pub async fn run(
         .await;
     };
 
-    // 3a. Stream the response straight through.
-    if !inspection.response {
-        session
-            .write_response_header(Box::new(resp_header), false)
-            .await?;
-        loop {
-            match client.read_response_body().await {
-                Ok(Some(chunk)) => session.write_response_body(Some(chunk), false).await?,
-                Ok(None) => break,
-                Err(e) => {
-                    plane
-                        .metrics
-                        .upstream_errors
-                        .with_label_values(&["body"])
-                        .inc();
-                    tracing::warn!(error = %e, "upstream failed mid-response");
-                    session.set_keepalive(None);
-                    return Ok(());
-                }
+    let mut headers = HeaderList::default();
+    for (n, v) in resp_header.headers.iter() {
+        headers.push(n.as_str(), v.as_bytes());
+    }
+    let head = ResponseHead {
+        status: resp_header.status.as_u16(),
+        headers,
+    };
+    match inspector.response_plan(&head) {
+        ResponsePlan::Pass => pass_response(http, session, client, &peer, resp_header).await,
+        ResponsePlan::Buffer => {
+            buffer_response(
+                http,
+                session,
+                client,
+                &peer,
+                resp_header,
+                head,
+                inspector.as_mut(),
+            )
+            .await
+        }
+        ResponsePlan::Stream => {
+            stream_response(
+                http,
+                session,
+                client,
+                &peer,
+                resp_header,
+                inspector.as_mut(),
+            )
+            .await
+        }
+    }
+}
+
+type UpstreamSession = pingora::protocols::http::client::HttpSession;
+
+/// Upstream exchanges aarmor drives itself are HTTP/1.1: a request that arrived over HTTP/2
+/// gets a `Host` from its `:authority` and an origin-form target.
+fn to_http11(req: &mut pingora::http::RequestHeader) -> Result<()> {
+    if req.version == http::Version::HTTP_2 {
+        if !req.headers.contains_key("host") {
+            if let Some(authority) = req.uri.authority().map(|a| a.as_str().to_string()) {
+                req.insert_header("host", authority)?;
             }
         }
-        session.write_response_body(None, true).await?;
-        release(http, client, &peer).await;
-        return Ok(());
+        let target = req
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
+        let uri: http::Uri = target.parse().map_err(|e| {
+            pingora::Error::because(pingora::ErrorType::InvalidHTTPHeader, "request target", e)
+        })?;
+        req.set_uri(uri);
     }
+    req.set_version(http::Version::HTTP_11);
+    Ok(())
+}
 
-    // 3b. Hold the whole response for the mediator.
+/// The response goes to the client untouched, streamed.
+async fn pass_response(
+    http: &AarmorHttp,
+    session: &mut Session,
+    mut client: UpstreamSession,
+    peer: &pingora::upstreams::peer::HttpPeer,
+    resp_header: pingora::http::ResponseHeader,
+) -> Result<()> {
+    let plane = &http.plane;
+    session
+        .write_response_header(Box::new(resp_header), false)
+        .await?;
+    loop {
+        match client.read_response_body().await {
+            Ok(Some(chunk)) => session.write_response_body(Some(chunk), false).await?,
+            Ok(None) => break,
+            Err(e) => {
+                plane
+                    .metrics
+                    .upstream_errors
+                    .with_label_values(&["body"])
+                    .inc();
+                tracing::warn!(error = %e, "upstream failed mid-response");
+                session.set_keepalive(None);
+                return Ok(());
+            }
+        }
+    }
+    session.write_response_body(None, true).await?;
+    release(http, client, peer).await;
+    Ok(())
+}
+
+/// The whole response is held (bounded) until the inspector has decided.
+async fn buffer_response(
+    http: &AarmorHttp,
+    session: &mut Session,
+    mut client: UpstreamSession,
+    peer: &pingora::upstreams::peer::HttpPeer,
+    resp_header: pingora::http::ResponseHeader,
+    head: ResponseHead,
+    inspector: &mut dyn ExchangeInspector,
+) -> Result<()> {
+    let plane = &http.plane;
+    let limit = plane.proxy.max_inspect_body_bytes;
     let mut resp_body = BytesMut::new();
     loop {
         match client.read_response_body().await {
@@ -180,18 +271,11 @@ pub async fn run(
         }
     }
     let mut resp_body: Bytes = resp_body.freeze();
-    let mut headers = HeaderList::default();
-    for (n, v) in resp_header.headers.iter() {
-        headers.push(n.as_str(), v.as_bytes());
-    }
-    let head = ResponseHead {
-        status: resp_header.status.as_u16(),
-        headers,
-    };
     match plane
         .mediate(
             "response",
-            plane.mediator.on_response(&exchange, &head, &resp_body),
+            plane.inspect_budget(),
+            inspector.on_response(&head, &resp_body),
         )
         .await
     {
@@ -200,7 +284,7 @@ pub async fn run(
         Ok(ResponseVerdict::Replace(b)) => resp_body = b,
         Ok(ResponseVerdict::Respond(resp)) => return respond(session, &resp).await,
     }
-    release(http, client, &peer).await;
+    release(http, client, peer).await;
     let mut out = resp_header;
     out.remove_header("transfer-encoding");
     out.insert_header("content-length", resp_body.len().to_string())?;
@@ -209,9 +293,89 @@ pub async fn run(
     Ok(())
 }
 
+/// The response streams through the inspector: only what it returns reaches the client. After
+/// the head is sent, a failure can no longer become an error response: the client connection is
+/// cut, so a client never mistakes a truncated stream for a complete one.
+async fn stream_response(
+    http: &AarmorHttp,
+    session: &mut Session,
+    mut client: UpstreamSession,
+    peer: &pingora::upstreams::peer::HttpPeer,
+    resp_header: pingora::http::ResponseHeader,
+    inspector: &mut dyn ExchangeInspector,
+) -> Result<()> {
+    let plane = &http.plane;
+    let budget = plane.inspect_budget();
+    let mut out = resp_header;
+    // The inspector may change the length of the body.
+    out.remove_header("content-length");
+    session.write_response_header(Box::new(out), false).await?;
+    loop {
+        match client.read_response_body().await {
+            Ok(Some(chunk)) => {
+                match plane
+                    .mediate(
+                        "response stream",
+                        budget,
+                        inspector.on_response_chunk(&chunk),
+                    )
+                    .await
+                {
+                    Ok(emit) => {
+                        if !emit.is_empty() {
+                            session.write_response_body(Some(emit), false).await?;
+                        }
+                    }
+                    Err(refusal) => {
+                        tracing::warn!(detail = %String::from_utf8_lossy(&refusal.body), "cutting the response stream (fail closed)");
+                        session.set_keepalive(None);
+                        client.shutdown().await;
+                        return Err(pingora::Error::explain(
+                            pingora::ErrorType::InternalError,
+                            "mediation of the response stream failed",
+                        ));
+                    }
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                plane
+                    .metrics
+                    .upstream_errors
+                    .with_label_values(&["body"])
+                    .inc();
+                tracing::warn!(error = %e, "upstream failed mid-stream");
+                break;
+            }
+        }
+    }
+    match plane
+        .mediate("response stream end", budget, inspector.on_response_end())
+        .await
+    {
+        Ok(emit) => {
+            if !emit.is_empty() {
+                session.write_response_body(Some(emit), false).await?;
+            }
+        }
+        Err(refusal) => {
+            tracing::warn!(detail = %String::from_utf8_lossy(&refusal.body), "cutting the response stream (fail closed)");
+            session.set_keepalive(None);
+            client.shutdown().await;
+            return Err(pingora::Error::explain(
+                pingora::ErrorType::InternalError,
+                "mediation of the response stream failed",
+            ));
+        }
+    }
+    session.write_response_body(None, true).await?;
+    release(http, client, peer).await;
+    Ok(())
+}
+
 async fn release(
     http: &AarmorHttp,
-    mut client: pingora::protocols::http::client::HttpSession,
+    mut client: UpstreamSession,
     peer: &pingora::upstreams::peer::HttpPeer,
 ) {
     if client.response_done() {

@@ -3,8 +3,11 @@
 //!
 //! Only this crate knows pingora. The path of a connection: [`front`] classifies and terminates
 //! TLS → [`facts`] records what is known about the connection → [`http_engine`] routes and
-//! mediates each request (→ [`inspect`] when the mediator wants whole bodies).
+//! mediates each request (→ [`inspect`] when the mediator wants bodies or the response). The
+//! default mediator is [`actions::ActionMediator`]: it turns exchanges into canonical actions
+//! with `aarmor-protocols` and asks an `ActionEngine` about each.
 
+pub mod actions;
 pub mod admin;
 pub mod bypass;
 pub mod ca;
@@ -21,5 +24,5 @@ pub mod settings;
 pub mod sni;
 pub mod upstream;
 
-pub use server::{prepare, DataPlaneConfig, Prepared, StartError};
-pub use settings::{AdminSettings, ProxySettings, UpstreamSettings};
+pub use server::{prepare, DataPlaneConfig, Decider, Prepared, StartError};
+pub use settings::{AdminSettings, MediationSettings, ProxySettings, UpstreamSettings};

@@ -17,6 +17,9 @@ pub struct Metrics {
     pub mediation_failures: IntCounterVec,
     pub spliced: IntCounter,
     pub request_duration: Histogram,
+    pub actions: IntCounterVec,
+    pub observations: IntCounterVec,
+    pub decision_duration: Histogram,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -88,6 +91,30 @@ impl Metrics {
                 1.0, 2.5, 5.0, 10.0, 30.0,
             ]),
         )?;
+        let actions = IntCounterVec::new(
+            Opts::new(
+                "actions_total",
+                "Actions mediated, by protocol and final decision",
+            ),
+            &["protocol", "decision"],
+        )?;
+        let observations = IntCounterVec::new(
+            Opts::new("observations_total", "Observations recorded, by kind"),
+            &["kind"],
+        )?;
+        let decision_duration = Histogram::with_opts(
+            HistogramOpts::new(
+                "decision_duration_seconds",
+                "Time to decide one action, holds included",
+            )
+            .buckets(vec![
+                0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                0.1, 1.0, 10.0, 60.0, 300.0,
+            ]),
+        )?;
+        registry.register(Box::new(actions.clone()))?;
+        registry.register(Box::new(observations.clone()))?;
+        registry.register(Box::new(decision_duration.clone()))?;
         registry.register(Box::new(connections.clone()))?;
         registry.register(Box::new(connections_active.clone()))?;
         registry.register(Box::new(requests.clone()))?;
@@ -110,6 +137,9 @@ impl Metrics {
             mediation_failures,
             spliced,
             request_duration,
+            actions,
+            observations,
+            decision_duration,
         })
     }
 

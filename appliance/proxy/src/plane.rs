@@ -10,11 +10,12 @@ use aarmor_engine::{MediationError, Mediator};
 use crate::facts::FactsTable;
 use crate::metrics::Metrics;
 use crate::mint::LeafMinter;
-use crate::settings::{ProxySettings, UpstreamSettings};
+use crate::settings::{MediationSettings, ProxySettings, UpstreamSettings};
 
 pub struct Plane {
     pub proxy: ProxySettings,
     pub upstream: UpstreamSettings,
+    pub mediation: MediationSettings,
     pub mediator: Arc<dyn Mediator>,
     pub metrics: Arc<Metrics>,
     pub facts: Arc<FactsTable>,
@@ -31,6 +32,7 @@ impl Plane {
     pub fn new(
         proxy: ProxySettings,
         upstream: UpstreamSettings,
+        mediation: MediationSettings,
         mediator: Arc<dyn Mediator>,
         metrics: Arc<Metrics>,
         minter: Arc<LeafMinter>,
@@ -40,6 +42,7 @@ impl Plane {
         Self {
             proxy,
             upstream,
+            mediation,
             mediator,
             metrics,
             facts: Arc::new(FactsTable::default()),
@@ -54,18 +57,25 @@ impl Plane {
         self.next_exchange.fetch_add(1, Ordering::Relaxed)
     }
 
-    pub fn mediation_timeout(&self) -> Duration {
-        Duration::from_millis(self.proxy.mediation_timeout_ms)
+    /// Budget of a call on a request head: one decision.
+    pub fn head_budget(&self) -> Duration {
+        self.mediation.decision_timeout()
     }
 
-    /// Run one mediation call under the deadline. Errors and timeouts become the refusal the
+    /// Budget of a call on a body or a response: decisions that may be held.
+    pub fn inspect_budget(&self) -> Duration {
+        self.mediation.decision_timeout() + self.mediation.max_hold()
+    }
+
+    /// Run one mediation call within `budget`. Errors and timeouts become the refusal the
     /// client receives: the exchange fails closed.
     pub async fn mediate<T>(
         &self,
         stage: &'static str,
+        budget: Duration,
         call: impl std::future::Future<Output = Result<T, MediationError>>,
     ) -> Result<T, SyntheticResponse> {
-        match tokio::time::timeout(self.mediation_timeout(), call).await {
+        match tokio::time::timeout(budget, call).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
                 self.metrics
@@ -88,17 +98,14 @@ impl Plane {
                 tracing::warn!(
                     stage,
                     mediator = self.mediator.name(),
-                    timeout_ms = self.proxy.mediation_timeout_ms,
+                    timeout_ms = budget.as_millis() as u64,
                     "mediation timed out; refusing the request (fail closed)"
                 );
                 Err(SyntheticResponse::problem(
                     503,
                     "mediation-timeout",
                     "Refused: the request could not be mediated in time",
-                    &format!(
-                        "{stage}: no decision within {} ms",
-                        self.proxy.mediation_timeout_ms
-                    ),
+                    &format!("{stage}: no decision within {} ms", budget.as_millis()),
                 ))
             }
         }

@@ -4,13 +4,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use aarmor_engine::Mediator;
+use aarmor_engine::{ActionEngine, Mediator};
 use pingora::connectors::http::Connector;
 use pingora::connectors::ConnectorOptions;
 use pingora::server::configuration::ServerConf;
 use pingora::server::Server;
 use pingora::services::listening::Service;
 
+use crate::actions::ActionMediator;
 use crate::admin::AdminApp;
 use crate::ca::{CaError, CaPaths, CertificateAuthority};
 use crate::front::{FrontEnd, ListenerKind};
@@ -18,7 +19,7 @@ use crate::http_engine::AarmorHttp;
 use crate::metrics::Metrics;
 use crate::mint::{ConnectionResolver, LeafMinter, MintError};
 use crate::plane::Plane;
-use crate::settings::{AdminSettings, ProxySettings, UpstreamSettings};
+use crate::settings::{AdminSettings, MediationSettings, ProxySettings, UpstreamSettings};
 use crate::upstream::{build_root_bundle, TrustError};
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +51,14 @@ pub struct DataPlaneConfig {
     pub proxy: ProxySettings,
     pub upstream: UpstreamSettings,
     pub admin: AdminSettings,
+    pub mediation: MediationSettings,
+}
+
+/// Who decides: a raw [`Mediator`] on exchanges, or an [`ActionEngine`] on canonical actions
+/// (the protocol layer turns exchanges into actions for it).
+pub enum Decider {
+    Mediator(Arc<dyn Mediator>),
+    Actions(Arc<dyn ActionEngine>),
 }
 
 /// What start-up prepared, reported to the operator before serving.
@@ -73,15 +82,13 @@ fn check_bindable(key: &'static str, addr: SocketAddr) -> Result<(), StartError>
 }
 
 /// Validate the configuration against the machine and build the server, without serving yet.
-pub fn prepare(
-    config: DataPlaneConfig,
-    mediator: Arc<dyn Mediator>,
-) -> Result<Prepared, StartError> {
+pub fn prepare(config: DataPlaneConfig, decider: Decider) -> Result<Prepared, StartError> {
     let DataPlaneConfig {
         data_dir,
         proxy,
         upstream,
         admin,
+        mediation,
     } = config;
     if Some(proxy.listen) == proxy.transparent_listen {
         return Err(StartError::Conflict(
@@ -130,9 +137,16 @@ pub fn prepare(
     let server_conf = server.configuration.clone();
     let connector = Connector::new(Some(ConnectorOptions::from_server_conf(&server_conf)));
 
+    let mediator: Arc<dyn Mediator> = match decider {
+        Decider::Mediator(m) => m,
+        Decider::Actions(engine) => {
+            Arc::new(ActionMediator::new(engine, &mediation, metrics.clone()))
+        }
+    };
     let plane = Arc::new(Plane::new(
         proxy.clone(),
         upstream,
+        mediation,
         mediator,
         metrics.clone(),
         minter,

@@ -10,14 +10,22 @@ use std::time::Duration;
 
 use aarmor_core::{ResponseHead, SyntheticResponse};
 use aarmor_engine::{
-    BodyVerdict, Exchange, HeadVerdict, HeaderRewrite, Inspection, MediationError, Mediator,
-    ResponseVerdict,
+    BodyVerdict, Exchange, ExchangeInspector, HeadVerdict, HeaderRewrite, MediationError, Mediator,
+    RequestEdit, ResponsePlan, ResponseVerdict,
 };
-use aarmor_proxy::{AdminSettings, DataPlaneConfig, ProxySettings, UpstreamSettings};
+use aarmor_proxy::{
+    AdminSettings, DataPlaneConfig, Decider, MediationSettings, ProxySettings, UpstreamSettings,
+};
 use async_trait::async_trait;
 use bytes::Bytes;
 
 struct PathMediator;
+
+/// Per-exchange behaviour, chosen by the request path.
+struct PathInspector {
+    path: String,
+    inspect_response: bool,
+}
 
 #[async_trait]
 impl Mediator for PathMediator {
@@ -26,12 +34,11 @@ impl Mediator for PathMediator {
     }
 
     async fn on_request_head(&self, ex: &Exchange) -> Result<HeadVerdict, MediationError> {
-        let inspect = |request_body, response| {
-            HeadVerdict::Inspect(Inspection {
-                request_body,
-                response,
-                rewrite: None,
-            })
+        let inspect = |inspect_response| {
+            HeadVerdict::Inspect(Box::new(PathInspector {
+                path: ex.request.path.clone(),
+                inspect_response,
+            }))
         };
         Ok(match ex.request.path.as_str() {
             "/fail" => return Err(MediationError::Unavailable("policy engine down".into())),
@@ -49,20 +56,22 @@ impl Mediator for PathMediator {
                 set: vec![("x-aarmor-test".into(), "rewritten".into())],
                 remove: vec!["x-secret".into()],
             }),
-            "/body-deny" | "/body-fail" | "/body-replace" => inspect(true, false),
-            "/resp-replace" | "/resp-fail" => inspect(false, true),
+            "/body-deny" | "/body-fail" | "/body-replace" => inspect(false),
+            "/resp-replace" | "/resp-fail" => inspect(true),
             _ => HeadVerdict::Forward,
         })
     }
+}
 
-    async fn on_request_body(
-        &self,
-        ex: &Exchange,
-        body: &Bytes,
-    ) -> Result<BodyVerdict, MediationError> {
-        match ex.request.path.as_str() {
+#[async_trait]
+impl ExchangeInspector for PathInspector {
+    async fn on_request_body(&mut self, body: &Bytes) -> Result<BodyVerdict, MediationError> {
+        match self.path.as_str() {
             "/body-fail" => Err(MediationError::Failed("cannot parse".into())),
-            "/body-replace" => Ok(BodyVerdict::Replace(Bytes::from_static(b"replaced"))),
+            "/body-replace" => Ok(BodyVerdict::Edit(RequestEdit {
+                path: None,
+                body: Some(Bytes::from_static(b"replaced")),
+            })),
             _ if body.windows(4).any(|w| w == b"DROP") => Ok(BodyVerdict::Respond(
                 SyntheticResponse::problem(403, "denied", "Denied", "destructive SQL"),
             )),
@@ -70,14 +79,21 @@ impl Mediator for PathMediator {
         }
     }
 
+    fn response_plan(&mut self, _head: &ResponseHead) -> ResponsePlan {
+        if self.inspect_response {
+            ResponsePlan::Buffer
+        } else {
+            ResponsePlan::Pass
+        }
+    }
+
     async fn on_response(
-        &self,
-        ex: &Exchange,
+        &mut self,
         head: &ResponseHead,
         _body: &Bytes,
     ) -> Result<ResponseVerdict, MediationError> {
         assert_eq!(head.status, 200);
-        match ex.request.path.as_str() {
+        match self.path.as_str() {
             "/resp-fail" => Err(MediationError::Failed("classifier crashed".into())),
             _ => Ok(ResponseVerdict::Replace(Bytes::from_static(b"redacted"))),
         }
@@ -204,16 +220,20 @@ fn mediation_seam_enforces_and_fails_closed() {
         proxy: ProxySettings {
             listen: proxy_addr,
             threads: 1,
-            mediation_timeout_ms: 300,
             ..ProxySettings::default()
         },
         upstream: UpstreamSettings::default(),
         admin: AdminSettings {
             listen: free_port(),
         },
+        mediation: MediationSettings {
+            decision_timeout_ms: 300,
+            max_hold_ms: 0,
+            ..MediationSettings::default()
+        },
     };
-    let prepared =
-        aarmor_proxy::prepare(config, Arc::new(PathMediator)).expect("data plane prepares");
+    let prepared = aarmor_proxy::prepare(config, Decider::Mediator(Arc::new(PathMediator)))
+        .expect("data plane prepares");
     std::thread::spawn(move || prepared.run_forever());
     for _ in 0..100 {
         if TcpStream::connect(proxy_addr).is_ok() {

@@ -1,0 +1,643 @@
+//! The protocol-aware mediator: turns each exchange into canonical actions and observations
+//! (`aarmor-protocols`), asks the [`ActionEngine`] about every action, and renders the verdicts
+//! back into the wire format the agent speaks.
+//!
+//! Fail closed, everywhere: an engine error, a decision past `decision_timeout_ms` or a hold past
+//! `max_hold_ms` is a denial; a response that cannot be inspected (compressed, oversized event)
+//! never reaches the client.
+
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aarmor_core::{
+    Action, ActionId, ActionTarget, Denial, FinalVerdict, Identity, Observation, Protocol,
+    ResponseHead, SyntheticResponse,
+};
+use aarmor_engine::{
+    ActionEngine, BodyVerdict, Exchange, ExchangeInspector, HeadVerdict, HeaderRewrite,
+    MediationError, Mediator, RequestEdit, ResponsePlan, ResponseVerdict,
+};
+use aarmor_protocols::classify::{
+    classify_body, classify_head, BodyClass, HeadClass, ProtocolConfig, SqlEndpoint,
+};
+use aarmor_protocols::gate::{GateOutput, StreamGate};
+use aarmor_protocols::llm::{anthropic, openai_chat, openai_responses, Rendered};
+use aarmor_protocols::mcp::{self, McpRequest};
+use aarmor_protocols::{rest, sql, ActionDraft, Observed};
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde_json::Value;
+
+use crate::metrics::Metrics;
+use crate::settings::MediationSettings;
+
+/// What every exchange's inspector shares.
+struct Shared {
+    engine: Arc<dyn ActionEngine>,
+    protocols: ProtocolConfig,
+    decision_timeout: Duration,
+    max_hold: Duration,
+    max_event_bytes: usize,
+    metrics: Arc<Metrics>,
+    /// Distinguishes action ids of this process from those of earlier runs.
+    id_salt: u16,
+    id_counter: AtomicU16,
+}
+
+/// The default mediator of the data plane.
+pub struct ActionMediator {
+    shared: Arc<Shared>,
+}
+
+impl ActionMediator {
+    pub fn new(
+        engine: Arc<dyn ActionEngine>,
+        settings: &MediationSettings,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let mut salt = [0u8; 2];
+        let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt);
+        Self {
+            shared: Arc::new(Shared {
+                engine,
+                protocols: settings.protocol_config(),
+                decision_timeout: settings.decision_timeout(),
+                max_hold: settings.max_hold(),
+                max_event_bytes: settings.max_event_bytes,
+                metrics,
+                id_salt: u16::from_be_bytes(salt),
+                id_counter: AtomicU16::new(0),
+            }),
+        }
+    }
+}
+
+#[async_trait]
+impl Mediator for ActionMediator {
+    fn name(&self) -> &'static str {
+        "actions"
+    }
+
+    async fn on_request_head(&self, exchange: &Exchange) -> Result<HeadVerdict, MediationError> {
+        let kind = match classify_head(&exchange.request, &self.shared.protocols) {
+            HeadClass::NotAnAction => return Ok(HeadVerdict::Forward),
+            HeadClass::Llm(p) => Kind::Llm(p),
+            HeadClass::Sql(ep) => Kind::Sql(ep.clone()),
+            HeadClass::NeedsBody => Kind::Undecided,
+        };
+        Ok(HeadVerdict::Inspect(Box::new(ActionInspector {
+            shared: self.shared.clone(),
+            exchange: exchange.clone(),
+            kind,
+            response: ResponseHandling::Pass,
+            gate: None,
+            mcp_event_stream: None,
+        })))
+    }
+}
+
+/// What the exchange turned out to be.
+enum Kind {
+    Llm(Protocol),
+    Sql(SqlEndpoint),
+    /// MCP or REST: the body decides.
+    Undecided,
+    Mcp,
+    Rest,
+}
+
+/// What to do with the response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ResponseHandling {
+    Pass,
+    /// LLM responses: tool calls are actions.
+    LlmCalls,
+    /// MCP responses: tool lists and results are observed.
+    McpObserve,
+    /// Compressed or otherwise unreadable: refuse rather than pass unseen.
+    Refuse,
+}
+
+struct ActionInspector {
+    shared: Arc<Shared>,
+    exchange: Exchange,
+    kind: Kind,
+    response: ResponseHandling,
+    gate: Option<StreamGate>,
+    /// Copy of a streamed MCP response, bounded, observed at its end.
+    mcp_event_stream: Option<Vec<u8>>,
+}
+
+fn now_rfc3339_millis() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+        now.millisecond()
+    )
+}
+
+fn is_event_stream(head: &ResponseHead) -> bool {
+    head.headers
+        .get_str("content-type")
+        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("text/event-stream"))
+}
+
+fn is_encoded(head: &ResponseHead) -> bool {
+    head.headers
+        .get_str("content-encoding")
+        .is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"))
+}
+
+/// 403 for a denied request-side action (REST, SQL).
+fn denied_problem(action: &Action, denial: &Denial) -> SyntheticResponse {
+    let mut ext = serde_json::Map::new();
+    ext.insert("action_id".into(), action.action_id.0.clone().into());
+    ext.insert("tool".into(), action.tool.clone().into());
+    ext.insert("operation".into(), action.operation.clone().into());
+    ext.insert(
+        "rule".into(),
+        denial
+            .rule
+            .clone()
+            .map(Value::String)
+            .unwrap_or(Value::Null),
+    );
+    ext.insert("reason".into(), denial.reason.clone().into());
+    SyntheticResponse::problem_with(
+        403,
+        "action-denied",
+        "Refused by aarmor policy",
+        &denial.reason,
+        ext,
+    )
+}
+
+impl ActionInspector {
+    fn target(&self) -> ActionTarget {
+        let req = &self.exchange.request;
+        ActionTarget {
+            host: req.host.clone(),
+            port: req.port,
+            method: req.method.clone(),
+            path: req.path.split('?').next().unwrap_or("/").to_string(),
+        }
+    }
+
+    fn next_action_id(&self) -> ActionId {
+        let millis = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let n = self.shared.id_counter.fetch_add(1, Ordering::Relaxed);
+        ActionId::from_parts((millis << 16) | u64::from(self.shared.id_salt), n)
+    }
+
+    fn action(&self, draft: ActionDraft) -> Action {
+        draft.into_action(
+            self.next_action_id(),
+            now_rfc3339_millis(),
+            self.target(),
+            Identity::default(),
+        )
+    }
+
+    /// Asks the engine about one action, bounded in time, holds settled. Never fails: every
+    /// failure is a denial.
+    async fn decide(&self, action: &Action) -> FinalVerdict {
+        let started = Instant::now();
+        let shared = &self.shared;
+        let verdict = match tokio::time::timeout(
+            shared.decision_timeout,
+            shared.engine.mediate(action),
+        )
+        .await
+        {
+            Ok(Ok(v)) => v.settle(shared.max_hold, tokio::time::sleep).await,
+            Ok(Err(e)) => {
+                shared
+                    .metrics
+                    .mediation_failures
+                    .with_label_values(&["engine_error"])
+                    .inc();
+                tracing::warn!(action = %action.action_id, engine = shared.engine.name(), error = %e, "engine failed; denying (fail closed)");
+                FinalVerdict::Deny(Denial {
+                    rule: None,
+                    reason: format!("the policy engine failed ({e}); refused"),
+                })
+            }
+            Err(_) => {
+                shared
+                    .metrics
+                    .mediation_failures
+                    .with_label_values(&["engine_timeout"])
+                    .inc();
+                tracing::warn!(action = %action.action_id, engine = shared.engine.name(), timeout_ms = shared.decision_timeout.as_millis() as u64, "engine did not decide in time; denying (fail closed)");
+                FinalVerdict::Deny(Denial {
+                    rule: None,
+                    reason: format!(
+                        "no decision within {} ms; refused",
+                        shared.decision_timeout.as_millis()
+                    ),
+                })
+            }
+        };
+        let label = match &verdict {
+            FinalVerdict::Allow => "allow",
+            FinalVerdict::Deny(_) => "deny",
+            FinalVerdict::Modify(_) => "modify",
+        };
+        shared
+            .metrics
+            .actions
+            .with_label_values(&[action.protocol.as_str(), label])
+            .inc();
+        shared
+            .metrics
+            .decision_duration
+            .observe(started.elapsed().as_secs_f64());
+        match &verdict {
+            FinalVerdict::Deny(d) => {
+                tracing::info!(action = %action.action_id, protocol = action.protocol.as_str(), tool = %action.tool, operation = %action.operation, rule = ?d.rule, reason = %d.reason, "action denied")
+            }
+            _ => {
+                tracing::info!(action = %action.action_id, protocol = action.protocol.as_str(), tool = %action.tool, operation = %action.operation, decision = label, "action decided")
+            }
+        }
+        verdict
+    }
+
+    /// Decides proposed tool calls (LLM responses), concurrently, and renders the outcomes.
+    async fn decide_calls(&self, drafts: Vec<ActionDraft>) -> Vec<Rendered> {
+        let template = &self.shared.protocols.deny_template;
+        let decisions = drafts.into_iter().map(|draft| async move {
+            let action = self.action(draft.clone());
+            let verdict = self.decide(&action).await;
+            Rendered::from_verdict(&verdict, &draft, template)
+        });
+        join_all(decisions).await
+    }
+
+    async fn observe(&self, protocol: Protocol, observed: Vec<Observed>) {
+        if observed.is_empty() {
+            return;
+        }
+        let target = self.target();
+        let observations: Vec<Observation> = observed
+            .into_iter()
+            .map(|o| {
+                let kind = serde_json::to_value(o.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                self.shared
+                    .metrics
+                    .observations
+                    .with_label_values(&[&kind])
+                    .inc();
+                Observation {
+                    protocol,
+                    target: target.clone(),
+                    kind: o.kind,
+                    content: o.content,
+                    action_id: None,
+                }
+            })
+            .collect();
+        self.shared.engine.observe(observations).await;
+    }
+
+    async fn sql_body(&mut self, ep: &SqlEndpoint, body: &Bytes) -> BodyVerdict {
+        let req = &self.exchange.request;
+        let Some(text) = sql::extract(ep.dialect, &req.method, &req.path, body) else {
+            // No statement in this request (a status poll, a cancel): handled as REST.
+            self.kind = Kind::Rest;
+            return self.rest_body(body).await;
+        };
+        let draft = sql::draft(ep.dialect, &ep.tool_name(), &text);
+        let action = self.action(draft);
+        match self.decide(&action).await {
+            FinalVerdict::Allow => BodyVerdict::Forward,
+            FinalVerdict::Deny(d) => BodyVerdict::Respond(denied_problem(&action, &d)),
+            FinalVerdict::Modify(m) => {
+                let new_sql = m.parameters.get("sql").and_then(Value::as_str);
+                match new_sql {
+                    Some(s) if s == text.sql => BodyVerdict::Forward,
+                    Some(s) => match sql::rewrite(ep.dialect, &req.path, body, s) {
+                        Some((path, new_body)) => BodyVerdict::Edit(RequestEdit {
+                            path: (path != req.path).then_some(path),
+                            body: Some(Bytes::from(new_body)),
+                        }),
+                        None => BodyVerdict::Respond(denied_problem(&action, &Denial { rule: m.rule, reason: "the statement had to be rewritten but this request cannot be; refused".into() })),
+                    },
+                    None => BodyVerdict::Forward,
+                }
+            }
+        }
+    }
+
+    async fn rest_body(&mut self, body: &Bytes) -> BodyVerdict {
+        let req = &self.exchange.request;
+        let (draft, format) = rest::draft(
+            &req.method,
+            &req.host,
+            &req.path,
+            req.headers.get_str("content-type"),
+            body,
+            &self.shared.protocols.routes,
+        );
+        let action = self.action(draft);
+        match self.decide(&action).await {
+            FinalVerdict::Allow => BodyVerdict::Forward,
+            FinalVerdict::Deny(d) => BodyVerdict::Respond(denied_problem(&action, &d)),
+            FinalVerdict::Modify(m) => match rest::render_body(format, &m.parameters) {
+                Some(new_body) => BodyVerdict::Edit(RequestEdit {
+                    path: None,
+                    body: Some(Bytes::from(new_body)),
+                }),
+                None => BodyVerdict::Respond(denied_problem(&action, &Denial { rule: m.rule, reason: "the body had to be rewritten but it is neither JSON nor a form; refused".into() })),
+            },
+        }
+    }
+
+    async fn mcp_body(&mut self, mut req: McpRequest) -> BodyVerdict {
+        let server = self
+            .shared
+            .protocols
+            .mcp_server_name(&self.exchange.request);
+        let calls = mcp::calls(&req, &server, &self.shared.protocols.meta_tools);
+        if mcp::lists_tools(&req) || !calls.is_empty() {
+            self.response = ResponseHandling::McpObserve;
+        }
+        let mut denied = Vec::new();
+        let mut modified = false;
+        for call in calls {
+            let wrapped = call
+                .draft
+                .risk_signals
+                .iter()
+                .any(|s| matches!(s, aarmor_core::RiskSignal::MetaToolResolved { .. }));
+            let action = self.action(call.draft);
+            match self.decide(&action).await {
+                FinalVerdict::Allow => {}
+                FinalVerdict::Deny(d) => denied.push((call.position, d.reason, d.rule)),
+                FinalVerdict::Modify(m) if wrapped => denied.push((call.position, "a modification was required but calls made through a wrapper tool cannot be rewritten".into(), m.rule)),
+                FinalVerdict::Modify(m) => {
+                    mcp::set_arguments(&mut req, call.position, m.parameters);
+                    modified = true;
+                }
+            }
+        }
+        if !denied.is_empty() {
+            return match mcp::refusal_body(&req, &denied) {
+                Some(body) => BodyVerdict::Respond(SyntheticResponse::json(200, body)),
+                None => BodyVerdict::Respond(SyntheticResponse::problem(
+                    403,
+                    "action-denied",
+                    "Refused by aarmor policy",
+                    &denied[0].1,
+                )),
+            };
+        }
+        if modified {
+            return BodyVerdict::Edit(RequestEdit {
+                path: None,
+                body: Some(Bytes::from(mcp::render_request(&req))),
+            });
+        }
+        BodyVerdict::Forward
+    }
+
+    /// Runs the gate's output to completion: decides pending calls until none are left.
+    async fn drive_gate(&mut self, mut out: GateOutput) -> Result<Bytes, MediationError> {
+        let mut emit = std::mem::take(&mut out.emit);
+        while !out.pending.is_empty() {
+            let pending = std::mem::take(&mut out.pending);
+            let outcomes = self.decide_calls(pending).await;
+            let gate = self
+                .gate
+                .as_mut()
+                .ok_or_else(|| MediationError::Failed("no stream gate".into()))?;
+            out = gate
+                .resolve(outcomes)
+                .map_err(|e| MediationError::Failed(e.to_string()))?;
+            emit.extend_from_slice(&out.emit);
+        }
+        Ok(Bytes::from(emit))
+    }
+}
+
+#[async_trait]
+impl ExchangeInspector for ActionInspector {
+    fn header_rewrite(&self) -> Option<HeaderRewrite> {
+        // Responses aarmor must read are requested uncompressed.
+        match self.kind {
+            Kind::Llm(_) | Kind::Mcp => Some(HeaderRewrite {
+                set: vec![("accept-encoding".into(), "identity".into())],
+                remove: vec![],
+            }),
+            _ => None,
+        }
+    }
+
+    async fn on_request_body(&mut self, body: &Bytes) -> Result<BodyVerdict, MediationError> {
+        match &self.kind {
+            Kind::Llm(p) => {
+                let p = *p;
+                self.response = ResponseHandling::LlmCalls;
+                if let Ok(json) = serde_json::from_slice::<Value>(body) {
+                    let observed = match p {
+                        Protocol::OpenaiChat => openai_chat::observe_request(&json),
+                        Protocol::OpenaiResponses => openai_responses::observe_request(&json),
+                        _ => anthropic::observe_request(&json),
+                    };
+                    self.observe(p, observed).await;
+                }
+                Ok(BodyVerdict::Forward)
+            }
+            Kind::Sql(ep) => {
+                let ep = ep.clone();
+                Ok(self.sql_body(&ep, body).await)
+            }
+            Kind::Undecided | Kind::Mcp | Kind::Rest => {
+                match classify_body(&self.exchange.request, body) {
+                    BodyClass::Mcp(req) => {
+                        self.kind = Kind::Mcp;
+                        Ok(self.mcp_body(req).await)
+                    }
+                    BodyClass::Rest => {
+                        self.kind = Kind::Rest;
+                        Ok(self.rest_body(body).await)
+                    }
+                }
+            }
+        }
+    }
+
+    fn response_plan(&mut self, head: &ResponseHead) -> ResponsePlan {
+        if self.response == ResponseHandling::Pass {
+            return ResponsePlan::Pass;
+        }
+        if is_encoded(head) {
+            if self.response == ResponseHandling::LlmCalls {
+                // Tool calls inside a body aarmor cannot read must not reach the agent.
+                self.response = ResponseHandling::Refuse;
+                return ResponsePlan::Buffer;
+            }
+            return ResponsePlan::Pass;
+        }
+        let Kind::Llm(protocol) = self.kind else {
+            // MCP: observe. Streams pass through with a bounded copy kept for observation.
+            if is_event_stream(head) {
+                self.mcp_event_stream = Some(Vec::new());
+                return ResponsePlan::Stream;
+            }
+            return ResponsePlan::Buffer;
+        };
+        if !(200..300).contains(&head.status) {
+            return ResponsePlan::Pass;
+        }
+        if is_event_stream(head) {
+            let metas = self.shared.protocols.meta_tools.clone();
+            let processor: Box<dyn aarmor_protocols::gate::EventProcessor> = match protocol {
+                Protocol::OpenaiChat => Box::new(openai_chat::ChatStream::new(metas)),
+                Protocol::OpenaiResponses => {
+                    Box::new(openai_responses::ResponsesStream::new(metas))
+                }
+                _ => Box::new(anthropic::MessagesStream::new(metas)),
+            };
+            self.gate = Some(StreamGate::new(processor, self.shared.max_event_bytes));
+            return ResponsePlan::Stream;
+        }
+        ResponsePlan::Buffer
+    }
+
+    async fn on_response(
+        &mut self,
+        head: &ResponseHead,
+        body: &Bytes,
+    ) -> Result<ResponseVerdict, MediationError> {
+        match (self.response, &self.kind) {
+            (ResponseHandling::Refuse, _) => Ok(ResponseVerdict::Respond(SyntheticResponse::problem(
+                502,
+                "uninspectable-response",
+                "Refused: the upstream response cannot be inspected",
+                &format!(
+                    "the response is encoded ({}) although an uncompressed one was requested; it may propose tool calls, so it is not passed on",
+                    head.headers.get_str("content-encoding").unwrap_or("?")
+                ),
+            ))),
+            (ResponseHandling::LlmCalls, Kind::Llm(protocol)) => {
+                let protocol = *protocol;
+                let Ok(mut json) = serde_json::from_slice::<Value>(body) else {
+                    // Not JSON: no SDK can read tool calls out of it either.
+                    return Ok(ResponseVerdict::Forward);
+                };
+                let metas = &self.shared.protocols.meta_tools;
+                let (drafts, observed) = match protocol {
+                    Protocol::OpenaiChat => (openai_chat::response_calls(&json, metas), openai_chat::observe_response(&json)),
+                    Protocol::OpenaiResponses => (openai_responses::response_calls(&json, metas), openai_responses::observe_response(&json)),
+                    _ => (anthropic::response_calls(&json, metas), anthropic::observe_response(&json)),
+                };
+                self.observe(protocol, observed).await;
+                if drafts.is_empty() {
+                    return Ok(ResponseVerdict::Forward);
+                }
+                let outcomes = self.decide_calls(drafts).await;
+                if outcomes.iter().all(|o| *o == Rendered::Keep) {
+                    return Ok(ResponseVerdict::Forward);
+                }
+                match protocol {
+                    Protocol::OpenaiChat => openai_chat::apply_to_response(&mut json, &outcomes),
+                    Protocol::OpenaiResponses => openai_responses::apply_to_response(&mut json, &outcomes),
+                    _ => anthropic::apply_to_response(&mut json, &outcomes),
+                }
+                let body = serde_json::to_vec(&json).map_err(|e| MediationError::Failed(e.to_string()))?;
+                Ok(ResponseVerdict::Replace(Bytes::from(body)))
+            }
+            (ResponseHandling::McpObserve, _) => {
+                self.observe(Protocol::Mcp, mcp::observe_response(body, is_event_stream(head))).await;
+                Ok(ResponseVerdict::Forward)
+            }
+            _ => Ok(ResponseVerdict::Forward),
+        }
+    }
+
+    async fn on_response_chunk(&mut self, chunk: &Bytes) -> Result<Bytes, MediationError> {
+        if let Some(copy) = self.mcp_event_stream.as_mut() {
+            if copy.len() + chunk.len() <= self.shared.max_event_bytes {
+                copy.extend_from_slice(chunk);
+            }
+            return Ok(chunk.clone());
+        }
+        let gate = self
+            .gate
+            .as_mut()
+            .ok_or_else(|| MediationError::Failed("no stream gate".into()))?;
+        let out = gate
+            .push(chunk)
+            .map_err(|e| MediationError::Failed(format!("cannot inspect the stream: {e}")))?;
+        self.drive_gate(out).await
+    }
+
+    async fn on_response_end(&mut self) -> Result<Bytes, MediationError> {
+        if let Some(copy) = self.mcp_event_stream.take() {
+            self.observe(Protocol::Mcp, mcp::observe_response(&copy, true))
+                .await;
+            return Ok(Bytes::new());
+        }
+        let Some(gate) = self.gate.as_mut() else {
+            return Ok(Bytes::new());
+        };
+        let out = gate
+            .finish()
+            .map_err(|e| MediationError::Failed(e.to_string()))?;
+        let dropped = gate.dropped_tail();
+        if dropped > 0 {
+            tracing::warn!(
+                bytes = dropped,
+                "the stream ended inside an event; the unterminated event was dropped"
+            );
+        }
+        let emit = self.drive_gate(out).await?;
+        if let (Some(gate), Kind::Llm(p)) = (self.gate.as_mut(), &self.kind) {
+            let p = *p;
+            let observed = gate.observations();
+            self.observe(p, observed).await;
+        }
+        Ok(emit)
+    }
+}
+
+/// Awaits futures concurrently, results in input order (std only; the set is small).
+async fn join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut futures: Vec<_> = futures.into_iter().map(|f| Some(Box::pin(f))).collect();
+    let mut results: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (slot, result) in futures.iter_mut().zip(results.iter_mut()) {
+            if let Some(f) = slot.as_mut() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        *result = Some(v);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    results.into_iter().flatten().collect()
+}
