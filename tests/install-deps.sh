@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need, skipping whatever is already present:
-# cmake (pingora's zlib-ng), curl, nftables + iproute2 (transparent-mode test), and a Python
-# virtualenv with pytest, requests, the openai SDK and cryptography.
+# cmake (pingora's zlib-ng), curl, nftables + iproute2 (transparent-mode test), clickhouse-server
+# (SQL-over-HTTP test), and a Python virtualenv with the clients of tests/requirements.txt
+# (pytest, requests, the openai, anthropic and mcp SDKs, websockets, cryptography).
 set -euo pipefail
 
 need_apt=()
@@ -10,6 +11,7 @@ command -v curl >/dev/null || need_apt+=(curl)
 command -v nft >/dev/null || need_apt+=(nftables)
 command -v ip >/dev/null || need_apt+=(iproute2)
 command -v cc >/dev/null || need_apt+=(gcc)
+command -v clickhouse-server >/dev/null || need_apt+=(clickhouse-server)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 if ((${#need_apt[@]})); then
     if [[ $(id -u) -ne 0 ]]; then
@@ -22,8 +24,12 @@ if ((${#need_apt[@]})); then
 fi
 
 VENV="${AARMOR_VENV:-$HOME/.cache/aarmor-venv}"
-if [[ ! -x "$VENV/bin/pytest" ]] || ! "$VENV/bin/python" -c 'import openai, requests, cryptography' 2>/dev/null; then
-    python3 -m venv "$VENV"
+REQUIREMENTS="$(dirname "$0")/requirements.txt"
+STAMP="$VENV/.requirements.sha256"
+WANT="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)"
+if [[ ! -x "$VENV/bin/pytest" ]] || [[ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]]; then
+    [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q --upgrade pip
-    "$VENV/bin/pip" install -q -r "$(dirname "$0")/requirements.txt"
+    "$VENV/bin/pip" install -q -r "$REQUIREMENTS"
+    echo "$WANT" > "$STAMP"
 fi

@@ -129,6 +129,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                      "proxy_authorization": self.headers.get("proxy-authorization")}).encode())
 
 
+    do_PUT = do_POST
+    do_PATCH = do_POST
+    do_DELETE = do_POST
+
+
 class Upstream:
     def __init__(self, cert, key, host="127.0.0.1", tls=True, port=0):
         self.server = http.server.ThreadingHTTPServer((host, port), Handler)

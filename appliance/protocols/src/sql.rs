@@ -362,3 +362,30 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod clickhouse_tests {
+    use super::*;
+
+    #[test]
+    fn common_clickhouse_statements_parse() {
+        for s in [
+            "CREATE TABLE t (x UInt8) ENGINE = Memory",
+            "INSERT INTO t VALUES (1), (2)",
+            "INSERT INTO t FORMAT TabSeparated",
+            "SELECT count() FROM t FORMAT JSON",
+            "SELECT * FROM system.tables WHERE database = 'default' LIMIT 5",
+            "DROP TABLE t",
+        ] {
+            let d = draft(
+                SqlDialect::Clickhouse,
+                "ch",
+                &SqlText {
+                    sql: s.into(),
+                    params: None,
+                },
+            );
+            assert_ne!(d.operation, "unparsed", "{s}: {:?}", d.risk_signals);
+        }
+    }
+}
