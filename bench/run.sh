@@ -4,6 +4,10 @@
 # Scenarios: keep-alive with 1 and 16 connections, a new connection per request, 256 KiB bodies.
 # Every run is bounded by a request count and --max-seconds. Not a test: nothing asserts.
 #
+# A streamed LLM response (chat completion: 20 text deltas, then 3 tool calls that aarmor holds,
+# mediates and re-emits) is timed to its first and last body byte. Then the parse cost of the
+# protocol layer per message (no network).
+#
 #   bench/run.sh            # N=20000 requests per keep-alive scenario
 #   N=5000 bench/run.sh     # quicker
 # Optional peers: `pip install mitmproxy` (mitmdump on PATH or in $MITM_VENV), `apt-get install squid-openssl`.
@@ -13,6 +17,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/aarmor-target}"
 N="${N:-20000}"
 NEWCONN_N="${NEWCONN_N:-1000}"
 BIG_N="${BIG_N:-2000}"
+STREAM_N="${STREAM_N:-2000}"
 cargo build --release -q -p aarmor -p aarmor-bench
 BIN="$CARGO_TARGET_DIR/release"
 WORK="$(mktemp -d /tmp/aarmor-bench.XXXXXX)"
@@ -96,13 +101,14 @@ run() { # setup scenario args...
 }
 
 RESULTS="$WORK/results.tsv"
-for scenario in ka1 ka16 newconn big; do
+for scenario in ka1 ka16 newconn big stream; do
     for setup in "${SETUPS[@]}"; do
         case $scenario in
             ka1) run "$setup" ka1 -c 1 -n "$N" ;;
             ka16) run "$setup" ka16 -c 16 -n "$N" ;;
             newconn) run "$setup" newconn -c 1 -n "$NEWCONN_N" --new-connection ;;
             big) run "$setup" big256k -c 4 -n "$BIG_N" --path /big ;;
+            stream) run "$setup" stream -c 1 -n "$STREAM_N" --stream ;;
         esac
     done
 done | tee "$RESULTS"
@@ -124,4 +130,21 @@ for scen, setups in rows.items():
         r50 = f"{p50/d[0]:.2f}x (+{p50-d[0]} µs)" if d else "-"
         rr = f"{rps/d[2]:.2f}x" if d else "-"
         print(f"{scen:10} {setup:10} {p50:8} {p99:8} {rps:9.0f} {r50:>14} {rr:>16}")
+ttfb = {}
+for line in open(sys.argv[1]):
+    m = dict(re.findall(r"(\w+)=(\S+)", line))
+    if "ttfb_p50_us" in m:
+        ttfb[line.split("\t")[0].split("/")[1]] = (int(m["ttfb_p50_us"]), int(m["ttfb_p99_us"]), int(m["p50_us"]), int(m["p99_us"]))
+if ttfb:
+    print()
+    print("streamed chat completion (first body byte = first token; last byte = after 3 mediated tool calls)")
+    print(f"{'setup':10} {'first p50':>10} {'first p99':>10} {'last p50':>9} {'last p99':>9} {'first vs direct':>16} {'last vs direct':>15}")
+    d = ttfb.get("direct")
+    for setup, (f50, f99, l50, l99) in ttfb.items():
+        rf = f"{f50/d[0]:.2f}x (+{f50-d[0]})" if d else "-"
+        rl = f"{l50/d[2]:.2f}x (+{l50-d[2]})" if d else "-"
+        print(f"{setup:10} {f50:10} {f99:10} {l50:9} {l99:9} {rf:>16} {rl:>15}")
 PY
+
+echo
+"$BIN/aarmor-bench" parse -n "${PARSE_N:-20000}"

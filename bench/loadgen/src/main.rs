@@ -1,5 +1,6 @@
-//! aarmor's benchmark tool: a TLS HTTP/1.1 origin and a bounded load generator that goes direct
-//! or through an HTTP CONNECT proxy, reporting p50/p99 latency and requests per second.
+//! aarmor's benchmark tool: a TLS HTTP/1.1 origin (including a streaming LLM endpoint), a
+//! bounded load generator that goes direct or through an HTTP CONNECT proxy, reporting p50/p99
+//! latency and requests per second, and a parse-cost benchmark of the protocol layer.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,6 +11,9 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+mod parse_bench;
+mod stream_body;
 
 #[derive(Parser)]
 #[command(about = "aarmor benchmark: TLS origin and load generator")]
@@ -48,11 +52,20 @@ enum Cmd {
         /// Open a new connection (TCP + CONNECT + TLS) for every request.
         #[arg(long)]
         new_connection: bool,
+        /// POST a chat completion with `stream: true` and measure time to first byte of the
+        /// body and to its last byte (the origin streams text and three tool calls).
+        #[arg(long)]
+        stream: bool,
         #[arg(long, default_value_t = 60)]
         max_seconds: u64,
         /// Label printed in the result line.
         #[arg(long, default_value = "run")]
         label: String,
+    },
+    /// Per-message parse cost of aarmor's protocol layer (no network).
+    Parse {
+        #[arg(long, short = 'n', default_value_t = 20000)]
+        iterations: usize,
     },
 }
 
@@ -73,6 +86,7 @@ fn main() -> Result<()> {
                 requests,
                 path,
                 new_connection,
+                stream,
                 max_seconds,
                 label,
             } => {
@@ -84,10 +98,15 @@ fn main() -> Result<()> {
                     requests,
                     path,
                     new_connection,
+                    stream,
                     Duration::from_secs(max_seconds),
                     label,
                 )
                 .await
+            }
+            Cmd::Parse { iterations } => {
+                parse_bench::run(iterations);
+                Ok(())
             }
         }
     })
@@ -141,12 +160,31 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, big: &[u8]) -> Resul
             let mut headers = [httparse::EMPTY_HEADER; 32];
             let mut req = httparse::Request::new(&mut headers);
             if let httparse::Status::Complete(n) = req.parse(&buf)? {
-                let body: &[u8] = if req.path == Some("/big") { big } else { hello };
-                let head = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n", body.len());
-                s.write_all(head.as_bytes()).await?;
-                s.write_all(body).await?;
-                s.flush().await?;
-                break n;
+                let content_length: usize = req
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                    .and_then(|h| std::str::from_utf8(h.value).ok()?.parse().ok())
+                    .unwrap_or(0);
+                let streaming = req.path == Some("/v1/chat/completions");
+                let wants_big = req.path == Some("/big");
+                while buf.len() < n + content_length {
+                    let got = s.read(&mut chunk).await?;
+                    if got == 0 {
+                        return Ok(());
+                    }
+                    buf.extend_from_slice(&chunk[..got]);
+                }
+                if streaming {
+                    stream_body::write_chat_stream(&mut s).await?;
+                } else {
+                    let body: &[u8] = if wants_big { big } else { hello };
+                    let head = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n", body.len());
+                    s.write_all(head.as_bytes()).await?;
+                    s.write_all(body).await?;
+                    s.flush().await?;
+                }
+                break n + content_length;
             }
             let n = s.read(&mut chunk).await?;
             if n == 0 {
@@ -234,6 +272,7 @@ async fn load(
     requests: usize,
     path: String,
     new_connection: bool,
+    stream: bool,
     cap: Duration,
     label: String,
 ) -> Result<()> {
@@ -248,10 +287,17 @@ async fn load(
     .with_root_certificates(roots)
     .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let req = Arc::new(
+    let req = Arc::new(if stream {
+        let body = stream_body::CHAT_REQUEST;
+        format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: {target}\r\nUser-Agent: aarmor-bench\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    } else {
         format!("GET {path} HTTP/1.1\r\nHost: {target}\r\nUser-Agent: aarmor-bench\r\n\r\n")
-            .into_bytes(),
-    );
+            .into_bytes()
+    });
     let per_conn = requests.div_ceil(connections.max(1));
     let deadline = Instant::now() + cap;
     // Warm-up: one request per connection slot is not counted.
@@ -266,6 +312,7 @@ async fn load(
         );
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(per_conn);
+            let mut first = Vec::with_capacity(per_conn);
             let mut buf = Vec::new();
             let mut conn = if new_connection {
                 None
@@ -273,7 +320,11 @@ async fn load(
                 Some(open(&target, proxy.as_deref(), &connector).await?)
             };
             if let Some(c) = conn.as_mut() {
-                request(c, &req, &mut buf).await?;
+                if stream {
+                    stream_body::request_stream(c, &req, &mut buf).await?;
+                } else {
+                    request(c, &req, &mut buf).await?;
+                }
             }
             for _ in 0..per_conn {
                 if Instant::now() > deadline {
@@ -284,28 +335,47 @@ async fn load(
                     let mut c = open(&target, proxy.as_deref(), &connector).await?;
                     request(&mut c, &req, &mut buf).await?;
                 } else if let Some(c) = conn.as_mut() {
-                    request(c, &req, &mut buf).await?;
+                    if stream {
+                        let ttfb = stream_body::request_stream(c, &req, &mut buf).await?;
+                        first.push(ttfb.saturating_duration_since(t0));
+                    } else {
+                        request(c, &req, &mut buf).await?;
+                    }
                 }
                 lat.push(t0.elapsed());
             }
-            anyhow::Ok(lat)
+            anyhow::Ok((lat, first))
         }));
     }
     let mut all = Vec::new();
+    let mut firsts = Vec::new();
     for t in tasks {
-        all.extend(t.await??);
+        let (lat, first) = t.await??;
+        all.extend(lat);
+        firsts.extend(first);
     }
     let wall = started.elapsed();
     all.sort();
+    firsts.sort();
     if all.is_empty() {
         bail!("no request completed");
     }
-    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_micros();
+    let pct =
+        |v: &[Duration], p: f64| v[((v.len() as f64 * p) as usize).min(v.len() - 1)].as_micros();
+    let ttfb = if firsts.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\tttfb_p50_us={}\tttfb_p99_us={}",
+            pct(&firsts, 0.50),
+            pct(&firsts, 0.99)
+        )
+    };
     println!(
-        "{label}\tc={connections}\tn={}\tp50_us={}\tp99_us={}\trps={:.0}",
+        "{label}\tc={connections}\tn={}\tp50_us={}\tp99_us={}\trps={:.0}{ttfb}",
         all.len(),
-        pct(0.50),
-        pct(0.99),
+        pct(&all, 0.50),
+        pct(&all, 0.99),
         all.len() as f64 / wall.as_secs_f64()
     );
     Ok(())
