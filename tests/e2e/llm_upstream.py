@@ -2,6 +2,7 @@
 Completions, OpenAI Responses and Anthropic Messages, streamed (SSE) or not. Every answer
 proposes two tool calls, `get_weather` and `delete_repo`, after some text, so that tests can
 allow one and deny the other. Requests are recorded in `seen`."""
+import gzip
 import http.server
 import json
 import ssl
@@ -47,8 +48,14 @@ class LlmHandler(http.server.BaseHTTPRequestHandler):
 
     def _json(self, obj):
         data = json.dumps(obj).encode()
+        encoding = None
+        if self.headers.get("x-test-force-gzip"):
+            # A misbehaving upstream that compresses although identity was asked for.
+            data, encoding = gzip.compress(data), "gzip"
         self.send_response(200)
         self.send_header("content-type", "application/json")
+        if encoding:
+            self.send_header("content-encoding", encoding)
         self.send_header("content-length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)

@@ -168,3 +168,11 @@ def test_held_call_is_released_and_hold_past_limit_is_denied(start_aarmor, llm):
 def test_llm_errors_pass_through(mediated, llm):
     with pytest.raises(openai.NotFoundError):
         oai(mediated, llm).post("/unknown/chat/completion", cast_to=object, body={})
+
+
+def test_compressed_llm_response_is_refused_not_passed_unseen(mediated, llm):
+    client = oai(mediated, llm)
+    with pytest.raises(openai.APIStatusError) as err:
+        client.chat.completions.create(model="gpt-test", messages=MESSAGES, tools=TOOLS, extra_headers={"x-test-force-gzip": "1"})
+    assert err.value.status_code == 502
+    assert "uninspectable-response" in err.value.response.text

@@ -111,6 +111,7 @@ routes = [{ host = "localhost", path = "/admin/**", tool = "admin-api" }]
 rules = [
   { name = "no-admin", tool = "admin-api", decision = "deny", reason = "the admin API is off limits" },
   { name = "tag-tickets", tool = "localhost/tickets/{id}", operation = "put", decision = "modify", set_parameters = { body = { status = "review" } } },
+  { name = "approve-payments", tool = "localhost/payments", decision = "hold", hold_ms = 200, then = "deny", reason = "payment not approved" },
 ]
 """
 
@@ -129,3 +130,11 @@ def test_rest_actions_denied_and_modified(start_aarmor, upstream):
     assert json.loads(sent["body"]) == {"status": "review"}, "the upstream received the modified body"
     r = requests.post(f"{base}/echo", json={"x": 1}, **kw)
     assert r.status_code == 200 and r.json()["len"] == len(b'{"x": 1}')
+
+
+def test_held_request_is_parked_then_decided(start_aarmor, upstream):
+    a = start_aarmor(extra=REST_RULES)
+    r = requests.post(f"https://localhost:{upstream.port}/payments", json={"amount": 100}, proxies={"https": a.url}, verify=str(a.ca), timeout=10)
+    assert r.status_code == 403 and r.json()["rule"] == "approve-payments"
+    assert r.json()["reason"] == "payment not approved"
+    assert not any(x["path"] == "/payments" for x in upstream.seen)

@@ -497,3 +497,47 @@ fn append_delta(acc: &mut CallAcc, call: &Value, function: Option<&Value>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_function_call_denied_and_kept() {
+        let resp = json!({"choices": [{"index": 0, "finish_reason": "function_call", "message": {
+            "role": "assistant", "content": null,
+            "function_call": {"name": "send_email", "arguments": "{\"to\": \"all@corp\"}"}}}]});
+        let calls = response_calls(&resp, &[]);
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].tool, "send_email");
+        assert_eq!(calls[0].parameters["to"], "all@corp");
+        let mut denied = resp.clone();
+        apply_to_response(&mut denied, &[Rendered::Blocked("no mail".into())]);
+        assert!(denied.pointer("/choices/0/message/function_call").is_none());
+        assert_eq!(denied["choices"][0]["finish_reason"], "stop");
+        assert_eq!(denied["choices"][0]["message"]["content"], "no mail");
+        let mut kept = resp.clone();
+        apply_to_response(&mut kept, &[Rendered::Keep]);
+        assert_eq!(kept, resp);
+    }
+
+    #[test]
+    fn observes_roles_and_tools() {
+        let req = json!({"messages": [
+            {"role": "system", "content": "be careful"},
+            {"role": "user", "content": [{"type": "text", "text": "delete my test data"}]},
+            {"role": "tool", "content": "3 rows"}
+        ], "tools": [{"type": "function", "function": {"name": "x"}}]});
+        let kinds: Vec<ObservationKind> =
+            observe_request(&req).into_iter().map(|o| o.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                ObservationKind::SystemPrompt,
+                ObservationKind::UserMessage,
+                ObservationKind::ToolResult,
+                ObservationKind::ToolDeclarations
+            ]
+        );
+    }
+}
