@@ -1,16 +1,20 @@
 //! Domain types shared by every aarmor crate: connections, HTTP exchanges, synthetic responses,
-//! and the AARM action model (actions, observations, verdicts).
+//! the AARM action model (actions, observations, decisions, verdicts) and signed receipts.
 //!
 //! This crate does no I/O.
 
 pub mod action;
 pub mod connection;
+pub mod decision;
 pub mod http;
 pub mod observation;
+pub mod receipt;
 pub mod verdict;
 
 pub use action::{Action, ActionId, ActionTarget, Identity, Protocol, RiskSignal};
 pub use connection::{ConnectionFacts, ConnectionMode, ProxyCredential, Target};
+pub use decision::{Decision, DecisionClass};
 pub use http::{HeaderList, RequestHead, ResponseHead, SyntheticResponse};
 pub use observation::{Observation, ObservationKind};
+pub use receipt::{Receipt, ReceiptDecision, ReceiptKind};
 pub use verdict::{Denial, FinalVerdict, Hold, Modification, Verdict};

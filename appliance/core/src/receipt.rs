@@ -1,0 +1,410 @@
+//! Signed, chained receipts (AARM R5): what was decided about an action, by which policy, and
+//! why, in a form anyone can verify offline.
+//!
+//! Invariants:
+//! - The signed bytes are the RFC 8785 (JCS) canonical JSON of the receipt without its
+//!   `signature` member; any change to any field breaks the signature.
+//! - `prev_hash` is `sha256:` + hex of the canonical JSON of the previous receipt *with* its
+//!   signature, so removing, inserting or reordering receipts breaks the chain; `seq` numbers the
+//!   chain from 1 and says where.
+//! - The first receipt of a chain has `prev_hash` = [`GENESIS_HASH`].
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::action::Action;
+use crate::decision::{Decision, DecisionClass};
+
+/// `prev_hash` of the first receipt.
+pub const GENESIS_HASH: &str =
+    "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+pub const RECEIPT_VERSION: &str = "1.0";
+pub const SIGNATURE_ALGORITHM: &str = "Ed25519";
+
+/// What a receipt records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptKind {
+    /// The decision on an action, written before the action may proceed.
+    Decision,
+    /// How a STEP_UP or DEFER ended; `follows` names the decision receipt.
+    Resolution,
+}
+
+/// The policy bundle that decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyRef {
+    pub policy_id: String,
+    pub version: String,
+    /// `sha256:` + hex over the bundle's files.
+    pub hash: String,
+}
+
+/// The decision part of a receipt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReceiptDecision {
+    pub result: Decision,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class: Option<DecisionClass>,
+    /// The rule that decided; `None` when a default or a failure decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    pub reason: String,
+    /// False in monitor mode: the decision was recorded, the action was allowed.
+    pub enforced: bool,
+    pub policy: PolicyRef,
+}
+
+/// The context the decision saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptContext {
+    /// `sha256:` + hex of the canonical JSON of the evaluation context.
+    pub context_hash: String,
+}
+
+/// The signature over the canonical receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptSignature {
+    pub algorithm: String,
+    pub key_id: String,
+    /// Base64 (standard, padded) of the 64-byte signature.
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub receipt_id: String,
+    pub version: String,
+    pub seq: u64,
+    pub timestamp: String,
+    pub kind: ReceiptKind,
+    /// The decision receipt this one resolves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follows: Option<String>,
+    pub action: Action,
+    pub context: ReceiptContext,
+    pub decision: ReceiptDecision,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deferral: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<Value>,
+    pub prev_hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<ReceiptSignature>,
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum ReceiptError {
+    #[error("receipt cannot be serialized: {0}")]
+    Serialize(String),
+    #[error("receipt {0} is not signed")]
+    Unsigned(String),
+    #[error("receipt {receipt_id} is signed by unknown key `{key_id}`")]
+    UnknownKey { receipt_id: String, key_id: String },
+    #[error("receipt {receipt_id}: unsupported signature algorithm `{algorithm}`")]
+    Algorithm { receipt_id: String, algorithm: String },
+    #[error("receipt {0}: signature does not verify (the receipt was changed after signing)")]
+    BadSignature(String),
+}
+
+/// `sha256:` + hex of `bytes`.
+pub fn sha256_tagged(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(71);
+    out.push_str("sha256:");
+    for b in digest {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// RFC 8785 canonical JSON of any serializable value.
+pub fn canonical_json<T: Serialize>(value: &T) -> Result<Vec<u8>, ReceiptError> {
+    serde_json_canonicalizer::to_vec(value).map_err(|e| ReceiptError::Serialize(e.to_string()))
+}
+
+impl Receipt {
+    /// The bytes the signature covers: canonical JSON without `signature`.
+    pub fn signed_bytes(&self) -> Result<Vec<u8>, ReceiptError> {
+        let mut unsigned = self.clone();
+        unsigned.signature = None;
+        canonical_json(&unsigned)
+    }
+
+    /// Hash of the whole receipt (signature included): the next receipt's `prev_hash`.
+    pub fn chain_hash(&self) -> Result<String, ReceiptError> {
+        Ok(sha256_tagged(&canonical_json(self)?))
+    }
+
+    pub fn sign(&mut self, key: &SigningKey, key_id: &str) -> Result<(), ReceiptError> {
+        self.signature = None;
+        let sig = key.sign(&self.signed_bytes()?);
+        self.signature = Some(ReceiptSignature {
+            algorithm: SIGNATURE_ALGORITHM.into(),
+            key_id: key_id.into(),
+            value: base64::engine::general_purpose::STANDARD.encode(sig.to_bytes()),
+        });
+        Ok(())
+    }
+
+    /// Checks the signature against the known public keys.
+    pub fn verify(&self, keys: &HashMap<String, VerifyingKey>) -> Result<(), ReceiptError> {
+        let sig = self
+            .signature
+            .as_ref()
+            .ok_or_else(|| ReceiptError::Unsigned(self.receipt_id.clone()))?;
+        if sig.algorithm != SIGNATURE_ALGORITHM {
+            return Err(ReceiptError::Algorithm {
+                receipt_id: self.receipt_id.clone(),
+                algorithm: sig.algorithm.clone(),
+            });
+        }
+        let key = keys.get(&sig.key_id).ok_or_else(|| ReceiptError::UnknownKey {
+            receipt_id: self.receipt_id.clone(),
+            key_id: sig.key_id.clone(),
+        })?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&sig.value)
+            .map_err(|_| ReceiptError::BadSignature(self.receipt_id.clone()))?;
+        let bytes: [u8; 64] = bytes
+            .try_into()
+            .map_err(|_| ReceiptError::BadSignature(self.receipt_id.clone()))?;
+        let signature = ed25519_dalek::Signature::from_bytes(&bytes);
+        key.verify(&self.signed_bytes()?, &signature)
+            .map_err(|_| ReceiptError::BadSignature(self.receipt_id.clone()))
+    }
+}
+
+/// One thing wrong with a sequence of receipts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainProblem {
+    /// The receipt's own signature or key is wrong.
+    Receipt { seq: u64, error: ReceiptError },
+    /// Receipts are missing before this one (its `seq` jumps).
+    Missing { seq: u64, expected_seq: u64 },
+    /// This receipt appears out of order.
+    OutOfOrder { seq: u64, after_seq: u64 },
+    /// `prev_hash` does not match the receipt before it.
+    BrokenLink { seq: u64 },
+}
+
+impl std::fmt::Display for ChainProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Receipt { seq, error } => write!(f, "seq {seq}: {error}"),
+            Self::Missing { seq, expected_seq } => write!(
+                f,
+                "seq {seq}: receipt(s) missing before it (expected seq {expected_seq}): removed from the chain"
+            ),
+            Self::OutOfOrder { seq, after_seq } => write!(
+                f,
+                "seq {seq}: appears after seq {after_seq}: receipts were reordered"
+            ),
+            Self::BrokenLink { seq } => write!(
+                f,
+                "seq {seq}: prev_hash does not match the receipt before it (the chain was altered)"
+            ),
+        }
+    }
+}
+
+/// Verifies signatures and the hash chain of consecutive receipts. `start_hash` is the
+/// `prev_hash` the first receipt must carry ([`GENESIS_HASH`] for a whole chain); `None` accepts
+/// any (an export that starts mid-chain).
+pub fn verify_chain(
+    receipts: &[Receipt],
+    keys: &HashMap<String, VerifyingKey>,
+    start_hash: Option<&str>,
+) -> Vec<ChainProblem> {
+    let mut problems = Vec::new();
+    let mut prev: Option<(u64, String)> = None;
+    for r in receipts {
+        if let Err(error) = r.verify(keys) {
+            problems.push(ChainProblem::Receipt { seq: r.seq, error });
+        }
+        match &prev {
+            None => {
+                if let Some(start) = start_hash {
+                    if r.prev_hash != start {
+                        problems.push(ChainProblem::BrokenLink { seq: r.seq });
+                    }
+                }
+            }
+            Some((prev_seq, prev_hash)) => {
+                if r.seq <= *prev_seq {
+                    problems.push(ChainProblem::OutOfOrder {
+                        seq: r.seq,
+                        after_seq: *prev_seq,
+                    });
+                } else if r.seq != prev_seq + 1 {
+                    problems.push(ChainProblem::Missing {
+                        seq: r.seq,
+                        expected_seq: prev_seq + 1,
+                    });
+                } else if &r.prev_hash != prev_hash {
+                    problems.push(ChainProblem::BrokenLink { seq: r.seq });
+                }
+            }
+        }
+        let hash = r.chain_hash().unwrap_or_default();
+        prev = Some((r.seq, hash));
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::action::{ActionId, ActionTarget, Identity, Protocol};
+
+    fn key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    fn receipt(seq: u64, prev_hash: String) -> Receipt {
+        Receipt {
+            receipt_id: format!("rct_{seq:020x}"),
+            version: RECEIPT_VERSION.into(),
+            seq,
+            timestamp: "2026-11-23T10:00:00.000Z".into(),
+            kind: ReceiptKind::Decision,
+            follows: None,
+            action: Action {
+                action_id: ActionId(format!("act_{seq:020x}")),
+                timestamp: "2026-11-23T10:00:00.000Z".into(),
+                protocol: Protocol::Sql,
+                target: ActionTarget {
+                    host: "db".into(),
+                    port: 8123,
+                    method: "POST".into(),
+                    path: "/".into(),
+                },
+                tool: "warehouse".into(),
+                operation: "drop".into(),
+                parameters: json!({"sql": "DROP TABLE t", "emoji": "😀", "n": 1e21})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+                identity: Identity::default(),
+                context_ref: None,
+                risk_signals: vec![],
+            },
+            context: ReceiptContext {
+                context_hash: sha256_tagged(b"{}"),
+            },
+            decision: ReceiptDecision {
+                result: Decision::Deny,
+                class: Some(DecisionClass::Forbidden),
+                rule: Some("sql.no_drop".into()),
+                reason: "DROP is forbidden".into(),
+                enforced: true,
+                policy: PolicyRef {
+                    policy_id: "default".into(),
+                    version: "1".into(),
+                    hash: sha256_tagged(b"policy"),
+                },
+            },
+            approval: None,
+            deferral: None,
+            execution: None,
+            prev_hash,
+            signature: None,
+        }
+    }
+
+    fn chain(n: u64, k: &SigningKey) -> Vec<Receipt> {
+        let mut out: Vec<Receipt> = Vec::new();
+        let mut prev = GENESIS_HASH.to_string();
+        for seq in 1..=n {
+            let mut r = receipt(seq, prev.clone());
+            r.sign(k, "k1").unwrap();
+            prev = r.chain_hash().unwrap();
+            out.push(r);
+        }
+        out
+    }
+
+    fn keys(k: &SigningKey) -> HashMap<String, VerifyingKey> {
+        HashMap::from([("k1".to_string(), k.verifying_key())])
+    }
+
+    #[test]
+    fn a_clean_chain_verifies() {
+        let k = key(1);
+        assert!(verify_chain(&chain(5, &k), &keys(&k), Some(GENESIS_HASH)).is_empty());
+    }
+
+    #[test]
+    fn any_changed_field_breaks_the_signature() {
+        let k = key(1);
+        let base = chain(3, &k);
+        let edits: Vec<Box<dyn Fn(&mut Receipt)>> = vec![
+            Box::new(|r| r.decision.result = Decision::Allow),
+            Box::new(|r| r.decision.reason.push('!')),
+            Box::new(|r| r.action.tool = "other".into()),
+            Box::new(|r| {
+                r.action.parameters.insert("sql".into(), json!("SELECT 1"));
+            }),
+            Box::new(|r| r.timestamp = "2026-11-23T10:00:00.001Z".into()),
+            Box::new(|r| r.context.context_hash = sha256_tagged(b"x")),
+            Box::new(|r| r.decision.enforced = false),
+        ];
+        for edit in edits {
+            let mut c = base.clone();
+            edit(&mut c[1]);
+            let problems = verify_chain(&c, &keys(&k), Some(GENESIS_HASH));
+            assert!(
+                problems.contains(&ChainProblem::Receipt {
+                    seq: 2,
+                    error: ReceiptError::BadSignature(c[1].receipt_id.clone())
+                }),
+                "{problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn removal_reordering_and_unknown_keys_are_named() {
+        let k = key(1);
+        let base = chain(4, &k);
+        let mut removed = base.clone();
+        removed.remove(1);
+        assert_eq!(
+            verify_chain(&removed, &keys(&k), Some(GENESIS_HASH)),
+            vec![ChainProblem::Missing { seq: 3, expected_seq: 2 }]
+        );
+        let mut reordered = base.clone();
+        reordered.swap(1, 2);
+        let problems = verify_chain(&reordered, &keys(&k), Some(GENESIS_HASH));
+        assert!(problems.contains(&ChainProblem::OutOfOrder { seq: 2, after_seq: 3 }), "{problems:?}");
+        let mut foreign = base.clone();
+        foreign[2].sign(&key(9), "k9").unwrap();
+        let problems = verify_chain(&foreign, &keys(&k), Some(GENESIS_HASH));
+        assert!(matches!(&problems[0], ChainProblem::Receipt { seq: 3, error: ReceiptError::UnknownKey { key_id, .. } } if key_id == "k9"));
+        // Re-signing a changed receipt with the real key still breaks the next link.
+        let mut resigned = base.clone();
+        resigned[1].decision.result = Decision::Allow;
+        resigned[1].sign(&k, "k1").unwrap();
+        assert_eq!(
+            verify_chain(&resigned, &keys(&k), Some(GENESIS_HASH)),
+            vec![ChainProblem::BrokenLink { seq: 3 }]
+        );
+    }
+
+    #[test]
+    fn canonical_json_is_rfc8785() {
+        // Keys sorted by UTF-16 code units, numbers in ECMAScript form.
+        let v = json!({"b": 1, "a": [1e21, 0.1, -0.0], "é": true, "\u{1F600}": 1, "\u{FB33}": 2});
+        let s = String::from_utf8(canonical_json(&v).unwrap()).unwrap();
+        assert_eq!(s, "{\"a\":[1e+21,0.1,0],\"b\":1,\"é\":true,\"\u{1F600}\":1,\"\u{FB33}\":2}");
+    }
+}

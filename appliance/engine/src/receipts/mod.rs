@@ -1,0 +1,10 @@
+//! Receipts on disk: the signing keys, the LMDB store, and the single writer that chains, signs
+//! and group-commits every receipt.
+
+pub mod keys;
+pub mod store;
+pub mod writer;
+
+pub use keys::{KeyError, KeyRing};
+pub use store::{ReceiptStore, StoreError};
+pub use writer::{Durability, ReceiptDraft, ReceiptLog, WriterStats};
