@@ -109,7 +109,10 @@ pub enum ReceiptError {
     #[error("receipt {receipt_id} is signed by unknown key `{key_id}`")]
     UnknownKey { receipt_id: String, key_id: String },
     #[error("receipt {receipt_id}: unsupported signature algorithm `{algorithm}`")]
-    Algorithm { receipt_id: String, algorithm: String },
+    Algorithm {
+        receipt_id: String,
+        algorithm: String,
+    },
     #[error("receipt {0}: signature does not verify (the receipt was changed after signing)")]
     BadSignature(String),
 }
@@ -166,10 +169,12 @@ impl Receipt {
                 algorithm: sig.algorithm.clone(),
             });
         }
-        let key = keys.get(&sig.key_id).ok_or_else(|| ReceiptError::UnknownKey {
-            receipt_id: self.receipt_id.clone(),
-            key_id: sig.key_id.clone(),
-        })?;
+        let key = keys
+            .get(&sig.key_id)
+            .ok_or_else(|| ReceiptError::UnknownKey {
+                receipt_id: self.receipt_id.clone(),
+                key_id: sig.key_id.clone(),
+            })?;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(&sig.value)
             .map_err(|_| ReceiptError::BadSignature(self.receipt_id.clone()))?;
@@ -380,16 +385,27 @@ mod tests {
         removed.remove(1);
         assert_eq!(
             verify_chain(&removed, &keys(&k), Some(GENESIS_HASH)),
-            vec![ChainProblem::Missing { seq: 3, expected_seq: 2 }]
+            vec![ChainProblem::Missing {
+                seq: 3,
+                expected_seq: 2
+            }]
         );
         let mut reordered = base.clone();
         reordered.swap(1, 2);
         let problems = verify_chain(&reordered, &keys(&k), Some(GENESIS_HASH));
-        assert!(problems.contains(&ChainProblem::OutOfOrder { seq: 2, after_seq: 3 }), "{problems:?}");
+        assert!(
+            problems.contains(&ChainProblem::OutOfOrder {
+                seq: 2,
+                after_seq: 3
+            }),
+            "{problems:?}"
+        );
         let mut foreign = base.clone();
         foreign[2].sign(&key(9), "k9").unwrap();
         let problems = verify_chain(&foreign, &keys(&k), Some(GENESIS_HASH));
-        assert!(matches!(&problems[0], ChainProblem::Receipt { seq: 3, error: ReceiptError::UnknownKey { key_id, .. } } if key_id == "k9"));
+        assert!(
+            matches!(&problems[0], ChainProblem::Receipt { seq: 3, error: ReceiptError::UnknownKey { key_id, .. } } if key_id == "k9")
+        );
         // Re-signing a changed receipt with the real key still breaks the next link.
         let mut resigned = base.clone();
         resigned[1].decision.result = Decision::Allow;
@@ -405,6 +421,9 @@ mod tests {
         // Keys sorted by UTF-16 code units, numbers in ECMAScript form.
         let v = json!({"b": 1, "a": [1e21, 0.1, -0.0], "é": true, "\u{1F600}": 1, "\u{FB33}": 2});
         let s = String::from_utf8(canonical_json(&v).unwrap()).unwrap();
-        assert_eq!(s, "{\"a\":[1e+21,0.1,0],\"b\":1,\"é\":true,\"\u{1F600}\":1,\"\u{FB33}\":2}");
+        assert_eq!(
+            s,
+            "{\"a\":[1e+21,0.1,0],\"b\":1,\"é\":true,\"\u{1F600}\":1,\"\u{FB33}\":2}"
+        );
     }
 }

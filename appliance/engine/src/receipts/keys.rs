@@ -82,7 +82,8 @@ pub fn verifying_keys(entries: &[PublicKeyEntry]) -> Result<HashMap<String, Veri
         let bytes: [u8; 32] = bytes
             .try_into()
             .map_err(|_| format!("key {}: not 32 bytes", e.key_id))?;
-        let key = VerifyingKey::from_bytes(&bytes).map_err(|err| format!("key {}: {err}", e.key_id))?;
+        let key =
+            VerifyingKey::from_bytes(&bytes).map_err(|err| format!("key {}: {err}", e.key_id))?;
         map.insert(e.key_id.clone(), key);
     }
     Ok(map)
@@ -159,7 +160,11 @@ impl KeyRing {
         let public_bytes = signing.verifying_key().to_bytes();
         let fingerprint = aarmor_core::receipt::sha256_tagged(&public_bytes);
         let date = today();
-        let key_id = format!("aarmor-{}-{}", &date[..10].replace('-', ""), &fingerprint[7..15]);
+        let key_id = format!(
+            "aarmor-{}-{}",
+            &date[..10].replace('-', ""),
+            &fingerprint[7..15]
+        );
         let key_path = dir.join(format!("{key_id}.key"));
         let mut f = std::fs::OpenOptions::new()
             .write(true)
@@ -187,7 +192,9 @@ impl KeyRing {
         });
         write_atomically(
             &pub_path,
-            serde_json::to_string_pretty(&public).unwrap_or_default().as_bytes(),
+            serde_json::to_string_pretty(&public)
+                .unwrap_or_default()
+                .as_bytes(),
         )?;
         write_atomically(&dir.join("current"), key_id.as_bytes())?;
         Ok(Self {
@@ -232,10 +239,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (first, created) = KeyRing::load_or_create(dir.path()).unwrap();
         assert!(created);
-        let mode = std::fs::metadata(dir.path().join("keys").join(format!("{}.key", first.key_id)))
-            .unwrap()
-            .permissions()
-            .mode();
+        let mode = std::fs::metadata(
+            dir.path()
+                .join("keys")
+                .join(format!("{}.key", first.key_id)),
+        )
+        .unwrap()
+        .permissions()
+        .mode();
         assert_eq!(mode & 0o777, 0o600);
         let (again, created) = KeyRing::load_or_create(dir.path()).unwrap();
         assert!(!created);

@@ -69,8 +69,8 @@ impl ReceiptStore {
         let txn = self.env.begin_ro_txn()?;
         match txn.get(self.meta, b"head") {
             Ok(bytes) => {
-                let v: serde_json::Value =
-                    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let v: serde_json::Value = serde_json::from_slice(bytes)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 Ok(Some(Head {
                     seq: v["seq"].as_u64().unwrap_or(0),
                     hash: v["hash"].as_str().unwrap_or_default().to_string(),
@@ -87,7 +87,12 @@ impl ReceiptStore {
         let mut txn = self.env.begin_rw_txn()?;
         for (seq, receipt_id, bytes) in batch {
             txn.put(self.chain, &seq.to_be_bytes(), bytes, WriteFlags::empty())?;
-            txn.put(self.ids, receipt_id, &seq.to_be_bytes(), WriteFlags::empty())?;
+            txn.put(
+                self.ids,
+                receipt_id,
+                &seq.to_be_bytes(),
+                WriteFlags::empty(),
+            )?;
         }
         let head_json = serde_json::json!({"seq": head.seq, "hash": head.hash}).to_string();
         txn.put(self.meta, b"head", &head_json, WriteFlags::empty())?;

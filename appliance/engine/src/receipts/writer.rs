@@ -73,7 +73,11 @@ pub struct ReceiptLog {
 }
 
 impl ReceiptLog {
-    pub fn start(store: ReceiptStore, keys: KeyRing, durability: Durability) -> Result<Self, StoreError> {
+    pub fn start(
+        store: ReceiptStore,
+        keys: KeyRing,
+        durability: Durability,
+    ) -> Result<Self, StoreError> {
         let head = store.head()?.unwrap_or(Head {
             seq: 0,
             hash: GENESIS_HASH.to_string(),
@@ -237,7 +241,9 @@ fn writer_loop(
         }
         match store.append(&batch, &head) {
             Ok(()) => {
-                stats.receipts.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                stats
+                    .receipts
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
                 stats.commits.fetch_add(1, Ordering::Relaxed);
                 for (ack, receipt) in strict_acks {
                     let _ = ack.send(Ok(receipt));
@@ -347,7 +353,10 @@ mod tests {
                 // Batched: give the window time to commit before reading.
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            assert!(log.stats.commits.load(Ordering::Relaxed) < 200, "receipts are group-committed");
+            assert!(
+                log.stats.commits.load(Ordering::Relaxed) < 200,
+                "receipts are group-committed"
+            );
             drop(log);
         }
         let receipts = all(&store_dir);
@@ -377,6 +386,9 @@ mod tests {
             }
         }
         assert!(failures > 0, "the store must fill up");
-        assert!(log.append(draft(999)).await.is_err(), "once failed, it stays failed");
+        assert!(
+            log.append(draft(999)).await.is_err(),
+            "once failed, it stays failed"
+        );
     }
 }

@@ -1,0 +1,377 @@
+//! Rego policies: a policy directory compiled into one bundle evaluated by regorus' compiled VM.
+//!
+//! Contract (documented for operators in `policies/README.md`):
+//! - every policy module that decides is in `package aarmor.policy` and adds candidate objects to
+//!   the set `decisions`; helpers may live in other packages; `*_test.rego` files hold tests;
+//! - the input is `{action, identity, context, intent, schema}`;
+//! - `policies/data.json` (optional) is the data document, `policies/manifest.json` (optional)
+//!   names the bundle (`policy_id`, `version`), `policies/tools/<tool>.json` are operator schemas.
+//!
+//! A bundle is compiled completely before it is used; its identity is the sha256 over every file
+//! it was built from, so a receipt names exactly the policy that decided.
+
+pub mod candidate;
+pub mod resolve;
+pub mod schemas;
+pub mod testing;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aarmor_core::receipt::{sha256_tagged, PolicyRef};
+use regorus::languages::rego::compiler::Compiler;
+use regorus::rvm::program::Program;
+use regorus::rvm::vm::RegoVM;
+use regorus::utils::limits::ExecutionTimerConfig;
+use serde_json::Value;
+
+pub use candidate::{Candidate, Patch};
+pub use resolve::{resolve, Resolution};
+pub use schemas::ToolSchemas;
+
+/// The rule every bundle must define.
+pub const ENTRY_POINT: &str = "data.aarmor.policy.decisions";
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("policy directory {path}: {message}")]
+    Load { path: PathBuf, message: String },
+    #[error("policy bundle does not compile: {0}")]
+    Compile(String),
+    #[error("policy evaluation failed: {0}")]
+    Eval(String),
+}
+
+/// Limits of one evaluation.
+#[derive(Debug, Clone, Copy)]
+pub struct EvalLimits {
+    pub time: Duration,
+    pub instructions: usize,
+}
+
+impl Default for EvalLimits {
+    fn default() -> Self {
+        Self {
+            time: Duration::from_millis(10),
+            instructions: 1_000_000,
+        }
+    }
+}
+
+/// The files of a policy directory.
+#[derive(Debug, Clone, Default)]
+pub struct PolicySources {
+    pub dir: PathBuf,
+    /// `(relative path, content)` of every `.rego` file, tests included.
+    pub rego: Vec<(String, String)>,
+    pub data: Value,
+    pub manifest: Value,
+    /// Operator schemas by tool name.
+    pub tool_schemas: Vec<(String, Value)>,
+    /// `sha256:` over every file except tests.
+    pub hash: String,
+}
+
+fn load_err(path: &Path, message: impl std::fmt::Display) -> PolicyError {
+    PolicyError::Load {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), PolicyError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| load_err(dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| load_err(dir, e))?;
+        let path = entry.path();
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+impl PolicySources {
+    pub fn read(dir: &Path) -> Result<Self, PolicyError> {
+        if !dir.is_dir() {
+            return Err(load_err(dir, "not a directory"));
+        }
+        let mut files = Vec::new();
+        walk(dir, &mut files)?;
+        files.sort();
+        let mut sources = PolicySources {
+            dir: dir.to_path_buf(),
+            data: Value::Object(Default::default()),
+            manifest: Value::Object(Default::default()),
+            ..Default::default()
+        };
+        let mut hashed: Vec<u8> = Vec::new();
+        for path in files {
+            let rel = path
+                .strip_prefix(dir)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .replace('\\', "/");
+            let is_test = rel.ends_with("_test.rego") || rel.starts_with("tests/");
+            let wanted = rel.ends_with(".rego")
+                || rel == "data.json"
+                || rel == "manifest.json"
+                || (rel.starts_with("tools/") && rel.ends_with(".json"));
+            if !wanted {
+                continue;
+            }
+            let content = std::fs::read_to_string(&path).map_err(|e| load_err(&path, e))?;
+            if !is_test {
+                hashed.extend_from_slice(rel.as_bytes());
+                hashed.push(0);
+                hashed.extend_from_slice(content.as_bytes());
+                hashed.push(0);
+            }
+            if rel.ends_with(".rego") {
+                sources.rego.push((rel, content));
+            } else {
+                let value: Value =
+                    serde_json::from_str(&content).map_err(|e| load_err(&path, e))?;
+                if rel == "data.json" {
+                    sources.data = value;
+                } else if rel == "manifest.json" {
+                    sources.manifest = value;
+                } else {
+                    let tool = rel
+                        .trim_start_matches("tools/")
+                        .trim_end_matches(".json")
+                        .to_string();
+                    sources.tool_schemas.push((tool, value));
+                }
+            }
+        }
+        if !sources.rego.iter().any(|(p, _)| !p.ends_with("_test.rego")) {
+            return Err(load_err(dir, "no .rego policy files"));
+        }
+        sources.hash = sha256_tagged(&hashed);
+        Ok(sources)
+    }
+
+    pub fn policy_ref(&self) -> PolicyRef {
+        let dir_name = self
+            .dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "policies".into());
+        PolicyRef {
+            policy_id: self
+                .manifest
+                .get("policy_id")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or(dir_name),
+            version: self
+                .manifest
+                .get("version")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| self.hash[7..19].to_string()),
+            hash: self.hash.clone(),
+        }
+    }
+
+    /// A regorus engine with every module (tests too when `with_tests`) and the data.
+    pub fn engine(&self, with_tests: bool) -> Result<regorus::Engine, PolicyError> {
+        let mut engine = regorus::Engine::new();
+        engine.set_strict_builtin_errors(true);
+        for (path, content) in &self.rego {
+            if !with_tests && path.ends_with("_test.rego") {
+                continue;
+            }
+            engine
+                .add_policy(path.clone(), content.clone())
+                .map_err(|e| PolicyError::Compile(format!("{path}: {e}")))?;
+        }
+        engine
+            .add_data(regorus::Value::from(self.data.clone()))
+            .map_err(|e| PolicyError::Compile(format!("data.json: {e}")))?;
+        Ok(engine)
+    }
+}
+
+/// A compiled policy bundle.
+pub struct PolicySet {
+    pub policy: PolicyRef,
+    pub sources: PolicySources,
+    program: Arc<Program>,
+    data: regorus::Value,
+    limits: EvalLimits,
+    pub schemas: Arc<ToolSchemas>,
+}
+
+impl std::fmt::Debug for PolicySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicySet")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PolicySet {
+    /// Reads and compiles a policy directory; nothing is used unless all of it compiles.
+    pub fn load(dir: &Path, limits: EvalLimits) -> Result<Self, PolicyError> {
+        let sources = PolicySources::read(dir)?;
+        Self::compile(sources, limits)
+    }
+
+    pub fn compile(sources: PolicySources, limits: EvalLimits) -> Result<Self, PolicyError> {
+        let mut engine = sources.engine(false)?;
+        let packages = engine
+            .get_packages()
+            .map_err(|e| PolicyError::Compile(e.to_string()))?;
+        if !packages.iter().any(|p| p == "data.aarmor.policy") {
+            return Err(PolicyError::Compile(format!(
+                "no module declares `package aarmor.policy` (found: {})",
+                packages.join(", ")
+            )));
+        }
+        let entry: regorus::Rc<str> = ENTRY_POINT.into();
+        let compiled = engine
+            .compile_with_entrypoint(&entry)
+            .map_err(|e| PolicyError::Compile(e.to_string()))?;
+        let program = Compiler::compile_from_policy(&compiled, &[ENTRY_POINT])
+            .map_err(|e| PolicyError::Compile(e.to_string()))?;
+        let schemas = ToolSchemas::with_operator(sources.tool_schemas.clone())
+            .map_err(|e| PolicyError::Compile(format!("tools/: {e}")))?;
+        Ok(Self {
+            policy: sources.policy_ref(),
+            data: regorus::Value::from(sources.data.clone()),
+            sources,
+            program,
+            limits,
+            schemas: Arc::new(schemas),
+        })
+    }
+
+    /// Evaluates the bundle on `input`; returns the candidates. Errors (including a malformed
+    /// candidate or a limit hit) are for the caller to turn into DENY.
+    pub fn evaluate(&self, input: &Value) -> Result<Vec<Candidate>, PolicyError> {
+        let mut vm = RegoVM::new();
+        vm.load_program(self.program.clone());
+        vm.set_data(self.data.clone())
+            .map_err(|e| PolicyError::Eval(e.to_string()))?;
+        vm.set_input(regorus::Value::from(input.clone()));
+        vm.set_execution_timer_config(Some(ExecutionTimerConfig {
+            limit: self.limits.time,
+            check_interval: std::num::NonZeroU32::new(64).unwrap_or(std::num::NonZeroU32::MIN),
+        }));
+        vm.set_max_instructions(self.limits.instructions);
+        let result = vm.execute().map_err(|e| PolicyError::Eval(e.to_string()))?;
+        let json = serde_json::to_value(&result).map_err(|e| PolicyError::Eval(e.to_string()))?;
+        match json {
+            Value::Null => Ok(Vec::new()),
+            Value::String(s) if s == "<undefined>" => Ok(Vec::new()),
+            Value::Array(items) => items
+                .iter()
+                .map(Candidate::parse)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(PolicyError::Eval),
+            Value::Object(o) if o.is_empty() => Ok(Vec::new()),
+            other => Err(PolicyError::Eval(format!(
+                "`decisions` must be a set of objects, got {other}"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn bundle(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, content) in files {
+            let p = dir.path().join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, content).unwrap();
+        }
+        dir
+    }
+
+    const SQL: &str = r#"package aarmor.policy
+
+decisions contains d if {
+    input.action.protocol == "sql"
+    input.action.operation in {"drop", "truncate"}
+    d := {"decision": "deny", "class": "forbidden", "priority": 1000, "rule": "sql.no_drop",
+          "reason": sprintf("%s is forbidden", [input.action.operation])}
+}
+
+decisions contains d if {
+    input.action.protocol == "sql"
+    input.action.parameters.has_where == false
+    d := {"decision": "deny", "class": "context_deny", "priority": 900, "rule": "sql.unbounded",
+          "reason": "DELETE/UPDATE without WHERE"}
+}
+"#;
+
+    #[test]
+    fn compiles_and_evaluates() {
+        let dir = bundle(&[
+            ("sql.rego", SQL),
+            ("manifest.json", r#"{"policy_id": "t", "version": "7"}"#),
+        ]);
+        let set = PolicySet::load(dir.path(), EvalLimits::default()).unwrap();
+        assert_eq!(set.policy.policy_id, "t");
+        assert_eq!(set.policy.version, "7");
+        assert!(set.policy.hash.starts_with("sha256:"));
+        let drop = json!({"action": {"protocol": "sql", "operation": "drop", "parameters": {}}});
+        let c = set.evaluate(&drop).unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].rule, "sql.no_drop");
+        assert_eq!(c[0].reason, "drop is forbidden");
+        let select =
+            json!({"action": {"protocol": "sql", "operation": "select", "parameters": {}}});
+        assert!(set.evaluate(&select).unwrap().is_empty());
+        let unbounded = json!({"action": {"protocol": "sql", "operation": "delete", "parameters": {"has_where": false}}});
+        assert_eq!(set.evaluate(&unbounded).unwrap()[0].rule, "sql.unbounded");
+    }
+
+    #[test]
+    fn broken_bundles_are_rejected_with_the_file_named() {
+        let dir = bundle(&[(
+            "bad.rego",
+            "package aarmor.policy\n\ndecisions contains d if {\n  d := \n}\n",
+        )]);
+        let err = PolicySet::load(dir.path(), EvalLimits::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bad.rego"), "{err}");
+        let dir = bundle(&[("other.rego", "package other\n\nx := 1\n")]);
+        let err = PolicySet::load(dir.path(), EvalLimits::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("package aarmor.policy"), "{err}");
+    }
+
+    #[test]
+    fn malformed_output_and_limits_are_errors() {
+        let dir = bundle(&[(
+            "p.rego",
+            "package aarmor.policy\n\ndecisions contains \"deny\" if { true }\n",
+        )]);
+        let set = PolicySet::load(dir.path(), EvalLimits::default()).unwrap();
+        assert!(set.evaluate(&json!({})).is_err());
+        let slow = "package aarmor.policy\n\ndecisions contains d if {\n  n := count([x | some x in numbers.range(1, 200000)])\n  n > 0\n  d := {\"decision\": \"allow\", \"class\": \"context_allow\", \"rule\": \"r\", \"reason\": \"x\"}\n}\n";
+        let dir = bundle(&[("p.rego", slow)]);
+        let set = PolicySet::load(
+            dir.path(),
+            EvalLimits {
+                time: Duration::from_millis(10),
+                instructions: 1000,
+            },
+        )
+        .unwrap();
+        assert!(set.evaluate(&json!({})).is_err(), "a limit hit is an error");
+    }
+}
