@@ -89,6 +89,9 @@ pub struct Receipt {
     pub action: Action,
     pub context: ReceiptContext,
     pub decision: ReceiptDecision,
+    /// For MODIFY: the parameters after the policy's patch (the action as forwarded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modification: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -318,6 +321,7 @@ mod tests {
                     hash: sha256_tagged(b"policy"),
                 },
             },
+            modification: None,
             approval: None,
             deferral: None,
             execution: None,

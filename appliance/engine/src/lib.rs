@@ -6,15 +6,19 @@
 
 pub mod action_engine;
 pub mod allow_all;
+pub mod approvals;
 pub mod mediator;
 pub mod policy;
+pub mod policy_engine;
 pub mod receipts;
-pub mod static_rules;
+pub mod settings;
 
 pub use action_engine::ActionEngine;
 pub use allow_all::AllowAllMediator;
+pub use approvals::{ApprovalAnswer, ApprovalError, ApprovalRequest, Approvals};
 pub use mediator::{
     BodyVerdict, Exchange, ExchangeInspector, HeadVerdict, HeaderRewrite, MediationError, Mediator,
     RequestEdit, ResponsePlan, ResponseVerdict,
 };
-pub use static_rules::{Rule, RuleDecision, StaticRulesEngine};
+pub use policy_engine::PolicyEngine;
+pub use settings::{ApprovalSettings, EnforcementSettings, PolicySettings, ReceiptSettings};

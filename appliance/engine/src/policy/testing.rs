@@ -171,3 +171,22 @@ fn run_case(set: &PolicySet, file: &str, case: TableCase) -> TestOutcome {
         detail: String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The default pack in `policies/` passes all of its own tests.
+    #[test]
+    fn default_pack_passes_its_tests() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+        let sources = PolicySources::read(&dir).unwrap();
+        let outcomes = run(&sources).unwrap();
+        let failed: Vec<_> = outcomes.iter().filter(|o| !o.passed).collect();
+        assert!(failed.is_empty(), "{failed:#?}");
+        assert!(outcomes.len() >= 30, "{} tests", outcomes.len());
+        assert!(outcomes
+            .iter()
+            .any(|o| o.name.contains("sql_test.rego: test_drop_is_forbidden")));
+    }
+}

@@ -1,0 +1,656 @@
+//! The AARM engine: evaluates every action against the Rego bundle, resolves one of the five
+//! decisions, writes a signed receipt for it, and enforces it (R1, R3, R4, R5).
+//!
+//! Fail closed: an evaluation error or a budget hit is a DENY; a receipt that cannot be written
+//! turns any decision into a denial (an action is never allowed without its receipt); a STEP_UP
+//! or DEFER that is not resolved in time is a DENY, with its own receipt.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use aarmor_core::receipt::PolicyRef;
+use aarmor_core::{
+    Action, Decision, DecisionClass, Denial, Hold, Modification, Observation, ObservationKind,
+    Protocol, Receipt, ReceiptDecision, ReceiptKind, Verdict,
+};
+use async_trait::async_trait;
+use serde_json::{json, Map, Value};
+use tokio::sync::watch;
+
+use crate::action_engine::ActionEngine;
+use crate::approvals::{ApprovalAnswer, ApprovalRequest, Approvals};
+use crate::mediator::MediationError;
+use crate::policy::{resolve, EvalLimits, PolicyError, PolicySet, Resolution, ToolSchemas};
+use crate::receipts::{ReceiptDraft, ReceiptLog};
+use crate::settings::{DefaultDecision, EnforcementMode, EnforcementSettings, PolicySettings};
+
+/// What the session has shown so far. A minimal context until the context store lands: the
+/// original request (first user message) and the latest one.
+#[derive(Debug, Default, Clone)]
+struct SessionContext {
+    original_request: Option<String>,
+    last_user_message: Option<String>,
+    user_messages: u64,
+    tools_declared: u64,
+}
+
+impl SessionContext {
+    fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        if let Some(o) = &self.original_request {
+            m.insert("original_request".into(), json!(o));
+        }
+        if let Some(l) = &self.last_user_message {
+            m.insert("last_user_message".into(), json!(l));
+        }
+        m.insert("user_messages".into(), json!(self.user_messages));
+        m.insert("tools_declared".into(), json!(self.tools_declared));
+        Value::Object(m)
+    }
+}
+
+struct Inner {
+    policies: RwLock<Arc<PolicySet>>,
+    settings: PolicySettings,
+    enforcement: EnforcementSettings,
+    receipts: ReceiptLog,
+    approvals: Arc<Approvals>,
+    declared: ToolSchemas,
+    context: Mutex<SessionContext>,
+    context_changed: watch::Sender<u64>,
+    max_hold: Duration,
+    ids: AtomicU64,
+}
+
+/// The policy engine; cheap to clone.
+#[derive(Clone)]
+pub struct PolicyEngine {
+    inner: Arc<Inner>,
+}
+
+fn now() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+        now.millisecond()
+    )
+}
+
+fn in_future(d: Duration) -> String {
+    let t = time::OffsetDateTime::now_utc() + d;
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// The limits of one evaluation under these settings.
+pub fn eval_limits(settings: &PolicySettings) -> EvalLimits {
+    EvalLimits {
+        time: Duration::from_micros(settings.eval_timeout_us),
+        instructions: settings.max_instructions,
+    }
+}
+
+impl PolicyEngine {
+    pub fn new(
+        policies: PolicySet,
+        settings: PolicySettings,
+        enforcement: EnforcementSettings,
+        receipts: ReceiptLog,
+        max_hold: Duration,
+    ) -> Self {
+        let (context_changed, _) = watch::channel(0);
+        let mut salt = [0u8; 4];
+        let _ = getrandom::fill(&mut salt);
+        Self {
+            inner: Arc::new(Inner {
+                policies: RwLock::new(Arc::new(policies)),
+                settings,
+                enforcement,
+                receipts,
+                approvals: Arc::new(Approvals::default()),
+                declared: ToolSchemas::default(),
+                context: Mutex::new(SessionContext::default()),
+                context_changed,
+                max_hold,
+                ids: AtomicU64::new(u64::from(u32::from_be_bytes(salt)) << 32),
+            }),
+        }
+    }
+
+    pub fn approvals(&self) -> Arc<Approvals> {
+        self.inner.approvals.clone()
+    }
+
+    pub fn policy(&self) -> PolicyRef {
+        self.inner.current().policy.clone()
+    }
+
+    /// Compiles the policy directory again and swaps it in; on error the old bundle stays.
+    pub fn reload(&self) -> Result<PolicyRef, PolicyError> {
+        let set = PolicySet::load(&self.inner.settings.dir, eval_limits(&self.inner.settings))?;
+        let policy = set.policy.clone();
+        if let Ok(mut p) = self.inner.policies.write() {
+            *p = Arc::new(set);
+        }
+        Ok(policy)
+    }
+
+    /// The full evaluation of an action without enforcing or receipting it (`policy eval`).
+    pub fn explain(&self, action: &Action) -> (Value, Resolution) {
+        let set = self.inner.current();
+        let input = self.inner.input(action, &set);
+        let res = self.inner.evaluate(&set, &input, action.protocol);
+        (input, res)
+    }
+}
+
+impl Inner {
+    fn current(&self) -> Arc<PolicySet> {
+        match self.policies.read() {
+            Ok(p) => p.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn default_for(&self, protocol: Protocol) -> Decision {
+        let d = self
+            .settings
+            .defaults
+            .get(protocol.as_str())
+            .copied()
+            .unwrap_or(self.settings.default_decision);
+        match d {
+            DefaultDecision::Allow => Decision::Allow,
+            DefaultDecision::Deny => Decision::Deny,
+        }
+    }
+
+    fn schema_input(&self, set: &PolicySet, action: &Action, params: &Value) -> Value {
+        let operator = set.schemas.check(&action.tool, params);
+        let declared = self.declared.check(&action.tool, params);
+        let mut violations = operator["violations"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        violations.extend(
+            declared["violations"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+        );
+        json!({
+            "operator": operator["operator"],
+            "declared": declared["declared"],
+            "violations": violations,
+        })
+    }
+
+    /// The input document: `{action, identity, context, intent, schema}`.
+    fn input(&self, action: &Action, set: &PolicySet) -> Value {
+        let params = Value::Object(action.parameters.clone());
+        let mut action_json = serde_json::to_value(action).unwrap_or(Value::Null);
+        let size = serde_json::to_vec(&params).map(|v| v.len()).unwrap_or(0);
+        if size > self.settings.max_parameter_bytes {
+            action_json["parameters"] = json!({"_truncated": true, "bytes": size});
+            if let Some(signals) = action_json["risk_signals"].as_array_mut() {
+                signals.push(json!({"kind": "parameters_too_large", "bytes": size}));
+            }
+        }
+        let schema = self.schema_input(set, action, &params);
+        let context = self
+            .context
+            .lock()
+            .map(|c| c.to_json())
+            .unwrap_or_else(|_| json!({}));
+        json!({
+            "action": action_json,
+            "identity": serde_json::to_value(&action.identity).unwrap_or(json!({})),
+            "context": context,
+            "intent": {},
+            "schema": schema,
+        })
+    }
+
+    fn evaluate(&self, set: &PolicySet, input: &Value, protocol: Protocol) -> Resolution {
+        match set.evaluate(input) {
+            Ok(candidates) => resolve(candidates, input, self.default_for(protocol)),
+            Err(e) => {
+                tracing::warn!(error = %e, "policy evaluation failed; denying (fail closed)");
+                Resolution {
+                    decision: Decision::Deny,
+                    class: None,
+                    rule: None,
+                    reason: format!("policy evaluation failed: {e}"),
+                    modify: None,
+                    approvers: Vec::new(),
+                    timeout: None,
+                    candidates: Vec::new(),
+                }
+            }
+        }
+    }
+
+    fn monitored(&self, action: &Action) -> bool {
+        self.enforcement.mode == EnforcementMode::Monitor
+            || action
+                .identity
+                .agent
+                .as_ref()
+                .is_some_and(|a| self.enforcement.monitor_agents.contains(a))
+    }
+
+    fn next_id(&self, prefix: &str) -> String {
+        format!("{prefix}_{:016x}", self.ids.fetch_add(1, Ordering::Relaxed))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn receipt(
+        &self,
+        kind: ReceiptKind,
+        follows: Option<String>,
+        action: &Action,
+        input: &Value,
+        decision: Decision,
+        class: Option<DecisionClass>,
+        rule: Option<String>,
+        reason: String,
+        enforced: bool,
+        policy: &PolicyRef,
+        extra: ReceiptExtra,
+    ) -> Result<Receipt, String> {
+        let draft = ReceiptDraft {
+            kind,
+            follows,
+            action: action.clone(),
+            context: json!({
+                "identity": input.get("identity"),
+                "context": input.get("context"),
+                "intent": input.get("intent"),
+                "schema": input.get("schema"),
+            }),
+            decision: ReceiptDecision {
+                result: decision,
+                class,
+                rule,
+                reason,
+                enforced,
+                policy: policy.clone(),
+            },
+            modification: extra.modification,
+            approval: extra.approval,
+            deferral: extra.deferral,
+            execution: None,
+        };
+        self.receipts.append(draft).await.map_err(|e| e.to_string())
+    }
+}
+
+#[derive(Default)]
+struct ReceiptExtra {
+    modification: Option<Value>,
+    approval: Option<Value>,
+    deferral: Option<Value>,
+}
+
+fn receipt_failure(e: &str) -> Verdict {
+    tracing::error!(error = %e, "cannot write the receipt; denying (fail closed)");
+    Verdict::Deny(Denial {
+        rule: None,
+        reason: format!("the decision could not be receipted ({e}); refused"),
+    })
+}
+
+/// What an enforced decision becomes, once decided (no holds).
+fn final_verdict(action: &Action, res: &Resolution) -> Verdict {
+    match res.decision {
+        Decision::Allow => Verdict::Allow,
+        Decision::Modify => Verdict::Modify(Modification {
+            rule: res.rule.clone(),
+            reason: res.reason.clone(),
+            parameters: res
+                .modify
+                .as_ref()
+                .map(|p| p.apply(&action.parameters))
+                .unwrap_or_else(|| action.parameters.clone()),
+        }),
+        _ => Verdict::Deny(Denial {
+            rule: res.rule.clone(),
+            reason: res.reason.clone(),
+        }),
+    }
+}
+
+impl Inner {
+    /// Enforces a resolution: receipts it and turns it into a verdict (holds included).
+    async fn enforce(
+        self: &Arc<Self>,
+        action: &Action,
+        input: Value,
+        res: Resolution,
+        policy: PolicyRef,
+        follows: Option<String>,
+        kind: ReceiptKind,
+    ) -> Verdict {
+        let monitored = self.monitored(action);
+        let mut extra = ReceiptExtra::default();
+        if res.decision == Decision::Modify && !monitored {
+            if let Verdict::Modify(m) = final_verdict(action, &res) {
+                extra.modification = Some(Value::Object(m.parameters));
+            }
+        }
+        let receipt = match self
+            .receipt(
+                kind,
+                follows,
+                action,
+                &input,
+                res.decision,
+                res.class,
+                res.rule.clone(),
+                res.reason.clone(),
+                !monitored,
+                &policy,
+                extra,
+            )
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => return receipt_failure(&e),
+        };
+        if monitored {
+            tracing::info!(action = %action.action_id, decision = %res.decision, rule = ?res.rule, "monitor mode: decision recorded, action allowed");
+            return Verdict::Allow;
+        }
+        match res.decision {
+            Decision::StepUp => {
+                self.step_up(action.clone(), input, res, policy, receipt.receipt_id)
+            }
+            Decision::Defer => self.defer(action.clone(), res, policy, receipt.receipt_id),
+            _ => final_verdict(action, &res),
+        }
+    }
+
+    fn hold_limit(&self, wanted: Option<Duration>, default_s: u64) -> Duration {
+        wanted
+            .unwrap_or(Duration::from_secs(default_s))
+            .min(self.max_hold.saturating_sub(Duration::from_millis(500)))
+            .max(Duration::from_millis(1))
+    }
+
+    fn step_up(
+        self: &Arc<Self>,
+        action: Action,
+        input: Value,
+        res: Resolution,
+        policy: PolicyRef,
+        receipt_id: String,
+    ) -> Verdict {
+        let limit = self.hold_limit(res.timeout, self.settings.step_up_timeout_s);
+        let id = self.next_id("apr");
+        let request = ApprovalRequest {
+            id: id.clone(),
+            receipt_id: receipt_id.clone(),
+            action: action.clone(),
+            context: json!({
+                "identity": input.get("identity"),
+                "context": input.get("context"),
+                "intent": input.get("intent"),
+                "schema": input.get("schema"),
+            }),
+            rule: res.rule.clone(),
+            reason: res.reason.clone(),
+            approvers: res.approvers.clone(),
+            created: now(),
+            expires: in_future(limit),
+        };
+        let answer = self.approvals.open(request);
+        tracing::info!(action = %action.action_id, approval = %id, timeout_s = limit.as_secs(), rule = ?res.rule, "action held for approval (STEP_UP)");
+        let inner = self.clone();
+        let reason = res.reason.clone();
+        Verdict::Hold(Hold {
+            reason: format!("approval {id}: {reason}"),
+            timeout: limit + Duration::from_secs(2),
+            resolution: Box::pin(async move {
+                let outcome = tokio::time::timeout(limit, answer).await;
+                inner.approvals.close(&id);
+                let (decision, why, approval) = match outcome {
+                    Ok(Ok(a)) if a.approved => (
+                        Decision::Allow,
+                        format!("approved by {}", a.approver),
+                        approval_json(&id, &a),
+                    ),
+                    Ok(Ok(a)) => (
+                        Decision::Deny,
+                        format!(
+                            "denied by {}{}",
+                            a.approver,
+                            a.reason
+                                .as_ref()
+                                .map(|r| format!(": {r}"))
+                                .unwrap_or_default()
+                        ),
+                        approval_json(&id, &a),
+                    ),
+                    _ => (
+                        Decision::Deny,
+                        format!("approval {id} not given within {} s", limit.as_secs()),
+                        json!({"id": id, "status": "timed_out"}),
+                    ),
+                };
+                let receipt = inner
+                    .receipt(
+                        ReceiptKind::Resolution,
+                        Some(receipt_id),
+                        &action,
+                        &input,
+                        decision,
+                        res.class,
+                        res.rule.clone(),
+                        why.clone(),
+                        true,
+                        &policy,
+                        ReceiptExtra {
+                            approval: Some(approval),
+                            ..Default::default()
+                        },
+                    )
+                    .await;
+                if let Err(e) = receipt {
+                    return receipt_failure(&e);
+                }
+                if decision == Decision::Allow {
+                    Verdict::Allow
+                } else {
+                    Verdict::Deny(Denial {
+                        rule: res.rule,
+                        reason: why,
+                    })
+                }
+            }),
+        })
+    }
+
+    fn defer(
+        self: &Arc<Self>,
+        action: Action,
+        res: Resolution,
+        policy: PolicyRef,
+        receipt_id: String,
+    ) -> Verdict {
+        let limit = self.hold_limit(res.timeout, self.settings.defer_timeout_s);
+        let inner = self.clone();
+        let mut changes = self.context_changed.subscribe();
+        tracing::info!(action = %action.action_id, timeout_s = limit.as_secs(), rule = ?res.rule, "action deferred until the context resolves it");
+        Verdict::Hold(Hold {
+            reason: format!("deferred: {}", res.reason),
+            timeout: limit + Duration::from_secs(2),
+            resolution: Box::pin(async move {
+                let deadline = tokio::time::Instant::now() + limit;
+                let mut rounds = 0u32;
+                loop {
+                    let changed = tokio::time::timeout_at(deadline, changes.changed()).await;
+                    if !matches!(changed, Ok(Ok(()))) {
+                        let why =
+                            format!("deferred action not resolved within {} s", limit.as_secs());
+                        let input = inner.input(&action, &inner.current());
+                        let receipt = inner
+                            .receipt(
+                                ReceiptKind::Resolution,
+                                Some(receipt_id.clone()),
+                                &action,
+                                &input,
+                                Decision::Deny,
+                                Some(DecisionClass::ContextDefer),
+                                res.rule.clone(),
+                                why.clone(),
+                                true,
+                                &policy,
+                                ReceiptExtra {
+                                    deferral: Some(
+                                        json!({"status": "timed_out", "rounds": rounds}),
+                                    ),
+                                    ..Default::default()
+                                },
+                            )
+                            .await;
+                        if let Err(e) = receipt {
+                            return receipt_failure(&e);
+                        }
+                        return Verdict::Deny(Denial {
+                            rule: res.rule.clone(),
+                            reason: why,
+                        });
+                    }
+                    rounds += 1;
+                    let set = inner.current();
+                    let input = inner.input(&action, &set);
+                    let mut again = inner.evaluate(&set, &input, action.protocol);
+                    if again.decision == Decision::Defer {
+                        if rounds < inner.settings.max_deferrals {
+                            continue;
+                        }
+                        again.decision = Decision::Deny;
+                        again.reason = format!(
+                            "deferred {rounds} times without being resolved: {}",
+                            again.reason
+                        );
+                    }
+                    tracing::info!(action = %action.action_id, decision = %again.decision, rounds, "deferred action re-evaluated");
+                    let verdict = Box::pin(inner.enforce(
+                        &action,
+                        input,
+                        again,
+                        set.policy.clone(),
+                        Some(receipt_id.clone()),
+                        ReceiptKind::Resolution,
+                    ))
+                    .await;
+                    // A resolution that is itself held (STEP_UP) is waited for here.
+                    return match verdict {
+                        Verdict::Hold(h) => match tokio::time::timeout(h.timeout, h.resolution).await {
+                            Ok(v @ (Verdict::Allow | Verdict::Deny(_) | Verdict::Modify(_))) => v,
+                            _ => Verdict::Deny(Denial {
+                                rule: res.rule.clone(),
+                                reason: "the deferred action's follow-up decision was not resolved in time".into(),
+                            }),
+                        },
+                        v => v,
+                    };
+                }
+            }),
+        })
+    }
+}
+
+fn approval_json(id: &str, a: &ApprovalAnswer) -> Value {
+    json!({
+        "id": id,
+        "status": if a.approved { "approved" } else { "denied" },
+        "approver": a.approver,
+        "reason": a.reason,
+        "at": a.at,
+    })
+}
+
+#[async_trait]
+impl ActionEngine for PolicyEngine {
+    fn name(&self) -> &'static str {
+        "policy"
+    }
+
+    async fn mediate(&self, action: &Action) -> Result<Verdict, MediationError> {
+        let started = Instant::now();
+        let set = self.inner.current();
+        let input = self.inner.input(action, &set);
+        let res = self.inner.evaluate(&set, &input, action.protocol);
+        tracing::debug!(action = %action.action_id, decision = %res.decision, rule = ?res.rule, eval_us = started.elapsed().as_micros() as u64, "evaluated");
+        Ok(self
+            .inner
+            .enforce(
+                action,
+                input,
+                res,
+                set.policy.clone(),
+                None,
+                ReceiptKind::Decision,
+            )
+            .await)
+    }
+
+    async fn observe(&self, observations: Vec<Observation>) {
+        let mut changed = false;
+        for o in &observations {
+            match o.kind {
+                ObservationKind::UserMessage => {
+                    if let (Ok(mut ctx), Some(text)) =
+                        (self.inner.context.lock(), o.content.as_str())
+                    {
+                        if ctx.original_request.is_none() {
+                            ctx.original_request = Some(text.to_string());
+                        }
+                        ctx.last_user_message = Some(text.to_string());
+                        ctx.user_messages += 1;
+                        changed = true;
+                    }
+                }
+                ObservationKind::ToolDeclarations => {
+                    let learned = self.inner.declared.learn(&o.content);
+                    if learned > 0 {
+                        if let Ok(mut ctx) = self.inner.context.lock() {
+                            ctx.tools_declared += learned as u64;
+                        }
+                        changed = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if changed {
+            self.inner.context_changed.send_modify(|g| *g += 1);
+        }
+    }
+}
+
+/// Answers a pending approval (the admin API and the CLI use this).
+pub fn answer(approved: bool, approver: &str, reason: Option<String>) -> ApprovalAnswer {
+    ApprovalAnswer {
+        approved,
+        approver: approver.to_string(),
+        reason,
+        at: now(),
+    }
+}

@@ -1,0 +1,301 @@
+//! The engine end to end, in process: Rego decisions, receipts for each, approvals, deferrals,
+//! monitor mode, and failing closed when receipts cannot be written.
+
+use std::path::Path;
+use std::time::Duration;
+
+use aarmor_core::receipt::{verify_chain, GENESIS_HASH};
+use aarmor_core::{
+    Action, ActionId, ActionTarget, Decision, FinalVerdict, Identity, Observation, ObservationKind,
+    Protocol, Receipt, ReceiptKind,
+};
+use aarmor_engine::policy::PolicySet;
+use aarmor_engine::policy_engine::{answer, eval_limits};
+use aarmor_engine::receipts::{Durability, KeyRing, ReceiptLog, ReceiptStore};
+use aarmor_engine::settings::{EnforcementMode, EnforcementSettings, PolicySettings};
+use aarmor_engine::{ActionEngine, PolicyEngine};
+use serde_json::json;
+
+const POLICY: &str = r#"package aarmor.policy
+
+decisions contains d if {
+    input.action.tool == "drop_db"
+    d := {"decision": "deny", "class": "forbidden", "priority": 1000, "rule": "no-drop", "reason": "dropping databases is forbidden"}
+}
+
+decisions contains d if {
+    input.action.tool == "search"
+    d := {"decision": "modify", "class": "context_allow", "priority": 100, "rule": "cap", "reason": "limit capped",
+          "modify": {"patch": {"limit": 10}, "redact": ["/token"]}}
+}
+
+decisions contains d if {
+    input.action.tool == "transfer"
+    d := {"decision": "step_up", "class": "context_allow", "priority": 500, "rule": "big-transfer", "reason": "needs approval",
+          "approvers": ["finance"], "timeout": 0.3}
+}
+
+decisions contains d if {
+    input.action.tool == "delete_test_data"
+    contains(input.context.original_request, "delete my test data")
+    d := {"decision": "allow", "class": "context_allow", "priority": 200, "rule": "delete-if-asked",
+          "reason": "the user asked for it", "requires": ["context.original_request"]}
+}
+
+decisions contains d if {
+    input.action.tool == "delete_test_data"
+    not input.context.original_request
+    d := {"decision": "allow", "class": "context_allow", "priority": 200, "rule": "delete-if-asked",
+          "reason": "the user asked for it", "requires": ["context.original_request"], "timeout": 0.4}
+}
+"#;
+
+fn action(tool: &str, params: serde_json::Value) -> Action {
+    Action {
+        action_id: ActionId(format!("act_{:020x}", tool.len())),
+        timestamp: "2026-11-23T10:00:00.000Z".into(),
+        protocol: Protocol::Mcp,
+        target: ActionTarget {
+            host: "mcp.test".into(),
+            port: 443,
+            method: "POST".into(),
+            path: "/mcp".into(),
+        },
+        tool: tool.into(),
+        operation: "tools/call".into(),
+        parameters: params.as_object().cloned().unwrap_or_default(),
+        identity: Identity::default(),
+        context_ref: None,
+        risk_signals: vec![],
+    }
+}
+
+fn engine(dir: &Path, mode: EnforcementMode, map_size: usize) -> PolicyEngine {
+    let policies = dir.join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    std::fs::write(policies.join("p.rego"), POLICY).unwrap();
+    let settings = PolicySettings {
+        dir: policies.clone(),
+        ..PolicySettings::default()
+    };
+    let set = PolicySet::load(&policies, eval_limits(&settings)).unwrap();
+    let (keys, _) = KeyRing::load_or_create(dir).unwrap();
+    let log = ReceiptLog::start(
+        ReceiptStore::open(&dir.join("receipts"), map_size).unwrap(),
+        keys,
+        Durability::Strict,
+    )
+    .unwrap();
+    PolicyEngine::new(
+        set,
+        settings,
+        EnforcementSettings {
+            mode,
+            monitor_agents: vec![],
+        },
+        log,
+        Duration::from_secs(30),
+    )
+}
+
+async fn decide(e: &PolicyEngine, a: &Action) -> FinalVerdict {
+    e.mediate(a)
+        .await
+        .unwrap()
+        .settle(Duration::from_secs(30), tokio::time::sleep)
+        .await
+}
+
+fn receipts(dir: &Path) -> Vec<Receipt> {
+    let store = ReceiptStore::open(&dir.join("receipts"), 1 << 26).unwrap();
+    store
+        .scan(1, usize::MAX)
+        .unwrap()
+        .iter()
+        .map(|b| serde_json::from_slice(b).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_receipts_approvals_and_deferrals() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path(), EnforcementMode::Enforce, 1 << 26);
+
+    // DENY (forbidden), MODIFY (merge patch + redaction), default ALLOW.
+    assert!(
+        matches!(decide(&e, &action("drop_db", json!({}))).await, FinalVerdict::Deny(d) if d.rule.as_deref() == Some("no-drop"))
+    );
+    match decide(
+        &e,
+        &action(
+            "search",
+            json!({"q": "x", "limit": 1000, "token": "s3cret"}),
+        ),
+    )
+    .await
+    {
+        FinalVerdict::Modify(m) => {
+            assert_eq!(m.parameters["limit"], 10);
+            assert_eq!(m.parameters["token"], "[REDACTED]");
+            assert_eq!(m.parameters["q"], "x");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        decide(&e, &action("read", json!({}))).await,
+        FinalVerdict::Allow
+    );
+
+    // STEP_UP approved while waiting.
+    let approvals = e.approvals();
+    let waiter = {
+        let e = e.clone();
+        tokio::spawn(async move { decide(&e, &action("transfer", json!({"amount": 5000}))).await })
+    };
+    let mut pending = Vec::new();
+    for _ in 0..100 {
+        pending = approvals.list();
+        if !pending.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        pending[0].action.parameters["amount"], 5000,
+        "the approver sees the full action"
+    );
+    assert_eq!(pending[0].approvers, vec!["finance"]);
+    approvals
+        .decide(&pending[0].id, answer(true, "alice", None))
+        .unwrap();
+    assert_eq!(waiter.await.unwrap(), FinalVerdict::Allow);
+
+    // STEP_UP left alone: denied at its timeout (0.3 s).
+    assert!(
+        matches!(decide(&e, &action("transfer", json!({"amount": 9}))).await, FinalVerdict::Deny(d) if d.reason.contains("not given within"))
+    );
+
+    // DEFER: `context.original_request` unknown; resolved once the user's request is observed.
+    let waiter = {
+        let e = e.clone();
+        tokio::spawn(async move { decide(&e, &action("delete_test_data", json!({}))).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    e.observe(vec![Observation {
+        protocol: Protocol::OpenaiChat,
+        target: action("x", json!({})).target,
+        kind: ObservationKind::UserMessage,
+        content: json!("please delete my test data"),
+        action_id: None,
+    }])
+    .await;
+    assert_eq!(waiter.await.unwrap(), FinalVerdict::Allow);
+
+    let all = receipts(dir.path());
+    let keys = KeyRing::load(dir.path()).unwrap().verifying_keys();
+    assert!(verify_chain(&all, &keys, Some(GENESIS_HASH)).is_empty());
+    let summary: Vec<(ReceiptKind, Decision, String)> = all
+        .iter()
+        .map(|r| (r.kind, r.decision.result, r.action.tool.clone()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (ReceiptKind::Decision, Decision::Deny, "drop_db".into()),
+            (ReceiptKind::Decision, Decision::Modify, "search".into()),
+            (ReceiptKind::Decision, Decision::Allow, "read".into()),
+            (ReceiptKind::Decision, Decision::StepUp, "transfer".into()),
+            (ReceiptKind::Resolution, Decision::Allow, "transfer".into()),
+            (ReceiptKind::Decision, Decision::StepUp, "transfer".into()),
+            (ReceiptKind::Resolution, Decision::Deny, "transfer".into()),
+            (
+                ReceiptKind::Decision,
+                Decision::Defer,
+                "delete_test_data".into()
+            ),
+            (
+                ReceiptKind::Resolution,
+                Decision::Allow,
+                "delete_test_data".into()
+            ),
+        ]
+    );
+    assert_eq!(all[1].modification.as_ref().unwrap()["token"], "[REDACTED]");
+    assert_eq!(all[4].follows.as_deref(), Some(all[3].receipt_id.as_str()));
+    assert_eq!(all[4].approval.as_ref().unwrap()["approver"], "alice");
+    assert_eq!(all[6].approval.as_ref().unwrap()["status"], "timed_out");
+    assert!(all
+        .iter()
+        .all(|r| r.decision.policy.hash.starts_with("sha256:")));
+}
+
+#[tokio::test]
+async fn deferral_times_out_to_deny() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path(), EnforcementMode::Enforce, 1 << 26);
+    assert!(
+        matches!(decide(&e, &action("delete_test_data", json!({}))).await, FinalVerdict::Deny(d) if d.reason.contains("not resolved"))
+    );
+    let all = receipts(dir.path());
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[1].deferral.as_ref().unwrap()["status"], "timed_out");
+}
+
+#[tokio::test]
+async fn monitor_mode_allows_and_records_what_would_have_happened() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path(), EnforcementMode::Monitor, 1 << 26);
+    assert_eq!(
+        decide(&e, &action("drop_db", json!({}))).await,
+        FinalVerdict::Allow
+    );
+    let all = receipts(dir.path());
+    assert_eq!(all[0].decision.result, Decision::Deny);
+    assert!(!all[0].decision.enforced);
+}
+
+#[tokio::test]
+async fn unavailable_receipt_store_denies_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path(), EnforcementMode::Enforce, 64 * 1024);
+    let mut denied = 0;
+    for _ in 0..300 {
+        if let FinalVerdict::Deny(d) =
+            decide(&e, &action("read", json!({"pad": "x".repeat(200)}))).await
+        {
+            assert!(d.reason.contains("could not be receipted"), "{}", d.reason);
+            denied += 1;
+        }
+    }
+    assert!(denied > 0, "a full receipt store must deny");
+    assert!(matches!(
+        decide(&e, &action("read", json!({}))).await,
+        FinalVerdict::Deny(_)
+    ));
+}
+
+#[tokio::test]
+async fn a_broken_policy_reload_keeps_the_old_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path(), EnforcementMode::Enforce, 1 << 26);
+    let before = e.policy();
+    std::fs::write(
+        dir.path().join("policies/p.rego"),
+        "package aarmor.policy\n\ndecisions contains d if {\n",
+    )
+    .unwrap();
+    assert!(e.reload().is_err());
+    assert_eq!(e.policy(), before);
+    assert!(matches!(
+        decide(&e, &action("drop_db", json!({}))).await,
+        FinalVerdict::Deny(_)
+    ));
+    std::fs::write(dir.path().join("policies/p.rego"), "package aarmor.policy\n\ndecisions contains d if {\n  input.action.tool == \"read\"\n  d := {\"decision\": \"deny\", \"class\": \"context_deny\", \"rule\": \"r\", \"reason\": \"no reads\"}\n}\n").unwrap();
+    let after = e.reload().unwrap();
+    assert_ne!(after.hash, before.hash);
+    assert!(matches!(
+        decide(&e, &action("read", json!({}))).await,
+        FinalVerdict::Deny(_)
+    ));
+}

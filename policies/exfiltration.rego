@@ -1,0 +1,48 @@
+# Known exfiltration sinks (paste sites, request catchers, tunnels) and webhooks to unknown hosts.
+package aarmor.policy
+
+exfiltration_sink(host) if {
+	some sink in data.aarmor.config.exfiltration.sink_hosts
+	host == sink
+}
+
+exfiltration_sink(host) if {
+	some sink in data.aarmor.config.exfiltration.sink_hosts
+	endswith(host, concat("", [".", sink]))
+}
+
+decisions contains d if {
+	input.action.protocol in {"rest", "mcp", "sql"}
+	host := lower(input.action.target.host)
+	exfiltration_sink(host)
+	d := {
+		"decision": "deny", "class": "forbidden", "priority": 1000, "rule": "exfiltration.known_sink",
+		"reason": sprintf("%s is a known exfiltration sink", [host]),
+	}
+}
+
+decisions contains d if {
+	some host in param_url_hosts
+	exfiltration_sink(host)
+	d := {
+		"decision": "deny", "class": "forbidden", "priority": 1000, "rule": "exfiltration.known_sink_in_arguments",
+		"reason": sprintf("the arguments point at %s, a known exfiltration sink", [host]),
+	}
+}
+
+webhook_allowed(host) if {
+	some allowed in data.aarmor.config.exfiltration.webhook_allowed_hosts
+	host == allowed
+}
+
+decisions contains d if {
+	input.action.protocol == "rest"
+	input.action.target.method in {"POST", "PUT"}
+	regex.match(`(?i)/(webhook|webhooks|hooks)(/|$)`, input.action.target.path)
+	host := lower(input.action.target.host)
+	not webhook_allowed(host)
+	d := {
+		"decision": "deny", "class": "context_deny", "priority": 850, "rule": "exfiltration.webhook_unknown_host",
+		"reason": sprintf("webhook call to %s, which is not an allowed webhook host", [host]),
+	}
+}

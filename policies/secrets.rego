@@ -1,0 +1,22 @@
+# Secrets and private keys leaving in the parameters of an action.
+package aarmor.policy
+
+secret_patterns := {
+	"private key": `-----BEGIN ([A-Z]+ )?PRIVATE KEY-----`,
+	"AWS access key id": `\b(AKIA|ASIA)[0-9A-Z]{16}\b`,
+	"GitHub token": `\bgh[pousr]_[A-Za-z0-9]{36,}\b`,
+	"Slack token": `\bxox[abprs]-[A-Za-z0-9-]{10,}`,
+	"OpenAI API key": `\bsk-(proj-)?[A-Za-z0-9_-]{32,}`,
+	"Anthropic API key": `\bsk-ant-[A-Za-z0-9_-]{32,}`,
+	"Google API key": `\bAIza[0-9A-Za-z_-]{35}\b`,
+	"Stripe secret key": `\b(sk|rk)_live_[0-9A-Za-z]{20,}\b`,
+}
+
+decisions contains d if {
+	some name, pattern in secret_patterns
+	regex.match(pattern, params_text)
+	d := {
+		"decision": "deny", "class": "context_deny", "priority": 950, "rule": "secrets.outbound",
+		"reason": sprintf("the parameters contain a %s", [name]),
+	}
+}
