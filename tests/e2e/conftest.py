@@ -190,18 +190,30 @@ def rogue_upstream(pki):
 class Aarmor:
     """aarmor started from the release binary; `netns` runs it inside that network namespace."""
 
-    def __init__(self, workdir: Path, upstream_ca: Path, extra_proxy="", extra="", netns=None):
+    def __init__(self, workdir: Path, upstream_ca: Path, extra_proxy="", extra="", netns=None, policy=None, extra_policy=""):
+        """`policy`: Rego source for `package aarmor.policy` (written to a policy directory of
+        its own); without it the repository's default pack in policies/ decides."""
         self.dir = workdir
         self.netns = netns
         self.port = free_port()
         self.admin = free_port()
+        self.token = "test-approvals-token"
+        self.data = workdir / "data"
+        policy_dir = ROOT / "policies"
+        if policy is not None:
+            policy_dir = workdir / "policies"
+            policy_dir.mkdir()
+            (policy_dir / "policy.rego").write_text(policy)
+        self.policy_dir = policy_dir
         self.config = workdir / "aarmor.toml"
         self.config.write_text(
-            f'data_dir = "{workdir / "data"}"\n'
+            f'data_dir = "{self.data}"\n'
             f"{extra}\n"
             f'[proxy]\nlisten = "127.0.0.1:{self.port}"\nthreads = 1\n{extra_proxy}\n'
             f'[upstream]\nca_files = ["{upstream_ca}"]\n'
             f'[admin]\nlisten = "127.0.0.1:{self.admin}"\n'
+            f'[policy]\ndir = "{policy_dir}"\n{extra_policy}\n'
+            f'[approvals]\ntoken = "{self.token}"\n'
         )
         self.log_path = workdir / "aarmor.log"
         self.log = open(self.log_path, "w")
@@ -228,6 +240,29 @@ class Aarmor:
         except OSError:
             return False
 
+    def cli(self, *args, timeout=30):
+        """Runs `aarmor --config <this config> ARGS`."""
+        return subprocess.run([str(BIN), "--config", str(self.config), *args], capture_output=True, text=True, timeout=timeout)
+
+    def receipts(self):
+        """Every receipt so far, parsed, in chain order."""
+        r = self.cli("receipts", "export")
+        assert r.returncode == 0, r.stderr
+        return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+
+    def approvals(self):
+        import requests
+        r = requests.get(f"http://127.0.0.1:{self.admin}/v1/approvals", headers={"authorization": f"Bearer {self.token}"}, timeout=5)
+        r.raise_for_status()
+        return r.json()["approvals"]
+
+    def answer(self, approval_id, approve=True, approver="test"):
+        import requests
+        verb = "approve" if approve else "deny"
+        r = requests.post(f"http://127.0.0.1:{self.admin}/v1/approvals/{approval_id}/{verb}", json={"approver": approver},
+                          headers={"authorization": f"Bearer {self.token}"}, timeout=5)
+        return r
+
     def logs(self):
         self.log.flush()
         return self.log_path.read_text()
@@ -245,10 +280,10 @@ class Aarmor:
 def start_aarmor(tmp_path, pki):
     started = []
 
-    def start(extra_proxy="", extra=""):
+    def start(extra_proxy="", extra="", policy=None, extra_policy=""):
         d = tmp_path / f"aarmor{len(started)}"
         d.mkdir()
-        a = Aarmor(d, pki["ca"], extra_proxy, extra)
+        a = Aarmor(d, pki["ca"], extra_proxy, extra, policy=policy, extra_policy=extra_policy)
         started.append(a)
         return a
 

@@ -12,13 +12,20 @@ import pytest
 
 from llm_upstream import LlmUpstream
 
-DENY_DELETES = """
-[mediation]
-rules = [
-  { name = "no-repo-deletes", tool = "delete_*", decision = "deny", reason = "deleting repositories is not allowed" },
-  { name = "weather-city", tool = "get_weather", operation = "call", decision = "allow" },
-]
+DENY_DELETES = """package aarmor.policy
+
+decisions contains d if {
+    startswith(input.action.tool, "delete_")
+    d := {"decision": "deny", "class": "context_deny", "priority": 100, "rule": "no-repo-deletes",
+          "reason": "deleting repositories is not allowed"}
+}
 """
+
+
+def rego(decision_body):
+    """A one-rule policy that applies to every action."""
+    return "package aarmor.policy\n\ndecisions contains d if {\n" + decision_body + "\n}\n"
+
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +37,7 @@ def llm(pki):
 
 @pytest.fixture
 def mediated(start_aarmor):
-    return start_aarmor(extra=DENY_DELETES)
+    return start_aarmor(policy=DENY_DELETES)
 
 
 def oai(a, llm):
@@ -92,7 +99,7 @@ def test_chat_completion_stream_through_sdk_accumulator(mediated, llm):
 
 
 def test_chat_stream_all_calls_denied_finishes_with_stop(start_aarmor, llm):
-    a = start_aarmor(extra='[mediation]\nrules = [{ name = "deny-all", decision = "deny", reason = "read-only session" }]')
+    a = start_aarmor(policy=rego('  d := {"decision": "deny", "class": "context_deny", "rule": "deny-all", "reason": "read-only session"}'))
     chunks = list(oai(a, llm).chat.completions.create(model="gpt-test", messages=MESSAGES, tools=TOOLS, stream=True))
     finish = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
     assert finish == ["stop"]
@@ -102,7 +109,7 @@ def test_chat_stream_all_calls_denied_finishes_with_stop(start_aarmor, llm):
 
 
 def test_chat_stream_modified_arguments(start_aarmor, llm):
-    a = start_aarmor(extra='[mediation]\nrules = [{ name = "bergen-only", tool = "get_weather", decision = "modify", set_parameters = { city = "Bergen" } }]')
+    a = start_aarmor(policy=rego('  input.action.tool == "get_weather"\n  d := {"decision": "modify", "class": "context_allow", "rule": "bergen-only", "reason": "Bergen only", "modify": {"patch": {"city": "Bergen"}}}'))
     chunks = list(oai(a, llm).chat.completions.create(model="gpt-test", messages=MESSAGES, tools=TOOLS, stream=True))
     args = {}
     for c in chunks:
@@ -145,24 +152,50 @@ def test_anthropic_messages_non_streamed_and_streamed(mediated, llm):
 
 
 def test_anthropic_only_call_denied_ends_turn(start_aarmor, llm):
-    a = start_aarmor(extra='[mediation]\nrules = [{ name = "deny-all", decision = "deny", reason = "no tools today" }]')
+    a = start_aarmor(policy=rego('  d := {"decision": "deny", "class": "context_deny", "rule": "deny-all", "reason": "no tools today"}'))
     with claude(a, llm).messages.stream(model="claude-test", max_tokens=100, messages=[{"role": "user", "content": "x"}]) as stream:
         final = stream.get_final_message()
     assert [b.type for b in final.content] == ["text", "text", "text"]
     assert final.stop_reason == "end_turn"
 
 
-def test_held_call_is_released_and_hold_past_limit_is_denied(start_aarmor, llm):
-    a = start_aarmor(extra='[mediation]\nmax_hold_ms = 400\nrules = [\n'
-                           '  { name = "approve-weather", tool = "get_weather", decision = "hold", hold_ms = 100, then = "allow" },\n'
-                           '  { name = "approve-delete", tool = "delete_repo", decision = "hold", hold_ms = 5000, then = "allow" },\n]')
+def test_step_up_approved_call_proceeds_and_unanswered_one_is_denied(start_aarmor, llm):
+    """Both calls need approval; the test approves get_weather through the admin API and leaves
+    delete_repo alone, which is denied at its timeout. Each leaves two receipts."""
+    import threading
+    import time as _time
+
+    a = start_aarmor(policy=rego('  d := {"decision": "step_up", "class": "context_allow", "priority": 10, "rule": "approve-tools", '
+                                '"reason": "tool calls need approval", "approvers": ["oncall"], "timeout": 1.5}'))
+    approved = []
+
+    def approver():
+        deadline = _time.time() + 20
+        while _time.time() < deadline and not approved:
+            for item in a.approvals():
+                if item["action"]["tool"] == "get_weather":
+                    assert item["action"]["parameters"] == {"city": "Oslo"}, "the approver sees the full action"
+                    assert a.answer(item["id"], approve=True, approver="alice").status_code == 200
+                    approved.append(item["id"])
+            _time.sleep(0.05)
+
+    t = threading.Thread(target=approver, daemon=True)
+    t.start()
     with oai(a, llm).chat.completions.stream(model="gpt-test", messages=MESSAGES, tools=[
         {"type": "function", "function": {"name": n, "parameters": {"type": "object", "properties": {}}}} for n in ("get_weather", "delete_repo")
     ]) as stream:
         final = stream.get_final_completion()
+    t.join(5)
     msg = final.choices[0].message
-    assert [tc.function.name for tc in msg.tool_calls] == ["get_weather"], "released after its hold"
-    assert re.search(r"not resolved within \d+ ms", msg.content), msg.content
+    assert approved, "the approval was answered"
+    assert [tc.function.name for tc in msg.tool_calls] == ["get_weather"], "released once approved"
+    assert re.search(r"not given within \d+ s", msg.content), msg.content
+    receipts = a.receipts()
+    kinds = [(r["action"]["tool"], r["kind"], r["decision"]["result"]) for r in receipts]
+    assert ("get_weather", "decision", "STEP_UP") in kinds and ("get_weather", "resolution", "ALLOW") in kinds
+    assert ("delete_repo", "decision", "STEP_UP") in kinds and ("delete_repo", "resolution", "DENY") in kinds
+    approval = next(r["approval"] for r in receipts if r["action"]["tool"] == "get_weather" and r["kind"] == "resolution")
+    assert approval["approver"] == "alice" and approval["status"] == "approved"
 
 
 def test_llm_errors_pass_through(mediated, llm):

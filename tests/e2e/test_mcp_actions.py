@@ -19,13 +19,23 @@ from mcp.shared.exceptions import McpError
 
 from conftest import free_port
 
-RULES = """
+NAMES = """
 [mediation]
 mcp_servers = [{ host = "localhost", name = "files" }]
-rules = [
-  { name = "no-deletes", tool = "files.delete_file", decision = "deny", reason = "deleting files is not allowed" },
-  { name = "cap-search", tool = "files.search", decision = "modify", set_parameters = { limit = 5 } },
-]
+"""
+POLICY = """package aarmor.policy
+
+decisions contains d if {
+    input.action.tool == "files.delete_file"
+    d := {"decision": "deny", "class": "context_deny", "priority": 100, "rule": "no-deletes",
+          "reason": "deleting files is not allowed"}
+}
+
+decisions contains d if {
+    input.action.tool == "files.search"
+    d := {"decision": "modify", "class": "context_allow", "priority": 100, "rule": "cap-search",
+          "reason": "search results are capped", "modify": {"patch": {"limit": 5}}}
+}
 """
 
 
@@ -74,7 +84,7 @@ def run_session(a, server, actions):
 
 
 def test_allowed_denied_and_modified_tool_calls(start_aarmor, mcp_server):
-    a = start_aarmor(extra=RULES)
+    a = start_aarmor(extra=NAMES, policy=POLICY)
 
     async def actions(session):
         tools = await session.list_tools()
@@ -102,7 +112,7 @@ def test_allowed_denied_and_modified_tool_calls(start_aarmor, mcp_server):
 
 def test_meta_tool_is_resolved_before_policy(start_aarmor, mcp_server):
     """A wrapper `call_tool` naming `delete_file` is judged as `files.delete_file`."""
-    a = start_aarmor(extra=RULES)
+    a = start_aarmor(extra=NAMES, policy=POLICY)
     body = [{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "call_tool", "arguments": {"name": "delete_file", "arguments": {"path": "/x"}}}},
             {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "read_file", "arguments": {"path": "/y"}}}]
     before = len(calls_run(mcp_server))

@@ -64,19 +64,16 @@ def clickhouse(tmp_path_factory):
     log.close()
 
 
-def sql_rules(port):
+def sql_endpoint(port):
     return f"""
 [mediation]
 sql_endpoints = [{{ host = "127.0.0.1", port = {port}, dialect = "clickhouse", tool = "warehouse" }}]
-rules = [
-  {{ name = "no-ddl-drops", protocol = "sql", operation = "drop", decision = "deny", reason = "dropping tables is not allowed" }},
-  {{ name = "no-unparsed-sql", protocol = "sql", operation = "unparsed", decision = "deny", reason = "SQL that does not parse is refused" }},
-]
 """
 
 
 def test_clickhouse_through_aarmor(start_aarmor, clickhouse):
-    a = start_aarmor(extra=sql_rules(clickhouse["port"]))
+    # The default policy pack decides.
+    a = start_aarmor(extra=sql_endpoint(clickhouse["port"]))
     proxies = {"http": a.url}
     url = clickhouse["url"]
     ok = lambda r: (r.status_code == 200, r.text)
@@ -91,33 +88,60 @@ def test_clickhouse_through_aarmor(start_aarmor, clickhouse):
     assert r.status_code == 403
     problem = r.json()
     assert r.headers["content-type"] == "application/problem+json"
-    assert problem["rule"] == "no-ddl-drops" and problem["reason"] == "dropping tables is not allowed"
+    assert problem["rule"] == "sql.destructive_ddl" and problem["reason"] == "DROP statements are forbidden"
     assert problem["tool"] == "warehouse" and problem["operation"] == "drop"
     # The table is still there: the DROP never reached ClickHouse.
     assert requests.get(url, params={"query": "SELECT count() FROM agent_notes"}, timeout=10).text.strip() == "3"
 
     # A DROP hidden after a harmless statement is still a DROP.
     r = requests.get(url, params={"query": "SELECT 1; DROP TABLE agent_notes"}, proxies=proxies, timeout=10)
-    assert r.status_code == 403 and r.json()["rule"] == "no-ddl-drops"
+    assert r.status_code == 403 and r.json()["rule"] == "sql.destructive_ddl"
 
     r = requests.post(url, data="SELEC * FROMM agent_notes", proxies=proxies, timeout=10)
     assert r.status_code == 403 and r.json()["operation"] == "unparsed"
+    assert r.json()["rule"] == "sql.unparsed_on_write_endpoint"
     assert requests.get(url, params={"query": "EXISTS TABLE agent_notes"}, timeout=10).text.strip() == "1"
 
+    # Every decision left a signed receipt; the DROP's says DENY, by which rule and policy.
+    receipts = a.receipts()
+    drop = next(x for x in receipts if x["action"]["parameters"].get("sql") == "DROP TABLE agent_notes")
+    assert drop["decision"]["result"] == "DENY" and drop["decision"]["rule"] == "sql.destructive_ddl"
+    assert drop["decision"]["policy"]["policy_id"] == "aarmor-default"
+    assert drop["signature"]["algorithm"] == "Ed25519"
+    assert [x["seq"] for x in receipts] == list(range(1, len(receipts) + 1))
+    verified = a.cli("receipts", "verify", "--public-keys", str(a.data / "keys" / "public-keys.json"))
+    assert verified.returncode == 0 and verified.stdout.startswith("OK"), verified.stdout + verified.stderr
 
-REST_RULES = """
+
+REST_ROUTES = """
 [mediation]
 routes = [{ host = "localhost", path = "/admin/**", tool = "admin-api" }]
-rules = [
-  { name = "no-admin", tool = "admin-api", decision = "deny", reason = "the admin API is off limits" },
-  { name = "tag-tickets", tool = "localhost/tickets/{id}", operation = "put", decision = "modify", set_parameters = { body = { status = "review" } } },
-  { name = "approve-payments", tool = "localhost/payments", decision = "hold", hold_ms = 200, then = "deny", reason = "payment not approved" },
-]
+"""
+REST_POLICY = """package aarmor.policy
+
+decisions contains d if {
+    input.action.tool == "admin-api"
+    d := {"decision": "deny", "class": "forbidden", "priority": 1000, "rule": "no-admin",
+          "reason": "the admin API is off limits"}
+}
+
+decisions contains d if {
+    input.action.tool == "localhost/tickets/{id}"
+    input.action.operation == "put"
+    d := {"decision": "modify", "class": "context_allow", "priority": 100, "rule": "tag-tickets",
+          "reason": "tickets go to review", "modify": {"patch": {"body": {"status": "review"}}}}
+}
+
+decisions contains d if {
+    input.action.tool == "localhost/payments"
+    d := {"decision": "step_up", "class": "context_allow", "priority": 100, "rule": "approve-payments",
+          "reason": "payments need approval", "timeout": 0.3}
+}
 """
 
 
 def test_rest_actions_denied_and_modified(start_aarmor, upstream):
-    a = start_aarmor(extra=REST_RULES)
+    a = start_aarmor(extra=REST_ROUTES, policy=REST_POLICY)
     base = f"https://localhost:{upstream.port}"
     kw = dict(proxies={"https": a.url}, verify=str(a.ca), timeout=10)
     r = requests.delete(f"{base}/admin/users/42", **kw)
@@ -133,8 +157,8 @@ def test_rest_actions_denied_and_modified(start_aarmor, upstream):
 
 
 def test_held_request_is_parked_then_decided(start_aarmor, upstream):
-    a = start_aarmor(extra=REST_RULES)
+    a = start_aarmor(extra=REST_ROUTES, policy=REST_POLICY)
     r = requests.post(f"https://localhost:{upstream.port}/payments", json={"amount": 100}, proxies={"https": a.url}, verify=str(a.ca), timeout=10)
     assert r.status_code == 403 and r.json()["rule"] == "approve-payments"
-    assert r.json()["reason"] == "payment not approved"
+    assert "not given within" in r.json()["reason"]
     assert not any(x["path"] == "/payments" for x in upstream.seen)

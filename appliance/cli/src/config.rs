@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use aarmor_engine::{ApprovalSettings, EnforcementSettings, PolicySettings, ReceiptSettings};
 use aarmor_proxy::{AdminSettings, MediationSettings, ProxySettings, UpstreamSettings};
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +17,10 @@ pub struct Config {
     pub upstream: UpstreamSettings,
     pub admin: AdminSettings,
     pub mediation: MediationSettings,
+    pub policy: PolicySettings,
+    pub enforcement: EnforcementSettings,
+    pub receipts: ReceiptSettings,
+    pub approvals: ApprovalSettings,
     pub log: LogSettings,
 }
 
@@ -27,6 +32,10 @@ impl Default for Config {
             upstream: UpstreamSettings::default(),
             admin: AdminSettings::default(),
             mediation: MediationSettings::default(),
+            policy: PolicySettings::default(),
+            enforcement: EnforcementSettings::default(),
+            receipts: ReceiptSettings::default(),
+            approvals: ApprovalSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -156,8 +165,43 @@ impl Config {
         if m.deny_message.trim().is_empty() {
             return Err(key_err("mediation.deny_message", "must not be empty"));
         }
-        if let Err(e) = aarmor_engine::StaticRulesEngine::new(m.rules.clone()) {
-            return Err(key_err("mediation.rules", &e));
+        let pol = &self.policy;
+        for (key, value) in [
+            ("policy.eval_timeout_us", pol.eval_timeout_us),
+            ("policy.step_up_timeout_s", pol.step_up_timeout_s),
+            ("policy.defer_timeout_s", pol.defer_timeout_s),
+            ("receipts.max_size_mb", self.receipts.max_size_mb as u64),
+            ("policy.max_instructions", pol.max_instructions as u64),
+        ] {
+            if value == 0 {
+                return Err(key_err(key, "must be greater than 0"));
+            }
+        }
+        for protocol in pol.defaults.keys() {
+            if ![
+                "openai_chat",
+                "openai_responses",
+                "anthropic_messages",
+                "mcp",
+                "sql",
+                "rest",
+            ]
+            .contains(&protocol.as_str())
+            {
+                return Err(key_err(
+                    &format!("policy.defaults.{protocol}"),
+                    "unknown protocol (openai_chat, openai_responses, anthropic_messages, mcp, sql, rest)",
+                ));
+            }
+        }
+        if self.receipts.batch_window_ms == 0 || self.receipts.batch_window_ms > 1000 {
+            return Err(key_err(
+                "receipts.batch_window_ms",
+                "must be between 1 and 1000",
+            ));
+        }
+        if let Err(e) = self.approvals.resolve_token() {
+            return Err(key_err("approvals.token_file", &e));
         }
         if self.data_dir.as_os_str().is_empty() {
             return Err(key_err("data_dir", "must not be empty"));

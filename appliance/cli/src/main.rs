@@ -1,6 +1,10 @@
 //! The `aarmor` binary: configuration, the data plane, and CA management.
 
+mod approvals_cmd;
 mod config;
+mod engine_setup;
+mod policy_cmd;
+mod receipts_cmd;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -43,6 +47,97 @@ enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Check, test and try out Rego policies.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Verify, show and export the signed receipts of every decision.
+    #[command(subcommand)]
+    Receipts(ReceiptsCommand),
+    /// Manage the receipt signing keys (in <data_dir>/keys/).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Answer actions held for approval (STEP_UP), through the admin API.
+    #[command(subcommand)]
+    Approvals(ApprovalsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Compile the policy directory and report problems.
+    Check {
+        /// Policy directory (default: [policy] dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Run the Rego `test_` rules and the table tests in tests/*.yaml.
+    Test {
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Evaluate one action (canonical action JSON) or input document and explain the decision.
+    Eval {
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// JSON file: an action, or `{"action": ..., "context": ..., ...}`.
+        #[arg(long)]
+        input: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReceiptsCommand {
+    /// Verify signatures and the hash chain, offline. Reads the local store unless --from.
+    Verify {
+        /// public-keys.json (from <data_dir>/keys/ or `aarmor keys show`).
+        #[arg(long)]
+        public_keys: PathBuf,
+        /// A JSON-lines export (`aarmor receipts export`) instead of the local store.
+        #[arg(long)]
+        from: Option<PathBuf>,
+    },
+    /// Print one receipt.
+    Show { id: String },
+    /// Write receipts as JSON lines, in chain order.
+    Export {
+        /// A seq number or an RFC 3339 timestamp (prefix) to start from.
+        #[arg(long)]
+        since: Option<String>,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create a new signing key; earlier public keys stay for verification.
+    Rotate,
+    /// Print the public keys (public-keys.json).
+    Show,
+}
+
+#[derive(Debug, Subcommand)]
+enum ApprovalsCommand {
+    /// List actions waiting for approval.
+    List,
+    /// Show one pending approval: the full action, identity and context.
+    Show { id: String },
+    /// Let the held action proceed.
+    Approve {
+        id: String,
+        #[arg(long, default_value = "cli")]
+        approver: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Refuse the held action.
+    Deny {
+        id: String,
+        #[arg(long, default_value = "cli")]
+        approver: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +239,40 @@ fn main() -> ExitCode {
             print!("{DEFAULT_CONFIG_TOML}");
             Ok(())
         }
+        Command::Policy(cmd) => {
+            let dir_or =
+                |d: &Option<PathBuf>| d.clone().unwrap_or_else(|| config.policy.dir.clone());
+            match cmd {
+                PolicyCommand::Check { dir } => policy_cmd::check(&dir_or(dir), &config),
+                PolicyCommand::Test { dir } => policy_cmd::test(&dir_or(dir)),
+                PolicyCommand::Eval { dir, input } => {
+                    policy_cmd::eval(&dir_or(dir), input, &config)
+                }
+            }
+        }
+        Command::Receipts(ReceiptsCommand::Verify { public_keys, from }) => {
+            receipts_cmd::verify(&config, public_keys, from.as_deref())
+        }
+        Command::Receipts(ReceiptsCommand::Show { id }) => receipts_cmd::show(&config, id),
+        Command::Receipts(ReceiptsCommand::Export { since, out }) => {
+            receipts_cmd::export(&config, since.as_deref(), out.as_deref())
+        }
+        Command::Keys(KeysCommand::Rotate) => receipts_cmd::keys_rotate(&config),
+        Command::Keys(KeysCommand::Show) => receipts_cmd::keys_show(&config),
+        Command::Approvals(cmd) => match cmd {
+            ApprovalsCommand::List => approvals_cmd::list(&config),
+            ApprovalsCommand::Show { id } => approvals_cmd::show(&config, id),
+            ApprovalsCommand::Approve {
+                id,
+                approver,
+                reason,
+            } => approvals_cmd::answer(&config, id, true, approver, reason.as_deref()),
+            ApprovalsCommand::Deny {
+                id,
+                approver,
+                reason,
+            } => approvals_cmd::answer(&config, id, false, approver, reason.as_deref()),
+        },
         Command::Config(ConfigCommand::Check) => match toml::to_string_pretty(&config) {
             Ok(text) => {
                 println!("# configuration is valid; effective values:\n{text}");
@@ -174,9 +303,12 @@ fn run(config: Config) -> Result<(), String> {
         mediation: config.mediation.clone(),
     };
     let decider = if config.mediation.enabled {
-        let engine = aarmor_engine::StaticRulesEngine::new(config.mediation.rules.clone())
-            .map_err(|e| format!("mediation.rules: {e}"))?;
-        aarmor_proxy::Decider::Actions(Arc::new(engine))
+        let engine = engine_setup::start(&config)?;
+        let approvals = engine_setup::approvals_for(&engine);
+        aarmor_proxy::Decider::Actions {
+            engine: Arc::new(engine.engine),
+            approvals,
+        }
     } else {
         tracing::warn!(
             "mediation.enabled = false: every exchange is forwarded without action mediation"

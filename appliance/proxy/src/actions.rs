@@ -284,9 +284,29 @@ impl ActionInspector {
         join_all(decisions).await
     }
 
-    async fn observe(&self, protocol: Protocol, observed: Vec<Observed>) {
+    async fn observe(&self, protocol: Protocol, mut observed: Vec<Observed>) {
         if observed.is_empty() {
             return;
+        }
+        if protocol == Protocol::Mcp {
+            // MCP tools are actions as `server.tool`: declare them under the same names.
+            let server = self
+                .shared
+                .protocols
+                .mcp_server_name(&self.exchange.request);
+            for o in observed.iter_mut() {
+                if o.kind != aarmor_core::ObservationKind::ToolDeclarations {
+                    continue;
+                }
+                if let Some(tools) = o.content.as_array_mut() {
+                    for tool in tools.iter_mut() {
+                        if let Some(name) = tool.get("name").and_then(Value::as_str) {
+                            let qualified = format!("{server}.{name}");
+                            tool["name"] = Value::String(qualified);
+                        }
+                    }
+                }
+            }
         }
         let target = self.target();
         let observations: Vec<Observation> = observed

@@ -58,7 +58,11 @@ pub struct DataPlaneConfig {
 /// (the protocol layer turns exchanges into actions for it).
 pub enum Decider {
     Mediator(Arc<dyn Mediator>),
-    Actions(Arc<dyn ActionEngine>),
+    Actions {
+        engine: Arc<dyn ActionEngine>,
+        /// Pending approvals served by the admin API (with its bearer token).
+        approvals: Option<(Arc<aarmor_engine::Approvals>, String)>,
+    },
 }
 
 /// What start-up prepared, reported to the operator before serving.
@@ -137,11 +141,12 @@ pub fn prepare(config: DataPlaneConfig, decider: Decider) -> Result<Prepared, St
     let server_conf = server.configuration.clone();
     let connector = Connector::new(Some(ConnectorOptions::from_server_conf(&server_conf)));
 
-    let mediator: Arc<dyn Mediator> = match decider {
-        Decider::Mediator(m) => m,
-        Decider::Actions(engine) => {
-            Arc::new(ActionMediator::new(engine, &mediation, metrics.clone()))
-        }
+    let (mediator, approvals): (Arc<dyn Mediator>, _) = match decider {
+        Decider::Mediator(m) => (m, None),
+        Decider::Actions { engine, approvals } => (
+            Arc::new(ActionMediator::new(engine, &mediation, metrics.clone())),
+            approvals,
+        ),
     };
     let plane = Arc::new(Plane::new(
         proxy.clone(),
@@ -182,7 +187,18 @@ pub fn prepare(config: DataPlaneConfig, decider: Decider) -> Result<Prepared, St
         transparent.add_tcp(&addr.to_string());
         server.add_service(transparent);
     }
-    let mut admin_svc = Service::new("aarmor admin".into(), AdminApp { metrics });
+    let (approvals, approval_token) = match approvals {
+        Some((a, token)) => (Some(a), Some(token)),
+        None => (None, None),
+    };
+    let mut admin_svc = Service::new(
+        "aarmor admin".into(),
+        AdminApp {
+            metrics,
+            approvals,
+            approval_token,
+        },
+    );
     admin_svc.add_tcp(&admin.listen.to_string());
     admin_svc.threads = Some(1);
     server.add_service(admin_svc);

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use aarmor_engine::Rule;
 use aarmor_protocols::classify::{McpServer, SqlEndpoint};
 use aarmor_protocols::meta::MetaTool;
 use aarmor_protocols::rest::Route;
@@ -128,8 +127,6 @@ pub struct MediationSettings {
     pub mcp_servers: Vec<McpServer>,
     /// Wrapper tools resolved to the real tool, in addition to the built-in ones.
     pub meta_tools: Vec<MetaTool>,
-    /// First-match rules of the built-in rule engine; no match allows.
-    pub rules: Vec<Rule>,
 }
 
 impl Default for MediationSettings {
@@ -144,7 +141,6 @@ impl Default for MediationSettings {
             routes: Vec::new(),
             mcp_servers: Vec::new(),
             meta_tools: Vec::new(),
-            rules: Vec::new(),
         }
     }
 }

@@ -1,0 +1,97 @@
+//! `aarmor approvals list | show | approve | deny`: a client of the admin approvals API.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::config::Config;
+
+fn call(config: &Config, method: &str, path: &str, body: Option<&Value>) -> Result<Value, String> {
+    let token = config
+        .approvals
+        .resolve_token()?
+        .ok_or("no approvals token configured ([approvals] token or token_file)")?;
+    let addr = config.admin.listen;
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .map_err(|e| format!("cannot reach the admin listener {addr}: {e} (is aarmor running?)"))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(|e| e.to_string())?;
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {token}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).map_err(|e| e.to_string())?;
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut resp = httparse::Response::new(&mut headers);
+    let head_len = match resp.parse(&raw) {
+        Ok(httparse::Status::Complete(n)) => n,
+        _ => return Err("malformed response from the admin listener".into()),
+    };
+    let status = resp.code.unwrap_or(0);
+    let value: Value = serde_json::from_slice(&raw[head_len..]).unwrap_or(Value::Null);
+    if !(200..300).contains(&status) {
+        let msg = value
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("request failed");
+        return Err(format!("{status}: {msg}"));
+    }
+    Ok(value)
+}
+
+pub fn list(config: &Config) -> Result<(), String> {
+    let v = call(config, "GET", "/v1/approvals", None)?;
+    let items = v["approvals"].as_array().cloned().unwrap_or_default();
+    if items.is_empty() {
+        println!("no pending approvals");
+    }
+    for a in items {
+        println!(
+            "{}  expires {}  {} {}  rule {}  {}",
+            a["id"].as_str().unwrap_or("?"),
+            a["expires"].as_str().unwrap_or("?"),
+            a["action"]["tool"].as_str().unwrap_or("?"),
+            a["action"]["operation"].as_str().unwrap_or("?"),
+            a["rule"].as_str().unwrap_or("-"),
+            a["reason"].as_str().unwrap_or("")
+        );
+    }
+    Ok(())
+}
+
+pub fn show(config: &Config, id: &str) -> Result<(), String> {
+    let v = call(config, "GET", &format!("/v1/approvals/{id}"), None)?;
+    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    Ok(())
+}
+
+pub fn answer(
+    config: &Config,
+    id: &str,
+    approve: bool,
+    approver: &str,
+    reason: Option<&str>,
+) -> Result<(), String> {
+    let verb = if approve { "approve" } else { "deny" };
+    let body = serde_json::json!({"approver": approver, "reason": reason});
+    let v = call(
+        config,
+        "POST",
+        &format!("/v1/approvals/{id}/{verb}"),
+        Some(&body),
+    )?;
+    println!(
+        "{} {}",
+        v["id"].as_str().unwrap_or(id),
+        v["status"].as_str().unwrap_or(verb)
+    );
+    Ok(())
+}

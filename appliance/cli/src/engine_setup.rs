@@ -1,0 +1,121 @@
+//! Builds the policy engine for `aarmor run`: policies, signing keys, the receipt store, and the
+//! watcher that reloads policies on SIGHUP or when the policy directory changes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aarmor_engine::policy::{PolicySet, PolicySources};
+use aarmor_engine::policy_engine::eval_limits;
+use aarmor_engine::receipts::{KeyRing, ReceiptLog, ReceiptStore};
+use aarmor_engine::PolicyEngine;
+
+use crate::config::Config;
+
+/// A started engine and the approvals API token.
+pub struct Engine {
+    pub engine: PolicyEngine,
+    pub approval_token: Option<String>,
+}
+
+pub fn start(config: &Config) -> Result<Engine, String> {
+    let dir = &config.policy.dir;
+    let set = PolicySet::load(dir, eval_limits(&config.policy)).map_err(|e| {
+        format!(
+            "policy: {e} (set [policy] dir; `aarmor policy check --dir {}` shows the details)",
+            dir.display()
+        )
+    })?;
+    eprintln!(
+        "aarmor: policy bundle {} version {} ({}) from {}",
+        set.policy.policy_id,
+        set.policy.version,
+        set.policy.hash,
+        dir.display()
+    );
+    let (keys, created) = KeyRing::load_or_create(&config.data_dir).map_err(|e| e.to_string())?;
+    if created {
+        eprintln!(
+            "aarmor: created receipt signing key {}; public keys for verification: {}",
+            keys.key_id,
+            KeyRing::public_keys_path(&config.data_dir).display()
+        );
+    }
+    let store = ReceiptStore::open(
+        &ReceiptStore::dir(&config.data_dir),
+        config.receipts.max_size_mb.saturating_mul(1024 * 1024),
+    )
+    .map_err(|e| e.to_string())?;
+    let log =
+        ReceiptLog::start(store, keys, config.receipts.durability()).map_err(|e| e.to_string())?;
+    let engine = PolicyEngine::new(
+        set,
+        config.policy.clone(),
+        config.enforcement.clone(),
+        log,
+        Duration::from_millis(config.mediation.max_hold_ms),
+    );
+    watch_policies(engine.clone(), config);
+    Ok(Engine {
+        engine,
+        approval_token: config.approvals.resolve_token()?,
+    })
+}
+
+/// Reloads on SIGHUP, and when the directory's content hash changes (polled). A bundle that
+/// does not compile is rejected with its error and the running one stays.
+fn watch_policies(engine: PolicyEngine, config: &Config) {
+    let dir = config.policy.dir.clone();
+    let poll = Duration::from_millis(config.policy.reload_poll_ms);
+    let _ = std::thread::Builder::new()
+        .name("aarmor-policy-watch".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                tracing::error!("cannot start the policy watcher");
+                return;
+            };
+            rt.block_on(async move {
+                let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot listen for SIGHUP; policy reload by polling only");
+                        None
+                    }
+                };
+                let mut last_failed_hash: Option<String> = None;
+                loop {
+                    let by_signal = tokio::select! {
+                        _ = async { match hup.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending::<()>().await } } => true,
+                        _ = async { if poll.is_zero() { std::future::pending::<()>().await } else { tokio::time::sleep(poll).await } } => false,
+                    };
+                    let current = engine.policy().hash;
+                    if !by_signal {
+                        match PolicySources::read(&dir) {
+                            Ok(s) if s.hash == current || Some(&s.hash) == last_failed_hash.as_ref() => continue,
+                            Ok(_) => {}
+                            Err(e) => {
+                                tracing::debug!(error = %e, "policy directory unreadable; keeping the running bundle");
+                                continue;
+                            }
+                        }
+                    }
+                    match engine.reload() {
+                        Ok(p) => {
+                            last_failed_hash = None;
+                            tracing::info!(policy = %p.policy_id, version = %p.version, hash = %p.hash, by_signal, "policy bundle reloaded");
+                        }
+                        Err(e) => {
+                            last_failed_hash = PolicySources::read(&dir).ok().map(|s| s.hash);
+                            tracing::error!(error = %e, "new policy bundle rejected; the running one stays");
+                        }
+                    }
+                }
+            });
+        });
+}
+
+pub fn approvals_for(engine: &Engine) -> Option<(Arc<aarmor_engine::Approvals>, String)> {
+    engine
+        .approval_token
+        .clone()
+        .map(|t| (engine.engine.approvals(), t))
+}

@@ -1,0 +1,162 @@
+//! `aarmor receipts verify | show | export` and `aarmor keys rotate | show`.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use aarmor_core::receipt::{verify_chain, GENESIS_HASH};
+use aarmor_core::Receipt;
+use aarmor_engine::receipts::keys::{verifying_keys, PublicKeyEntry};
+use aarmor_engine::receipts::{KeyRing, ReceiptStore};
+
+use crate::config::Config;
+
+fn open_store(config: &Config) -> Result<ReceiptStore, String> {
+    let dir = ReceiptStore::dir(&config.data_dir);
+    if !dir.join("data.mdb").exists() {
+        return Err(format!("no receipt store in {}", dir.display()));
+    }
+    ReceiptStore::open(
+        &dir,
+        config.receipts.max_size_mb.saturating_mul(1024 * 1024),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// Every receipt of the store, in chain order, as stored.
+fn store_lines(config: &Config) -> Result<Vec<Vec<u8>>, String> {
+    let store = open_store(config)?;
+    let mut out = Vec::new();
+    let mut from = 1u64;
+    loop {
+        let page = store.scan(from, 10_000).map_err(|e| e.to_string())?;
+        if page.is_empty() {
+            break;
+        }
+        from += page.len() as u64;
+        out.extend(page);
+    }
+    Ok(out)
+}
+
+pub fn verify(config: &Config, public_keys: &Path, from: Option<&Path>) -> Result<(), String> {
+    let text = std::fs::read_to_string(public_keys)
+        .map_err(|e| format!("{}: {e}", public_keys.display()))?;
+    let entries: Vec<PublicKeyEntry> = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{}: not a public-keys.json file: {e}",
+            public_keys.display()
+        )
+    })?;
+    let keys = verifying_keys(&entries)?;
+    let lines: Vec<Vec<u8>> = match from {
+        Some(path) => {
+            let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            std::io::BufReader::new(f)
+                .lines()
+                .map(|l| l.map(String::into_bytes))
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => store_lines(config)?,
+    };
+    let mut receipts = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let r: Receipt = serde_json::from_slice(line)
+            .map_err(|e| format!("line {}: not a receipt: {e}", i + 1))?;
+        receipts.push(r);
+    }
+    if receipts.is_empty() {
+        return Err("no receipts to verify".into());
+    }
+    let start = (receipts[0].seq == 1).then_some(GENESIS_HASH);
+    let problems = verify_chain(&receipts, &keys, start);
+    let (first, last) = (receipts[0].seq, receipts[receipts.len() - 1].seq);
+    if problems.is_empty() {
+        println!(
+            "OK: {} receipts (seq {first}..{last}) verify; signatures valid, chain intact{}",
+            receipts.len(),
+            if start.is_none() {
+                " (export starts mid-chain)"
+            } else {
+                ""
+            }
+        );
+        return Ok(());
+    }
+    for p in &problems {
+        println!("FAIL {p}");
+    }
+    Err(format!(
+        "{} problem(s) in {} receipts (seq {first}..{last})",
+        problems.len(),
+        receipts.len()
+    ))
+}
+
+pub fn show(config: &Config, id: &str) -> Result<(), String> {
+    let store = open_store(config)?;
+    let receipt = store
+        .get(id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no receipt {id}"))?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&receipt).unwrap_or_default()
+    );
+    Ok(())
+}
+
+/// JSON lines, in chain order. `since` is a seq number or an RFC 3339 timestamp prefix.
+pub fn export(config: &Config, since: Option<&str>, out: Option<&Path>) -> Result<(), String> {
+    let lines = store_lines(config)?;
+    let mut sink: Box<dyn Write> = match out {
+        Some(path) => {
+            Box::new(std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?)
+        }
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let since_seq = since.and_then(|s| s.parse::<u64>().ok());
+    let mut n = 0;
+    for line in lines {
+        if let Some(since) = since {
+            let v: serde_json::Value = serde_json::from_slice(&line).map_err(|e| e.to_string())?;
+            let keep = match since_seq {
+                Some(seq) => v["seq"].as_u64().unwrap_or(0) >= seq,
+                None => v["timestamp"].as_str().unwrap_or_default() >= since,
+            };
+            if !keep {
+                continue;
+            }
+        }
+        sink.write_all(&line)
+            .and_then(|_| sink.write_all(b"\n"))
+            .map_err(|e| e.to_string())?;
+        n += 1;
+    }
+    sink.flush().map_err(|e| e.to_string())?;
+    eprintln!("exported {n} receipt(s)");
+    Ok(())
+}
+
+pub fn keys_rotate(config: &Config) -> Result<(), String> {
+    let ring = KeyRing::rotate(&config.data_dir).map_err(|e| e.to_string())?;
+    println!(
+        "new receipt signing key {}; a running aarmor signs with it after its next restart. Old public keys stay in {} for verification",
+        ring.key_id,
+        KeyRing::public_keys_path(&config.data_dir).display()
+    );
+    Ok(())
+}
+
+pub fn keys_show(config: &Config) -> Result<(), String> {
+    let path = KeyRing::public_keys_path(&config.data_dir);
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    print!("{text}");
+    if !text.ends_with('\n') {
+        println!();
+    }
+    Ok(())
+}
