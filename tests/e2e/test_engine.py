@@ -1,0 +1,197 @@
+"""The engine through the proxy: receipts that verify offline and expose tampering, receipts that
+survive kill -9, policy hot reload, DEFER resolved by later context, and monitor mode."""
+import os
+import signal
+import ssl
+import subprocess
+import threading
+import time
+
+import openai
+import requests
+
+from conftest import BIN
+from llm_upstream import LlmUpstream
+
+ALLOW_ALL_BUT_ADMIN = """package aarmor.policy
+
+decisions contains d if {
+    startswith(input.action.target.path, "/admin")
+    d := {"decision": "deny", "class": "forbidden", "priority": 1000, "rule": "no-admin", "reason": "admin is off limits"}
+}
+"""
+
+
+def post(a, upstream, path, body):
+    return requests.post(f"https://localhost:{upstream.port}{path}", json=body, proxies={"https": a.url}, verify=str(a.ca), timeout=15)
+
+
+def test_receipt_tampering_is_detected_and_named(start_aarmor, upstream, tmp_path):
+    a = start_aarmor(policy=ALLOW_ALL_BUT_ADMIN)
+    for i in range(4):
+        assert post(a, upstream, "/echo", {"i": i}).status_code == 200
+    assert post(a, upstream, "/admin/x", {}).status_code == 403
+    export = tmp_path / "receipts.jsonl"
+    assert a.cli("receipts", "export", "--out", str(export)).returncode == 0
+    keys = a.data / "keys" / "public-keys.json"
+    ok = a.cli("receipts", "verify", "--public-keys", str(keys), "--from", str(export))
+    assert ok.returncode == 0 and "OK: 5 receipts" in ok.stdout, ok.stdout + ok.stderr
+    lines = export.read_text().splitlines()
+
+    def verify(new_lines, name):
+        f = tmp_path / f"{name}.jsonl"
+        f.write_text("\n".join(new_lines) + "\n")
+        r = a.cli("receipts", "verify", "--public-keys", str(keys), "--from", str(f))
+        assert r.returncode != 0, f"{name} must fail"
+        return r.stdout
+
+    # One changed byte in a field.
+    edited = list(lines)
+    edited[4] = edited[4].replace('"result":"DENY"', '"result":"ALLOW"')
+    assert edited[4] != lines[4]
+    assert "seq 5: receipt" in verify(edited, "changed") and "does not verify" in verify(edited, "changed")
+    # A removed receipt.
+    out = verify(lines[:2] + lines[3:], "removed")
+    assert "seq 4: receipt(s) missing before it (expected seq 3)" in out, out
+    # A reordered pair.
+    out = verify([lines[0], lines[2], lines[1]] + lines[3:], "reordered")
+    assert "reordered" in out, out
+    # A receipt signed by an unknown key: rotate, make a receipt, verify with the old key file only.
+    old_keys = tmp_path / "old-keys.json"
+    old_keys.write_text(keys.read_text())
+    a.stop()
+    assert a.cli("keys", "rotate").returncode == 0
+    restarted = subprocess.Popen([str(BIN), "--config", str(a.config), "run"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                if requests.get(f"http://127.0.0.1:{a.admin}/healthz", timeout=0.5).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.1)
+        assert post(a, upstream, "/echo", {"after": "rotation"}).status_code == 200
+    finally:
+        restarted.terminate()
+        restarted.wait(10)
+    full = tmp_path / "full.jsonl"
+    assert a.cli("receipts", "export", "--out", str(full)).returncode == 0
+    r = a.cli("receipts", "verify", "--public-keys", str(old_keys), "--from", str(full))
+    assert r.returncode != 0 and "unknown key" in r.stdout, r.stdout
+    r = a.cli("receipts", "verify", "--public-keys", str(keys), "--from", str(full))
+    assert r.returncode == 0, "the rotated key ring verifies old and new receipts: " + r.stdout
+
+
+def test_acknowledged_receipts_survive_kill_9(start_aarmor, upstream):
+    a = start_aarmor(policy=ALLOW_ALL_BUT_ADMIN)
+    acked = []
+    stop = threading.Event()
+
+    def client(worker):
+        s = requests.Session()
+        n = 0
+        while not stop.is_set() and n < 400:
+            try:
+                r = s.post(f"https://localhost:{upstream.port}/echo", json={"worker": worker, "n": n},
+                           proxies={"https": a.url}, verify=str(a.ca), timeout=5)
+                if r.status_code == 200:
+                    acked.append((worker, n))
+            except requests.RequestException:
+                return
+            n += 1
+
+    threads = [threading.Thread(target=client, args=(w,), daemon=True) for w in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
+    os.kill(a.proc.pid, signal.SIGKILL)
+    a.proc.wait(10)
+    stop.set()
+    for t in threads:
+        t.join(10)
+    assert len(acked) > 20, "the load ran"
+    receipts = a.receipts()
+    seen = {(r["action"]["parameters"]["body"]["worker"], r["action"]["parameters"]["body"]["n"]) for r in receipts
+            if isinstance(r["action"]["parameters"].get("body"), dict) and "worker" in r["action"]["parameters"]["body"]}
+    missing = [x for x in acked if x not in seen]
+    assert not missing, f"{len(missing)} acknowledged actions have no receipt after kill -9"
+    r = a.cli("receipts", "verify", "--public-keys", str(a.data / "keys" / "public-keys.json"))
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_policy_hot_reload_and_broken_bundle_rejected(start_aarmor, upstream):
+    a = start_aarmor(policy=ALLOW_ALL_BUT_ADMIN, extra_policy="reload_poll_ms = 200")
+    assert post(a, upstream, "/reports", {}).status_code == 200
+    policy_file = a.policy_dir / "policy.rego"
+    policy_file.write_text(ALLOW_ALL_BUT_ADMIN + """
+decisions contains d if {
+    input.action.target.path == "/reports"
+    d := {"decision": "deny", "class": "context_deny", "priority": 10, "rule": "no-reports", "reason": "reports are closed"}
+}
+""")
+    deadline = time.time() + 10
+    while time.time() < deadline and post(a, upstream, "/reports", {}).status_code != 403:
+        time.sleep(0.2)
+    assert post(a, upstream, "/reports", {}).json()["rule"] == "no-reports"
+    # A broken bundle is rejected; the running one keeps deciding.
+    policy_file.write_text("package aarmor.policy\n\ndecisions contains d if {\n")
+    time.sleep(1.0)
+    assert post(a, upstream, "/reports", {}).json()["rule"] == "no-reports"
+    assert "new policy bundle rejected" in a.logs()
+    # SIGHUP reloads too (here: a fixed bundle).
+    policy_file.write_text(ALLOW_ALL_BUT_ADMIN)
+    a.proc.send_signal(signal.SIGHUP)
+    deadline = time.time() + 10
+    while time.time() < deadline and post(a, upstream, "/reports", {}).status_code != 200:
+        time.sleep(0.2)
+    assert post(a, upstream, "/reports", {}).status_code == 200
+
+
+DEFER_UNTIL_ASKED = """package aarmor.policy
+
+# Deleting test data is fine when the user asked for it; until we know what they asked, defer.
+decisions contains d if {
+    input.action.target.path == "/testdata"
+    input.action.target.method == "DELETE"
+    d := {"decision": "allow", "class": "context_allow", "priority": 100, "rule": "delete-if-asked",
+          "reason": "the user asked for it", "requires": ["context.original_request"], "timeout": 5}
+}
+"""
+
+
+def test_defer_resolved_by_later_context_and_another_times_out(start_aarmor, upstream, pki):
+    a = start_aarmor(policy=DEFER_UNTIL_ASKED)
+    result = {}
+
+    def delete():
+        result["r"] = requests.delete(f"https://localhost:{upstream.port}/testdata", proxies={"https": a.url}, verify=str(a.ca), timeout=20)
+
+    t = threading.Thread(target=delete)
+    t.start()
+    time.sleep(0.5)
+    assert "r" not in result, "the DELETE is held while deferred"
+    assert not any(x["path"] == "/testdata" for x in upstream.seen)
+    # The user's request arrives through an LLM call: now the context is known.
+    llm = LlmUpstream(*pki["leaf"])
+    try:
+        client = openai.OpenAI(base_url=f"https://localhost:{llm.port}/v1", api_key="sk-test", max_retries=0,
+                               http_client=openai.DefaultHttpxClient(proxy=a.url, verify=ssl.create_default_context(cafile=str(a.ca))))
+        llm.server.calls_override = []
+        client.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "please delete my test data"}])
+    finally:
+        llm.close()
+    t.join(20)
+    assert result["r"].status_code == 200
+    kinds = [(r["kind"], r["decision"]["result"]) for r in a.receipts() if r["action"]["target"]["path"] == "/testdata"]
+    assert kinds == [("decision", "DEFER"), ("resolution", "ALLOW")]
+
+    # Without that context, another deferral times out and is denied.
+    b = start_aarmor(policy=DEFER_UNTIL_ASKED.replace('"timeout": 5', '"timeout": 0.5'))
+    r = requests.delete(f"https://localhost:{upstream.port}/testdata", proxies={"https": b.url}, verify=str(b.ca), timeout=20)
+    assert r.status_code == 403 and "not resolved" in r.json()["reason"]
+
+
+def test_monitor_mode_allows_and_marks_receipts(start_aarmor, upstream):
+    a = start_aarmor(policy=ALLOW_ALL_BUT_ADMIN, extra='[enforcement]\nmode = "monitor"')
+    assert post(a, upstream, "/admin/reset", {}).status_code == 200, "monitor mode lets it through"
+    r = [x for x in a.receipts() if x["action"]["target"]["path"] == "/admin/reset"][0]
+    assert r["decision"]["result"] == "DENY" and r["decision"]["enforced"] is False
