@@ -7,5 +7,6 @@ params_text := json.marshal(input.action.parameters)
 
 # Host names of http(s) URLs found anywhere in the parameters.
 param_url_hosts contains lower(m[1]) if {
+	contains(params_text, "://")
 	some m in regex.find_all_string_submatch_n(`https?://([A-Za-z0-9.-]+)`, params_text, -1)
 }

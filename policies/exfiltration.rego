@@ -1,14 +1,11 @@
 # Known exfiltration sinks (paste sites, request catchers, tunnels) and webhooks to unknown hosts.
 package aarmor.policy
 
+# The host, or a domain it is under, is a listed sink (lookups, not scans).
 exfiltration_sink(host) if {
-	some sink in data.aarmor.config.exfiltration.sink_hosts
-	host == sink
-}
-
-exfiltration_sink(host) if {
-	some sink in data.aarmor.config.exfiltration.sink_hosts
-	endswith(host, concat("", [".", sink]))
+	labels := split(host, ".")
+	some i in numbers.range(0, count(labels) - 2)
+	data.aarmor.config.exfiltration.sink_hosts[concat(".", array.slice(labels, i, count(labels)))]
 }
 
 decisions contains d if {
@@ -30,10 +27,7 @@ decisions contains d if {
 	}
 }
 
-webhook_allowed(host) if {
-	some allowed in data.aarmor.config.exfiltration.webhook_allowed_hosts
-	host == allowed
-}
+webhook_allowed(host) if data.aarmor.config.exfiltration.webhook_allowed_hosts[host]
 
 decisions contains d if {
 	input.action.protocol == "rest"

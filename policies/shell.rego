@@ -1,15 +1,10 @@
 # Shell commands that delete recursively or pipe a download into a shell.
 package aarmor.policy
 
+# The tool's own name (MCP tools are server-qualified: "server.bash") is a listed shell.
 shell_tool if {
-	some t in data.aarmor.config.shell.tools
-	lower(input.action.tool) == t
-}
-
-# MCP tools are server-qualified: "server.bash".
-shell_tool if {
-	some t in data.aarmor.config.shell.tools
-	endswith(lower(input.action.tool), concat("", [".", t]))
+	parts := split(lower(input.action.tool), ".")
+	data.aarmor.config.shell.tools[parts[count(parts) - 1]]
 }
 
 shell_commands contains c if {

@@ -231,12 +231,18 @@ class Aarmor:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def _admin_up(self, prefix):
+        """Both listeners accept connections (the admin listener starts first)."""
         if prefix:
             probe = [*prefix, "curl", "-s", "-o", "/dev/null", "--max-time", "1", f"http://127.0.0.1:{self.admin}/healthz"]
+            if subprocess.run(probe, capture_output=True, timeout=5).returncode != 0:
+                return False
+            probe = [*prefix, "curl", "-s", "-o", "/dev/null", "--max-time", "1", f"http://127.0.0.1:{self.port}/"]
             return subprocess.run(probe, capture_output=True, timeout=5).returncode == 0
         try:
-            with socket.create_connection(("127.0.0.1", self.admin), timeout=0.2):
-                return True
+            for port in (self.admin, self.port):
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    pass
+            return True
         except OSError:
             return False
 

@@ -4,9 +4,9 @@
 //! Invariants:
 //! - The signed bytes are the RFC 8785 (JCS) canonical JSON of the receipt without its
 //!   `signature` member; any change to any field breaks the signature.
-//! - `prev_hash` is `sha256:` + hex of the canonical JSON of the previous receipt *with* its
-//!   signature, so removing, inserting or reordering receipts breaks the chain; `seq` numbers the
-//!   chain from 1 and says where.
+//! - `prev_hash` is the previous receipt's chain hash: `sha256:` + hex of its signed bytes, a
+//!   newline, and its signature value — so removing, inserting or reordering receipts breaks the
+//!   chain; `seq` numbers the chain from 1 and says where.
 //! - The first receipt of a chain has `prev_hash` = [`GENESIS_HASH`].
 
 use std::collections::HashMap;
@@ -144,20 +144,53 @@ impl Receipt {
         canonical_json(&unsigned)
     }
 
-    /// Hash of the whole receipt (signature included): the next receipt's `prev_hash`.
+    /// The next receipt's `prev_hash`: over the signed bytes and the signature.
     pub fn chain_hash(&self) -> Result<String, ReceiptError> {
-        Ok(sha256_tagged(&canonical_json(self)?))
+        Ok(Self::chain_hash_of(
+            &self.signed_bytes()?,
+            self.signature.as_ref(),
+        ))
+    }
+
+    fn chain_hash_of(signed: &[u8], signature: Option<&ReceiptSignature>) -> String {
+        let mut bytes = Vec::with_capacity(signed.len() + 100);
+        bytes.extend_from_slice(signed);
+        bytes.push(b'\n');
+        if let Some(sig) = signature {
+            bytes.extend_from_slice(sig.value.as_bytes());
+        }
+        sha256_tagged(&bytes)
     }
 
     pub fn sign(&mut self, key: &SigningKey, key_id: &str) -> Result<(), ReceiptError> {
+        self.seal(key, key_id).map(|_| ())
+    }
+
+    /// Signs the receipt, canonicalizing it once. Returns its chain hash and its JSON (the
+    /// signed canonical bytes with the signature member added: valid JSON, and what verifiers
+    /// re-canonicalize).
+    pub fn seal(
+        &mut self,
+        key: &SigningKey,
+        key_id: &str,
+    ) -> Result<(String, Vec<u8>), ReceiptError> {
         self.signature = None;
-        let sig = key.sign(&self.signed_bytes()?);
-        self.signature = Some(ReceiptSignature {
+        let signed = canonical_json(&*self)?;
+        let sig = key.sign(&signed);
+        let signature = ReceiptSignature {
             algorithm: SIGNATURE_ALGORITHM.into(),
             key_id: key_id.into(),
             value: base64::engine::general_purpose::STANDARD.encode(sig.to_bytes()),
-        });
-        Ok(())
+        };
+        let sig_json =
+            serde_json::to_vec(&signature).map_err(|e| ReceiptError::Serialize(e.to_string()))?;
+        let mut json = Vec::with_capacity(signed.len() + sig_json.len() + 16);
+        json.extend_from_slice(&signed[..signed.len().saturating_sub(1)]);
+        json.extend_from_slice(b",\"signature\":");
+        json.extend_from_slice(&sig_json);
+        json.push(b'}');
+        self.signature = Some(signature);
+        Ok((Self::chain_hash_of(&signed, self.signature.as_ref()), json))
     }
 
     /// Checks the signature against the known public keys.

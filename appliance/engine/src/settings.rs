@@ -47,7 +47,7 @@ impl Default for PolicySettings {
             dir: PathBuf::from("policies"),
             default_decision: DefaultDecision::Allow,
             defaults: BTreeMap::new(),
-            eval_timeout_us: 10_000,
+            eval_timeout_us: 50_000,
             max_instructions: 1_000_000,
             reload_poll_ms: 2000,
             step_up_timeout_s: 300,

@@ -12,6 +12,11 @@ use clap::{Parser, Subcommand};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+/// The allocator the appliance uses, so that costs compare.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+mod decide_bench;
 mod parse_bench;
 mod stream_body;
 
@@ -56,6 +61,9 @@ enum Cmd {
         /// body and to its last byte (the origin streams text and three tool calls).
         #[arg(long)]
         stream: bool,
+        /// POST a small JSON body to --path (an action, where GET is not).
+        #[arg(long)]
+        post: bool,
         #[arg(long, default_value_t = 60)]
         max_seconds: u64,
         /// Label printed in the result line.
@@ -64,6 +72,14 @@ enum Cmd {
     },
     /// Per-message parse cost of aarmor's protocol layer (no network).
     Parse {
+        #[arg(long, short = 'n', default_value_t = 20000)]
+        iterations: usize,
+    },
+    /// Decision cost of the engine (no network): policy evaluation, decision with receipt
+    /// (strict and batched), and the receipt writer's throughput.
+    Decide {
+        #[arg(long, default_value = "policies")]
+        policies: PathBuf,
         #[arg(long, short = 'n', default_value_t = 20000)]
         iterations: usize,
     },
@@ -87,6 +103,7 @@ fn main() -> Result<()> {
                 path,
                 new_connection,
                 stream,
+                post,
                 max_seconds,
                 label,
             } => {
@@ -99,6 +116,7 @@ fn main() -> Result<()> {
                     path,
                     new_connection,
                     stream,
+                    post,
                     Duration::from_secs(max_seconds),
                     label,
                 )
@@ -108,6 +126,10 @@ fn main() -> Result<()> {
                 parse_bench::run(iterations);
                 Ok(())
             }
+            Cmd::Decide {
+                policies,
+                iterations,
+            } => decide_bench::run(&policies, iterations).await,
         }
     })
 }
@@ -273,6 +295,7 @@ async fn load(
     path: String,
     new_connection: bool,
     stream: bool,
+    post: bool,
     cap: Duration,
     label: String,
 ) -> Result<()> {
@@ -291,6 +314,13 @@ async fn load(
         let body = stream_body::CHAT_REQUEST;
         format!(
             "POST /v1/chat/completions HTTP/1.1\r\nHost: {target}\r\nUser-Agent: aarmor-bench\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    } else if post {
+        let body = r#"{"ticket":4711,"status":"closed","comment":"resolved by the agent"}"#;
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: {target}\r\nUser-Agent: aarmor-bench\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
             body.len()
         )
         .into_bytes()

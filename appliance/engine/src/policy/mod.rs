@@ -53,7 +53,7 @@ pub struct EvalLimits {
 impl Default for EvalLimits {
     fn default() -> Self {
         Self {
-            time: Duration::from_millis(10),
+            time: Duration::from_millis(50),
             instructions: 1_000_000,
         }
     }
@@ -241,14 +241,68 @@ impl PolicySet {
             .map_err(|e| PolicyError::Compile(e.to_string()))?;
         let schemas = ToolSchemas::with_operator(sources.tool_schemas.clone())
             .map_err(|e| PolicyError::Compile(format!("tools/: {e}")))?;
-        Ok(Self {
+        let set = Self {
             policy: sources.policy_ref(),
             data: regorus::Value::from(sources.data.clone()),
             sources,
             program,
             limits,
             schemas: Arc::new(schemas),
-        })
+        };
+        set.warm_up();
+        Ok(set)
+    }
+
+    /// Evaluates a few typical actions once, so that what the policies compile lazily (regular
+    /// expressions) is ready before the first real action and does not eat its time budget.
+    fn warm_up(&self) {
+        let target = |method: &str, path: &str| serde_json::json!({"host": "warm-up.invalid", "port": 443, "method": method, "path": path});
+        let params = serde_json::json!({
+            "text": "see https://warm-up.invalid/x",
+            "command": "echo warm-up | cat",
+            "body": {"amount": 1, "text": "warm-up"},
+        });
+        let limits = EvalLimits {
+            time: Duration::from_secs(5),
+            ..self.limits
+        };
+        let warm = Self {
+            policy: self.policy.clone(),
+            sources: PolicySources::default(),
+            program: self.program.clone(),
+            data: self.data.clone(),
+            limits,
+            schemas: self.schemas.clone(),
+        };
+        for (protocol, tool, operation, method, path) in [
+            (
+                "rest",
+                "warm-up.invalid/hooks/{id}",
+                "post",
+                "POST",
+                "/hooks/1",
+            ),
+            ("mcp", "warm-up.bash", "tools/call", "POST", "/mcp"),
+            (
+                "openai_chat",
+                "bash",
+                "call",
+                "POST",
+                "/v1/chat/completions",
+            ),
+            ("sql", "warm-up", "unparsed", "POST", "/"),
+        ] {
+            let input = serde_json::json!({
+                "action": {
+                    "protocol": protocol, "tool": tool, "operation": operation,
+                    "target": target(method, path), "parameters": params,
+                    "risk_signals": [], "identity": {},
+                },
+                "identity": {}, "context": {}, "intent": {},
+                "schema": {"operator": false, "declared": false, "violations": []},
+            });
+            let _ = warm.evaluate(&input);
+        }
     }
 
     /// Evaluates the bundle on `input`; returns the candidates. Errors (including a malformed

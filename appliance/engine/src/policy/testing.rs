@@ -99,7 +99,14 @@ pub fn run(sources: &PolicySources) -> Result<Vec<TestOutcome>, PolicyError> {
             });
         }
     }
-    let set = PolicySet::compile(sources.clone(), EvalLimits::default())?;
+    // Tests check decisions, not speed: a generous budget keeps them deterministic.
+    let set = PolicySet::compile(
+        sources.clone(),
+        EvalLimits {
+            time: std::time::Duration::from_secs(5),
+            ..EvalLimits::default()
+        },
+    )?;
     let tests_dir = sources.dir.join("tests");
     let mut files: Vec<_> = std::fs::read_dir(&tests_dir)
         .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())

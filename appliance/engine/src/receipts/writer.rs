@@ -1,8 +1,9 @@
 //! The single receipt writer: assigns `seq`, chains (`prev_hash`), signs, and group-commits.
 //!
-//! One thread owns the chain head, so receipts are numbered and linked without locks. Work
-//! arrives on a bounded queue; each commit writes everything queued (up to `MAX_BATCH`) in one
-//! LMDB transaction, i.e. one fsync per batch, never one per receipt.
+//! Receipts are numbered, chained and signed by the caller under one mutex (one order, no
+//! hand-off to another thread on the decision path); a committer thread writes what is handed
+//! over, merging everything pending into one LMDB transaction — one fsync per batch, never one
+//! per receipt — while callers go on signing.
 //!
 //! - `Durability::Strict`: `append` returns only once the receipt is on disk.
 //! - `Durability::Batched { window }`: `append` returns as soon as the receipt is signed; the
@@ -13,8 +14,8 @@
 //! (fail closed): the engine denies every action it cannot receipt.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aarmor_core::receipt::{
@@ -51,11 +52,6 @@ pub struct ReceiptDraft {
     pub execution: Option<Value>,
 }
 
-struct Job {
-    draft: ReceiptDraft,
-    ack: oneshot::Sender<Result<Receipt, String>>,
-}
-
 /// Counters for metrics and benchmarks.
 #[derive(Debug, Default)]
 pub struct WriterStats {
@@ -64,10 +60,86 @@ pub struct WriterStats {
     pub failures: AtomicU64,
 }
 
-/// Handle to the writer thread.
+/// A batch handed to the committer.
+struct Batch {
+    records: Vec<(u64, String, Vec<u8>)>,
+    head: Head,
+    strict_acks: Vec<(oneshot::Sender<Result<(), String>>, u64)>,
+}
+
+/// The chain head and the receipts signed since the last hand-over. Guarded by one mutex: the
+/// caller signs under it, so numbering, chaining and signing happen in one order.
+struct Signer {
+    keys: KeyRing,
+    head: Head,
+    batch: Vec<(u64, String, Vec<u8>)>,
+    strict_acks: Vec<(oneshot::Sender<Result<(), String>>, u64)>,
+    /// When the oldest receipt of `batch` was signed.
+    oldest: Option<Instant>,
+    salt: u32,
+}
+
+impl Signer {
+    fn seal(&mut self, draft: ReceiptDraft) -> Result<Receipt, String> {
+        let ReceiptDraft {
+            kind,
+            follows,
+            action,
+            context,
+            decision,
+            modification,
+            approval,
+            deferral,
+            execution,
+        } = draft;
+        let seq = self.head.seq + 1;
+        let context_hash = canonical_json(&context)
+            .map(|b| sha256_tagged(&b))
+            .unwrap_or_else(|_| sha256_tagged(b"null"));
+        let mut receipt = Receipt {
+            receipt_id: format!("rct_{:08x}{seq:012x}", self.salt),
+            version: RECEIPT_VERSION.into(),
+            seq,
+            timestamp: now_rfc3339_millis(),
+            kind,
+            follows,
+            action,
+            context: ReceiptContext { context_hash },
+            decision,
+            modification,
+            approval,
+            deferral,
+            execution,
+            prev_hash: self.head.hash.clone(),
+            signature: None,
+        };
+        let (hash, bytes) = receipt
+            .seal(&self.keys.signing, &self.keys.key_id)
+            .map_err(|e| e.to_string())?;
+        self.head = Head { seq, hash };
+        self.batch.push((seq, receipt.receipt_id.clone(), bytes));
+        self.oldest.get_or_insert_with(Instant::now);
+        Ok(receipt)
+    }
+
+    fn hand_over(&mut self) -> Option<Batch> {
+        if self.batch.is_empty() {
+            return None;
+        }
+        self.oldest = None;
+        Some(Batch {
+            records: std::mem::take(&mut self.batch),
+            head: self.head.clone(),
+            strict_acks: std::mem::take(&mut self.strict_acks),
+        })
+    }
+}
+
+/// Handle to the receipt log; cheap to clone.
 #[derive(Clone)]
 pub struct ReceiptLog {
-    tx: SyncSender<Job>,
+    signer: Arc<Mutex<Signer>>,
+    commits: SyncSender<Batch>,
     failed: Arc<AtomicBool>,
     pub stats: Arc<WriterStats>,
     durability: Durability,
@@ -83,16 +155,53 @@ impl ReceiptLog {
             seq: 0,
             hash: GENESIS_HASH.to_string(),
         });
-        let (tx, rx) = mpsc::sync_channel::<Job>(QUEUE);
+        let salt = {
+            let mut b = [0u8; 4];
+            let _ = getrandom::fill(&mut b);
+            u32::from_be_bytes(b)
+        };
+        let signer = Arc::new(Mutex::new(Signer {
+            keys,
+            head,
+            batch: Vec::new(),
+            strict_acks: Vec::new(),
+            oldest: None,
+            salt,
+        }));
+        let (commits, rx) = mpsc::sync_channel::<Batch>(QUEUE);
         let failed = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(WriterStats::default());
-        let (f, s) = (failed.clone(), stats.clone());
+        let (f, st) = (failed.clone(), stats.clone());
         std::thread::Builder::new()
             .name("aarmor-receipts".into())
-            .spawn(move || writer_loop(store, keys, durability, head, rx, f, s))
+            .spawn(move || commit_loop(store, rx, f, st))
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        if let Durability::Batched { window } = durability {
+            // Hands over whatever waits longer than the window.
+            let (signer, commits, failed) = (signer.clone(), commits.clone(), failed.clone());
+            std::thread::Builder::new()
+                .name("aarmor-receipts-flush".into())
+                .spawn(move || loop {
+                    std::thread::sleep(window / 2);
+                    let batch = match signer.lock() {
+                        Ok(mut s) if s.oldest.is_some_and(|o| o.elapsed() >= window) => {
+                            s.hand_over()
+                        }
+                        Ok(_) => None,
+                        Err(_) => return,
+                    };
+                    if let Some(batch) = batch {
+                        if commits.send(batch).is_err() {
+                            failed.store(true, Ordering::Release);
+                            return;
+                        }
+                    }
+                })
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        }
         Ok(Self {
-            tx,
+            signer,
+            commits,
             failed,
             stats,
             durability,
@@ -108,21 +217,45 @@ impl ReceiptLog {
         if self.failed.load(Ordering::Acquire) {
             return Err(StoreError::Unavailable("an earlier commit failed".into()));
         }
-        let (ack, done) = oneshot::channel();
-        match self.tx.try_send(Job { draft, ack }) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                return Err(StoreError::Unavailable("the writer queue is full".into()))
+        let (receipt, wait) = {
+            let mut signer = self
+                .signer
+                .lock()
+                .map_err(|_| StoreError::Unavailable("the signer failed".into()))?;
+            let receipt = signer.seal(draft).map_err(StoreError::Unavailable)?;
+            let (wait, batch) = match self.durability {
+                Durability::Strict => {
+                    let (tx, rx) = oneshot::channel();
+                    signer.strict_acks.push((tx, receipt.seq));
+                    // Hand over at once: the committer merges whatever is pending.
+                    (Some(rx), signer.hand_over())
+                }
+                Durability::Batched { .. } if signer.batch.len() >= MAX_BATCH => {
+                    (None, signer.hand_over())
+                }
+                Durability::Batched { .. } => (None, None),
+            };
+            if let Some(batch) = batch {
+                match self.commits.try_send(batch) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                        self.failed.store(true, Ordering::Release);
+                        return Err(StoreError::Unavailable(
+                            "the receipt committer is not keeping up or stopped".into(),
+                        ));
+                    }
+                }
             }
-            Err(TrySendError::Disconnected(_)) => {
-                return Err(StoreError::Unavailable("the writer stopped".into()))
+            (receipt, wait)
+        };
+        if let Some(wait) = wait {
+            match wait.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(StoreError::Unavailable(e)),
+                Err(_) => return Err(StoreError::Unavailable("the committer stopped".into())),
             }
         }
-        match done.await {
-            Ok(Ok(r)) => Ok(r),
-            Ok(Err(e)) => Err(StoreError::Unavailable(e)),
-            Err(_) => Err(StoreError::Unavailable("the writer stopped".into())),
-        }
+        Ok(receipt)
     }
 }
 
@@ -140,124 +273,48 @@ fn now_rfc3339_millis() -> String {
     )
 }
 
-fn writer_loop(
+/// Writes batches; whatever is pending when a commit ends goes into the next transaction.
+fn commit_loop(
     store: ReceiptStore,
-    keys: KeyRing,
-    durability: Durability,
-    mut head: Head,
-    rx: mpsc::Receiver<Job>,
+    rx: mpsc::Receiver<Batch>,
     failed: Arc<AtomicBool>,
     stats: Arc<WriterStats>,
 ) {
-    let salt = {
-        let mut b = [0u8; 4];
-        let _ = getrandom::fill(&mut b);
-        u32::from_be_bytes(b)
-    };
-    loop {
-        let Ok(first) = rx.recv() else {
-            return;
-        };
-        let mut jobs = vec![first];
-        let deadline = match durability {
-            Durability::Strict => Instant::now(),
-            Durability::Batched { window } => Instant::now() + window,
-        };
-        // Collect whatever is queued; in batched mode keep collecting until the window closes.
-        while jobs.len() < MAX_BATCH {
+    while let Ok(first) = rx.recv() {
+        let mut batches = vec![first];
+        while batches.len() < 1024 {
             match rx.try_recv() {
-                Ok(j) => jobs.push(j),
-                Err(_) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        break;
-                    }
-                    match rx.recv_timeout(deadline - now) {
-                        Ok(j) => jobs.push(j),
-                        Err(RecvTimeoutError::Timeout) => break,
-                        Err(RecvTimeoutError::Disconnected) => break,
-                    }
-                }
+                Ok(more) => batches.push(more),
+                Err(_) => break,
             }
         }
-        let committed = head.clone();
-        let mut batch = Vec::with_capacity(jobs.len());
-        let mut strict_acks = Vec::new();
-        for job in jobs {
-            if failed.load(Ordering::Acquire) {
-                let _ = job.ack.send(Err("receipt store unavailable".into()));
-                continue;
+        let head = batches[batches.len() - 1].head.clone();
+        let records: Vec<(u64, String, Vec<u8>)> = batches
+            .iter_mut()
+            .flat_map(|b| b.records.drain(..))
+            .collect();
+        let acks = batches.into_iter().flat_map(|b| b.strict_acks);
+        if failed.load(Ordering::Acquire) {
+            for (ack, _) in acks {
+                let _ = ack.send(Err("receipt store unavailable".into()));
             }
-            let ReceiptDraft {
-                kind,
-                follows,
-                action,
-                context,
-                decision,
-                modification,
-                approval,
-                deferral,
-                execution,
-            } = job.draft;
-            let seq = head.seq + 1;
-            let context_hash = canonical_json(&context)
-                .map(|b| sha256_tagged(&b))
-                .unwrap_or_else(|_| sha256_tagged(b"null"));
-            let mut receipt = Receipt {
-                receipt_id: format!("rct_{:08x}{seq:012x}", salt),
-                version: RECEIPT_VERSION.into(),
-                seq,
-                timestamp: now_rfc3339_millis(),
-                kind,
-                follows,
-                action,
-                context: ReceiptContext { context_hash },
-                decision,
-                modification,
-                approval,
-                deferral,
-                execution,
-                prev_hash: head.hash.clone(),
-                signature: None,
-            };
-            let signed = receipt
-                .sign(&keys.signing, &keys.key_id)
-                .and_then(|_| Ok((receipt.chain_hash()?, canonical_json(&receipt)?)));
-            let (hash, bytes) = match signed {
-                Ok(v) => v,
-                Err(e) => {
-                    let _ = job.ack.send(Err(e.to_string()));
-                    continue;
-                }
-            };
-            head = Head { seq, hash };
-            batch.push((seq, receipt.receipt_id.clone(), bytes));
-            match durability {
-                Durability::Strict => strict_acks.push((job.ack, receipt)),
-                Durability::Batched { .. } => {
-                    let _ = job.ack.send(Ok(receipt));
-                }
-            }
-        }
-        if batch.is_empty() {
             continue;
         }
-        match store.append(&batch, &head) {
+        match store.append(&records, &head) {
             Ok(()) => {
                 stats
                     .receipts
-                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    .fetch_add(records.len() as u64, Ordering::Relaxed);
                 stats.commits.fetch_add(1, Ordering::Relaxed);
-                for (ack, receipt) in strict_acks {
-                    let _ = ack.send(Ok(receipt));
+                for (ack, _) in acks {
+                    let _ = ack.send(Ok(()));
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, receipts = batch.len(), "cannot commit receipts; the receipt store is now unavailable and every action will be denied");
+                tracing::error!(error = %e, receipts = records.len(), "cannot commit receipts; the receipt store is now unavailable and every action will be denied");
                 stats.failures.fetch_add(1, Ordering::Relaxed);
                 failed.store(true, Ordering::Release);
-                head = committed;
-                for (ack, _) in strict_acks {
+                for (ack, _) in acks {
                     let _ = ack.send(Err(format!("commit failed: {e}")));
                 }
             }
