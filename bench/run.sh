@@ -6,7 +6,7 @@
 #
 # A streamed LLM response (chat completion: 20 text deltas, then 3 tool calls that aarmor holds,
 # mediates and re-emits) is timed to its first and last body byte. Then the parse cost of the
-# protocol layer per message (no network).
+# protocol layer per message (no network), and the engine's decision costs.
 #
 #   bench/run.sh            # N=20000 requests per keep-alive scenario
 #   N=5000 bench/run.sh     # quicker
@@ -29,25 +29,39 @@ ORIGIN=127.0.0.1:19443
 "$BIN/aarmor-bench" origin --listen "$ORIGIN" --dir "$WORK" 2>/dev/null & PIDS+=($!)
 for _ in $(seq 50); do [[ -f $WORK/origin-ca.pem ]] && break; sleep 0.1; done
 
-# aarmor: one worker thread, warnings only (per-request logging off for the measurement).
-cat > "$WORK/aarmor.toml" <<CFG
-data_dir = "$WORK/aarmor-data"
+# aarmor: one worker thread, warnings only (per-request logging off for the measurement), the
+# default policy pack. Three instances for the action scenario: the plain data plane (action
+# mediation off), and the engine with receipts in strict (the default) and batched durability.
+start_aarmor() { # name port admin_port extra-toml
+    local name=$1 port=$2 admin=$3 extra=$4
+    cat > "$WORK/$name.toml" <<CFG
+data_dir = "$WORK/$name-data"
 [proxy]
-listen = "127.0.0.1:13128"
+listen = "127.0.0.1:$port"
 threads = ${AARMOR_THREADS:-1}
 [upstream]
 ca_files = ["$WORK/origin-ca.pem"]
 [admin]
-listen = "127.0.0.1:19090"
+listen = "127.0.0.1:$admin"
+[policy]
+dir = "$PWD/policies"
 [log]
 level = "warn"
+$extra
 CFG
-"$BIN/aarmor" --config "$WORK/aarmor.toml" run 2>"$WORK/aarmor.log" & PIDS+=($!)
-for _ in $(seq 100); do curl -sf http://127.0.0.1:19090/healthz >/dev/null && break; sleep 0.1; done
+    "$BIN/aarmor" --config "$WORK/$name.toml" run 2>"$WORK/$name.log" & PIDS+=($!)
+    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$admin/healthz" >/dev/null && break; sleep 0.1; done
+}
+start_aarmor aarmor 13128 19090 ""
+start_aarmor aarmor-plain 13131 19091 $'[mediation]\nenabled = false'
+start_aarmor aarmor-batched 13132 19092 $'[receipts]\ndurability = "batched"'
+sleep 0.5
 
 declare -A PROXY CA
 PROXY[direct]=""; CA[direct]="$WORK/origin-ca.pem"
 PROXY[aarmor]="127.0.0.1:13128"; CA[aarmor]="$WORK/aarmor-data/certs/ca.pem"
+PROXY[aarmor-plain]="127.0.0.1:13131"; CA[aarmor-plain]="$WORK/aarmor-plain-data/certs/ca.pem"
+PROXY[aarmor-batched]="127.0.0.1:13132"; CA[aarmor-batched]="$WORK/aarmor-batched-data/certs/ca.pem"
 SETUPS=(direct aarmor)
 
 MITMDUMP="$(command -v mitmdump || true)"
@@ -101,14 +115,19 @@ run() { # setup scenario args...
 }
 
 RESULTS="$WORK/results.tsv"
-for scenario in ka1 ka16 newconn big stream; do
-    for setup in "${SETUPS[@]}"; do
+ACTION_N="${ACTION_N:-5000}"
+for scenario in ka1 ka16 newconn big stream action; do
+    setups=("${SETUPS[@]}")
+    # An allowed action (POST with a JSON body) through the plain data plane and the engine.
+    [[ $scenario == action ]] && setups=(direct aarmor-plain aarmor-batched aarmor)
+    for setup in "${setups[@]}"; do
         case $scenario in
             ka1) run "$setup" ka1 -c 1 -n "$N" ;;
             ka16) run "$setup" ka16 -c 16 -n "$N" ;;
             newconn) run "$setup" newconn -c 1 -n "$NEWCONN_N" --new-connection ;;
             big) run "$setup" big256k -c 4 -n "$BIG_N" --path /big ;;
             stream) run "$setup" stream -c 1 -n "$STREAM_N" --stream ;;
+            action) run "$setup" action-post -c 1 -n "$ACTION_N" --post --path /v1/tickets/4711 ;;
         esac
     done
 done | tee "$RESULTS"
@@ -147,4 +166,23 @@ if ttfb:
 PY
 
 echo
+echo "allowed action (POST, one keep-alive connection): added p50 over the plain data plane"
+python3 - "$RESULTS" <<'PY'
+import sys, re
+rows = {}
+for line in open(sys.argv[1]):
+    m = dict(re.findall(r"(\w+)=(\S+)", line))
+    label = line.split("\t")[0]
+    if label.startswith("action-post/") and "p50_us" in m:
+        rows[label.split("/")[1]] = (int(m["p50_us"]), int(m["p99_us"]))
+plain = rows.get("aarmor-plain")
+for setup in ("aarmor-batched", "aarmor"):
+    if plain and setup in rows:
+        name = "engine, batched receipts" if setup == "aarmor-batched" else "engine, strict receipts"
+        print(f"  {name:26} p50 {rows[setup][0]} µs (+{rows[setup][0]-plain[0]} µs)  p99 {rows[setup][1]} µs (+{rows[setup][1]-plain[1]} µs)")
+PY
+
+echo
 "$BIN/aarmor-bench" parse -n "${PARSE_N:-20000}"
+echo
+"$BIN/aarmor-bench" decide --policies policies -n "${DECIDE_N:-20000}"

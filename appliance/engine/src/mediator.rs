@@ -125,9 +125,17 @@ pub trait ExchangeInspector: Send {
         Ok(ResponseVerdict::Forward)
     }
 
-    /// Bytes of a streamed response as they arrive; returns what may reach the client now.
+    /// Bytes of a streamed response as they arrive; returns what may reach the client now,
+    /// without waiting for any decision (the data plane writes it at once).
     async fn on_response_chunk(&mut self, chunk: &Bytes) -> Result<Bytes, MediationError> {
         Ok(chunk.clone())
+    }
+
+    /// Decides what the last chunk (or the end) left held; returns the bytes that may follow,
+    /// or `None` once nothing is held. The data plane calls it until `None` after every chunk
+    /// and after the end.
+    async fn on_response_pending(&mut self) -> Result<Option<Bytes>, MediationError> {
+        Ok(None)
     }
 
     /// The streamed response ended; returns the last bytes for the client.

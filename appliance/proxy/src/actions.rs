@@ -92,6 +92,8 @@ impl Mediator for ActionMediator {
             kind,
             response: ResponseHandling::Pass,
             gate: None,
+            held_calls: Vec::new(),
+            stream_ended: false,
             mcp_event_stream: None,
         })))
     }
@@ -125,6 +127,10 @@ struct ActionInspector {
     kind: Kind,
     response: ResponseHandling,
     gate: Option<StreamGate>,
+    /// Tool calls the gate holds until they are decided.
+    held_calls: Vec<ActionDraft>,
+    /// The stream ended; its observations are recorded once nothing is held.
+    stream_ended: bool,
     /// Copy of a streamed MCP response, bounded, observed at its end.
     mcp_event_stream: Option<Vec<u8>>,
 }
@@ -434,22 +440,10 @@ impl ActionInspector {
         BodyVerdict::Forward
     }
 
-    /// Runs the gate's output to completion: decides pending calls until none are left.
-    async fn drive_gate(&mut self, mut out: GateOutput) -> Result<Bytes, MediationError> {
-        let mut emit = std::mem::take(&mut out.emit);
-        while !out.pending.is_empty() {
-            let pending = std::mem::take(&mut out.pending);
-            let outcomes = self.decide_calls(pending).await;
-            let gate = self
-                .gate
-                .as_mut()
-                .ok_or_else(|| MediationError::Failed("no stream gate".into()))?;
-            out = gate
-                .resolve(outcomes)
-                .map_err(|e| MediationError::Failed(e.to_string()))?;
-            emit.extend_from_slice(&out.emit);
-        }
-        Ok(Bytes::from(emit))
+    /// Takes the bytes of a gate output that may go out now and keeps its held calls.
+    fn take_output(&mut self, mut out: GateOutput) -> Bytes {
+        self.held_calls = std::mem::take(&mut out.pending);
+        Bytes::from(out.emit)
     }
 }
 
@@ -603,7 +597,31 @@ impl ExchangeInspector for ActionInspector {
         let out = gate
             .push(chunk)
             .map_err(|e| MediationError::Failed(format!("cannot inspect the stream: {e}")))?;
-        self.drive_gate(out).await
+        Ok(self.take_output(out))
+    }
+
+    async fn on_response_pending(&mut self) -> Result<Option<Bytes>, MediationError> {
+        if self.held_calls.is_empty() {
+            if self.stream_ended {
+                self.stream_ended = false;
+                if let (Some(gate), Kind::Llm(p)) = (self.gate.as_mut(), &self.kind) {
+                    let p = *p;
+                    let observed = gate.observations();
+                    self.observe(p, observed).await;
+                }
+            }
+            return Ok(None);
+        }
+        let held = std::mem::take(&mut self.held_calls);
+        let outcomes = self.decide_calls(held).await;
+        let gate = self
+            .gate
+            .as_mut()
+            .ok_or_else(|| MediationError::Failed("no stream gate".into()))?;
+        let out = gate
+            .resolve(outcomes)
+            .map_err(|e| MediationError::Failed(e.to_string()))?;
+        Ok(Some(self.take_output(out)))
     }
 
     async fn on_response_end(&mut self) -> Result<Bytes, MediationError> {
@@ -625,13 +643,8 @@ impl ExchangeInspector for ActionInspector {
                 "the stream ended inside an event; the unterminated event was dropped"
             );
         }
-        let emit = self.drive_gate(out).await?;
-        if let (Some(gate), Kind::Llm(p)) = (self.gate.as_mut(), &self.kind) {
-            let p = *p;
-            let observed = gate.observations();
-            self.observe(p, observed).await;
-        }
-        Ok(emit)
+        self.stream_ended = true;
+        Ok(self.take_output(out))
     }
 }
 

@@ -326,15 +326,10 @@ async fn stream_response(
                             session.write_response_body(Some(emit), false).await?;
                         }
                     }
-                    Err(refusal) => {
-                        tracing::warn!(detail = %String::from_utf8_lossy(&refusal.body), "cutting the response stream (fail closed)");
-                        session.set_keepalive(None);
-                        client.shutdown().await;
-                        return Err(pingora::Error::explain(
-                            pingora::ErrorType::InternalError,
-                            "mediation of the response stream failed",
-                        ));
-                    }
+                    Err(refusal) => return cut_stream(session, client, &refusal).await,
+                }
+                if let Err(refusal) = drain_pending(plane, session, inspector, budget).await? {
+                    return cut_stream(session, client, &refusal).await;
                 }
             }
             Ok(None) => break,
@@ -358,19 +353,53 @@ async fn stream_response(
                 session.write_response_body(Some(emit), false).await?;
             }
         }
-        Err(refusal) => {
-            tracing::warn!(detail = %String::from_utf8_lossy(&refusal.body), "cutting the response stream (fail closed)");
-            session.set_keepalive(None);
-            client.shutdown().await;
-            return Err(pingora::Error::explain(
-                pingora::ErrorType::InternalError,
-                "mediation of the response stream failed",
-            ));
-        }
+        Err(refusal) => return cut_stream(session, client, &refusal).await,
+    }
+    if let Err(refusal) = drain_pending(plane, session, inspector, budget).await? {
+        return cut_stream(session, client, &refusal).await;
     }
     session.write_response_body(None, true).await?;
     release(http, client, peer).await;
     Ok(())
+}
+
+/// Lets the inspector decide what it holds, writing what each decision releases. `Ok(Err(_))`
+/// is a refusal: the stream must be cut.
+async fn drain_pending(
+    plane: &crate::plane::Plane,
+    session: &mut Session,
+    inspector: &mut dyn ExchangeInspector,
+    budget: std::time::Duration,
+) -> Result<std::result::Result<(), SyntheticResponse>> {
+    loop {
+        match plane
+            .mediate("response stream", budget, inspector.on_response_pending())
+            .await
+        {
+            Ok(Some(emit)) => {
+                if !emit.is_empty() {
+                    session.write_response_body(Some(emit), false).await?;
+                }
+            }
+            Ok(None) => return Ok(Ok(())),
+            Err(refusal) => return Ok(Err(refusal)),
+        }
+    }
+}
+
+/// Cuts a stream whose mediation failed: the client never mistakes it for a complete one.
+async fn cut_stream(
+    session: &mut Session,
+    mut client: UpstreamSession,
+    refusal: &SyntheticResponse,
+) -> Result<()> {
+    tracing::warn!(detail = %String::from_utf8_lossy(&refusal.body), "cutting the response stream (fail closed)");
+    session.set_keepalive(None);
+    client.shutdown().await;
+    Err(pingora::Error::explain(
+        pingora::ErrorType::InternalError,
+        "mediation of the response stream failed",
+    ))
 }
 
 async fn release(

@@ -12,6 +12,8 @@ use serde_json::{json, Value};
 #[derive(Clone)]
 struct ToolSchema {
     source: &'static str,
+    /// The schema as declared, to skip recompiling an unchanged declaration.
+    schema: Value,
     validator: Arc<jsonschema::Validator>,
 }
 
@@ -26,6 +28,7 @@ fn compile(schema: &Value, source: &'static str) -> Result<ToolSchema, String> {
     jsonschema::validator_for(schema)
         .map(|v| ToolSchema {
             source,
+            schema: schema.clone(),
             validator: Arc::new(v),
         })
         .map_err(|e| e.to_string())
@@ -68,6 +71,13 @@ impl ToolSchemas {
                 .or_else(|| f.get("input_schema"))
                 .or_else(|| f.get("inputSchema"));
             if let Some(schema) = schema.filter(|s| s.is_object()) {
+                // Agents declare the same tools on every request: compile only what changed.
+                if declared
+                    .get(name)
+                    .is_some_and(|known| &known.schema == schema)
+                {
+                    continue;
+                }
                 match compile(schema, "declared") {
                     Ok(c) => {
                         declared.insert(name.to_string(), c);
