@@ -155,6 +155,21 @@ def test_rest_actions_denied_and_modified(start_aarmor, upstream):
     r = requests.post(f"{base}/echo", json={"x": 1}, **kw)
     assert r.status_code == 200 and r.json()["len"] == len(b'{"x": 1}')
 
+    # Each action that ran has an outcome receipt: upstream status and the hash of what came back.
+    import hashlib
+    import time
+    want = "sha256:" + hashlib.sha256(r.content).hexdigest()
+    deadline = time.time() + 10
+    outcome = None
+    while time.time() < deadline and outcome is None:
+        outcome = next((x for x in a.receipts() if x["kind"] == "outcome" and x["execution"]["output_hash"] == want), None)
+        time.sleep(0.1)
+    assert outcome, "no outcome receipt for the POST"
+    assert outcome["execution"]["status"] == 200 and outcome["execution"]["success"] is True
+    decision = next(x for x in a.receipts() if x["receipt_id"] == outcome["follows"])
+    assert decision["kind"] == "decision" and decision["action"]["action_id"] == outcome["action"]["action_id"]
+    assert not any(x["kind"] == "outcome" and x["action"]["tool"] == "admin-api" for x in a.receipts()), "denied actions never ran"
+
 
 def test_held_request_is_parked_then_decided(start_aarmor, upstream):
     a = start_aarmor(extra=REST_ROUTES, policy=REST_POLICY)

@@ -34,6 +34,9 @@ pub enum ReceiptKind {
     Decision,
     /// How a STEP_UP or DEFER ended; `follows` names the decision receipt.
     Resolution,
+    /// What happened when the action ran (upstream status, output hash); `follows` names the
+    /// receipt that let it run.
+    Outcome,
 }
 
 /// The policy bundle that decided.

@@ -17,4 +17,8 @@ pub trait ActionEngine: Send + Sync + 'static {
     /// Records observations (session context). Must not block the data path for long; the data
     /// plane does not wait for it on the critical path of an action.
     async fn observe(&self, _observations: Vec<Observation>) {}
+
+    /// Records what happened when an allowed action ran: `execution` holds the upstream status,
+    /// `success`, `output_hash` and `bytes`. Called after the response reached the agent.
+    async fn record_outcome(&self, _action: &Action, _execution: serde_json::Value) {}
 }

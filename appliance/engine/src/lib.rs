@@ -17,8 +17,8 @@ pub use action_engine::ActionEngine;
 pub use allow_all::AllowAllMediator;
 pub use approvals::{ApprovalAnswer, ApprovalError, ApprovalRequest, Approvals};
 pub use mediator::{
-    BodyVerdict, Exchange, ExchangeInspector, HeadVerdict, HeaderRewrite, MediationError, Mediator,
-    RequestEdit, ResponsePlan, ResponseVerdict,
+    BodyVerdict, Exchange, ExchangeInspector, ExchangeOutcome, HeadVerdict, HeaderRewrite,
+    MediationError, Mediator, RequestEdit, ResponsePlan, ResponseVerdict,
 };
 pub use policy_engine::PolicyEngine;
 pub use settings::{ApprovalSettings, EnforcementSettings, PolicySettings, ReceiptSettings};

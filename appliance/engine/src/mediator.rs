@@ -93,6 +93,16 @@ pub enum ResponseVerdict {
     Respond(SyntheticResponse),
 }
 
+/// What the client received at the end of an inspected exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExchangeOutcome {
+    pub status: u16,
+    /// `sha256:` + hex of the response body as the client received it.
+    pub body_sha256: String,
+    pub body_bytes: u64,
+    pub duration_ms: u64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum MediationError {
     #[error("mediator unavailable: {0}")]
@@ -142,6 +152,10 @@ pub trait ExchangeInspector: Send {
     async fn on_response_end(&mut self) -> Result<Bytes, MediationError> {
         Ok(Bytes::new())
     }
+
+    /// The exchange is over: what the client received (status, sha256 of the body as sent,
+    /// its size). For outcome records; nothing waits on it.
+    async fn on_outcome(&mut self, _outcome: ExchangeOutcome) {}
 }
 
 /// Decides, per exchange, what may reach the upstream and what the client gets back.

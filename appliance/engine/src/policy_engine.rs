@@ -61,6 +61,8 @@ struct Inner {
     context_changed: watch::Sender<u64>,
     max_hold: Duration,
     ids: AtomicU64,
+    /// The last receipt that let each recent action run, for its outcome receipt.
+    ran: Mutex<lru::LruCache<String, (String, ReceiptDecision)>>,
 }
 
 /// The policy engine; cheap to clone.
@@ -127,6 +129,9 @@ impl PolicyEngine {
                 context_changed,
                 max_hold,
                 ids: AtomicU64::new(u64::from(u32::from_be_bytes(salt)) << 32),
+                ran: Mutex::new(lru::LruCache::new(
+                    std::num::NonZeroUsize::new(16_384).unwrap_or(std::num::NonZeroUsize::MIN),
+                )),
             }),
         }
     }
@@ -371,6 +376,9 @@ impl Inner {
             Ok(r) => r,
             Err(e) => return receipt_failure(&e),
         };
+        if monitored || matches!(res.decision, Decision::Allow | Decision::Modify) {
+            self.remember_run(&receipt);
+        }
         if monitored {
             tracing::info!(action = %action.action_id, decision = %res.decision, rule = ?res.rule, "monitor mode: decision recorded, action allowed");
             return Verdict::Allow;
@@ -381,6 +389,15 @@ impl Inner {
             }
             Decision::Defer => self.defer(action.clone(), res, policy, receipt.receipt_id),
             _ => final_verdict(action, &res),
+        }
+    }
+
+    fn remember_run(&self, receipt: &Receipt) {
+        if let Ok(mut ran) = self.ran.lock() {
+            ran.put(
+                receipt.action.action_id.0.clone(),
+                (receipt.receipt_id.clone(), receipt.decision.clone()),
+            );
         }
     }
 
@@ -469,8 +486,10 @@ impl Inner {
                         },
                     )
                     .await;
-                if let Err(e) = receipt {
-                    return receipt_failure(&e);
+                match &receipt {
+                    Err(e) => return receipt_failure(e),
+                    Ok(r) if decision == Decision::Allow => inner.remember_run(r),
+                    Ok(_) => {}
                 }
                 if decision == Decision::Allow {
                     Verdict::Allow
@@ -609,6 +628,38 @@ impl ActionEngine for PolicyEngine {
                 ReceiptKind::Decision,
             )
             .await)
+    }
+
+    async fn record_outcome(&self, action: &Action, execution: Value) {
+        let ran = self
+            .inner
+            .ran
+            .lock()
+            .ok()
+            .and_then(|mut r| r.pop(&action.action_id.0));
+        let Some((follows, decision)) = ran else {
+            tracing::debug!(action = %action.action_id, "outcome of an action without a receipt that let it run; not recorded");
+            return;
+        };
+        let inner = self.inner.clone();
+        let action = action.clone();
+        // Written in the background: the action already ran, nothing waits for this receipt.
+        tokio::spawn(async move {
+            let draft = ReceiptDraft {
+                kind: ReceiptKind::Outcome,
+                follows: Some(follows),
+                action,
+                context: json!({}),
+                decision,
+                modification: None,
+                approval: None,
+                deferral: None,
+                execution: Some(execution),
+            };
+            if let Err(e) = inner.receipts.append(draft).await {
+                tracing::error!(error = %e, "cannot write an outcome receipt");
+            }
+        });
     }
 
     async fn observe(&self, observations: Vec<Observation>) {

@@ -15,8 +15,8 @@ use aarmor_core::{
     ResponseHead, SyntheticResponse,
 };
 use aarmor_engine::{
-    ActionEngine, BodyVerdict, Exchange, ExchangeInspector, HeadVerdict, HeaderRewrite,
-    MediationError, Mediator, RequestEdit, ResponsePlan, ResponseVerdict,
+    ActionEngine, BodyVerdict, Exchange, ExchangeInspector, ExchangeOutcome, HeadVerdict,
+    HeaderRewrite, MediationError, Mediator, RequestEdit, ResponsePlan, ResponseVerdict,
 };
 use aarmor_protocols::classify::{
     classify_body, classify_head, BodyClass, HeadClass, ProtocolConfig, SqlEndpoint,
@@ -93,6 +93,7 @@ impl Mediator for ActionMediator {
             response: ResponseHandling::Pass,
             gate: None,
             held_calls: Vec::new(),
+            executed: Vec::new(),
             stream_ended: false,
             mcp_event_stream: None,
         })))
@@ -129,6 +130,8 @@ struct ActionInspector {
     gate: Option<StreamGate>,
     /// Tool calls the gate holds until they are decided.
     held_calls: Vec<ActionDraft>,
+    /// Request-side actions allowed to run in this exchange, for their outcome records.
+    executed: Vec<Action>,
     /// The stream ended; its observations are recorded once nothing is held.
     stream_ended: bool,
     /// Copy of a streamed MCP response, bounded, observed at its end.
@@ -348,7 +351,11 @@ impl ActionInspector {
         };
         let draft = sql::draft(ep.dialect, &ep.tool_name(), &text);
         let action = self.action(draft);
-        match self.decide(&action).await {
+        let verdict = self.decide(&action).await;
+        if !matches!(verdict, FinalVerdict::Deny(_)) {
+            self.executed.push(action.clone());
+        }
+        match verdict {
             FinalVerdict::Allow => BodyVerdict::Forward,
             FinalVerdict::Deny(d) => BodyVerdict::Respond(denied_problem(&action, &d)),
             FinalVerdict::Modify(m) => {
@@ -379,7 +386,11 @@ impl ActionInspector {
             &self.shared.protocols.routes,
         );
         let action = self.action(draft);
-        match self.decide(&action).await {
+        let verdict = self.decide(&action).await;
+        if !matches!(verdict, FinalVerdict::Deny(_)) {
+            self.executed.push(action.clone());
+        }
+        match verdict {
             FinalVerdict::Allow => BodyVerdict::Forward,
             FinalVerdict::Deny(d) => BodyVerdict::Respond(denied_problem(&action, &d)),
             FinalVerdict::Modify(m) => match rest::render_body(format, &m.parameters) {
@@ -410,7 +421,11 @@ impl ActionInspector {
                 .iter()
                 .any(|s| matches!(s, aarmor_core::RiskSignal::MetaToolResolved { .. }));
             let action = self.action(call.draft);
-            match self.decide(&action).await {
+            let verdict = self.decide(&action).await;
+            if !matches!(verdict, FinalVerdict::Deny(_)) {
+                self.executed.push(action.clone());
+            }
+            match verdict {
                 FinalVerdict::Allow => {}
                 FinalVerdict::Deny(d) => denied.push((call.position, d.reason, d.rule)),
                 FinalVerdict::Modify(m) if wrapped => denied.push((call.position, "a modification was required but calls made through a wrapper tool cannot be rewritten".into(), m.rule)),
@@ -421,6 +436,8 @@ impl ActionInspector {
             }
         }
         if !denied.is_empty() {
+            // Nothing of a refused batch runs.
+            self.executed.clear();
             return match mcp::refusal_body(&req, &denied) {
                 Some(body) => BodyVerdict::Respond(SyntheticResponse::json(200, body)),
                 None => BodyVerdict::Respond(SyntheticResponse::problem(
@@ -622,6 +639,19 @@ impl ExchangeInspector for ActionInspector {
             .resolve(outcomes)
             .map_err(|e| MediationError::Failed(e.to_string()))?;
         Ok(Some(self.take_output(out)))
+    }
+
+    async fn on_outcome(&mut self, outcome: ExchangeOutcome) {
+        for action in std::mem::take(&mut self.executed) {
+            let execution = serde_json::json!({
+                "status": outcome.status,
+                "success": (200..400).contains(&outcome.status),
+                "output_hash": outcome.body_sha256,
+                "bytes": outcome.body_bytes,
+                "duration_ms": outcome.duration_ms,
+            });
+            self.shared.engine.record_outcome(&action, execution).await;
+        }
     }
 
     async fn on_response_end(&mut self) -> Result<Bytes, MediationError> {

@@ -4,7 +4,9 @@
 //! streamed through the inspector, which alone decides which bytes reach the client.
 
 use aarmor_core::{HeaderList, ResponseHead, SyntheticResponse};
-use aarmor_engine::{BodyVerdict, ExchangeInspector, ResponsePlan, ResponseVerdict};
+use aarmor_engine::{
+    BodyVerdict, ExchangeInspector, ExchangeOutcome, ResponsePlan, ResponseVerdict,
+};
 use bytes::{Bytes, BytesMut};
 use pingora::proxy::Session;
 use pingora::Result;
@@ -142,8 +144,12 @@ pub async fn run(
         status: resp_header.status.as_u16(),
         headers,
     };
-    match inspector.response_plan(&head) {
-        ResponsePlan::Pass => pass_response(http, session, client, &peer, resp_header).await,
+    let status = head.status;
+    let mut digest = OutputDigest::default();
+    let result = match inspector.response_plan(&head) {
+        ResponsePlan::Pass => {
+            pass_response(http, session, client, &peer, resp_header, &mut digest).await
+        }
         ResponsePlan::Buffer => {
             buffer_response(
                 http,
@@ -153,6 +159,7 @@ pub async fn run(
                 resp_header,
                 head,
                 inspector.as_mut(),
+                &mut digest,
             )
             .await
         }
@@ -164,9 +171,59 @@ pub async fn run(
                 &peer,
                 resp_header,
                 inspector.as_mut(),
+                &mut digest,
             )
             .await
         }
+    };
+    if result.is_ok() && digest.complete {
+        let (status, body_bytes) = (digest.status.unwrap_or(status), digest.bytes);
+        inspector
+            .on_outcome(ExchangeOutcome {
+                status,
+                body_sha256: digest.finish(),
+                body_bytes,
+                duration_ms: ctx.started.elapsed().as_millis() as u64,
+            })
+            .await;
+    }
+    result
+}
+
+/// The response body as the client received it, for the outcome record.
+struct OutputDigest {
+    ctx: ring::digest::Context,
+    bytes: u64,
+    /// The body reached the client in full (not refused or cut).
+    complete: bool,
+    /// A status that replaced the upstream's (aarmor's own response).
+    status: Option<u16>,
+}
+
+impl Default for OutputDigest {
+    fn default() -> Self {
+        Self {
+            ctx: ring::digest::Context::new(&ring::digest::SHA256),
+            bytes: 0,
+            complete: false,
+            status: None,
+        }
+    }
+}
+
+impl OutputDigest {
+    fn add(&mut self, chunk: &[u8]) {
+        self.ctx.update(chunk);
+        self.bytes += chunk.len() as u64;
+    }
+
+    fn finish(self) -> String {
+        let d = self.ctx.finish();
+        let mut out = String::from("sha256:");
+        for b in d.as_ref() {
+            out.push_str(&format!("{b:02x}"));
+        }
+        out
     }
 }
 
@@ -202,6 +259,7 @@ async fn pass_response(
     mut client: UpstreamSession,
     peer: &pingora::upstreams::peer::HttpPeer,
     resp_header: pingora::http::ResponseHeader,
+    digest: &mut OutputDigest,
 ) -> Result<()> {
     let plane = &http.plane;
     session
@@ -209,7 +267,10 @@ async fn pass_response(
         .await?;
     loop {
         match client.read_response_body().await {
-            Ok(Some(chunk)) => session.write_response_body(Some(chunk), false).await?,
+            Ok(Some(chunk)) => {
+                digest.add(&chunk);
+                session.write_response_body(Some(chunk), false).await?
+            }
             Ok(None) => break,
             Err(e) => {
                 plane
@@ -224,6 +285,7 @@ async fn pass_response(
         }
     }
     session.write_response_body(None, true).await?;
+    digest.complete = true;
     release(http, client, peer).await;
     Ok(())
 }
@@ -237,6 +299,7 @@ async fn buffer_response(
     resp_header: pingora::http::ResponseHeader,
     head: ResponseHead,
     inspector: &mut dyn ExchangeInspector,
+    digest: &mut OutputDigest,
 ) -> Result<()> {
     let plane = &http.plane;
     let limit = plane.proxy.max_inspect_body_bytes;
@@ -288,8 +351,10 @@ async fn buffer_response(
     let mut out = resp_header;
     out.remove_header("transfer-encoding");
     out.insert_header("content-length", resp_body.len().to_string())?;
+    digest.add(&resp_body);
     session.write_response_header(Box::new(out), false).await?;
     session.write_response_body(Some(resp_body), true).await?;
+    digest.complete = true;
     Ok(())
 }
 
@@ -303,6 +368,7 @@ async fn stream_response(
     peer: &pingora::upstreams::peer::HttpPeer,
     resp_header: pingora::http::ResponseHeader,
     inspector: &mut dyn ExchangeInspector,
+    digest: &mut OutputDigest,
 ) -> Result<()> {
     let plane = &http.plane;
     let budget = plane.inspect_budget();
@@ -323,12 +389,15 @@ async fn stream_response(
                 {
                     Ok(emit) => {
                         if !emit.is_empty() {
+                            digest.add(&emit);
                             session.write_response_body(Some(emit), false).await?;
                         }
                     }
                     Err(refusal) => return cut_stream(session, client, &refusal).await,
                 }
-                if let Err(refusal) = drain_pending(plane, session, inspector, budget).await? {
+                if let Err(refusal) =
+                    drain_pending(plane, session, inspector, budget, digest).await?
+                {
                     return cut_stream(session, client, &refusal).await;
                 }
             }
@@ -350,15 +419,17 @@ async fn stream_response(
     {
         Ok(emit) => {
             if !emit.is_empty() {
+                digest.add(&emit);
                 session.write_response_body(Some(emit), false).await?;
             }
         }
         Err(refusal) => return cut_stream(session, client, &refusal).await,
     }
-    if let Err(refusal) = drain_pending(plane, session, inspector, budget).await? {
+    if let Err(refusal) = drain_pending(plane, session, inspector, budget, digest).await? {
         return cut_stream(session, client, &refusal).await;
     }
     session.write_response_body(None, true).await?;
+    digest.complete = true;
     release(http, client, peer).await;
     Ok(())
 }
@@ -370,6 +441,7 @@ async fn drain_pending(
     session: &mut Session,
     inspector: &mut dyn ExchangeInspector,
     budget: std::time::Duration,
+    digest: &mut OutputDigest,
 ) -> Result<std::result::Result<(), SyntheticResponse>> {
     loop {
         match plane
@@ -378,6 +450,7 @@ async fn drain_pending(
         {
             Ok(Some(emit)) => {
                 if !emit.is_empty() {
+                    digest.add(&emit);
                     session.write_response_body(Some(emit), false).await?;
                 }
             }
