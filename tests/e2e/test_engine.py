@@ -1,5 +1,6 @@
 """The engine through the proxy: receipts that verify offline and expose tampering, receipts that
 survive kill -9, policy hot reload, DEFER resolved by later context, and monitor mode."""
+import json
 import os
 import signal
 import ssl
@@ -42,6 +43,13 @@ def test_receipt_tampering_is_detected_and_named(start_aarmor, upstream, tmp_pat
     assert ok.returncode == 0 and "OK: 9 receipts" in ok.stdout, ok.stdout + ok.stderr
     lines = export.read_text().splitlines()
     deny = next(i for i, l in enumerate(lines) if '"result":"DENY"' in l)
+    # show and export --since
+    rid = json.loads(lines[deny])["receipt_id"]
+    shown = a.cli("receipts", "show", rid)
+    assert shown.returncode == 0 and json.loads(shown.stdout)["decision"]["rule"] == "no-admin"
+    tail = a.cli("receipts", "export", "--since", "7")
+    assert [json.loads(l)["seq"] for l in tail.stdout.splitlines()] == [7, 8, 9]
+    assert a.cli("receipts", "show", "rct_nope").returncode != 0
 
     def verify(new_lines, name):
         f = tmp_path / f"{name}.jsonl"

@@ -299,3 +299,41 @@ async fn a_broken_policy_reload_keeps_the_old_bundle() {
         FinalVerdict::Deny(_)
     ));
 }
+
+#[tokio::test]
+async fn evaluation_errors_deny_and_endless_deferrals_are_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path(), EnforcementMode::Enforce, 1 << 26);
+    // A candidate without a reason is malformed: the evaluation fails, the action is denied.
+    std::fs::write(
+        dir.path().join("policies/p.rego"),
+        "package aarmor.policy\n\ndecisions contains d if {\n  input.action.tool == \"broken\"\n  d := {\"decision\": \"allow\", \"class\": \"context_allow\", \"rule\": \"r\"}\n}\n\ndecisions contains d if {\n  input.action.tool == \"waits\"\n  d := {\"decision\": \"defer\", \"class\": \"context_defer\", \"rule\": \"always-defer\", \"reason\": \"never sure\", \"timeout\": 5}\n}\n",
+    )
+    .unwrap();
+    e.reload().unwrap();
+    assert!(
+        matches!(decide(&e, &action("broken", json!({}))).await, FinalVerdict::Deny(d) if d.reason.contains("policy evaluation failed"))
+    );
+    // A deferral that keeps deferring is denied after `max_deferrals` re-evaluations (3).
+    let waiter = {
+        let e = e.clone();
+        tokio::spawn(async move { decide(&e, &action("waits", json!({}))).await })
+    };
+    for i in 0..10 {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        e.observe(vec![Observation {
+            protocol: Protocol::OpenaiChat,
+            target: action("x", json!({})).target,
+            kind: ObservationKind::UserMessage,
+            content: json!(format!("message {i}")),
+            action_id: None,
+        }])
+        .await;
+        if waiter.is_finished() {
+            break;
+        }
+    }
+    assert!(
+        matches!(waiter.await.unwrap(), FinalVerdict::Deny(d) if d.reason.contains("deferred 3 times"))
+    );
+}
