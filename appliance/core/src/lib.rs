@@ -9,6 +9,7 @@ pub mod decision;
 pub mod http;
 pub mod observation;
 pub mod receipt;
+pub mod timestamp;
 pub mod verdict;
 
 pub use action::{Action, ActionId, ActionTarget, Identity, Protocol, RiskSignal};

@@ -71,31 +71,8 @@ pub struct PolicyEngine {
     inner: Arc<Inner>,
 }
 
-fn now() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second(),
-        now.millisecond()
-    )
-}
-
 fn in_future(d: Duration) -> String {
-    let t = time::OffsetDateTime::now_utc() + d;
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    aarmor_core::timestamp::rfc3339_millis(time::OffsetDateTime::now_utc() + d)
 }
 
 /// The limits of one evaluation under these settings.
@@ -281,12 +258,7 @@ impl Inner {
             kind,
             follows,
             action: action.clone(),
-            context: json!({
-                "identity": input.get("identity"),
-                "context": input.get("context"),
-                "intent": input.get("intent"),
-                "schema": input.get("schema"),
-            }),
+            context: evaluation_context(input),
             decision: ReceiptDecision {
                 result: decision,
                 class,
@@ -302,6 +274,16 @@ impl Inner {
         };
         self.receipts.append(draft).await.map_err(|e| e.to_string())
     }
+}
+
+/// What the policy saw besides the action: what receipts hash and approvers are shown.
+fn evaluation_context(input: &Value) -> Value {
+    json!({
+        "identity": input.get("identity"),
+        "context": input.get("context"),
+        "intent": input.get("intent"),
+        "schema": input.get("schema"),
+    })
 }
 
 #[derive(Default)]
@@ -422,16 +404,11 @@ impl Inner {
             id: id.clone(),
             receipt_id: receipt_id.clone(),
             action: action.clone(),
-            context: json!({
-                "identity": input.get("identity"),
-                "context": input.get("context"),
-                "intent": input.get("intent"),
-                "schema": input.get("schema"),
-            }),
+            context: evaluation_context(&input),
             rule: res.rule.clone(),
             reason: res.reason.clone(),
             approvers: res.approvers.clone(),
-            created: now(),
+            created: aarmor_core::timestamp::now_rfc3339_millis(),
             expires: in_future(limit),
         };
         let answer = self.approvals.open(request);
@@ -702,6 +679,6 @@ pub fn answer(approved: bool, approver: &str, reason: Option<String>) -> Approva
         approved,
         approver: approver.to_string(),
         reason,
-        at: now(),
+        at: aarmor_core::timestamp::now_rfc3339_millis(),
     }
 }

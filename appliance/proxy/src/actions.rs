@@ -138,20 +138,6 @@ struct ActionInspector {
     mcp_event_stream: Option<Vec<u8>>,
 }
 
-fn now_rfc3339_millis() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second(),
-        now.millisecond()
-    )
-}
-
 fn is_event_stream(head: &ResponseHead) -> bool {
     head.headers
         .get_str("content-type")
@@ -211,7 +197,7 @@ impl ActionInspector {
     fn action(&self, draft: ActionDraft) -> Action {
         draft.into_action(
             self.next_action_id(),
-            now_rfc3339_millis(),
+            aarmor_core::timestamp::now_rfc3339_millis(),
             self.target(),
             Identity::default(),
         )
@@ -282,6 +268,16 @@ impl ActionInspector {
         verdict
     }
 
+    /// Decides an action carried by the request; one allowed to run is remembered for its
+    /// outcome record.
+    async fn decide_request_action(&mut self, action: &Action) -> FinalVerdict {
+        let verdict = self.decide(action).await;
+        if !matches!(verdict, FinalVerdict::Deny(_)) {
+            self.executed.push(action.clone());
+        }
+        verdict
+    }
+
     /// Decides proposed tool calls (LLM responses), concurrently, and renders the outcomes.
     async fn decide_calls(&self, drafts: Vec<ActionDraft>) -> Vec<Rendered> {
         let template = &self.shared.protocols.deny_template;
@@ -343,7 +339,7 @@ impl ActionInspector {
     }
 
     async fn sql_body(&mut self, ep: &SqlEndpoint, body: &Bytes) -> BodyVerdict {
-        let req = &self.exchange.request;
+        let req = self.exchange.request.clone();
         let Some(text) = sql::extract(ep.dialect, &req.method, &req.path, body) else {
             // No statement in this request (a status poll, a cancel): handled as REST.
             self.kind = Kind::Rest;
@@ -351,10 +347,7 @@ impl ActionInspector {
         };
         let draft = sql::draft(ep.dialect, &ep.tool_name(), &text);
         let action = self.action(draft);
-        let verdict = self.decide(&action).await;
-        if !matches!(verdict, FinalVerdict::Deny(_)) {
-            self.executed.push(action.clone());
-        }
+        let verdict = self.decide_request_action(&action).await;
         match verdict {
             FinalVerdict::Allow => BodyVerdict::Forward,
             FinalVerdict::Deny(d) => BodyVerdict::Respond(denied_problem(&action, &d)),
@@ -386,10 +379,7 @@ impl ActionInspector {
             &self.shared.protocols.routes,
         );
         let action = self.action(draft);
-        let verdict = self.decide(&action).await;
-        if !matches!(verdict, FinalVerdict::Deny(_)) {
-            self.executed.push(action.clone());
-        }
+        let verdict = self.decide_request_action(&action).await;
         match verdict {
             FinalVerdict::Allow => BodyVerdict::Forward,
             FinalVerdict::Deny(d) => BodyVerdict::Respond(denied_problem(&action, &d)),
@@ -421,10 +411,7 @@ impl ActionInspector {
                 .iter()
                 .any(|s| matches!(s, aarmor_core::RiskSignal::MetaToolResolved { .. }));
             let action = self.action(call.draft);
-            let verdict = self.decide(&action).await;
-            if !matches!(verdict, FinalVerdict::Deny(_)) {
-                self.executed.push(action.clone());
-            }
+            let verdict = self.decide_request_action(&action).await;
             match verdict {
                 FinalVerdict::Allow => {}
                 FinalVerdict::Deny(d) => denied.push((call.position, d.reason, d.rule)),

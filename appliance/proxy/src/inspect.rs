@@ -387,12 +387,7 @@ async fn stream_response(
                     )
                     .await
                 {
-                    Ok(emit) => {
-                        if !emit.is_empty() {
-                            digest.add(&emit);
-                            session.write_response_body(Some(emit), false).await?;
-                        }
-                    }
+                    Ok(emit) => send(session, digest, emit).await?,
                     Err(refusal) => return cut_stream(session, client, &refusal).await,
                 }
                 if let Err(refusal) =
@@ -417,12 +412,7 @@ async fn stream_response(
         .mediate("response stream end", budget, inspector.on_response_end())
         .await
     {
-        Ok(emit) => {
-            if !emit.is_empty() {
-                digest.add(&emit);
-                session.write_response_body(Some(emit), false).await?;
-            }
-        }
+        Ok(emit) => send(session, digest, emit).await?,
         Err(refusal) => return cut_stream(session, client, &refusal).await,
     }
     if let Err(refusal) = drain_pending(plane, session, inspector, budget, digest).await? {
@@ -431,6 +421,15 @@ async fn stream_response(
     session.write_response_body(None, true).await?;
     digest.complete = true;
     release(http, client, peer).await;
+    Ok(())
+}
+
+/// Writes bytes the inspector released, counting them into the outcome digest.
+async fn send(session: &mut Session, digest: &mut OutputDigest, emit: Bytes) -> Result<()> {
+    if !emit.is_empty() {
+        digest.add(&emit);
+        session.write_response_body(Some(emit), false).await?;
+    }
     Ok(())
 }
 
@@ -448,12 +447,7 @@ async fn drain_pending(
             .mediate("response stream", budget, inspector.on_response_pending())
             .await
         {
-            Ok(Some(emit)) => {
-                if !emit.is_empty() {
-                    digest.add(&emit);
-                    session.write_response_body(Some(emit), false).await?;
-                }
-            }
+            Ok(Some(emit)) => send(session, digest, emit).await?,
             Ok(None) => return Ok(Ok(())),
             Err(refusal) => return Ok(Err(refusal)),
         }

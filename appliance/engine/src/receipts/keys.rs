@@ -60,16 +60,9 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
 }
 
 fn today() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    )
+    // Seconds are enough for a key's creation time.
+    let t = aarmor_core::timestamp::now_rfc3339_millis();
+    format!("{}Z", &t[..19])
 }
 
 /// Parses `public-keys.json` content into a verification map.

@@ -100,7 +100,7 @@ impl Signer {
             receipt_id: format!("rct_{:08x}{seq:012x}", self.salt),
             version: RECEIPT_VERSION.into(),
             seq,
-            timestamp: now_rfc3339_millis(),
+            timestamp: aarmor_core::timestamp::now_rfc3339_millis(),
             kind,
             follows,
             action,
@@ -257,20 +257,6 @@ impl ReceiptLog {
         }
         Ok(receipt)
     }
-}
-
-fn now_rfc3339_millis() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second(),
-        now.millisecond()
-    )
 }
 
 /// Writes batches; whatever is pending when a commit ends goes into the next transaction.

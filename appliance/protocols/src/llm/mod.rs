@@ -172,6 +172,18 @@ impl TextCollector {
     pub fn take(&mut self) -> Option<String> {
         (!self.text.is_empty()).then(|| std::mem::take(&mut self.text))
     }
+
+    /// The collected text as an assistant-text observation (none when empty).
+    pub fn take_observations(&mut self) -> Vec<crate::Observed> {
+        self.take()
+            .map(|t| {
+                vec![crate::Observed::new(
+                    aarmor_core::ObservationKind::AssistantText,
+                    Value::String(t),
+                )]
+            })
+            .unwrap_or_default()
+    }
 }
 
 #[cfg(test)]

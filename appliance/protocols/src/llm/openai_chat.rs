@@ -269,6 +269,21 @@ impl ChatStream {
         }
     }
 
+    /// Completes every open call of every choice; they wait for decisions.
+    fn close_every_choice(&mut self) -> Vec<ActionDraft> {
+        let mut completed = Vec::new();
+        let open: Vec<u64> = self.choices.keys().copied().collect();
+        for ci in open {
+            self.close_all(ci, &mut completed);
+        }
+        let drafts = completed
+            .iter()
+            .map(|(_, _, a)| a.draft(&self.metas))
+            .collect();
+        self.waiting = completed;
+        drafts
+    }
+
     /// Adjusts `finish_reason` of a chunk's choices that ended without any call left; true
     /// when something changed.
     fn adjust_finish(&self, chunk: &mut Value) -> bool {
@@ -333,17 +348,8 @@ impl EventProcessor for ChatStream {
         let Some(mut chunk) = parsed else {
             if data == "[DONE]" {
                 // End of stream while calls are still open: decide them first.
-                let mut completed = Vec::new();
-                let open: Vec<u64> = self.choices.keys().copied().collect();
-                for ci in open {
-                    self.close_all(ci, &mut completed);
-                }
-                if !completed.is_empty() {
-                    let drafts = completed
-                        .iter()
-                        .map(|(_, _, a)| a.draft(&self.metas))
-                        .collect();
-                    self.waiting = completed;
+                let drafts = self.close_every_choice();
+                if !drafts.is_empty() {
                     self.residual = Some(Residual::Raw(event.raw));
                     return drafts;
                 }
@@ -458,29 +464,11 @@ impl EventProcessor for ChatStream {
     }
 
     fn end(&mut self, _out: &mut Vec<u8>) -> Vec<ActionDraft> {
-        let mut completed = Vec::new();
-        let open: Vec<u64> = self.choices.keys().copied().collect();
-        for ci in open {
-            self.close_all(ci, &mut completed);
-        }
-        let drafts = completed
-            .iter()
-            .map(|(_, _, a)| a.draft(&self.metas))
-            .collect();
-        self.waiting = completed;
-        drafts
+        self.close_every_choice()
     }
 
     fn observations(&mut self) -> Vec<Observed> {
-        self.text
-            .take()
-            .map(|t| {
-                vec![Observed::new(
-                    ObservationKind::AssistantText,
-                    Value::String(t),
-                )]
-            })
-            .unwrap_or_default()
+        self.text.take_observations()
     }
 }
 

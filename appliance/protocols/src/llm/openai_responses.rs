@@ -357,14 +357,6 @@ impl EventProcessor for ResponsesStream {
     }
 
     fn observations(&mut self) -> Vec<Observed> {
-        self.text
-            .take()
-            .map(|t| {
-                vec![Observed::new(
-                    ObservationKind::AssistantText,
-                    Value::String(t),
-                )]
-            })
-            .unwrap_or_default()
+        self.text.take_observations()
     }
 }
