@@ -392,7 +392,8 @@ mod tests {
     fn any_changed_field_breaks_the_signature() {
         let k = key(1);
         let base = chain(3, &k);
-        let edits: Vec<Box<dyn Fn(&mut Receipt)>> = vec![
+        type Edit = Box<dyn Fn(&mut Receipt)>;
+        let edits: Vec<Edit> = vec![
             Box::new(|r| r.decision.result = Decision::Allow),
             Box::new(|r| r.decision.reason.push('!')),
             Box::new(|r| r.action.tool = "other".into()),

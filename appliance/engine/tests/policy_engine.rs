@@ -256,6 +256,55 @@ async fn monitor_mode_allows_and_records_what_would_have_happened() {
 }
 
 #[tokio::test]
+async fn monitor_mode_per_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    std::fs::write(policies.join("p.rego"), POLICY).unwrap();
+    let settings = PolicySettings {
+        dir: policies.clone(),
+        ..PolicySettings::default()
+    };
+    let set = PolicySet::load(&policies, eval_limits(&settings)).unwrap();
+    let (keys, _) = KeyRing::load_or_create(dir.path()).unwrap();
+    let log = ReceiptLog::start(
+        ReceiptStore::open(&dir.path().join("receipts"), 1 << 26).unwrap(),
+        keys,
+        Durability::Strict,
+    )
+    .unwrap();
+    let e = PolicyEngine::new(
+        set,
+        settings,
+        EnforcementSettings {
+            mode: EnforcementMode::Enforce,
+            monitor_agents: vec!["canary-agent".into()],
+        },
+        log,
+        Duration::from_secs(30),
+    );
+    let mut canary = action("drop_db", json!({}));
+    canary.identity.agent = Some("canary-agent".into());
+    assert_eq!(
+        decide(&e, &canary).await,
+        FinalVerdict::Allow,
+        "the monitored agent is not enforced"
+    );
+    let mut other = action("drop_db", json!({}));
+    other.identity.agent = Some("prod-agent".into());
+    assert!(matches!(decide(&e, &other).await, FinalVerdict::Deny(_)));
+    let all = receipts(dir.path());
+    assert_eq!(
+        (all[0].decision.result, all[0].decision.enforced),
+        (Decision::Deny, false)
+    );
+    assert_eq!(
+        (all[1].decision.result, all[1].decision.enforced),
+        (Decision::Deny, true)
+    );
+}
+
+#[tokio::test]
 async fn unavailable_receipt_store_denies_everything() {
     let dir = tempfile::tempdir().unwrap();
     let e = engine(dir.path(), EnforcementMode::Enforce, 64 * 1024);

@@ -291,6 +291,7 @@ async fn pass_response(
 }
 
 /// The whole response is held (bounded) until the inspector has decided.
+#[allow(clippy::too_many_arguments)]
 async fn buffer_response(
     http: &AarmorHttp,
     session: &mut Session,

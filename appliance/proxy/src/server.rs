@@ -130,12 +130,14 @@ pub fn prepare(config: DataPlaneConfig, decider: Decider) -> Result<Prepared, St
     } else {
         proxy.threads
     };
-    let mut conf = ServerConf::default();
-    conf.threads = threads;
-    conf.ca_file = Some(bundle.to_string_lossy().into_owned());
-    conf.upstream_keepalive_pool_size = upstream.pool_size;
-    conf.grace_period_seconds = Some(0);
-    conf.graceful_shutdown_timeout_seconds = Some(5);
+    let conf = ServerConf {
+        threads,
+        ca_file: Some(bundle.to_string_lossy().into_owned()),
+        upstream_keepalive_pool_size: upstream.pool_size,
+        grace_period_seconds: Some(0),
+        graceful_shutdown_timeout_seconds: Some(5),
+        ..ServerConf::default()
+    };
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
     let server_conf = server.configuration.clone();
