@@ -10,6 +10,8 @@
 #
 #   bench/run.sh            # N=20000 requests per keep-alive scenario
 #   N=5000 bench/run.sh     # quicker
+#   SCENARIOS="ka1 ka16" bench/run.sh      # some scenarios only (ka1 ka16 newconn big stream action)
+#   AARMOR_THREADS=1 bench/run.sh          # aarmor worker threads (default 0: aarmor's default, one per CPU)
 # Optional peers: `pip install mitmproxy` (mitmdump on PATH or in $MITM_VENV), `apt-get install squid-openssl`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +31,8 @@ ORIGIN=127.0.0.1:19443
 "$BIN/aarmor-bench" origin --listen "$ORIGIN" --dir "$WORK" 2>/dev/null & PIDS+=($!)
 for _ in $(seq 50); do [[ -f $WORK/origin-ca.pem ]] && break; sleep 0.1; done
 
-# aarmor: one worker thread, warnings only (per-request logging off for the measurement), the
+# aarmor: its default worker threads (one per CPU; AARMOR_THREADS overrides), warnings only
+# (per-request logging off for the measurement), the
 # default policy pack. Three instances for the action scenario: the plain data plane (action
 # mediation off), and the engine with receipts in strict (the default) and batched durability.
 start_aarmor() { # name port admin_port extra-toml
@@ -38,7 +41,7 @@ start_aarmor() { # name port admin_port extra-toml
 data_dir = "$WORK/$name-data"
 [proxy]
 listen = "127.0.0.1:$port"
-threads = ${AARMOR_THREADS:-1}
+threads = ${AARMOR_THREADS:-0}
 [upstream]
 ca_files = ["$WORK/origin-ca.pem"]
 [admin]
@@ -116,7 +119,7 @@ run() { # setup scenario args...
 
 RESULTS="$WORK/results.tsv"
 ACTION_N="${ACTION_N:-5000}"
-for scenario in ka1 ka16 newconn big stream action; do
+for scenario in ${SCENARIOS:-ka1 ka16 newconn big stream action}; do
     setups=("${SETUPS[@]}")
     # An allowed action (POST with a JSON body) through the plain data plane and the engine.
     [[ $scenario == action ]] && setups=(direct aarmor-plain aarmor-batched aarmor)
