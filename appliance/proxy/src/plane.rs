@@ -75,7 +75,14 @@ impl Plane {
         budget: Duration,
         call: impl std::future::Future<Output = Result<T, MediationError>>,
     ) -> Result<T, SyntheticResponse> {
-        match tokio::time::timeout(budget, call).await {
+        let mut call = std::pin::pin!(call);
+        // Most decisions are ready at the first poll: no timer is armed for them.
+        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
+        let outcome = match first {
+            std::task::Poll::Ready(result) => Ok(result),
+            std::task::Poll::Pending => tokio::time::timeout(budget, call).await,
+        };
+        match outcome {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
                 self.metrics
