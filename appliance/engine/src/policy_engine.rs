@@ -633,7 +633,7 @@ impl ActionEngine for PolicyEngine {
                 deferral: None,
                 execution: Some(execution),
             };
-            if let Err(e) = inner.receipts.append(draft).await {
+            if let Err(e) = inner.receipts.append_deferred(draft).await {
                 tracing::error!(error = %e, "cannot write an outcome receipt");
             }
         });

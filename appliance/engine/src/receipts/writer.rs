@@ -29,6 +29,8 @@ use super::keys::KeyRing;
 use super::store::{Head, ReceiptStore, StoreError};
 
 const MAX_BATCH: usize = 4096;
+/// In strict mode, how long a deferred record may wait for the next commit.
+const DEFERRED_WINDOW: Duration = Duration::from_millis(10);
 const QUEUE: usize = 65_536;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,8 +178,13 @@ impl ReceiptLog {
             .name("aarmor-receipts".into())
             .spawn(move || commit_loop(store, rx, f, st))
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        if let Durability::Batched { window } = durability {
-            // Hands over whatever waits longer than the window.
+        {
+            // Hands over whatever waits longer than the window: batched receipts, and in strict
+            // mode the deferred records (`append_deferred`) no verdict waits for.
+            let window = match durability {
+                Durability::Batched { window } => window,
+                Durability::Strict => DEFERRED_WINDOW,
+            };
             let (signer, commits, failed) = (signer.clone(), commits.clone(), failed.clone());
             std::thread::Builder::new()
                 .name("aarmor-receipts-flush".into())
@@ -214,6 +221,20 @@ impl ReceiptLog {
 
     /// Appends one receipt; see the module docs for when this returns.
     pub async fn append(&self, draft: ReceiptDraft) -> Result<Receipt, StoreError> {
+        self.append_with(draft, false).await
+    }
+
+    /// Appends a record nothing waits for (an outcome): signed and chained at once, written
+    /// with the next commit or within the batch window, without a commit of its own.
+    pub async fn append_deferred(&self, draft: ReceiptDraft) -> Result<Receipt, StoreError> {
+        self.append_with(draft, true).await
+    }
+
+    async fn append_with(
+        &self,
+        draft: ReceiptDraft,
+        deferred: bool,
+    ) -> Result<Receipt, StoreError> {
         if self.failed.load(Ordering::Acquire) {
             return Err(StoreError::Unavailable("an earlier commit failed".into()));
         }
@@ -224,6 +245,10 @@ impl ReceiptLog {
                 .map_err(|_| StoreError::Unavailable("the signer failed".into()))?;
             let receipt = signer.seal(draft).map_err(StoreError::Unavailable)?;
             let (wait, batch) = match self.durability {
+                _ if deferred => {
+                    let full = signer.batch.len() >= MAX_BATCH;
+                    (None, if full { signer.hand_over() } else { None })
+                }
                 Durability::Strict => {
                     let (tx, rx) = oneshot::channel();
                     signer.strict_acks.push((tx, receipt.seq));
