@@ -5,6 +5,7 @@
 
 pub mod action;
 pub mod connection;
+pub mod data_class;
 pub mod decision;
 pub mod http;
 pub mod observation;
@@ -14,6 +15,7 @@ pub mod verdict;
 
 pub use action::{Action, ActionId, ActionTarget, Identity, Protocol, RiskSignal};
 pub use connection::{ConnectionFacts, ConnectionMode, ProxyCredential, Target};
+pub use data_class::{Classification, DataClass, DataLabel, Finding};
 pub use decision::{Decision, DecisionClass};
 pub use http::{HeaderList, RequestHead, ResponseHead, SyntheticResponse};
 pub use observation::{Observation, ObservationKind};

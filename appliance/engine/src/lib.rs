@@ -7,6 +7,7 @@
 pub mod action_engine;
 pub mod allow_all;
 pub mod approvals;
+pub mod classify;
 pub mod mediator;
 pub mod policy;
 pub mod policy_engine;

@@ -1,0 +1,279 @@
+//! Detectors that classify text (tool outputs, responses of executed actions): e-mail addresses,
+//! phone numbers, payment cards (Luhn), IBANs (ISO 13616 mod 97), US social security numbers,
+//! API keys and private keys (known prefixes), and long high-entropy tokens.
+//!
+//! Candidates are found with regular expressions and then confirmed by their checksum or
+//! structure, so that order numbers do not count as cards and random words as IBANs.
+
+use std::sync::LazyLock;
+
+use aarmor_core::{Classification, DataClass, DataLabel, Finding};
+use regex::Regex;
+
+struct Detector {
+    name: &'static str,
+    label: DataLabel,
+    pattern: Regex,
+    confirm: fn(&str) -> bool,
+}
+
+fn always(_: &str) -> bool {
+    true
+}
+
+fn re(pattern: &str) -> Regex {
+    // The patterns are constants of this module; a typo fails the tests, not production.
+    Regex::new(pattern).unwrap_or_else(|e| panic!("detector pattern {pattern}: {e}"))
+}
+
+/// Luhn checksum over the digits of `s` (13 to 19 of them).
+pub fn luhn_valid(s: &str) -> bool {
+    let digits: Vec<u32> = s.chars().filter_map(|c| c.to_digit(10)).collect();
+    if !(13..=19).contains(&digits.len()) || digits.iter().all(|d| *d == digits[0]) {
+        return false;
+    }
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, d)| {
+            if i % 2 == 1 {
+                let x = d * 2;
+                if x > 9 {
+                    x - 9
+                } else {
+                    x
+                }
+            } else {
+                *d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+/// ISO 13616 check: move the first four characters to the end, letters to numbers, mod 97 == 1.
+pub fn iban_valid(s: &str) -> bool {
+    let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    if !(15..=34).contains(&compact.len()) {
+        return false;
+    }
+    let rearranged = format!("{}{}", &compact[4..], &compact[..4]);
+    let mut rem: u32 = 0;
+    for c in rearranged.chars() {
+        let v = match c {
+            '0'..='9' => c as u32 - '0' as u32,
+            'A'..='Z' => c as u32 - 'A' as u32 + 10,
+            _ => return false,
+        };
+        rem = if v >= 10 {
+            (rem * 100 + v) % 97
+        } else {
+            (rem * 10 + v) % 97
+        };
+    }
+    rem == 1
+}
+
+fn ssn_valid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 3
+        && parts[0] != "000"
+        && parts[0] != "666"
+        && !parts[0].starts_with('9')
+        && parts[1] != "00"
+        && parts[2] != "0000"
+}
+
+fn phone_valid(s: &str) -> bool {
+    let digits = s.chars().filter(char::is_ascii_digit).count();
+    (8..=15).contains(&digits)
+}
+
+/// Shannon entropy in bits per character.
+pub fn entropy(s: &str) -> f64 {
+    let mut counts = std::collections::HashMap::new();
+    for c in s.chars() {
+        *counts.entry(c).or_insert(0usize) += 1;
+    }
+    let n = s.chars().count() as f64;
+    counts
+        .values()
+        .map(|&c| {
+            let p = c as f64 / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+fn high_entropy(s: &str) -> bool {
+    // Long tokens mixing cases and digits with high entropy; plain hex digests are excluded.
+    let has_upper = s.chars().any(|c| c.is_ascii_uppercase());
+    let has_lower = s.chars().any(|c| c.is_ascii_lowercase());
+    let has_digit = s.chars().any(|c| c.is_ascii_digit());
+    has_upper && has_lower && has_digit && entropy(s) >= 4.5
+}
+
+static DETECTORS: LazyLock<Vec<Detector>> = LazyLock::new(|| {
+    vec![
+        Detector {
+            name: "private_key",
+            label: DataLabel::Secret,
+            pattern: re(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----"),
+            confirm: always,
+        },
+        Detector {
+            name: "api_key",
+            label: DataLabel::Credentials,
+            pattern: re(
+                r"\b(?:(?:AKIA|ASIA)[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36,}|xox[abprs]-[A-Za-z0-9-]{10,}|sk-(?:proj-|ant-)?[A-Za-z0-9_-]{32,}|AIza[0-9A-Za-z_-]{35}|(?:sk|rk)_live_[0-9A-Za-z]{20,})",
+            ),
+            confirm: always,
+        },
+        Detector {
+            name: "email",
+            label: DataLabel::Pii,
+            pattern: re(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"),
+            confirm: always,
+        },
+        Detector {
+            name: "payment_card",
+            label: DataLabel::Financial,
+            pattern: re(r"\b\d(?:[ -]?\d){12,18}\b"),
+            confirm: luhn_valid,
+        },
+        Detector {
+            name: "iban",
+            label: DataLabel::Financial,
+            pattern: re(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"),
+            confirm: iban_valid,
+        },
+        Detector {
+            name: "us_ssn",
+            label: DataLabel::Pii,
+            pattern: re(r"\b\d{3}-\d{2}-\d{4}\b"),
+            confirm: ssn_valid,
+        },
+        Detector {
+            name: "phone",
+            label: DataLabel::Pii,
+            // International numbers with a `+` prefix, and North American ones written
+            // `(555) 123-4567` or `555-123-4567`; bare digit groups are too ambiguous.
+            pattern: re(
+                r"\+\d{1,3}[ .-]?\d{1,4}(?:[ .-]?\d{2,4}){2,4}\b|\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}\b|\b\d{3}-\d{3}-\d{4}\b",
+            ),
+            confirm: phone_valid,
+        },
+        Detector {
+            name: "high_entropy_token",
+            label: DataLabel::Secret,
+            pattern: re(r"\b[A-Za-z0-9+/_-]{40,}={0,2}"),
+            confirm: high_entropy,
+        },
+    ]
+});
+
+/// What the detectors find in `text`. Detectors run in order of strength; text a confirmed
+/// match covers is not offered to the detectors after it (a card number is not also a phone).
+pub fn findings(text: &str) -> Vec<Finding> {
+    let mut taken: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut out = Vec::new();
+    for d in DETECTORS.iter() {
+        let mut count = 0;
+        for m in d.pattern.find_iter(text) {
+            let overlaps = taken.iter().any(|r| r.start < m.end() && m.start() < r.end);
+            if !overlaps && (d.confirm)(m.as_str()) {
+                taken.push(m.range());
+                count += 1;
+            }
+        }
+        if count > 0 {
+            out.push(Finding {
+                label: d.label,
+                detector: d.name.to_string(),
+                count,
+            });
+        }
+    }
+    out
+}
+
+/// Classifies `text`; `default` applies when no detector fires (RESTRICTED per AARM R2, unless
+/// the route is labelled otherwise).
+pub fn classify(text: &str, default: DataClass) -> Classification {
+    Classification::from_findings(findings(text), default)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detected(text: &str) -> Vec<String> {
+        findings(text).into_iter().map(|f| f.detector).collect()
+    }
+
+    #[test]
+    fn checksums() {
+        assert!(luhn_valid("4111 1111 1111 1111"));
+        assert!(luhn_valid("5500-0000-0000-0004"));
+        assert!(!luhn_valid("4111 1111 1111 1112"));
+        assert!(!luhn_valid("0000000000000000"));
+        assert!(iban_valid("DE89 3704 0044 0532 0130 00"));
+        assert!(iban_valid("GB82WEST12345698765432"));
+        assert!(!iban_valid("DE89 3704 0044 0532 0130 01"));
+    }
+
+    #[test]
+    fn detectors_fire_on_what_they_are_for() {
+        assert_eq!(detected("write to jane.doe@example.com please"), ["email"]);
+        assert_eq!(
+            detected("card 4111 1111 1111 1111 exp 12/29"),
+            ["payment_card"]
+        );
+        assert_eq!(
+            detected("pay to DE89 3704 0044 0532 0130 00 today"),
+            ["iban"]
+        );
+        assert_eq!(detected("SSN 123-45-6789"), ["us_ssn"]);
+        assert_eq!(detected("call +47 912 34 567 or (555) 123-4567"), ["phone"]);
+        assert!(detected("key AKIAIOSFODNN7EXAMPLE").contains(&"api_key".to_string()));
+        assert_eq!(
+            detected("-----BEGIN RSA PRIVATE KEY-----\nMIIE"),
+            ["private_key"]
+        );
+        assert_eq!(
+            detected("token Zx9Kq2LmP8vR4tYw7NbQ1cHs5JdF3gUe6AoXi0BzVnMk"),
+            ["high_entropy_token"]
+        );
+    }
+
+    #[test]
+    fn near_misses_do_not_fire() {
+        for text in [
+            "order 4111 1111 1111 1112 shipped",
+            "version 1.2.3, build 20261123",
+            "room 123-45-678",
+            "sha256 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            "DE12 not an iban",
+            "the quick brown fox jumps over the lazy dog",
+        ] {
+            assert!(detected(text).is_empty(), "{text}: {:?}", detected(text));
+        }
+    }
+
+    #[test]
+    fn labels_set_the_class_and_nothing_found_is_restricted() {
+        let c = classify("contact jane@example.com", DataClass::Restricted);
+        assert_eq!(c.class, DataClass::Confidential);
+        assert!(c.labels.contains(&DataLabel::Pii));
+        let c = classify(
+            "IBAN GB82WEST12345698765432 and jane@example.com",
+            DataClass::Restricted,
+        );
+        assert_eq!(c.class, DataClass::Restricted);
+        let c = classify("the build is green", DataClass::Restricted);
+        assert_eq!((c.class, c.defaulted), (DataClass::Restricted, true));
+        let c = classify("the build is green", DataClass::Internal);
+        assert_eq!(c.class, DataClass::Internal);
+    }
+}
