@@ -71,6 +71,17 @@ fn action(tool: &str, params: serde_json::Value) -> Action {
 }
 
 fn engine(dir: &Path, mode: EnforcementMode, map_size: usize) -> PolicyEngine {
+    engine_with(
+        dir,
+        EnforcementSettings {
+            mode,
+            monitor_agents: vec![],
+        },
+        map_size,
+    )
+}
+
+fn engine_with(dir: &Path, enforcement: EnforcementSettings, map_size: usize) -> PolicyEngine {
     let policies = dir.join("policies");
     std::fs::create_dir_all(&policies).unwrap();
     std::fs::write(policies.join("p.rego"), POLICY).unwrap();
@@ -86,16 +97,7 @@ fn engine(dir: &Path, mode: EnforcementMode, map_size: usize) -> PolicyEngine {
         Durability::Strict,
     )
     .unwrap();
-    PolicyEngine::new(
-        set,
-        settings,
-        EnforcementSettings {
-            mode,
-            monitor_agents: vec![],
-        },
-        log,
-        Duration::from_secs(30),
-    )
+    PolicyEngine::new(set, settings, enforcement, log, Duration::from_secs(30))
 }
 
 async fn decide(e: &PolicyEngine, a: &Action) -> FinalVerdict {
@@ -258,30 +260,13 @@ async fn monitor_mode_allows_and_records_what_would_have_happened() {
 #[tokio::test]
 async fn monitor_mode_per_agent() {
     let dir = tempfile::tempdir().unwrap();
-    let policies = dir.path().join("policies");
-    std::fs::create_dir_all(&policies).unwrap();
-    std::fs::write(policies.join("p.rego"), POLICY).unwrap();
-    let settings = PolicySettings {
-        dir: policies.clone(),
-        ..PolicySettings::default()
-    };
-    let set = PolicySet::load(&policies, eval_limits(&settings)).unwrap();
-    let (keys, _) = KeyRing::load_or_create(dir.path()).unwrap();
-    let log = ReceiptLog::start(
-        ReceiptStore::open(&dir.path().join("receipts"), 1 << 26).unwrap(),
-        keys,
-        Durability::Strict,
-    )
-    .unwrap();
-    let e = PolicyEngine::new(
-        set,
-        settings,
+    let e = engine_with(
+        dir.path(),
         EnforcementSettings {
             mode: EnforcementMode::Enforce,
             monitor_agents: vec!["canary-agent".into()],
         },
-        log,
-        Duration::from_secs(30),
+        1 << 26,
     );
     let mut canary = action("drop_db", json!({}));
     canary.identity.agent = Some("canary-agent".into());

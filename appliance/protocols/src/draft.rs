@@ -13,7 +13,19 @@ pub struct ActionDraft {
     pub risk_signals: Vec<RiskSignal>,
 }
 
+/// Why a MODIFY of a call made through a wrapper tool is refused: the new parameters are the
+/// inner tool's and cannot be put back into the wrapper's arguments.
+pub const WRAPPED_MODIFY_REFUSED: &str =
+    "a modification was required but calls made through a wrapper tool cannot be rewritten";
+
 impl ActionDraft {
+    /// True when the call arrived through a wrapper tool that was resolved to the real tool.
+    pub fn is_wrapped(&self) -> bool {
+        self.risk_signals
+            .iter()
+            .any(|s| matches!(s, RiskSignal::MetaToolResolved { .. }))
+    }
+
     pub fn into_action(
         self,
         action_id: ActionId,

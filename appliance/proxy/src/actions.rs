@@ -21,6 +21,7 @@ use aarmor_engine::{
 use aarmor_protocols::classify::{
     classify_body, classify_head, BodyClass, HeadClass, ProtocolConfig, SqlEndpoint,
 };
+use aarmor_protocols::draft::WRAPPED_MODIFY_REFUSED;
 use aarmor_protocols::gate::{GateOutput, StreamGate};
 use aarmor_protocols::llm::{anthropic, openai_chat, openai_responses, Rendered};
 use aarmor_protocols::mcp::{self, McpRequest};
@@ -405,17 +406,15 @@ impl ActionInspector {
         let mut denied = Vec::new();
         let mut modified = false;
         for call in calls {
-            let wrapped = call
-                .draft
-                .risk_signals
-                .iter()
-                .any(|s| matches!(s, aarmor_core::RiskSignal::MetaToolResolved { .. }));
+            let wrapped = call.draft.is_wrapped();
             let action = self.action(call.draft);
             let verdict = self.decide_request_action(&action).await;
             match verdict {
                 FinalVerdict::Allow => {}
                 FinalVerdict::Deny(d) => denied.push((call.position, d.reason, d.rule)),
-                FinalVerdict::Modify(m) if wrapped => denied.push((call.position, "a modification was required but calls made through a wrapper tool cannot be rewritten".into(), m.rule)),
+                FinalVerdict::Modify(m) if wrapped => {
+                    denied.push((call.position, WRAPPED_MODIFY_REFUSED.into(), m.rule))
+                }
                 FinalVerdict::Modify(m) => {
                     mcp::set_arguments(&mut req, call.position, m.parameters);
                     modified = true;

@@ -177,7 +177,7 @@ pub async fn run(
         }
     };
     if result.is_ok() && digest.complete {
-        let (status, body_bytes) = (digest.status.unwrap_or(status), digest.bytes);
+        let body_bytes = digest.bytes;
         inspector
             .on_outcome(ExchangeOutcome {
                 status,
@@ -196,8 +196,6 @@ struct OutputDigest {
     bytes: u64,
     /// The body reached the client in full (not refused or cut).
     complete: bool,
-    /// A status that replaced the upstream's (aarmor's own response).
-    status: Option<u16>,
 }
 
 impl Default for OutputDigest {
@@ -206,7 +204,6 @@ impl Default for OutputDigest {
             ctx: ring::digest::Context::new(&ring::digest::SHA256),
             bytes: 0,
             complete: false,
-            status: None,
         }
     }
 }
@@ -273,12 +270,7 @@ async fn pass_response(
             }
             Ok(None) => break,
             Err(e) => {
-                plane
-                    .metrics
-                    .upstream_errors
-                    .with_label_values(&["body"])
-                    .inc();
-                tracing::warn!(error = %e, "upstream failed mid-response");
+                upstream_body_failed(plane, &e, "response");
                 session.set_keepalive(None);
                 return Ok(());
             }
@@ -315,12 +307,7 @@ async fn buffer_response(
             }
             Ok(None) => break,
             Err(e) => {
-                plane
-                    .metrics
-                    .upstream_errors
-                    .with_label_values(&["body"])
-                    .inc();
-                tracing::warn!(error = %e, "upstream failed mid-response");
+                upstream_body_failed(plane, &e, "response");
                 return respond(
                     session,
                     &SyntheticResponse::problem(
@@ -399,12 +386,7 @@ async fn stream_response(
             }
             Ok(None) => break,
             Err(e) => {
-                plane
-                    .metrics
-                    .upstream_errors
-                    .with_label_values(&["body"])
-                    .inc();
-                tracing::warn!(error = %e, "upstream failed mid-stream");
+                upstream_body_failed(plane, &e, "stream");
                 break;
             }
         }
@@ -423,6 +405,16 @@ async fn stream_response(
     digest.complete = true;
     release(http, client, peer).await;
     Ok(())
+}
+
+/// Counts and logs an upstream that failed while sending its body.
+fn upstream_body_failed(plane: &crate::plane::Plane, e: &pingora::Error, during: &str) {
+    plane
+        .metrics
+        .upstream_errors
+        .with_label_values(&["body"])
+        .inc();
+    tracing::warn!(error = %e, "upstream failed mid-{during}");
 }
 
 /// Writes bytes the inspector released, counting them into the outcome digest.

@@ -266,14 +266,6 @@ impl PolicySet {
             time: Duration::from_secs(5),
             ..self.limits
         };
-        let warm = Self {
-            policy: self.policy.clone(),
-            sources: PolicySources::default(),
-            program: self.program.clone(),
-            data: self.data.clone(),
-            limits,
-            schemas: self.schemas.clone(),
-        };
         for (protocol, tool, operation, method, path) in [
             (
                 "rest",
@@ -301,23 +293,31 @@ impl PolicySet {
                 "identity": {}, "context": {}, "intent": {},
                 "schema": {"operator": false, "declared": false, "violations": []},
             });
-            let _ = warm.evaluate(&input);
+            let _ = self.evaluate_within(&input, limits);
         }
     }
 
     /// Evaluates the bundle on `input`; returns the candidates. Errors (including a malformed
     /// candidate or a limit hit) are for the caller to turn into DENY.
     pub fn evaluate(&self, input: &Value) -> Result<Vec<Candidate>, PolicyError> {
+        self.evaluate_within(input, self.limits)
+    }
+
+    fn evaluate_within(
+        &self,
+        input: &Value,
+        limits: EvalLimits,
+    ) -> Result<Vec<Candidate>, PolicyError> {
         let mut vm = RegoVM::new();
         vm.load_program(self.program.clone());
         vm.set_data(self.data.clone())
             .map_err(|e| PolicyError::Eval(e.to_string()))?;
         vm.set_input(regorus::Value::from(input.clone()));
         vm.set_execution_timer_config(Some(ExecutionTimerConfig {
-            limit: self.limits.time,
+            limit: limits.time,
             check_interval: std::num::NonZeroU32::new(64).unwrap_or(std::num::NonZeroU32::MIN),
         }));
-        vm.set_max_instructions(self.limits.instructions);
+        vm.set_max_instructions(limits.instructions);
         let result = vm.execute().map_err(|e| PolicyError::Eval(e.to_string()))?;
         let json = serde_json::to_value(&result).map_err(|e| PolicyError::Eval(e.to_string()))?;
         match json {

@@ -8,7 +8,7 @@ pub mod openai_responses;
 use aarmor_core::{FinalVerdict, Protocol, RiskSignal};
 use serde_json::{Map, Value};
 
-use crate::draft::{as_object, ActionDraft};
+use crate::draft::{as_object, ActionDraft, WRAPPED_MODIFY_REFUSED};
 use crate::meta::{self, MetaTool};
 
 /// The operation of every tool call an LLM proposes.
@@ -58,21 +58,12 @@ impl Rendered {
             FinalVerdict::Deny(d) => {
                 Rendered::Blocked(template.render(&draft.tool, &d.reason, d.rule.as_deref()))
             }
-            FinalVerdict::Modify(m) => {
-                if draft
-                    .risk_signals
-                    .iter()
-                    .any(|s| matches!(s, RiskSignal::MetaToolResolved { .. }))
-                {
-                    Rendered::Blocked(template.render(
-                        &draft.tool,
-                        "a modification was required but calls made through a wrapper tool cannot be rewritten",
-                        m.rule.as_deref(),
-                    ))
-                } else {
-                    Rendered::Arguments(m.parameters.clone())
-                }
-            }
+            FinalVerdict::Modify(m) if draft.is_wrapped() => Rendered::Blocked(template.render(
+                &draft.tool,
+                WRAPPED_MODIFY_REFUSED,
+                m.rule.as_deref(),
+            )),
+            FinalVerdict::Modify(m) => Rendered::Arguments(m.parameters.clone()),
         }
     }
 
