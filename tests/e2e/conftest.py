@@ -214,6 +214,7 @@ class Aarmor:
             f'[admin]\nlisten = "127.0.0.1:{self.admin}"\n'
             f'[policy]\ndir = "{policy_dir}"\n{extra_policy}\n'
             f'[approvals]\ntoken = "{self.token}"\n'
+            f'[intent]\nmodel_dir = "{ROOT / "models" / "all-MiniLM-L6-v2"}"\n'
         )
         self.log_path = workdir / "aarmor.log"
         self.log = open(self.log_path, "w")

@@ -2,7 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use aarmor_engine::{ApprovalSettings, EnforcementSettings, PolicySettings, ReceiptSettings};
+use aarmor_engine::{
+    ApprovalSettings, ContextSettings, EnforcementSettings, IntentSettings, PolicySettings,
+    ReceiptSettings,
+};
 use aarmor_proxy::{AdminSettings, MediationSettings, ProxySettings, UpstreamSettings};
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +24,8 @@ pub struct Config {
     pub enforcement: EnforcementSettings,
     pub receipts: ReceiptSettings,
     pub approvals: ApprovalSettings,
+    pub context: ContextSettings,
+    pub intent: IntentSettings,
     pub log: LogSettings,
 }
 
@@ -36,6 +41,8 @@ impl Default for Config {
             enforcement: EnforcementSettings::default(),
             receipts: ReceiptSettings::default(),
             approvals: ApprovalSettings::default(),
+            context: ContextSettings::default(),
+            intent: IntentSettings::default(),
             log: LogSettings::default(),
         }
     }

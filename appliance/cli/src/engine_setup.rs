@@ -4,10 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use aarmor_engine::context::ContextStore;
+use aarmor_engine::intent::{Embedder, IntentService};
 use aarmor_engine::policy::{PolicySet, PolicySources};
 use aarmor_engine::policy_engine::eval_limits;
 use aarmor_engine::receipts::{KeyRing, ReceiptLog, ReceiptStore};
-use aarmor_engine::PolicyEngine;
+use aarmor_engine::{IntentSettings, PolicyEngine};
+use aarmor_intent::EmbeddingModel;
 
 use crate::config::Config;
 
@@ -47,18 +50,64 @@ pub fn start(config: &Config) -> Result<Engine, String> {
     .map_err(|e| e.to_string())?;
     let log =
         ReceiptLog::start(store, keys, config.receipts.durability()).map_err(|e| e.to_string())?;
-    let engine = PolicyEngine::new(
+    let context = ContextStore::open(&config.data_dir, config.context.clone())
+        .map_err(|e| format!("context store: {e}"))?;
+    let uses_drift = set.uses_drift;
+    let mut engine = PolicyEngine::new(
         set,
         config.policy.clone(),
         config.enforcement.clone(),
         log,
+        Arc::new(context),
         Duration::from_millis(config.mediation.max_hold_ms),
     );
+    if config.intent.enabled {
+        let intent = intent_service(&config.intent);
+        if uses_drift {
+            let started = std::time::Instant::now();
+            intent.load_now(Duration::from_secs(120)).map_err(|e| {
+                format!(
+                    "the policy bundle reads intent.drift but the embedding model in {} did not load: {e} (set [intent] model_dir, or [intent] enabled = false to run without drift)",
+                    config.intent.model_dir.display()
+                )
+            })?;
+            eprintln!(
+                "aarmor: embedding model loaded from {} in {} ms",
+                config.intent.model_dir.display(),
+                started.elapsed().as_millis()
+            );
+        }
+        engine = engine.with_intent(intent);
+    }
     watch_policies(engine.clone(), config);
     Ok(Engine {
         engine,
         approval_token: config.approvals.resolve_token()?,
     })
+}
+
+/// The bundled model behind the engine's embedding service.
+struct Model(EmbeddingModel);
+
+impl Embedder for Model {
+    fn embed_batch(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        self.0.embed_batch(&refs).map_err(|e| e.to_string())
+    }
+}
+
+/// The embedding service; the model loads when first needed (at start when the bundle reads
+/// `intent.drift`).
+fn intent_service(settings: &IntentSettings) -> IntentService {
+    let dir = settings.model_dir.clone();
+    IntentService::new(
+        settings.clone(),
+        Box::new(move || {
+            EmbeddingModel::load(&dir)
+                .map(|m| Arc::new(Model(m)) as Arc<dyn Embedder>)
+                .map_err(|e| e.to_string())
+        }),
+    )
 }
 
 /// Reloads on SIGHUP, and when the directory's content hash changes (polled). A bundle that

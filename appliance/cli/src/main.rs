@@ -2,6 +2,7 @@
 
 mod approvals_cmd;
 mod config;
+mod context_cmd;
 mod engine_setup;
 mod policy_cmd;
 mod receipts_cmd;
@@ -59,6 +60,32 @@ enum Command {
     /// Answer actions held for approval (STEP_UP), through the admin API.
     #[command(subcommand)]
     Approvals(ApprovalsCommand),
+    /// List, show, export and verify the per-session context logs (in <data_dir>/context/).
+    #[command(subcommand)]
+    Context(ContextCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ContextCommand {
+    /// List the sessions with their agent, entry count and last activity.
+    List,
+    /// Print a session's entries and head.
+    Show { session: String },
+    /// Write a session's entries as JSON lines, as stored.
+    Export {
+        session: String,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check a session's hash chain against its head: names any edited, removed or reordered
+    /// entry. Exit status 1 when the log was altered.
+    Verify {
+        session: String,
+        /// A JSON-lines export (`aarmor context export`) instead of the store's entries.
+        #[arg(long)]
+        from: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -272,6 +299,16 @@ fn main() -> ExitCode {
                 approver,
                 reason,
             } => approvals_cmd::answer(&config, id, false, approver, reason.as_deref()),
+        },
+        Command::Context(cmd) => match cmd {
+            ContextCommand::List => context_cmd::list(&config),
+            ContextCommand::Show { session } => context_cmd::show(&config, session),
+            ContextCommand::Export { session, out } => {
+                context_cmd::export(&config, session, out.as_deref())
+            }
+            ContextCommand::Verify { session, from } => {
+                context_cmd::verify(&config, session, from.as_deref())
+            }
         },
         Command::Config(ConfigCommand::Check) => match toml::to_string_pretty(&config) {
             Ok(text) => {

@@ -10,6 +10,7 @@ pub mod decision;
 pub mod http;
 pub mod observation;
 pub mod receipt;
+pub mod session;
 pub mod timestamp;
 pub mod verdict;
 
@@ -20,4 +21,5 @@ pub use decision::{Decision, DecisionClass};
 pub use http::{HeaderList, RequestHead, ResponseHead, SyntheticResponse};
 pub use observation::{Observation, ObservationKind};
 pub use receipt::{Receipt, ReceiptDecision, ReceiptKind};
+pub use session::{SessionId, SessionRef};
 pub use verdict::{Denial, FinalVerdict, Hold, Modification, Verdict};

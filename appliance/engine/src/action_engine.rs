@@ -1,6 +1,6 @@
 //! The engine's entry points for the data plane: `mediate` an action, `observe` what is not one.
 
-use aarmor_core::{Action, Observation, Verdict};
+use aarmor_core::{Action, Observation, SessionId, SessionRef, Verdict};
 use async_trait::async_trait;
 
 use crate::mediator::MediationError;
@@ -14,9 +14,27 @@ pub trait ActionEngine: Send + Sync + 'static {
 
     async fn mediate(&self, action: &Action) -> Result<Verdict, MediationError>;
 
-    /// Records observations (session context). Must not block the data path for long; the data
-    /// plane does not wait for it on the critical path of an action.
-    async fn observe(&self, _observations: Vec<Observation>) {}
+    /// The session of an exchange: the one the `x-aarm-session` header names (`explicit`), else
+    /// the one of the conversation (`conversation`: system prompt and first user message of an
+    /// LLM request), else the agent's active session. The default keeps no state.
+    fn attribute(
+        &self,
+        agent: &str,
+        explicit: Option<&str>,
+        conversation: Option<(&str, &str)>,
+    ) -> SessionId {
+        match (explicit, conversation) {
+            (Some(h), _) => SessionId::explicit(h),
+            (None, Some((system, user))) => SessionId::derived(agent, system, user),
+            _ => SessionId::agent_default(agent),
+        }
+    }
+
+    /// Records observations in a session's context. Must not block the data path for long.
+    async fn observe(&self, _session: &SessionRef, _observations: Vec<Observation>) {}
+
+    /// Adds the engine's own metrics to the data plane's registry (served on `/metrics`).
+    fn register_metrics(&self, _registry: &prometheus::Registry) {}
 
     /// Records what happened when an allowed action ran: `execution` holds the upstream status,
     /// `success`, `output_hash` and `bytes`. Called after the response reached the agent.

@@ -204,6 +204,187 @@ pub fn classify(text: &str, default: DataClass) -> Classification {
     Classification::from_findings(findings(text), default)
 }
 
+/// One operator classification rule from `policies/classifiers/*.yaml`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifierRule {
+    pub name: String,
+    /// Fires when the regular expression matches the text.
+    #[serde(default)]
+    pub regex: Option<String>,
+    /// Fires when the text is JSON and this JSONPath (RFC 9535) selects something.
+    #[serde(default)]
+    pub json_path: Option<String>,
+    /// Applies to data returned by this route: `host` (exact, or `*.domain`) and an optional
+    /// `path` glob. A route rule with only a `class` changes the default of unclassified data.
+    #[serde(default)]
+    pub route: Option<RouteMatch>,
+    #[serde(default)]
+    pub label: Option<DataLabel>,
+    #[serde(default)]
+    pub class: Option<DataClass>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteMatch {
+    pub host: String,
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClassifierFile {
+    #[serde(default)]
+    rules: Vec<ClassifierRule>,
+}
+
+struct Compiled {
+    rule: ClassifierRule,
+    regex: Option<Regex>,
+    json_path: Option<serde_json_path::JsonPath>,
+    path_glob: Option<globset::GlobMatcher>,
+}
+
+/// The built-in detectors plus the operator's rules.
+#[derive(Default)]
+pub struct Classifiers {
+    rules: Vec<Compiled>,
+}
+
+impl std::fmt::Debug for Classifiers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Classifiers")
+            .field("rules", &self.rules.len())
+            .finish()
+    }
+}
+
+fn host_matches(pattern: &str, host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    let pattern = pattern.to_ascii_lowercase();
+    match pattern.strip_prefix("*.") {
+        Some(domain) => host.ends_with(&format!(".{domain}")),
+        None => host == pattern,
+    }
+}
+
+impl Classifiers {
+    /// Compiles rules given as `(file, YAML or JSON text)`; errors name the file and rule.
+    pub fn compile(files: &[(String, String)]) -> Result<Self, String> {
+        let mut rules = Vec::new();
+        for (file, text) in files {
+            let parsed: ClassifierFile =
+                yaml_serde::from_str(text).map_err(|e| format!("{file}: {e}"))?;
+            for rule in parsed.rules {
+                let at = format!("{file}: rule `{}`", rule.name);
+                let matchers = [
+                    rule.regex.is_some(),
+                    rule.json_path.is_some(),
+                    rule.route.is_some(),
+                ];
+                if matchers.iter().filter(|m| **m).count() != 1 {
+                    return Err(format!("{at}: give exactly one of regex, json_path, route"));
+                }
+                if rule.label.is_none() && rule.class.is_none() {
+                    return Err(format!("{at}: give a label, a class, or both"));
+                }
+                let regex = match &rule.regex {
+                    Some(r) => Some(Regex::new(r).map_err(|e| format!("{at}: regex: {e}"))?),
+                    None => None,
+                };
+                let json_path = match &rule.json_path {
+                    Some(p) => Some(
+                        serde_json_path::JsonPath::parse(p)
+                            .map_err(|e| format!("{at}: json_path: {e}"))?,
+                    ),
+                    None => None,
+                };
+                let path_glob = match rule.route.as_ref().and_then(|r| r.path.as_ref()) {
+                    Some(p) => Some(
+                        globset::Glob::new(p)
+                            .map_err(|e| format!("{at}: route path: {e}"))?
+                            .compile_matcher(),
+                    ),
+                    None => None,
+                };
+                rules.push(Compiled {
+                    rule,
+                    regex,
+                    json_path,
+                    path_glob,
+                });
+            }
+        }
+        Ok(Self { rules })
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Classifies data returned from `target`: built-in detectors, then operator rules. Data no
+    /// detector or rule classified takes the route's class when a route rule gives one, else
+    /// `default`.
+    pub fn classify(
+        &self,
+        text: &str,
+        target: &aarmor_core::ActionTarget,
+        default: DataClass,
+    ) -> Classification {
+        let mut found = findings(text);
+        let mut class: Option<DataClass> = None;
+        let mut route_class: Option<DataClass> = None;
+        let mut json: Option<Option<serde_json::Value>> = None;
+        for c in &self.rules {
+            let fired = if let Some(re) = &c.regex {
+                re.find_iter(text).count()
+            } else if let Some(path) = &c.json_path {
+                let doc = json.get_or_insert_with(|| serde_json::from_str(text).ok());
+                doc.as_ref().map(|d| path.query(d).len()).unwrap_or(0)
+            } else if let Some(route) = &c.rule.route {
+                let path_ok = c
+                    .path_glob
+                    .as_ref()
+                    .is_none_or(|g| g.is_match(&target.path));
+                usize::from(host_matches(&route.host, &target.host) && path_ok)
+            } else {
+                0
+            };
+            if fired == 0 {
+                continue;
+            }
+            if c.rule.route.is_some() && c.rule.label.is_none() {
+                route_class = route_class.max(c.rule.class);
+                continue;
+            }
+            if let Some(label) = c.rule.label {
+                found.push(Finding {
+                    label,
+                    detector: c.rule.name.clone(),
+                    count: fired,
+                });
+            }
+            class = class.max(c.rule.class);
+        }
+        let mut result = Classification::from_findings(found, route_class.unwrap_or(default));
+        if let Some(c) = class {
+            if result.defaulted {
+                result.class = c;
+                result.defaulted = false;
+            } else {
+                result.class = result.class.max(c);
+            }
+        }
+        result
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

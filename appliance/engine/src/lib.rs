@@ -8,6 +8,8 @@ pub mod action_engine;
 pub mod allow_all;
 pub mod approvals;
 pub mod classify;
+pub mod context;
+pub mod intent;
 pub mod mediator;
 pub mod policy;
 pub mod policy_engine;
@@ -22,4 +24,7 @@ pub use mediator::{
     MediationError, Mediator, RequestEdit, ResponsePlan, ResponseVerdict,
 };
 pub use policy_engine::PolicyEngine;
-pub use settings::{ApprovalSettings, EnforcementSettings, PolicySettings, ReceiptSettings};
+pub use settings::{
+    ApprovalSettings, ContextSettings, EnforcementSettings, IntentSettings, PolicySettings,
+    ReceiptSettings,
+};

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use aarmor_core::receipt::PolicyRef;
 use aarmor_core::{
     Action, Decision, DecisionClass, Denial, Hold, Modification, Observation, ObservationKind,
-    Protocol, Receipt, ReceiptDecision, ReceiptKind, Verdict,
+    Protocol, Receipt, ReceiptDecision, ReceiptKind, SessionId, SessionRef, Verdict,
 };
 use async_trait::async_trait;
 use serde_json::{json, Map, Value};
@@ -20,35 +20,13 @@ use tokio::sync::watch;
 
 use crate::action_engine::ActionEngine;
 use crate::approvals::{ApprovalAnswer, ApprovalRequest, Approvals};
+use crate::context::ContextStore;
+use crate::intent::{action_text, cosine, IntentService};
 use crate::mediator::MediationError;
+use crate::policy::resolve::populated;
 use crate::policy::{resolve, EvalLimits, PolicyError, PolicySet, Resolution, ToolSchemas};
 use crate::receipts::{ReceiptDraft, ReceiptLog};
 use crate::settings::{DefaultDecision, EnforcementMode, EnforcementSettings, PolicySettings};
-
-/// What the session has shown so far. A minimal context until the context store lands: the
-/// original request (first user message) and the latest one.
-#[derive(Debug, Default, Clone)]
-struct SessionContext {
-    original_request: Option<String>,
-    last_user_message: Option<String>,
-    user_messages: u64,
-    tools_declared: u64,
-}
-
-impl SessionContext {
-    fn to_json(&self) -> Value {
-        let mut m = Map::new();
-        if let Some(o) = &self.original_request {
-            m.insert("original_request".into(), json!(o));
-        }
-        if let Some(l) = &self.last_user_message {
-            m.insert("last_user_message".into(), json!(l));
-        }
-        m.insert("user_messages".into(), json!(self.user_messages));
-        m.insert("tools_declared".into(), json!(self.tools_declared));
-        Value::Object(m)
-    }
-}
 
 struct Inner {
     policies: RwLock<Arc<PolicySet>>,
@@ -57,7 +35,8 @@ struct Inner {
     receipts: ReceiptLog,
     approvals: Arc<Approvals>,
     declared: ToolSchemas,
-    context: Mutex<SessionContext>,
+    context: Arc<ContextStore>,
+    intent: Option<IntentService>,
     context_changed: watch::Sender<u64>,
     max_hold: Duration,
     ids: AtomicU64,
@@ -89,6 +68,7 @@ impl PolicyEngine {
         settings: PolicySettings,
         enforcement: EnforcementSettings,
         receipts: ReceiptLog,
+        context: Arc<ContextStore>,
         max_hold: Duration,
     ) -> Self {
         let (context_changed, _) = watch::channel(0);
@@ -102,7 +82,8 @@ impl PolicyEngine {
                 receipts,
                 approvals: Arc::new(Approvals::default()),
                 declared: ToolSchemas::default(),
-                context: Mutex::new(SessionContext::default()),
+                context,
+                intent: None,
                 context_changed,
                 max_hold,
                 ids: AtomicU64::new(u64::from(u32::from_be_bytes(salt)) << 32),
@@ -111,6 +92,24 @@ impl PolicyEngine {
                 )),
             }),
         }
+    }
+
+    /// Adds the embedding service behind `intent.drift`. Call before the engine is cloned.
+    pub fn with_intent(mut self, intent: IntentService) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.intent = Some(intent),
+            None => tracing::error!("with_intent called on a shared engine; intent stays off"),
+        }
+        self
+    }
+
+    pub fn context(&self) -> Arc<ContextStore> {
+        self.inner.context.clone()
+    }
+
+    /// Whether the running bundle reads model-based intent signals.
+    pub fn uses_drift(&self) -> bool {
+        self.inner.current().uses_drift
     }
 
     pub fn approvals(&self) -> Arc<Approvals> {
@@ -132,10 +131,10 @@ impl PolicyEngine {
     }
 
     /// The full evaluation of an action without enforcing or receipting it (`policy eval`).
-    pub fn explain(&self, action: &Action) -> (Value, Resolution) {
+    pub async fn explain(&self, action: &Action) -> (Value, Resolution) {
         let set = self.inner.current();
-        let input = self.inner.input(action, &set);
-        let res = self.inner.evaluate(&set, &input, action.protocol);
+        let mut input = self.inner.input(action, &set);
+        let res = self.inner.decide(&set, &mut input, action).await;
         (input, res)
     }
 }
@@ -193,37 +192,108 @@ impl Inner {
             }
         }
         let schema = self.schema_input(set, action, &params);
+        let session = session_of(action);
         let context = self
             .context
-            .lock()
-            .map(|c| c.to_json())
-            .unwrap_or_else(|_| json!({}));
+            .context_json(&session)
+            .unwrap_or_else(|| json!({"session": session.0, "action_count": 0}));
+        let mut intent = Map::new();
+        let provenance = self.context.provenance(&session, &action.parameters);
+        if !provenance.is_empty() {
+            intent.insert("provenance".into(), Value::Object(provenance));
+        }
+        self.context.read(&session, |s| {
+            if let Some(m) = s.drift_max {
+                intent.insert("drift_max".into(), json!(round4(m)));
+            }
+            if let Some(e) = s.drift_ema {
+                intent.insert("drift_ema".into(), json!(round4(e)));
+            }
+        });
         json!({
             "action": action_json,
             "identity": serde_json::to_value(&action.identity).unwrap_or(json!({})),
             "context": context,
-            "intent": {},
+            "intent": intent,
             "schema": schema,
         })
     }
 
-    fn evaluate(&self, set: &PolicySet, input: &Value, protocol: Protocol) -> Resolution {
-        match set.evaluate(input) {
-            Ok(candidates) => resolve(candidates, input, self.default_for(protocol)),
-            Err(e) => {
-                tracing::warn!(error = %e, "policy evaluation failed; denying (fail closed)");
-                Resolution {
-                    decision: Decision::Deny,
-                    class: None,
-                    rule: None,
-                    reason: format!("policy evaluation failed: {e}"),
-                    modify: None,
-                    approvers: Vec::new(),
-                    timeout: None,
-                    candidates: Vec::new(),
-                }
-            }
+    /// Evaluates, computing model-based intent signals first when a candidate requires one that
+    /// is not known yet (lazy: an action no such rule matches never runs the model), then resolves.
+    async fn decide(&self, set: &PolicySet, input: &mut Value, action: &Action) -> Resolution {
+        if let Err(e) = self.context.healthy() {
+            return deny_resolution(format!("{e}; refused (fail closed)"));
         }
+        let candidates = match set.evaluate(input) {
+            Ok(c) => c,
+            Err(e) => return evaluation_failed(&e),
+        };
+        let wants_drift = candidates.iter().any(|c| {
+            c.requires
+                .iter()
+                .any(|r| r.starts_with("intent.drift") && !populated(input, r))
+        });
+        if !(wants_drift && self.add_drift(input, action).await) {
+            return resolve(candidates, input, self.default_for(action.protocol));
+        }
+        match set.evaluate(input) {
+            Ok(c) => resolve(c, input, self.default_for(action.protocol)),
+            Err(e) => evaluation_failed(&e),
+        }
+    }
+
+    /// Computes `intent.drift` for the action (and updates the session's max and average);
+    /// false when it cannot be known (no model, no original request, a timeout).
+    async fn add_drift(&self, input: &mut Value, action: &Action) -> bool {
+        let Some(intent) = &self.intent else {
+            return false;
+        };
+        let session = session_of(action);
+        let Some(original) = self
+            .context
+            .read(&session, |s| s.original_request.clone())
+            .flatten()
+        else {
+            return false;
+        };
+        let text = action_text(
+            &action.tool,
+            &action.operation,
+            &action.parameters,
+            intent.settings().max_action_text_chars,
+        );
+        let started = Instant::now();
+        let (a, b) = tokio::join!(intent.embed(&original), intent.embed(&text));
+        let (a, b) = match (a, b) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(action = %action.action_id, error = %e, "intent drift unknown");
+                return false;
+            }
+        };
+        let drift = (1.0 - cosine(&a, &b)).clamp(0.0, 2.0);
+        let alpha = intent.settings().ema_alpha.clamp(0.0, 1.0);
+        let (max, ema) = self
+            .context
+            .read(&session, |s| {
+                s.drift_max = Some(s.drift_max.map_or(drift, |m| m.max(drift)));
+                s.drift_ema = Some(
+                    s.drift_ema
+                        .map_or(drift, |e| alpha * drift + (1.0 - alpha) * e),
+                );
+                s.drift_samples += 1;
+                (s.drift_max.unwrap_or(drift), s.drift_ema.unwrap_or(drift))
+            })
+            .unwrap_or((drift, drift));
+        tracing::debug!(action = %action.action_id, drift, us = started.elapsed().as_micros() as u64, "intent drift computed");
+        if let Some(obj) = input["intent"].as_object_mut() {
+            obj.insert("drift".into(), json!(round4(drift)));
+            obj.insert("drift_max".into(), json!(round4(max)));
+            obj.insert("drift_ema".into(), json!(round4(ema)));
+            obj.insert("action_text".into(), json!(text));
+        }
+        true
     }
 
     fn monitored(&self, action: &Action) -> bool {
@@ -274,6 +344,40 @@ impl Inner {
         };
         self.receipts.append(draft).await.map_err(|e| e.to_string())
     }
+}
+
+fn round4(x: f32) -> f64 {
+    (f64::from(x) * 10_000.0).round() / 10_000.0
+}
+
+/// The session an action belongs to (set by the data plane), or its agent's default.
+fn session_of(action: &Action) -> SessionId {
+    match &action.identity.session {
+        Some(s) => SessionId(s.clone()),
+        None => SessionId::agent_default(action.identity.agent.as_deref().unwrap_or("unknown")),
+    }
+}
+
+fn agent_of(action: &Action) -> &str {
+    action.identity.agent.as_deref().unwrap_or("unknown")
+}
+
+fn deny_resolution(reason: String) -> Resolution {
+    Resolution {
+        decision: Decision::Deny,
+        class: None,
+        rule: None,
+        reason,
+        modify: None,
+        approvers: Vec::new(),
+        timeout: None,
+        candidates: Vec::new(),
+    }
+}
+
+fn evaluation_failed(e: &PolicyError) -> Resolution {
+    tracing::warn!(error = %e, "policy evaluation failed; denying (fail closed)");
+    deny_resolution(format!("policy evaluation failed: {e}"))
 }
 
 /// What the policy saw besides the action: what receipts hash and approvers are shown.
@@ -358,6 +462,24 @@ impl Inner {
             Ok(r) => r,
             Err(e) => return receipt_failure(&e),
         };
+        if kind == ReceiptKind::Decision {
+            self.context.record_decision(
+                &session_of(action),
+                agent_of(action),
+                action,
+                res.decision.as_str(),
+                res.rule.as_deref(),
+                !monitored,
+            );
+        } else {
+            self.context.record_resolution(
+                &session_of(action),
+                agent_of(action),
+                action,
+                res.decision.as_str(),
+                res.rule.as_deref(),
+            );
+        }
         if monitored || matches!(res.decision, Decision::Allow | Decision::Modify) {
             self.remember_run(&receipt);
         }
@@ -468,6 +590,13 @@ impl Inner {
                     Ok(r) if decision == Decision::Allow => inner.remember_run(r),
                     Ok(_) => {}
                 }
+                inner.context.record_resolution(
+                    &session_of(&action),
+                    agent_of(&action),
+                    &action,
+                    decision.as_str(),
+                    res.rule.as_deref(),
+                );
                 if decision == Decision::Allow {
                     Verdict::Allow
                 } else {
@@ -482,7 +611,7 @@ impl Inner {
 
     fn defer(
         self: &Arc<Self>,
-        action: Action,
+        mut action: Action,
         res: Resolution,
         policy: PolicyRef,
         receipt_id: String,
@@ -526,15 +655,32 @@ impl Inner {
                         if let Err(e) = receipt {
                             return receipt_failure(&e);
                         }
+                        inner.context.record_resolution(
+                            &session_of(&action),
+                            agent_of(&action),
+                            &action,
+                            Decision::Deny.as_str(),
+                            res.rule.as_deref(),
+                        );
                         return Verdict::Deny(Denial {
                             rule: res.rule.clone(),
                             reason: why,
                         });
                     }
                     rounds += 1;
+                    // An action that came before any conversation of its agent was known sits
+                    // in the agent's default session; once the agent has an active session, the
+                    // action is evaluated in it (the rest of its identity is unchanged).
+                    let agent = agent_of(&action).to_string();
+                    if session_of(&action) == SessionId::agent_default(&agent) {
+                        let active = inner.context.active_session(&agent);
+                        if let Some(s) = active.filter(|s| *s != session_of(&action)) {
+                            action.identity.session = Some(s.0);
+                        }
+                    }
                     let set = inner.current();
-                    let input = inner.input(&action, &set);
-                    let mut again = inner.evaluate(&set, &input, action.protocol);
+                    let mut input = inner.input(&action, &set);
+                    let mut again = inner.decide(&set, &mut input, &action).await;
                     if again.decision == Decision::Defer {
                         if rounds < inner.settings.max_deferrals {
                             continue;
@@ -591,8 +737,8 @@ impl ActionEngine for PolicyEngine {
     async fn mediate(&self, action: &Action) -> Result<Verdict, MediationError> {
         let started = Instant::now();
         let set = self.inner.current();
-        let input = self.inner.input(action, &set);
-        let res = self.inner.evaluate(&set, &input, action.protocol);
+        let mut input = self.inner.input(action, &set);
+        let res = self.inner.decide(&set, &mut input, action).await;
         tracing::debug!(action = %action.action_id, decision = %res.decision, rule = ?res.rule, eval_us = started.elapsed().as_micros() as u64, "evaluated");
         Ok(self
             .inner
@@ -618,6 +764,12 @@ impl ActionEngine for PolicyEngine {
             tracing::debug!(action = %action.action_id, "outcome of an action without a receipt that let it run; not recorded");
             return;
         };
+        self.inner.context.record_outcome(
+            &session_of(action),
+            agent_of(action),
+            &action.action_id.0,
+            &execution,
+        );
         let inner = self.inner.clone();
         let action = action.clone();
         // Written in the background: the action already ran, nothing waits for this receipt.
@@ -639,32 +791,53 @@ impl ActionEngine for PolicyEngine {
         });
     }
 
-    async fn observe(&self, observations: Vec<Observation>) {
+    fn register_metrics(&self, registry: &prometheus::Registry) {
+        self.inner.context.register_metrics(registry);
+        if let Some(intent) = &self.inner.intent {
+            intent.stats().register(registry);
+        }
+    }
+
+    fn attribute(
+        &self,
+        agent: &str,
+        explicit: Option<&str>,
+        conversation: Option<(&str, &str)>,
+    ) -> SessionId {
+        self.inner.context.attribute(agent, explicit, conversation)
+    }
+
+    async fn observe(&self, session: &SessionRef, observations: Vec<Observation>) {
+        let set = self.inner.current();
         let mut changed = false;
+        let mut learned = 0;
         for o in &observations {
-            match o.kind {
-                ObservationKind::UserMessage => {
-                    if let (Ok(mut ctx), Some(text)) =
-                        (self.inner.context.lock(), o.content.as_str())
-                    {
-                        if ctx.original_request.is_none() {
-                            ctx.original_request = Some(text.to_string());
-                        }
-                        ctx.last_user_message = Some(text.to_string());
-                        ctx.user_messages += 1;
-                        changed = true;
+            if o.kind == ObservationKind::ToolDeclarations {
+                learned += self.inner.declared.learn(&o.content);
+            }
+        }
+        if learned > 0 {
+            self.inner
+                .context
+                .tools_declared(&session.id, &session.agent, learned);
+            changed = true;
+        }
+        let seen = self.inner.context.observe(
+            &session.id,
+            &session.agent,
+            &observations,
+            &set.classifiers,
+        );
+        changed |= seen.changed;
+        if let (Some(text), Some(intent)) = (seen.new_original_request, &self.inner.intent) {
+            if set.uses_drift {
+                // Embedded now, off the action path; actions find it in the cache.
+                let intent = intent.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = intent.embed(&text).await {
+                        tracing::debug!(error = %e, "original request not embedded ahead");
                     }
-                }
-                ObservationKind::ToolDeclarations => {
-                    let learned = self.inner.declared.learn(&o.content);
-                    if learned > 0 {
-                        if let Ok(mut ctx) = self.inner.context.lock() {
-                            ctx.tools_declared += learned as u64;
-                        }
-                        changed = true;
-                    }
-                }
-                _ => {}
+                });
             }
         }
         if changed {

@@ -147,3 +147,76 @@ impl ApprovalSettings {
         Ok((!self.token.is_empty()).then(|| self.token.clone()))
     }
 }
+
+/// The `[context]` section: sessions and their context log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContextSettings {
+    /// A session idle this long is compacted into a summary entry and leaves memory; also how
+    /// long an agent's conversation stays its active session for REST/MCP/SQL attribution.
+    pub session_ttl_s: u64,
+    /// Entries a session may store before the older ones are folded into a summary entry.
+    pub max_entries_per_session: u64,
+    /// Sessions kept in memory; the least recently active leave first (their log stays).
+    pub max_sessions: usize,
+    /// Bytes of user text and of tool output kept per session for argument provenance.
+    pub max_text_bytes: usize,
+    /// Class of data no detector or classifier rule classified (AARM R2: RESTRICTED).
+    pub unclassified: aarmor_core::DataClass,
+    /// Largest size of the context store, MiB. A full store denies every action.
+    pub max_size_mb: usize,
+    /// How often expired sessions are looked for, seconds.
+    pub sweep_interval_s: u64,
+}
+
+impl Default for ContextSettings {
+    fn default() -> Self {
+        Self {
+            session_ttl_s: 3600,
+            max_entries_per_session: 10_000,
+            max_sessions: 10_000,
+            max_text_bytes: 1024 * 1024,
+            unclassified: aarmor_core::DataClass::Restricted,
+            max_size_mb: 4 * 1024,
+            sweep_interval_s: 60,
+        }
+    }
+}
+
+/// The `[intent]` section: the embedding model behind `intent.drift`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IntentSettings {
+    /// Load the model when the policy bundle reads `intent.drift`; off: drift is never known
+    /// (rules that require it defer, then deny).
+    pub enabled: bool,
+    /// The model directory (`model-int8.onnx`, `tokenizer.json`, `SHA256SUMS`).
+    pub model_dir: std::path::PathBuf,
+    /// Threads that run the model (the bounded blocking pool).
+    pub threads: usize,
+    /// Texts embedded together at most, when requests queue up.
+    pub max_batch: usize,
+    /// Texts whose embedding is cached (LRU).
+    pub cache_entries: usize,
+    /// Longest wait for one embedding on an action's path, ms; past it drift stays unknown.
+    pub timeout_ms: u64,
+    /// Characters of the action text (`tool.operation(key=value, ...)`) that are embedded.
+    pub max_action_text_chars: usize,
+    /// Weight of the newest drift in the session's moving average.
+    pub ema_alpha: f32,
+}
+
+impl Default for IntentSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            model_dir: std::path::PathBuf::from("models/all-MiniLM-L6-v2"),
+            threads: 1,
+            max_batch: 8,
+            cache_entries: 4096,
+            timeout_ms: 250,
+            max_action_text_chars: 512,
+            ema_alpha: 0.3,
+        }
+    }
+}

@@ -116,20 +116,44 @@ impl EmbeddingModel {
 
     /// The L2-normalized mean-pooled embedding of `text` (384 values).
     pub fn embed(&self, text: &str) -> Result<Vec<f32>, IntentError> {
-        let enc = self
-            .tokenizer
-            .encode(text, true)
+        let mut v = self.embed_batch(&[text])?;
+        v.pop()
+            .ok_or_else(|| IntentError::Model("no vector returned".into()))
+    }
+
+    /// Embeddings of several texts in one run of the model: shorter texts are padded to the
+    /// longest, and padding is masked out of attention and pooling.
+    pub fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, IntentError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let encodings: Vec<tokenizers::Encoding> = texts
+            .iter()
+            .map(|t| self.tokenizer.encode(*t, true))
+            .collect::<Result<_, _>>()
             .map_err(|e| IntentError::Tokenizer(e.to_string()))?;
-        let n = enc.get_ids().len();
-        let as_tensor = |v: &[u32]| -> Result<Tensor, IntentError> {
-            let data: Vec<i64> = v.iter().map(|x| i64::from(*x)).collect();
-            tract_ndarray::Array2::from_shape_vec((1, n), data)
-                .map(Tensor::from)
-                .map_err(|e| IntentError::Model(e.to_string()))
-        };
-        let ids = as_tensor(enc.get_ids())?;
-        let mask = as_tensor(enc.get_attention_mask())?;
-        let types = as_tensor(enc.get_type_ids())?;
+        let b = encodings.len();
+        let n = encodings
+            .iter()
+            .map(|e| e.get_ids().len())
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        let as_tensor =
+            |f: &dyn Fn(&tokenizers::Encoding) -> &[u32]| -> Result<Tensor, IntentError> {
+                let mut data = vec![0i64; b * n];
+                for (row, enc) in encodings.iter().enumerate() {
+                    for (col, x) in f(enc).iter().enumerate() {
+                        data[row * n + col] = i64::from(*x);
+                    }
+                }
+                tract_ndarray::Array2::from_shape_vec((b, n), data)
+                    .map(Tensor::from)
+                    .map_err(|e| IntentError::Model(e.to_string()))
+            };
+        let ids = as_tensor(&|e| e.get_ids())?;
+        let mask = as_tensor(&|e| e.get_attention_mask())?;
+        let types = as_tensor(&|e| e.get_type_ids())?;
         let outputs = self
             .plan
             .run(tvec!(ids.into(), mask.into(), types.into()))
@@ -138,29 +162,32 @@ impl EmbeddingModel {
             .to_plain_array_view::<f32>()
             .map_err(|e| IntentError::Model(e.to_string()))?;
         let shape = hidden.shape();
-        if shape.len() != 3 || shape[1] != n {
+        if shape.len() != 3 || shape[0] != b || shape[1] != n {
             return Err(IntentError::Model(format!(
                 "unexpected output shape {shape:?}"
             )));
         }
         let dim = shape[2];
-        let mask = enc.get_attention_mask();
-        let mut pooled = vec![0f32; dim];
-        let mut weight = 0f32;
-        for (t, m) in mask.iter().enumerate() {
-            if *m == 0 {
-                continue;
+        let mut out = Vec::with_capacity(b);
+        for (row, enc) in encodings.iter().enumerate() {
+            let mut pooled = vec![0f32; dim];
+            let mut weight = 0f32;
+            for (t, m) in enc.get_attention_mask().iter().enumerate() {
+                if *m == 0 {
+                    continue;
+                }
+                weight += 1.0;
+                for (d, p) in pooled.iter_mut().enumerate() {
+                    *p += hidden[[row, t, d]];
+                }
             }
-            weight += 1.0;
-            for (d, p) in pooled.iter_mut().enumerate() {
-                *p += hidden[[0, t, d]];
-            }
+            let weight = weight.max(1e-9);
+            pooled.iter_mut().for_each(|p| *p /= weight);
+            let norm = pooled.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            pooled.iter_mut().for_each(|p| *p /= norm);
+            out.push(pooled);
         }
-        let weight = weight.max(1e-9);
-        pooled.iter_mut().for_each(|p| *p /= weight);
-        let norm = pooled.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-        pooled.iter_mut().for_each(|p| *p /= norm);
-        Ok(pooled)
+        Ok(out)
     }
 }
 

@@ -46,6 +46,19 @@ fn embeddings_match_the_onnxruntime_reference() {
         assert!(c >= 0.9999, "{text:?}: cosine {c}");
     }
     eprintln!("worst cosine vs onnxruntime: {worst}");
+    // A padded batch gives the same vectors as single calls.
+    let texts: Vec<&str> = sentences
+        .iter()
+        .take(6)
+        .map(|s| s["text"].as_str().unwrap())
+        .collect();
+    let batch = model.embed_batch(&texts).unwrap();
+    assert_eq!(batch.len(), texts.len());
+    for (text, v) in texts.iter().zip(&batch) {
+        let single = model.embed(text).unwrap();
+        let c = cosine(&single, v);
+        assert!(c >= 0.99999, "batched {text:?}: cosine {c}");
+    }
 }
 
 #[test]

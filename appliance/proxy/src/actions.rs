@@ -10,9 +10,10 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use aarmor_core::session::SESSION_HEADER;
 use aarmor_core::{
-    Action, ActionId, ActionTarget, Denial, FinalVerdict, Identity, Observation, Protocol,
-    ResponseHead, SyntheticResponse,
+    Action, ActionId, ActionTarget, Denial, FinalVerdict, Identity, Observation, ObservationKind,
+    Protocol, ResponseHead, SessionId, SessionRef, SyntheticResponse,
 };
 use aarmor_engine::{
     ActionEngine, BodyVerdict, Exchange, ExchangeInspector, ExchangeOutcome, HeadVerdict,
@@ -82,7 +83,16 @@ impl Mediator for ActionMediator {
 
     async fn on_request_head(&self, exchange: &Exchange) -> Result<HeadVerdict, MediationError> {
         let kind = match classify_head(&exchange.request, &self.shared.protocols) {
-            HeadClass::NotAnAction => return Ok(HeadVerdict::Forward),
+            HeadClass::NotAnAction => {
+                // aarmor's own headers never reach the upstream.
+                if exchange.request.headers.get_str(SESSION_HEADER).is_some() {
+                    return Ok(HeadVerdict::Rewrite(HeaderRewrite {
+                        set: vec![],
+                        remove: vec![SESSION_HEADER.into()],
+                    }));
+                }
+                return Ok(HeadVerdict::Forward);
+            }
             HeadClass::Llm(p) => Kind::Llm(p),
             HeadClass::Sql(ep) => Kind::Sql(ep.clone()),
             HeadClass::NeedsBody => Kind::Undecided,
@@ -96,7 +106,8 @@ impl Mediator for ActionMediator {
             held_calls: Vec::new(),
             executed: Vec::new(),
             stream_ended: false,
-            mcp_event_stream: None,
+            result_copy: None,
+            session: None,
         })))
     }
 }
@@ -119,6 +130,8 @@ enum ResponseHandling {
     LlmCalls,
     /// MCP responses: tool lists and results are observed.
     McpObserve,
+    /// SQL responses: what the statement returned is observed (classified) as it streams by.
+    SqlObserve,
     /// Compressed or otherwise unreadable: refuse rather than pass unseen.
     Refuse,
 }
@@ -135,8 +148,31 @@ struct ActionInspector {
     executed: Vec<Action>,
     /// The stream ended; its observations are recorded once nothing is held.
     stream_ended: bool,
-    /// Copy of a streamed MCP response, bounded, observed at its end.
-    mcp_event_stream: Option<Vec<u8>>,
+    /// Copy of a streamed MCP or SQL response, bounded, observed at its end.
+    result_copy: Option<Vec<u8>>,
+    /// The session the exchange belongs to, once attributed.
+    session: Option<SessionId>,
+}
+
+/// The text of an MCP tool result: its text content parts, and its structured content.
+fn mcp_result_text(result: &Value) -> String {
+    let mut parts: Vec<String> = result
+        .get("content")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i.get("text").and_then(Value::as_str).map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(sc) = result.get("structuredContent") {
+        parts.push(sc.to_string());
+    }
+    if parts.is_empty() {
+        return result.to_string();
+    }
+    parts.join("\n")
 }
 
 fn is_event_stream(head: &ResponseHead) -> bool {
@@ -195,12 +231,52 @@ impl ActionInspector {
         ActionId::from_parts((millis << 16) | u64::from(self.shared.id_salt), n)
     }
 
+    /// Who is acting, until identity binding: the proxy credential's principal, else the
+    /// client's address.
+    fn agent(&self) -> String {
+        let facts = &self.exchange.connection;
+        if let Some(c) = &facts.credential {
+            return format!("proxy-user:{}", c.principal());
+        }
+        match facts.client_addr {
+            Some(a) => format!("ip:{}", a.ip()),
+            None => "unknown".into(),
+        }
+    }
+
+    fn explicit_session(&self) -> Option<&str> {
+        self.exchange.request.headers.get_str(SESSION_HEADER)
+    }
+
+    /// The exchange's session: attributed once, from the header or the agent's active session
+    /// (LLM requests attribute theirs from the conversation first, in `on_request_body`).
+    fn session(&mut self) -> SessionRef {
+        let agent = self.agent();
+        let id = match &self.session {
+            Some(s) => s.clone(),
+            None => {
+                let s = self
+                    .shared
+                    .engine
+                    .attribute(&agent, self.explicit_session(), None);
+                self.session = Some(s.clone());
+                s
+            }
+        };
+        SessionRef { id, agent }
+    }
+
     fn action(&self, draft: ActionDraft) -> Action {
+        let identity = Identity {
+            agent: Some(self.agent()),
+            session: self.session.as_ref().map(|s| s.0.clone()),
+            ..Identity::default()
+        };
         draft.into_action(
             self.next_action_id(),
             aarmor_core::timestamp::now_rfc3339_millis(),
             self.target(),
-            Identity::default(),
+            identity,
         )
     }
 
@@ -290,10 +366,16 @@ impl ActionInspector {
         join_all(decisions).await
     }
 
-    async fn observe(&self, protocol: Protocol, mut observed: Vec<Observed>) {
+    async fn observe(&mut self, protocol: Protocol, mut observed: Vec<Observed>) {
         if observed.is_empty() {
             return;
         }
+        let session = self.session();
+        // A result is tied to the action that produced it when the exchange ran exactly one.
+        let result_of = match self.executed.as_slice() {
+            [one] => Some(one.action_id.clone()),
+            _ => None,
+        };
         if protocol == Protocol::Mcp {
             // MCP tools are actions as `server.tool`: declare them under the same names.
             let server = self
@@ -327,16 +409,22 @@ impl ActionInspector {
                     .observations
                     .with_label_values(&[&kind])
                     .inc();
+                let is_result = o.kind == ObservationKind::ActionResult;
+                let content = if is_result && protocol == Protocol::Mcp {
+                    Value::String(mcp_result_text(&o.content))
+                } else {
+                    o.content
+                };
                 Observation {
                     protocol,
                     target: target.clone(),
                     kind: o.kind,
-                    content: o.content,
-                    action_id: None,
+                    content,
+                    action_id: if is_result { result_of.clone() } else { None },
                 }
             })
             .collect();
-        self.shared.engine.observe(observations).await;
+        self.shared.engine.observe(&session, observations).await;
     }
 
     async fn sql_body(&mut self, ep: &SqlEndpoint, body: &Bytes) -> BodyVerdict {
@@ -347,6 +435,8 @@ impl ActionInspector {
             return self.rest_body(body).await;
         };
         let draft = sql::draft(ep.dialect, &ep.tool_name(), &text);
+        self.session();
+        self.response = ResponseHandling::SqlObserve;
         let action = self.action(draft);
         let verdict = self.decide_request_action(&action).await;
         match verdict {
@@ -379,6 +469,7 @@ impl ActionInspector {
             body,
             &self.shared.protocols.routes,
         );
+        self.session();
         let action = self.action(draft);
         let verdict = self.decide_request_action(&action).await;
         match verdict {
@@ -400,6 +491,7 @@ impl ActionInspector {
             .protocols
             .mcp_server_name(&self.exchange.request);
         let calls = mcp::calls(&req, &server, &self.shared.protocols.meta_tools);
+        self.session();
         if mcp::lists_tools(&req) || !calls.is_empty() {
             self.response = ResponseHandling::McpObserve;
         }
@@ -454,10 +546,19 @@ impl ActionInspector {
 impl ExchangeInspector for ActionInspector {
     fn header_rewrite(&self) -> Option<HeaderRewrite> {
         // Responses aarmor must read are requested uncompressed.
+        let remove = if self.explicit_session().is_some() {
+            vec![SESSION_HEADER.to_string()]
+        } else {
+            vec![]
+        };
         match self.kind {
-            Kind::Llm(_) | Kind::Mcp => Some(HeaderRewrite {
+            Kind::Llm(_) | Kind::Mcp | Kind::Sql(_) => Some(HeaderRewrite {
                 set: vec![("accept-encoding".into(), "identity".into())],
-                remove: vec![],
+                remove,
+            }),
+            _ if !remove.is_empty() => Some(HeaderRewrite {
+                set: vec![],
+                remove,
             }),
             _ => None,
         }
@@ -474,6 +575,20 @@ impl ExchangeInspector for ActionInspector {
                         Protocol::OpenaiResponses => openai_responses::observe_request(&json),
                         _ => anthropic::observe_request(&json),
                     };
+                    let text_of = |kind| {
+                        observed
+                            .iter()
+                            .find(|o| o.kind == kind)
+                            .and_then(|o| o.content.as_str())
+                    };
+                    let conversation = text_of(ObservationKind::UserMessage)
+                        .map(|user| (text_of(ObservationKind::SystemPrompt).unwrap_or(""), user));
+                    let agent = self.agent();
+                    self.session = Some(self.shared.engine.attribute(
+                        &agent,
+                        self.explicit_session(),
+                        conversation,
+                    ));
                     self.observe(p, observed).await;
                 }
                 Ok(BodyVerdict::Forward)
@@ -501,6 +616,18 @@ impl ExchangeInspector for ActionInspector {
         if self.response == ResponseHandling::Pass {
             return ResponsePlan::Pass;
         }
+        if self.response == ResponseHandling::SqlObserve {
+            if !(200..300).contains(&head.status) {
+                return ResponsePlan::Pass;
+            }
+            if is_encoded(head) {
+                // Unreadable: recorded as a read of unclassified data (the default class).
+                self.result_copy = Some(b"<encoded response>".to_vec());
+                return ResponsePlan::Pass;
+            }
+            self.result_copy = Some(Vec::new());
+            return ResponsePlan::Stream;
+        }
         if is_encoded(head) {
             if self.response == ResponseHandling::LlmCalls {
                 // Tool calls inside a body aarmor cannot read must not reach the agent.
@@ -512,7 +639,7 @@ impl ExchangeInspector for ActionInspector {
         let Kind::Llm(protocol) = self.kind else {
             // MCP: observe. Streams pass through with a bounded copy kept for observation.
             if is_event_stream(head) {
-                self.mcp_event_stream = Some(Vec::new());
+                self.result_copy = Some(Vec::new());
                 return ResponsePlan::Stream;
             }
             return ResponsePlan::Buffer;
@@ -587,7 +714,7 @@ impl ExchangeInspector for ActionInspector {
     }
 
     async fn on_response_chunk(&mut self, chunk: &Bytes) -> Result<Bytes, MediationError> {
-        if let Some(copy) = self.mcp_event_stream.as_mut() {
+        if let Some(copy) = self.result_copy.as_mut() {
             if copy.len() + chunk.len() <= self.shared.max_event_bytes {
                 copy.extend_from_slice(chunk);
             }
@@ -628,6 +755,20 @@ impl ExchangeInspector for ActionInspector {
     }
 
     async fn on_outcome(&mut self, outcome: ExchangeOutcome) {
+        if let Some(copy) = self.result_copy.take() {
+            // A result that passed unread (encoded): a read of unclassified data.
+            if self.response == ResponseHandling::SqlObserve {
+                let text = String::from_utf8_lossy(&copy).into_owned();
+                self.observe(
+                    Protocol::Sql,
+                    vec![Observed::new(
+                        ObservationKind::ActionResult,
+                        Value::String(text),
+                    )],
+                )
+                .await;
+            }
+        }
         for action in std::mem::take(&mut self.executed) {
             let execution = serde_json::json!({
                 "status": outcome.status,
@@ -641,9 +782,21 @@ impl ExchangeInspector for ActionInspector {
     }
 
     async fn on_response_end(&mut self) -> Result<Bytes, MediationError> {
-        if let Some(copy) = self.mcp_event_stream.take() {
-            self.observe(Protocol::Mcp, mcp::observe_response(&copy, true))
+        if let Some(copy) = self.result_copy.take() {
+            if self.response == ResponseHandling::SqlObserve {
+                let text = String::from_utf8_lossy(&copy).into_owned();
+                self.observe(
+                    Protocol::Sql,
+                    vec![Observed::new(
+                        ObservationKind::ActionResult,
+                        Value::String(text),
+                    )],
+                )
                 .await;
+            } else {
+                self.observe(Protocol::Mcp, mcp::observe_response(&copy, true))
+                    .await;
+            }
             return Ok(Bytes::new());
         }
         let Some(gate) = self.gate.as_mut() else {

@@ -29,6 +29,11 @@ impl std::fmt::Debug for Metrics {
 }
 
 impl Metrics {
+    /// The registry, for collectors of other crates (the engine's).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new_custom(Some("aarmor".into()), None)?;
         let connections = IntCounterVec::new(

@@ -146,7 +146,10 @@ pub fn prepare(config: DataPlaneConfig, decider: Decider) -> Result<Prepared, St
     let (mediator, approvals): (Arc<dyn Mediator>, _) = match decider {
         Decider::Mediator(m) => (m, None),
         Decider::Actions { engine, approvals } => (
-            Arc::new(ActionMediator::new(engine, &mediation, metrics.clone())),
+            {
+                engine.register_metrics(metrics.registry());
+                Arc::new(ActionMediator::new(engine, &mediation, metrics.clone()))
+            },
             approvals,
         ),
     };

@@ -85,6 +85,10 @@ fn engine(dir: &Path, policies: &Path, durability: Durability) -> Result<PolicyE
         settings,
         EnforcementSettings::default(),
         log,
+        std::sync::Arc::new(aarmor_engine::context::ContextStore::open(
+            dir,
+            aarmor_engine::ContextSettings::default(),
+        )?),
         Duration::from_secs(300),
     ))
 }

@@ -26,6 +26,8 @@ use regorus::rvm::vm::RegoVM;
 use regorus::utils::limits::ExecutionTimerConfig;
 use serde_json::Value;
 
+use crate::classify::Classifiers;
+
 pub use candidate::{Candidate, Patch};
 pub use resolve::{resolve, Resolution};
 pub use schemas::ToolSchemas;
@@ -69,6 +71,8 @@ pub struct PolicySources {
     pub manifest: Value,
     /// Operator schemas by tool name.
     pub tool_schemas: Vec<(String, Value)>,
+    /// `(relative path, content)` of the operator's data classifiers (`classifiers/*.yaml`).
+    pub classifiers: Vec<(String, String)>,
     /// `sha256:` over every file except tests.
     pub hash: String,
 }
@@ -116,9 +120,12 @@ impl PolicySources {
                 .to_string_lossy()
                 .replace('\\', "/");
             let is_test = rel.ends_with("_test.rego") || rel.starts_with("tests/");
+            let is_classifier = rel.starts_with("classifiers/")
+                && [".yaml", ".yml", ".json"].iter().any(|x| rel.ends_with(x));
             let wanted = rel.ends_with(".rego")
                 || rel == "data.json"
                 || rel == "manifest.json"
+                || is_classifier
                 || (rel.starts_with("tools/") && rel.ends_with(".json"));
             if !wanted {
                 continue;
@@ -132,6 +139,8 @@ impl PolicySources {
             }
             if rel.ends_with(".rego") {
                 sources.rego.push((rel, content));
+            } else if is_classifier {
+                sources.classifiers.push((rel, content));
             } else {
                 let value: Value =
                     serde_json::from_str(&content).map_err(|e| load_err(&path, e))?;
@@ -205,6 +214,10 @@ pub struct PolicySet {
     data: regorus::Value,
     limits: EvalLimits,
     pub schemas: Arc<ToolSchemas>,
+    pub classifiers: Arc<Classifiers>,
+    /// Whether any policy module reads a model-based intent signal (`intent.drift`...): when
+    /// none does, the embedding model is never run.
+    pub uses_drift: bool,
 }
 
 impl std::fmt::Debug for PolicySet {
@@ -241,7 +254,15 @@ impl PolicySet {
             .map_err(|e| PolicyError::Compile(e.to_string()))?;
         let schemas = ToolSchemas::with_operator(sources.tool_schemas.clone())
             .map_err(|e| PolicyError::Compile(format!("tools/: {e}")))?;
+        let classifiers = Classifiers::compile(&sources.classifiers)
+            .map_err(|e| PolicyError::Compile(format!("classifiers/: {e}")))?;
+        let uses_drift = sources
+            .rego
+            .iter()
+            .any(|(p, c)| !p.ends_with("_test.rego") && c.contains("intent.drift"));
         let set = Self {
+            classifiers: Arc::new(classifiers),
+            uses_drift,
             policy: sources.policy_ref(),
             data: regorus::Value::from(sources.data.clone()),
             sources,

@@ -1,0 +1,115 @@
+//! `aarmor context list | show | export | verify`: the per-session context logs.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use aarmor_engine::context::{verify_chain, ContextLog};
+
+use crate::config::Config;
+
+fn open_log(config: &Config) -> Result<ContextLog, String> {
+    let dir = ContextLog::dir(&config.data_dir);
+    if !dir.join("data.mdb").exists() {
+        return Err(format!("no context store in {}", dir.display()));
+    }
+    ContextLog::open(&dir, config.context.max_size_mb.saturating_mul(1024 * 1024))
+        .map_err(|e| e.to_string())
+}
+
+pub fn list(config: &Config) -> Result<(), String> {
+    let log = open_log(config)?;
+    let sessions = log.sessions().map_err(|e| e.to_string())?;
+    println!(
+        "{:<40} {:<24} {:>8} {:>8}  last seen",
+        "session", "agent", "entries", "head"
+    );
+    for (id, h) in &sessions {
+        println!(
+            "{:<40} {:<24} {:>8} {:>8}  {}",
+            id, h.agent, h.entries, h.seq, h.last_seen
+        );
+    }
+    eprintln!("{} session(s)", sessions.len());
+    Ok(())
+}
+
+pub fn show(config: &Config, session: &str) -> Result<(), String> {
+    let log = open_log(config)?;
+    let head = log
+        .head(session)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no session {session}"))?;
+    let entries = log.entries(session).map_err(|e| e.to_string())?;
+    let out = serde_json::json!({"session": session, "head": head, "entries": entries});
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
+    );
+    Ok(())
+}
+
+pub fn export(config: &Config, session: &str, out: Option<&Path>) -> Result<(), String> {
+    let log = open_log(config)?;
+    if log.head(session).map_err(|e| e.to_string())?.is_none() {
+        return Err(format!("no session {session}"));
+    }
+    let stored = log.raw_entries(session).map_err(|e| e.to_string())?;
+    let mut w: Box<dyn Write> = match out {
+        Some(p) => Box::new(std::fs::File::create(p).map_err(|e| format!("{}: {e}", p.display()))?),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    for (_, bytes) in &stored {
+        w.write_all(bytes)
+            .and_then(|_| w.write_all(b"\n"))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Verifies a session's chain in the store, or an export of it (`--from`), against the head
+/// the store records.
+pub fn verify(config: &Config, session: &str, from: Option<&Path>) -> Result<(), String> {
+    let log = open_log(config)?;
+    let head = log
+        .head(session)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no session {session}"))?;
+    let stored: Vec<(u64, Vec<u8>)> = match from {
+        None => log.raw_entries(session).map_err(|e| e.to_string())?,
+        Some(path) => {
+            let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let mut out = Vec::new();
+            for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
+                let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let seq = serde_json::from_str::<serde_json::Value>(&line)
+                    .ok()
+                    .and_then(|v| v["seq"].as_u64())
+                    .ok_or_else(|| format!("line {}: not a context entry", i + 1))?;
+                out.push((seq, line.into_bytes()));
+            }
+            out
+        }
+    };
+    let problems = verify_chain(session, &stored, Some(&head));
+    if problems.is_empty() {
+        println!(
+            "OK: session {session}: {} entries (through seq {}), chain intact",
+            stored.len(),
+            head.seq
+        );
+        return Ok(());
+    }
+    for p in &problems {
+        match p.seq {
+            Some(s) => println!("seq {s}: {}", p.problem),
+            None => println!("head: {}", p.problem),
+        }
+    }
+    Err(format!(
+        "session {session}: {} problem(s); the context log was altered",
+        problems.len()
+    ))
+}

@@ -1,0 +1,242 @@
+//! What aarmor remembers of one session in memory: the aggregates policy reads as
+//! `input.context`, and what argument provenance searches (the user's words, tool outputs).
+//!
+//! Everything here is bounded: texts by `max_text_bytes`, lists by fixed caps; aggregates
+//! (`action_count`, classes) stay exact when lists are capped.
+
+use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+use aarmor_core::{Classification, DataClass, DataLabel};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use super::entities::{extract, Entity};
+
+/// Prior actions kept for `input.context.prior_actions` (the count stays exact).
+pub const MAX_PRIOR_ACTIONS: usize = 64;
+/// Entities kept for `input.context.entities`.
+pub const MAX_ENTITIES: usize = 256;
+/// Content hashes remembered to recognize resent conversation history.
+const MAX_SEEN: usize = 8192;
+
+/// Where an entity or value was seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    User,
+    ToolOutput,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PriorAction {
+    pub action_id: String,
+    pub tool: String,
+    pub operation: String,
+    pub decision: String,
+    /// Classes of what the action returned, once known.
+    pub classes: BTreeSet<DataClass>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub success: Option<bool>,
+}
+
+/// Appends `text` to `buf` (lower-cased) while it stays under `cap` bytes.
+fn append_bounded(buf: &mut String, text: &str, cap: usize) {
+    if buf.len() >= cap {
+        return;
+    }
+    let room = cap - buf.len();
+    let mut end = text.len().min(room);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    buf.push_str(&text[..end].to_lowercase());
+    buf.push('\n');
+}
+
+pub struct SessionState {
+    pub id: String,
+    pub agent: String,
+    pub started: Instant,
+    pub started_at: String,
+    pub last_seen: Instant,
+    /// Next entry's seq and the hash it chains to.
+    pub next_seq: u64,
+    pub head_hash: String,
+    /// Entries stored since the last compaction.
+    pub entries: u64,
+    pub original_request: Option<String>,
+    pub last_user_message: Option<String>,
+    pub user_messages: u64,
+    pub tools_declared: u64,
+    pub tool_results: u64,
+    pub user_text: String,
+    pub tool_text: String,
+    pub entities: Vec<(Entity, Source)>,
+    entity_index: HashSet<(Entity, Source)>,
+    seen: HashSet<[u8; 32]>,
+    pub prior_actions: VecDeque<PriorAction>,
+    pub action_count: u64,
+    pub data_classes: BTreeSet<DataClass>,
+    pub data_labels: BTreeSet<DataLabel>,
+    /// Reads nothing classified (counted at the default class).
+    pub unclassified_reads: u64,
+    pub original_embedding: Option<Arc<Vec<f32>>>,
+    pub drift_max: Option<f32>,
+    pub drift_ema: Option<f32>,
+    pub drift_samples: u64,
+}
+
+impl SessionState {
+    pub fn new(id: &str, agent: &str, started_at: String, genesis: &str) -> Self {
+        Self {
+            id: id.to_string(),
+            agent: agent.to_string(),
+            started: Instant::now(),
+            started_at,
+            last_seen: Instant::now(),
+            next_seq: 0,
+            head_hash: genesis.to_string(),
+            entries: 0,
+            original_request: None,
+            last_user_message: None,
+            user_messages: 0,
+            tools_declared: 0,
+            tool_results: 0,
+            user_text: String::new(),
+            tool_text: String::new(),
+            entities: Vec::new(),
+            entity_index: HashSet::new(),
+            seen: HashSet::new(),
+            prior_actions: VecDeque::new(),
+            action_count: 0,
+            data_classes: BTreeSet::new(),
+            data_labels: BTreeSet::new(),
+            unclassified_reads: 0,
+            original_embedding: None,
+            drift_max: None,
+            drift_ema: None,
+            drift_samples: 0,
+        }
+    }
+
+    /// True the first time this content is seen in the session (LLM requests resend the whole
+    /// conversation on every turn).
+    pub fn first_sight(&mut self, kind: &str, content: &str) -> bool {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(kind.as_bytes());
+        h.update([0u8]);
+        h.update(content.as_bytes());
+        let digest: [u8; 32] = h.finalize().into();
+        if self.seen.len() >= MAX_SEEN {
+            self.seen.clear();
+        }
+        self.seen.insert(digest)
+    }
+
+    pub fn add_user_message(&mut self, text: &str, max_text: usize) -> Vec<Entity> {
+        if self.original_request.is_none() {
+            self.original_request = Some(text.to_string());
+        }
+        self.last_user_message = Some(text.to_string());
+        self.user_messages += 1;
+        append_bounded(&mut self.user_text, text, max_text);
+        let found = extract(text);
+        self.add_entities(&found, Source::User);
+        found
+    }
+
+    pub fn add_tool_output(&mut self, text: &str, max_text: usize) -> Vec<Entity> {
+        self.tool_results += 1;
+        append_bounded(&mut self.tool_text, text, max_text);
+        let found = extract(text);
+        self.add_entities(&found, Source::ToolOutput);
+        found
+    }
+
+    pub fn add_entities(&mut self, found: &[Entity], source: Source) {
+        for e in found {
+            let k = (e.clone(), source);
+            if self.entity_index.contains(&k) {
+                continue;
+            }
+            if self.entities.len() < MAX_ENTITIES {
+                self.entities.push(k.clone());
+            }
+            self.entity_index.insert(k);
+        }
+    }
+
+    pub fn add_classification(&mut self, c: &Classification) {
+        self.data_classes.insert(c.class);
+        self.data_labels.extend(c.labels.iter().copied());
+        if c.defaulted {
+            self.unclassified_reads += 1;
+        }
+    }
+
+    pub fn add_action(&mut self, action: PriorAction) {
+        self.action_count += 1;
+        if self.prior_actions.len() >= MAX_PRIOR_ACTIONS {
+            self.prior_actions.pop_front();
+        }
+        self.prior_actions.push_back(action);
+    }
+
+    pub fn prior_action_mut(&mut self, action_id: &str) -> Option<&mut PriorAction> {
+        self.prior_actions
+            .iter_mut()
+            .rev()
+            .find(|a| a.action_id == action_id)
+    }
+
+    pub fn has_entity(&self, e: &Entity, source: Source) -> bool {
+        self.entity_index.contains(&(e.clone(), source))
+    }
+
+    /// `input.context`: fields that are not known yet are absent.
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("session".into(), json!(self.id));
+        if let Some(o) = &self.original_request {
+            m.insert("original_request".into(), json!(o));
+        }
+        if let Some(l) = &self.last_user_message {
+            m.insert("last_user_message".into(), json!(l));
+        }
+        m.insert("user_messages".into(), json!(self.user_messages));
+        m.insert("tools_declared".into(), json!(self.tools_declared));
+        m.insert("tool_results".into(), json!(self.tool_results));
+        m.insert("prior_actions".into(), json!(self.prior_actions));
+        m.insert("action_count".into(), json!(self.action_count));
+        if !self.data_classes.is_empty() {
+            m.insert("data_classes".into(), json!(self.data_classes));
+            m.insert(
+                "max_data_class".into(),
+                json!(self.data_classes.iter().max()),
+            );
+        }
+        if !self.data_labels.is_empty() {
+            m.insert("data_labels".into(), json!(self.data_labels));
+        }
+        m.insert("unclassified_reads".into(), json!(self.unclassified_reads));
+        if !self.entities.is_empty() {
+            m.insert(
+                "entities".into(),
+                Value::Array(
+                    self.entities
+                        .iter()
+                        .map(|(e, s)| json!({"kind": e.kind, "value": e.value, "source": s}))
+                        .collect(),
+                ),
+            );
+        }
+        m.insert(
+            "elapsed".into(),
+            json!(self.started.elapsed().as_secs_f64().round() as u64),
+        );
+        Value::Object(m)
+    }
+}

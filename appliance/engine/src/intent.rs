@@ -1,0 +1,417 @@
+//! Intent signals (AARM R3, R7): embedding drift between what the user asked and what the agent
+//! is doing, computed only when a rule needs it.
+//!
+//! The model itself lives behind [`Embedder`] (implemented by `aarmor-intent`, so this crate does
+//! not build the ONNX runtime). [`IntentService`] puts it on the hot path safely:
+//! - a bounded pool of `threads` blocking threads runs the model, never the async workers;
+//! - texts queued while the model is busy are embedded together, up to `max_batch`;
+//! - an LRU cache answers texts seen before without running the model;
+//! - every wait is bounded by `timeout_ms`; past it the signal stays unknown (and rules that
+//!   require it defer, then deny).
+
+use std::collections::VecDeque;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use prometheus::IntCounter;
+use serde_json::{Map, Value};
+use tokio::sync::oneshot;
+
+use crate::settings::IntentSettings;
+
+/// A sentence-embedding model: L2-normalized vectors, one per text, in order.
+pub trait Embedder: Send + Sync + 'static {
+    fn embed_batch(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, String>;
+}
+
+/// Loads the model (in the background, once).
+pub type Loader = Box<dyn FnOnce() -> Result<Arc<dyn Embedder>, String> + Send>;
+
+enum ModelState {
+    NotLoaded(Option<Loader>),
+    Loading,
+    Ready(Arc<dyn Embedder>),
+    Failed(String),
+}
+
+type Vector = Arc<Vec<f32>>;
+
+struct Job {
+    text: String,
+    reply: oneshot::Sender<Result<Vector, String>>,
+}
+
+/// Counters, exported as `aarmor_intent_*` metrics.
+#[derive(Debug, Clone)]
+pub struct IntentStats {
+    /// Texts answered from the cache.
+    pub cache_hits: IntCounter,
+    /// Texts run through the model.
+    pub embedded: IntCounter,
+    /// Runs of the model (a batch is one run).
+    pub batches: IntCounter,
+    /// Embeddings that failed or timed out (drift stayed unknown).
+    pub failures: IntCounter,
+}
+
+fn counter(name: &str, help: &str) -> IntCounter {
+    // Names and help are constants of this module: valid by construction.
+    IntCounter::new(name, help).unwrap_or_else(|e| panic!("metric {name}: {e}"))
+}
+
+impl Default for IntentStats {
+    fn default() -> Self {
+        Self {
+            cache_hits: counter(
+                "intent_cache_hits_total",
+                "Texts whose embedding came from the cache",
+            ),
+            embedded: counter(
+                "intent_embeddings_total",
+                "Texts run through the embedding model",
+            ),
+            batches: counter(
+                "intent_model_runs_total",
+                "Runs of the embedding model (a batch is one run)",
+            ),
+            failures: counter(
+                "intent_failures_total",
+                "Embeddings that failed or timed out (drift unknown)",
+            ),
+        }
+    }
+}
+
+impl IntentStats {
+    pub fn register(&self, registry: &prometheus::Registry) {
+        for c in [
+            &self.cache_hits,
+            &self.embedded,
+            &self.batches,
+            &self.failures,
+        ] {
+            if let Err(e) = registry.register(Box::new(c.clone())) {
+                tracing::warn!(error = %e, "cannot register an intent metric");
+            }
+        }
+    }
+}
+
+struct Shared {
+    settings: IntentSettings,
+    model: Mutex<ModelState>,
+    model_changed: Condvar,
+    queue: Mutex<VecDeque<Job>>,
+    queued: Condvar,
+    cache: Mutex<lru::LruCache<String, Vector>>,
+    stats: IntentStats,
+}
+
+/// The embedding service; cheap to clone.
+#[derive(Clone)]
+pub struct IntentService {
+    shared: Arc<Shared>,
+}
+
+/// Jobs waiting at most; beyond, a request fails at once (drift unknown).
+const MAX_QUEUE: usize = 1024;
+
+impl IntentService {
+    /// A service whose model is loaded by `loader` the first time it is needed (or by
+    /// [`IntentService::load_now`]).
+    pub fn new(settings: IntentSettings, loader: Loader) -> Self {
+        let cache = NonZeroUsize::new(settings.cache_entries.max(1)).unwrap_or(NonZeroUsize::MIN);
+        let shared = Arc::new(Shared {
+            model: Mutex::new(ModelState::NotLoaded(Some(loader))),
+            model_changed: Condvar::new(),
+            queue: Mutex::new(VecDeque::new()),
+            queued: Condvar::new(),
+            cache: Mutex::new(lru::LruCache::new(cache)),
+            stats: IntentStats::default(),
+            settings,
+        });
+        for i in 0..shared.settings.threads.max(1) {
+            let s = shared.clone();
+            let _ = std::thread::Builder::new()
+                .name(format!("aarmor-intent-{i}"))
+                .spawn(move || worker(s));
+        }
+        Self { shared }
+    }
+
+    /// A service over a model that is already loaded.
+    pub fn with_embedder(settings: IntentSettings, embedder: Arc<dyn Embedder>) -> Self {
+        Self::new(settings, Box::new(move || Ok(embedder)))
+    }
+
+    pub fn settings(&self) -> &IntentSettings {
+        &self.shared.settings
+    }
+
+    pub fn stats(&self) -> &IntentStats {
+        &self.shared.stats
+    }
+
+    /// Starts loading the model if it is not; returns at once.
+    pub fn start_loading(&self) {
+        let loader = {
+            let mut m = self.shared.model.lock().unwrap_or_else(|p| p.into_inner());
+            match &mut *m {
+                ModelState::NotLoaded(l) => {
+                    let l = l.take();
+                    *m = ModelState::Loading;
+                    l
+                }
+                _ => None,
+            }
+        };
+        let Some(loader) = loader else { return };
+        let shared = self.shared.clone();
+        let _ = std::thread::Builder::new()
+            .name("aarmor-intent-load".into())
+            .spawn(move || {
+                let result = loader();
+                let mut m = shared.model.lock().unwrap_or_else(|p| p.into_inner());
+                *m = match result {
+                    Ok(e) => ModelState::Ready(e),
+                    Err(e) => {
+                        tracing::error!(error = %e, "the embedding model did not load; intent.drift stays unknown");
+                        ModelState::Failed(e)
+                    }
+                };
+                shared.model_changed.notify_all();
+                shared.queued.notify_all();
+            });
+    }
+
+    /// Loads the model and waits for it (at start, when the policy bundle needs it).
+    pub fn load_now(&self, timeout: Duration) -> Result<(), String> {
+        self.start_loading();
+        let m = self.shared.model.lock().unwrap_or_else(|p| p.into_inner());
+        let (m, _) = self
+            .shared
+            .model_changed
+            .wait_timeout_while(m, timeout, |m| matches!(m, ModelState::Loading))
+            .unwrap_or_else(|p| p.into_inner());
+        match &*m {
+            ModelState::Ready(_) => Ok(()),
+            ModelState::Failed(e) => Err(e.clone()),
+            _ => Err("the embedding model is still loading".into()),
+        }
+    }
+
+    /// The embedding of `text`, from the cache or the model, within `timeout_ms`.
+    pub async fn embed(&self, text: &str) -> Result<Vector, String> {
+        if let Some(v) = self
+            .shared
+            .cache
+            .lock()
+            .ok()
+            .and_then(|mut c| c.get(text).cloned())
+        {
+            self.shared.stats.cache_hits.inc();
+            return Ok(v);
+        }
+        self.start_loading();
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut q = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+            if q.len() >= MAX_QUEUE {
+                self.shared.stats.failures.inc();
+                return Err("the embedding queue is full".into());
+            }
+            q.push_back(Job {
+                text: text.to_string(),
+                reply: tx,
+            });
+        }
+        self.shared.queued.notify_one();
+        let timeout = Duration::from_millis(self.shared.settings.timeout_ms);
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err("the embedding worker stopped".into()),
+            Err(_) => {
+                self.shared.stats.failures.inc();
+                Err(format!("no embedding within {} ms", timeout.as_millis()))
+            }
+        }
+    }
+}
+
+fn worker(shared: Arc<Shared>) {
+    loop {
+        // Wait for work, then for the model.
+        let jobs: Vec<Job> = {
+            let q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+            let mut q = shared
+                .queued
+                .wait_while(q, |q| q.is_empty())
+                .unwrap_or_else(|p| p.into_inner());
+            let n = q.len().min(shared.settings.max_batch.max(1));
+            q.drain(..n).collect()
+        };
+        let model = {
+            let m = shared.model.lock().unwrap_or_else(|p| p.into_inner());
+            let m = shared
+                .model_changed
+                .wait_while(m, |m| matches!(m, ModelState::Loading))
+                .unwrap_or_else(|p| p.into_inner());
+            match &*m {
+                ModelState::Ready(e) => Ok(e.clone()),
+                ModelState::Failed(e) => Err(e.clone()),
+                _ => Err("the embedding model is not loaded".into()),
+            }
+        };
+        // Callers that gave up already are not embedded for.
+        let jobs: Vec<Job> = jobs.into_iter().filter(|j| !j.reply.is_closed()).collect();
+        if jobs.is_empty() {
+            continue;
+        }
+        let texts: Vec<String> = jobs.iter().map(|j| j.text.clone()).collect();
+        let result = model.and_then(|m| m.embed_batch(&texts));
+        shared.stats.batches.inc();
+        match result {
+            Ok(vectors) if vectors.len() == jobs.len() => {
+                shared.stats.embedded.inc_by(jobs.len() as u64);
+                let mut cache = shared.cache.lock().unwrap_or_else(|p| p.into_inner());
+                for (job, v) in jobs.into_iter().zip(vectors) {
+                    let v = Arc::new(v);
+                    cache.put(job.text, v.clone());
+                    let _ = job.reply.send(Ok(v));
+                }
+            }
+            Ok(_) => {
+                for job in jobs {
+                    let _ = job
+                        .reply
+                        .send(Err("the model returned a wrong number of vectors".into()));
+                }
+            }
+            Err(e) => {
+                shared.stats.failures.inc();
+                for job in jobs {
+                    let _ = job.reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// The text an action is embedded as: `tool.operation(key=value, ...)`, cut to `max_chars`.
+pub fn action_text(
+    tool: &str,
+    operation: &str,
+    params: &Map<String, Value>,
+    max_chars: usize,
+) -> String {
+    let args: Vec<String> = params
+        .iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => format!("{k}={s}"),
+            other => format!("{k}={other}"),
+        })
+        .collect();
+    let text = format!("{tool}.{operation}({})", args.join(", "));
+    text.chars().take(max_chars).collect()
+}
+
+/// Cosine similarity of two L2-normalized vectors.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// A toy model: a bag of letters, normalized. Counts its calls.
+    pub struct Letters(pub AtomicU64);
+
+    impl Embedder for Letters {
+        fn embed_batch(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Ok(texts
+                .iter()
+                .map(|t| {
+                    let mut v = [0f32; 26];
+                    for c in t
+                        .to_ascii_lowercase()
+                        .bytes()
+                        .filter(u8::is_ascii_lowercase)
+                    {
+                        v[(c - b'a') as usize] += 1.0;
+                    }
+                    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-9);
+                    v.iter().map(|x| x / n).collect()
+                })
+                .collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn embeds_through_the_pool_and_caches() {
+        let model = Arc::new(Letters(AtomicU64::new(0)));
+        let s = IntentService::with_embedder(IntentSettings::default(), model.clone());
+        let a = s.embed("send the report").await.unwrap();
+        let b = s.embed("send the report").await.unwrap();
+        assert_eq!(a, b);
+        assert_eq!(model.0.load(Ordering::Relaxed), 1);
+        assert_eq!(s.stats().cache_hits.get(), 1);
+        assert!((cosine(&a, &a) - 1.0).abs() < 1e-5);
+    }
+
+    /// Letters, but slow: texts queued meanwhile are batched.
+    struct Slow(Letters);
+
+    impl Embedder for Slow {
+        fn embed_batch(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
+            std::thread::sleep(Duration::from_millis(60));
+            self.0.embed_batch(texts)
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queued_texts_are_embedded_in_batches() {
+        let model = Arc::new(Slow(Letters(AtomicU64::new(0))));
+        let settings = IntentSettings {
+            timeout_ms: 5000,
+            ..IntentSettings::default()
+        };
+        let s = IntentService::with_embedder(settings, model.clone());
+        let handles: Vec<_> = (0..17)
+            .map(|i| {
+                let s = s.clone();
+                tokio::spawn(async move { s.embed(&format!("text number {i}")).await })
+            })
+            .collect();
+        for h in handles {
+            assert!(h.await.unwrap().is_ok());
+        }
+        let calls = model.0 .0.load(Ordering::Relaxed);
+        assert_eq!(s.stats().embedded.get(), 17);
+        assert!((3..17).contains(&calls), "17 texts in {calls} model calls");
+    }
+
+    #[tokio::test]
+    async fn a_model_that_fails_to_load_leaves_drift_unknown() {
+        let settings = IntentSettings {
+            timeout_ms: 500,
+            ..IntentSettings::default()
+        };
+        let s = IntentService::new(settings, Box::new(|| Err("no model here".into())));
+        let e = s.embed("x").await.unwrap_err();
+        assert!(e.contains("no model here"), "{e}");
+        assert!(s.load_now(Duration::from_secs(1)).is_err());
+    }
+
+    #[test]
+    fn action_text_is_tool_operation_and_arguments_cut() {
+        let p = json!({"to": "a@b.example", "amount": 5});
+        let t = action_text("email.send", "call", p.as_object().unwrap(), 512);
+        assert_eq!(t, "email.send.call(amount=5, to=a@b.example)");
+        assert_eq!(action_text("x", "y", p.as_object().unwrap(), 5), "x.y(a");
+    }
+}
