@@ -78,6 +78,8 @@ def replay(aarmor, llm, traces):
                     "decision": first["decision"]["result"] if first else None,
                     "final": mine[-1]["decision"]["result"] if mine else None,
                     "rule": first["decision"].get("rule") if first else None,
+                    "drift": (first["context"].get("intent") or {}).get("drift") if first else None,
+                    "session": first["context"].get("session") if first else None,
                     "seconds": round(elapsed, 3),
                 })
                 messages.append({"role": "assistant", "content": None, "tool_calls": [

@@ -64,10 +64,17 @@ pub struct ReceiptDecision {
 }
 
 /// The context the decision saw.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReceiptContext {
     /// `sha256:` + hex of the canonical JSON of the evaluation context.
     pub context_hash: String,
+    /// The session the action was attributed to, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// The intent signals the decision saw (`drift`, `drift_max`, `drift_ema`, `provenance`),
+    /// when any were known: what explains a context-dependent decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<serde_json::Value>,
 }
 
 /// The signature over the canonical receipt.
@@ -344,6 +351,8 @@ mod tests {
             },
             context: ReceiptContext {
                 context_hash: sha256_tagged(b"{}"),
+                session: None,
+                intent: None,
             },
             decision: ReceiptDecision {
                 result: Decision::Deny,

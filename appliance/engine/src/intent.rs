@@ -299,20 +299,34 @@ fn worker(shared: Arc<Shared>) {
 }
 
 /// The text an action is embedded as: `tool.operation(key=value, ...)`, cut to `max_chars`.
+/// Parameters nested in objects (a REST body) are listed by their own key; empty values are left
+/// out; a REST tool (`host/path`) is named by its path, since the host carries no intent.
 pub fn action_text(
     tool: &str,
     operation: &str,
     params: &Map<String, Value>,
     max_chars: usize,
 ) -> String {
-    let args: Vec<String> = params
-        .iter()
-        .map(|(k, v)| match v {
-            Value::String(s) => format!("{k}={s}"),
-            other => format!("{k}={other}"),
-        })
-        .collect();
-    let text = format!("{tool}.{operation}({})", args.join(", "));
+    fn flatten(params: &Map<String, Value>, depth: usize, out: &mut Vec<String>) {
+        for (k, v) in params {
+            match v {
+                Value::String(s) if s.is_empty() => {}
+                Value::String(s) => out.push(format!("{k}={s}")),
+                Value::Object(inner) if depth < 3 => flatten(inner, depth + 1, out),
+                Value::Object(inner) if inner.is_empty() => {}
+                Value::Array(a) if a.is_empty() => {}
+                Value::Null => {}
+                other => out.push(format!("{k}={other}")),
+            }
+        }
+    }
+    let mut args = Vec::new();
+    flatten(params, 0, &mut args);
+    let name = match tool.split_once('/') {
+        Some((host, path)) if host.contains('.') || host == "localhost" => path,
+        _ => tool,
+    };
+    let text = format!("{name}.{operation}({})", args.join(", "));
     text.chars().take(max_chars).collect()
 }
 
@@ -413,5 +427,15 @@ mod tests {
         let t = action_text("email.send", "call", p.as_object().unwrap(), 512);
         assert_eq!(t, "email.send.call(amount=5, to=a@b.example)");
         assert_eq!(action_text("x", "y", p.as_object().unwrap(), 5), "x.y(a");
+        let rest = json!({"body": {"name": "blue widget", "tags": []}, "query": {}});
+        assert_eq!(
+            action_text(
+                "api.example.com/v1/items",
+                "post",
+                rest.as_object().unwrap(),
+                512
+            ),
+            "v1/items.post(name=blue widget)"
+        );
     }
 }

@@ -106,7 +106,17 @@ impl Signer {
             kind,
             follows,
             action,
-            context: ReceiptContext { context_hash },
+            context: ReceiptContext {
+                context_hash,
+                session: context
+                    .pointer("/context/session")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                intent: context
+                    .get("intent")
+                    .filter(|i| i.as_object().is_some_and(|o| !o.is_empty()))
+                    .cloned(),
+            },
             decision,
             modification,
             approval,
