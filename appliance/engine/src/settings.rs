@@ -167,6 +167,9 @@ pub struct ContextSettings {
     pub max_size_mb: usize,
     /// How often expired sessions are looked for, seconds.
     pub sweep_interval_s: u64,
+    /// Context entries arriving within this window are written in one transaction (one fsync);
+    /// a crash loses at most this window of entries.
+    pub commit_window_ms: u64,
 }
 
 impl Default for ContextSettings {
@@ -179,6 +182,7 @@ impl Default for ContextSettings {
             unclassified: aarmor_core::DataClass::Restricted,
             max_size_mb: 4 * 1024,
             sweep_interval_s: 60,
+            commit_window_ms: 20,
         }
     }
 }

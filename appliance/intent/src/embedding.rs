@@ -93,6 +93,7 @@ impl EmbeddingModel {
             .proto_model_for_read(&mut model_bytes.as_slice())
             .map_err(|e| IntentError::Model(e.to_string()))?;
         let dequantized = crate::dequantize::dequantize_weights(&mut proto);
+        crate::gelu::rewrite_gelu_divisions(&mut proto);
         let plan = onnx
             .model_for_proto_model(&proto)
             .and_then(|m| m.into_optimized())

@@ -6,5 +6,6 @@
 
 pub mod dequantize;
 pub mod embedding;
+pub mod gelu;
 
 pub use embedding::{cosine, EmbeddingModel, IntentError};

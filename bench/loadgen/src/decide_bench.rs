@@ -116,14 +116,24 @@ pub async fn run(policies: &Path, iterations: usize) -> Result<()> {
     let (p50, p99) = pct(times);
     println!("decide/policy_eval_default_pack\tn={iterations}\tp50_us={p50:.1}\tp99_us={p99:.1}");
 
-    // 2. The whole decision: input, evaluation, resolution, signed receipt (durable in strict).
-    for (name, durability) in [
-        ("strict", Durability::Strict),
+    // 2. The whole decision: input, evaluation, resolution, signed receipt (durable in strict),
+    //    context entry. Each action in a session of its own, then all in one long session (its
+    //    context grows to the 32 most recent prior actions).
+    for (name, durability, one_session) in [
+        ("strict", Durability::Strict, false),
         (
             "batched",
             Durability::Batched {
                 window: Duration::from_millis(10),
             },
+            false,
+        ),
+        (
+            "batched_long_session",
+            Durability::Batched {
+                window: Duration::from_millis(10),
+            },
+            true,
         ),
     ] {
         let dir = tempfile::tempdir()?;
@@ -131,9 +141,12 @@ pub async fn run(policies: &Path, iterations: usize) -> Result<()> {
         let n = iterations.min(5000);
         let mut times = Vec::with_capacity(n);
         for i in 0..n {
-            let a = &actions[i % actions.len()];
+            let mut a = actions[i % actions.len()].clone();
+            if !one_session {
+                a.identity.session = Some(format!("bench-{i}"));
+            }
             let t = Instant::now();
-            let v = e.mediate(a).await?;
+            let v = e.mediate(&a).await?;
             if !matches!(v, Verdict::Allow) {
                 anyhow::bail!("expected ALLOW for {}", a.tool);
             }

@@ -17,6 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod decide_bench;
+mod embed_bench;
 mod parse_bench;
 mod stream_body;
 
@@ -75,6 +76,19 @@ enum Cmd {
         #[arg(long, short = 'n', default_value_t = 20000)]
         iterations: usize,
     },
+    /// Intent cost (no network): embedding latency on tract (8, 32, 64 tokens; single and
+    /// batched), a cache hit, and decisions with and without a rule that needs intent.drift.
+    Embed {
+        #[arg(long, default_value = "models/all-MiniLM-L6-v2")]
+        model: PathBuf,
+        #[arg(long, default_value = "policies")]
+        policies: PathBuf,
+        #[arg(long, short = 'n', default_value_t = 200)]
+        iterations: usize,
+        /// Write the texts used (for the onnxruntime comparison) to this JSON file.
+        #[arg(long)]
+        texts_out: Option<PathBuf>,
+    },
     /// Decision cost of the engine (no network): policy evaluation, decision with receipt
     /// (strict and batched), and the receipt writer's throughput.
     Decide {
@@ -130,6 +144,12 @@ fn main() -> Result<()> {
                 policies,
                 iterations,
             } => decide_bench::run(&policies, iterations).await,
+            Cmd::Embed {
+                model,
+                policies,
+                iterations,
+                texts_out,
+            } => embed_bench::run(&model, &policies, iterations, texts_out.as_deref()).await,
         }
     })
 }

@@ -9,9 +9,11 @@
 //! one identity (same source address or proxy credential) and does not send the header has its
 //! executed actions attributed to the conversation that spoke last.
 //!
-//! Writes reach LMDB through one writer thread that merges what is pending into one transaction;
-//! the in-memory state is updated first, so a decision never waits for the disk. A failed write
-//! marks the store unavailable, and the engine then denies every action (fail closed).
+//! Writes reach LMDB through one writer thread that merges what arrives within
+//! `commit_window_ms` into one transaction (one fsync); the in-memory state is updated first, so
+//! a decision never waits for the disk. A crash loses at most the last window of context entries
+//! (decisions themselves are in the receipt log). A failed write marks the store unavailable, and
+//! the engine then denies every action (fail closed).
 
 pub mod entities;
 pub mod log;
@@ -95,7 +97,7 @@ struct Writer {
 }
 
 impl Writer {
-    fn start(log: Arc<ContextLog>) -> Result<Self, LogError> {
+    fn start(log: Arc<ContextLog>, window: Duration) -> Result<Self, LogError> {
         let (tx, rx) = mpsc::sync_channel::<WriterMsg>(QUEUE);
         let failed = Arc::new(AtomicBool::new(false));
         let error = Arc::new(Mutex::new(None));
@@ -106,15 +108,24 @@ impl Writer {
                 while let Ok(first) = rx.recv() {
                     let mut ops = Vec::new();
                     let mut flushes = Vec::new();
+                    // Group commit: what arrives within the window goes into one transaction
+                    // (one fsync); a flush request commits at once.
+                    let deadline = Instant::now() + window;
                     let mut next = Some(first);
                     while let Some(m) = next.take() {
                         match m {
                             WriterMsg::Ops(o) => ops.extend(o),
                             WriterMsg::Flush(done) => flushes.push(done),
                         }
-                        if ops.len() < 4096 {
-                            next = rx.try_recv().ok();
+                        if ops.len() >= 4096 || !flushes.is_empty() {
+                            break;
                         }
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        next = if left.is_zero() {
+                            rx.try_recv().ok()
+                        } else {
+                            rx.recv_timeout(left).ok()
+                        };
                     }
                     if !ops.is_empty() && !f.load(Ordering::Acquire) {
                         if let Err(err) = log.apply(&ops) {
@@ -305,7 +316,10 @@ impl ContextStore {
             &ContextLog::dir(data_dir),
             settings.max_size_mb.saturating_mul(1024 * 1024),
         )?);
-        let writer = Writer::start(log.clone())?;
+        let writer = Writer::start(
+            log.clone(),
+            Duration::from_millis(settings.commit_window_ms),
+        )?;
         Ok(Self {
             settings,
             log,

@@ -14,10 +14,12 @@ use serde_json::{json, Map, Value};
 
 use super::entities::{extract, Entity};
 
-/// Prior actions kept for `input.context.prior_actions` (the count stays exact).
-pub const MAX_PRIOR_ACTIONS: usize = 64;
-/// Entities kept for `input.context.entities`.
+/// Prior actions kept for `input.context.prior_actions`, the most recent (the count stays exact).
+pub const MAX_PRIOR_ACTIONS: usize = 32;
+/// Entities remembered per session (provenance looks them up).
 pub const MAX_ENTITIES: usize = 256;
+/// Entities listed in `input.context.entities`, the most recent.
+pub const MAX_ENTITIES_IN_INPUT: usize = 64;
 /// Content hashes remembered to recognize resent conversation history.
 const MAX_SEEN: usize = 8192;
 
@@ -228,6 +230,7 @@ impl SessionState {
                 Value::Array(
                     self.entities
                         .iter()
+                        .skip(self.entities.len().saturating_sub(MAX_ENTITIES_IN_INPUT))
                         .map(|(e, s)| json!({"kind": e.kind, "value": e.value, "source": s}))
                         .collect(),
                 ),
