@@ -80,9 +80,14 @@ pub fn start(config: &Config) -> Result<Engine, String> {
         engine = engine.with_intent(intent);
     }
     watch_policies(engine.clone(), config);
+    let approval_token = config.approvals.resolve_token()?;
+    engine.approvals().set_answerable(approval_token.is_some());
+    if approval_token.is_none() {
+        eprintln!("aarmor: no [approvals] token: actions that need approval (STEP_UP) are denied");
+    }
     Ok(Engine {
         engine,
-        approval_token: config.approvals.resolve_token()?,
+        approval_token,
     })
 }
 

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use aarmor_core::receipt::{verify_chain, GENESIS_HASH};
 use aarmor_core::Receipt;
+use aarmor_engine::receipts::journal::Journal;
 use aarmor_engine::receipts::keys::{verifying_keys, PublicKeyEntry};
 use aarmor_engine::receipts::{KeyRing, ReceiptStore};
 
@@ -22,7 +23,8 @@ fn open_store(config: &Config) -> Result<ReceiptStore, String> {
     .map_err(|e| e.to_string())
 }
 
-/// Every receipt of the store, in chain order, as stored.
+/// Every receipt of the store, in chain order, as stored: LMDB, then the strict-mode journal's
+/// receipts LMDB does not have yet (acknowledged just before a crash, or being committed now).
 fn store_lines(config: &Config) -> Result<Vec<Vec<u8>>, String> {
     let store = open_store(config)?;
     let mut out = Vec::new();
@@ -34,6 +36,16 @@ fn store_lines(config: &Config) -> Result<Vec<Vec<u8>>, String> {
         }
         from += page.len() as u64;
         out.extend(page);
+    }
+    let journaled = Journal::read(store.path()).map_err(|e| format!("receipt journal: {e}"))?;
+    for bytes in journaled {
+        let seq = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v["seq"].as_u64());
+        if seq == Some(from) {
+            out.push(bytes);
+            from += 1;
+        }
     }
     Ok(out)
 }
@@ -98,9 +110,17 @@ pub fn verify(config: &Config, public_keys: &Path, from: Option<&Path>) -> Resul
 
 pub fn show(config: &Config, id: &str) -> Result<(), String> {
     let store = open_store(config)?;
+    let in_journal = || -> Option<Receipt> {
+        Journal::read(store.path())
+            .ok()?
+            .iter()
+            .filter_map(|b| serde_json::from_slice::<Receipt>(b).ok())
+            .find(|r| r.receipt_id == id)
+    };
     let receipt = store
         .get(id)
         .map_err(|e| e.to_string())?
+        .or_else(in_journal)
         .ok_or_else(|| format!("no receipt {id}"))?;
     println!(
         "{}",

@@ -50,9 +50,22 @@ struct Pending {
 #[derive(Default)]
 pub struct Approvals {
     pending: Mutex<HashMap<String, Pending>>,
+    /// False when no approver can answer (no approvals API configured): a STEP_UP is then
+    /// denied at once instead of waiting for its timeout.
+    unanswerable: std::sync::atomic::AtomicBool,
 }
 
 impl Approvals {
+    /// Declares whether anyone can answer (the approvals API is configured).
+    pub fn set_answerable(&self, answerable: bool) {
+        self.unanswerable
+            .store(!answerable, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn answerable(&self) -> bool {
+        !self.unanswerable.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Registers a request; the receiver resolves when someone decides.
     pub fn open(&self, request: ApprovalRequest) -> oneshot::Receiver<ApprovalAnswer> {
         let (tx, rx) = oneshot::channel();

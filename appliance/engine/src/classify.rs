@@ -457,4 +457,124 @@ mod tests {
         let c = classify("the build is green", DataClass::Internal);
         assert_eq!(c.class, DataClass::Internal);
     }
+
+    fn target(host: &str, path: &str) -> aarmor_core::ActionTarget {
+        aarmor_core::ActionTarget {
+            host: host.into(),
+            port: 443,
+            method: "GET".into(),
+            path: path.into(),
+        }
+    }
+
+    const RULES: &str = r#"
+rules:
+  - name: employee-id
+    regex: '\bEMP-\d{6}\b'
+    label: PII
+  - name: salary-field
+    json_path: '$..salary'
+    label: FINANCIAL
+  - name: marked
+    regex: '(?i)internal use only'
+    class: CONFIDENTIAL
+  - name: status-page
+    route: {host: "*.status.example", path: "/api/*"}
+    class: PUBLIC
+"#;
+
+    #[test]
+    fn operator_rules_add_labels_classes_and_route_defaults() {
+        let c = Classifiers::compile(&[("classifiers/t.yaml".into(), RULES.into())]).unwrap();
+        assert_eq!(c.len(), 4);
+        let anywhere = target("api.example.com", "/x");
+        let r = c.classify(
+            "badge EMP-123456 checked in",
+            &anywhere,
+            DataClass::Restricted,
+        );
+        assert_eq!(
+            (r.class, r.labels.contains(&DataLabel::Pii)),
+            (DataClass::Confidential, true)
+        );
+        assert!(r.findings.iter().any(|f| f.detector == "employee-id"));
+        let r = c.classify(
+            r#"{"people": [{"name": "a", "salary": 10}]}"#,
+            &anywhere,
+            DataClass::Restricted,
+        );
+        assert_eq!(r.class, DataClass::Restricted);
+        assert!(r.labels.contains(&DataLabel::Financial));
+        let r = c.classify(
+            "INTERNAL USE ONLY: roadmap",
+            &anywhere,
+            DataClass::Restricted,
+        );
+        assert_eq!((r.class, r.defaulted), (DataClass::Confidential, false));
+        // The route's class replaces the default for what nothing else classified...
+        let status = target("eu.status.example", "/api/v1/summary");
+        let r = c.classify("all systems operational", &status, DataClass::Restricted);
+        assert_eq!((r.class, r.defaulted), (DataClass::Public, true));
+        // ...but detections still count.
+        let r = c.classify("contact ops@example.com", &status, DataClass::Restricted);
+        assert_eq!(r.class, DataClass::Confidential);
+        // Another path of that host is not labelled.
+        let r = c.classify(
+            "all systems operational",
+            &target("eu.status.example", "/admin"),
+            DataClass::Restricted,
+        );
+        assert_eq!(r.class, DataClass::Restricted);
+    }
+
+    #[test]
+    fn bad_rules_are_refused_with_the_file_and_rule_named() {
+        for (text, want) in [
+            (
+                "rules:\n  - name: x\n    regex: '('\n    label: PII\n",
+                "rule `x`: regex",
+            ),
+            (
+                "rules:\n  - name: y\n    json_path: '$[?'\n    label: PII\n",
+                "rule `y`: json_path",
+            ),
+            (
+                "rules:\n  - name: z\n    label: PII\n",
+                "exactly one of regex, json_path, route",
+            ),
+            (
+                "rules:\n  - name: w\n    regex: 'a'\n",
+                "a label, a class, or both",
+            ),
+            (
+                "rules:\n  - name: v\n    regex: 'a'\n    label: SECRETS\n",
+                "classifiers/bad.yaml",
+            ),
+        ] {
+            let e =
+                Classifiers::compile(&[("classifiers/bad.yaml".into(), text.into())]).unwrap_err();
+            assert!(
+                e.contains(want) && e.contains("classifiers/bad.yaml"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_shipped_classifiers_compile_and_fire() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../policies/classifiers/default.yaml"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        let c = Classifiers::compile(&[("classifiers/default.yaml".into(), text)]).unwrap();
+        let t = target("api.example.com", "/x");
+        let jwt = "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+        assert!(c
+            .classify(jwt, &t, DataClass::Restricted)
+            .labels
+            .contains(&DataLabel::Credentials));
+        let r = c.classify(r#"{"user": {"password": "x"}}"#, &t, DataClass::Restricted);
+        assert!(r.labels.contains(&DataLabel::Secret));
+    }
 }

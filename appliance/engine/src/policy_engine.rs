@@ -103,6 +103,11 @@ impl PolicyEngine {
         self
     }
 
+    /// Waits until every receipt written so far is in the receipt store (tests, shutdown).
+    pub async fn committed(&self) {
+        self.inner.receipts.committed().await;
+    }
+
     pub fn context(&self) -> Arc<ContextStore> {
         self.inner.context.clone()
     }
@@ -533,6 +538,53 @@ impl Inner {
             created: aarmor_core::timestamp::now_rfc3339_millis(),
             expires: in_future(limit),
         };
+        if !self.approvals.answerable() {
+            // Nobody can answer: denied now, not after the timeout.
+            let inner = self.clone();
+            let why = format!(
+                "{} — approval required, but no approvals API is configured ([approvals] token); refused",
+                res.reason
+            );
+            tracing::warn!(action = %action.action_id, rule = ?res.rule, "STEP_UP with no approvals API configured; denied at once");
+            return Verdict::Hold(Hold {
+                reason: why.clone(),
+                timeout: Duration::from_secs(5),
+                resolution: Box::pin(async move {
+                    let receipt = inner
+                        .receipt(
+                            ReceiptKind::Resolution,
+                            Some(receipt_id),
+                            &action,
+                            &input,
+                            Decision::Deny,
+                            res.class,
+                            res.rule.clone(),
+                            why.clone(),
+                            true,
+                            &policy,
+                            ReceiptExtra {
+                                approval: Some(json!({"id": id, "status": "no_approvers"})),
+                                ..Default::default()
+                            },
+                        )
+                        .await;
+                    if let Err(e) = receipt {
+                        return receipt_failure(&e);
+                    }
+                    inner.context.record_resolution(
+                        &session_of(&action),
+                        agent_of(&action),
+                        &action,
+                        Decision::Deny.as_str(),
+                        res.rule.as_deref(),
+                    );
+                    Verdict::Deny(Denial {
+                        rule: res.rule,
+                        reason: why,
+                    })
+                }),
+            });
+        }
         let answer = self.approvals.open(request);
         tracing::info!(action = %action.action_id, approval = %id, timeout_s = limit.as_secs(), rule = ?res.rule, "action held for approval (STEP_UP)");
         let inner = self.clone();

@@ -226,6 +226,7 @@ async fn decisions_receipts_approvals_and_deferrals() {
     .await;
     assert_eq!(waiter.await.unwrap(), FinalVerdict::Allow);
 
+    e.committed().await;
     let all = receipts(dir.path());
     let keys = KeyRing::load(dir.path()).unwrap().verifying_keys();
     assert!(verify_chain(&all, &keys, Some(GENESIS_HASH)).is_empty());
@@ -271,6 +272,7 @@ async fn deferral_times_out_to_deny() {
     assert!(
         matches!(decide(&e, &action("delete_test_data", json!({}))).await, FinalVerdict::Deny(d) if d.reason.contains("not resolved"))
     );
+    e.committed().await;
     let all = receipts(dir.path());
     assert_eq!(all.len(), 2);
     assert_eq!(all[1].deferral.as_ref().unwrap()["status"], "timed_out");
@@ -284,6 +286,7 @@ async fn monitor_mode_allows_and_records_what_would_have_happened() {
         decide(&e, &action("drop_db", json!({}))).await,
         FinalVerdict::Allow
     );
+    e.committed().await;
     let all = receipts(dir.path());
     assert_eq!(all[0].decision.result, Decision::Deny);
     assert!(!all[0].decision.enforced);
@@ -310,6 +313,7 @@ async fn monitor_mode_per_agent() {
     let mut other = action("drop_db", json!({}));
     other.identity.agent = Some("prod-agent".into());
     assert!(matches!(decide(&e, &other).await, FinalVerdict::Deny(_)));
+    e.committed().await;
     let all = receipts(dir.path());
     assert_eq!(
         (all[0].decision.result, all[0].decision.enforced),
@@ -531,5 +535,29 @@ async fn intent_signals_are_computed_lazily_and_decide() {
         matches!(&v, FinalVerdict::Deny(d) if d.reason.contains("not given within")),
         "{v:?} {}",
         input["intent"]
+    );
+}
+
+#[tokio::test]
+async fn step_up_without_approvers_is_denied_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path(), EnforcementMode::Enforce, 1 << 24);
+    e.approvals().set_answerable(false);
+    let v = decide(&e, &action("transfer", json!({"amount": 9}))).await;
+    assert!(
+        matches!(&v, FinalVerdict::Deny(d) if d.reason.contains("no approvals API is configured")),
+        "{v:?}"
+    );
+    e.committed().await;
+    let kinds: Vec<(ReceiptKind, Decision)> = receipts(dir.path())
+        .iter()
+        .map(|r| (r.kind, r.decision.result))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (ReceiptKind::Decision, Decision::StepUp),
+            (ReceiptKind::Resolution, Decision::Deny)
+        ]
     );
 }

@@ -340,7 +340,7 @@ async fn load(
     } else if post {
         let body = r#"{"ticket":4711,"status":"closed","comment":"resolved by the agent"}"#;
         format!(
-            "POST {path} HTTP/1.1\r\nHost: {target}\r\nUser-Agent: aarmor-bench\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            "POST {path} HTTP/1.1\r\nHost: {target}\r\nUser-Agent: aarmor-bench\r\nx-aarm-session: bench-post\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
             body.len()
         )
         .into_bytes()

@@ -1,6 +1,7 @@
 //! Receipts on disk: the signing keys, the LMDB store, and the single writer that chains, signs
 //! and group-commits every receipt.
 
+pub mod journal;
 pub mod keys;
 pub mod store;
 pub mod writer;

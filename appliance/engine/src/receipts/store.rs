@@ -29,6 +29,7 @@ pub struct Head {
 }
 
 pub struct ReceiptStore {
+    path: PathBuf,
     env: Environment,
     chain: Database,
     ids: Database,
@@ -58,11 +59,17 @@ impl ReceiptStore {
         let ids = env.create_db(Some("ids"), DatabaseFlags::empty())?;
         let meta = env.create_db(Some("meta"), DatabaseFlags::empty())?;
         Ok(Self {
+            path: dir.to_path_buf(),
             env,
             chain,
             ids,
             meta,
         })
+    }
+
+    /// The store's directory (the strict-mode journal lives there too).
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     pub fn head(&self) -> Result<Option<Head>, StoreError> {

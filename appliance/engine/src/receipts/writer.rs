@@ -5,7 +5,9 @@
 //! over, merging everything pending into one LMDB transaction — one fsync per batch, never one
 //! per receipt — while callers go on signing.
 //!
-//! - `Durability::Strict`: `append` returns only once the receipt is on disk.
+//! - `Durability::Strict`: `append` returns only once the receipt is on disk: the committer
+//!   appends the batch to the journal (one `fdatasync`, see [`super::journal`]), releases the
+//!   waiting verdicts, then commits the batch to LMDB and empties the journal.
 //! - `Durability::Batched { window }`: `append` returns as soon as the receipt is signed; the
 //!   writer commits at least every `window`. A crash loses at most the receipts of the last
 //!   window (the documented loss bound).
@@ -25,6 +27,7 @@ use aarmor_core::{Action, Receipt, ReceiptDecision, ReceiptKind};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+use super::journal::Journal;
 use super::keys::KeyRing;
 use super::store::{Head, ReceiptStore, StoreError};
 
@@ -67,6 +70,8 @@ struct Batch {
     records: Vec<(u64, String, Vec<u8>)>,
     head: Head,
     strict_acks: Vec<(oneshot::Sender<Result<(), String>>, u64)>,
+    /// Answered once everything up to this batch is in LMDB (or the store failed).
+    committed: Vec<oneshot::Sender<()>>,
 }
 
 /// The chain head and the receipts signed since the last hand-over. Guarded by one mutex: the
@@ -81,13 +86,38 @@ struct Signer {
     salt: u32,
 }
 
+/// What a receipt records of its evaluation context, computed before the signer is locked.
+struct ContextDigest {
+    hash: String,
+    session: Option<String>,
+    intent: Option<Value>,
+}
+
+impl ContextDigest {
+    fn of(context: &Value) -> Self {
+        Self {
+            hash: canonical_json(context)
+                .map(|b| sha256_tagged(&b))
+                .unwrap_or_else(|_| sha256_tagged(b"null")),
+            session: context
+                .pointer("/context/session")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            intent: context
+                .get("intent")
+                .filter(|i| i.as_object().is_some_and(|o| !o.is_empty()))
+                .cloned(),
+        }
+    }
+}
+
 impl Signer {
-    fn seal(&mut self, draft: ReceiptDraft) -> Result<Receipt, String> {
+    fn seal(&mut self, draft: ReceiptDraft, digest: ContextDigest) -> Result<Receipt, String> {
         let ReceiptDraft {
             kind,
             follows,
             action,
-            context,
+            context: _,
             decision,
             modification,
             approval,
@@ -95,9 +125,6 @@ impl Signer {
             execution,
         } = draft;
         let seq = self.head.seq + 1;
-        let context_hash = canonical_json(&context)
-            .map(|b| sha256_tagged(&b))
-            .unwrap_or_else(|_| sha256_tagged(b"null"));
         let mut receipt = Receipt {
             receipt_id: format!("rct_{:08x}{seq:012x}", self.salt),
             version: RECEIPT_VERSION.into(),
@@ -107,15 +134,9 @@ impl Signer {
             follows,
             action,
             context: ReceiptContext {
-                context_hash,
-                session: context
-                    .pointer("/context/session")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-                intent: context
-                    .get("intent")
-                    .filter(|i| i.as_object().is_some_and(|o| !o.is_empty()))
-                    .cloned(),
+                context_hash: digest.hash,
+                session: digest.session,
+                intent: digest.intent,
             },
             decision,
             modification,
@@ -143,6 +164,7 @@ impl Signer {
             records: std::mem::take(&mut self.batch),
             head: self.head.clone(),
             strict_acks: std::mem::take(&mut self.strict_acks),
+            committed: Vec::new(),
         })
     }
 }
@@ -163,10 +185,22 @@ impl ReceiptLog {
         keys: KeyRing,
         durability: Durability,
     ) -> Result<Self, StoreError> {
+        let (journal, journaled) = Journal::open(store.path()).map_err(|e| StoreError::Open {
+            path: Journal::path(store.path()),
+            message: e.to_string(),
+        })?;
         let head = store.head()?.unwrap_or(Head {
             seq: 0,
             hash: GENESIS_HASH.to_string(),
         });
+        let (head, mut journal) = recover(&store, journal, journaled, head)?;
+        let journal = match durability {
+            Durability::Strict => Some(journal),
+            Durability::Batched { .. } => {
+                let _ = journal.clear();
+                None
+            }
+        };
         let salt = {
             let mut b = [0u8; 4];
             let _ = getrandom::fill(&mut b);
@@ -186,7 +220,7 @@ impl ReceiptLog {
         let (f, st) = (failed.clone(), stats.clone());
         std::thread::Builder::new()
             .name("aarmor-receipts".into())
-            .spawn(move || commit_loop(store, rx, f, st))
+            .spawn(move || commit_loop(store, journal, rx, f, st))
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         {
             // Hands over whatever waits longer than the window: batched receipts, and in strict
@@ -229,6 +263,28 @@ impl ReceiptLog {
         self.durability
     }
 
+    /// Waits until every receipt appended so far is in LMDB (readers of the store see it), in
+    /// either durability. For tests and orderly shutdown; verdicts never wait for this.
+    pub async fn committed(&self) {
+        let (tx, rx) = oneshot::channel();
+        let batch = match self.signer.lock() {
+            Ok(mut s) => {
+                let mut b = s.hand_over().unwrap_or_else(|| Batch {
+                    records: Vec::new(),
+                    head: s.head.clone(),
+                    strict_acks: Vec::new(),
+                    committed: Vec::new(),
+                });
+                b.committed.push(tx);
+                b
+            }
+            Err(_) => return,
+        };
+        if self.commits.send(batch).is_ok() {
+            let _ = rx.await;
+        }
+    }
+
     /// Appends one receipt; see the module docs for when this returns.
     pub async fn append(&self, draft: ReceiptDraft) -> Result<Receipt, StoreError> {
         self.append_with(draft, false).await
@@ -248,12 +304,16 @@ impl ReceiptLog {
         if self.failed.load(Ordering::Acquire) {
             return Err(StoreError::Unavailable("an earlier commit failed".into()));
         }
+        // Canonicalizing the context is the costly part: done before taking the lock.
+        let digest = ContextDigest::of(&draft.context);
         let (receipt, wait) = {
             let mut signer = self
                 .signer
                 .lock()
                 .map_err(|_| StoreError::Unavailable("the signer failed".into()))?;
-            let receipt = signer.seal(draft).map_err(StoreError::Unavailable)?;
+            let receipt = signer
+                .seal(draft, digest)
+                .map_err(StoreError::Unavailable)?;
             let (wait, batch) = match self.durability {
                 _ if deferred => {
                     let full = signer.batch.len() >= MAX_BATCH;
@@ -294,13 +354,103 @@ impl ReceiptLog {
     }
 }
 
-/// Writes batches; whatever is pending when a commit ends goes into the next transaction.
+/// Commits to LMDB the journaled receipts it does not have yet (a crash came between the two
+/// writes of a strict commit): they were acknowledged, so they are kept. They must continue the
+/// store's chain exactly; anything else is refused.
+fn recover(
+    store: &ReceiptStore,
+    mut journal: Journal,
+    journaled: Vec<Vec<u8>>,
+    mut head: Head,
+) -> Result<(Head, Journal), StoreError> {
+    let mut missing = Vec::new();
+    for bytes in journaled {
+        let r: Receipt = serde_json::from_slice(&bytes)
+            .map_err(|e| StoreError::Corrupt(format!("receipt journal: {e}")))?;
+        if r.seq <= head.seq {
+            continue;
+        }
+        if r.seq != head.seq + 1 || r.prev_hash != head.hash {
+            return Err(StoreError::Corrupt(format!(
+                "receipt journal {}: receipt seq {} does not continue the store's chain (head seq {}); move the journal aside to start",
+                journal.file_path().display(),
+                r.seq,
+                head.seq
+            )));
+        }
+        let hash = r
+            .chain_hash()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        head = Head { seq: r.seq, hash };
+        missing.push((r.seq, r.receipt_id.clone(), bytes));
+    }
+    if !missing.is_empty() {
+        store.append(&missing, &head)?;
+        tracing::warn!(
+            receipts = missing.len(),
+            "receipts acknowledged before a crash were recovered from the journal"
+        );
+    }
+    journal
+        .clear()
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    Ok((head, journal))
+}
+
+/// Answers `committed` waiters when dropped (after the LMDB commit, or when it is skipped).
+struct CommittedGuard(Vec<oneshot::Sender<()>>);
+
+impl Drop for CommittedGuard {
+    fn drop(&mut self) {
+        for tx in self.0.drain(..) {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// What the LMDB stage commits: receipts (already journaled in strict mode) and the waiters.
+struct ToCommit {
+    records: Vec<(u64, String, Vec<u8>)>,
+    head: Head,
+    /// Strict acks still to answer (batched mode: all of them; strict: none, answered after
+    /// the journal sync).
+    acks: Vec<(oneshot::Sender<Result<(), String>>, u64)>,
+    committed: CommittedGuard,
+}
+
+/// The journal is emptied once LMDB has everything in it and it has grown past this.
+const JOURNAL_CLEAR_AT: u64 = 1024 * 1024;
+
+/// Receives batches and merges whatever is pending. Strict: appends each merged batch to the
+/// journal (one sync), releases its verdicts, and hands it to the LMDB stage on its own thread,
+/// so the next batch's sync overlaps this one's LMDB commit. Batched: commits to LMDB here.
 fn commit_loop(
     store: ReceiptStore,
+    journal: Option<Journal>,
     rx: mpsc::Receiver<Batch>,
     failed: Arc<AtomicBool>,
     stats: Arc<WriterStats>,
 ) {
+    let journal = journal.map(|j| Arc::new(Mutex::new(j)));
+    let mut lmdb_stage = None;
+    let mut direct_store = None;
+    match &journal {
+        Some(j) => {
+            let (tx, lmdb_rx) = mpsc::sync_channel::<ToCommit>(QUEUE);
+            let (j, f, st) = (j.clone(), failed.clone(), stats.clone());
+            let spawned = std::thread::Builder::new()
+                .name("aarmor-receipts-lmdb".into())
+                .spawn(move || lmdb_loop(store, Some(j), lmdb_rx, f, st));
+            match spawned {
+                Ok(_) => lmdb_stage = Some(tx),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start the receipt store thread; every action will be denied");
+                    failed.store(true, Ordering::Release);
+                }
+            }
+        }
+        None => direct_store = Some(store),
+    }
     while let Ok(first) = rx.recv() {
         let mut batches = vec![first];
         while batches.len() < 1024 {
@@ -314,30 +464,127 @@ fn commit_loop(
             .iter_mut()
             .flat_map(|b| b.records.drain(..))
             .collect();
-        let acks = batches.into_iter().flat_map(|b| b.strict_acks);
+        let committed = CommittedGuard(
+            batches
+                .iter_mut()
+                .flat_map(|b| std::mem::take(&mut b.committed))
+                .collect(),
+        );
+        let mut acks: Vec<_> = batches.into_iter().flat_map(|b| b.strict_acks).collect();
         if failed.load(Ordering::Acquire) {
             for (ack, _) in acks {
                 let _ = ack.send(Err("receipt store unavailable".into()));
             }
             continue;
         }
-        match store.append(&records, &head) {
-            Ok(()) => {
-                stats
-                    .receipts
-                    .fetch_add(records.len() as u64, Ordering::Relaxed);
-                stats.commits.fetch_add(1, Ordering::Relaxed);
-                for (ack, _) in acks {
-                    let _ = ack.send(Ok(()));
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, receipts = records.len(), "cannot commit receipts; the receipt store is now unavailable and every action will be denied");
+        if let (Some(j), false) = (&journal, records.is_empty()) {
+            // Strict: durable with one sync; the verdicts go now, LMDB follows.
+            let written = j
+                .lock()
+                .map_err(|_| std::io::Error::other("journal lock poisoned"))
+                .and_then(|mut j| j.append(records.iter().map(|(seq, _, b)| (*seq, b.as_slice()))));
+            if let Err(e) = written {
+                tracing::error!(error = %e, receipts = records.len(), "cannot write the receipt journal; the receipt store is now unavailable and every action will be denied");
                 stats.failures.fetch_add(1, Ordering::Relaxed);
                 failed.store(true, Ordering::Release);
                 for (ack, _) in acks {
-                    let _ = ack.send(Err(format!("commit failed: {e}")));
+                    let _ = ack.send(Err(format!("journal write failed: {e}")));
                 }
+                continue;
+            }
+            for (ack, _) in acks.drain(..) {
+                let _ = ack.send(Ok(()));
+            }
+        }
+        let work = ToCommit {
+            records,
+            head,
+            acks,
+            committed,
+        };
+        match (&lmdb_stage, &direct_store) {
+            (Some(tx), _) => {
+                if let Err(mpsc::SendError(work)) = tx.send(work) {
+                    failed.store(true, Ordering::Release);
+                    for (ack, _) in work.acks {
+                        let _ = ack.send(Err("the receipt store thread stopped".into()));
+                    }
+                }
+            }
+            (None, Some(store)) => commit_to_lmdb(store, None, work, &failed, &stats),
+            (None, None) => {
+                for (ack, _) in work.acks {
+                    let _ = ack.send(Err("receipt store unavailable".into()));
+                }
+            }
+        }
+    }
+}
+
+/// The LMDB stage of strict mode: commits what the journal stage hands over, merged.
+fn lmdb_loop(
+    store: ReceiptStore,
+    journal: Option<Arc<Mutex<Journal>>>,
+    rx: mpsc::Receiver<ToCommit>,
+    failed: Arc<AtomicBool>,
+    stats: Arc<WriterStats>,
+) {
+    while let Ok(mut work) = rx.recv() {
+        while let Ok(mut more) = rx.try_recv() {
+            work.records.append(&mut more.records);
+            work.head = more.head.clone();
+            work.acks.append(&mut more.acks);
+            work.committed.0.append(&mut more.committed.0);
+        }
+        commit_to_lmdb(&store, journal.as_deref(), work, &failed, &stats);
+    }
+}
+
+fn commit_to_lmdb(
+    store: &ReceiptStore,
+    journal: Option<&Mutex<Journal>>,
+    work: ToCommit,
+    failed: &AtomicBool,
+    stats: &WriterStats,
+) {
+    let ToCommit {
+        records,
+        head,
+        acks,
+        committed: _committed,
+    } = work;
+    if records.is_empty() {
+        return;
+    }
+    if failed.load(Ordering::Acquire) {
+        for (ack, _) in acks {
+            let _ = ack.send(Err("receipt store unavailable".into()));
+        }
+        return;
+    }
+    match store.append(&records, &head) {
+        Ok(()) => {
+            stats
+                .receipts
+                .fetch_add(records.len() as u64, Ordering::Relaxed);
+            stats.commits.fetch_add(1, Ordering::Relaxed);
+            if let Some(Ok(mut j)) = journal.map(Mutex::lock) {
+                if j.last_seq() <= head.seq && j.len() >= JOURNAL_CLEAR_AT {
+                    if let Err(e) = j.clear() {
+                        tracing::warn!(error = %e, "cannot empty the receipt journal; it is replayed harmlessly at the next start");
+                    }
+                }
+            }
+            for (ack, _) in acks {
+                let _ = ack.send(Ok(()));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, receipts = records.len(), "cannot commit receipts; the receipt store is now unavailable and every action will be denied");
+            stats.failures.fetch_add(1, Ordering::Relaxed);
+            failed.store(true, Ordering::Release);
+            for (ack, _) in acks {
+                let _ = ack.send(Err(format!("commit failed: {e}")));
             }
         }
     }
@@ -435,6 +682,7 @@ mod tests {
                 // Batched: give the window time to commit before reading.
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
+            log.committed().await;
             assert!(
                 log.stats.commits.load(Ordering::Relaxed) < 200,
                 "receipts are group-committed"
@@ -448,6 +696,51 @@ mod tests {
         let store = ReceiptStore::open(&store_dir, 1 << 24).unwrap();
         let r = store.get(&receipts[17].receipt_id).unwrap().unwrap();
         assert_eq!(r, receipts[17]);
+    }
+
+    #[tokio::test]
+    async fn acknowledged_strict_receipts_survive_a_failed_lmdb_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store_dir = dir.path().join("receipts");
+        let (keys, _) = KeyRing::load_or_create(dir.path()).unwrap();
+        // A store that fills up: the commit that fails comes after its receipts were journaled
+        // and acknowledged.
+        let log = ReceiptLog::start(
+            ReceiptStore::open(&store_dir, 64 * 1024).unwrap(),
+            keys,
+            Durability::Strict,
+        )
+        .unwrap();
+        let mut acknowledged: u64 = 0;
+        for n in 0..400 {
+            match log.append(draft(n)).await {
+                Ok(_) => acknowledged += 1,
+                Err(_) => break,
+            }
+        }
+        assert!(acknowledged > 0 && acknowledged < 400);
+        drop(log);
+        // Restarted with room: the journal gives the acknowledged receipt back to the store.
+        let (keys, _) = KeyRing::load_or_create(dir.path()).unwrap();
+        let log = ReceiptLog::start(
+            ReceiptStore::open(&store_dir, 1 << 24).unwrap(),
+            keys,
+            Durability::Strict,
+        )
+        .unwrap();
+        let next = log.append(draft(999)).await.unwrap();
+        assert_eq!(next.seq, acknowledged + 1);
+        log.committed().await;
+        drop(log);
+        let receipts = all(&store_dir);
+        assert_eq!(receipts.len() as u64, acknowledged + 1);
+        let keys: HashMap<_, _> = KeyRing::load(dir.path()).unwrap().verifying_keys();
+        assert_eq!(verify_chain(&receipts, &keys, Some(GENESIS_HASH)), vec![]);
+        assert_eq!(
+            Journal::read(&store_dir).unwrap().len(),
+            1,
+            "recovered receipts leave the journal; it holds the newest one only"
+        );
     }
 
     #[tokio::test]
