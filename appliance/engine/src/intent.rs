@@ -335,18 +335,23 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
+/// A toy embedder for tests: letter counts, L2-normalized — texts with the same letters are
+/// close, texts with different ones far. Counts its model runs and texts.
+pub mod testing {
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    /// A toy model: a bag of letters, normalized. Counts its calls.
-    pub struct Letters(pub AtomicU64);
+    use super::Embedder;
+
+    #[derive(Default)]
+    pub struct Letters {
+        pub calls: AtomicU64,
+        pub texts: AtomicU64,
+    }
 
     impl Embedder for Letters {
         fn embed_batch(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
-            self.0.fetch_add(1, Ordering::Relaxed);
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            self.texts.fetch_add(texts.len() as u64, Ordering::Relaxed);
             Ok(texts
                 .iter()
                 .map(|t| {
@@ -364,15 +369,24 @@ mod tests {
                 .collect())
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::sync::atomic::Ordering;
+
+    use super::testing::Letters;
 
     #[tokio::test]
     async fn embeds_through_the_pool_and_caches() {
-        let model = Arc::new(Letters(AtomicU64::new(0)));
+        let model = Arc::new(Letters::default());
         let s = IntentService::with_embedder(IntentSettings::default(), model.clone());
         let a = s.embed("send the report").await.unwrap();
         let b = s.embed("send the report").await.unwrap();
         assert_eq!(a, b);
-        assert_eq!(model.0.load(Ordering::Relaxed), 1);
+        assert_eq!(model.calls.load(Ordering::Relaxed), 1);
         assert_eq!(s.stats().cache_hits.get(), 1);
         assert!((cosine(&a, &a) - 1.0).abs() < 1e-5);
     }
@@ -389,7 +403,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn queued_texts_are_embedded_in_batches() {
-        let model = Arc::new(Slow(Letters(AtomicU64::new(0))));
+        let model = Arc::new(Slow(Letters::default()));
         let settings = IntentSettings {
             timeout_ms: 5000,
             ..IntentSettings::default()
@@ -404,7 +418,7 @@ mod tests {
         for h in handles {
             assert!(h.await.unwrap().is_ok());
         }
-        let calls = model.0 .0.load(Ordering::Relaxed);
+        let calls = model.0.calls.load(Ordering::Relaxed);
         assert_eq!(s.stats().embedded.get(), 17);
         assert!((3..17).contains(&calls), "17 texts in {calls} model calls");
     }

@@ -501,6 +501,48 @@ impl Inner {
         }
     }
 
+    /// Receipts the DENY that ends a hold (no approver can answer, a deferral timed out) and
+    /// records it in the session.
+    #[allow(clippy::too_many_arguments)]
+    async fn deny_held(
+        &self,
+        action: &Action,
+        input: &Value,
+        receipt_id: String,
+        class: Option<DecisionClass>,
+        rule: Option<String>,
+        why: String,
+        policy: &PolicyRef,
+        extra: ReceiptExtra,
+    ) -> Verdict {
+        let receipt = self
+            .receipt(
+                ReceiptKind::Resolution,
+                Some(receipt_id),
+                action,
+                input,
+                Decision::Deny,
+                class,
+                rule.clone(),
+                why.clone(),
+                true,
+                policy,
+                extra,
+            )
+            .await;
+        if let Err(e) = receipt {
+            return receipt_failure(&e);
+        }
+        self.context.record_resolution(
+            &session_of(action),
+            agent_of(action),
+            action,
+            Decision::Deny.as_str(),
+            rule.as_deref(),
+        );
+        Verdict::Deny(Denial { rule, reason: why })
+    }
+
     fn remember_run(&self, receipt: &Receipt) {
         if let Ok(mut ran) = self.ran.lock() {
             ran.put(
@@ -550,38 +592,15 @@ impl Inner {
                 reason: why.clone(),
                 timeout: Duration::from_secs(5),
                 resolution: Box::pin(async move {
-                    let receipt = inner
-                        .receipt(
-                            ReceiptKind::Resolution,
-                            Some(receipt_id),
-                            &action,
-                            &input,
-                            Decision::Deny,
-                            res.class,
-                            res.rule.clone(),
-                            why.clone(),
-                            true,
-                            &policy,
-                            ReceiptExtra {
-                                approval: Some(json!({"id": id, "status": "no_approvers"})),
-                                ..Default::default()
-                            },
+                    let extra = ReceiptExtra {
+                        approval: Some(json!({"id": id, "status": "no_approvers"})),
+                        ..Default::default()
+                    };
+                    inner
+                        .deny_held(
+                            &action, &input, receipt_id, res.class, res.rule, why, &policy, extra,
                         )
-                        .await;
-                    if let Err(e) = receipt {
-                        return receipt_failure(&e);
-                    }
-                    inner.context.record_resolution(
-                        &session_of(&action),
-                        agent_of(&action),
-                        &action,
-                        Decision::Deny.as_str(),
-                        res.rule.as_deref(),
-                    );
-                    Verdict::Deny(Denial {
-                        rule: res.rule,
-                        reason: why,
-                    })
+                        .await
                 }),
             });
         }
@@ -684,40 +703,22 @@ impl Inner {
                         let why =
                             format!("deferred action not resolved within {} s", limit.as_secs());
                         let input = inner.input(&action, &inner.current());
-                        let receipt = inner
-                            .receipt(
-                                ReceiptKind::Resolution,
-                                Some(receipt_id.clone()),
+                        let extra = ReceiptExtra {
+                            deferral: Some(json!({"status": "timed_out", "rounds": rounds})),
+                            ..Default::default()
+                        };
+                        return inner
+                            .deny_held(
                                 &action,
                                 &input,
-                                Decision::Deny,
+                                receipt_id.clone(),
                                 Some(DecisionClass::ContextDefer),
                                 res.rule.clone(),
-                                why.clone(),
-                                true,
+                                why,
                                 &policy,
-                                ReceiptExtra {
-                                    deferral: Some(
-                                        json!({"status": "timed_out", "rounds": rounds}),
-                                    ),
-                                    ..Default::default()
-                                },
+                                extra,
                             )
                             .await;
-                        if let Err(e) = receipt {
-                            return receipt_failure(&e);
-                        }
-                        inner.context.record_resolution(
-                            &session_of(&action),
-                            agent_of(&action),
-                            &action,
-                            Decision::Deny.as_str(),
-                            res.rule.as_deref(),
-                        );
-                        return Verdict::Deny(Denial {
-                            rule: res.rule.clone(),
-                            reason: why,
-                        });
                     }
                     rounds += 1;
                     // An action that came before any conversation of its agent was known sits

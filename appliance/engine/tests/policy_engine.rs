@@ -2,7 +2,7 @@
 //! monitor mode, and failing closed when receipts cannot be written.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +12,8 @@ use aarmor_core::{
     Protocol, Receipt, ReceiptKind, SessionId, SessionRef,
 };
 use aarmor_engine::context::ContextStore;
-use aarmor_engine::intent::{Embedder, IntentService};
+use aarmor_engine::intent::testing::Letters;
+use aarmor_engine::intent::IntentService;
 use aarmor_engine::policy::PolicySet;
 use aarmor_engine::policy_engine::{answer, eval_limits};
 use aarmor_engine::receipts::{Durability, KeyRing, ReceiptLog, ReceiptStore};
@@ -436,34 +437,10 @@ decisions contains d if {
 }
 "#;
 
-/// A toy embedding: letter counts, normalized. Counts the texts it embeds.
-struct Letters(AtomicUsize);
-
-impl Embedder for Letters {
-    fn embed_batch(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
-        self.0.fetch_add(texts.len(), Ordering::SeqCst);
-        Ok(texts
-            .iter()
-            .map(|t| {
-                let mut v = [0f32; 26];
-                for c in t
-                    .to_ascii_lowercase()
-                    .bytes()
-                    .filter(u8::is_ascii_lowercase)
-                {
-                    v[(c - b'a') as usize] += 1.0;
-                }
-                let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-9);
-                v.iter().map(|x| x / n).collect()
-            })
-            .collect())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn intent_signals_are_computed_lazily_and_decide() {
     let dir = tempfile::tempdir().unwrap();
-    let model = Arc::new(Letters(AtomicUsize::new(0)));
+    let model = Arc::new(Letters::default());
     let e = engine_with_policy(
         dir.path(),
         EnforcementSettings::default(),
@@ -498,19 +475,19 @@ async fn intent_signals_are_computed_lazily_and_decide() {
     .await;
     // Actions no intent rule matches never run the model.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let before = model.0.load(Ordering::SeqCst);
+    let before = model.texts.load(Ordering::SeqCst);
     assert_eq!(
         decide(&e, &action("search", json!({"q": "x"}))).await,
         FinalVerdict::Allow
     );
-    assert_eq!(model.0.load(Ordering::SeqCst), before);
+    assert_eq!(model.texts.load(Ordering::SeqCst), before);
     // Close to the request: drift computed, allowed.
     let ok = action(
         "send_email",
         json!({"to": "cfo@corp.example", "subject": "quarterly report"}),
     );
     assert_eq!(decide(&e, &ok).await, FinalVerdict::Allow);
-    assert!(model.0.load(Ordering::SeqCst) > before);
+    assert!(model.texts.load(Ordering::SeqCst) > before);
     let (input, _) = e.explain(&ok).await;
     assert_eq!(input["intent"]["provenance"]["to"], "user");
     let drift = input["intent"]["drift"].as_f64().unwrap();

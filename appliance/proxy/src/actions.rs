@@ -427,6 +427,19 @@ impl ActionInspector {
         self.shared.engine.observe(&session, observations).await;
     }
 
+    /// Records what a SQL statement returned (classified as an executed action's result).
+    async fn observe_sql_result(&mut self, copy: &[u8]) {
+        let text = String::from_utf8_lossy(copy).into_owned();
+        self.observe(
+            Protocol::Sql,
+            vec![Observed::new(
+                ObservationKind::ActionResult,
+                Value::String(text),
+            )],
+        )
+        .await;
+    }
+
     async fn sql_body(&mut self, ep: &SqlEndpoint, body: &Bytes) -> BodyVerdict {
         let req = self.exchange.request.clone();
         let Some(text) = sql::extract(ep.dialect, &req.method, &req.path, body) else {
@@ -758,15 +771,7 @@ impl ExchangeInspector for ActionInspector {
         if let Some(copy) = self.result_copy.take() {
             // A result that passed unread (encoded): a read of unclassified data.
             if self.response == ResponseHandling::SqlObserve {
-                let text = String::from_utf8_lossy(&copy).into_owned();
-                self.observe(
-                    Protocol::Sql,
-                    vec![Observed::new(
-                        ObservationKind::ActionResult,
-                        Value::String(text),
-                    )],
-                )
-                .await;
+                self.observe_sql_result(&copy).await;
             }
         }
         for action in std::mem::take(&mut self.executed) {
@@ -784,15 +789,7 @@ impl ExchangeInspector for ActionInspector {
     async fn on_response_end(&mut self) -> Result<Bytes, MediationError> {
         if let Some(copy) = self.result_copy.take() {
             if self.response == ResponseHandling::SqlObserve {
-                let text = String::from_utf8_lossy(&copy).into_owned();
-                self.observe(
-                    Protocol::Sql,
-                    vec![Observed::new(
-                        ObservationKind::ActionResult,
-                        Value::String(text),
-                    )],
-                )
-                .await;
+                self.observe_sql_result(&copy).await;
             } else {
                 self.observe(Protocol::Mcp, mcp::observe_response(&copy, true))
                     .await;

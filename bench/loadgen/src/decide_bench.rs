@@ -118,7 +118,7 @@ pub async fn run(policies: &Path, iterations: usize) -> Result<()> {
 
     // 2. The whole decision: input, evaluation, resolution, signed receipt (durable in strict),
     //    context entry. Each action in a session of its own, then all in one long session (its
-    //    context grows to the 32 most recent prior actions).
+    //    context grows to the 16 most recent prior actions).
     for (name, durability, one_session) in [
         ("strict", Durability::Strict, false),
         (

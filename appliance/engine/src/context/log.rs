@@ -83,6 +83,17 @@ fn key(session: &str, seq: u64) -> Vec<u8> {
     k
 }
 
+/// The `seq` of an entry key of `session`; `None` for a key of another session.
+fn seq_of(session: &str, k: &[u8]) -> Option<u64> {
+    let n = session.len();
+    if k.len() != n + 9 || &k[..n] != session.as_bytes() || k[n] != 0 {
+        return None;
+    }
+    let mut seq = [0u8; 8];
+    seq.copy_from_slice(&k[n + 1..]);
+    Some(u64::from_be_bytes(seq))
+}
+
 pub struct ContextLog {
     env: Environment,
     entries: Database,
@@ -146,18 +157,10 @@ impl ContextLog {
                         let mut cursor = txn.open_ro_cursor(self.entries)?;
                         for item in cursor.iter_from(key(session, 0)) {
                             let (k, _) = item?;
-                            if k.len() != session.len() + 9
-                                || &k[..session.len()] != session.as_bytes()
-                                || k[session.len()] != 0
-                            {
-                                break;
+                            match seq_of(session, k) {
+                                Some(seq) if seq < *below => doomed.push(k.to_vec()),
+                                _ => break,
                             }
-                            let mut seq = [0u8; 8];
-                            seq.copy_from_slice(&k[session.len() + 1..]);
-                            if u64::from_be_bytes(seq) >= *below {
-                                break;
-                            }
-                            doomed.push(k.to_vec());
                         }
                     }
                     for k in doomed {
@@ -202,15 +205,10 @@ impl ContextLog {
         let mut out = Vec::new();
         for item in cursor.iter_from(key(session, 0)) {
             let (k, v) = item?;
-            if k.len() != session.len() + 9
-                || &k[..session.len()] != session.as_bytes()
-                || k[session.len()] != 0
-            {
-                break;
+            match seq_of(session, k) {
+                Some(seq) => out.push((seq, v.to_vec())),
+                None => break,
             }
-            let mut seq = [0u8; 8];
-            seq.copy_from_slice(&k[session.len() + 1..]);
-            out.push((u64::from_be_bytes(seq), v.to_vec()));
         }
         Ok(out)
     }

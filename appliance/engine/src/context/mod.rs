@@ -23,8 +23,8 @@ pub mod state;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use aarmor_core::receipt::{sha256_tagged, GENESIS_HASH};
@@ -46,9 +46,12 @@ const SUMMARY_CHARS: usize = 160;
 const MAX_ENTRY_ENTITIES: usize = 32;
 const QUEUE: usize = 65_536;
 
-enum WriterMsg {
-    Ops(Vec<LogOp>),
-    Flush(mpsc::Sender<()>),
+/// What waits for the writer: entries to write, and callers waiting for them to be on disk.
+#[derive(Default)]
+struct Pending {
+    ops: Vec<LogOp>,
+    flushes: Vec<mpsc::Sender<()>>,
+    closed: bool,
 }
 
 /// Counters, exported as `aarmor_context_*` metrics.
@@ -89,61 +92,55 @@ impl ContextMetrics {
 }
 
 struct Writer {
-    /// `None` once the store is dropped: the thread then drains, commits and exits.
-    tx: Option<SyncSender<WriterMsg>>,
+    pending: Arc<(Mutex<Pending>, Condvar)>,
     thread: Option<std::thread::JoinHandle<()>>,
     failed: Arc<AtomicBool>,
     error: Arc<Mutex<Option<String>>>,
 }
 
 impl Writer {
+    /// The writer thread wakes every `window` (or at once for a flush or shutdown) and writes
+    /// everything pending in one transaction: callers only push to a list, never wake it.
     fn start(log: Arc<ContextLog>, window: Duration) -> Result<Self, LogError> {
-        let (tx, rx) = mpsc::sync_channel::<WriterMsg>(QUEUE);
+        let pending: Arc<(Mutex<Pending>, Condvar)> = Arc::default();
         let failed = Arc::new(AtomicBool::new(false));
         let error = Arc::new(Mutex::new(None));
-        let (f, e) = (failed.clone(), error.clone());
+        let (p, f, e) = (pending.clone(), failed.clone(), error.clone());
+        let window = window.max(Duration::from_millis(1));
         let thread = std::thread::Builder::new()
             .name("aarmor-context-writer".into())
-            .spawn(move || {
-                while let Ok(first) = rx.recv() {
-                    let mut ops = Vec::new();
-                    let mut flushes = Vec::new();
-                    // Group commit: what arrives within the window goes into one transaction
-                    // (one fsync); a flush request commits at once.
-                    let deadline = Instant::now() + window;
-                    let mut next = Some(first);
-                    while let Some(m) = next.take() {
-                        match m {
-                            WriterMsg::Ops(o) => ops.extend(o),
-                            WriterMsg::Flush(done) => flushes.push(done),
+            .spawn(move || loop {
+                let (ops, flushes, closed) = {
+                    let (lock, wake) = &*p;
+                    let guard = lock.lock().unwrap_or_else(|x| x.into_inner());
+                    let (mut guard, _) = wake
+                        .wait_timeout_while(guard, window, |g| g.flushes.is_empty() && !g.closed)
+                        .unwrap_or_else(|x| x.into_inner());
+                    (
+                        std::mem::take(&mut guard.ops),
+                        std::mem::take(&mut guard.flushes),
+                        guard.closed,
+                    )
+                };
+                if !ops.is_empty() && !f.load(Ordering::Acquire) {
+                    if let Err(err) = log.apply(&ops) {
+                        tracing::error!(error = %err, "context store write failed; actions are denied from now on (fail closed)");
+                        if let Ok(mut slot) = e.lock() {
+                            *slot = Some(err.to_string());
                         }
-                        if ops.len() >= 4096 || !flushes.is_empty() {
-                            break;
-                        }
-                        let left = deadline.saturating_duration_since(Instant::now());
-                        next = if left.is_zero() {
-                            rx.try_recv().ok()
-                        } else {
-                            rx.recv_timeout(left).ok()
-                        };
+                        f.store(true, Ordering::Release);
                     }
-                    if !ops.is_empty() && !f.load(Ordering::Acquire) {
-                        if let Err(err) = log.apply(&ops) {
-                            tracing::error!(error = %err, "context store write failed; actions are denied from now on (fail closed)");
-                            if let Ok(mut slot) = e.lock() {
-                                *slot = Some(err.to_string());
-                            }
-                            f.store(true, Ordering::Release);
-                        }
-                    }
-                    for done in flushes {
-                        let _ = done.send(());
-                    }
+                }
+                for done in flushes {
+                    let _ = done.send(());
+                }
+                if closed {
+                    return;
                 }
             })
             .map_err(|e| LogError::Corrupt(format!("cannot start the context writer: {e}")))?;
         Ok(Self {
-            tx: Some(tx),
+            pending,
             thread: Some(thread),
             failed,
             error,
@@ -154,28 +151,42 @@ impl Writer {
         if ops.is_empty() {
             return;
         }
-        let sent = match &self.tx {
-            Some(tx) => tx.try_send(WriterMsg::Ops(ops)),
-            None => Err(TrySendError::Disconnected(WriterMsg::Ops(Vec::new()))),
-        };
-        match sent {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                tracing::error!(
-                    "context store queue full or writer gone; actions are denied (fail closed)"
-                );
-                if let Ok(mut slot) = self.error.lock() {
-                    *slot = Some("context writer queue full or stopped".into());
-                }
-                self.failed.store(true, Ordering::Release);
+        let (lock, _) = &*self.pending;
+        let mut guard = lock.lock().unwrap_or_else(|x| x.into_inner());
+        if guard.ops.len() + ops.len() > QUEUE {
+            drop(guard);
+            tracing::error!(
+                "context store writer is not keeping up; actions are denied (fail closed)"
+            );
+            if let Ok(mut slot) = self.error.lock() {
+                *slot = Some("context writer not keeping up".into());
             }
+            self.failed.store(true, Ordering::Release);
+            return;
         }
+        guard.ops.extend(ops);
+    }
+
+    /// Waits until everything sent so far is written.
+    fn flush(&self) {
+        let (tx, rx) = mpsc::channel();
+        {
+            let (lock, wake) = &*self.pending;
+            let mut guard = lock.lock().unwrap_or_else(|x| x.into_inner());
+            guard.flushes.push(tx);
+            wake.notify_one();
+        }
+        let _ = rx.recv_timeout(Duration::from_secs(10));
     }
 }
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        self.tx = None;
+        {
+            let (lock, wake) = &*self.pending;
+            lock.lock().unwrap_or_else(|x| x.into_inner()).closed = true;
+            wake.notify_one();
+        }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -356,15 +367,7 @@ impl ContextStore {
 
     /// Waits until everything handed to the writer is committed (tests, shutdown).
     pub fn flush(&self) {
-        let (tx, rx) = mpsc::channel();
-        let sent = self
-            .writer
-            .tx
-            .as_ref()
-            .is_some_and(|w| w.send(WriterMsg::Flush(tx)).is_ok());
-        if sent {
-            let _ = rx.recv_timeout(Duration::from_secs(10));
-        }
+        self.writer.flush();
     }
 
     fn ttl(&self) -> Duration {

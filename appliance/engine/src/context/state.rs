@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use super::entities::{extract, Entity};
 
 /// Prior actions kept for `input.context.prior_actions`, the most recent (the count stays exact).
-pub const MAX_PRIOR_ACTIONS: usize = 32;
+pub const MAX_PRIOR_ACTIONS: usize = 16;
 /// Entities remembered per session (provenance looks them up).
 pub const MAX_ENTITIES: usize = 256;
 /// Entities listed in `input.context.entities`, the most recent.
@@ -33,6 +33,8 @@ pub enum Source {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PriorAction {
+    /// Internal: to attach results and outcomes; not shown to policy.
+    #[serde(skip)]
     pub action_id: String,
     pub tool: String,
     pub operation: String,
