@@ -538,3 +538,69 @@ async fn step_up_without_approvers_is_denied_at_once() {
         ]
     );
 }
+
+#[tokio::test]
+async fn an_unavailable_context_store_denies_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    std::fs::write(policies.join("p.rego"), POLICY).unwrap();
+    let settings = PolicySettings {
+        dir: policies.clone(),
+        ..PolicySettings::default()
+    };
+    let set = PolicySet::load(&policies, eval_limits(&settings)).unwrap();
+    let (keys, _) = KeyRing::load_or_create(dir.path()).unwrap();
+    let log = ReceiptLog::start(
+        ReceiptStore::open(&dir.path().join("receipts"), 1 << 24).unwrap(),
+        keys,
+        Durability::Strict,
+    )
+    .unwrap();
+    // A 1 MiB context store, filled by large user messages.
+    let context = Arc::new(
+        ContextStore::open(
+            dir.path(),
+            ContextSettings {
+                max_size_mb: 1,
+                ..ContextSettings::default()
+            },
+        )
+        .unwrap(),
+    );
+    let e = PolicyEngine::new(
+        set,
+        settings,
+        EnforcementSettings::default(),
+        log,
+        context.clone(),
+        Duration::from_secs(30),
+    );
+    assert_eq!(
+        decide(&e, &action("read", json!({}))).await,
+        FinalVerdict::Allow
+    );
+    for i in 0..200 {
+        e.observe(
+            &sref(),
+            vec![Observation {
+                protocol: Protocol::OpenaiChat,
+                target: action("x", json!({})).target,
+                kind: ObservationKind::UserMessage,
+                content: json!(format!("{i} {}", "x".repeat(16_000))),
+                action_id: None,
+            }],
+        )
+        .await;
+        context.flush();
+        if context.healthy().is_err() {
+            break;
+        }
+    }
+    assert!(context.healthy().is_err(), "the store filled up");
+    let v = decide(&e, &action("read", json!({}))).await;
+    assert!(
+        matches!(&v, FinalVerdict::Deny(d) if d.reason.contains("context store unavailable")),
+        "{v:?}"
+    );
+}
