@@ -7,16 +7,25 @@
 # for actions these rules do not match.
 package aarmor.policy
 
+# Rule bodies test what is usually absent first (a session's labels, provenance, the original
+# request), so that most actions leave each rule after one lookup.
+
 context_cfg := data.aarmor.config.context
 
 intent_cfg := data.aarmor.config.intent
 
-# The words of the tool's name, lower-case: `mail.send_email` ⇒ {mail, send, email}.
-tool_words := [w | some w in regex.split(`[^a-z0-9]+`, lower(input.action.tool)); w != ""]
+# Separators between the words of a tool name.
+word_breaks := {"_": " ", "-": " ", ".": " ", "/": " ", ":": " ", "{": " ", "}": " "}
 
-# The tool's own name (after the last `.` of an MCP `server.tool`, or the last path segment).
-tool_leaf_words := [w | some w in regex.split(`[^a-z0-9]+`, lower(leaf)); w != ""] if {
-	segments := regex.split(`[./]`, input.action.tool)
+words_of(name) := [w | some w in split(strings.replace_n(word_breaks, lower(name)), " "); w != ""]
+
+# The words of the tool's name, lower-case: `mail.send_email` ⇒ [mail, send, email].
+tool_words := words_of(input.action.tool)
+
+# The words of the tool's own name (after the last `.` of an MCP `server.tool`, or the last path
+# segment of a REST tool).
+tool_leaf_words := words_of(leaf) if {
+	segments := split(replace(input.action.tool, "/", "."), ".")
 	leaf := segments[count(segments) - 1]
 }
 
@@ -41,8 +50,7 @@ is_write if {
 is_send if {
 	not is_read_tool
 	some w in tool_words
-	some k, _ in context_cfg.send_tool_keywords
-	startswith(w, k)
+	context_cfg.send_tool_keywords[w]
 }
 
 is_payment if {
@@ -78,8 +86,8 @@ sensitive_labels_read contains label if {
 }
 
 decisions contains d if {
-	is_send
 	count(sensitive_labels_read) > 0
+	is_send
 	not destination_from_user
 	d := {
 		"decision": "deny", "class": "context_deny", "priority": 750, "rule": "context.sensitive_read_then_send",
@@ -88,8 +96,8 @@ decisions contains d if {
 }
 
 decisions contains d if {
-	is_send_or_payment
 	"tool_output" in destination_origins
+	is_send_or_payment
 	d := {
 		"decision": "step_up", "class": "context_allow", "priority": 650, "rule": "intent.destination_from_tool_output",
 		"reason": "the destination appears only in a tool output, not in anything the user wrote (a possible injected instruction)",
@@ -113,8 +121,8 @@ drift_threshold := object.get(
 drift_exceeds if not input.intent.drift <= drift_threshold
 
 decisions contains d if {
-	is_write
 	input.context.original_request
+	is_write
 	not destructive_as_asked
 	drift_exceeds
 	d := {
@@ -127,8 +135,8 @@ decisions contains d if {
 action_origins contains origin if some _, origin in input.intent.provenance
 
 destructive_as_asked if {
-	is_destructive
 	count(action_origins) > 0
+	is_destructive
 	every o in action_origins {
 		o == "user"
 	}
@@ -143,8 +151,8 @@ decisions contains d if {
 }
 
 decisions contains d if {
-	is_destructive
 	input.context.original_request
+	is_destructive
 	not destructive_as_asked
 	d := {
 		"decision": "step_up", "class": "context_allow", "priority": 450, "rule": "intent.destructive_not_asked",
