@@ -80,6 +80,15 @@ def test_sessions_context_log_and_intent(start_aarmor, pki, upstream, tmp_path):
         assert ask(c2, llm, [{"role": "user", "content": "what is in stock?"}], ("c9", "get_stock_report", {})) == ["get_stock_report"]
         assert decisions(a, "get_stock_report")[-1]["action"]["identity"]["session"] == "run-77"
         assert all("x-aarm-session" not in {k.lower() for k in s["headers"]} for s in llm.seen)
+        # Every x-aarm-* header is aarmor's: stripped from actions and from plain traffic alike.
+        for method in ("post", "get"):
+            r = requests.request(method, f"https://localhost:{upstream.port}/v1/notes",
+                                 headers={"x-aarm-session": "run-88", "X-Aarm-Trace": "t1"},
+                                 json={"text": "hello"} if method == "post" else None,
+                                 proxies={"https": a.url}, verify=str(a.ca), timeout=15)
+            assert r.status_code == 200
+            seen = {k.lower() for k in upstream.seen[-1]["headers"]}
+            assert not any(k.startswith("x-aarm-") for k in seen), seen
     finally:
         llm.close()
 

@@ -85,10 +85,11 @@ impl Mediator for ActionMediator {
         let kind = match classify_head(&exchange.request, &self.shared.protocols) {
             HeadClass::NotAnAction => {
                 // aarmor's own headers never reach the upstream.
-                if exchange.request.headers.get_str(SESSION_HEADER).is_some() {
+                let remove = aarmor_headers(&exchange.request);
+                if !remove.is_empty() {
                     return Ok(HeadVerdict::Rewrite(HeaderRewrite {
                         set: vec![],
-                        remove: vec![SESSION_HEADER.into()],
+                        remove,
                     }));
                 }
                 return Ok(HeadVerdict::Forward);
@@ -173,6 +174,19 @@ fn mcp_result_text(result: &Value) -> String {
         return result.to_string();
     }
     parts.join("\n")
+}
+
+/// Headers only aarmor and the agent platform speak (`x-aarm-*`): the ones present, to remove
+/// before the request goes upstream.
+fn aarmor_headers(request: &aarmor_core::RequestHead) -> Vec<String> {
+    let mut names: Vec<String> = request
+        .headers
+        .iter()
+        .filter(|(n, _)| n.len() >= 7 && n[..7].eq_ignore_ascii_case("x-aarm-"))
+        .map(|(n, _)| n.to_ascii_lowercase())
+        .collect();
+    names.dedup();
+    names
 }
 
 fn is_event_stream(head: &ResponseHead) -> bool {
@@ -558,12 +572,9 @@ impl ActionInspector {
 #[async_trait]
 impl ExchangeInspector for ActionInspector {
     fn header_rewrite(&self) -> Option<HeaderRewrite> {
-        // Responses aarmor must read are requested uncompressed.
-        let remove = if self.explicit_session().is_some() {
-            vec![SESSION_HEADER.to_string()]
-        } else {
-            vec![]
-        };
+        // aarmor's own headers never reach the upstream; responses aarmor must read are
+        // requested uncompressed.
+        let remove = aarmor_headers(&self.exchange.request);
         match self.kind {
             Kind::Llm(_) | Kind::Mcp | Kind::Sql(_) => Some(HeaderRewrite {
                 set: vec![("accept-encoding".into(), "identity".into())],
