@@ -121,6 +121,23 @@ def test_sessions_context_log_and_intent(start_aarmor, pki, upstream, tmp_path):
     assert bad.returncode == 1 and "missing before it" in bad.stdout, bad.stdout
     assert a.cli("context", "verify", "ses_nope").returncode == 1
 
+    # What an executed REST action returns is classified into its session once the agent has it.
+    r = requests.post(f"https://localhost:{upstream.port}/v1/customers/export", json={"format": "json"},
+                      headers={"x-aarm-session": "run-99"}, proxies={"https": a.url}, verify=str(a.ca), timeout=15)
+    assert r.status_code == 200 and "ada@example.org" in r.text
+    deadline = time.time() + 10
+    result = None
+    while time.time() < deadline and result is None:
+        time.sleep(0.1)
+        shown = a.cli("context", "show", "run-99")
+        if shown.returncode == 0:
+            entries = json.loads(shown.stdout)["entries"]
+            result = next((e for e in entries if e["kind"] == "action_result"), None)
+    assert result is not None, "the result was recorded"
+    action = next(e for e in entries if e["kind"] == "action")
+    assert result["data"]["action_id"] == action["data"]["action_id"]
+    assert result["data"]["classification"]["labels"] == ["PII"]
+
 
 ONE_RULE = """package aarmor.policy
 

@@ -101,6 +101,9 @@ pub struct ExchangeOutcome {
     pub body_sha256: String,
     pub body_bytes: u64,
     pub duration_ms: u64,
+    /// The first bytes of the body as the client received it, when the inspector asked for them
+    /// (`response_copy_limit`); the body passed untouched either way.
+    pub body_copy: Option<Bytes>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,6 +154,12 @@ pub trait ExchangeInspector: Send {
     /// The streamed response ended; returns the last bytes for the client.
     async fn on_response_end(&mut self) -> Result<Bytes, MediationError> {
         Ok(Bytes::new())
+    }
+
+    /// How many bytes of the response body to keep for `on_outcome` (`body_copy`), whatever the
+    /// response plan; `None` keeps nothing.
+    fn response_copy_limit(&self) -> Option<usize> {
+        None
     }
 
     /// The exchange is over: what the client received (status, sha256 of the body as sent,

@@ -131,8 +131,9 @@ enum ResponseHandling {
     LlmCalls,
     /// MCP responses: tool lists and results are observed.
     McpObserve,
-    /// SQL responses: what the statement returned is observed (classified) as it streams by.
-    SqlObserve,
+    /// Responses of executed SQL and REST actions: passed untouched, with a bounded copy that is
+    /// observed (classified) once the agent has the response.
+    ResultObserve,
     /// Compressed or otherwise unreadable: refuse rather than pass unseen.
     Refuse,
 }
@@ -441,11 +442,19 @@ impl ActionInspector {
         self.shared.engine.observe(&session, observations).await;
     }
 
-    /// Records what a SQL statement returned (classified as an executed action's result).
-    async fn observe_sql_result(&mut self, copy: &[u8]) {
+    /// Records what an executed SQL statement or REST call returned (classified as an executed
+    /// action's result). An empty body returned nothing.
+    async fn observe_result(&mut self, copy: &[u8]) {
+        if copy.is_empty() {
+            return;
+        }
+        let protocol = match self.kind {
+            Kind::Sql(_) => Protocol::Sql,
+            _ => Protocol::Rest,
+        };
         let text = String::from_utf8_lossy(copy).into_owned();
         self.observe(
-            Protocol::Sql,
+            protocol,
             vec![Observed::new(
                 ObservationKind::ActionResult,
                 Value::String(text),
@@ -463,7 +472,7 @@ impl ActionInspector {
         };
         let draft = sql::draft(ep.dialect, &ep.tool_name(), &text);
         self.session();
-        self.response = ResponseHandling::SqlObserve;
+        self.response = ResponseHandling::ResultObserve;
         let action = self.action(draft);
         let verdict = self.decide_request_action(&action).await;
         match verdict {
@@ -497,6 +506,7 @@ impl ActionInspector {
             &self.shared.protocols.routes,
         );
         self.session();
+        self.response = ResponseHandling::ResultObserve;
         let action = self.action(draft);
         let verdict = self.decide_request_action(&action).await;
         match verdict {
@@ -640,17 +650,15 @@ impl ExchangeInspector for ActionInspector {
         if self.response == ResponseHandling::Pass {
             return ResponsePlan::Pass;
         }
-        if self.response == ResponseHandling::SqlObserve {
+        if self.response == ResponseHandling::ResultObserve {
+            // Passed untouched; a bounded copy comes back in `on_outcome`.
             if !(200..300).contains(&head.status) {
-                return ResponsePlan::Pass;
-            }
-            if is_encoded(head) {
+                self.response = ResponseHandling::Pass;
+            } else if is_encoded(head) {
                 // Unreadable: recorded as a read of unclassified data (the default class).
                 self.result_copy = Some(b"<encoded response>".to_vec());
-                return ResponsePlan::Pass;
             }
-            self.result_copy = Some(Vec::new());
-            return ResponsePlan::Stream;
+            return ResponsePlan::Pass;
         }
         if is_encoded(head) {
             if self.response == ResponseHandling::LlmCalls {
@@ -778,12 +786,19 @@ impl ExchangeInspector for ActionInspector {
         Ok(Some(self.take_output(out)))
     }
 
+    fn response_copy_limit(&self) -> Option<usize> {
+        (self.response == ResponseHandling::ResultObserve).then_some(self.shared.max_event_bytes)
+    }
+
     async fn on_outcome(&mut self, outcome: ExchangeOutcome) {
-        if let Some(copy) = self.result_copy.take() {
-            // A result that passed unread (encoded): a read of unclassified data.
-            if self.response == ResponseHandling::SqlObserve {
-                self.observe_sql_result(&copy).await;
-            }
+        if self.response == ResponseHandling::ResultObserve && !self.executed.is_empty() {
+            // What an executed action returned, observed once the agent has it (an encoded body
+            // that passed unread counts as a read of unclassified data).
+            let copy = match self.result_copy.take() {
+                Some(marker) => Bytes::from(marker),
+                None => outcome.body_copy.clone().unwrap_or_default(),
+            };
+            self.observe_result(&copy).await;
         }
         for action in std::mem::take(&mut self.executed) {
             let execution = serde_json::json!({
@@ -799,12 +814,8 @@ impl ExchangeInspector for ActionInspector {
 
     async fn on_response_end(&mut self) -> Result<Bytes, MediationError> {
         if let Some(copy) = self.result_copy.take() {
-            if self.response == ResponseHandling::SqlObserve {
-                self.observe_sql_result(&copy).await;
-            } else {
-                self.observe(Protocol::Mcp, mcp::observe_response(&copy, true))
-                    .await;
-            }
+            self.observe(Protocol::Mcp, mcp::observe_response(&copy, true))
+                .await;
             return Ok(Bytes::new());
         }
         let Some(gate) = self.gate.as_mut() else {

@@ -145,8 +145,14 @@ pub async fn run(
         headers,
     };
     let status = head.status;
-    let mut digest = OutputDigest::default();
-    let result = match inspector.response_plan(&head) {
+    let plan = inspector.response_plan(&head);
+    let mut digest = OutputDigest {
+        copy: inspector
+            .response_copy_limit()
+            .map(|limit| (Vec::new(), limit)),
+        ..OutputDigest::default()
+    };
+    let result = match plan {
         ResponsePlan::Pass => {
             pass_response(http, session, client, &peer, resp_header, &mut digest).await
         }
@@ -178,12 +184,14 @@ pub async fn run(
     };
     if result.is_ok() && digest.complete {
         let body_bytes = digest.bytes;
+        let body_copy = digest.copy.take().map(|(c, _)| Bytes::from(c));
         inspector
             .on_outcome(ExchangeOutcome {
                 status,
                 body_sha256: digest.finish(),
                 body_bytes,
                 duration_ms: ctx.started.elapsed().as_millis() as u64,
+                body_copy,
             })
             .await;
     }
@@ -196,6 +204,8 @@ struct OutputDigest {
     bytes: u64,
     /// The body reached the client in full (not refused or cut).
     complete: bool,
+    /// A bounded copy of the body, and its bound, when the inspector wants one.
+    copy: Option<(Vec<u8>, usize)>,
 }
 
 impl Default for OutputDigest {
@@ -204,6 +214,7 @@ impl Default for OutputDigest {
             ctx: ring::digest::Context::new(&ring::digest::SHA256),
             bytes: 0,
             complete: false,
+            copy: None,
         }
     }
 }
@@ -212,6 +223,10 @@ impl OutputDigest {
     fn add(&mut self, chunk: &[u8]) {
         self.ctx.update(chunk);
         self.bytes += chunk.len() as u64;
+        if let Some((copy, limit)) = self.copy.as_mut() {
+            let room = limit.saturating_sub(copy.len());
+            copy.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        }
     }
 
     fn finish(self) -> String {
