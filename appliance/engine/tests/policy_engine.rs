@@ -96,6 +96,18 @@ fn engine_with_policy(
     map_size: usize,
     policy: &str,
 ) -> PolicyEngine {
+    let context = Arc::new(ContextStore::open(dir, ContextSettings::default()).unwrap());
+    engine_over(dir, enforcement, map_size, policy, context)
+}
+
+/// An engine over a given context store.
+fn engine_over(
+    dir: &Path,
+    enforcement: EnforcementSettings,
+    map_size: usize,
+    policy: &str,
+    context: Arc<ContextStore>,
+) -> PolicyEngine {
     let policies = dir.join("policies");
     std::fs::create_dir_all(&policies).unwrap();
     std::fs::write(policies.join("p.rego"), policy).unwrap();
@@ -111,13 +123,12 @@ fn engine_with_policy(
         Durability::Strict,
     )
     .unwrap();
-    let context = ContextStore::open(dir, ContextSettings::default()).unwrap();
     PolicyEngine::new(
         set,
         settings,
         enforcement,
         log,
-        Arc::new(context),
+        context,
         Duration::from_secs(30),
     )
 }
@@ -542,21 +553,6 @@ async fn step_up_without_approvers_is_denied_at_once() {
 #[tokio::test]
 async fn an_unavailable_context_store_denies_everything() {
     let dir = tempfile::tempdir().unwrap();
-    let policies = dir.path().join("policies");
-    std::fs::create_dir_all(&policies).unwrap();
-    std::fs::write(policies.join("p.rego"), POLICY).unwrap();
-    let settings = PolicySettings {
-        dir: policies.clone(),
-        ..PolicySettings::default()
-    };
-    let set = PolicySet::load(&policies, eval_limits(&settings)).unwrap();
-    let (keys, _) = KeyRing::load_or_create(dir.path()).unwrap();
-    let log = ReceiptLog::start(
-        ReceiptStore::open(&dir.path().join("receipts"), 1 << 24).unwrap(),
-        keys,
-        Durability::Strict,
-    )
-    .unwrap();
     // A 1 MiB context store, filled by large user messages.
     let context = Arc::new(
         ContextStore::open(
@@ -568,13 +564,12 @@ async fn an_unavailable_context_store_denies_everything() {
         )
         .unwrap(),
     );
-    let e = PolicyEngine::new(
-        set,
-        settings,
+    let e = engine_over(
+        dir.path(),
         EnforcementSettings::default(),
-        log,
+        1 << 24,
+        POLICY,
         context.clone(),
-        Duration::from_secs(30),
     );
     assert_eq!(
         decide(&e, &action("read", json!({}))).await,
