@@ -129,6 +129,10 @@ impl PolicyEngine {
     pub fn reload(&self) -> Result<PolicyRef, PolicyError> {
         let set = PolicySet::load(&self.inner.settings.dir, eval_limits(&self.inner.settings))?;
         let policy = set.policy.clone();
+        if let (true, Some(intent)) = (set.uses_drift, &self.inner.intent) {
+            // A bundle that now reads intent.drift: the model loads in the background.
+            intent.start_loading();
+        }
         if let Ok(mut p) = self.inner.policies.write() {
             *p = Arc::new(set);
         }
