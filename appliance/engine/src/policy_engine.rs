@@ -20,6 +20,7 @@ use tokio::sync::watch;
 
 use crate::action_engine::ActionEngine;
 use crate::approvals::{ApprovalAnswer, ApprovalRequest, Approvals};
+use crate::context::state::rounded;
 use crate::context::ContextStore;
 use crate::intent::{action_text, cosine, IntentService};
 use crate::mediator::MediationError;
@@ -202,23 +203,13 @@ impl Inner {
         }
         let schema = self.schema_input(set, action, &params);
         let session = session_of(action);
-        let context = self
+        // One look at the session for both.
+        let (context, intent) = self
             .context
-            .context_json(&session)
-            .unwrap_or_else(|| json!({"session": session.0, "action_count": 0}));
-        let mut intent = Map::new();
-        let provenance = self.context.provenance(&session, &action.parameters);
-        if !provenance.is_empty() {
-            intent.insert("provenance".into(), Value::Object(provenance));
-        }
-        self.context.read(&session, |s| {
-            if let Some(m) = s.drift_max {
-                intent.insert("drift_max".into(), json!(round4(m)));
-            }
-            if let Some(e) = s.drift_ema {
-                intent.insert("drift_ema".into(), json!(round4(e)));
-            }
-        });
+            .read(&session, |s| {
+                (s.to_json(), s.intent_json(&action.parameters))
+            })
+            .unwrap_or_else(|| (json!({"session": session.0, "action_count": 0}), Map::new()));
         json!({
             "action": action_json,
             "identity": serde_json::to_value(&action.identity).unwrap_or(json!({})),
@@ -297,9 +288,9 @@ impl Inner {
             .unwrap_or((drift, drift));
         tracing::debug!(action = %action.action_id, drift, us = started.elapsed().as_micros() as u64, "intent drift computed");
         if let Some(obj) = input["intent"].as_object_mut() {
-            obj.insert("drift".into(), json!(round4(drift)));
-            obj.insert("drift_max".into(), json!(round4(max)));
-            obj.insert("drift_ema".into(), json!(round4(ema)));
+            obj.insert("drift".into(), json!(rounded(drift)));
+            obj.insert("drift_max".into(), json!(rounded(max)));
+            obj.insert("drift_ema".into(), json!(rounded(ema)));
             obj.insert("action_text".into(), json!(text));
         }
         true
@@ -353,10 +344,6 @@ impl Inner {
         };
         self.receipts.append(draft).await.map_err(|e| e.to_string())
     }
-}
-
-fn round4(x: f32) -> f64 {
-    (f64::from(x) * 10_000.0).round() / 10_000.0
 }
 
 /// The session an action belongs to (set by the data plane), or its agent's default.
@@ -573,17 +560,6 @@ impl Inner {
     ) -> Verdict {
         let limit = self.hold_limit(res.timeout, self.settings.step_up_timeout_s);
         let id = self.next_id("apr");
-        let request = ApprovalRequest {
-            id: id.clone(),
-            receipt_id: receipt_id.clone(),
-            action: action.clone(),
-            context: evaluation_context(&input),
-            rule: res.rule.clone(),
-            reason: res.reason.clone(),
-            approvers: res.approvers.clone(),
-            created: aarmor_core::timestamp::now_rfc3339_millis(),
-            expires: in_future(limit),
-        };
         if !self.approvals.answerable() {
             // Nobody can answer: denied now, not after the timeout.
             let inner = self.clone();
@@ -608,6 +584,17 @@ impl Inner {
                 }),
             });
         }
+        let request = ApprovalRequest {
+            id: id.clone(),
+            receipt_id: receipt_id.clone(),
+            action: action.clone(),
+            context: evaluation_context(&input),
+            rule: res.rule.clone(),
+            reason: res.reason.clone(),
+            approvers: res.approvers.clone(),
+            created: aarmor_core::timestamp::now_rfc3339_millis(),
+            expires: in_future(limit),
+        };
         let answer = self.approvals.open(request);
         tracing::info!(action = %action.action_id, approval = %id, timeout_s = limit.as_secs(), rule = ?res.rule, "action held for approval (STEP_UP)");
         let inner = self.clone();

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use aarmor_core::receipt::{sha256_tagged, GENESIS_HASH};
 use aarmor_core::timestamp::now_rfc3339_millis;
 use aarmor_core::{Classification, DataClass, Observation, ObservationKind, SessionId};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::classify::Classifiers;
 use crate::settings::ContextSettings;
@@ -710,16 +710,6 @@ impl ContextStore {
     ) -> Option<R> {
         let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
         sessions.get_mut(&session.0).map(f)
-    }
-
-    /// `intent.provenance` of the parameters, against the session.
-    pub fn provenance(
-        &self,
-        session: &SessionId,
-        params: &Map<String, Value>,
-    ) -> Map<String, Value> {
-        self.read(session, |s| provenance::provenance(params, s))
-            .unwrap_or_default()
     }
 }
 

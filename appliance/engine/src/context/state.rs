@@ -45,6 +45,11 @@ pub struct PriorAction {
     pub success: Option<bool>,
 }
 
+/// A signal as policy sees it: four decimals.
+pub fn rounded(x: f32) -> f64 {
+    (f64::from(x) * 10_000.0).round() / 10_000.0
+}
+
 /// Appends `text` to `buf` (lower-cased) while it stays under `cap` bytes.
 fn append_bounded(buf: &mut String, text: &str, cap: usize) {
     if buf.len() >= cap {
@@ -198,6 +203,23 @@ impl SessionState {
 
     pub fn has_entity(&self, e: &Entity, source: Source) -> bool {
         self.entity_index.contains(&(e.clone(), source))
+    }
+
+    /// `input.intent` as far as it is known without the model: `provenance` of these parameters
+    /// and the session's `drift_max` and `drift_ema` so far.
+    pub fn intent_json(&self, params: &Map<String, Value>) -> Map<String, Value> {
+        let mut intent = Map::new();
+        let provenance = super::provenance::provenance(params, self);
+        if !provenance.is_empty() {
+            intent.insert("provenance".into(), Value::Object(provenance));
+        }
+        if let Some(m) = self.drift_max {
+            intent.insert("drift_max".into(), json!(rounded(m)));
+        }
+        if let Some(e) = self.drift_ema {
+            intent.insert("drift_ema".into(), json!(rounded(e)));
+        }
+        intent
     }
 
     /// `input.context`: fields that are not known yet are absent.

@@ -134,12 +134,11 @@ fn context_accumulates_once_per_message_and_classifies_tool_output() {
     assert_eq!(c["data_classes"], json!(["CONFIDENTIAL", "RESTRICTED"]));
     assert_eq!(c["unclassified_reads"], 1);
     // Provenance against this session.
-    let p = s.provenance(
-        &id,
-        json!({"to": "x@evil.example", "cc": "cfo@corp.example"})
-            .as_object()
-            .unwrap(),
-    );
+    let params = json!({"to": "x@evil.example", "cc": "cfo@corp.example"});
+    let intent = s
+        .read(&id, |st| st.intent_json(params.as_object().unwrap()))
+        .unwrap();
+    let p = &intent["provenance"];
     assert_eq!(p["to"], "tool_output");
     assert_eq!(p["cc"], "user");
     // Unknown sessions have no context.

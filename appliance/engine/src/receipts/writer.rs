@@ -65,11 +65,14 @@ pub struct WriterStats {
     pub failures: AtomicU64,
 }
 
+/// A verdict waiting for its receipt (by `seq`) to be durable.
+type StrictAck = (oneshot::Sender<Result<(), String>>, u64);
+
 /// A batch handed to the committer.
 struct Batch {
     records: Vec<(u64, String, Vec<u8>)>,
     head: Head,
-    strict_acks: Vec<(oneshot::Sender<Result<(), String>>, u64)>,
+    strict_acks: Vec<StrictAck>,
     /// Answered once everything up to this batch is in LMDB (or the store failed).
     committed: Vec<oneshot::Sender<()>>,
 }
@@ -80,7 +83,7 @@ struct Signer {
     keys: KeyRing,
     head: Head,
     batch: Vec<(u64, String, Vec<u8>)>,
-    strict_acks: Vec<(oneshot::Sender<Result<(), String>>, u64)>,
+    strict_acks: Vec<StrictAck>,
     /// When the oldest receipt of `batch` was signed.
     oldest: Option<Instant>,
     salt: u32,
@@ -397,6 +400,13 @@ fn recover(
     Ok((head, journal))
 }
 
+/// Releases the verdicts waiting on these receipts, with the same result for all.
+fn answer(acks: impl IntoIterator<Item = StrictAck>, result: Result<(), String>) {
+    for (ack, _) in acks {
+        let _ = ack.send(result.clone());
+    }
+}
+
 /// Answers `committed` waiters when dropped (after the LMDB commit, or when it is skipped).
 struct CommittedGuard(Vec<oneshot::Sender<()>>);
 
@@ -414,7 +424,7 @@ struct ToCommit {
     head: Head,
     /// Strict acks still to answer (batched mode: all of them; strict: none, answered after
     /// the journal sync).
-    acks: Vec<(oneshot::Sender<Result<(), String>>, u64)>,
+    acks: Vec<StrictAck>,
     committed: CommittedGuard,
 }
 
@@ -472,9 +482,7 @@ fn commit_loop(
         );
         let mut acks: Vec<_> = batches.into_iter().flat_map(|b| b.strict_acks).collect();
         if failed.load(Ordering::Acquire) {
-            for (ack, _) in acks {
-                let _ = ack.send(Err("receipt store unavailable".into()));
-            }
+            answer(acks, Err("receipt store unavailable".into()));
             continue;
         }
         if let (Some(j), false) = (&journal, records.is_empty()) {
@@ -487,14 +495,10 @@ fn commit_loop(
                 tracing::error!(error = %e, receipts = records.len(), "cannot write the receipt journal; the receipt store is now unavailable and every action will be denied");
                 stats.failures.fetch_add(1, Ordering::Relaxed);
                 failed.store(true, Ordering::Release);
-                for (ack, _) in acks {
-                    let _ = ack.send(Err(format!("journal write failed: {e}")));
-                }
+                answer(acks, Err(format!("journal write failed: {e}")));
                 continue;
             }
-            for (ack, _) in acks.drain(..) {
-                let _ = ack.send(Ok(()));
-            }
+            answer(acks.drain(..), Ok(()));
         }
         let work = ToCommit {
             records,
@@ -506,16 +510,12 @@ fn commit_loop(
             (Some(tx), _) => {
                 if let Err(mpsc::SendError(work)) = tx.send(work) {
                     failed.store(true, Ordering::Release);
-                    for (ack, _) in work.acks {
-                        let _ = ack.send(Err("the receipt store thread stopped".into()));
-                    }
+                    answer(work.acks, Err("the receipt store thread stopped".into()));
                 }
             }
             (None, Some(store)) => commit_to_lmdb(store, None, work, &failed, &stats),
             (None, None) => {
-                for (ack, _) in work.acks {
-                    let _ = ack.send(Err("receipt store unavailable".into()));
-                }
+                answer(work.acks, Err("receipt store unavailable".into()));
             }
         }
     }
@@ -557,9 +557,7 @@ fn commit_to_lmdb(
         return;
     }
     if failed.load(Ordering::Acquire) {
-        for (ack, _) in acks {
-            let _ = ack.send(Err("receipt store unavailable".into()));
-        }
+        answer(acks, Err("receipt store unavailable".into()));
         return;
     }
     match store.append(&records, &head) {
@@ -575,17 +573,13 @@ fn commit_to_lmdb(
                     }
                 }
             }
-            for (ack, _) in acks {
-                let _ = ack.send(Ok(()));
-            }
+            answer(acks, Ok(()));
         }
         Err(e) => {
             tracing::error!(error = %e, receipts = records.len(), "cannot commit receipts; the receipt store is now unavailable and every action will be denied");
             stats.failures.fetch_add(1, Ordering::Relaxed);
             failed.store(true, Ordering::Release);
-            for (ack, _) in acks {
-                let _ = ack.send(Err(format!("commit failed: {e}")));
-            }
+            answer(acks, Err(format!("commit failed: {e}")));
         }
     }
 }
