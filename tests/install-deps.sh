@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need, skipping whatever is already present:
 # cmake (pingora's zlib-ng), curl, nftables + iproute2 (transparent-mode test), clickhouse-server
-# (SQL-over-HTTP test), and a Python virtualenv with the clients of tests/requirements.txt
+# (SQL-over-HTTP test), rsyslog with its GnuTLS driver (SIEM export test), and a Python virtualenv with the clients of tests/requirements.txt
 # (pytest, requests, the openai, anthropic and mcp SDKs, websockets, cryptography).
 set -euo pipefail
 
@@ -12,6 +12,8 @@ command -v nft >/dev/null || need_apt+=(nftables)
 command -v ip >/dev/null || need_apt+=(iproute2)
 command -v cc >/dev/null || need_apt+=(gcc)
 command -v clickhouse-server >/dev/null || need_apt+=(clickhouse-server)
+command -v rsyslogd >/dev/null || need_apt+=(rsyslog)
+compgen -G '/usr/lib/*/rsyslog/lmnsd_gtls.so' >/dev/null || need_apt+=(rsyslog-gnutls)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 if ((${#need_apt[@]})); then
     if [[ $(id -u) -ne 0 ]]; then

@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import ssl
+import shutil
 import subprocess
 import threading
 import time
@@ -193,9 +194,11 @@ def rogue_upstream(pki):
 class Aarmor:
     """aarmor started from the release binary; `netns` runs it inside that network namespace."""
 
-    def __init__(self, workdir: Path, upstream_ca: Path, extra_proxy="", extra="", netns=None, policy=None, extra_policy=""):
+    def __init__(self, workdir: Path, upstream_ca: Path, extra_proxy="", extra="", netns=None, policy=None, extra_policy="",
+                 policy_files=None):
         """`policy`: Rego source for `package aarmor.policy` (written to a policy directory of
-        its own); without it the repository's default pack in policies/ decides."""
+        its own); without it the repository's default pack in policies/ decides.
+        `policy_files`: {relative path: text} written over a copy of the default pack."""
         self.dir = workdir
         self.netns = netns
         self.port = free_port()
@@ -207,6 +210,14 @@ class Aarmor:
             policy_dir = workdir / "policies"
             policy_dir.mkdir()
             (policy_dir / "policy.rego").write_text(policy)
+            # The default registry: agents on this host are known.
+            shutil.copy(ROOT / "policies" / "identities.yaml", policy_dir / "identities.yaml")
+        if policy_files:
+            if policy is None:
+                policy_dir = workdir / "policies"
+                shutil.copytree(ROOT / "policies", policy_dir)
+            for rel, text in policy_files.items():
+                (policy_dir / rel).write_text(text)
         self.policy_dir = policy_dir
         self.config = workdir / "aarmor.toml"
         self.config.write_text(
@@ -290,10 +301,10 @@ class Aarmor:
 def start_aarmor(tmp_path, pki):
     started = []
 
-    def start(extra_proxy="", extra="", policy=None, extra_policy=""):
+    def start(extra_proxy="", extra="", policy=None, extra_policy="", policy_files=None):
         d = tmp_path / f"aarmor{len(started)}"
         d.mkdir()
-        a = Aarmor(d, pki["ca"], extra_proxy, extra, policy=policy, extra_policy=extra_policy)
+        a = Aarmor(d, pki["ca"], extra_proxy, extra, policy=policy, extra_policy=extra_policy, policy_files=policy_files)
         started.append(a)
         return a
 

@@ -72,7 +72,8 @@ def test_sessions_context_log_and_intent(start_aarmor, pki, upstream, tmp_path):
         session = denied["action"]["identity"]["session"]
         assert session.startswith("ses_")
         assert rest["action"]["identity"]["session"] == session
-        assert rest["action"]["identity"]["agent"] == "ip:127.0.0.1"
+        assert rest["action"]["identity"]["agent"] == "local"  # the default registry: agents on this host
+        assert rest["action"]["identity"]["evidence"] == {"agent": "cidr"}
         assert decisions(a, "get_stock_report")[-1]["action"]["identity"]["session"] == session
 
         # An explicit session header names the session and never reaches the upstream.

@@ -94,13 +94,17 @@ def test_plain_http_absolute_form(aarmor, plain_upstream):
 
 
 def test_proxy_auth_required_and_never_forwarded(start_aarmor, upstream, plain_upstream):
-    a = start_aarmor(extra_proxy="require_proxy_auth = true")
+    # The credential names a registered agent (a POST is an action: unknown agents are refused).
+    registry = ("agents:\n  - name: agent-7\n    credentials:\n      - basic_user: agent-7\n"
+                f"        password_sha256: \"{hashlib.sha256(b'pw').hexdigest()}\"\n")
+    a = start_aarmor(extra_proxy="require_proxy_auth = true", policy_files={"identities.yaml": registry})
     r = curl("-i", "-x", a.url, f"http://127.0.0.1:{plain_upstream.port}/x")
     assert "407" in r.stdout.splitlines()[0] and 'proxy-authenticate: basic realm="aarmor"' in r.stdout.lower()
     r = curl("-x", a.url, "--cacert", str(a.ca), f"https://localhost:{upstream.port}/noauth")
     assert r.returncode != 0 and "407" in r.stderr
     r = curl("-U", "agent-7:pw", "-x", a.url, "-d", "x", f"http://127.0.0.1:{plain_upstream.port}/authed")
-    assert json.loads(r.stdout)["proxy_authorization"] is None
+    assert json.loads(r.stdout)["proxy_authorization"] is None, r.stdout
+    assert [x for x in a.receipts() if x["kind"] == "decision"][-1]["action"]["identity"]["agent"] == "agent-7"
     r = curl("-U", "agent-7:pw", "-x", a.url, "--cacert", str(a.ca), f"https://localhost:{upstream.port}/authed-tls")
     assert r.returncode == 0, r.stderr
 

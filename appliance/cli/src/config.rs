@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use aarmor_engine::identity::IdentitySettings;
 use aarmor_engine::{
     ApprovalSettings, ContextSettings, EnforcementSettings, IntentSettings, PolicySettings,
     ReceiptSettings,
@@ -26,6 +27,7 @@ pub struct Config {
     pub approvals: ApprovalSettings,
     pub context: ContextSettings,
     pub intent: IntentSettings,
+    pub identity: IdentitySettings,
     pub log: LogSettings,
 }
 
@@ -43,6 +45,7 @@ impl Default for Config {
             approvals: ApprovalSettings::default(),
             context: ContextSettings::default(),
             intent: IntentSettings::default(),
+            identity: IdentitySettings::default(),
             log: LogSettings::default(),
         }
     }

@@ -60,7 +60,8 @@ pub fn start(config: &Config) -> Result<Engine, String> {
         log,
         Arc::new(context),
         Duration::from_millis(config.mediation.max_hold_ms),
-    );
+    )
+    .with_identity(config.identity.clone());
     if config.intent.enabled {
         let intent = intent_service(&config.intent);
         if uses_drift {

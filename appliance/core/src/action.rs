@@ -76,7 +76,9 @@ pub struct ActionTarget {
     pub path: String,
 }
 
-/// Who is acting. Fields are empty until identity binding fills them.
+/// Who is acting (AARM R6), bound when the action is submitted and kept across STEP_UP and
+/// DEFER. `evidence` says how each part was established; `unverified` lists what could not be
+/// verified (an unknown agent, a bad or expired user token, a human named only by a header).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -91,6 +93,23 @@ pub struct Identity {
     pub role: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub delegation_chain: Vec<Value>,
+    /// Part (`agent`, `human`, `service`) ⇒ how it was established (`mtls`, `credential`,
+    /// `cidr`, `jwt`, `header`, `upstream_credential`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub evidence: std::collections::BTreeMap<String, String>,
+    /// Why the identity is not (fully) verified; empty when it is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unverified: Vec<String>,
+    /// When the earliest credential behind the identity expires (RFC 3339 UTC); a held action
+    /// is re-checked against it before it runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+}
+
+impl Identity {
+    pub fn is_verified(&self) -> bool {
+        self.unverified.is_empty()
+    }
 }
 
 /// Something about the action a policy should know because parsing could not vouch for it.

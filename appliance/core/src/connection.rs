@@ -73,6 +73,24 @@ pub struct ConnectionFacts {
     /// Server name the client sent in its TLS ClientHello, if any.
     pub sni: Option<String>,
     pub credential: Option<ProxyCredential>,
+    /// The certificate the client presented in the TLS handshake with aarmor, verified against
+    /// the configured client CA (optional mTLS).
+    pub client_cert: Option<ClientCertificate>,
+}
+
+/// What identity binding needs from a verified client certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClientCertificate {
+    /// URI subject alternative names (SPIFFE ids: `spiffe://trust-domain/workload`).
+    pub uri_sans: Vec<String>,
+    /// DNS subject alternative names.
+    pub dns_sans: Vec<String>,
+    /// The subject's common name, if any.
+    pub common_name: Option<String>,
+    /// sha256 of the DER certificate, hex.
+    pub fingerprint: String,
+    /// End of validity, seconds since the Unix epoch.
+    pub not_after: i64,
 }
 
 #[cfg(test)]

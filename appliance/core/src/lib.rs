@@ -15,7 +15,7 @@ pub mod timestamp;
 pub mod verdict;
 
 pub use action::{Action, ActionId, ActionTarget, Identity, Protocol, RiskSignal};
-pub use connection::{ConnectionFacts, ConnectionMode, ProxyCredential, Target};
+pub use connection::{ClientCertificate, ConnectionFacts, ConnectionMode, ProxyCredential, Target};
 pub use data_class::{Classification, DataClass, DataLabel, Finding};
 pub use decision::{Decision, DecisionClass};
 pub use http::{HeaderList, RequestHead, ResponseHead, SyntheticResponse};

@@ -1,6 +1,8 @@
 //! The engine's entry points for the data plane: `mediate` an action, `observe` what is not one.
 
-use aarmor_core::{Action, Observation, SessionId, SessionRef, Verdict};
+use aarmor_core::{
+    Action, ConnectionFacts, Identity, Observation, RequestHead, SessionId, SessionRef, Verdict,
+};
 use async_trait::async_trait;
 
 use crate::mediator::MediationError;
@@ -13,6 +15,19 @@ pub trait ActionEngine: Send + Sync + 'static {
     fn name(&self) -> &'static str;
 
     async fn mediate(&self, action: &Action) -> Result<Verdict, MediationError>;
+
+    /// Binds who is acting in an exchange (AARM R6); `session` is filled by the data plane.
+    /// The default names the proxy credential's principal or the client address, unverified
+    /// by no registry.
+    fn identify(&self, facts: &ConnectionFacts, _request: &RequestHead) -> Identity {
+        crate::identity::unbound(facts)
+    }
+
+    /// Request headers that carry identity (a user token, a human header) and are removed before
+    /// the request goes upstream, besides every `x-aarm-*` header.
+    fn private_headers(&self) -> Vec<String> {
+        Vec::new()
+    }
 
     /// The session of an exchange: the one the `x-aarm-session` header names (`explicit`), else
     /// the one of the conversation (`conversation`: system prompt and first user message of an

@@ -45,6 +45,7 @@ mod tests {
                 target: None,
                 sni: None,
                 credential: None,
+                client_cert: None,
             }),
             request: RequestHead {
                 method: "DELETE".into(),

@@ -9,6 +9,7 @@ pub mod allow_all;
 pub mod approvals;
 pub mod classify;
 pub mod context;
+pub mod identity;
 pub mod intent;
 pub mod mediator;
 pub mod policy;

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use aarmor_core::receipt::PolicyRef;
 use aarmor_core::{
-    Action, Decision, DecisionClass, Denial, Hold, Modification, Observation, ObservationKind,
-    Protocol, Receipt, ReceiptDecision, ReceiptKind, SessionId, SessionRef, Verdict,
+    Action, ConnectionFacts, Decision, DecisionClass, Denial, Hold, Identity, Modification,
+    Observation, ObservationKind, Protocol, Receipt, ReceiptDecision, ReceiptKind, RequestHead,
+    SessionId, SessionRef, Verdict,
 };
 use async_trait::async_trait;
 use serde_json::{json, Map, Value};
@@ -22,6 +23,7 @@ use crate::action_engine::ActionEngine;
 use crate::approvals::{ApprovalAnswer, ApprovalRequest, Approvals};
 use crate::context::state::rounded;
 use crate::context::ContextStore;
+use crate::identity::{IdentitySettings, UnverifiedMode};
 use crate::intent::{action_text, cosine, IntentService};
 use crate::mediator::MediationError;
 use crate::policy::resolve::populated;
@@ -33,6 +35,7 @@ struct Inner {
     policies: RwLock<Arc<PolicySet>>,
     settings: PolicySettings,
     enforcement: EnforcementSettings,
+    identity: IdentitySettings,
     receipts: ReceiptLog,
     approvals: Arc<Approvals>,
     declared: ToolSchemas,
@@ -80,6 +83,7 @@ impl PolicyEngine {
                 policies: RwLock::new(Arc::new(policies)),
                 settings,
                 enforcement,
+                identity: IdentitySettings::default(),
                 receipts,
                 approvals: Arc::new(Approvals::default()),
                 declared: ToolSchemas::default(),
@@ -100,6 +104,16 @@ impl PolicyEngine {
         match Arc::get_mut(&mut self.inner) {
             Some(inner) => inner.intent = Some(intent),
             None => tracing::error!("with_intent called on a shared engine; intent stays off"),
+        }
+        self
+    }
+
+    /// Sets what happens to actions whose identity is not verified. Call before the engine is
+    /// cloned.
+    pub fn with_identity(mut self, identity: IdentitySettings) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.identity = identity,
+            None => tracing::error!("with_identity called on a shared engine; the default stays"),
         }
         self
     }
@@ -225,6 +239,9 @@ impl Inner {
         if let Err(e) = self.context.healthy() {
             return deny_resolution(format!("{e}; refused (fail closed)"));
         }
+        if let Some(denied) = self.identity_check(action) {
+            return denied;
+        }
         let candidates = match set.evaluate(input) {
             Ok(c) => c,
             Err(e) => return evaluation_failed(&e),
@@ -241,6 +258,30 @@ impl Inner {
             Ok(c) => resolve(c, input, self.default_for(action.protocol)),
             Err(e) => evaluation_failed(&e),
         }
+    }
+
+    /// Denies an action whose identity is not verified (unless flagged only) or has expired.
+    fn identity_check(&self, action: &Action) -> Option<Resolution> {
+        let id = &action.identity;
+        if !id.is_verified() && self.identity.unverified == UnverifiedMode::Deny {
+            let mut res = deny_resolution(format!(
+                "identity not verified: {}; refused",
+                id.unverified.join("; ")
+            ));
+            res.class = Some(DecisionClass::Forbidden);
+            res.rule = Some("identity.unverified".into());
+            return Some(res);
+        }
+        if crate::identity::expired(id, &aarmor_core::timestamp::now_rfc3339_millis()) {
+            let mut res = deny_resolution(format!(
+                "the credentials behind this identity expired at {}; refused",
+                id.expires.as_deref().unwrap_or("?")
+            ));
+            res.class = Some(DecisionClass::Forbidden);
+            res.rule = Some("identity.expired".into());
+            return Some(res);
+        }
+        None
     }
 
     /// Computes `intent.drift` for the action (and updates the session's max and average);
@@ -605,7 +646,17 @@ impl Inner {
             resolution: Box::pin(async move {
                 let outcome = tokio::time::timeout(limit, answer).await;
                 inner.approvals.close(&id);
+                let now = aarmor_core::timestamp::now_rfc3339_millis();
                 let (decision, why, approval) = match outcome {
+                    Ok(Ok(a)) if a.approved && crate::identity::expired(&action.identity, &now) => (
+                        Decision::Deny,
+                        format!(
+                            "approved by {}, but the credentials behind the action's identity expired at {} while it was held; refused",
+                            a.approver,
+                            action.identity.expires.as_deref().unwrap_or("?")
+                        ),
+                        approval_json(&id, &a),
+                    ),
                     Ok(Ok(a)) if a.approved => (
                         Decision::Allow,
                         format!("approved by {}", a.approver),
@@ -840,6 +891,15 @@ impl ActionEngine for PolicyEngine {
         if let Some(intent) = &self.inner.intent {
             intent.stats().register(registry);
         }
+    }
+
+    fn identify(&self, facts: &ConnectionFacts, request: &RequestHead) -> Identity {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        self.inner.current().identities.resolve(facts, request, now)
+    }
+
+    fn private_headers(&self) -> Vec<String> {
+        self.inner.current().identities.private_headers()
     }
 
     fn attribute(

@@ -599,3 +599,82 @@ async fn an_unavailable_context_store_denies_everything() {
         "{v:?}"
     );
 }
+
+#[tokio::test]
+async fn unverified_identities_are_denied_or_flagged() {
+    use aarmor_engine::identity::{IdentitySettings, UnverifiedMode};
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path(), EnforcementMode::Enforce, 1 << 24);
+    let mut unknown = action("read", json!({}));
+    unknown.identity.agent = Some("ip:192.0.2.7".into());
+    unknown.identity.unverified = vec!["no registered agent for source address 192.0.2.7".into()];
+    let v = decide(&e, &unknown).await;
+    assert!(
+        matches!(&v, FinalVerdict::Deny(d) if d.rule.as_deref() == Some("identity.unverified") && d.reason.contains("192.0.2.7")),
+        "{v:?}"
+    );
+    e.committed().await;
+    let r = receipts(dir.path());
+    assert_eq!(r.len(), 1, "the denial has its receipt");
+    assert_eq!(
+        r[0].action.identity.unverified, unknown.identity.unverified,
+        "the receipt says why"
+    );
+
+    // Flag mode: evaluated as usual, the flag visible to policy and in the receipt.
+    let dir2 = tempfile::tempdir().unwrap();
+    let flagged =
+        engine(dir2.path(), EnforcementMode::Enforce, 1 << 24).with_identity(IdentitySettings {
+            unverified: UnverifiedMode::Flag,
+        });
+    assert_eq!(decide(&flagged, &unknown).await, FinalVerdict::Allow);
+    let (input, _) = flagged.explain(&unknown).await;
+    assert_eq!(
+        input["identity"]["unverified"][0],
+        "no registered agent for source address 192.0.2.7"
+    );
+
+    // Credentials that expired are refused whatever the mode.
+    let mut expired = action("read", json!({}));
+    expired.identity.expires = Some("2020-01-01T00:00:00.000Z".into());
+    let v = decide(&flagged, &expired).await;
+    assert!(
+        matches!(&v, FinalVerdict::Deny(d) if d.rule.as_deref() == Some("identity.expired")),
+        "{v:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_identity_that_expires_while_held_is_refused_after_approval() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path(), EnforcementMode::Enforce, 1 << 24);
+    let mut a = action("transfer", json!({"amount": 5000}));
+    // Valid when submitted, expired by the time the approver answers.
+    a.identity.expires = Some(aarmor_core::timestamp::rfc3339_millis(
+        time::OffsetDateTime::now_utc() + time::Duration::milliseconds(150),
+    ));
+    let waiter = {
+        let e = e.clone();
+        let a = a.clone();
+        tokio::spawn(async move { decide(&e, &a).await })
+    };
+    let approvals = e.approvals();
+    let mut pending = Vec::new();
+    for _ in 0..100 {
+        pending = approvals.list();
+        if !pending.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(pending.len(), 1);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    approvals
+        .decide(&pending[0].id, answer(true, "ana", None))
+        .unwrap();
+    let v = waiter.await.unwrap();
+    assert!(
+        matches!(&v, FinalVerdict::Deny(d) if d.reason.contains("expired") && d.reason.contains("approved by ana")),
+        "{v:?}"
+    );
+}

@@ -85,7 +85,7 @@ impl Mediator for ActionMediator {
         let kind = match classify_head(&exchange.request, &self.shared.protocols) {
             HeadClass::NotAnAction => {
                 // aarmor's own headers never reach the upstream.
-                let remove = aarmor_headers(&exchange.request);
+                let remove = aarmor_headers(&exchange.request, &self.shared.engine);
                 if !remove.is_empty() {
                     return Ok(HeadVerdict::Rewrite(HeaderRewrite {
                         set: vec![],
@@ -98,7 +98,12 @@ impl Mediator for ActionMediator {
             HeadClass::Sql(ep) => Kind::Sql(ep.clone()),
             HeadClass::NeedsBody => Kind::Undecided,
         };
+        let identity = self
+            .shared
+            .engine
+            .identify(&exchange.connection, &exchange.request);
         Ok(HeadVerdict::Inspect(Box::new(ActionInspector {
+            identity,
             shared: self.shared.clone(),
             exchange: exchange.clone(),
             kind,
@@ -140,6 +145,8 @@ enum ResponseHandling {
 
 struct ActionInspector {
     shared: Arc<Shared>,
+    /// Who is acting, bound when the exchange arrived (the session is added per action).
+    identity: Identity,
     exchange: Exchange,
     kind: Kind,
     response: ResponseHandling,
@@ -177,15 +184,23 @@ fn mcp_result_text(result: &Value) -> String {
     parts.join("\n")
 }
 
-/// Headers only aarmor and the agent platform speak (`x-aarm-*`): the ones present, to remove
-/// before the request goes upstream.
-fn aarmor_headers(request: &aarmor_core::RequestHead) -> Vec<String> {
+/// Headers only aarmor and the agent platform speak (`x-aarm-*`, and the identity headers the
+/// engine names): the ones present, to remove before the request goes upstream.
+fn aarmor_headers(
+    request: &aarmor_core::RequestHead,
+    engine: &Arc<dyn ActionEngine>,
+) -> Vec<String> {
+    let private = engine.private_headers();
     let mut names: Vec<String> = request
         .headers
         .iter()
-        .filter(|(n, _)| n.len() >= 7 && n[..7].eq_ignore_ascii_case("x-aarm-"))
+        .filter(|(n, _)| {
+            (n.len() >= 7 && n[..7].eq_ignore_ascii_case("x-aarm-"))
+                || private.iter().any(|p| p.eq_ignore_ascii_case(n))
+        })
         .map(|(n, _)| n.to_ascii_lowercase())
         .collect();
+    names.sort();
     names.dedup();
     names
 }
@@ -246,17 +261,12 @@ impl ActionInspector {
         ActionId::from_parts((millis << 16) | u64::from(self.shared.id_salt), n)
     }
 
-    /// Who is acting, until identity binding: the proxy credential's principal, else the
-    /// client's address.
+    /// The agent acting, as identity binding named it.
     fn agent(&self) -> String {
-        let facts = &self.exchange.connection;
-        if let Some(c) = &facts.credential {
-            return format!("proxy-user:{}", c.principal());
-        }
-        match facts.client_addr {
-            Some(a) => format!("ip:{}", a.ip()),
-            None => "unknown".into(),
-        }
+        self.identity
+            .agent
+            .clone()
+            .unwrap_or_else(|| "unknown".into())
     }
 
     fn explicit_session(&self) -> Option<&str> {
@@ -283,9 +293,8 @@ impl ActionInspector {
 
     fn action(&self, draft: ActionDraft) -> Action {
         let identity = Identity {
-            agent: Some(self.agent()),
             session: self.session.as_ref().map(|s| s.0.clone()),
-            ..Identity::default()
+            ..self.identity.clone()
         };
         draft.into_action(
             self.next_action_id(),
@@ -584,7 +593,7 @@ impl ExchangeInspector for ActionInspector {
     fn header_rewrite(&self) -> Option<HeaderRewrite> {
         // aarmor's own headers never reach the upstream; responses aarmor must read are
         // requested uncompressed.
-        let remove = aarmor_headers(&self.exchange.request);
+        let remove = aarmor_headers(&self.exchange.request, &self.shared.engine);
         match self.kind {
             Kind::Llm(_) | Kind::Mcp | Kind::Sql(_) => Some(HeaderRewrite {
                 set: vec![("accept-encoding".into(), "identity".into())],

@@ -67,6 +67,7 @@ mod tests {
             target: None,
             sni: None,
             credential: None,
+            client_cert: None,
         };
         let reg = table.register(42, facts);
         assert_eq!(table.get(42).unwrap().mode, ConnectionMode::ForwardHttp);

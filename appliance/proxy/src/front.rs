@@ -311,6 +311,7 @@ impl FrontEnd {
                 target: None,
                 sni: None,
                 credential,
+                client_cert: None,
             };
             return self.serve_http(l4, facts, shutdown).await;
         }
@@ -441,6 +442,7 @@ impl FrontEnd {
                     target: Some(target),
                     sni: server_name,
                     credential,
+                    client_cert: None,
                 };
                 self.intercept(l4, buf, host, facts, shutdown).await
             }
@@ -452,6 +454,7 @@ impl FrontEnd {
                     target: Some(target),
                     sni: None,
                     credential,
+                    client_cert: None,
                 };
                 self.serve_http(l4, facts, shutdown).await
             }
@@ -528,6 +531,7 @@ impl FrontEnd {
                     }),
                     sni: server_name,
                     credential: None,
+                    client_cert: None,
                 };
                 self.intercept(l4, buf, dst.ip().to_string(), facts, shutdown)
                     .await
@@ -547,6 +551,7 @@ impl FrontEnd {
                     }),
                     sni: None,
                     credential: None,
+                    client_cert: None,
                 };
                 self.serve_http(l4, facts, shutdown).await
             }
@@ -570,16 +575,37 @@ impl FrontEnd {
         mut l4: L4Stream,
         buf: Vec<u8>,
         fallback_name: String,
-        facts: ConnectionFacts,
+        mut facts: ConnectionFacts,
         shutdown: &ShutdownWatch,
     ) {
         l4.rewind(&buf);
         let cookie = l4.get_socket_digest().and_then(|d| d.socket_cookie().ok());
-        let mut config = (*self.plane.tls_template).clone();
-        config.cert_resolver = Arc::new(ConnectionResolver {
+        let resolver = Arc::new(ConnectionResolver {
             minter: self.plane.minter.clone(),
             fallback_name: Some(fallback_name),
         });
+        let (config, client_cert) = match &self.plane.client_verifier {
+            None => {
+                let mut config = (*self.plane.tls_template).clone();
+                config.cert_resolver = resolver;
+                (config, None)
+            }
+            Some(v) => {
+                let capture = crate::mtls::CapturingVerifier::new(v.clone());
+                let slot = capture.slot();
+                match crate::mtls::with_client_auth(
+                    &self.plane.tls_template,
+                    Arc::new(capture),
+                    resolver,
+                ) {
+                    Ok(config) => (config, Some(slot)),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot build the TLS config with client authentication; closing");
+                        return;
+                    }
+                }
+            }
+        };
         let acceptor = Acceptor::from_server_config(Arc::new(config));
         let deadline = Self::timeout(self.plane.proxy.tls_handshake_timeout_ms);
         let tls = match tokio::time::timeout(deadline, acceptor.tls_handshake(l4)).await {
@@ -608,6 +634,10 @@ impl FrontEnd {
             .tls_handshakes
             .with_label_values(&["ok"])
             .inc();
+        if let Some(slot) = client_cert {
+            let der = slot.lock().ok().and_then(|mut s| s.take());
+            facts.client_cert = der.and_then(|d| crate::mtls::describe(&d));
+        }
         self.serve_stream(Box::new(tls), cookie, facts, shutdown)
             .await
     }

@@ -18,6 +18,7 @@ pub mod http_engine;
 pub mod inspect;
 pub mod metrics;
 pub mod mint;
+pub mod mtls;
 pub mod plane;
 pub mod server;
 pub mod settings;

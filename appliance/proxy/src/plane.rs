@@ -22,6 +22,8 @@ pub struct Plane {
     pub minter: Arc<LeafMinter>,
     /// Template for per-connection TLS configs (shared session cache and ticketer).
     pub tls_template: Arc<rustls::ServerConfig>,
+    /// Verifier of client certificates (optional mTLS), wrapped per connection.
+    pub client_verifier: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
     /// Upstream connector for exchanges that aarmor drives itself (inspected bodies).
     pub connector: pingora::connectors::http::Connector,
     next_exchange: AtomicU64,
@@ -37,6 +39,7 @@ impl Plane {
         metrics: Arc<Metrics>,
         minter: Arc<LeafMinter>,
         tls_template: Arc<rustls::ServerConfig>,
+        client_verifier: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
         connector: pingora::connectors::http::Connector,
     ) -> Self {
         Self {
@@ -48,6 +51,7 @@ impl Plane {
             facts: Arc::new(FactsTable::default()),
             minter,
             tls_template,
+            client_verifier,
             connector,
             next_exchange: AtomicU64::new(1),
         }

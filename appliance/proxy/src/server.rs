@@ -122,6 +122,18 @@ pub fn prepare(config: DataPlaneConfig, decider: Decider) -> Result<Prepared, St
         Box::new(move || minted.inc()),
     )?);
     let tls_template = Arc::new(tls_template(&minter, proxy.http2)?);
+    let client_verifier = match &proxy.client_ca_file {
+        Some(path) => Some(
+            crate::mtls::client_verifier(path, proxy.require_client_cert)
+                .map_err(StartError::Conflict)?,
+        ),
+        None if proxy.require_client_cert => {
+            return Err(StartError::Conflict(
+                "proxy.require_client_cert needs proxy.client_ca_file".into(),
+            ))
+        }
+        None => None,
+    };
 
     let threads = if proxy.threads == 0 {
         std::thread::available_parallelism()
@@ -161,6 +173,7 @@ pub fn prepare(config: DataPlaneConfig, decider: Decider) -> Result<Prepared, St
         metrics.clone(),
         minter,
         tls_template,
+        client_verifier,
         connector,
     ));
     let http = Arc::new(pingora::proxy::http_proxy(

@@ -25,6 +25,11 @@ pub struct ProxySettings {
     pub bypass: Vec<BypassRule>,
     /// Answer 407 to clients that send no usable `Proxy-Authorization` (Basic or Bearer).
     pub require_proxy_auth: bool,
+    /// PEM CA(s) whose client certificates identify agents (optional mTLS on intercepted TLS:
+    /// URI SANs such as SPIFFE ids, DNS SANs or the common name name the agent). Off when absent.
+    pub client_ca_file: Option<PathBuf>,
+    /// With `client_ca_file`: refuse TLS clients that present no certificate.
+    pub require_client_cert: bool,
     /// Offer HTTP/2 to clients by ALPN on intercepted TLS.
     pub http2: bool,
     /// Worker threads of the proxy listeners; 0 = one per CPU.
@@ -50,6 +55,8 @@ impl Default for ProxySettings {
             transparent_listen: None,
             bypass: Vec::new(),
             require_proxy_auth: false,
+            client_ca_file: None,
+            require_client_cert: false,
             http2: true,
             threads: 0,
             header_read_timeout_ms: 10_000,

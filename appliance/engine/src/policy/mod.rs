@@ -27,6 +27,7 @@ use regorus::utils::limits::ExecutionTimerConfig;
 use serde_json::Value;
 
 use crate::classify::Classifiers;
+use crate::identity::Identities;
 
 pub use candidate::{Candidate, Patch};
 pub use resolve::{resolve, Resolution};
@@ -73,6 +74,8 @@ pub struct PolicySources {
     pub tool_schemas: Vec<(String, Value)>,
     /// `(relative path, content)` of the operator's data classifiers (`classifiers/*.yaml`).
     pub classifiers: Vec<(String, String)>,
+    /// The identity registry (`identities.yaml`), when the bundle has one.
+    pub identities: Option<String>,
     /// `sha256:` over every file except tests.
     pub hash: String,
 }
@@ -125,6 +128,7 @@ impl PolicySources {
             let wanted = rel.ends_with(".rego")
                 || rel == "data.json"
                 || rel == "manifest.json"
+                || rel == crate::identity::REGISTRY_FILE
                 || is_classifier
                 || (rel.starts_with("tools/") && rel.ends_with(".json"));
             if !wanted {
@@ -139,6 +143,8 @@ impl PolicySources {
             }
             if rel.ends_with(".rego") {
                 sources.rego.push((rel, content));
+            } else if rel == crate::identity::REGISTRY_FILE {
+                sources.identities = Some(content);
             } else if is_classifier {
                 sources.classifiers.push((rel, content));
             } else {
@@ -215,6 +221,8 @@ pub struct PolicySet {
     limits: EvalLimits,
     pub schemas: Arc<ToolSchemas>,
     pub classifiers: Arc<Classifiers>,
+    /// Who is who: the agent registry and the sources of human principals.
+    pub identities: Arc<Identities>,
     /// Whether any policy module reads a model-based intent signal (`intent.drift`...): when
     /// none does, the embedding model is never run.
     pub uses_drift: bool,
@@ -256,12 +264,17 @@ impl PolicySet {
             .map_err(|e| PolicyError::Compile(format!("tools/: {e}")))?;
         let classifiers = Classifiers::compile(&sources.classifiers)
             .map_err(|e| PolicyError::Compile(format!("classifiers/: {e}")))?;
+        let identities = match &sources.identities {
+            Some(text) => Identities::compile(&sources.dir, text).map_err(PolicyError::Compile)?,
+            None => Identities::empty(),
+        };
         let uses_drift = sources
             .rego
             .iter()
             .any(|(p, c)| !p.ends_with("_test.rego") && c.contains("intent.drift"));
         let set = Self {
             classifiers: Arc::new(classifiers),
+            identities: Arc::new(identities),
             uses_drift,
             policy: sources.policy_ref(),
             data: regorus::Value::from(sources.data.clone()),
