@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use aarmor_engine::identity::IdentitySettings;
+use aarmor_engine::telemetry::TelemetrySettings;
 use aarmor_engine::{
     ApprovalSettings, ContextSettings, EnforcementSettings, IntentSettings, PolicySettings,
     ReceiptSettings,
@@ -28,6 +29,7 @@ pub struct Config {
     pub context: ContextSettings,
     pub intent: IntentSettings,
     pub identity: IdentitySettings,
+    pub telemetry: TelemetrySettings,
     pub log: LogSettings,
 }
 
@@ -46,6 +48,7 @@ impl Default for Config {
             context: ContextSettings::default(),
             intent: IntentSettings::default(),
             identity: IdentitySettings::default(),
+            telemetry: TelemetrySettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -137,6 +140,10 @@ impl Config {
             key: key.into(),
             message: message.into(),
         };
+        if let Err(e) = self.telemetry.validate() {
+            let (key, message) = e.split_once(": ").unwrap_or(("telemetry", e.as_str()));
+            return Err(key_err(key, message));
+        }
         let p = &self.proxy;
         let positive = [
             ("proxy.header_read_timeout_ms", p.header_read_timeout_ms),

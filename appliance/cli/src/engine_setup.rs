@@ -9,6 +9,7 @@ use aarmor_engine::intent::{Embedder, IntentService};
 use aarmor_engine::policy::{PolicySet, PolicySources};
 use aarmor_engine::policy_engine::eval_limits;
 use aarmor_engine::receipts::{KeyRing, ReceiptLog, ReceiptStore};
+use aarmor_engine::telemetry::Telemetry;
 use aarmor_engine::{IntentSettings, PolicyEngine};
 use aarmor_intent::EmbeddingModel;
 
@@ -62,6 +63,16 @@ pub fn start(config: &Config) -> Result<Engine, String> {
         Duration::from_millis(config.mediation.max_hold_ms),
     )
     .with_identity(config.identity.clone());
+    if !config.telemetry.sinks.is_empty() {
+        let telemetry = Telemetry::start(&config.telemetry, &config.data_dir)
+            .map_err(|e| format!("telemetry: {e}"))?;
+        eprintln!(
+            "aarmor: streaming decisions to {} syslog sink(s) as {:?}",
+            config.telemetry.sinks.len(),
+            config.telemetry.format
+        );
+        engine = engine.with_telemetry(Arc::new(telemetry));
+    }
     if config.intent.enabled {
         let intent = intent_service(&config.intent);
         if uses_drift {

@@ -16,6 +16,7 @@ pub mod policy;
 pub mod policy_engine;
 pub mod receipts;
 pub mod settings;
+pub mod telemetry;
 
 pub use action_engine::ActionEngine;
 pub use allow_all::AllowAllMediator;

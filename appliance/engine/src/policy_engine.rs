@@ -30,12 +30,14 @@ use crate::policy::resolve::populated;
 use crate::policy::{resolve, EvalLimits, PolicyError, PolicySet, Resolution, ToolSchemas};
 use crate::receipts::{ReceiptDraft, ReceiptLog};
 use crate::settings::{DefaultDecision, EnforcementMode, EnforcementSettings, PolicySettings};
+use crate::telemetry::Telemetry;
 
 struct Inner {
     policies: RwLock<Arc<PolicySet>>,
     settings: PolicySettings,
     enforcement: EnforcementSettings,
     identity: IdentitySettings,
+    telemetry: Option<Arc<Telemetry>>,
     receipts: ReceiptLog,
     approvals: Arc<Approvals>,
     declared: ToolSchemas,
@@ -84,6 +86,7 @@ impl PolicyEngine {
                 settings,
                 enforcement,
                 identity: IdentitySettings::default(),
+                telemetry: None,
                 receipts,
                 approvals: Arc::new(Approvals::default()),
                 declared: ToolSchemas::default(),
@@ -114,6 +117,18 @@ impl PolicyEngine {
         match Arc::get_mut(&mut self.inner) {
             Some(inner) => inner.identity = identity,
             None => tracing::error!("with_identity called on a shared engine; the default stays"),
+        }
+        self
+    }
+
+    /// Streams an event per decision, approval, deferral resolution and drift alert to the
+    /// SIEM. Call before the engine is cloned.
+    pub fn with_telemetry(mut self, telemetry: Arc<Telemetry>) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.telemetry = Some(telemetry),
+            None => {
+                tracing::error!("with_telemetry called on a shared engine; telemetry stays off")
+            }
         }
         self
     }
@@ -383,7 +398,15 @@ impl Inner {
             deferral: extra.deferral,
             execution: None,
         };
-        self.receipts.append(draft).await.map_err(|e| e.to_string())
+        let receipt = self
+            .receipts
+            .append(draft)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(t) = &self.telemetry {
+            t.receipt(&receipt);
+        }
+        Ok(receipt)
     }
 }
 
@@ -888,6 +911,9 @@ impl ActionEngine for PolicyEngine {
 
     fn register_metrics(&self, registry: &prometheus::Registry) {
         self.inner.context.register_metrics(registry);
+        if let Some(t) = &self.inner.telemetry {
+            t.register(registry);
+        }
         if let Some(intent) = &self.inner.intent {
             intent.stats().register(registry);
         }
