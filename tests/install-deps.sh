@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need, skipping whatever is already present:
 # cmake (pingora's zlib-ng), curl, nftables + iproute2 (transparent-mode test), clickhouse-server
-# (SQL-over-HTTP test), rsyslog with its GnuTLS driver (SIEM export test), and a Python virtualenv with the clients of tests/requirements.txt
-# (pytest, requests, the openai, anthropic and mcp SDKs, websockets, cryptography).
+# (SQL-over-HTTP test), rsyslog with its GnuTLS driver (SIEM export test), Debian's chromium
+# (approvals console test), and a Python virtualenv with the clients of tests/requirements.txt
+# (pytest, requests, the openai, anthropic and mcp SDKs, websockets, cryptography, playwright
+# driving the system chromium).
 set -euo pipefail
 
 need_apt=()
@@ -13,6 +15,7 @@ command -v ip >/dev/null || need_apt+=(iproute2)
 command -v cc >/dev/null || need_apt+=(gcc)
 command -v clickhouse-server >/dev/null || need_apt+=(clickhouse-server)
 command -v rsyslogd >/dev/null || need_apt+=(rsyslog)
+command -v chromium >/dev/null || need_apt+=(chromium)
 compgen -G '/usr/lib/*/rsyslog/lmnsd_gtls.so' >/dev/null || need_apt+=(rsyslog-gnutls)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 if ((${#need_apt[@]})); then

@@ -217,6 +217,10 @@ impl Config {
                 "must be between 1 and 1000",
             ));
         }
+        if let Err(e) = self.approvals.validate() {
+            let (key, message) = e.split_once(": ").unwrap_or(("approvals", e.as_str()));
+            return Err(key_err(key, message));
+        }
         if let Err(e) = self.approvals.resolve_token() {
             return Err(key_err("approvals.token_file", &e));
         }
@@ -245,7 +249,9 @@ mod tests {
                 for key in obj.keys() {
                     assert!(
                         DEFAULT_CONFIG_TOML.contains(&format!("{key} ="))
-                            || DEFAULT_CONFIG_TOML.contains(&format!("# {key} =")),
+                            || DEFAULT_CONFIG_TOML.contains(&format!("# {key} ="))
+                            || DEFAULT_CONFIG_TOML.contains(&format!("[[{section}.{key}]]"))
+                            || DEFAULT_CONFIG_TOML.contains(&format!("[{section}.{key}]")),
                         "{section}.{key} undocumented"
                     );
                 }

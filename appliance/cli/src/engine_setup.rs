@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use aarmor_engine::approvals::{Directory, Notifier};
 use aarmor_engine::context::ContextStore;
 use aarmor_engine::intent::{Embedder, IntentService};
 use aarmor_engine::policy::{PolicySet, PolicySources};
@@ -15,10 +16,9 @@ use aarmor_intent::EmbeddingModel;
 
 use crate::config::Config;
 
-/// A started engine and the approvals API token.
+/// A started engine.
 pub struct Engine {
     pub engine: PolicyEngine,
-    pub approval_token: Option<String>,
 }
 
 pub fn start(config: &Config) -> Result<Engine, String> {
@@ -93,14 +93,25 @@ pub fn start(config: &Config) -> Result<Engine, String> {
     }
     watch_policies(engine.clone(), config);
     let approval_token = config.approvals.resolve_token()?;
-    engine.approvals().set_answerable(approval_token.is_some());
-    if approval_token.is_none() {
-        eprintln!("aarmor: no [approvals] token: actions that need approval (STEP_UP) are denied");
+    let directory = Directory::new(&config.approvals, approval_token.clone());
+    let console_url = config
+        .approvals
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.admin.listen))
+        .trim_end_matches('/')
+        .to_string()
+        + "/console";
+    let notifier = if config.approvals.webhooks.is_empty() {
+        None
+    } else {
+        Some(Notifier::new(&config.approvals.webhooks, console_url)?)
+    };
+    if !directory.anyone() {
+        eprintln!("aarmor: no approver configured ([approvals] token or approvers): actions that need approval (STEP_UP) are denied");
     }
-    Ok(Engine {
-        engine,
-        approval_token,
-    })
+    engine.approvals().configure(directory, notifier);
+    Ok(Engine { engine })
 }
 
 /// The bundled model behind the engine's embedding service.
@@ -179,9 +190,14 @@ fn watch_policies(engine: PolicyEngine, config: &Config) {
         });
 }
 
-pub fn approvals_for(engine: &Engine) -> Option<(Arc<aarmor_engine::Approvals>, String)> {
-    engine
-        .approval_token
-        .clone()
-        .map(|t| (engine.engine.approvals(), t))
+/// What the admin listener serves for approvers: the approvals API, the console, receipts.
+pub fn approvals_for(engine: &Engine, config: &Config) -> Option<aarmor_proxy::AdminApprovals> {
+    let approvals = engine.engine.approvals();
+    approvals
+        .answerable()
+        .then(|| aarmor_proxy::AdminApprovals {
+            approvals,
+            receipts: engine.engine.receipts_reader(),
+            console_session_ttl: Duration::from_secs(config.approvals.console_session_ttl_s),
+        })
 }

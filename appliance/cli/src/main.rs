@@ -341,7 +341,7 @@ fn run(config: Config) -> Result<(), String> {
     };
     let decider = if config.mediation.enabled {
         let engine = engine_setup::start(&config)?;
-        let approvals = engine_setup::approvals_for(&engine);
+        let approvals = engine_setup::approvals_for(&engine, &config);
         aarmor_proxy::Decider::Actions {
             engine: Arc::new(engine.engine),
             approvals,

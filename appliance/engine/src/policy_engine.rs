@@ -147,6 +147,11 @@ impl PolicyEngine {
         self.inner.current().uses_drift
     }
 
+    /// Reads receipts while the engine writes them (the console's receipts view).
+    pub fn receipts_reader(&self) -> crate::receipts::ReceiptReader {
+        self.inner.receipts.reader()
+    }
+
     pub fn approvals(&self) -> Arc<Approvals> {
         self.inner.approvals.clone()
     }
@@ -429,7 +434,7 @@ fn deny_resolution(reason: String) -> Resolution {
         rule: None,
         reason,
         modify: None,
-        approvers: Vec::new(),
+        route: crate::policy::ApprovalRoute::default(),
         timeout: None,
         candidates: Vec::new(),
     }
@@ -628,7 +633,7 @@ impl Inner {
             // Nobody can answer: denied now, not after the timeout.
             let inner = self.clone();
             let why = format!(
-                "{} — approval required, but no approvals API is configured ([approvals] token); refused",
+                "{} — approval required, but no approver is configured ([approvals] token or approvers); refused",
                 res.reason
             );
             tracing::warn!(action = %action.action_id, rule = ?res.rule, "STEP_UP with no approvals API configured; denied at once");
@@ -648,27 +653,62 @@ impl Inner {
                 }),
             });
         }
+        let directory = self.approvals.directory();
+        let route = &res.route;
+        let groups = if route.groups.is_empty() {
+            directory.default_groups.clone()
+        } else {
+            route.groups.clone()
+        };
+        let escalate_to = if route.escalate_to.is_empty() {
+            directory.escalate_to.clone()
+        } else {
+            route.escalate_to.clone()
+        };
+        let escalate_after = route.escalate_after.or_else(|| {
+            (directory.escalate_after_s > 0)
+                .then(|| Duration::from_secs(directory.escalate_after_s))
+        });
+        let escalate_after = escalate_after.filter(|w| !escalate_to.is_empty() && *w < limit);
+        let context = evaluation_context(&input);
         let request = ApprovalRequest {
             id: id.clone(),
             receipt_id: receipt_id.clone(),
             action: action.clone(),
-            context: evaluation_context(&input),
+            risk: crate::approvals::risk_level(&context).to_string(),
+            context,
             rule: res.rule.clone(),
             reason: res.reason.clone(),
-            approvers: res.approvers.clone(),
+            approvers: groups,
+            quorum: route.quorum.max(1),
+            escalate_to,
+            escalates_at: escalate_after.map(in_future),
+            escalated: false,
+            votes: Vec::new(),
             created: aarmor_core::timestamp::now_rfc3339_millis(),
             expires: in_future(limit),
         };
+        let quorum = request.quorum;
         let answer = self.approvals.open(request);
-        tracing::info!(action = %action.action_id, approval = %id, timeout_s = limit.as_secs(), rule = ?res.rule, "action held for approval (STEP_UP)");
+        tracing::info!(action = %action.action_id, approval = %id, timeout_s = limit.as_secs(), quorum, rule = ?res.rule, "action held for approval (STEP_UP)");
         let inner = self.clone();
         let reason = res.reason.clone();
         Verdict::Hold(Hold {
             reason: format!("approval {id}: {reason}"),
             timeout: limit + Duration::from_secs(2),
             resolution: Box::pin(async move {
-                let outcome = tokio::time::timeout(limit, answer).await;
-                inner.approvals.close(&id);
+                let deadline = tokio::time::Instant::now() + limit;
+                let mut answer = answer;
+                let outcome = match escalate_after {
+                    Some(window) => match tokio::time::timeout(window, &mut answer).await {
+                        Ok(r) => Ok(r),
+                        Err(_) => {
+                            inner.approvals.escalate(&id);
+                            tokio::time::timeout_at(deadline, answer).await
+                        }
+                    },
+                    None => tokio::time::timeout_at(deadline, answer).await,
+                };
                 let now = aarmor_core::timestamp::now_rfc3339_millis();
                 let (decision, why, approval) = match outcome {
                     Ok(Ok(a)) if a.approved && crate::identity::expired(&action.identity, &now) => (
@@ -678,12 +718,12 @@ impl Inner {
                             a.approver,
                             action.identity.expires.as_deref().unwrap_or("?")
                         ),
-                        approval_json(&id, &a),
+                        approval_json(&id, quorum, &a),
                     ),
                     Ok(Ok(a)) if a.approved => (
                         Decision::Allow,
-                        format!("approved by {}", a.approver),
-                        approval_json(&id, &a),
+                        format!("approved by {}", approvers_of(&a)),
+                        approval_json(&id, quorum, &a),
                     ),
                     Ok(Ok(a)) => (
                         Decision::Deny,
@@ -695,14 +735,17 @@ impl Inner {
                                 .map(|r| format!(": {r}"))
                                 .unwrap_or_default()
                         ),
-                        approval_json(&id, &a),
+                        approval_json(&id, quorum, &a),
                     ),
                     _ => (
                         Decision::Deny,
                         format!("approval {id} not given within {} s", limit.as_secs()),
-                        json!({"id": id, "status": "timed_out"}),
+                        json!({"id": id, "status": "timed_out", "quorum": quorum}),
                     ),
                 };
+                inner
+                    .approvals
+                    .close(&id, approval["status"].as_str().unwrap_or("resolved"));
                 let receipt = inner
                     .receipt(
                         ReceiptKind::Resolution,
@@ -836,14 +879,32 @@ impl Inner {
     }
 }
 
-fn approval_json(id: &str, a: &ApprovalAnswer) -> Value {
+/// What a resolution receipt records of the approval: every approver's identity, decision,
+/// comment and time, and who decided.
+fn approval_json(id: &str, quorum: u32, a: &ApprovalAnswer) -> Value {
     json!({
         "id": id,
         "status": if a.approved { "approved" } else { "denied" },
         "approver": a.approver,
         "reason": a.reason,
         "at": a.at,
+        "quorum": quorum,
+        "votes": a.votes,
     })
+}
+
+fn approvers_of(a: &ApprovalAnswer) -> String {
+    let names: Vec<&str> = a
+        .votes
+        .iter()
+        .filter(|v| v.approve)
+        .map(|v| v.approver.as_str())
+        .collect();
+    if names.is_empty() {
+        a.approver.clone()
+    } else {
+        names.join(", ")
+    }
 }
 
 #[async_trait]
@@ -973,15 +1034,5 @@ impl ActionEngine for PolicyEngine {
         if changed {
             self.inner.context_changed.send_modify(|g| *g += 1);
         }
-    }
-}
-
-/// Answers a pending approval (the admin API and the CLI use this).
-pub fn answer(approved: bool, approver: &str, reason: Option<String>) -> ApprovalAnswer {
-    ApprovalAnswer {
-        approved,
-        approver: approver.to_string(),
-        reason,
-        at: aarmor_core::timestamp::now_rfc3339_millis(),
     }
 }

@@ -123,17 +123,95 @@ impl ReceiptSettings {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// The `[approvals]` section: who may answer a STEP_UP, and how they hear of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ApprovalSettings {
-    /// Bearer token of the admin approvals API. Empty (and no `token_file`): the API is off.
+    /// Operator token of the approvals API and of `aarmor approvals` (automation): it may answer
+    /// any approval and names the approver in the request body. Empty: off.
     pub token: String,
-    /// File holding the token (first line), instead of `token`.
+    /// File holding the operator token (first line), instead of `token`.
     pub token_file: Option<PathBuf>,
+    /// People who approve (`[[approvals.approvers]]`), each with a token of their own for the
+    /// web console and the API.
+    pub approvers: Vec<ApproverSettings>,
+    /// Approver groups and their members (approver names): `finance = ["ana", "ben"]`.
+    pub groups: BTreeMap<String, Vec<String>>,
+    /// Groups asked when a rule names none; empty: every approver may answer.
+    pub default_groups: Vec<String>,
+    /// Backup groups asked when an approval is not answered within `escalate_after_s` (a rule's
+    /// `escalate_to` / `escalate_after` override these); 0 turns escalation off.
+    pub escalate_to: Vec<String>,
+    pub escalate_after_s: u64,
+    /// Whether an approver may approve an action whose human principal is themselves.
+    pub allow_self_approval: bool,
+    /// Notifications of approvals requested, escalated and resolved.
+    pub webhooks: Vec<WebhookSettings>,
+    /// How long a web console login lasts, seconds.
+    pub console_session_ttl_s: u64,
+    /// Base URL of the console as approvers reach it, for links in notifications
+    /// (`https://aarmor-admin.corp.example`); default: the admin listener address.
+    pub public_url: Option<String>,
+}
+
+impl Default for ApprovalSettings {
+    fn default() -> Self {
+        Self {
+            token: String::new(),
+            token_file: None,
+            approvers: Vec::new(),
+            groups: BTreeMap::new(),
+            default_groups: Vec::new(),
+            escalate_to: Vec::new(),
+            escalate_after_s: 0,
+            allow_self_approval: false,
+            webhooks: Vec::new(),
+            console_session_ttl_s: 8 * 3600,
+            public_url: None,
+        }
+    }
+}
+
+/// One `[[approvals.approvers]]` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApproverSettings {
+    /// The approver's name in receipts and groups.
+    pub name: String,
+    /// sha256 (hex) of the approver's token: `printf %s "$TOKEN" | sha256sum`.
+    pub token_sha256: String,
+    /// The approver's human identity (as user tokens name humans, e.g. an e-mail); an approver
+    /// never approves an action of this human unless `allow_self_approval`. Default: `name`.
+    pub principal: Option<String>,
+}
+
+/// Kind of webhook payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookKind {
+    /// JSON event, signed: `x-aarmor-signature: sha256=<hex HMAC of timestamp.body>`.
+    #[default]
+    Generic,
+    /// A Slack-compatible incoming-webhook payload (`text` and `blocks`).
+    Slack,
+}
+
+/// One `[[approvals.webhooks]]` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// `https://...` (or `http://` on a trusted network).
+    pub url: String,
+    pub kind: WebhookKind,
+    /// HMAC-SHA256 key for generic webhooks (or `secret_file`).
+    pub secret: Option<String>,
+    pub secret_file: Option<PathBuf>,
+    /// PEM CA file for an https receiver with a private CA (else the public web PKI roots).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl ApprovalSettings {
-    /// The configured token, if any.
+    /// The configured operator token, if any.
     pub fn resolve_token(&self) -> Result<Option<String>, String> {
         if let Some(path) = &self.token_file {
             let text = std::fs::read_to_string(path)
@@ -145,6 +223,55 @@ impl ApprovalSettings {
             return Ok(Some(token));
         }
         Ok((!self.token.is_empty()).then(|| self.token.clone()))
+    }
+
+    /// Checks approvers, groups and webhooks; the error names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut names = std::collections::BTreeSet::new();
+        for (i, a) in self.approvers.iter().enumerate() {
+            let key = format!("approvals.approvers[{i}]");
+            if a.name.trim().is_empty() {
+                return Err(format!("{key}.name: must not be empty"));
+            }
+            if !names.insert(a.name.as_str()) {
+                return Err(format!("{key}.name: {} is used twice", a.name));
+            }
+            if a.token_sha256.len() != 64 || !a.token_sha256.bytes().all(|b| b.is_ascii_hexdigit())
+            {
+                return Err(format!(
+                    "{key}.token_sha256: expected the 64 hex digits of sha256 of the token"
+                ));
+            }
+        }
+        for (group, members) in &self.groups {
+            for m in members {
+                if !names.contains(m.as_str()) {
+                    return Err(format!(
+                        "approvals.groups.{group}: {m} is not an approver ([[approvals.approvers]])"
+                    ));
+                }
+            }
+        }
+        for g in self.default_groups.iter().chain(&self.escalate_to) {
+            if !self.groups.contains_key(g) {
+                return Err(format!(
+                    "approvals: group {g} is not defined in [approvals.groups]"
+                ));
+            }
+        }
+        for (i, w) in self.webhooks.iter().enumerate() {
+            let key = format!("approvals.webhooks[{i}]");
+            if !(w.url.starts_with("https://") || w.url.starts_with("http://")) {
+                return Err(format!("{key}.url: expected http:// or https://"));
+            }
+            if w.secret.is_some() && w.secret_file.is_some() {
+                return Err(format!("{key}: give secret or secret_file, not both"));
+            }
+        }
+        if self.console_session_ttl_s == 0 {
+            return Err("approvals.console_session_ttl_s: must be greater than 0".into());
+        }
+        Ok(())
     }
 }
 

@@ -11,11 +11,12 @@ use aarmor_core::{
     Action, ActionId, ActionTarget, Decision, FinalVerdict, Identity, Observation, ObservationKind,
     Protocol, Receipt, ReceiptKind, SessionId, SessionRef,
 };
+use aarmor_engine::approvals::Approver;
 use aarmor_engine::context::ContextStore;
 use aarmor_engine::intent::testing::Letters;
 use aarmor_engine::intent::IntentService;
 use aarmor_engine::policy::PolicySet;
-use aarmor_engine::policy_engine::{answer, eval_limits};
+use aarmor_engine::policy_engine::eval_limits;
 use aarmor_engine::receipts::{Durability, KeyRing, ReceiptLog, ReceiptStore};
 use aarmor_engine::settings::{EnforcementMode, EnforcementSettings, PolicySettings};
 use aarmor_engine::{ActionEngine, ContextSettings, IntentSettings, PolicyEngine};
@@ -123,14 +124,16 @@ fn engine_over(
         Durability::Strict,
     )
     .unwrap();
-    PolicyEngine::new(
+    let engine = PolicyEngine::new(
         set,
         settings,
         enforcement,
         log,
         context,
         Duration::from_secs(30),
-    )
+    );
+    engine.approvals().set_answerable(true);
+    engine
 }
 
 /// The session of the test actions (no agent, no session: the unknown agent's default).
@@ -210,7 +213,13 @@ async fn decisions_receipts_approvals_and_deferrals() {
     );
     assert_eq!(pending[0].approvers, vec!["finance"]);
     approvals
-        .decide(&pending[0].id, answer(true, "alice", None))
+        .vote(
+            &pending[0].id,
+            &Approver::operator("alice"),
+            true,
+            None,
+            "api",
+        )
         .unwrap();
     assert_eq!(waiter.await.unwrap(), FinalVerdict::Allow);
 
@@ -533,7 +542,7 @@ async fn step_up_without_approvers_is_denied_at_once() {
     e.approvals().set_answerable(false);
     let v = decide(&e, &action("transfer", json!({"amount": 9}))).await;
     assert!(
-        matches!(&v, FinalVerdict::Deny(d) if d.reason.contains("no approvals API is configured")),
+        matches!(&v, FinalVerdict::Deny(d) if d.reason.contains("no approver is configured")),
         "{v:?}"
     );
     e.committed().await;
@@ -670,7 +679,13 @@ async fn an_identity_that_expires_while_held_is_refused_after_approval() {
     assert_eq!(pending.len(), 1);
     tokio::time::sleep(Duration::from_millis(200)).await;
     approvals
-        .decide(&pending[0].id, answer(true, "ana", None))
+        .vote(
+            &pending[0].id,
+            &Approver::operator("ana"),
+            true,
+            None,
+            "api",
+        )
         .unwrap();
     let v = waiter.await.unwrap();
     assert!(

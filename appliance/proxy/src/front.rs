@@ -400,6 +400,22 @@ impl FrontEnd {
                 .await;
             }
         };
+        if self.plane.is_admin(addr) {
+            tracing::warn!(%addr, "CONNECT to the admin listener refused");
+            return reply_and_close(
+                &mut l4,
+                403,
+                "Forbidden",
+                &[],
+                problem(
+                    403,
+                    "admin-unreachable",
+                    "The admin listener is not reachable through the proxy",
+                    &format!("{addr} is aarmor's admin listener"),
+                ),
+            )
+            .await;
+        }
         if is_bypassed(&settings.bypass, &host, Some(addr.ip())) {
             return self.splice(l4, early, addr, true).await;
         }
@@ -496,6 +512,10 @@ impl FrontEnd {
             }
         };
         tracing::Span::current().record("target", dst.to_string().as_str());
+        if self.plane.is_admin(dst) {
+            tracing::warn!(%dst, "redirected connection to the admin listener refused");
+            return;
+        }
         let (buf, start) = match read_tunnel_start(
             &mut l4,
             Vec::new(),

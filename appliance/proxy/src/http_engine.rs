@@ -217,6 +217,12 @@ impl AarmorHttp {
             _ => {
                 let deadline = Duration::from_millis(self.plane.upstream.connect_timeout_ms);
                 match crate::upstream::resolve(&head.host, head.port, deadline).await {
+                    Ok(addr) if self.plane.is_admin(addr) => Err(SyntheticResponse::problem(
+                        403,
+                        "admin-unreachable",
+                        "The admin listener is not reachable through the proxy",
+                        &format!("{addr} is aarmor's admin listener"),
+                    )),
                     Ok(addr) => Ok(Route {
                         addr,
                         tls: false,

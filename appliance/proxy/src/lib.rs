@@ -11,6 +11,7 @@ pub mod actions;
 pub mod admin;
 pub mod bypass;
 pub mod ca;
+pub mod console;
 pub mod facts;
 pub mod front;
 pub mod head;
@@ -25,5 +26,5 @@ pub mod settings;
 pub mod sni;
 pub mod upstream;
 
-pub use server::{prepare, DataPlaneConfig, Decider, Prepared, StartError};
+pub use server::{prepare, AdminApprovals, DataPlaneConfig, Decider, Prepared, StartError};
 pub use settings::{AdminSettings, MediationSettings, ProxySettings, UpstreamSettings};

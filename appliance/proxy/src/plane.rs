@@ -26,6 +26,8 @@ pub struct Plane {
     pub client_verifier: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
     /// Upstream connector for exchanges that aarmor drives itself (inspected bodies).
     pub connector: pingora::connectors::http::Connector,
+    /// The admin listener, which no proxied connection may reach.
+    pub admin_listen: std::net::SocketAddr,
     next_exchange: AtomicU64,
 }
 
@@ -41,6 +43,7 @@ impl Plane {
         tls_template: Arc<rustls::ServerConfig>,
         client_verifier: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
         connector: pingora::connectors::http::Connector,
+        admin_listen: std::net::SocketAddr,
     ) -> Self {
         Self {
             proxy,
@@ -53,8 +56,28 @@ impl Plane {
             tls_template,
             client_verifier,
             connector,
+            admin_listen,
             next_exchange: AtomicU64::new(1),
         }
+    }
+
+    /// Whether `addr` is the admin listener (approvals, console, metrics): never proxied to, so
+    /// an agent cannot approve its own actions through the proxy.
+    pub fn is_admin(&self, addr: std::net::SocketAddr) -> bool {
+        let admin = self.admin_listen;
+        if addr.port() != admin.port() {
+            return false;
+        }
+        let ip = match addr.ip() {
+            std::net::IpAddr::V6(v6) => v6
+                .to_ipv4_mapped()
+                .map(std::net::IpAddr::V4)
+                .unwrap_or(std::net::IpAddr::V6(v6)),
+            v4 => v4,
+        };
+        ip == admin.ip()
+            || ip.is_unspecified()
+            || (ip.is_loopback() && (admin.ip().is_loopback() || admin.ip().is_unspecified()))
     }
 
     pub fn next_exchange_id(&self) -> u64 {

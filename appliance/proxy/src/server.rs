@@ -60,9 +60,17 @@ pub enum Decider {
     Mediator(Arc<dyn Mediator>),
     Actions {
         engine: Arc<dyn ActionEngine>,
-        /// Pending approvals served by the admin API (with its bearer token).
-        approvals: Option<(Arc<aarmor_engine::Approvals>, String)>,
+        /// Approvals and receipts served to approvers by the admin listener.
+        approvals: Option<AdminApprovals>,
     },
+}
+
+/// What the admin listener serves approvers: the approvals API, the web console and its
+/// receipts view.
+pub struct AdminApprovals {
+    pub approvals: Arc<aarmor_engine::Approvals>,
+    pub receipts: aarmor_engine::receipts::ReceiptReader,
+    pub console_session_ttl: std::time::Duration,
 }
 
 /// What start-up prepared, reported to the operator before serving.
@@ -175,6 +183,7 @@ pub fn prepare(config: DataPlaneConfig, decider: Decider) -> Result<Prepared, St
         tls_template,
         client_verifier,
         connector,
+        admin.listen,
     ));
     let http = Arc::new(pingora::proxy::http_proxy(
         &server_conf,
@@ -205,18 +214,7 @@ pub fn prepare(config: DataPlaneConfig, decider: Decider) -> Result<Prepared, St
         transparent.add_tcp(&addr.to_string());
         server.add_service(transparent);
     }
-    let (approvals, approval_token) = match approvals {
-        Some((a, token)) => (Some(a), Some(token)),
-        None => (None, None),
-    };
-    let mut admin_svc = Service::new(
-        "aarmor admin".into(),
-        AdminApp {
-            metrics,
-            approvals,
-            approval_token,
-        },
-    );
+    let mut admin_svc = Service::new("aarmor admin".into(), AdminApp::new(metrics, approvals));
     admin_svc.add_tcp(&admin.listen.to_string());
     admin_svc.threads = Some(1);
     server.add_service(admin_svc);

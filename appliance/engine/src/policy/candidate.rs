@@ -56,6 +56,18 @@ impl Patch {
     }
 }
 
+/// Who may answer a STEP_UP, how many must agree, and who is asked when they do not answer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ApprovalRoute {
+    /// Approver groups (`[approvals.groups]`); empty: `[approvals] default_groups`.
+    pub groups: Vec<String>,
+    /// Approvals needed (`quorum`: `"any"` = 1, or n); one denial refuses at once.
+    pub quorum: u32,
+    /// Backup groups asked once `escalate_after` passes without a decision.
+    pub escalate_to: Vec<String>,
+    pub escalate_after: Option<Duration>,
+}
+
 /// One candidate decision.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Candidate {
@@ -65,7 +77,8 @@ pub struct Candidate {
     pub rule: String,
     pub reason: String,
     pub modify: Option<Patch>,
-    pub approvers: Vec<String>,
+    /// STEP_UP routing: `approvers` (groups), `quorum`, `escalate_to`, `escalate_after`.
+    pub route: ApprovalRoute,
     pub timeout: Option<Duration>,
     /// Input paths (`context.original_request`) the rule needs; unpopulated ⇒ DEFER.
     pub requires: Vec<String>,
@@ -150,13 +163,34 @@ impl Candidate {
                 Some(_) => Err(err(&format!("`{name}` must be a list of strings"))),
             }
         };
-        let timeout = match field(obj, "timeout") {
-            None => None,
-            Some(v) => Some(Duration::from_secs_f64(
-                v.as_f64()
-                    .filter(|t| *t > 0.0 && t.is_finite())
-                    .ok_or_else(|| err("`timeout` must be a positive number of seconds"))?,
-            )),
+        let seconds = |name: &str| -> Result<Option<Duration>, String> {
+            match field(obj, name) {
+                None => Ok(None),
+                Some(v) => Ok(Some(Duration::from_secs_f64(
+                    v.as_f64()
+                        .filter(|t| *t > 0.0 && t.is_finite() && *t < 1e9)
+                        .ok_or_else(|| {
+                            err(&format!("`{name}` must be a positive number of seconds"))
+                        })?,
+                ))),
+            }
+        };
+        let timeout = seconds("timeout")?;
+        let quorum = match field(obj, "quorum") {
+            None => 1,
+            Some(Value::String(s)) if s == "any" => 1,
+            Some(v) => v
+                .as_u64()
+                .filter(|n| (1..=100).contains(n))
+                .ok_or_else(|| {
+                    err("`quorum` must be \"any\" or a number of approvals from 1 to 100")
+                })? as u32,
+        };
+        let route = ApprovalRoute {
+            groups: strings("approvers")?,
+            quorum,
+            escalate_to: strings("escalate_to")?,
+            escalate_after: seconds("escalate_after")?,
         };
         Ok(Self {
             decision,
@@ -165,7 +199,7 @@ impl Candidate {
             rule: rule.clone(),
             reason,
             modify,
-            approvers: strings("approvers")?,
+            route,
             timeout,
             requires: strings("requires")?,
         })

@@ -29,7 +29,7 @@ use serde_json::Value;
 use crate::classify::Classifiers;
 use crate::identity::Identities;
 
-pub use candidate::{Candidate, Patch};
+pub use candidate::{ApprovalRoute, Candidate, Patch};
 pub use resolve::{resolve, Resolution};
 pub use schemas::ToolSchemas;
 

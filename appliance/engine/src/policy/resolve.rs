@@ -9,7 +9,7 @@
 use aarmor_core::{Decision, DecisionClass};
 use serde_json::Value;
 
-use super::candidate::{Candidate, Patch};
+use super::candidate::{ApprovalRoute, Candidate, Patch};
 
 /// The decision and everything needed to enforce and receipt it.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,7 +19,8 @@ pub struct Resolution {
     pub rule: Option<String>,
     pub reason: String,
     pub modify: Option<Patch>,
-    pub approvers: Vec<String>,
+    /// STEP_UP routing of the winning rule.
+    pub route: ApprovalRoute,
     pub timeout: Option<std::time::Duration>,
     /// Every candidate that was considered, for the receipt and for explanations.
     pub candidates: Vec<Candidate>,
@@ -59,7 +60,7 @@ pub fn resolve(mut candidates: Vec<Candidate>, input: &Value, default: Decision)
         rule: Some(c.rule.clone()),
         reason: c.reason.clone(),
         modify: c.modify.clone(),
-        approvers: c.approvers.clone(),
+        route: c.route.clone(),
         timeout: c.timeout,
         candidates: all.to_vec(),
     };
@@ -77,7 +78,7 @@ pub fn resolve(mut candidates: Vec<Candidate>, input: &Value, default: Decision)
             rule: None,
             reason: format!("no policy rule matched; default {default}"),
             modify: None,
-            approvers: Vec::new(),
+            route: ApprovalRoute::default(),
             timeout: None,
             candidates,
         };
@@ -123,7 +124,7 @@ pub fn resolve(mut candidates: Vec<Candidate>, input: &Value, default: Decision)
             rules.join(", ")
         ),
         modify: None,
-        approvers: Vec::new(),
+        route: ApprovalRoute::default(),
         timeout: winners.iter().filter_map(|c| c.timeout).min(),
         candidates,
     }

@@ -3,9 +3,11 @@
 
 pub mod journal;
 pub mod keys;
+pub mod reader;
 pub mod store;
 pub mod writer;
 
 pub use keys::{KeyError, KeyRing};
+pub use reader::ReceiptReader;
 pub use store::{ReceiptStore, StoreError};
 pub use writer::{Durability, ReceiptDraft, ReceiptLog, WriterStats};

@@ -176,6 +176,7 @@ impl Signer {
 #[derive(Clone)]
 pub struct ReceiptLog {
     signer: Arc<Mutex<Signer>>,
+    reader: super::reader::ReceiptReader,
     commits: SyncSender<Batch>,
     failed: Arc<AtomicBool>,
     pub stats: Arc<WriterStats>,
@@ -197,6 +198,8 @@ impl ReceiptLog {
             hash: GENESIS_HASH.to_string(),
         });
         let (head, mut journal) = recover(&store, journal, journaled, head)?;
+        let store = Arc::new(store);
+        let reader = super::reader::ReceiptReader::new(store.clone(), keys.verifying_keys());
         let journal = match durability {
             Durability::Strict => Some(journal),
             Durability::Batched { .. } => {
@@ -255,11 +258,17 @@ impl ReceiptLog {
         }
         Ok(Self {
             signer,
+            reader,
             commits,
             failed,
             stats,
             durability,
         })
+    }
+
+    /// Reads the store while the writer runs (the console's receipts view).
+    pub fn reader(&self) -> super::reader::ReceiptReader {
+        self.reader.clone()
     }
 
     pub fn durability(&self) -> Durability {
@@ -435,7 +444,7 @@ const JOURNAL_CLEAR_AT: u64 = 1024 * 1024;
 /// journal (one sync), releases its verdicts, and hands it to the LMDB stage on its own thread,
 /// so the next batch's sync overlaps this one's LMDB commit. Batched: commits to LMDB here.
 fn commit_loop(
-    store: ReceiptStore,
+    store: Arc<ReceiptStore>,
     journal: Option<Journal>,
     rx: mpsc::Receiver<Batch>,
     failed: Arc<AtomicBool>,
@@ -523,7 +532,7 @@ fn commit_loop(
 
 /// The LMDB stage of strict mode: commits what the journal stage hands over, merged.
 fn lmdb_loop(
-    store: ReceiptStore,
+    store: Arc<ReceiptStore>,
     journal: Option<Arc<Mutex<Journal>>>,
     rx: mpsc::Receiver<ToCommit>,
     failed: Arc<AtomicBool>,

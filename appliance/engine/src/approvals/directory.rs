@@ -1,0 +1,138 @@
+//! Who may answer approvals: the operator token (automation), and named approvers with tokens
+//! of their own (stored as sha256), grouped for routing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::settings::ApprovalSettings;
+
+/// An authenticated approver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approver {
+    pub name: String,
+    /// The human this approver is (self-approval check).
+    pub principal: String,
+    pub groups: BTreeSet<String>,
+    /// The operator token: may answer anything; names the approver per request.
+    pub operator: bool,
+}
+
+impl Approver {
+    /// The operator token acting for `name` (automation, `aarmor approvals`).
+    pub fn operator(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            principal: name.to_string(),
+            groups: BTreeSet::new(),
+            operator: true,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Directory {
+    operator_token: Option<String>,
+    /// sha256 hex of the token ⇒ approver.
+    by_token: BTreeMap<String, Approver>,
+    pub default_groups: Vec<String>,
+    pub escalate_to: Vec<String>,
+    pub escalate_after_s: u64,
+    pub allow_self_approval: bool,
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Constant-time equality.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl Directory {
+    pub fn new(settings: &ApprovalSettings, operator_token: Option<String>) -> Self {
+        let mut groups_of: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        for (group, members) in &settings.groups {
+            for m in members {
+                groups_of
+                    .entry(m.as_str())
+                    .or_default()
+                    .insert(group.clone());
+            }
+        }
+        let by_token = settings
+            .approvers
+            .iter()
+            .map(|a| {
+                (
+                    a.token_sha256.to_ascii_lowercase(),
+                    Approver {
+                        name: a.name.clone(),
+                        principal: a.principal.clone().unwrap_or_else(|| a.name.clone()),
+                        groups: groups_of.get(a.name.as_str()).cloned().unwrap_or_default(),
+                        operator: false,
+                    },
+                )
+            })
+            .collect();
+        Self {
+            operator_token,
+            by_token,
+            default_groups: settings.default_groups.clone(),
+            escalate_to: settings.escalate_to.clone(),
+            escalate_after_s: settings.escalate_after_s,
+            allow_self_approval: settings.allow_self_approval,
+        }
+    }
+
+    /// Whether anyone at all can answer.
+    pub fn anyone(&self) -> bool {
+        self.operator_token.is_some() || !self.by_token.is_empty()
+    }
+
+    /// The approver a bearer token belongs to; `named` is who the operator token acts for.
+    pub fn authenticate(&self, token: &str, named: Option<&str>) -> Option<Approver> {
+        if token.is_empty() {
+            return None;
+        }
+        if let Some(op) = &self.operator_token {
+            if same(token.as_bytes(), op.as_bytes()) {
+                return Some(Approver::operator(
+                    named.filter(|n| !n.trim().is_empty()).unwrap_or("operator"),
+                ));
+            }
+        }
+        self.by_token.get(&sha256_hex(token.as_bytes())).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::ApproverSettings;
+
+    #[test]
+    fn tokens_name_approvers_and_their_groups() {
+        let settings = ApprovalSettings {
+            approvers: vec![ApproverSettings {
+                name: "ana".into(),
+                token_sha256: sha256_hex(b"ana-token"),
+                principal: Some("ana@corp.example".into()),
+            }],
+            groups: [("finance".to_string(), vec!["ana".to_string()])].into(),
+            ..ApprovalSettings::default()
+        };
+        let d = Directory::new(&settings, Some("op-token".into()));
+        let ana = d.authenticate("ana-token", Some("someone-else")).unwrap();
+        assert_eq!(ana.name, "ana");
+        assert_eq!(ana.principal, "ana@corp.example");
+        assert!(ana.groups.contains("finance") && !ana.operator);
+        let op = d.authenticate("op-token", Some("ci-bot")).unwrap();
+        assert!(op.operator && op.name == "ci-bot");
+        assert!(d.authenticate("nope", None).is_none());
+        assert!(d.authenticate("", None).is_none());
+    }
+}

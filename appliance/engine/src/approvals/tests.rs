@@ -1,0 +1,171 @@
+//! Routing, quorum, self-approval and escalation of pending approvals.
+
+use serde_json::json;
+
+use super::*;
+use crate::settings::{ApprovalSettings, ApproverSettings};
+
+fn sha(s: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn desk() -> Approvals {
+    let approver = |n: &str, p: &str| ApproverSettings {
+        name: n.into(),
+        token_sha256: sha(n),
+        principal: Some(p.into()),
+    };
+    let settings = ApprovalSettings {
+        approvers: vec![
+            approver("ana", "ana@corp.example"),
+            approver("ben", "ben@corp.example"),
+            approver("sec", "sec@corp.example"),
+        ],
+        groups: [
+            (
+                "finance".to_string(),
+                vec!["ana".to_string(), "ben".to_string()],
+            ),
+            ("security".to_string(), vec!["sec".to_string()]),
+        ]
+        .into(),
+        ..ApprovalSettings::default()
+    };
+    let a = Approvals::default();
+    a.configure(Directory::new(&settings, Some("op".into())), None);
+    a
+}
+
+fn request(id: &str, quorum: u32, human: Option<&str>) -> ApprovalRequest {
+    let mut action: Action = serde_json::from_value(json!({
+        "action_id": "act_1", "timestamp": "2026-11-23T10:00:00.000Z", "protocol": "rest",
+        "target": {"host": "bank", "port": 443, "method": "POST", "path": "/transfer"},
+        "tool": "bank/transfer", "operation": "post", "parameters": {}, "risk_signals": []
+    }))
+    .unwrap();
+    action.identity.human = human.map(str::to_string);
+    ApprovalRequest {
+        id: id.into(),
+        receipt_id: "rct_1".into(),
+        action,
+        context: json!({}),
+        rule: Some("payments.large".into()),
+        reason: "large transfer".into(),
+        risk: "medium".into(),
+        approvers: vec!["finance".into()],
+        quorum,
+        escalate_to: vec!["security".into()],
+        escalates_at: None,
+        escalated: false,
+        votes: vec![],
+        created: "2026-11-23T10:00:00.000Z".into(),
+        expires: "2026-11-23T10:05:00.000Z".into(),
+    }
+}
+
+fn who(a: &Approvals, token: &str) -> Approver {
+    a.directory().authenticate(token, None).unwrap()
+}
+
+#[test]
+fn two_of_a_group_must_approve_and_one_denial_refuses() {
+    let a = desk();
+    let mut rx = a.open(request("apr_1", 2, Some("carl@corp.example")));
+    assert_eq!(
+        a.vote("apr_1", &who(&a, "ana"), true, Some("ok".into()), "console"),
+        Ok(VoteOutcome::Waiting {
+            approvals: 1,
+            quorum: 2
+        })
+    );
+    assert_eq!(
+        a.vote("apr_1", &who(&a, "ana"), true, None, "console"),
+        Err(ApprovalError::AlreadyVoted("ana".into()))
+    );
+    assert!(matches!(
+        a.vote("apr_1", &who(&a, "sec"), true, None, "console"),
+        Err(ApprovalError::NotEligible(..))
+    ));
+    assert!(rx.try_recv().is_err(), "not decided yet");
+    assert_eq!(
+        a.vote("apr_1", &who(&a, "ben"), true, Some("fine".into()), "api"),
+        Ok(VoteOutcome::Approved)
+    );
+    let answer = rx.try_recv().unwrap();
+    assert!(answer.approved);
+    assert_eq!(answer.approver, "ben");
+    assert_eq!(answer.votes.len(), 2);
+
+    let mut rx = a.open(request("apr_2", 2, None));
+    assert_eq!(
+        a.vote(
+            "apr_2",
+            &who(&a, "ana"),
+            false,
+            Some("no".into()),
+            "console"
+        ),
+        Ok(VoteOutcome::Denied)
+    );
+    let answer = rx.try_recv().unwrap();
+    assert!(!answer.approved && answer.reason.as_deref() == Some("no"));
+}
+
+#[test]
+fn nobody_approves_their_own_action() {
+    let a = desk();
+    let _rx = a.open(request("apr_3", 1, Some("ANA@corp.example")));
+    assert_eq!(
+        a.vote("apr_3", &who(&a, "ana"), true, None, "console"),
+        Err(ApprovalError::SelfApproval("ana".into()))
+    );
+    // The operator token acting for ana is refused too.
+    let op = a
+        .directory()
+        .authenticate("op", Some("ana@corp.example"))
+        .unwrap();
+    assert!(matches!(
+        a.vote("apr_3", &op, true, None, "api"),
+        Err(ApprovalError::SelfApproval(_))
+    ));
+    assert_eq!(
+        a.vote("apr_3", &who(&a, "ben"), true, None, "console"),
+        Ok(VoteOutcome::Approved)
+    );
+}
+
+#[test]
+fn escalation_opens_the_request_to_backup_groups() {
+    let a = desk();
+    let mut changes = a.changes();
+    let _rx = a.open(request("apr_4", 1, None));
+    assert!(changes.has_changed().unwrap());
+    changes.mark_unchanged();
+    a.escalate("apr_4");
+    assert!(changes.has_changed().unwrap(), "live views hear of it");
+    assert!(a.get("apr_4").unwrap().escalated);
+    assert_eq!(
+        a.vote("apr_4", &who(&a, "sec"), true, None, "console"),
+        Ok(VoteOutcome::Approved)
+    );
+    assert!(a.get("apr_4").is_none() || a.list().is_empty());
+}
+
+#[test]
+fn risk_levels_follow_data_drift_and_provenance() {
+    assert_eq!(risk_level(&json!({})), "low");
+    assert_eq!(
+        risk_level(&json!({"context": {"max_data_class": "RESTRICTED"}})),
+        "medium"
+    );
+    assert_eq!(
+        risk_level(
+            &json!({"context": {"max_data_class": "RESTRICTED"}, "intent": {"drift": 0.8, "provenance": {"to": "tool_output"}}})
+        ),
+        "critical"
+    );
+}

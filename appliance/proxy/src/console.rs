@@ -1,0 +1,406 @@
+//! The approvers' web console, served by the admin listener under `/console`: sign in with an
+//! approver token, see held actions with everything needed to judge them, approve or deny with
+//! a comment, and search and verify receipts. The page and its script are embedded (no CDN).
+//!
+//! Security: the session lives in an `HttpOnly`, `SameSite=Strict` cookie; every state-changing
+//! call also needs the session's CSRF token in `x-csrf-token` and a JSON content type; a
+//! cross-origin `Origin` is refused; responses forbid framing and inline script (CSP).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aarmor_engine::approvals::Approver;
+use pingora::protocols::http::ServerSession;
+use serde_json::{json, Value};
+
+use crate::admin::{json_body, json_reply, read_body, vote_reply};
+use crate::server::AdminApprovals;
+
+const COOKIE: &str = "aarmor_console";
+const INDEX_HTML: &str = include_str!("../console/index.html");
+const CONSOLE_JS: &str = include_str!("../console/console.js");
+const CONSOLE_CSS: &str = include_str!("../console/console.css");
+/// Longest wait of a live-update request.
+const LONG_POLL: Duration = Duration::from_secs(20);
+const MAX_SESSIONS: usize = 10_000;
+
+struct Session {
+    approver: Approver,
+    csrf: String,
+    expires: Instant,
+}
+
+pub struct Console {
+    desk: Arc<AdminApprovals>,
+    sessions: Mutex<HashMap<String, Session>>,
+}
+
+fn random_hex(bytes: usize) -> Option<String> {
+    let mut buf = vec![0u8; bytes];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut buf).ok()?;
+    Some(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn with_security_headers(mut resp: http::Response<Vec<u8>>) -> http::Response<Vec<u8>> {
+    let h = resp.headers_mut();
+    for (name, value) in [
+        (
+            "content-security-policy",
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+    ] {
+        if let Ok(v) = http::HeaderValue::from_str(value) {
+            h.insert(name, v);
+        }
+    }
+    resp
+}
+
+fn asset(content_type: &str, body: &str) -> http::Response<Vec<u8>> {
+    crate::admin::reply(200, content_type, body.as_bytes().to_vec())
+}
+
+fn header<'a>(session: &'a ServerSession, name: &str) -> Option<&'a str> {
+    session
+        .req_header()
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+}
+
+fn cookie(session: &ServerSession) -> Option<String> {
+    session
+        .req_header()
+        .headers
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
+fn query_param(session: &ServerSession, name: &str) -> Option<String> {
+    let q = session.req_header().uri.query()?;
+    q.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then(|| percent_decode(v))
+    })
+}
+
+/// `application/x-www-form-urlencoded` decoding of one value.
+fn percent_decode(v: &str) -> String {
+    let bytes = v.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A summary row of the receipts view.
+fn receipt_row(r: &aarmor_core::Receipt) -> Value {
+    json!({
+        "receipt_id": r.receipt_id,
+        "seq": r.seq,
+        "timestamp": r.timestamp,
+        "kind": r.kind,
+        "decision": r.decision.result,
+        "enforced": r.decision.enforced,
+        "rule": r.decision.rule,
+        "reason": r.decision.reason,
+        "tool": r.action.tool,
+        "operation": r.action.operation,
+        "agent": r.action.identity.agent,
+        "human": r.action.identity.human,
+        "approver": r.approval.as_ref().and_then(|a| a.get("approver")).cloned(),
+    })
+}
+
+impl Console {
+    pub fn new(desk: Arc<AdminApprovals>) -> Self {
+        Self {
+            desk,
+            sessions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The signed-in approver and their CSRF token.
+    fn session(&self, session: &ServerSession) -> Option<(Approver, String)> {
+        let id = cookie(session)?;
+        let mut sessions = self.sessions.lock().ok()?;
+        let s = sessions.get(&id)?;
+        if s.expires <= Instant::now() {
+            sessions.remove(&id);
+            return None;
+        }
+        Some((s.approver.clone(), s.csrf.clone()))
+    }
+
+    /// A state-changing request must come from this origin, as JSON, with the CSRF token.
+    fn check_write(
+        &self,
+        session: &ServerSession,
+        csrf: Option<&str>,
+    ) -> Result<(), Box<http::Response<Vec<u8>>>> {
+        let host = header(session, "host").unwrap_or_default();
+        if let Some(origin) = header(session, "origin") {
+            let same = origin
+                .split_once("://")
+                .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(host));
+            if !same {
+                return Err(Box::new(json_reply(
+                    403,
+                    json!({"error": "cross-origin request refused"}),
+                )));
+            }
+        }
+        let json_ct = header(session, "content-type")
+            .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/json"));
+        if !json_ct {
+            return Err(Box::new(json_reply(
+                415,
+                json!({"error": "send application/json"}),
+            )));
+        }
+        if let Some(expected) = csrf {
+            let presented = header(session, "x-csrf-token").unwrap_or_default();
+            let same = presented.len() == expected.len()
+                && presented
+                    .bytes()
+                    .zip(expected.bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0;
+            if !same {
+                return Err(Box::new(json_reply(
+                    403,
+                    json!({"error": "missing or wrong CSRF token"}),
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn serve(&self, session: &mut ServerSession) -> http::Response<Vec<u8>> {
+        with_security_headers(self.route(session).await)
+    }
+
+    async fn route(&self, session: &mut ServerSession) -> http::Response<Vec<u8>> {
+        let method = session.req_header().method.as_str().to_string();
+        let path = session.req_header().uri.path().to_string();
+        match (method.as_str(), path.as_str()) {
+            ("GET", "/console" | "/console/") => asset("text/html; charset=utf-8", INDEX_HTML),
+            ("GET", "/console/console.js") => asset("text/javascript; charset=utf-8", CONSOLE_JS),
+            ("GET", "/console/console.css") => asset("text/css; charset=utf-8", CONSOLE_CSS),
+            ("POST", "/console/api/login") => self.login(session).await,
+            _ if path.starts_with("/console/api/") => {
+                let Some((approver, csrf)) = self.session(session) else {
+                    return json_reply(401, json!({"error": "sign in first"}));
+                };
+                self.api(session, &method, &path, approver, csrf).await
+            }
+            _ => json_reply(404, json!({"error": "not found"})),
+        }
+    }
+
+    async fn login(&self, session: &mut ServerSession) -> http::Response<Vec<u8>> {
+        if let Err(r) = self.check_write(session, None) {
+            return *r;
+        }
+        let Some(body) = read_body(session).await else {
+            return json_reply(413, json!({"error": "body too large"}));
+        };
+        let body = match json_body(&body) {
+            Ok(v) => v,
+            Err(r) => return *r,
+        };
+        let token = body
+            .get("token")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let Some(approver) = self
+            .desk
+            .approvals
+            .directory()
+            .authenticate(token.trim(), None)
+        else {
+            tracing::warn!("console sign-in with a wrong token");
+            return json_reply(401, json!({"error": "unknown token"}));
+        };
+        let (Some(id), Some(csrf)) = (random_hex(32), random_hex(32)) else {
+            return json_reply(500, json!({"error": "no randomness"}));
+        };
+        if let Ok(mut sessions) = self.sessions.lock() {
+            let now = Instant::now();
+            sessions.retain(|_, s| s.expires > now);
+            if sessions.len() >= MAX_SESSIONS {
+                return json_reply(503, json!({"error": "too many console sessions"}));
+            }
+            sessions.insert(
+                id.clone(),
+                Session {
+                    approver: approver.clone(),
+                    csrf: csrf.clone(),
+                    expires: now + self.desk.console_session_ttl,
+                },
+            );
+        }
+        tracing::info!(approver = %approver.name, "console sign-in");
+        let mut resp = json_reply(
+            200,
+            json!({"approver": approver.name, "groups": approver.groups, "operator": approver.operator, "csrf": csrf}),
+        );
+        let cookie = format!(
+            "{COOKIE}={id}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={}",
+            self.desk.console_session_ttl.as_secs()
+        );
+        if let Ok(v) = http::HeaderValue::from_str(&cookie) {
+            resp.headers_mut().insert("set-cookie", v);
+        }
+        resp
+    }
+
+    async fn api(
+        &self,
+        session: &mut ServerSession,
+        method: &str,
+        path: &str,
+        approver: Approver,
+        csrf: String,
+    ) -> http::Response<Vec<u8>> {
+        let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+        let approvals = &self.desk.approvals;
+        match (method, &parts[3..]) {
+            ("GET", ["session"]) => json_reply(
+                200,
+                json!({"approver": approver.name, "groups": approver.groups, "operator": approver.operator, "csrf": csrf}),
+            ),
+            ("POST", ["logout"]) => {
+                if let Err(r) = self.check_write(session, Some(&csrf)) {
+                    return *r;
+                }
+                if let (Some(id), Ok(mut sessions)) = (cookie(session), self.sessions.lock()) {
+                    sessions.remove(&id);
+                }
+                let mut resp = json_reply(200, json!({"signed_out": true}));
+                if let Ok(v) = http::HeaderValue::from_str(&format!(
+                    "{COOKIE}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0"
+                )) {
+                    resp.headers_mut().insert("set-cookie", v);
+                }
+                resp
+            }
+            ("GET", ["approvals"]) => {
+                // Live updates: with ?version=N, wait until the queue changes from N.
+                let mut changes = approvals.changes();
+                if let Some(seen) =
+                    query_param(session, "version").and_then(|v| v.parse::<u64>().ok())
+                {
+                    if *changes.borrow_and_update() == seen {
+                        let _ = tokio::time::timeout(LONG_POLL, changes.changed()).await;
+                    }
+                }
+                let version = *changes.borrow();
+                let items: Vec<Value> = approvals
+                    .list()
+                    .into_iter()
+                    .map(|r| {
+                        let verdict = approvals.may_answer(&r, &approver);
+                        let voted = r.votes.iter().any(|v| v.approver == approver.name);
+                        let mut v = serde_json::to_value(&r).unwrap_or(json!({}));
+                        v["can_answer"] = json!(verdict.is_ok() && !voted);
+                        v["why_not"] = match (verdict, voted) {
+                            (Err(e), _) => json!(e.to_string()),
+                            (Ok(()), true) => json!("you have already answered"),
+                            _ => Value::Null,
+                        };
+                        v
+                    })
+                    .collect();
+                json_reply(200, json!({"version": version, "approvals": items}))
+            }
+            ("POST", ["approvals", id, verb @ ("approve" | "deny")]) => {
+                if let Err(r) = self.check_write(session, Some(&csrf)) {
+                    return *r;
+                }
+                let Some(body) = read_body(session).await else {
+                    return json_reply(413, json!({"error": "body too large"}));
+                };
+                let body = match json_body(&body) {
+                    Ok(v) => v,
+                    Err(r) => return *r,
+                };
+                let comment = body
+                    .get("comment")
+                    .and_then(Value::as_str)
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(|c| c.chars().take(2000).collect::<String>());
+                let result = approvals.vote(id, &approver, *verb == "approve", comment, "console");
+                vote_reply(id, &approver, result)
+            }
+            ("GET", ["receipts"]) => {
+                let q = query_param(session, "q").unwrap_or_default();
+                let limit = query_param(session, "limit")
+                    .and_then(|l| l.parse::<usize>().ok())
+                    .unwrap_or(50)
+                    .clamp(1, 500);
+                match self.desk.receipts.search(&q, limit) {
+                    Ok(rs) => json_reply(
+                        200,
+                        json!({"receipts": rs.iter().map(receipt_row).collect::<Vec<_>>()}),
+                    ),
+                    Err(e) => json_reply(503, json!({"error": e.to_string()})),
+                }
+            }
+            ("GET", ["receipts", id]) => match self.desk.receipts.get(id) {
+                Ok(Some(r)) => json_reply(200, json!(r)),
+                Ok(None) => json_reply(404, json!({"error": format!("no receipt {id}")})),
+                Err(e) => json_reply(503, json!({"error": e.to_string()})),
+            },
+            ("GET", ["receipts", id, "verify"]) => match self.desk.receipts.verify(id) {
+                Ok(Some(v)) => json_reply(200, json!(v)),
+                Ok(None) => json_reply(404, json!({"error": format!("no receipt {id}")})),
+                Err(e) => json_reply(503, json!({"error": e.to_string()})),
+            },
+            _ => json_reply(404, json!({"error": "not found"})),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_query_values() {
+        assert_eq!(percent_decode("send%20email+now"), "send email now");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(percent_decode("caf%C3%A9"), "café");
+    }
+}
