@@ -4,6 +4,9 @@
 # Scenarios: keep-alive with 1 and 16 connections, a new connection per request, 256 KiB bodies.
 # Every run is bounded by a request count and --max-seconds. Not a test: nothing asserts.
 #
+# The action scenario also runs the engine with every decision streamed to a loopback syslog
+# collector (OCSF over TCP), to show what SIEM export costs the data path.
+#
 # A streamed LLM response (chat completion: 20 text deltas, then 3 tool calls that aarmor holds,
 # mediates and re-emits) is timed to its first and last body byte. Then the parse cost of the
 # protocol layer per message (no network), and the engine's decision costs.
@@ -58,6 +61,20 @@ CFG
 start_aarmor aarmor 13128 19090 ""
 start_aarmor aarmor-plain 13131 19091 $'[mediation]\nenabled = false'
 start_aarmor aarmor-batched 13132 19092 $'[receipts]\ndurability = "batched"'
+# The engine (strict receipts) streaming every decision to a syslog collector over TCP: a
+# loopback sink that reads and discards, so the cost shown is aarmor's own.
+SYSLOG_PORT=15140
+python3 - "$SYSLOG_PORT" <<'PY' & PIDS+=($!)
+import socket, sys, threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
+def drain(c):
+    while c.recv(65536): pass
+while True:
+    c, _ = s.accept(); threading.Thread(target=drain, args=(c,), daemon=True).start()
+PY
+sleep 0.3
+start_aarmor aarmor-siem 13133 19093 $'[telemetry]\n[[telemetry.sinks]]\nname = "bench"\nurl = "tcp://127.0.0.1:'"$SYSLOG_PORT"$'"'
 sleep 0.5
 
 declare -A PROXY CA
@@ -65,6 +82,7 @@ PROXY[direct]=""; CA[direct]="$WORK/origin-ca.pem"
 PROXY[aarmor]="127.0.0.1:13128"; CA[aarmor]="$WORK/aarmor-data/certs/ca.pem"
 PROXY[aarmor-plain]="127.0.0.1:13131"; CA[aarmor-plain]="$WORK/aarmor-plain-data/certs/ca.pem"
 PROXY[aarmor-batched]="127.0.0.1:13132"; CA[aarmor-batched]="$WORK/aarmor-batched-data/certs/ca.pem"
+PROXY[aarmor-siem]="127.0.0.1:13133"; CA[aarmor-siem]="$WORK/aarmor-siem-data/certs/ca.pem"
 SETUPS=(direct aarmor)
 
 MITMDUMP="$(command -v mitmdump || true)"
@@ -122,7 +140,7 @@ ACTION_N="${ACTION_N:-5000}"
 for scenario in ${SCENARIOS:-ka1 ka16 newconn big stream action}; do
     setups=("${SETUPS[@]}")
     # An allowed action (POST with a JSON body) through the plain data plane and the engine.
-    [[ $scenario == action ]] && setups=(direct aarmor-plain aarmor-batched aarmor)
+    [[ $scenario == action ]] && setups=(direct aarmor-plain aarmor-batched aarmor aarmor-siem)
     for setup in "${setups[@]}"; do
         case $scenario in
             ka1) run "$setup" ka1 -c 1 -n "$N" ;;
@@ -179,9 +197,11 @@ for line in open(sys.argv[1]):
     if label.startswith("action-post/") and "p50_us" in m:
         rows[label.split("/")[1]] = (int(m["p50_us"]), int(m["p99_us"]))
 plain = rows.get("aarmor-plain")
-for setup in ("aarmor-batched", "aarmor"):
+names = {"aarmor-batched": "engine, batched receipts", "aarmor": "engine, strict receipts",
+         "aarmor-siem": "strict + syslog export"}
+for setup in ("aarmor-batched", "aarmor", "aarmor-siem"):
     if plain and setup in rows:
-        name = "engine, batched receipts" if setup == "aarmor-batched" else "engine, strict receipts"
+        name = names[setup]
         print(f"  {name:26} p50 {rows[setup][0]} µs (+{rows[setup][0]-plain[0]} µs)  p99 {rows[setup][1]} µs (+{rows[setup][1]-plain[1]} µs)")
 PY
 

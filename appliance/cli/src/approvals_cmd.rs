@@ -8,11 +8,22 @@ use serde_json::Value;
 
 use crate::config::Config;
 
+/// An approver's own token (`AARMOR_APPROVAL_TOKEN`), else the operator token of the config.
+fn token(config: &Config) -> Result<String, String> {
+    if let Some(t) = std::env::var("AARMOR_APPROVAL_TOKEN")
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+    {
+        return Ok(t);
+    }
+    config.approvals.resolve_token()?.ok_or_else(|| {
+        "no approvals token: set AARMOR_APPROVAL_TOKEN to your approver token, or [approvals] token / token_file".into()
+    })
+}
+
 fn call(config: &Config, method: &str, path: &str, body: Option<&Value>) -> Result<Value, String> {
-    let token = config
-        .approvals
-        .resolve_token()?
-        .ok_or("no approvals token configured ([approvals] token or token_file)")?;
+    let token = token(config)?;
     let addr = config.admin.listen;
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
         .map_err(|e| format!("cannot reach the admin listener {addr}: {e} (is aarmor running?)"))?;
@@ -88,10 +99,18 @@ pub fn answer(
         &format!("/v1/approvals/{id}/{verb}"),
         Some(&body),
     )?;
-    println!(
-        "{} {}",
-        v["id"].as_str().unwrap_or(id),
-        v["status"].as_str().unwrap_or(verb)
-    );
+    match v["status"].as_str() {
+        Some("waiting") => println!(
+            "{} waiting: {} of {} approvals",
+            v["id"].as_str().unwrap_or(id),
+            v["approvals"],
+            v["quorum"]
+        ),
+        status => println!(
+            "{} {}",
+            v["id"].as_str().unwrap_or(id),
+            status.unwrap_or(verb)
+        ),
+    }
     Ok(())
 }

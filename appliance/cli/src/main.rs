@@ -149,9 +149,11 @@ enum ApprovalsCommand {
     List,
     /// Show one pending approval: the full action, identity and context.
     Show { id: String },
-    /// Let the held action proceed.
+    /// Approve the held action (as the approver whose token is in AARMOR_APPROVAL_TOKEN, or
+    /// with the operator token as `--approver`).
     Approve {
         id: String,
+        /// The approver named with the operator token (ignored with an approver's own token).
         #[arg(long, default_value = "cli")]
         approver: String,
         #[arg(long)]
@@ -160,6 +162,7 @@ enum ApprovalsCommand {
     /// Refuse the held action.
     Deny {
         id: String,
+        /// The approver named with the operator token (ignored with an approver's own token).
         #[arg(long, default_value = "cli")]
         approver: String,
         #[arg(long)]
