@@ -670,6 +670,9 @@ impl Inner {
                 .then(|| Duration::from_secs(directory.escalate_after_s))
         });
         let escalate_after = escalate_after.filter(|w| !escalate_to.is_empty() && *w < limit);
+        if let Some(g) = groups.iter().find(|g| !directory.groups.contains(*g)) {
+            tracing::warn!(approval = %id, group = %g, rule = ?res.rule, "a rule routes approvals to a group that [approvals.groups] does not define: only its defined groups and the operator token can answer");
+        }
         let context = evaluation_context(&input);
         let request = ApprovalRequest {
             id: id.clone(),

@@ -33,6 +33,8 @@ pub struct Directory {
     operator_token: Option<String>,
     /// sha256 hex of the token ⇒ approver.
     by_token: BTreeMap<String, Approver>,
+    /// Groups defined in `[approvals.groups]`.
+    pub groups: BTreeSet<String>,
     pub default_groups: Vec<String>,
     pub escalate_to: Vec<String>,
     pub escalate_after_s: u64,
@@ -81,6 +83,7 @@ impl Directory {
         Self {
             operator_token,
             by_token,
+            groups: settings.groups.keys().cloned().collect(),
             default_groups: settings.default_groups.clone(),
             escalate_to: settings.escalate_to.clone(),
             escalate_after_s: settings.escalate_after_s,
