@@ -318,6 +318,16 @@ def aarmor(start_aarmor):
     return start_aarmor()
 
 
+def wait_for(predicate, timeout=20):
+    """Polls `predicate` until it holds or `timeout` seconds pass; returns its last value."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
 def curl(*args, timeout=30):
     """Run curl; returns CompletedProcess with text output."""
     return subprocess.run(["curl", "-sS", "--max-time", "20", *args], capture_output=True, text=True, timeout=timeout)

@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import threading
-import time
 
 import ssl
 
@@ -18,7 +17,7 @@ import openai
 import pytest
 import requests
 
-from conftest import BIN, curl
+from conftest import BIN, curl, wait_for
 from llm_upstream import LlmUpstream
 
 TOKENS = {"ana": "tok-ana-7f3c", "ben": "tok-ben-91aa", "sec": "tok-sec-0d4e"}
@@ -94,15 +93,6 @@ def held_request(a, upstream, path, human, results):
     t = threading.Thread(target=run)
     t.start()
     return t
-
-
-def wait_for(predicate, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def api(a, method, path, token, body=None):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import free_port
+from conftest import free_port, wait_for
 
 POLICY = """package aarmor.policy
 
@@ -103,15 +103,6 @@ def rsyslog(tmp_path, pki):
     r.start()
     yield r
     r.stop()
-
-
-def wait_for(predicate, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 def metric(a, name):

@@ -17,6 +17,7 @@ pub mod policy_engine;
 pub mod receipts;
 pub mod settings;
 pub mod telemetry;
+pub mod tls;
 
 pub use action_engine::ActionEngine;
 pub use allow_all::AllowAllMediator;

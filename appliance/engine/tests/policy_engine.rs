@@ -144,6 +144,20 @@ fn sref() -> SessionRef {
     }
 }
 
+/// The approvals pending once one shows up (bounded wait).
+async fn pending_approvals(
+    approvals: &aarmor_engine::Approvals,
+) -> Vec<aarmor_engine::ApprovalRequest> {
+    for _ in 0..100 {
+        let pending = approvals.list();
+        if !pending.is_empty() {
+            return pending;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    approvals.list()
+}
+
 async fn decide(e: &PolicyEngine, a: &Action) -> FinalVerdict {
     e.mediate(a)
         .await
@@ -198,14 +212,7 @@ async fn decisions_receipts_approvals_and_deferrals() {
         let e = e.clone();
         tokio::spawn(async move { decide(&e, &action("transfer", json!({"amount": 5000}))).await })
     };
-    let mut pending = Vec::new();
-    for _ in 0..100 {
-        pending = approvals.list();
-        if !pending.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let pending = pending_approvals(&approvals).await;
     assert_eq!(pending.len(), 1);
     assert_eq!(
         pending[0].action.parameters["amount"], 5000,
@@ -668,14 +675,7 @@ async fn an_identity_that_expires_while_held_is_refused_after_approval() {
         tokio::spawn(async move { decide(&e, &a).await })
     };
     let approvals = e.approvals();
-    let mut pending = Vec::new();
-    for _ in 0..100 {
-        pending = approvals.list();
-        if !pending.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let pending = pending_approvals(&approvals).await;
     assert_eq!(pending.len(), 1);
     tokio::time::sleep(Duration::from_millis(200)).await;
     approvals

@@ -70,6 +70,19 @@ pub(crate) fn json_body(body: &[u8]) -> Result<Value, Box<http::Response<Vec<u8>
     }
 }
 
+/// Reads and parses a JSON object body; the error is the reply to send.
+pub(crate) async fn read_json(
+    session: &mut ServerSession,
+) -> Result<Value, Box<http::Response<Vec<u8>>>> {
+    match read_body(session).await {
+        Some(b) => json_body(&b),
+        None => Err(Box::new(json_reply(
+            413,
+            json!({"error": "body too large"}),
+        ))),
+    }
+}
+
 /// The reply to a vote.
 pub(crate) fn vote_reply(
     id: &str,
@@ -132,12 +145,9 @@ impl AdminApp {
         let path = session.req_header().uri.path().to_string();
         let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
         let body = match method.as_str() {
-            "POST" => match read_body(session).await {
-                Some(b) => match json_body(&b) {
-                    Ok(v) => v,
-                    Err(r) => return *r,
-                },
-                None => return json_reply(413, json!({"error": "body too large"})),
+            "POST" => match read_json(session).await {
+                Ok(v) => v,
+                Err(r) => return *r,
             },
             _ => json!({}),
         };

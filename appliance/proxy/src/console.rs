@@ -14,7 +14,7 @@ use aarmor_engine::approvals::Approver;
 use pingora::protocols::http::ServerSession;
 use serde_json::{json, Value};
 
-use crate::admin::{json_body, json_reply, read_body, vote_reply};
+use crate::admin::{json_reply, read_json, vote_reply};
 use crate::server::AdminApprovals;
 
 const COOKIE: &str = "aarmor_console";
@@ -231,10 +231,7 @@ impl Console {
         if let Err(r) = self.check_write(session, None) {
             return *r;
         }
-        let Some(body) = read_body(session).await else {
-            return json_reply(413, json!({"error": "body too large"}));
-        };
-        let body = match json_body(&body) {
+        let body = match read_json(session).await {
             Ok(v) => v,
             Err(r) => return *r,
         };
@@ -347,10 +344,7 @@ impl Console {
                 if let Err(r) = self.check_write(session, Some(&csrf)) {
                     return *r;
                 }
-                let Some(body) = read_body(session).await else {
-                    return json_reply(413, json!({"error": "body too large"}));
-                };
-                let body = match json_body(&body) {
+                let body = match read_json(session).await {
                     Ok(v) => v,
                     Err(r) => return *r,
                 };

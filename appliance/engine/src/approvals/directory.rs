@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::identity::sha256_hex;
 use crate::settings::ApprovalSettings;
 
 /// An authenticated approver.
@@ -39,14 +40,6 @@ pub struct Directory {
     pub escalate_to: Vec<String>,
     pub escalate_after_s: u64,
     pub allow_self_approval: bool,
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Constant-time equality.

@@ -26,31 +26,6 @@ pub struct Notifier {
     console_url: String,
 }
 
-fn tls_config(ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::ClientConfig>, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    match ca_file {
-        Some(path) => {
-            let pem =
-                std::fs::read(path).map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-            for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-                let cert = cert.map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-            }
-        }
-        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(Arc::new(
-        rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    ))
-}
-
 /// `sha256=<hex>` of HMAC-SHA256(secret, "<timestamp>.<body>").
 pub fn signature(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
@@ -94,7 +69,10 @@ impl Notifier {
                 ));
             }
             let tls = if https {
-                Some(tls_config(w.ca_file.as_deref()).map_err(|e| format!("{key}.{e}"))?)
+                Some(
+                    crate::tls::client_config(w.ca_file.as_deref())
+                        .map_err(|e| format!("{key}.{e}"))?,
+                )
             } else {
                 None
             };

@@ -6,11 +6,7 @@ use super::*;
 use crate::settings::{ApprovalSettings, ApproverSettings};
 
 fn sha(s: &str) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::identity::sha256_hex(s.as_bytes())
 }
 
 fn desk() -> Approvals {

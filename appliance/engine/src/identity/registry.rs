@@ -7,6 +7,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
+
+use super::sha256_hex;
 use serde::Deserialize;
 
 /// The parsed file.
@@ -292,12 +294,6 @@ fn spiffe_matches(pattern: &str, uri: &str) -> bool {
         }
         None => pattern == uri,
     }
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(data);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn credential_matches(entry: &CredentialEntry, cred: &aarmor_core::ProxyCredential) -> bool {

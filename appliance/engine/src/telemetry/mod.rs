@@ -263,36 +263,6 @@ fn hostname() -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-fn tls_config(sink: &SinkSettings) -> Result<Arc<rustls::ClientConfig>, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    match &sink.ca_file {
-        Some(path) => {
-            let pem =
-                std::fs::read(path).map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-            for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-                let cert = cert.map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-            }
-            if roots.is_empty() {
-                return Err(format!(
-                    "ca_file {}: no PEM certificate in it",
-                    path.display()
-                ));
-            }
-        }
-        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
-}
-
 impl Telemetry {
     /// Starts one worker thread per sink. Spill files live in `<data_dir>/telemetry/`.
     pub fn start(settings: &TelemetrySettings, data_dir: &Path) -> Result<Self, String> {
@@ -310,7 +280,10 @@ impl Telemetry {
             let (transport, host, port) =
                 parse_url(&s.url).map_err(|e| format!("{key}.url: {e}"))?;
             let tls = match transport {
-                Transport::Tls => Some(tls_config(s).map_err(|e| format!("{key}.{e}"))?),
+                Transport::Tls => Some(
+                    crate::tls::client_config(s.ca_file.as_deref())
+                        .map_err(|e| format!("{key}.{e}"))?,
+                ),
                 _ => None,
             };
             let endpoint = Endpoint {
