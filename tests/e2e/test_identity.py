@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 
-from conftest import curl, make_ca
+from conftest import curl, free_port, make_ca
 
 AGENT_TOKEN = "agent-token-1"
 
@@ -70,7 +70,8 @@ human:
     subject_claim: email
   headers: [x-aarm-user]
 """
-    a = start_aarmor(extra_proxy=f'client_ca_file = "{agents_ca_path}"',
+    tls_port = free_port()
+    a = start_aarmor(extra_proxy=f'client_ca_file = "{agents_ca_path}"\ntls_listen = "127.0.0.1:{tls_port}"',
                      policy_files={"identities.yaml": registry, "idp.jwks.json": json.dumps(jwks)})
     url = f"https://localhost:{upstream.port}/v1/items"
 
@@ -134,6 +135,16 @@ human:
     assert status == "200", body
     identity = last_decision()["action"]["identity"]
     assert identity["agent"] == "research-agent" and identity["evidence"]["agent"] == "mtls"
+    # mTLS to the proxy listener itself (HTTPS_PROXY=https://...): the certificate presented to
+    # the TLS listener names the agent of everything sent through it.
+    status, body, _ = post("--proxy", f"https://127.0.0.1:{tls_port}", "--proxy-cacert", str(a.ca),
+                           "--proxy-cert", str(cert), "--proxy-key", str(key))
+    assert status == "200", body
+    identity = last_decision()["action"]["identity"]
+    assert identity["agent"] == "research-agent" and identity["evidence"]["agent"] == "mtls"
+    # Without a certificate the TLS listener's client is known by its address only (unknown here).
+    status, _, _ = post("--proxy", f"https://127.0.0.1:{tls_port}", "--proxy-cacert", str(a.ca))
+    assert status == "403" and "127.0.0.1" in last_decision()["decision"]["reason"]
     # A certificate from a CA aarmor does not trust fails the handshake: nothing is sent.
     cert, key = client_cert(tmp_path, other_ca_key, other_ca, "spiffe://corp.example/agents/research/x", "rogue")
     before = len(upstream.seen)

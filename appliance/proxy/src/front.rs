@@ -7,7 +7,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aarmor_core::{ConnectionFacts, ConnectionMode, ProxyCredential, SyntheticResponse, Target};
+use aarmor_core::{
+    ClientCertificate, ConnectionFacts, ConnectionMode, ProxyCredential, SyntheticResponse, Target,
+};
 use async_trait::async_trait;
 use pingora::apps::{HttpServerApp, ServerApp};
 use pingora::listeners::tls::Acceptor;
@@ -46,6 +48,13 @@ pub struct FrontEnd {
     pub http: Arc<HttpProxy<AarmorHttp>>,
 }
 
+/// Who is on the other end of a client connection, as far as the front end knows.
+struct Peer {
+    addr: Option<SocketAddr>,
+    credential: Option<ProxyCredential>,
+    cert: Option<ClientCertificate>,
+}
+
 /// What the first bytes of a tunnel (or redirected connection) turned out to be.
 #[derive(Debug, PartialEq, Eq)]
 enum TunnelStart {
@@ -75,14 +84,23 @@ impl ServerApp for FrontEnd {
                 return None;
             }
         };
-        let client = l4
+        let peer = l4
             .get_socket_digest()
             .and_then(|d| d.peer_addr().and_then(|a| a.as_inet().copied()));
+        // A connection relayed from the TLS proxy listener stands for its real client.
+        let (client, client_cert) = match peer.and_then(|p| self.plane.relayed.lookup(p)) {
+            Some((real, cert)) if self.kind == ListenerKind::Explicit => (real, cert),
+            _ => (peer, None),
+        };
         self.plane.metrics.connections_active.inc();
         let _active = ActiveGuard(self.plane.metrics.connections_active.clone());
         let span = tracing::info_span!("conn", client = %client.map(|a| a.to_string()).unwrap_or_default(), listener = self.kind.label(), target = tracing::field::Empty);
         match self.kind {
-            ListenerKind::Explicit => self.explicit(l4, client, shutdown).instrument(span).await,
+            ListenerKind::Explicit => {
+                self.explicit(l4, client, client_cert, shutdown)
+                    .instrument(span)
+                    .await
+            }
             ListenerKind::Transparent => {
                 self.transparent(l4, client, shutdown)
                     .instrument(span)
@@ -186,6 +204,7 @@ impl FrontEnd {
         self: &Arc<Self>,
         mut l4: L4Stream,
         client: Option<SocketAddr>,
+        client_cert: Option<ClientCertificate>,
         shutdown: &ShutdownWatch,
     ) {
         let settings = &self.plane.proxy;
@@ -295,8 +314,11 @@ impl FrontEnd {
                     l4,
                     &head.target,
                     &buf[head.len..],
-                    credential,
-                    client,
+                    Peer {
+                        addr: client,
+                        credential,
+                        cert: client_cert,
+                    },
                     shutdown,
                 )
                 .await;
@@ -311,7 +333,7 @@ impl FrontEnd {
                 target: None,
                 sni: None,
                 credential,
-                client_cert: None,
+                client_cert,
             };
             return self.serve_http(l4, facts, shutdown).await;
         }
@@ -343,10 +365,14 @@ impl FrontEnd {
         mut l4: L4Stream,
         target: &str,
         early: &[u8],
-        credential: Option<ProxyCredential>,
-        client: Option<SocketAddr>,
+        peer: Peer,
         shutdown: &ShutdownWatch,
     ) {
+        let Peer {
+            addr: client,
+            credential,
+            cert: client_cert,
+        } = peer;
         let settings = &self.plane.proxy;
         tracing::Span::current().record("target", target);
         let Some((host, port)) = connect_target(target) else {
@@ -458,7 +484,7 @@ impl FrontEnd {
                     target: Some(target),
                     sni: server_name,
                     credential,
-                    client_cert: None,
+                    client_cert,
                 };
                 self.intercept(l4, buf, host, facts, shutdown).await
             }
@@ -470,7 +496,7 @@ impl FrontEnd {
                     target: Some(target),
                     sni: None,
                     credential,
-                    client_cert: None,
+                    client_cert,
                 };
                 self.serve_http(l4, facts, shutdown).await
             }
@@ -654,9 +680,12 @@ impl FrontEnd {
             .tls_handshakes
             .with_label_values(&["ok"])
             .inc();
-        if let Some(slot) = client_cert {
-            let der = slot.lock().ok().and_then(|mut s| s.take());
-            facts.client_cert = der.and_then(|d| crate::mtls::describe(&d));
+        // A certificate presented on this TLS (else the one of the TLS proxy listener, if any).
+        if let Some(cert) = client_cert
+            .and_then(|slot| slot.lock().ok().and_then(|mut s| s.take()))
+            .and_then(|der| crate::mtls::describe(&der))
+        {
+            facts.client_cert = Some(cert);
         }
         self.serve_stream(Box::new(tls), cookie, facts, shutdown)
             .await

@@ -24,6 +24,7 @@ pub mod plane;
 pub mod server;
 pub mod settings;
 pub mod sni;
+pub mod tls_listener;
 pub mod upstream;
 
 pub use server::{prepare, AdminApprovals, DataPlaneConfig, Decider, Prepared, StartError};

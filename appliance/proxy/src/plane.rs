@@ -26,6 +26,8 @@ pub struct Plane {
     pub client_verifier: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
     /// Upstream connector for exchanges that aarmor drives itself (inspected bodies).
     pub connector: pingora::connectors::http::Connector,
+    /// Connections relayed from the TLS proxy listener: their real client and certificate.
+    pub relayed: crate::tls_listener::Relayed,
     /// The admin listener, which no proxied connection may reach.
     pub admin_listen: std::net::SocketAddr,
     next_exchange: AtomicU64,
@@ -57,6 +59,7 @@ impl Plane {
             client_verifier,
             connector,
             admin_listen,
+            relayed: Default::default(),
             next_exchange: AtomicU64::new(1),
         }
     }

@@ -107,6 +107,14 @@ pub fn prepare(config: DataPlaneConfig, decider: Decider) -> Result<Prepared, St
             "proxy.listen and proxy.transparent_listen must differ".into(),
         ));
     }
+    if let Some(t) = proxy.tls_listen {
+        if t == proxy.listen || Some(t) == proxy.transparent_listen || t == admin.listen {
+            return Err(StartError::Conflict(
+                "proxy.tls_listen must differ from proxy.listen, proxy.transparent_listen and admin.listen".into(),
+            ));
+        }
+        check_bindable("proxy.tls_listen", t)?;
+    }
     if proxy.listen == admin.listen || proxy.transparent_listen == Some(admin.listen) {
         return Err(StartError::Conflict(
             "admin.listen must differ from the proxy listeners".into(),
@@ -202,6 +210,17 @@ pub fn prepare(config: DataPlaneConfig, decider: Decider) -> Result<Prepared, St
     );
     explicit.add_tcp(&proxy.listen.to_string());
     server.add_service(explicit);
+    if let Some(addr) = proxy.tls_listen {
+        let mut tls_front = Service::new(
+            "aarmor TLS proxy listener".into(),
+            crate::tls_listener::TlsProxyFront {
+                plane: plane.clone(),
+                listen: addr,
+            },
+        );
+        tls_front.add_tcp(&addr.to_string());
+        server.add_service(tls_front);
+    }
     if let Some(addr) = proxy.transparent_listen {
         let mut transparent = Service::new(
             "aarmor transparent proxy".into(),

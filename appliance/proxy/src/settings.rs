@@ -20,6 +20,9 @@ pub struct ProxySettings {
     pub listen: SocketAddr,
     /// Listener for kernel-redirected (nftables/iptables REDIRECT) connections; off when absent.
     pub transparent_listen: Option<SocketAddr>,
+    /// TLS proxy listener (`HTTPS_PROXY=https://...`): agents speak TLS to aarmor itself,
+    /// optionally with a client certificate (`client_ca_file`); off when absent.
+    pub tls_listen: Option<SocketAddr>,
     /// Hosts (`api.bank.example`), wildcard domains (`*.pinned.example`, subdomains only) and
     /// IPs/CIDRs (`203.0.113.0/24`) that are spliced byte-for-byte, never decrypted.
     pub bypass: Vec<BypassRule>,
@@ -53,6 +56,7 @@ impl Default for ProxySettings {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 3128)),
             transparent_listen: None,
+            tls_listen: None,
             bypass: Vec::new(),
             require_proxy_auth: false,
             client_ca_file: None,
