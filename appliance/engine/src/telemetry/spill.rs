@@ -13,12 +13,27 @@ pub struct Spill {
 }
 
 impl Spill {
+    /// Opens the spill file; a last line cut short by a crash is dropped (it would otherwise
+    /// block the replay of everything after it).
     pub fn open(path: PathBuf, max_bytes: u64) -> std::io::Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let bytes = match std::fs::metadata(&path) {
-            Ok(m) => m.len(),
+        let bytes = match std::fs::read(&path) {
+            Ok(content) => {
+                let whole = content
+                    .iter()
+                    .rposition(|b| *b == b'\n')
+                    .map_or(0, |i| i + 1);
+                if whole < content.len() {
+                    tracing::warn!(path = %path.display(), bytes = content.len() - whole, "telemetry spill file ends with a partial event (a crash while writing); dropped");
+                    OpenOptions::new()
+                        .write(true)
+                        .open(&path)?
+                        .set_len(whole as u64)?;
+                }
+                whole as u64
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
             Err(e) => return Err(e),
         };
@@ -54,8 +69,11 @@ impl Spill {
             buf.extend_from_slice(m.replace('\n', " ").as_bytes());
             buf.push(b'\n');
         }
-        file.write_all(&buf)?;
-        file.sync_data()?;
+        if let Err(e) = file.write_all(&buf).and_then(|_| file.sync_data()) {
+            // Never leave half an event behind: it would corrupt the next one.
+            let _ = file.set_len(self.bytes);
+            return Err(e);
+        }
         self.bytes += buf.len() as u64;
         Ok(dropped)
     }
@@ -130,5 +148,16 @@ mod tests {
         assert_eq!(got, ["message-1", "message-2"]);
         s.consume(at).unwrap();
         assert!(s.is_empty());
+    }
+
+    #[test]
+    fn a_partial_last_line_is_dropped_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("siem.spill");
+        std::fs::write(&path, "one\ntwo\nthr").unwrap();
+        let s = Spill::open(path.clone(), 1 << 20).unwrap();
+        assert_eq!(s.bytes(), 8);
+        assert_eq!(s.read_from(0, 10).unwrap().0, ["one", "two"]);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "one\ntwo\n");
     }
 }
