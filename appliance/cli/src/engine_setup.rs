@@ -36,6 +36,27 @@ pub fn start(config: &Config) -> Result<Engine, String> {
         set.policy.hash,
         dir.display()
     );
+    let identities = &set.identities;
+    if identities.agent_count() == 0 {
+        eprintln!(
+            "aarmor: no agent is registered ({}/identities.yaml is missing or empty): every agent is unknown, and its actions are {}",
+            dir.display(),
+            match config.identity.unverified {
+                aarmor_engine::identity::UnverifiedMode::Deny => "denied ([identity] unverified = \"deny\")",
+                aarmor_engine::identity::UnverifiedMode::Flag => "flagged ([identity] unverified = \"flag\")",
+            }
+        );
+    } else {
+        eprintln!(
+            "aarmor: identity registry: {} agent(s){}",
+            identities.agent_count(),
+            if identities.verifies_user_tokens() {
+                ", humans from verified user tokens"
+            } else {
+                ""
+            }
+        );
+    }
     let (keys, created) = KeyRing::load_or_create(&config.data_dir).map_err(|e| e.to_string())?;
     if created {
         eprintln!(

@@ -342,9 +342,11 @@ fn run(config: Config) -> Result<(), String> {
         admin: config.admin.clone(),
         mediation: config.mediation.clone(),
     };
+    let mut console = false;
     let decider = if config.mediation.enabled {
         let engine = engine_setup::start(&config)?;
         let approvals = engine_setup::approvals_for(&engine, &config);
+        console = approvals.is_some();
         aarmor_proxy::Decider::Actions {
             engine: Arc::new(engine.engine),
             approvals,
@@ -367,12 +369,20 @@ fn run(config: Config) -> Result<(), String> {
         "aarmor: explicit proxy on http://{} (set HTTPS_PROXY/HTTP_PROXY to it)",
         config.proxy.listen
     );
+    if let Some(t) = config.proxy.tls_listen {
+        eprintln!("aarmor: TLS proxy listener on https://{t} (set HTTPS_PROXY to it; client certificates name agents)");
+    }
     if let Some(t) = config.proxy.transparent_listen {
         eprintln!("aarmor: transparent listener on {t} (for nftables/iptables REDIRECT)");
     }
     eprintln!(
-        "aarmor: admin on http://{} (/healthz, /metrics)",
-        config.admin.listen
+        "aarmor: admin on http://{} (/healthz, /metrics{})",
+        config.admin.listen,
+        if console {
+            ", /v1/approvals, /console"
+        } else {
+            ""
+        }
     );
     tracing::info!(proxy = %config.proxy.listen, admin = %config.admin.listen, "aarmor started");
     prepared.run_forever()

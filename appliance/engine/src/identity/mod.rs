@@ -89,6 +89,16 @@ impl Identities {
         Ok(Self { registry, tokens })
     }
 
+    /// Registered agents.
+    pub fn agent_count(&self) -> usize {
+        self.registry.agents.len()
+    }
+
+    /// Whether human principals come from a verified user token.
+    pub fn verifies_user_tokens(&self) -> bool {
+        self.tokens.is_some()
+    }
+
     /// Headers that carry identity and must not reach the upstream (besides `x-aarm-*`).
     pub fn private_headers(&self) -> Vec<String> {
         let mut out: Vec<String> = self
