@@ -43,10 +43,30 @@ enum Conn {
         writer: Box<dyn AsyncWrite + Unpin + Send>,
         /// Set when the collector closed the connection (it never sends anything else).
         closed: Arc<AtomicBool>,
+        /// The same socket, to look (without reading) whether the collector has gone.
+        probe: std::net::TcpStream,
     },
 }
 
-fn stream_conn<S>(stream: S) -> Conn
+/// Connected TCP, and a second handle on its socket for [`peer_gone`].
+fn with_probe(tcp: TcpStream) -> std::io::Result<(TcpStream, std::net::TcpStream)> {
+    tcp.set_nodelay(true)?;
+    let std = tcp.into_std()?;
+    let probe = std.try_clone()?;
+    Ok((TcpStream::from_std(std)?, probe))
+}
+
+/// Whether the collector closed or reset the connection: it sends nothing, so end-of-stream or
+/// an error is what a peek sees. Pending bytes (TLS records) mean it is still there.
+fn peer_gone(probe: &std::net::TcpStream) -> bool {
+    match probe.peek(&mut [0u8; 1]) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+    }
+}
+
+fn stream_conn<S>(stream: S, probe: std::net::TcpStream) -> Conn
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -66,6 +86,7 @@ where
     Conn::Stream {
         writer: Box::new(writer),
         closed,
+        probe,
     }
 }
 
@@ -90,8 +111,8 @@ async fn connect(ep: &Endpoint) -> std::io::Result<Conn> {
             let s = tokio::time::timeout(IO_TIMEOUT, TcpStream::connect(&addr))
                 .await
                 .map_err(|_| std::io::Error::other("connect timed out"))??;
-            s.set_nodelay(true)?;
-            Ok(stream_conn(s))
+            let (s, probe) = with_probe(s)?;
+            Ok(stream_conn(s, probe))
         }
         Transport::Tls => {
             let config = ep
@@ -101,7 +122,7 @@ async fn connect(ep: &Endpoint) -> std::io::Result<Conn> {
             let s = tokio::time::timeout(IO_TIMEOUT, TcpStream::connect(&addr))
                 .await
                 .map_err(|_| std::io::Error::other("connect timed out"))??;
-            s.set_nodelay(true)?;
+            let (s, probe) = with_probe(s)?;
             let name = rustls::pki_types::ServerName::try_from(ep.server_name.clone())
                 .map_err(|e| std::io::Error::other(format!("server name: {e}")))?;
             let tls = tokio::time::timeout(
@@ -110,7 +131,7 @@ async fn connect(ep: &Endpoint) -> std::io::Result<Conn> {
             )
             .await
             .map_err(|_| std::io::Error::other("TLS handshake timed out"))??;
-            Ok(stream_conn(tls))
+            Ok(stream_conn(tls, probe))
         }
     }
 }
@@ -123,8 +144,15 @@ async fn send(conn: &mut Conn, messages: &[String]) -> std::io::Result<()> {
             }
             Ok(())
         }
-        Conn::Stream { writer, closed } => {
-            if closed.load(Ordering::Acquire) {
+        Conn::Stream {
+            writer,
+            closed,
+            probe,
+        } => {
+            // Lets the reader task take in a close that already arrived, then looks at the
+            // socket itself: a write to a collector that is gone would be lost.
+            tokio::task::yield_now().await;
+            if closed.load(Ordering::Acquire) || peer_gone(probe) {
                 return Err(std::io::Error::other("the collector closed the connection"));
             }
             let mut buf = Vec::new();
