@@ -156,6 +156,7 @@ enum ApprovalsCommand {
         /// The approver named with the operator token (ignored with an approver's own token).
         #[arg(long, default_value = "cli")]
         approver: String,
+        /// A comment recorded with the answer (in the follow-up receipt).
         #[arg(long)]
         reason: Option<String>,
     },
@@ -165,6 +166,7 @@ enum ApprovalsCommand {
         /// The approver named with the operator token (ignored with an approver's own token).
         #[arg(long, default_value = "cli")]
         approver: String,
+        /// A comment recorded with the answer (in the follow-up receipt).
         #[arg(long)]
         reason: Option<String>,
     },
