@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side latency benchmark on this machine, all on loopback, in one run:
 # direct, through aarmor, and (when installed) through mitmproxy and Squid with ssl-bump.
-# Scenarios: keep-alive with 1 and 16 connections, a new connection per request, 256 KiB bodies.
+# Scenarios: keep-alive with 1 and 16 connections, a new connection per request, 256 KiB bodies;
+# keep-alive with 1 connection also through aarmor's TLS proxy listener (HTTPS proxy).
 # Every run is bounded by a request count and --max-seconds. Not a test: nothing asserts.
 #
 # The action scenario also runs the engine with every decision streamed to a loopback syslog
@@ -38,13 +39,14 @@ for _ in $(seq 50); do [[ -f $WORK/origin-ca.pem ]] && break; sleep 0.1; done
 # (per-request logging off for the measurement), the
 # default policy pack. Three instances for the action scenario: the plain data plane (action
 # mediation off), and the engine with receipts in strict (the default) and batched durability.
-start_aarmor() { # name port admin_port extra-toml
-    local name=$1 port=$2 admin=$3 extra=$4
+start_aarmor() { # name port admin_port extra-toml [extra [proxy] lines]
+    local name=$1 port=$2 admin=$3 extra=$4 proxy_extra=${5:-}
     cat > "$WORK/$name.toml" <<CFG
 data_dir = "$WORK/$name-data"
 [proxy]
 listen = "127.0.0.1:$port"
 threads = ${AARMOR_THREADS:-0}
+$proxy_extra
 [upstream]
 ca_files = ["$WORK/origin-ca.pem"]
 [admin]
@@ -58,7 +60,8 @@ CFG
     "$BIN/aarmor" --config "$WORK/$name.toml" run 2>"$WORK/$name.log" & PIDS+=($!)
     for _ in $(seq 100); do curl -sf "http://127.0.0.1:$admin/healthz" >/dev/null && break; sleep 0.1; done
 }
-start_aarmor aarmor 13128 19090 ""
+# The main instance also has a TLS proxy listener (HTTPS_PROXY=https://...) on 13134.
+start_aarmor aarmor 13128 19090 "" 'tls_listen = "127.0.0.1:13134"'
 start_aarmor aarmor-plain 13131 19091 $'[mediation]\nenabled = false'
 start_aarmor aarmor-batched 13132 19092 $'[receipts]\ndurability = "batched"'
 # The engine (strict receipts) streaming every decision to a syslog collector over TCP: a
@@ -80,6 +83,7 @@ sleep 0.5
 declare -A PROXY CA
 PROXY[direct]=""; CA[direct]="$WORK/origin-ca.pem"
 PROXY[aarmor]="127.0.0.1:13128"; CA[aarmor]="$WORK/aarmor-data/certs/ca.pem"
+PROXY[aarmor-tls]="127.0.0.1:13134"; CA[aarmor-tls]="$WORK/aarmor-data/certs/ca.pem"
 PROXY[aarmor-plain]="127.0.0.1:13131"; CA[aarmor-plain]="$WORK/aarmor-plain-data/certs/ca.pem"
 PROXY[aarmor-batched]="127.0.0.1:13132"; CA[aarmor-batched]="$WORK/aarmor-batched-data/certs/ca.pem"
 PROXY[aarmor-siem]="127.0.0.1:13133"; CA[aarmor-siem]="$WORK/aarmor-siem-data/certs/ca.pem"
@@ -131,6 +135,7 @@ run() { # setup scenario args...
     local setup=$1 scenario=$2; shift 2
     local proxy_args=()
     [[ -n ${PROXY[$setup]} ]] && proxy_args=(--proxy "${PROXY[$setup]}")
+    [[ $setup == aarmor-tls ]] && proxy_args+=(--proxy-tls)
     "$BIN/aarmor-bench" load --target "localhost:${ORIGIN#*:}" --ca "${CA[$setup]}" "${proxy_args[@]}" \
         --label "$scenario/$setup" --max-seconds 60 "$@" 2>&1 || echo "$scenario/$setup	FAILED"
 }
@@ -141,6 +146,8 @@ for scenario in ${SCENARIOS:-ka1 ka16 newconn big stream action}; do
     setups=("${SETUPS[@]}")
     # An allowed action (POST with a JSON body) through the plain data plane and the engine.
     [[ $scenario == action ]] && setups=(direct aarmor-plain aarmor-batched aarmor aarmor-siem)
+    # Keep-alive through the TLS proxy listener (TLS to aarmor, then TLS inside it).
+    [[ $scenario == ka1 ]] && setups+=(aarmor-tls)
     for setup in "${setups[@]}"; do
         case $scenario in
             ka1) run "$setup" ka1 -c 1 -n "$N" ;;

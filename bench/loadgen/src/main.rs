@@ -49,6 +49,9 @@ enum Cmd {
         /// HTTP proxy host:port (CONNECT); direct when absent.
         #[arg(long)]
         proxy: Option<String>,
+        /// The proxy speaks TLS (an HTTPS proxy, aarmor's `tls_listen`), trusted with --ca.
+        #[arg(long)]
+        proxy_tls: bool,
         #[arg(long, short = 'c', default_value_t = 1)]
         connections: usize,
         #[arg(long, short = 'n', default_value_t = 10000)]
@@ -112,6 +115,7 @@ fn main() -> Result<()> {
                 target,
                 ca,
                 proxy,
+                proxy_tls,
                 connections,
                 requests,
                 path,
@@ -124,7 +128,10 @@ fn main() -> Result<()> {
                 load(
                     target,
                     ca,
-                    proxy,
+                    Proxy {
+                        addr: proxy,
+                        tls: proxy_tls,
+                    },
                     connections,
                     requests,
                     path,
@@ -238,27 +245,43 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, big: &[u8]) -> Resul
     }
 }
 
-type Tls = tokio_rustls::client::TlsStream<TcpStream>;
+/// A byte stream: TCP, or TLS to an HTTPS proxy.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-async fn open(
-    target: &str,
-    proxy: Option<&str>,
-    connector: &tokio_rustls::TlsConnector,
-) -> Result<Tls> {
-    let host = target
-        .rsplit_once(':')
+type Tls = tokio_rustls::client::TlsStream<Box<dyn Io>>;
+
+/// The proxy to go through, if any.
+#[derive(Clone)]
+struct Proxy {
+    addr: Option<String>,
+    /// An HTTPS proxy: TLS to the proxy, then CONNECT inside it.
+    tls: bool,
+}
+
+fn host_of(addr: &str) -> String {
+    addr.rsplit_once(':')
         .map(|(h, _)| h)
-        .unwrap_or(target)
-        .to_string();
-    let mut tcp = TcpStream::connect(proxy.unwrap_or(target)).await?;
+        .unwrap_or(addr)
+        .trim_matches(|c| c == '[' || c == ']')
+        .to_string()
+}
+
+async fn open(target: &str, proxy: &Proxy, connector: &tokio_rustls::TlsConnector) -> Result<Tls> {
+    let tcp = TcpStream::connect(proxy.addr.as_deref().unwrap_or(target)).await?;
     tcp.set_nodelay(true)?;
-    if proxy.is_some() {
-        tcp.write_all(format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n").as_bytes())
+    let mut io: Box<dyn Io> = Box::new(tcp);
+    if let Some(addr) = &proxy.addr {
+        if proxy.tls {
+            let name = rustls::pki_types::ServerName::try_from(host_of(addr))?;
+            io = Box::new(connector.connect(name, io).await?);
+        }
+        io.write_all(format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n").as_bytes())
             .await?;
         let mut head = Vec::new();
         let mut byte = [0u8; 1];
         while !head.ends_with(b"\r\n\r\n") {
-            if tcp.read(&mut byte).await? == 0 {
+            if io.read(&mut byte).await? == 0 {
                 bail!("proxy closed during CONNECT");
             }
             head.push(byte[0]);
@@ -267,8 +290,8 @@ async fn open(
             bail!("CONNECT refused: {}", String::from_utf8_lossy(&head));
         }
     }
-    let name = rustls::pki_types::ServerName::try_from(host)?;
-    Ok(connector.connect(name, tcp).await?)
+    let name = rustls::pki_types::ServerName::try_from(host_of(target))?;
+    Ok(connector.connect(name, io).await?)
 }
 
 async fn request(s: &mut Tls, req: &[u8], buf: &mut Vec<u8>) -> Result<()> {
@@ -309,7 +332,7 @@ async fn request(s: &mut Tls, req: &[u8], buf: &mut Vec<u8>) -> Result<()> {
 async fn load(
     target: String,
     ca: PathBuf,
-    proxy: Option<String>,
+    proxy: Proxy,
     connections: usize,
     requests: usize,
     path: String,
@@ -367,7 +390,7 @@ async fn load(
             let mut conn = if new_connection {
                 None
             } else {
-                Some(open(&target, proxy.as_deref(), &connector).await?)
+                Some(open(&target, &proxy, &connector).await?)
             };
             if let Some(c) = conn.as_mut() {
                 if stream {
@@ -382,7 +405,7 @@ async fn load(
                 }
                 let t0 = Instant::now();
                 if new_connection {
-                    let mut c = open(&target, proxy.as_deref(), &connector).await?;
+                    let mut c = open(&target, &proxy, &connector).await?;
                     request(&mut c, &req, &mut buf).await?;
                 } else if let Some(c) = conn.as_mut() {
                     if stream {
