@@ -70,6 +70,21 @@ impl Drop for ActiveGuard {
     }
 }
 
+/// The TCP stream a listener accepted, and the client's address.
+pub(crate) fn accepted(stream: Stream) -> Option<(L4Stream, Option<SocketAddr>)> {
+    let l4 = match stream.into_any().downcast::<L4Stream>() {
+        Ok(s) => *s,
+        Err(_) => {
+            tracing::error!("listener handed over a stream that is not TCP");
+            return None;
+        }
+    };
+    let peer = l4
+        .get_socket_digest()
+        .and_then(|d| d.peer_addr().and_then(|a| a.as_inet().copied()));
+    Some((l4, peer))
+}
+
 #[async_trait]
 impl ServerApp for FrontEnd {
     async fn process_new(
@@ -77,16 +92,7 @@ impl ServerApp for FrontEnd {
         stream: Stream,
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
-        let l4 = match stream.into_any().downcast::<L4Stream>() {
-            Ok(s) => *s,
-            Err(_) => {
-                tracing::error!("listener handed over a stream that is not TCP");
-                return None;
-            }
-        };
-        let peer = l4
-            .get_socket_digest()
-            .and_then(|d| d.peer_addr().and_then(|a| a.as_inet().copied()));
+        let (l4, peer) = accepted(stream)?;
         // A connection relayed from the TLS proxy listener stands for its real client.
         let (client, client_cert) = match peer.and_then(|p| self.plane.relayed.lookup(p)) {
             Some((real, cert)) if self.kind == ListenerKind::Explicit => (real, cert),

@@ -13,8 +13,7 @@ use std::time::Duration;
 use aarmor_core::ClientCertificate;
 use async_trait::async_trait;
 use pingora::apps::ServerApp;
-use pingora::protocols::l4::stream::Stream as L4Stream;
-use pingora::protocols::{GetSocketDigest, Stream};
+use pingora::protocols::Stream;
 use pingora::server::ShutdownWatch;
 
 use crate::mint::ConnectionResolver;
@@ -134,16 +133,7 @@ impl ServerApp for TlsProxyFront {
         stream: Stream,
         _shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
-        let l4 = match stream.into_any().downcast::<L4Stream>() {
-            Ok(s) => *s,
-            Err(_) => {
-                tracing::error!("listener handed over a stream that is not TCP");
-                return None;
-            }
-        };
-        let client = l4
-            .get_socket_digest()
-            .and_then(|d| d.peer_addr().and_then(|a| a.as_inet().copied()));
+        let (l4, client) = crate::front::accepted(stream)?;
         let metrics = &self.plane.metrics;
         let (config, slot) = match self.config() {
             Ok(c) => c,
