@@ -25,8 +25,8 @@ pub trait ActionEngine: Send + Sync + 'static {
 
     /// Request headers that carry identity (a user token, a human header) and are removed before
     /// the request goes upstream, besides every `x-aarm-*` header.
-    fn private_headers(&self) -> Vec<String> {
-        Vec::new()
+    fn private_headers(&self) -> std::sync::Arc<[String]> {
+        std::sync::Arc::from(Vec::new())
     }
 
     /// The session of an exchange: the one the `x-aarm-session` header names (`explicit`), else

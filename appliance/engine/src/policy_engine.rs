@@ -988,7 +988,7 @@ impl ActionEngine for PolicyEngine {
         self.inner.current().identities.resolve(facts, request, now)
     }
 
-    fn private_headers(&self) -> Vec<String> {
+    fn private_headers(&self) -> Arc<[String]> {
         self.inner.current().identities.private_headers()
     }
 

@@ -45,6 +45,8 @@ pub struct IdentitySettings {
 pub struct Identities {
     registry: RegistryFile,
     tokens: Option<TokenVerifier>,
+    /// Lower-cased names of the identity headers (user token, human headers).
+    private_headers: std::sync::Arc<[String]>,
 }
 
 impl std::fmt::Debug for Identities {
@@ -62,6 +64,7 @@ impl Identities {
         Self {
             registry: RegistryFile::default(),
             tokens: None,
+            private_headers: std::sync::Arc::from(Vec::new()),
         }
     }
 
@@ -86,7 +89,20 @@ impl Identities {
             }
             None => None,
         };
-        Ok(Self { registry, tokens })
+        let mut private: Vec<String> = registry
+            .human
+            .headers
+            .iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect();
+        if let Some(t) = &tokens {
+            private.push(t.header().to_ascii_lowercase());
+        }
+        Ok(Self {
+            registry,
+            tokens,
+            private_headers: private.into(),
+        })
     }
 
     /// Registered agents.
@@ -100,18 +116,8 @@ impl Identities {
     }
 
     /// Headers that carry identity and must not reach the upstream (besides `x-aarm-*`).
-    pub fn private_headers(&self) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .registry
-            .human
-            .headers
-            .iter()
-            .map(|h| h.to_ascii_lowercase())
-            .collect();
-        if let Some(t) = &self.tokens {
-            out.push(t.header().to_ascii_lowercase());
-        }
-        out
+    pub fn private_headers(&self) -> std::sync::Arc<[String]> {
+        self.private_headers.clone()
     }
 
     /// Binds the identity of an exchange (`session` is left for the data plane).
