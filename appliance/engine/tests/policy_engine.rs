@@ -11,7 +11,7 @@ use aarmor_core::{
     Action, ActionId, ActionTarget, Decision, FinalVerdict, Identity, Observation, ObservationKind,
     Protocol, Receipt, ReceiptKind, SessionId, SessionRef,
 };
-use aarmor_engine::approvals::Approver;
+use aarmor_engine::approvals::{Approver, Directory};
 use aarmor_engine::context::ContextStore;
 use aarmor_engine::intent::testing::Letters;
 use aarmor_engine::intent::IntentService;
@@ -19,7 +19,9 @@ use aarmor_engine::policy::PolicySet;
 use aarmor_engine::policy_engine::eval_limits;
 use aarmor_engine::receipts::{Durability, KeyRing, ReceiptLog, ReceiptStore};
 use aarmor_engine::settings::{EnforcementMode, EnforcementSettings, PolicySettings};
-use aarmor_engine::{ActionEngine, ContextSettings, IntentSettings, PolicyEngine};
+use aarmor_engine::{
+    ActionEngine, ApprovalSettings, ContextSettings, IntentSettings, PolicyEngine,
+};
 use serde_json::json;
 
 const POLICY: &str = r#"package aarmor.policy
@@ -132,7 +134,14 @@ fn engine_over(
         context,
         Duration::from_secs(30),
     );
-    engine.approvals().set_answerable(true);
+    // An operator token makes approvals answerable (tests answer as the operator).
+    engine.approvals().configure(
+        Directory::new(
+            &ApprovalSettings::default(),
+            Some("test-operator-token".into()),
+        ),
+        None,
+    );
     engine
 }
 
@@ -546,7 +555,7 @@ async fn intent_signals_are_computed_lazily_and_decide() {
 async fn step_up_without_approvers_is_denied_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let e = engine(dir.path(), EnforcementMode::Enforce, 1 << 24);
-    e.approvals().set_answerable(false);
+    e.approvals().configure(Directory::default(), None);
     let v = decide(&e, &action("transfer", json!({"amount": 9}))).await;
     assert!(
         matches!(&v, FinalVerdict::Deny(d) if d.reason.contains("no approver is configured")),

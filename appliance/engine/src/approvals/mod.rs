@@ -155,15 +155,6 @@ impl Approvals {
         }
     }
 
-    /// Lets tests and the operator-token-only setup declare answerability without a directory.
-    pub fn set_answerable(&self, answerable: bool) {
-        let token = answerable.then(|| "operator".to_string());
-        self.configure(
-            Directory::new(&crate::settings::ApprovalSettings::default(), token),
-            None,
-        );
-    }
-
     /// Whether anyone can answer (else a STEP_UP is denied at once).
     pub fn answerable(&self) -> bool {
         self.directory().anyone()
@@ -330,7 +321,7 @@ impl Approvals {
             VoteOutcome::Waiting { approvals, quorum }
         };
         let mut decided = None;
-        if outcome != (VoteOutcome::Waiting { approvals, quorum }) {
+        if !matches!(outcome, VoteOutcome::Waiting { .. }) {
             let answer = ApprovalAnswer {
                 approved: outcome == VoteOutcome::Approved,
                 approver: vote.approver,
