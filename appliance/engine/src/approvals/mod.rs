@@ -217,8 +217,8 @@ impl Approvals {
         let removed = self.pending.lock().ok().and_then(|mut map| map.remove(id));
         if let Some(p) = removed {
             self.notify("approval.resolved", &p.request, Some(outcome));
+            self.changed();
         }
-        self.changed();
     }
 
     /// Requests still waiting, oldest first.
