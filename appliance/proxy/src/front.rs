@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use pingora::apps::{HttpServerApp, ServerApp};
 use pingora::listeners::tls::Acceptor;
 use pingora::protocols::l4::stream::Stream as L4Stream;
-use pingora::protocols::{GetSocketDigest, Stream};
+use pingora::protocols::{GetSocketDigest, SocketDigest, Stream};
 use pingora::proxy::HttpProxy;
 use pingora::server::ShutdownWatch;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -631,7 +631,7 @@ impl FrontEnd {
         shutdown: &ShutdownWatch,
     ) {
         l4.rewind(&buf);
-        let cookie = l4.get_socket_digest().and_then(|d| d.socket_cookie().ok());
+        let digest = l4.get_socket_digest();
         let resolver = Arc::new(ConnectionResolver {
             minter: self.plane.minter.clone(),
             fallback_name: Some(fallback_name),
@@ -693,7 +693,7 @@ impl FrontEnd {
         {
             facts.client_cert = Some(cert);
         }
-        self.serve_stream(Box::new(tls), cookie, facts, shutdown)
+        self.serve_stream(Box::new(tls), digest, facts, shutdown)
             .await
     }
 
@@ -703,20 +703,20 @@ impl FrontEnd {
         facts: ConnectionFacts,
         shutdown: &ShutdownWatch,
     ) {
-        let cookie = l4.get_socket_digest().and_then(|d| d.socket_cookie().ok());
-        self.serve_stream(Box::new(l4), cookie, facts, shutdown)
+        let digest = l4.get_socket_digest();
+        self.serve_stream(Box::new(l4), digest, facts, shutdown)
             .await
     }
 
     async fn serve_stream(
         self: &Arc<Self>,
         stream: Stream,
-        cookie: Option<u64>,
+        digest: Option<Arc<SocketDigest>>,
         facts: ConnectionFacts,
         shutdown: &ShutdownWatch,
     ) {
-        let Some(cookie) = cookie else {
-            tracing::error!("cannot identify the connection (no socket cookie); closing");
+        let Some(digest) = digest else {
+            tracing::error!("cannot identify the connection (no socket digest); closing");
             return;
         };
         self.plane
@@ -724,7 +724,7 @@ impl FrontEnd {
             .connections
             .with_label_values(&[self.kind.label(), mode_label(facts.mode)])
             .inc();
-        let _registration = self.plane.facts.register(cookie, facts);
+        let _registration = self.plane.facts.register(&digest, facts);
         let _ = ServerApp::process_new(&self.http, stream, shutdown).await;
     }
 

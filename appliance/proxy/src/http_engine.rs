@@ -321,11 +321,11 @@ impl ProxyHttp for AarmorHttp {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
         ctx.started = Instant::now();
-        let cookie = session
+        let facts = session
             .digest()
             .and_then(|d| d.socket_digest.as_ref())
-            .and_then(|s| s.socket_cookie().ok());
-        let Some(facts) = cookie.and_then(|c| self.plane.facts.get(c)) else {
+            .and_then(|s| self.plane.facts.get(s));
+        let Some(facts) = facts else {
             tracing::error!("no connection facts for this stream; refusing");
             respond(
                 session,

@@ -227,10 +227,12 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, big: &[u8]) -> Resul
                 if streaming {
                     stream_body::write_chat_stream(&mut s).await?;
                 } else {
+                    // Head and body in one write (one TLS record for small bodies), as
+                    // production servers send a small response.
                     let body: &[u8] = if wants_big { big } else { hello };
-                    let head = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n", body.len());
-                    s.write_all(head.as_bytes()).await?;
-                    s.write_all(body).await?;
+                    let mut response = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n", body.len()).into_bytes();
+                    response.extend_from_slice(body);
+                    s.write_all(&response).await?;
                     s.flush().await?;
                 }
                 break n + content_length;
