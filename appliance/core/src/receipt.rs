@@ -133,12 +133,7 @@ pub enum ReceiptError {
 /// `sha256:` + hex of `bytes`.
 pub fn sha256_tagged(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
-    let mut out = String::with_capacity(71);
-    out.push_str("sha256:");
-    for b in digest {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
+    format!("sha256:{}", hex::encode(digest))
 }
 
 /// RFC 8785 canonical JSON of any serializable value.

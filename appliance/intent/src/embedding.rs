@@ -49,10 +49,6 @@ fn file_err(path: &Path, e: impl std::fmt::Display) -> IntentError {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Checks `file` in `dir` against the `SHA256SUMS` there; returns its bytes.
 fn verified(dir: &Path, file: &str) -> Result<Vec<u8>, IntentError> {
     let sums_path = dir.join("SHA256SUMS");
@@ -66,7 +62,7 @@ fn verified(dir: &Path, file: &str) -> Result<Vec<u8>, IntentError> {
         .ok_or_else(|| file_err(&sums_path, format!("no checksum for {file}")))?;
     let path = dir.join(file);
     let bytes = std::fs::read(&path).map_err(|e| file_err(&path, e))?;
-    let found = hex(&Sha256::digest(&bytes));
+    let found = hex::encode(Sha256::digest(&bytes));
     if found != expected {
         return Err(IntentError::Checksum {
             file: path.display().to_string(),

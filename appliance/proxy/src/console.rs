@@ -39,7 +39,7 @@ pub struct Console {
 fn random_hex(bytes: usize) -> Option<String> {
     let mut buf = vec![0u8; bytes];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut buf).ok()?;
-    Some(buf.iter().map(|b| format!("{b:02x}")).collect())
+    Some(hex::encode(buf))
 }
 
 fn with_security_headers(mut resp: http::Response<Vec<u8>>) -> http::Response<Vec<u8>> {

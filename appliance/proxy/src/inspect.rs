@@ -231,11 +231,7 @@ impl OutputDigest {
 
     fn finish(self) -> String {
         let d = self.ctx.finish();
-        let mut out = String::from("sha256:");
-        for b in d.as_ref() {
-            out.push_str(&format!("{b:02x}"));
-        }
-        out
+        format!("sha256:{}", hex::encode(d.as_ref()))
     }
 }
 

@@ -169,7 +169,7 @@ pub fn describe(der: &[u8]) -> Option<ClientCertificate> {
 /// sha256 of `der`, hex.
 fn fingerprint(der: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, der);
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(digest.as_ref())
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Decision cost of the engine, without network: policy evaluation of the default pack, the
-//! whole decision with its receipt in both durability modes, and the receipt writer's
-//! throughput on its own.
+//! whole decision with its receipt in both durability modes, the latency of one `fdatasync`
+//! (what strict durability adds), and the receipt writer's throughput on its own.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -154,6 +154,25 @@ pub async fn run(policies: &Path, iterations: usize) -> Result<()> {
         }
         let (p50, p99) = pct(times);
         println!("decide/decision_with_receipt_{name}\tn={n}\tp50_us={p50:.1}\tp99_us={p99:.1}");
+    }
+
+    // The yardstick for strict minus batched: one append of a receipt-sized record plus
+    // `fdatasync` on the same disk (what a strict commit waits for).
+    {
+        use std::io::Write;
+        let dir = tempfile::tempdir()?;
+        let mut file = std::fs::File::create(dir.path().join("fsync-probe"))?;
+        let record = vec![b'r'; 1024];
+        let n = iterations.clamp(1, 1000);
+        let mut times = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t = Instant::now();
+            file.write_all(&record)?;
+            file.sync_data()?;
+            times.push(t.elapsed());
+        }
+        let (p50, p99) = pct(times);
+        println!("decide/fsync_1k_append\tn={n}\tp50_us={p50:.1}\tp99_us={p99:.1}");
     }
 
     // 3. The receipt writer alone: 256 concurrent producers.

@@ -34,8 +34,7 @@ pub fn signature(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
     ctx.update(b".");
     ctx.update(body);
     let tag = ctx.sign();
-    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256={hex}")
+    format!("sha256={}", hex::encode(tag.as_ref()))
 }
 
 impl Notifier {

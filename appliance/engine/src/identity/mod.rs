@@ -195,10 +195,7 @@ impl Identities {
 /// sha256 of `data`, lower-case hex: how tokens and credentials are stored in configuration.
 pub fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(sha2::Sha256::digest(data))
 }
 
 /// Whether a bound identity has expired at `now` (a held action is re-checked before it runs).

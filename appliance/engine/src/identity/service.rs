@@ -20,8 +20,7 @@ pub fn service_identity(request: &RequestHead) -> Option<String> {
 fn fingerprint(secret: &str) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(secret.as_bytes());
-    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
+    format!("sha256:{}", hex::encode(&digest[..6]))
 }
 
 fn key_id(header: &str, value: &str) -> String {

@@ -24,6 +24,7 @@ use regorus::languages::rego::compiler::Compiler;
 use regorus::rvm::program::Program;
 use regorus::rvm::vm::RegoVM;
 use regorus::utils::limits::ExecutionTimerConfig;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::classify::Classifiers;
@@ -219,6 +220,8 @@ pub struct PolicySet {
     program: Arc<Program>,
     data: regorus::Value,
     limits: EvalLimits,
+    /// Loaded VMs ready for the next evaluation (program and data set once, not per action).
+    vms: VmPool,
     pub schemas: Arc<ToolSchemas>,
     pub classifiers: Arc<Classifiers>,
     /// Who is who: the agent registry and the sources of human principals.
@@ -281,6 +284,7 @@ impl PolicySet {
             sources,
             program,
             limits,
+            vms: VmPool::default(),
             schemas: Arc::new(schemas),
         };
         set.warm_up();
@@ -331,6 +335,14 @@ impl PolicySet {
         }
     }
 
+    fn new_vm(&self) -> Result<RegoVM, PolicyError> {
+        let mut vm = RegoVM::new();
+        vm.load_program(self.program.clone());
+        vm.set_data(self.data.clone())
+            .map_err(|e| PolicyError::Eval(e.to_string()))?;
+        Ok(vm)
+    }
+
     /// Evaluates the bundle on `input`; returns the candidates. Errors (including a malformed
     /// candidate or a limit hit) are for the caller to turn into DENY.
     pub fn evaluate(&self, input: &Value) -> Result<Vec<Candidate>, PolicyError> {
@@ -342,17 +354,22 @@ impl PolicySet {
         input: &Value,
         limits: EvalLimits,
     ) -> Result<Vec<Candidate>, PolicyError> {
-        let mut vm = RegoVM::new();
-        vm.load_program(self.program.clone());
-        vm.set_data(self.data.clone())
-            .map_err(|e| PolicyError::Eval(e.to_string()))?;
-        vm.set_input(regorus::Value::from(input.clone()));
+        let mut vm = match self.vms.take() {
+            Some(vm) => vm,
+            None => self.new_vm()?,
+        };
+        // Converted from the borrowed document: no copy of the input first.
+        let input = regorus::Value::deserialize(input)
+            .map_err(|e| PolicyError::Eval(format!("input: {e}")))?;
+        vm.set_input(input);
         vm.set_execution_timer_config(Some(ExecutionTimerConfig {
             limit: limits.time,
             check_interval: std::num::NonZeroU32::new(64).unwrap_or(std::num::NonZeroU32::MIN),
         }));
         vm.set_max_instructions(limits.instructions);
         let result = vm.execute().map_err(|e| PolicyError::Eval(e.to_string()))?;
+        // Only a VM that completed goes back to the pool; one that failed is dropped.
+        self.vms.give_back(vm);
         let json = serde_json::to_value(&result).map_err(|e| PolicyError::Eval(e.to_string()))?;
         match json {
             Value::Null => Ok(Vec::new()),
@@ -366,6 +383,28 @@ impl PolicySet {
             other => Err(PolicyError::Eval(format!(
                 "`decisions` must be a set of objects, got {other}"
             ))),
+        }
+    }
+}
+
+/// VMs with the bundle's program and data loaded, reused across evaluations: a VM resets its
+/// run state (registers, rule cache, timer) at the start of every `execute`, and only the input
+/// changes between actions. Bounded: evaluations beyond the pool's size build a fresh VM.
+#[derive(Default)]
+struct VmPool(std::sync::Mutex<Vec<RegoVM>>);
+
+impl VmPool {
+    const MAX_IDLE: usize = 16;
+
+    fn take(&self) -> Option<RegoVM> {
+        self.0.lock().ok()?.pop()
+    }
+
+    fn give_back(&self, vm: RegoVM) {
+        if let Ok(mut idle) = self.0.lock() {
+            if idle.len() < Self::MAX_IDLE {
+                idle.push(vm);
+            }
         }
     }
 }
@@ -423,6 +462,26 @@ decisions contains d if {
         assert!(set.evaluate(&select).unwrap().is_empty());
         let unbounded = json!({"action": {"protocol": "sql", "operation": "delete", "parameters": {"has_where": false}}});
         assert_eq!(set.evaluate(&unbounded).unwrap()[0].rule, "sql.unbounded");
+    }
+
+    #[test]
+    fn reused_vms_see_only_the_current_input() {
+        let dir = bundle(&[("sql.rego", SQL)]);
+        let set = PolicySet::load(dir.path(), EvalLimits::default()).unwrap();
+        let drop = json!({"action": {"protocol": "sql", "operation": "drop", "parameters": {}}});
+        let select =
+            json!({"action": {"protocol": "sql", "operation": "select", "parameters": {}}});
+        for _ in 0..3 {
+            assert_eq!(set.evaluate(&drop).unwrap()[0].rule, "sql.no_drop");
+            assert!(set.evaluate(&select).unwrap().is_empty());
+        }
+        // A failed evaluation does not poison the pool.
+        assert!(set
+            .evaluate(&json!({"action": {"protocol": "sql", "operation": 7}}))
+            .map(|c| c.is_empty())
+            .unwrap_or(true));
+        assert_eq!(set.evaluate(&drop).unwrap()[0].rule, "sql.no_drop");
+        assert!(set.vms.0.lock().unwrap().len() <= VmPool::MAX_IDLE);
     }
 
     #[test]

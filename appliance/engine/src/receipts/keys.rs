@@ -209,7 +209,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
 }
 
 fn encode_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 fn decode_hex(s: &str) -> Option<[u8; 32]> {

@@ -134,8 +134,7 @@ fn short_hash(v: &Value) -> String {
     let bytes =
         aarmor_core::receipt::canonical_json(v).unwrap_or_else(|_| v.to_string().into_bytes());
     let digest = sha2::Sha256::digest(&bytes);
-    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
+    format!("sha256:{}", hex::encode(&digest[..8]))
 }
 
 #[cfg(test)]
