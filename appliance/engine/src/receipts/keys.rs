@@ -108,8 +108,8 @@ impl KeyRing {
             .trim()
             .to_string();
         let key_path = dir.join(format!("{key_id}.key"));
-        let hex = std::fs::read_to_string(&key_path).map_err(io(&key_path))?;
-        let seed = decode_hex(hex.trim()).ok_or_else(|| KeyError::Invalid {
+        let seed_hex = std::fs::read_to_string(&key_path).map_err(io(&key_path))?;
+        let seed = decode_hex(seed_hex.trim()).ok_or_else(|| KeyError::Invalid {
             path: key_path.clone(),
             message: "not a 32-byte hex seed".into(),
         })?;
@@ -165,7 +165,7 @@ impl KeyRing {
             .mode(0o600)
             .open(&key_path)
             .map_err(io(&key_path))?;
-        f.write_all(encode_hex(&seed).as_bytes())
+        f.write_all(hex::encode(seed).as_bytes())
             .and_then(|_| f.sync_all())
             .map_err(io(&key_path))?;
         let pub_path = Self::public_keys_path(data_dir);
@@ -208,18 +208,10 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
     std::fs::rename(&tmp, path).map_err(io(path))
 }
 
-fn encode_hex(bytes: &[u8]) -> String {
-    hex::encode(bytes)
-}
-
+/// A 32-byte seed from its 64 hex digits.
 fn decode_hex(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 {
-        return None;
-    }
     let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
+    hex::decode_to_slice(s, &mut out).ok()?;
     Some(out)
 }
 
