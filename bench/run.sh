@@ -170,60 +170,49 @@ done | tee "$RESULTS"
 echo
 python3 - "$RESULTS" "$ROUNDS" <<'PY'
 import sys, re
-rows = {}
+# Every result line of every round, per (scenario, setup).
+runs = {}
 for line in open(sys.argv[1]):
     m = dict(re.findall(r"(\w+)=(\S+)", line))
     label = line.split("\t")[0]
     if "/" not in label or "p50_us" not in m: continue
     scen, setup = label.split("/")
-    rows.setdefault(scen, {}).setdefault(setup, []).append((int(m["p50_us"]), int(m["p99_us"]), float(m["rps"])))
-def median_round(runs):
-    return sorted(runs, key=lambda r: r[2])[len(runs) // 2]
-rows = {scen: {setup: median_round(runs) for setup, runs in setups.items()} for scen, setups in rows.items()}
+    runs.setdefault(scen, {}).setdefault(setup, []).append(m)
+# Per setup, the round with the median requests/s (its latencies are shown with it).
+rows = {scen: {setup: sorted(r, key=lambda m: float(m["rps"]))[len(r) // 2] for setup, r in setups.items()}
+        for scen, setups in runs.items()}
 print(f"per setup: the median of {sys.argv[2]} rounds (by req/s)")
 print(f"{'scenario':10} {'setup':10} {'p50 µs':>8} {'p99 µs':>8} {'req/s':>9} {'p50 vs direct':>14} {'req/s vs direct':>16}")
 for scen, setups in rows.items():
     d = setups.get("direct")
-    for setup, (p50, p99, rps) in setups.items():
-        r50 = f"{p50/d[0]:.2f}x (+{p50-d[0]} µs)" if d else "-"
-        rr = f"{rps/d[2]:.2f}x" if d else "-"
+    for setup, m in setups.items():
+        p50, p99, rps = int(m["p50_us"]), int(m["p99_us"]), float(m["rps"])
+        r50 = f"{p50/int(d['p50_us']):.2f}x (+{p50-int(d['p50_us'])} µs)" if d else "-"
+        rr = f"{rps/float(d['rps']):.2f}x" if d else "-"
         print(f"{scen:10} {setup:10} {p50:8} {p99:8} {rps:9.0f} {r50:>14} {rr:>16}")
-ttfb = {}
-for line in open(sys.argv[1]):
-    m = dict(re.findall(r"(\w+)=(\S+)", line))
-    if "ttfb_p50_us" in m:
-        ttfb.setdefault(line.split("\t")[0].split("/")[1], []).append((int(m["ttfb_p50_us"]), int(m["ttfb_p99_us"]), int(m["p50_us"]), int(m["p99_us"])))
-ttfb = {setup: sorted(runs, key=lambda r: r[2])[len(runs) // 2] for setup, runs in ttfb.items()}
+ttfb = {setup: m for setup, m in rows.get("stream", {}).items() if "ttfb_p50_us" in m}
 if ttfb:
     print()
     print("streamed chat completion (first body byte = first token; last byte = after 3 mediated tool calls)")
     print(f"{'setup':10} {'first p50':>10} {'first p99':>10} {'last p50':>9} {'last p99':>9} {'first vs direct':>16} {'last vs direct':>15}")
     d = ttfb.get("direct")
-    for setup, (f50, f99, l50, l99) in ttfb.items():
-        rf = f"{f50/d[0]:.2f}x (+{f50-d[0]})" if d else "-"
-        rl = f"{l50/d[2]:.2f}x (+{l50-d[2]})" if d else "-"
+    for setup, m in ttfb.items():
+        f50, f99, l50, l99 = (int(m[k]) for k in ("ttfb_p50_us", "ttfb_p99_us", "p50_us", "p99_us"))
+        rf = f"{f50/int(d['ttfb_p50_us']):.2f}x (+{f50-int(d['ttfb_p50_us'])})" if d else "-"
+        rl = f"{l50/int(d['p50_us']):.2f}x (+{l50-int(d['p50_us'])})" if d else "-"
         print(f"{setup:10} {f50:10} {f99:10} {l50:9} {l99:9} {rf:>16} {rl:>15}")
-PY
-
-echo
-echo "allowed action (POST, one keep-alive connection): added p50 over the plain data plane"
-python3 - "$RESULTS" <<'PY'
-import sys, re
-rows = {}
-for line in open(sys.argv[1]):
-    m = dict(re.findall(r"(\w+)=(\S+)", line))
-    label = line.split("\t")[0]
-    if label.startswith("action-post/") and "p50_us" in m:
-        rows.setdefault(label.split("/")[1], []).append((int(m["p50_us"]), int(m["p99_us"])))
-# Per setup, the round with the median p50.
-rows = {setup: sorted(runs)[len(runs) // 2] for setup, runs in rows.items()}
-plain = rows.get("aarmor-plain")
-names = {"aarmor-batched": "engine, batched receipts", "aarmor": "engine, strict receipts",
-         "aarmor-siem": "strict + syslog export"}
-for setup in ("aarmor-batched", "aarmor", "aarmor-siem"):
-    if plain and setup in rows:
-        name = names[setup]
-        print(f"  {name:26} p50 {rows[setup][0]} µs (+{rows[setup][0]-plain[0]} µs)  p99 {rows[setup][1]} µs (+{rows[setup][1]-plain[1]} µs)")
+action = rows.get("action-post", {})
+plain = action.get("aarmor-plain")
+if plain:
+    print()
+    print("allowed action (POST, one keep-alive connection): added p50 over the plain data plane")
+    names = {"aarmor-batched": "engine, batched receipts", "aarmor": "engine, strict receipts",
+             "aarmor-siem": "strict + syslog export"}
+    for setup, name in names.items():
+        if setup in action:
+            p50, p99 = int(action[setup]["p50_us"]), int(action[setup]["p99_us"])
+            b50, b99 = int(plain["p50_us"]), int(plain["p99_us"])
+            print(f"  {name:26} p50 {p50} µs (+{p50-b50} µs)  p99 {p99} µs (+{p99-b99} µs)")
 PY
 
 echo

@@ -186,24 +186,50 @@ async fn origin(listen: SocketAddr, dir: PathBuf) -> Result<()> {
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind(listen).await?;
     eprintln!("origin listening on {listen}");
-    let big = Arc::new(vec![b'x'; 256 * 1024]);
+    let responses = Arc::new(Responses::new());
     loop {
         let (tcp, _) = listener.accept().await?;
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
-        let big = big.clone();
+        let responses = responses.clone();
         tokio::spawn(async move {
             if let Ok(tls) = acceptor.accept(tcp).await {
-                let _ = serve(tls, &big).await;
+                let _ = serve(tls, &responses).await;
             }
         });
     }
 }
 
-async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, big: &[u8]) -> Result<()> {
+/// The origin's two complete responses (head and body), built once: each is sent with one
+/// write, so a small one is one TLS record, as production servers send it.
+struct Responses {
+    hello: Vec<u8>,
+    big: Vec<u8>,
+}
+
+impl Responses {
+    fn new() -> Self {
+        let full = |body: &[u8]| {
+            let mut r = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            r.extend_from_slice(body);
+            r
+        };
+        Self {
+            hello: full(
+                br#"{"message":"hello from the aarmor bench origin","padding":"0123456789ab"}"#,
+            ),
+            big: full(&vec![b'x'; 256 * 1024]),
+        }
+    }
+}
+
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, responses: &Responses) -> Result<()> {
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 8192];
-    let hello = br#"{"message":"hello from the aarmor bench origin","padding":"0123456789ab"}"#;
     loop {
         let len = loop {
             let mut headers = [httparse::EMPTY_HEADER; 32];
@@ -227,12 +253,12 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, big: &[u8]) -> Resul
                 if streaming {
                     stream_body::write_chat_stream(&mut s).await?;
                 } else {
-                    // Head and body in one write (one TLS record for small bodies), as
-                    // production servers send a small response.
-                    let body: &[u8] = if wants_big { big } else { hello };
-                    let mut response = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n", body.len()).into_bytes();
-                    response.extend_from_slice(body);
-                    s.write_all(&response).await?;
+                    let response = if wants_big {
+                        &responses.big
+                    } else {
+                        &responses.hello
+                    };
+                    s.write_all(response).await?;
                     s.flush().await?;
                 }
                 break n + content_length;
