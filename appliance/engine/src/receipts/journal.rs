@@ -10,6 +10,14 @@
 //! Record format: `u32` little-endian payload length, the payload's 32-byte sha256, the payload
 //! (a receipt's canonical JSON). A torn record at the end (a crash during a write, whose verdict
 //! was therefore never released) fails its length or checksum and ends the journal there.
+//!
+//! In strict mode the file is preallocated with zeros ([`PREALLOCATED`]) and records overwrite
+//! them in place: an `fdatasync` that does not change the file's size or block map writes the
+//! data alone, no filesystem metadata — about two thirds of the cost of a sync that grows the
+//! file. Emptying the journal only moves the write position back to the start. Invariant:
+//! after the records of the current journal, the file holds zeros or records from before the
+//! journal was last emptied; those were in LMDB then, carry `seq`s at or below the store's
+//! head, and every reader of the journal skips them by `seq` (recovery, `receipts export`).
 
 use std::fs::{File, OpenOptions};
 use std::io::Read;
@@ -20,6 +28,23 @@ use sha2::{Digest, Sha256};
 
 /// Largest receipt accepted back from the journal.
 const MAX_RECORD: usize = 64 * 1024 * 1024;
+/// Size of the zero-filled journal in strict mode. The journal is emptied once LMDB holds what
+/// it has and it has grown past 1 MiB, so it rarely outgrows this; when it does, it grows as an
+/// ordinary append (a slower sync) and stays at the larger size.
+pub const PREALLOCATED: u64 = 4 * 1024 * 1024;
+
+/// Writes zeros over `[from, to)` of `file`.
+fn zero(file: &File, from: u64, to: u64) -> std::io::Result<()> {
+    const CHUNK: usize = 256 * 1024;
+    let zeros = vec![0u8; CHUNK.min(to.saturating_sub(from) as usize)];
+    let mut at = from;
+    while at < to {
+        let n = ((to - at) as usize).min(CHUNK);
+        file.write_all_at(&zeros[..n], at)?;
+        at += n as u64;
+    }
+    Ok(())
+}
 
 /// The complete records at the start of `bytes`, and where they end.
 fn parse(bytes: &[u8]) -> (Vec<Vec<u8>>, usize) {
@@ -78,13 +103,13 @@ impl Journal {
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)?;
         let (records, at) = parse(&bytes);
-        if at < bytes.len() {
-            tracing::warn!(
+        if bytes[at..].iter().any(|b| *b != 0) {
+            tracing::debug!(
                 path = %path.display(),
-                bytes = bytes.len() - at,
-                "receipt journal ends with a torn record (a write cut by a crash); it is dropped"
+                "receipt journal: zeroing what follows its last complete record (a torn write or the remains of older records)"
             );
-            file.set_len(at as u64)?;
+            zero(&file, at as u64, bytes.len() as u64)?;
+            file.sync_data()?;
         }
         let journal = Self {
             file,
@@ -93,6 +118,25 @@ impl Journal {
             last_seq: u64::MAX,
         };
         Ok((journal, records))
+    }
+
+    /// Zero-fills the file up to [`PREALLOCATED`] bytes and syncs it, so that appends overwrite
+    /// allocated blocks (see the module docs).
+    pub fn preallocate(&mut self) -> std::io::Result<()> {
+        let size = self.file.metadata()?.len();
+        if size < PREALLOCATED {
+            zero(&self.file, size, PREALLOCATED)?;
+            self.file.sync_all()?;
+        }
+        Ok(())
+    }
+
+    /// Empties the journal and gives its space back (batched mode keeps no journal).
+    pub fn discard(&mut self) -> std::io::Result<()> {
+        self.file.set_len(0)?;
+        self.len = 0;
+        self.last_seq = 0;
+        Ok(())
     }
 
     /// Appends `(seq, receipt)` records and syncs them to disk (one `fdatasync`).
@@ -117,10 +161,11 @@ impl Journal {
         Ok(())
     }
 
-    /// Empties the journal once LMDB holds everything in it. Not synced: a journal that still
-    /// holds records LMDB has is replayed harmlessly (they are skipped by `seq`).
+    /// Empties the journal once LMDB holds everything in it: the next record is written at the
+    /// start again, over the old ones (the file keeps its size and its blocks). Nothing is
+    /// synced or zeroed: old records left after the new ones carry `seq`s LMDB already has,
+    /// and whoever reads the journal skips them by `seq`.
     pub fn clear(&mut self) -> std::io::Result<()> {
-        self.file.set_len(0)?;
         self.len = 0;
         self.last_seq = 0;
         Ok(())
@@ -180,10 +225,45 @@ mod tests {
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         std::fs::write(&path, &bytes).unwrap();
-        let (mut j, records) = Journal::open(dir.path()).unwrap();
-        assert_eq!(records.len(), 3);
-        j.clear().unwrap();
         let (_, records) = Journal::open(dir.path()).unwrap();
-        assert!(records.is_empty());
+        assert_eq!(records.len(), 3);
+    }
+
+    #[test]
+    fn a_preallocated_journal_is_written_in_place_and_emptied_by_rewinding() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Journal::path(dir.path());
+        let (mut j, _) = Journal::open(dir.path()).unwrap();
+        j.preallocate().unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), PREALLOCATED);
+        j.append([(1, b"one".as_slice()), (2, b"two".as_slice())])
+            .unwrap();
+        assert_eq!(
+            Journal::read(dir.path()).unwrap(),
+            [b"one".to_vec(), b"two".to_vec()]
+        );
+        j.clear().unwrap();
+        assert!(j.is_empty());
+        // Written over the first record: the second, from before the journal was emptied, is
+        // still there (readers skip it by its `seq`, which LMDB already has).
+        j.append([(3, b"uno".as_slice())]).unwrap();
+        assert_eq!(
+            Journal::read(dir.path()).unwrap(),
+            [b"uno".to_vec(), b"two".to_vec()]
+        );
+        j.clear().unwrap();
+        // A longer record cuts the old ones: the journal ends after it.
+        j.append([(4, b"three".as_slice())]).unwrap();
+        assert_eq!(Journal::read(dir.path()).unwrap(), [b"three".to_vec()]);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            PREALLOCATED,
+            "appends and emptying keep the file's size"
+        );
+        drop(j);
+        // Reopened: the record is there, the rest is zeros, and nothing is dropped.
+        let (_, records) = Journal::open(dir.path()).unwrap();
+        assert_eq!(records, [b"three".to_vec()]);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), PREALLOCATED);
     }
 }

@@ -1,8 +1,8 @@
 //! Reading the receipt store while the writer runs: the most recent receipts matching a search,
 //! one receipt, and its verification (signature, and its link to the receipt before it).
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use aarmor_core::receipt::{verify_chain, GENESIS_HASH};
 use aarmor_core::Receipt;
@@ -14,9 +14,53 @@ use super::store::{ReceiptStore, StoreError};
 /// How far back a search looks.
 const SEARCH_WINDOW: u64 = 20_000;
 
+/// Strict-mode receipts that are durable in the journal but not yet in LMDB (the store commits
+/// them in larger, less frequent transactions), so that readers see every acknowledged receipt.
+#[derive(Default)]
+pub struct Unstored {
+    by_seq: Mutex<BTreeMap<u64, (String, Vec<u8>)>>,
+}
+
+impl Unstored {
+    pub(crate) fn add(&self, records: &[(u64, String, Vec<u8>)]) {
+        if let Ok(mut m) = self.by_seq.lock() {
+            for (seq, id, bytes) in records {
+                m.insert(*seq, (id.clone(), bytes.clone()));
+            }
+        }
+    }
+
+    /// Forgets the receipts up to `seq`: LMDB has them.
+    pub(crate) fn stored_upto(&self, seq: u64) {
+        if let Ok(mut m) = self.by_seq.lock() {
+            *m = m.split_off(&(seq + 1));
+        }
+    }
+
+    fn newest_first(&self) -> Vec<Vec<u8>> {
+        self.by_seq
+            .lock()
+            .map(|m| m.values().rev().map(|(_, b)| b.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    fn by_id(&self, receipt_id: &str) -> Option<Vec<u8>> {
+        let m = self.by_seq.lock().ok()?;
+        m.values()
+            .find(|(id, _)| id == receipt_id)
+            .map(|(_, b)| b.clone())
+    }
+
+    fn at(&self, seq: u64) -> Option<Vec<u8>> {
+        let m = self.by_seq.lock().ok()?;
+        m.get(&seq).map(|(_, b)| b.clone())
+    }
+}
+
 #[derive(Clone)]
 pub struct ReceiptReader {
     store: Arc<ReceiptStore>,
+    unstored: Arc<Unstored>,
     keys: Arc<HashMap<String, VerifyingKey>>,
 }
 
@@ -57,9 +101,14 @@ fn matches(r: &Receipt, words: &[String]) -> bool {
 }
 
 impl ReceiptReader {
-    pub fn new(store: Arc<ReceiptStore>, keys: HashMap<String, VerifyingKey>) -> Self {
+    pub fn new(
+        store: Arc<ReceiptStore>,
+        unstored: Arc<Unstored>,
+        keys: HashMap<String, VerifyingKey>,
+    ) -> Self {
         Self {
             store,
+            unstored,
             keys: Arc::new(keys),
         }
     }
@@ -68,10 +117,23 @@ impl ReceiptReader {
     /// session or host contain every word of `query` (case-insensitive).
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Receipt>, StoreError> {
         let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
-        let Some(head) = self.store.head()? else {
-            return Ok(Vec::new());
-        };
         let mut out = Vec::new();
+        // Seen among the unstored ones (LMDB may have just committed some of them too).
+        let mut seen = std::collections::HashSet::new();
+        for bytes in self.unstored.newest_first() {
+            if out.len() >= limit {
+                return Ok(out);
+            }
+            if let Ok(r) = serde_json::from_slice::<Receipt>(&bytes) {
+                seen.insert(r.seq);
+                if matches(&r, &words) {
+                    out.push(r);
+                }
+            }
+        }
+        let Some(head) = self.store.head()? else {
+            return Ok(out);
+        };
         let floor = head.seq.saturating_sub(SEARCH_WINDOW).max(1);
         let mut upto = head.seq;
         while upto >= floor && out.len() < limit {
@@ -81,7 +143,7 @@ impl ReceiptReader {
                 let Ok(r) = serde_json::from_slice::<Receipt>(bytes) else {
                     continue;
                 };
-                if matches(&r, &words) {
+                if !seen.contains(&r.seq) && matches(&r, &words) {
                     out.push(r);
                     if out.len() >= limit {
                         break;
@@ -97,21 +159,26 @@ impl ReceiptReader {
     }
 
     pub fn get(&self, receipt_id: &str) -> Result<Option<Receipt>, StoreError> {
-        self.store.get(receipt_id)
+        if let Some(r) = self.store.get(receipt_id)? {
+            return Ok(Some(r));
+        }
+        Ok(self
+            .unstored
+            .by_id(receipt_id)
+            .and_then(|b| serde_json::from_slice(&b).ok()))
     }
 
     /// Verifies a receipt's signature and its `prev_hash` against the receipt before it.
     pub fn verify(&self, receipt_id: &str) -> Result<Option<Verification>, StoreError> {
-        let Some(r) = self.store.get(receipt_id)? else {
+        let Some(r) = self.get(receipt_id)? else {
             return Ok(None);
         };
         let mut chain = Vec::new();
         if r.seq > 1 {
-            if let Some(prev) = self
-                .store
-                .scan(r.seq - 1, 1)?
-                .first()
-                .and_then(|b| serde_json::from_slice::<Receipt>(b).ok())
+            let stored = self.store.scan(r.seq - 1, 1)?.into_iter().next();
+            if let Some(prev) = stored
+                .or_else(|| self.unstored.at(r.seq - 1))
+                .and_then(|b| serde_json::from_slice::<Receipt>(&b).ok())
             {
                 chain.push(prev);
             }
