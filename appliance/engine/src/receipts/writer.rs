@@ -194,7 +194,7 @@ struct JournalStage {
     journal: Arc<Mutex<Journal>>,
     /// Wakes the journal thread: receipts are pending and the journal was busy.
     kick: SyncSender<()>,
-    lmdb: SyncSender<ToCommit>,
+    lmdb: Arc<LmdbQueue>,
     failed: Arc<AtomicBool>,
     stats: Arc<WriterStats>,
     /// Strict verdicts signed and not yet released.
@@ -284,8 +284,7 @@ impl JournalStage {
             acks: Vec::new(),
             committed,
         };
-        if self.lmdb.send(work).is_err() {
-            tracing::error!("the receipt store thread stopped; every action will be denied");
+        if !self.lmdb.push(work) {
             self.failed.store(true, Ordering::Release);
         }
     }
@@ -356,15 +355,16 @@ impl ReceiptLog {
         let sink = match durability {
             Durability::Strict => {
                 let journal = Arc::new(Mutex::new(journal));
-                let (lmdb, lmdb_rx) = mpsc::sync_channel::<ToCommit>(QUEUE);
-                let (j, u, f, st) = (
+                let lmdb = Arc::new(LmdbQueue::default());
+                let (q, j, u, f, st) = (
+                    lmdb.clone(),
                     journal.clone(),
                     unstored.clone(),
                     failed.clone(),
                     stats.clone(),
                 );
                 spawn("aarmor-receipts-lmdb", move || {
-                    lmdb_loop(store, j, u, lmdb_rx, f, st)
+                    lmdb_loop(store, j, u, q, f, st)
                 })?;
                 let (kick, kicks) = mpsc::sync_channel::<()>(1);
                 let stage = Arc::new(JournalStage {
@@ -675,28 +675,42 @@ fn batched_loop(
     }
 }
 
-/// The LMDB stage of strict mode. The receipts it gets are already durable in the journal, so
-/// it commits them in large, infrequent transactions — when the journal has grown past
-/// [`JOURNAL_CLEAR_AT`] (then the journal is emptied), at the latest [`LMDB_LAG`] after the
-/// oldest arrived, or at once when a `committed` caller waits — instead of one per journal
-/// write: LMDB's two syncs per commit would otherwise compete with the journal's sync that
-/// verdicts wait for. Readers see the receipts in between through [`Unstored`].
-fn lmdb_loop(
-    store: Arc<ReceiptStore>,
-    journal: Arc<Mutex<Journal>>,
-    unstored: Arc<Unstored>,
-    rx: mpsc::Receiver<ToCommit>,
-    failed: Arc<AtomicBool>,
-    stats: Arc<WriterStats>,
-) {
-    fn merge(pending: &mut Option<ToCommit>, mut more: ToCommit, journaled: &mut u64) {
-        *journaled += more
+/// What the journal stage hands to the LMDB stage, and when that stage is due to act.
+#[derive(Default)]
+struct LmdbQueue {
+    state: Mutex<LmdbPending>,
+    due: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct LmdbPending {
+    work: Option<ToCommit>,
+    /// When the oldest receipt of `work` arrived.
+    oldest: Option<Instant>,
+    /// Bytes appended to the journal since it was last emptied.
+    journaled: u64,
+}
+
+impl LmdbQueue {
+    /// Adds journaled receipts (called under the journal lock, so in journal order). Wakes the
+    /// LMDB stage only when it has something to do now: the journal is due to be emptied, or a
+    /// `committed` caller waits; otherwise it wakes at its own deadline. False if the queue is
+    /// unusable (a thread panicked holding it).
+    fn push(&self, mut more: ToCommit) -> bool {
+        let Ok(mut st) = self.state.lock() else {
+            return false;
+        };
+        st.journaled += more
             .records
             .iter()
             .map(|(_, _, b)| b.len() as u64 + 36)
             .sum::<u64>();
-        match pending {
-            None => *pending = Some(more),
+        if !more.records.is_empty() {
+            st.oldest.get_or_insert_with(Instant::now);
+        }
+        let urgent = !more.committed.0.is_empty();
+        match &mut st.work {
+            None => st.work = Some(more),
             Some(work) => {
                 work.records.append(&mut more.records);
                 work.head = more.head.clone();
@@ -704,7 +718,28 @@ fn lmdb_loop(
                 work.committed.0.append(&mut more.committed.0);
             }
         }
+        if urgent || st.journaled >= JOURNAL_CLEAR_AT {
+            self.due.notify_one();
+        }
+        true
     }
+}
+
+/// The LMDB stage of strict mode. The receipts it gets are already durable in the journal, so
+/// it commits them in large, infrequent transactions — when the journal has grown past
+/// [`JOURNAL_CLEAR_AT`] (then the journal is emptied), at the latest [`LMDB_LAG`] after the
+/// oldest arrived, or at once when a `committed` caller waits — instead of one per journal
+/// write: LMDB's two syncs per commit would otherwise compete with the journal's sync that
+/// verdicts wait for, and waking this thread per write would cost the writer. Readers see the
+/// receipts in between through [`Unstored`].
+fn lmdb_loop(
+    store: Arc<ReceiptStore>,
+    journal: Arc<Mutex<Journal>>,
+    unstored: Arc<Unstored>,
+    queue: Arc<LmdbQueue>,
+    failed: Arc<AtomicBool>,
+    stats: Arc<WriterStats>,
+) {
     let commit = |work: ToCommit| {
         let upto = work.head.seq;
         if commit_to_lmdb(&store, work, &failed, &stats) {
@@ -714,61 +749,60 @@ fn lmdb_loop(
             false
         }
     };
-    let mut pending: Option<ToCommit> = None;
-    let mut oldest: Option<Instant> = None;
-    // Bytes appended to the journal since it was last emptied.
-    let mut journaled = 0u64;
+    let poisoned = || {
+        tracing::error!("the receipt store thread lost its queue; every action will be denied");
+        failed.store(true, Ordering::Release);
+    };
     loop {
-        let next = match oldest {
-            None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
-            Some(t) => rx.recv_timeout(LMDB_LAG.saturating_sub(t.elapsed())),
+        // Waits until something is due: the journal is full, a `committed` caller waits, or
+        // the oldest receipt has waited `LMDB_LAG`.
+        let Ok(mut st) = queue.state.lock() else {
+            return poisoned();
         };
-        let open = match next {
-            Ok(work) => {
-                merge(&mut pending, work, &mut journaled);
-                while let Ok(more) = rx.try_recv() {
-                    merge(&mut pending, more, &mut journaled);
-                }
-                oldest.get_or_insert_with(Instant::now);
-                true
+        let clear = loop {
+            let waiters = st.work.as_ref().is_some_and(|w| !w.committed.0.is_empty());
+            if st.journaled >= JOURNAL_CLEAR_AT {
+                break true;
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => true,
-            Err(mpsc::RecvTimeoutError::Disconnected) => false,
-        };
-        if journaled >= JOURNAL_CLEAR_AT {
-            // Under the journal lock nothing more is journaled, and everything journaled has
-            // been sent here (it is sent under that lock): once this is committed, LMDB holds
-            // the whole journal and it can be emptied.
-            let Ok(mut j) = journal.lock() else {
-                failed.store(true, Ordering::Release);
-                return;
+            let left = st.oldest.map(|t| LMDB_LAG.saturating_sub(t.elapsed()));
+            if waiters || left == Some(Duration::ZERO) {
+                break false;
+            }
+            st = match left {
+                None => queue.due.wait(st).unwrap_or_else(|e| e.into_inner()),
+                Some(left) => match queue.due.wait_timeout(st, left) {
+                    Ok((g, _)) => g,
+                    Err(e) => e.into_inner().0,
+                },
             };
-            while let Ok(more) = rx.try_recv() {
-                merge(&mut pending, more, &mut journaled);
+        };
+        if !clear {
+            let work = st.work.take();
+            st.oldest = None;
+            drop(st);
+            if let Some(work) = work {
+                commit(work);
             }
-            let stored = pending.take().is_none_or(&commit);
-            oldest = None;
-            if stored {
-                match j.clear() {
-                    Ok(()) => journaled = 0,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot empty the receipt journal; it is replayed harmlessly at the next start")
-                    }
-                }
-            }
-        } else {
-            let due = !open
-                || oldest.is_some_and(|t| t.elapsed() >= LMDB_LAG)
-                || pending.as_ref().is_some_and(|w| !w.committed.0.is_empty());
-            if due {
-                if let Some(work) = pending.take() {
-                    commit(work);
-                }
-                oldest = None;
-            }
+            continue;
         }
-        if !open {
-            return;
+        drop(st);
+        // Under the journal lock nothing more is journaled, and everything journaled is in the
+        // queue (it is pushed under that lock): once that is committed, LMDB holds the whole
+        // journal and it can be emptied.
+        let Ok(mut j) = journal.lock() else {
+            return poisoned();
+        };
+        let Ok(mut st) = queue.state.lock() else {
+            return poisoned();
+        };
+        let work = st.work.take();
+        st.oldest = None;
+        st.journaled = 0;
+        drop(st);
+        if work.is_none_or(&commit) {
+            if let Err(e) = j.clear() {
+                tracing::warn!(error = %e, "cannot empty the receipt journal; it is replayed harmlessly at the next start");
+            }
         }
     }
 }
