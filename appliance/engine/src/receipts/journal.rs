@@ -71,8 +71,6 @@ pub struct Journal {
     file: File,
     path: PathBuf,
     len: u64,
-    /// Highest `seq` appended since the journal was last emptied.
-    last_seq: u64,
 }
 
 impl Journal {
@@ -115,7 +113,6 @@ impl Journal {
             file,
             path,
             len: at as u64,
-            last_seq: u64::MAX,
         };
         Ok((journal, records))
     }
@@ -135,22 +132,16 @@ impl Journal {
     pub fn discard(&mut self) -> std::io::Result<()> {
         self.file.set_len(0)?;
         self.len = 0;
-        self.last_seq = 0;
         Ok(())
     }
 
-    /// Appends `(seq, receipt)` records and syncs them to disk (one `fdatasync`).
+    /// Appends receipts (their canonical JSON) and syncs them to disk (one `fdatasync`).
     pub fn append<'a>(
         &mut self,
-        records: impl IntoIterator<Item = (u64, &'a [u8])>,
+        records: impl IntoIterator<Item = &'a [u8]>,
     ) -> std::io::Result<()> {
         let mut buf = Vec::new();
-        for (seq, p) in records {
-            self.last_seq = if self.last_seq == u64::MAX {
-                seq
-            } else {
-                self.last_seq.max(seq)
-            };
+        for p in records {
             buf.extend_from_slice(&(p.len() as u32).to_le_bytes());
             buf.extend_from_slice(&Sha256::digest(p));
             buf.extend_from_slice(p);
@@ -167,7 +158,6 @@ impl Journal {
     /// and whoever reads the journal skips them by `seq`.
     pub fn clear(&mut self) -> std::io::Result<()> {
         self.len = 0;
-        self.last_seq = 0;
         Ok(())
     }
 
@@ -178,12 +168,6 @@ impl Journal {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
-    }
-
-    /// Highest `seq` appended since the journal was emptied (`u64::MAX` when unknown: records
-    /// found at open whose fate is settled by recovery).
-    pub fn last_seq(&self) -> u64 {
-        self.last_seq
     }
 
     pub fn file_path(&self) -> &Path {
@@ -201,9 +185,8 @@ mod tests {
         {
             let (mut j, records) = Journal::open(dir.path()).unwrap();
             assert!(records.is_empty());
-            j.append([(1, b"one".as_slice()), (2, b"two".as_slice())])
-                .unwrap();
-            j.append([(3, b"three".as_slice())]).unwrap();
+            j.append([b"one".as_slice(), b"two".as_slice()]).unwrap();
+            j.append([b"three".as_slice()]).unwrap();
         }
         // A crash in the middle of a fourth record.
         let path = Journal::path(dir.path());
@@ -217,7 +200,7 @@ mod tests {
             [b"one".to_vec(), b"two".to_vec(), b"three".to_vec()]
         );
         // Appending after the torn tail overwrites it.
-        j.append([(4, b"four".as_slice())]).unwrap();
+        j.append([b"four".as_slice()]).unwrap();
         let (_, records) = Journal::open(dir.path()).unwrap();
         assert_eq!(records.len(), 4);
         // A changed byte ends the journal at that record.
@@ -236,8 +219,7 @@ mod tests {
         let (mut j, _) = Journal::open(dir.path()).unwrap();
         j.preallocate().unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().len(), PREALLOCATED);
-        j.append([(1, b"one".as_slice()), (2, b"two".as_slice())])
-            .unwrap();
+        j.append([b"one".as_slice(), b"two".as_slice()]).unwrap();
         assert_eq!(
             Journal::read(dir.path()).unwrap(),
             [b"one".to_vec(), b"two".to_vec()]
@@ -246,14 +228,14 @@ mod tests {
         assert!(j.is_empty());
         // Written over the first record: the second, from before the journal was emptied, is
         // still there (readers skip it by its `seq`, which LMDB already has).
-        j.append([(3, b"uno".as_slice())]).unwrap();
+        j.append([b"uno".as_slice()]).unwrap();
         assert_eq!(
             Journal::read(dir.path()).unwrap(),
             [b"uno".to_vec(), b"two".to_vec()]
         );
         j.clear().unwrap();
         // A longer record cuts the old ones: the journal ends after it.
-        j.append([(4, b"three".as_slice())]).unwrap();
+        j.append([b"three".as_slice()]).unwrap();
         assert_eq!(Journal::read(dir.path()).unwrap(), [b"three".to_vec()]);
         assert_eq!(
             std::fs::metadata(&path).unwrap().len(),

@@ -6,7 +6,8 @@
 //!
 //! - `Durability::Strict`: `append` returns only once the receipt is on disk: the pending
 //!   receipts are appended to the journal (one `fdatasync`, see [`super::journal`]), the waiting
-//!   verdicts are released, then a thread commits the batch to LMDB and empties the journal.
+//!   verdicts are released; the LMDB stage later commits them in large batches and empties
+//!   the journal (see `lmdb_loop`).
 //!   Whoever finds the journal idle writes it at once, on its own thread (group-commit leader:
 //!   no wake-up of another thread between a verdict and its sync); when a sync is already under
 //!   way, the journal thread writes everything that piled up meanwhile as soon as it ends.
@@ -267,7 +268,7 @@ impl JournalStage {
             return;
         }
         if !records.is_empty() {
-            if let Err(e) = journal.append(records.iter().map(|(seq, _, b)| (*seq, b.as_slice()))) {
+            if let Err(e) = journal.append(records.iter().map(|(_, _, b)| b.as_slice())) {
                 tracing::error!(error = %e, receipts = records.len(), "cannot write the receipt journal; the receipt store is now unavailable and every action will be denied");
                 self.stats.failures.fetch_add(1, Ordering::Relaxed);
                 self.failed.store(true, Ordering::Release);
@@ -281,10 +282,9 @@ impl JournalStage {
         let work = ToCommit {
             records,
             head,
-            acks: Vec::new(),
             committed,
         };
-        if !self.lmdb.push(work) {
+        if !self.lmdb.push(work, journal.len()) {
             self.failed.store(true, Ordering::Release);
         }
     }
@@ -481,14 +481,14 @@ impl ReceiptLog {
             };
             (receipt, wait, signer.batch.len() >= MAX_BATCH)
         };
-        // Counts this verdict among the waiting ones until it is released.
-        let _waiting = match (&*self.sink, &wait) {
-            (Sink::Strict(stage), Some(_)) => Some(Waiting::new(stage)),
-            _ => None,
-        };
+        // Counts a strict verdict among the waiting ones until it is released.
+        let mut _waiting = None;
         match (&*self.sink, &wait) {
             // Strict: written now by this caller or by the journal thread (see `commit_or_kick`).
-            (Sink::Strict(stage), Some(_)) => stage.commit_or_kick(&self.signer),
+            (Sink::Strict(stage), Some(_)) => {
+                _waiting = Some(Waiting::new(stage));
+                stage.commit_or_kick(&self.signer);
+            }
             _ if full && !hand_over_and_send(&self.signer, &self.sink, &self.failed) => {
                 return Err(StoreError::Unavailable(
                     "the receipt committer is not keeping up or stopped".into(),
@@ -610,13 +610,12 @@ impl Drop for CommittedGuard {
     }
 }
 
-/// What the LMDB stage commits: receipts (already journaled in strict mode) and the waiters.
+/// What is committed to LMDB: receipts (already journaled in strict mode, whose verdicts were
+/// released after the journal sync; batched mode has no verdicts waiting) and the `committed`
+/// callers.
 struct ToCommit {
     records: Vec<(u64, String, Vec<u8>)>,
     head: Head,
-    /// Strict acks still to answer (batched mode: all of them; strict: none, answered after
-    /// the journal sync).
-    acks: Vec<StrictAck>,
     committed: CommittedGuard,
 }
 
@@ -664,11 +663,9 @@ fn batched_loop(
                 .flat_map(|b| std::mem::take(&mut b.committed))
                 .collect(),
         );
-        let acks: Vec<_> = batches.into_iter().flat_map(|b| b.strict_acks).collect();
         let work = ToCommit {
             records,
             head,
-            acks,
             committed,
         };
         commit_to_lmdb(&store, work, &failed, &stats);
@@ -687,24 +684,20 @@ struct LmdbPending {
     work: Option<ToCommit>,
     /// When the oldest receipt of `work` arrived.
     oldest: Option<Instant>,
-    /// Bytes appended to the journal since it was last emptied.
+    /// The journal's length when `work` was last added to (bytes since it was last emptied).
     journaled: u64,
 }
 
 impl LmdbQueue {
-    /// Adds journaled receipts (called under the journal lock, so in journal order). Wakes the
-    /// LMDB stage only when it has something to do now: the journal is due to be emptied, or a
-    /// `committed` caller waits; otherwise it wakes at its own deadline. False if the queue is
-    /// unusable (a thread panicked holding it).
-    fn push(&self, mut more: ToCommit) -> bool {
+    /// Adds journaled receipts (called under the journal lock, so in journal order), with the
+    /// journal's length after them. Wakes the LMDB stage only when it has something to do now:
+    /// the journal is due to be emptied, or a `committed` caller waits; otherwise it wakes at
+    /// its own deadline. False if the queue is unusable (a thread panicked holding it).
+    fn push(&self, mut more: ToCommit, journal_len: u64) -> bool {
         let Ok(mut st) = self.state.lock() else {
             return false;
         };
-        st.journaled += more
-            .records
-            .iter()
-            .map(|(_, _, b)| b.len() as u64 + 36)
-            .sum::<u64>();
+        st.journaled = journal_len;
         if !more.records.is_empty() {
             st.oldest.get_or_insert_with(Instant::now);
         }
@@ -714,7 +707,6 @@ impl LmdbQueue {
             Some(work) => {
                 work.records.append(&mut more.records);
                 work.head = more.head.clone();
-                work.acks.append(&mut more.acks);
                 work.committed.0.append(&mut more.committed.0);
             }
         }
@@ -817,14 +809,12 @@ fn commit_to_lmdb(
     let ToCommit {
         records,
         head,
-        acks,
         committed: _committed,
     } = work;
     if records.is_empty() {
         return true;
     }
     if failed.load(Ordering::Acquire) {
-        answer(acks, Err("receipt store unavailable".into()));
         return false;
     }
     match store.append(&records, &head) {
@@ -833,14 +823,12 @@ fn commit_to_lmdb(
                 .receipts
                 .fetch_add(records.len() as u64, Ordering::Relaxed);
             stats.commits.fetch_add(1, Ordering::Relaxed);
-            answer(acks, Ok(()));
             true
         }
         Err(e) => {
             tracing::error!(error = %e, receipts = records.len(), "cannot commit receipts; the receipt store is now unavailable and every action will be denied");
             stats.failures.fetch_add(1, Ordering::Relaxed);
             failed.store(true, Ordering::Release);
-            answer(acks, Err(format!("commit failed: {e}")));
             false
         }
     }
