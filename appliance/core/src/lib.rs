@@ -4,6 +4,7 @@
 //! This crate does no I/O.
 
 pub mod action;
+pub mod canonical;
 pub mod connection;
 pub mod data_class;
 pub mod decision;

@@ -136,9 +136,9 @@ pub fn sha256_tagged(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(digest))
 }
 
-/// RFC 8785 canonical JSON of any serializable value.
-pub fn canonical_json<T: Serialize>(value: &T) -> Result<Vec<u8>, ReceiptError> {
-    serde_json_canonicalizer::to_vec(value).map_err(|e| ReceiptError::Serialize(e.to_string()))
+/// RFC 8785 canonical JSON of any serializable value (see [`crate::canonical`]).
+pub fn canonical_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, ReceiptError> {
+    crate::canonical::canonical_json(value).map_err(|e| ReceiptError::Serialize(e.to_string()))
 }
 
 impl Receipt {
