@@ -25,9 +25,8 @@ use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aarmor_core::receipt::{
-    canonical_json, sha256_tagged, ReceiptContext, GENESIS_HASH, RECEIPT_VERSION,
-};
+use aarmor_core::canonical::canonical_value;
+use aarmor_core::receipt::{sha256_tagged, ReceiptContext, GENESIS_HASH, RECEIPT_VERSION};
 use aarmor_core::{Action, Receipt, ReceiptDecision, ReceiptKind};
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -107,7 +106,7 @@ struct ContextDigest {
 impl ContextDigest {
     fn of(context: &Value) -> Self {
         Self {
-            hash: canonical_json(context)
+            hash: canonical_value(context)
                 .map(|b| sha256_tagged(&b))
                 .unwrap_or_else(|_| sha256_tagged(b"null")),
             session: context

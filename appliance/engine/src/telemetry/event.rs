@@ -132,7 +132,7 @@ pub fn parameters(params: &Map<String, Value>, mode: ParameterMode) -> Value {
 fn short_hash(v: &Value) -> String {
     use sha2::Digest;
     let bytes =
-        aarmor_core::receipt::canonical_json(v).unwrap_or_else(|_| v.to_string().into_bytes());
+        aarmor_core::canonical::canonical_value(v).unwrap_or_else(|_| v.to_string().into_bytes());
     let digest = sha2::Sha256::digest(&bytes);
     format!("sha256:{}", hex::encode(&digest[..8]))
 }
