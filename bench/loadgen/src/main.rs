@@ -322,12 +322,14 @@ async fn open(target: &str, proxy: &Proxy, connector: &tokio_rustls::TlsConnecto
     Ok(connector.connect(name, io).await?)
 }
 
-async fn request(s: &mut Tls, req: &[u8], buf: &mut Vec<u8>) -> Result<()> {
+/// Sends `req` and reads the whole response into `buf`, reading through `chunk` (kept by the
+/// caller across requests: zeroing a fresh 64 KiB buffer per request would cost the load
+/// generator more CPU than the response it reads).
+async fn request(s: &mut Tls, req: &[u8], buf: &mut Vec<u8>, chunk: &mut [u8]) -> Result<()> {
     s.write_all(req).await?;
     buf.clear();
-    let mut chunk = [0u8; 65536];
     loop {
-        let n = s.read(&mut chunk).await?;
+        let n = s.read(chunk).await?;
         if n == 0 {
             bail!("connection closed mid-response");
         }
@@ -345,7 +347,7 @@ async fn request(s: &mut Tls, req: &[u8], buf: &mut Vec<u8>) -> Result<()> {
                 .and_then(|h| std::str::from_utf8(h.value).ok()?.parse().ok())
                 .context("response without content-length")?;
             while buf.len() < head + cl {
-                let n = s.read(&mut chunk).await?;
+                let n = s.read(chunk).await?;
                 if n == 0 {
                     bail!("connection closed mid-body");
                 }
@@ -415,6 +417,7 @@ async fn load(
             let mut lat = Vec::with_capacity(per_conn);
             let mut first = Vec::with_capacity(per_conn);
             let mut buf = Vec::new();
+            let mut chunk = vec![0u8; 65536];
             let mut conn = if new_connection {
                 None
             } else {
@@ -422,9 +425,9 @@ async fn load(
             };
             if let Some(c) = conn.as_mut() {
                 if stream {
-                    stream_body::request_stream(c, &req, &mut buf).await?;
+                    stream_body::request_stream(c, &req, &mut buf, &mut chunk).await?;
                 } else {
-                    request(c, &req, &mut buf).await?;
+                    request(c, &req, &mut buf, &mut chunk).await?;
                 }
             }
             for _ in 0..per_conn {
@@ -434,13 +437,14 @@ async fn load(
                 let t0 = Instant::now();
                 if new_connection {
                     let mut c = open(&target, &proxy, &connector).await?;
-                    request(&mut c, &req, &mut buf).await?;
+                    request(&mut c, &req, &mut buf, &mut chunk).await?;
                 } else if let Some(c) = conn.as_mut() {
                     if stream {
-                        let ttfb = stream_body::request_stream(c, &req, &mut buf).await?;
+                        let ttfb =
+                            stream_body::request_stream(c, &req, &mut buf, &mut chunk).await?;
                         first.push(ttfb.saturating_duration_since(t0));
                     } else {
-                        request(c, &req, &mut buf).await?;
+                        request(c, &req, &mut buf, &mut chunk).await?;
                     }
                 }
                 lat.push(t0.elapsed());

@@ -70,14 +70,14 @@ pub async fn request_stream<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut S,
     req: &[u8],
     buf: &mut Vec<u8>,
+    chunk: &mut [u8],
 ) -> Result<Instant> {
     s.write_all(req).await?;
     buf.clear();
-    let mut chunk = [0u8; 65536];
     let mut first_body_byte = None;
     let mut body_start = None;
     loop {
-        let n = s.read(&mut chunk).await?;
+        let n = s.read(chunk).await?;
         if n == 0 {
             bail!("connection closed mid-stream");
         }
