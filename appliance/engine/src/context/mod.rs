@@ -50,6 +50,10 @@ const QUEUE: usize = 65_536;
 #[derive(Default)]
 struct Pending {
     ops: Vec<LogOp>,
+    /// When the first of `ops` arrived: they are written one window later.
+    oldest: Option<Instant>,
+    /// The writer thread waits for a first pending entry and must be woken for it.
+    idle: bool,
     flushes: Vec<mpsc::Sender<()>>,
     closed: bool,
 }
@@ -99,8 +103,7 @@ struct Writer {
 }
 
 impl Writer {
-    /// The writer thread wakes every `window` (or at once for a flush or shutdown) and writes
-    /// everything pending in one transaction: callers only push to a list, never wake it.
+    /// Starts the writer thread (see [`write_loop`]).
     fn start(log: Arc<ContextLog>, window: Duration) -> Result<Self, LogError> {
         let pending: Arc<(Mutex<Pending>, Condvar)> = Arc::default();
         let failed = Arc::new(AtomicBool::new(false));
@@ -109,35 +112,7 @@ impl Writer {
         let window = window.max(Duration::from_millis(1));
         let thread = std::thread::Builder::new()
             .name("aarmor-context-writer".into())
-            .spawn(move || loop {
-                let (ops, flushes, closed) = {
-                    let (lock, wake) = &*p;
-                    let guard = lock.lock().unwrap_or_else(|x| x.into_inner());
-                    let (mut guard, _) = wake
-                        .wait_timeout_while(guard, window, |g| g.flushes.is_empty() && !g.closed)
-                        .unwrap_or_else(|x| x.into_inner());
-                    (
-                        std::mem::take(&mut guard.ops),
-                        std::mem::take(&mut guard.flushes),
-                        guard.closed,
-                    )
-                };
-                if !ops.is_empty() && !f.load(Ordering::Acquire) {
-                    if let Err(err) = log.apply(&ops) {
-                        tracing::error!(error = %err, "context store write failed; actions are denied from now on (fail closed)");
-                        if let Ok(mut slot) = e.lock() {
-                            *slot = Some(err.to_string());
-                        }
-                        f.store(true, Ordering::Release);
-                    }
-                }
-                for done in flushes {
-                    let _ = done.send(());
-                }
-                if closed {
-                    return;
-                }
-            })
+            .spawn(move || write_loop(&p, &log, &f, &e, window))
             .map_err(|e| LogError::Corrupt(format!("cannot start the context writer: {e}")))?;
         Ok(Self {
             pending,
@@ -165,6 +140,14 @@ impl Writer {
             return;
         }
         guard.ops.extend(ops);
+        if guard.oldest.is_none() {
+            guard.oldest = Some(Instant::now());
+            if guard.idle {
+                guard.idle = false;
+                drop(guard);
+                self.pending.1.notify_one();
+            }
+        }
     }
 
     /// Waits until everything sent so far is written.
@@ -177,6 +160,72 @@ impl Writer {
             wake.notify_one();
         }
         let _ = rx.recv_timeout(Duration::from_secs(10));
+    }
+}
+
+/// The writer thread: writes everything pending in one transaction so that it is on disk one
+/// `window` after the first of it arrived — it starts earlier than the window ends by twice what
+/// writes took lately (a tenth to half of the window) — and at once for a flush or shutdown.
+/// While nothing is pending it sleeps until something is: the sender of a first entry wakes it,
+/// every other sender only pushes to a list.
+fn write_loop(
+    pending: &(Mutex<Pending>, Condvar),
+    log: &ContextLog,
+    failed: &AtomicBool,
+    error: &Mutex<Option<String>>,
+    window: Duration,
+) {
+    // The longest recent write, decaying by an eighth per write.
+    let mut recent_write = Duration::ZERO;
+    loop {
+        let lead = recent_write
+            .saturating_mul(2)
+            .clamp(window / 10, window / 2);
+        let (ops, flushes, closed) = {
+            let (lock, wake) = pending;
+            let mut guard = lock.lock().unwrap_or_else(|x| x.into_inner());
+            while guard.flushes.is_empty() && !guard.closed {
+                let due = guard.oldest.map(|t| t + (window - lead));
+                guard = match due.map(|d| d.saturating_duration_since(Instant::now())) {
+                    Some(left) if left.is_zero() => break,
+                    Some(left) => {
+                        wake.wait_timeout(guard, left)
+                            .unwrap_or_else(|x| x.into_inner())
+                            .0
+                    }
+                    None => {
+                        guard.idle = true;
+                        let mut g = wake.wait(guard).unwrap_or_else(|x| x.into_inner());
+                        g.idle = false;
+                        g
+                    }
+                };
+            }
+            guard.oldest = None;
+            (
+                std::mem::take(&mut guard.ops),
+                std::mem::take(&mut guard.flushes),
+                guard.closed,
+            )
+        };
+        if !ops.is_empty() && !failed.load(Ordering::Acquire) {
+            let started = Instant::now();
+            let written = log.apply(&ops);
+            recent_write = started.elapsed().max(recent_write - recent_write / 8);
+            if let Err(err) = written {
+                tracing::error!(error = %err, "context store write failed; actions are denied from now on (fail closed)");
+                if let Ok(mut slot) = error.lock() {
+                    *slot = Some(err.to_string());
+                }
+                failed.store(true, Ordering::Release);
+            }
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+        if closed {
+            return;
+        }
     }
 }
 

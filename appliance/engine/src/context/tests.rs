@@ -324,3 +324,28 @@ fn a_session_over_its_entry_limit_is_folded_not_dropped() {
     let head = s.log().head("s4").unwrap().unwrap();
     assert!(verify_chain("s4", &stored, Some(&head)).is_empty());
 }
+
+#[test]
+fn entries_are_written_one_window_after_they_arrive_without_a_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = ContextSettings {
+        commit_window_ms: 20,
+        ..ContextSettings::default()
+    };
+    let s = store(dir.path(), settings);
+    // Twice: the writer thread goes back to waiting after the first write and must be woken
+    // again by the next entry. Nothing calls `flush`.
+    for (n, id) in ["w1", "w2"].into_iter().enumerate() {
+        let id = SessionId(id.into());
+        s.record_decision(&id, "a", &action("act_w", "t.write"), "ALLOW", None, true);
+        let mut written = false;
+        for _ in 0..500 {
+            if !s.log().entries(&id.0).unwrap().is_empty() {
+                written = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(written, "entry {n} was never written");
+    }
+}

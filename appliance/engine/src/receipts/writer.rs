@@ -13,16 +13,18 @@
 //!   way, the journal thread writes everything that piled up meanwhile as soon as it ends.
 //!   Batches are taken from the signer only under the journal lock, so they reach the journal
 //!   in `seq` order.
-//! - `Durability::Batched { window }`: `append` returns as soon as the receipt is signed; the
-//!   writer commits at least every `window`. A crash loses at most the receipts of the last
-//!   window (the documented loss bound).
+//! - `Durability::Batched { window }`: `append` returns as soon as the receipt is signed; a
+//!   receipt is committed within `window` of its signing. A crash loses at most the receipts of
+//!   the last window (the documented loss bound). The flush thread that keeps this promise sleeps
+//!   until the oldest pending receipt is due (see `flush_loop`), and does not wake at all while
+//!   nothing is pending.
 //!
 //! After a failed commit the chain head is rolled back and the log refuses all further appends
 //! (fail closed): the engine denies every action it cannot receipt.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use aarmor_core::canonical::canonical_value;
@@ -68,6 +70,24 @@ pub struct WriterStats {
     pub receipts: AtomicU64,
     pub commits: AtomicU64,
     pub failures: AtomicU64,
+    /// How long commits take lately, in µs: the longest recent one, decaying by an eighth per
+    /// commit. The flush thread hands a batch over that much earlier (twice that, bounded).
+    pub recent_commit_us: AtomicU64,
+}
+
+impl WriterStats {
+    fn note_commit(&self, took: Duration) {
+        let took = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let _ = self
+            .recent_commit_us
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                Some(took.max(old - old / 8))
+            });
+    }
+
+    fn recent_commit(&self) -> Duration {
+        Duration::from_micros(self.recent_commit_us.load(Ordering::Relaxed))
+    }
 }
 
 /// A verdict waiting for its receipt (by `seq`) to be durable.
@@ -93,6 +113,8 @@ struct Signer {
     committed: Vec<oneshot::Sender<()>>,
     /// When the oldest receipt of `batch` was signed.
     oldest: Option<Instant>,
+    /// The flush thread waits on `Flush::pending` for a first pending receipt.
+    flusher_idle: bool,
     salt: u32,
 }
 
@@ -161,8 +183,20 @@ impl Signer {
             .map_err(|e| e.to_string())?;
         self.head = Head { seq, hash };
         self.batch.push((seq, receipt.receipt_id.clone(), bytes));
-        self.oldest.get_or_insert_with(Instant::now);
+        if self.oldest.is_none() {
+            self.oldest = Some(Instant::now());
+        }
         Ok(receipt)
+    }
+
+    /// True when the flush thread sleeps waiting for work and must be woken now that there is
+    /// some (it is then counted as awake).
+    fn wake_flusher(&mut self) -> bool {
+        let wake = self.flusher_idle && self.oldest.is_some();
+        if wake {
+            self.flusher_idle = false;
+        }
+        wake
     }
 
     /// Everything pending: receipts, the verdicts and the `committed` callers waiting on them.
@@ -267,7 +301,10 @@ impl JournalStage {
             return;
         }
         if !records.is_empty() {
-            if let Err(e) = journal.append(records.iter().map(|(_, _, b)| b.as_slice())) {
+            let started = Instant::now();
+            let written = journal.append(records.iter().map(|(_, _, b)| b.as_slice()));
+            self.stats.note_commit(started.elapsed());
+            if let Err(e) = written {
                 tracing::error!(error = %e, receipts = records.len(), "cannot write the receipt journal; the receipt store is now unavailable and every action will be denied");
                 self.stats.failures.fetch_add(1, Ordering::Relaxed);
                 self.failed.store(true, Ordering::Release);
@@ -293,6 +330,8 @@ impl JournalStage {
 #[derive(Clone)]
 pub struct ReceiptLog {
     signer: Arc<Mutex<Signer>>,
+    /// Wakes the flush thread (paired with `signer`).
+    flush: Arc<Condvar>,
     reader: super::reader::ReceiptReader,
     sink: Arc<Sink>,
     failed: Arc<AtomicBool>,
@@ -347,6 +386,7 @@ impl ReceiptLog {
             strict_acks: Vec::new(),
             committed: Vec::new(),
             oldest: None,
+            flusher_idle: false,
             salt,
         }));
         let failed = Arc::new(AtomicBool::new(false));
@@ -390,27 +430,28 @@ impl ReceiptLog {
             }
         };
         let sink = Arc::new(sink);
+        // Writes whatever would otherwise wait longer than the window: batched receipts, and in
+        // strict mode the deferred records (`append_deferred`) no verdict waits for.
+        let window = match durability {
+            Durability::Batched { window } => window,
+            Durability::Strict => DEFERRED_WINDOW,
+        };
+        let flush = Arc::new(Condvar::new());
         {
-            // Writes whatever waits longer than the window: batched receipts, and in strict
-            // mode the deferred records (`append_deferred`) no verdict waits for.
-            let window = match durability {
-                Durability::Batched { window } => window,
-                Durability::Strict => DEFERRED_WINDOW,
-            };
-            let (signer, sink, failed) = (signer.clone(), sink.clone(), failed.clone());
-            spawn("aarmor-receipts-flush", move || loop {
-                std::thread::sleep(window / 2);
-                let due = match signer.lock() {
-                    Ok(s) => s.oldest.is_some_and(|o| o.elapsed() >= window),
-                    Err(_) => return,
-                };
-                if due && !hand_over_and_send(&signer, &sink, &failed) {
-                    return;
-                }
+            let (signer, flush, sink, failed, stats) = (
+                signer.clone(),
+                flush.clone(),
+                sink.clone(),
+                failed.clone(),
+                stats.clone(),
+            );
+            spawn("aarmor-receipts-flush", move || {
+                flush_loop(&signer, &flush, &sink, &failed, &stats, window)
             })?;
         }
         Ok(Self {
             signer,
+            flush,
             reader,
             sink,
             failed,
@@ -470,6 +511,9 @@ impl ReceiptLog {
             let receipt = signer
                 .seal(draft, digest)
                 .map_err(StoreError::Unavailable)?;
+            if signer.wake_flusher() {
+                self.flush.notify_one();
+            }
             let wait = match self.durability {
                 Durability::Strict if !deferred => {
                     let (tx, rx) = oneshot::channel();
@@ -637,6 +681,67 @@ fn journal_loop(stage: Arc<JournalStage>, signer: Arc<Mutex<Signer>>, kicks: mps
 }
 
 /// Batched mode's committer: merges whatever batches are pending into one LMDB commit.
+/// How long before its deadline (`window` after the oldest pending receipt was signed) the
+/// flush thread hands a batch over: twice what commits take lately, so that the commit ends
+/// within the window, and at least a tenth of the window (scheduling slack), at most half.
+fn hand_over_lead(window: Duration, recent_commit: Duration) -> Duration {
+    recent_commit
+        .saturating_mul(2)
+        .clamp(window / 10, window / 2)
+}
+
+/// The flush thread: sleeps while nothing is pending (an appender that signs the first pending
+/// receipt wakes it through `flush`), then until the oldest pending receipt is due, and hands
+/// everything pending over. A receipt handed over meanwhile by a full batch, a strict commit or
+/// `committed` only moves the next deadline. Ends when the signer is poisoned or the writer
+/// has failed.
+fn flush_loop(
+    signer: &Mutex<Signer>,
+    flush: &Condvar,
+    sink: &Sink,
+    failed: &AtomicBool,
+    stats: &WriterStats,
+    window: Duration,
+) {
+    // Strict mode hands over by waking the journal thread, which takes the batch a moment
+    // later: until it has, the same receipt is still the oldest and must not be handed over
+    // again and again.
+    let mut handed_over: Option<Instant> = None;
+    let Ok(mut s) = signer.lock() else {
+        return;
+    };
+    loop {
+        let Some(oldest) = s.oldest else {
+            s.flusher_idle = true;
+            s = match flush.wait(s) {
+                Ok(s) => s,
+                Err(_) => return,
+            };
+            s.flusher_idle = false;
+            continue;
+        };
+        let lead = hand_over_lead(window, stats.recent_commit());
+        let left = if handed_over == Some(oldest) {
+            (lead / 4).max(Duration::from_micros(100))
+        } else {
+            (oldest + window.saturating_sub(lead)).saturating_duration_since(Instant::now())
+        };
+        drop(s);
+        if left.is_zero() {
+            if !hand_over_and_send(signer, sink, failed) {
+                return;
+            }
+            handed_over = Some(oldest);
+        } else {
+            std::thread::sleep(left);
+        }
+        s = match signer.lock() {
+            Ok(s) => s,
+            Err(_) => return,
+        };
+    }
+}
+
 fn batched_loop(
     store: Arc<ReceiptStore>,
     rx: mpsc::Receiver<Batch>,
@@ -667,7 +772,9 @@ fn batched_loop(
             head,
             committed,
         };
+        let started = Instant::now();
         commit_to_lmdb(&store, work, &failed, &stats);
+        stats.note_commit(started.elapsed());
     }
 }
 
@@ -939,6 +1046,68 @@ mod tests {
         let store = ReceiptStore::open(&store_dir, 1 << 24).unwrap();
         let r = store.get(&receipts[17].receipt_id).unwrap().unwrap();
         assert_eq!(r, receipts[17]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lone_receipt_is_written_by_the_idle_flush_thread() {
+        for durability in [
+            Durability::Batched {
+                window: Duration::from_millis(20),
+            },
+            Durability::Strict,
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let (keys, _) = KeyRing::load_or_create(dir.path()).unwrap();
+            let log = ReceiptLog::start(
+                ReceiptStore::open(&dir.path().join("receipts"), 1 << 24).unwrap(),
+                keys,
+                durability,
+            )
+            .unwrap();
+            let reader = log.reader();
+            // Twice: the flush thread goes back to waiting after the first, and must be woken
+            // again by the second. Nothing else (no further append, no `committed`) writes them.
+            for n in 0..2 {
+                let receipt = match durability {
+                    Durability::Strict => log.append_deferred(draft(n)).await,
+                    Durability::Batched { .. } => log.append(draft(n)).await,
+                }
+                .unwrap();
+                let mut written = false;
+                for _ in 0..500 {
+                    if reader.get(&receipt.receipt_id).unwrap().is_some() {
+                        written = true;
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                assert!(written, "{durability:?}: receipt {n} was never written");
+            }
+        }
+    }
+
+    #[test]
+    fn batches_are_handed_over_early_enough_for_their_commit() {
+        let window = Duration::from_millis(10);
+        // Fast commits: a tenth of the window is kept for scheduling slack.
+        assert_eq!(hand_over_lead(window, Duration::ZERO), window / 10);
+        // Twice the recent commit time...
+        assert_eq!(
+            hand_over_lead(window, Duration::from_millis(2)),
+            Duration::from_millis(4)
+        );
+        // ...but never earlier than half the window.
+        assert_eq!(hand_over_lead(window, Duration::from_secs(1)), window / 2);
+
+        let stats = WriterStats::default();
+        stats.note_commit(Duration::from_micros(800));
+        assert_eq!(stats.recent_commit(), Duration::from_micros(800));
+        // A quicker commit lowers the estimate by an eighth only...
+        stats.note_commit(Duration::from_micros(100));
+        assert_eq!(stats.recent_commit(), Duration::from_micros(700));
+        // ...a slower one raises it at once.
+        stats.note_commit(Duration::from_millis(3));
+        assert_eq!(stats.recent_commit(), Duration::from_millis(3));
     }
 
     #[tokio::test]
