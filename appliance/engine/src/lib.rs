@@ -8,6 +8,7 @@ pub mod action_engine;
 pub mod allow_all;
 pub mod approvals;
 pub mod classify;
+mod commit_pace;
 pub mod context;
 pub mod identity;
 pub mod intent;

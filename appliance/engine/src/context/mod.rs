@@ -164,8 +164,8 @@ impl Writer {
 }
 
 /// The writer thread: writes everything pending in one transaction so that it is on disk one
-/// `window` after the first of it arrived — it starts earlier than the window ends by twice what
-/// writes took lately (a tenth to half of the window) — and at once for a flush or shutdown.
+/// `window` after the first of it arrived — it starts [`crate::commit_pace::lead`] before the
+/// window ends — and at once for a flush or shutdown.
 /// While nothing is pending it sleeps until something is: the sender of a first entry wakes it,
 /// every other sender only pushes to a list.
 fn write_loop(
@@ -175,12 +175,9 @@ fn write_loop(
     error: &Mutex<Option<String>>,
     window: Duration,
 ) {
-    // The longest recent write, decaying by an eighth per write.
     let mut recent_write = Duration::ZERO;
     loop {
-        let lead = recent_write
-            .saturating_mul(2)
-            .clamp(window / 10, window / 2);
+        let lead = crate::commit_pace::lead(window, recent_write);
         let (ops, flushes, closed) = {
             let (lock, wake) = pending;
             let mut guard = lock.lock().unwrap_or_else(|x| x.into_inner());
@@ -211,7 +208,7 @@ fn write_loop(
         if !ops.is_empty() && !failed.load(Ordering::Acquire) {
             let started = Instant::now();
             let written = log.apply(&ops);
-            recent_write = started.elapsed().max(recent_write - recent_write / 8);
+            recent_write = crate::commit_pace::decayed_max(recent_write, started.elapsed());
             if let Err(err) = written {
                 tracing::error!(error = %err, "context store write failed; actions are denied from now on (fail closed)");
                 if let Ok(mut slot) = error.lock() {

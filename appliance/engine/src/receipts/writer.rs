@@ -77,11 +77,12 @@ pub struct WriterStats {
 
 impl WriterStats {
     fn note_commit(&self, took: Duration) {
-        let took = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         let _ = self
             .recent_commit_us
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
-                Some(took.max(old - old / 8))
+                let old = Duration::from_micros(old);
+                Some(micros(crate::commit_pace::decayed_max(old, took)))
             });
     }
 
@@ -681,17 +682,9 @@ fn journal_loop(stage: Arc<JournalStage>, signer: Arc<Mutex<Signer>>, kicks: mps
 }
 
 /// Batched mode's committer: merges whatever batches are pending into one LMDB commit.
-/// How long before its deadline (`window` after the oldest pending receipt was signed) the
-/// flush thread hands a batch over: twice what commits take lately, so that the commit ends
-/// within the window, and at least a tenth of the window (scheduling slack), at most half.
-fn hand_over_lead(window: Duration, recent_commit: Duration) -> Duration {
-    recent_commit
-        .saturating_mul(2)
-        .clamp(window / 10, window / 2)
-}
-
 /// The flush thread: sleeps while nothing is pending (an appender that signs the first pending
-/// receipt wakes it through `flush`), then until the oldest pending receipt is due, and hands
+/// receipt wakes it through `flush`), then until the oldest pending receipt is due — `window`
+/// after it was signed, less the [`crate::commit_pace::lead`] its commit needs — and hands
 /// everything pending over. A receipt handed over meanwhile by a full batch, a strict commit or
 /// `committed` only moves the next deadline. Ends when the signer is poisoned or the writer
 /// has failed.
@@ -720,7 +713,7 @@ fn flush_loop(
             s.flusher_idle = false;
             continue;
         };
-        let lead = hand_over_lead(window, stats.recent_commit());
+        let lead = crate::commit_pace::lead(window, stats.recent_commit());
         let left = if handed_over == Some(oldest) {
             (lead / 4).max(Duration::from_micros(100))
         } else {
@@ -1087,25 +1080,12 @@ mod tests {
     }
 
     #[test]
-    fn batches_are_handed_over_early_enough_for_their_commit() {
-        let window = Duration::from_millis(10);
-        // Fast commits: a tenth of the window is kept for scheduling slack.
-        assert_eq!(hand_over_lead(window, Duration::ZERO), window / 10);
-        // Twice the recent commit time...
-        assert_eq!(
-            hand_over_lead(window, Duration::from_millis(2)),
-            Duration::from_millis(4)
-        );
-        // ...but never earlier than half the window.
-        assert_eq!(hand_over_lead(window, Duration::from_secs(1)), window / 2);
-
+    fn the_writer_keeps_the_recent_commit_time() {
         let stats = WriterStats::default();
         stats.note_commit(Duration::from_micros(800));
         assert_eq!(stats.recent_commit(), Duration::from_micros(800));
-        // A quicker commit lowers the estimate by an eighth only...
         stats.note_commit(Duration::from_micros(100));
         assert_eq!(stats.recent_commit(), Duration::from_micros(700));
-        // ...a slower one raises it at once.
         stats.note_commit(Duration::from_millis(3));
         assert_eq!(stats.recent_commit(), Duration::from_millis(3));
     }
