@@ -698,8 +698,10 @@ fn flush_loop(
 ) {
     // Strict mode hands over by waking the journal thread, which takes the batch a moment
     // later: until it has, the same receipt is still the oldest and must not be handed over
-    // again and again.
+    // again and again. It is looked at again after `recheck`, which doubles while the journal
+    // thread is held up (a slow disk), up to half the window.
     let mut handed_over: Option<Instant> = None;
+    let mut recheck = Duration::ZERO;
     let Ok(mut s) = signer.lock() else {
         return;
     };
@@ -715,8 +717,11 @@ fn flush_loop(
         };
         let lead = crate::commit_pace::lead(window, stats.recent_commit());
         let left = if handed_over == Some(oldest) {
-            (lead / 4).max(Duration::from_micros(100))
+            let first = (lead / 4).max(Duration::from_micros(100));
+            recheck = (recheck * 2).max(first).min(window / 2);
+            recheck
         } else {
+            recheck = Duration::ZERO;
             (oldest + window.saturating_sub(lead)).saturating_duration_since(Instant::now())
         };
         drop(s);
