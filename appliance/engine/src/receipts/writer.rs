@@ -72,7 +72,7 @@ pub struct WriterStats {
     pub failures: AtomicU64,
     /// How long commits take lately, in µs: the longest recent one, decaying by an eighth per
     /// commit. The flush thread hands a batch over that much earlier (twice that, bounded).
-    pub recent_commit_us: AtomicU64,
+    recent_commit_us: AtomicU64,
 }
 
 impl WriterStats {
@@ -114,7 +114,7 @@ struct Signer {
     committed: Vec<oneshot::Sender<()>>,
     /// When the oldest receipt of `batch` was signed.
     oldest: Option<Instant>,
-    /// The flush thread waits on `Flush::pending` for a first pending receipt.
+    /// The flush thread waits on `ReceiptLog::flush` for a first pending receipt.
     flusher_idle: bool,
     salt: u32,
 }
@@ -184,20 +184,14 @@ impl Signer {
             .map_err(|e| e.to_string())?;
         self.head = Head { seq, hash };
         self.batch.push((seq, receipt.receipt_id.clone(), bytes));
-        if self.oldest.is_none() {
-            self.oldest = Some(Instant::now());
-        }
+        self.oldest.get_or_insert_with(Instant::now);
         Ok(receipt)
     }
 
-    /// True when the flush thread sleeps waiting for work and must be woken now that there is
-    /// some (it is then counted as awake).
+    /// True when the flush thread sleeps waiting for work and must be woken now that a receipt
+    /// was signed (it is then counted as awake).
     fn wake_flusher(&mut self) -> bool {
-        let wake = self.flusher_idle && self.oldest.is_some();
-        if wake {
-            self.flusher_idle = false;
-        }
-        wake
+        std::mem::take(&mut self.flusher_idle)
     }
 
     /// Everything pending: receipts, the verdicts and the `committed` callers waiting on them.
@@ -681,7 +675,6 @@ fn journal_loop(stage: Arc<JournalStage>, signer: Arc<Mutex<Signer>>, kicks: mps
     }
 }
 
-/// Batched mode's committer: merges whatever batches are pending into one LMDB commit.
 /// The flush thread: sleeps while nothing is pending (an appender that signs the first pending
 /// receipt wakes it through `flush`), then until the oldest pending receipt is due — `window`
 /// after it was signed, less the [`crate::commit_pace::lead`] its commit needs — and hands
@@ -740,6 +733,7 @@ fn flush_loop(
     }
 }
 
+/// Batched mode's committer: merges whatever batches are pending into one LMDB commit.
 fn batched_loop(
     store: Arc<ReceiptStore>,
     rx: mpsc::Receiver<Batch>,
