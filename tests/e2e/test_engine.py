@@ -1,5 +1,6 @@
-"""The engine through the proxy: receipts that verify offline and expose tampering, receipts that
-survive kill -9, policy hot reload, DEFER resolved by later context, and monitor mode."""
+"""The engine through the proxy: the built-in policy pack and model on a bare start, receipts that
+verify offline and expose tampering, receipts that survive kill -9, policy hot reload, DEFER
+resolved by later context, and monitor mode."""
 import json
 import os
 import signal
@@ -11,7 +12,7 @@ import time
 import openai
 import requests
 
-from conftest import BIN
+from conftest import BIN, ROOT, free_port, wait_for
 from llm_upstream import LlmUpstream
 
 ALLOW_ALL_BUT_ADMIN = """package aarmor.policy
@@ -25,6 +26,74 @@ decisions contains d if {
 
 def post(a, upstream, path, body):
     return requests.post(f"https://localhost:{upstream.port}{path}", json=body, proxies={"https": a.url}, verify=str(a.ca), timeout=15)
+
+
+def test_bare_start_installs_and_enforces_the_built_in_pack_and_model(upstream, pki, tmp_path):
+    """Started from a directory with no policies/ and no models/ and a configuration that names
+    neither, aarmor installs its built-in pack and model under the data dir, enforces the pack,
+    and keeps the installed copy on the next start."""
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    port, admin = free_port(), free_port()
+    config = cwd / "aarmor.toml"
+    config.write_text(
+        f'[proxy]\nlisten = "127.0.0.1:{port}"\nthreads = 1\n'
+        f'[upstream]\nca_files = ["{pki["ca"]}"]\n'
+        f'[admin]\nlisten = "127.0.0.1:{admin}"\n'
+    )
+
+    def start(log):
+        proc = subprocess.Popen([str(BIN), "--config", str(config), "run"], cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+
+        def up():
+            assert proc.poll() is None, "aarmor exited early"
+            try:
+                return requests.get(f"http://127.0.0.1:{admin}/healthz", timeout=1).ok
+            except requests.RequestException:
+                return False
+
+        assert wait_for(up, timeout=30), "aarmor did not start"
+        return proc
+
+    def stop(proc):
+        proc.terminate()
+        proc.wait(timeout=20)
+
+    data = cwd / "aarmor-data"
+    with open(tmp_path / "first.log", "w") as log:
+        proc = start(log)
+        try:
+            kw = dict(proxies={"https": f"http://127.0.0.1:{port}"}, verify=str(data / "certs" / "ca.pem"), timeout=15)
+            base = f"https://localhost:{upstream.port}"
+            r = requests.post(f"{base}/v1/notes", json={"note": {"text": "creds AKIAIOSFODNN7EXAMPLE ok"}}, **kw)
+            assert r.status_code == 403, r.text
+            assert r.json()["rule"] == "secrets.outbound"
+            r = requests.post(f"{base}/v1/notes", json={"note": {"text": "the weekly report is ready"}}, **kw)
+            assert r.status_code == 200, r.text
+        finally:
+            stop(proc)
+    first = (tmp_path / "first.log").read_text()
+    assert "installed the built-in policy pack in ./aarmor-data/policies" in first, first
+    assert "installed the built-in embedding model in ./aarmor-data/models/all-MiniLM-L6-v2" in first, first
+    assert "embedding model loaded from ./aarmor-data/models/all-MiniLM-L6-v2" in first, first
+    assert (data / "policies" / "manifest.json").read_bytes() == (ROOT / "policies" / "manifest.json").read_bytes()
+    assert not [p for p in data.rglob("*") if ".installing-" in p.name], "no scratch copy is left behind"
+
+    # The policy commands find the installed pack too.
+    r = subprocess.run([str(BIN), "--config", str(config), "policy", "test"], cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and " 0 failed" in r.stdout, r.stdout + r.stderr
+
+    # An edited copy is kept as it is, and said to differ from the built-in one.
+    rego = data / "policies" / "payments.rego"
+    rego.write_text(rego.read_text() + "\n# edited by the operator\n")
+    manifest = data / "policies" / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"version": "', '"version": "local-'))
+    with open(tmp_path / "second.log", "w") as log:
+        stop(start(log))
+    second = (tmp_path / "second.log").read_text()
+    assert "installed the built-in" not in second, second
+    assert "is not this aarmor's built-in one" in second, second
+    assert "# edited by the operator" in rego.read_text()
 
 
 def test_receipt_tampering_is_detected_and_named(start_aarmor, upstream, tmp_path):

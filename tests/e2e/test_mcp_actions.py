@@ -14,7 +14,7 @@ import httpx
 import pytest
 import requests
 from mcp import ClientSession
-from mcp.client.streamable_http import streamablehttp_client
+from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import McpError
 
 from conftest import free_port
@@ -71,14 +71,12 @@ def run_session(a, server, actions):
     """Opens an MCP session through aarmor and runs `actions(session)`."""
     ctx = ssl.create_default_context(cafile=str(a.ca))
 
-    def factory(headers=None, timeout=None, auth=None):
-        return httpx.AsyncClient(proxy=a.url, verify=ctx, headers=headers, timeout=timeout or httpx.Timeout(30), auth=auth)
-
     async def main():
-        async with streamablehttp_client(server["url"], httpx_client_factory=factory) as (read, write, _):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                return await actions(session)
+        async with httpx.AsyncClient(proxy=a.url, verify=ctx, timeout=httpx.Timeout(30, read=300)) as client:
+            async with streamable_http_client(server["url"], http_client=client) as (read, write, _):
+                async with ClientSession(read, write) as session:
+                    await session.initialize()
+                    return await actions(session)
 
     return asyncio.run(asyncio.wait_for(main(), 60))
 

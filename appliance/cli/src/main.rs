@@ -1,6 +1,7 @@
 //! The `aarmor` binary: configuration, the data plane, and CA management.
 
 mod approvals_cmd;
+mod builtin;
 mod config;
 mod context_cmd;
 mod engine_setup;
@@ -271,17 +272,7 @@ fn main() -> ExitCode {
             print!("{DEFAULT_CONFIG_TOML}");
             Ok(())
         }
-        Command::Policy(cmd) => {
-            let dir_or =
-                |d: &Option<PathBuf>| d.clone().unwrap_or_else(|| config.policy.dir.clone());
-            match cmd {
-                PolicyCommand::Check { dir } => policy_cmd::check(&dir_or(dir), &config),
-                PolicyCommand::Test { dir } => policy_cmd::test(&dir_or(dir)),
-                PolicyCommand::Eval { dir, input } => {
-                    policy_cmd::eval(&dir_or(dir), input, &config)
-                }
-            }
-        }
+        Command::Policy(cmd) => policy(cmd, config),
         Command::Receipts(ReceiptsCommand::Verify { public_keys, from }) => {
             receipts_cmd::verify(&config, public_keys, from.as_deref())
         }
@@ -332,11 +323,26 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config: Config) -> Result<(), String> {
+/// `aarmor policy ...` on the configured directory, or on the pack installed under the data
+/// directory where the configured one is the missing default.
+fn policy(cmd: &PolicyCommand, mut config: Config) -> Result<(), String> {
+    builtin::resolve(&mut config, builtin::Install::No)?;
+    let dir_or = |d: &Option<PathBuf>| d.clone().unwrap_or_else(|| config.policy.dir.clone());
+    match cmd {
+        PolicyCommand::Check { dir } => policy_cmd::check(&dir_or(dir), &config),
+        PolicyCommand::Test { dir } => policy_cmd::test(&dir_or(dir)),
+        PolicyCommand::Eval { dir, input } => policy_cmd::eval(&dir_or(dir), input, &config),
+    }
+}
+
+fn run(mut config: Config) -> Result<(), String> {
     init_logging(&config);
     let data_dir = config.data_dir.clone();
     std::fs::create_dir_all(&data_dir)
         .map_err(|e| format!("data_dir {}: {e}", data_dir.display()))?;
+    if config.mediation.enabled {
+        builtin::resolve(&mut config, builtin::Install::Yes)?;
+    }
     let plane = aarmor_proxy::DataPlaneConfig {
         data_dir,
         proxy: config.proxy.clone(),
