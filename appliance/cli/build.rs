@@ -26,16 +26,19 @@ fn files_under(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
     }
 }
 
-fn table(name: &str, root: &Path) -> String {
-    println!("cargo:rerun-if-changed={}", root.display());
+/// `rel` is relative to the repository root; the rerun trigger is given relative to this package
+/// so that it holds for whichever checkout builds (a build directory may be shared).
+fn table(name: &str, repo: &Path, rel: &str) -> String {
+    println!("cargo:rerun-if-changed=../../{rel}");
+    let root = repo.join(rel);
     let mut files = Vec::new();
-    files_under(root, root, &mut files);
+    files_under(&root, &root, &mut files);
     assert!(!files.is_empty(), "{} is empty", root.display());
     let mut code = format!("pub const {name}: &[(&str, &[u8])] = &[\n");
-    for (rel, path) in files {
+    for (file, path) in files {
         let _ = writeln!(
             code,
-            "    ({rel:?}, include_bytes!({:?})),",
+            "    ({file:?}, include_bytes!({:?})),",
             path.display().to_string()
         );
     }
@@ -49,8 +52,8 @@ fn main() {
         .join("../..")
         .canonicalize()
         .expect("repository root");
-    let mut code = table("POLICY_FILES", &repo.join("policies"));
-    code.push_str(&table("MODEL_FILES", &repo.join("models/all-MiniLM-L6-v2")));
+    let mut code = table("POLICY_FILES", &repo, "policies");
+    code.push_str(&table("MODEL_FILES", &repo, "models/all-MiniLM-L6-v2"));
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it"));
     std::fs::write(out.join("builtin_files.rs"), code).expect("write builtin_files.rs");
 }

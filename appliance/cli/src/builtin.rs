@@ -156,8 +156,13 @@ fn write_all(builtin: &Builtin, target: &Path) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    /// The repository root of the checkout under test. Cargo sets `CARGO_MANIFEST_DIR` when it runs
+    /// tests; the value compiled in may name another checkout that shared the build directory.
     fn repo_root() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+        std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+            .join("../..")
     }
 
     fn config_in(data_dir: &Path) -> Config {

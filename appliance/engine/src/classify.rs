@@ -562,10 +562,7 @@ rules:
 
     #[test]
     fn the_shipped_classifiers_compile_and_fire() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../policies/classifiers/default.yaml"
-        );
+        let path = crate::repo_root().join("policies/classifiers/default.yaml");
         let text = std::fs::read_to_string(path).unwrap();
         let c = Classifiers::compile(&[("classifiers/default.yaml".into(), text)]).unwrap();
         let t = target("api.example.com", "/x");

@@ -20,6 +20,16 @@ pub mod settings;
 pub mod telemetry;
 pub mod tls;
 
+#[cfg(test)]
+/// The repository root of the checkout under test. Cargo sets `CARGO_MANIFEST_DIR` when it runs
+/// tests; the value compiled in may name another checkout that shared the build directory.
+pub(crate) fn repo_root() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+        .join("../..")
+}
+
 pub use action_engine::ActionEngine;
 pub use allow_all::AllowAllMediator;
 pub use approvals::{ApprovalAnswer, ApprovalError, ApprovalRequest, Approvals};

@@ -1,12 +1,10 @@
 //! The tract runtime matches onnxruntime on the bundled model (tests/intent/reference_vectors.json).
 
-use std::path::Path;
-
 use aarmor_intent::{cosine, EmbeddingModel};
 
 #[test]
 fn embeddings_match_the_onnxruntime_reference() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = repo_root();
     let model = EmbeddingModel::load(&root.join("models/all-MiniLM-L6-v2")).expect("model loads");
     assert!(
         model.dequantized >= 30,
@@ -63,7 +61,7 @@ fn embeddings_match_the_onnxruntime_reference() {
 
 #[test]
 fn a_changed_model_file_is_refused() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = repo_root();
     let dir = tempfile::tempdir().unwrap();
     for f in ["model-int8.onnx", "tokenizer.json"] {
         std::fs::copy(
@@ -82,4 +80,13 @@ fn a_changed_model_file_is_refused() {
         .expect("must fail")
         .to_string();
     assert!(err.contains("does not match"), "{err}");
+}
+
+/// The repository root of the checkout under test. Cargo sets `CARGO_MANIFEST_DIR` when it runs
+/// tests; the value compiled in may name another checkout that shared the build directory.
+fn repo_root() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+        .join("../..")
 }

@@ -186,7 +186,7 @@ mod tests {
     /// The default pack in `policies/` passes all of its own tests.
     #[test]
     fn default_pack_passes_its_tests() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+        let dir = crate::repo_root().join("policies");
         let sources = PolicySources::read(&dir).unwrap();
         let outcomes = run(&sources).unwrap();
         let failed: Vec<_> = outcomes.iter().filter(|o| !o.passed).collect();
