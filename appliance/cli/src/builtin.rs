@@ -165,6 +165,13 @@ mod tests {
             .join("../..")
     }
 
+    /// Where `builtin` is found (installed when missing) for a default directory that does not exist.
+    fn located(builtin: &Builtin, data_dir: &Path) -> PathBuf {
+        locate(builtin, Path::new("no-such-dir"), data_dir, Install::Yes)
+            .unwrap()
+            .expect("a directory under the data dir")
+    }
+
     fn config_in(data_dir: &Path) -> Config {
         Config {
             data_dir: data_dir.to_path_buf(),
@@ -219,14 +226,7 @@ mod tests {
     #[test]
     fn defaults_missing_from_the_working_directory_are_installed_under_the_data_dir() {
         let tmp = tempfile::tempdir().unwrap();
-        let policies = locate(
-            &POLICIES,
-            Path::new("no-such-dir/policies"),
-            tmp.path(),
-            Install::Yes,
-        )
-        .unwrap()
-        .unwrap();
+        let policies = located(&POLICIES, tmp.path());
         assert_eq!(policies, tmp.path().join("policies"));
         let set = aarmor_engine::policy::PolicySet::load(
             &policies,
@@ -234,14 +234,7 @@ mod tests {
         )
         .expect("the installed pack compiles");
         assert_eq!(set.policy.policy_id, "aarmor-default");
-        let model = locate(
-            &MODEL,
-            Path::new("no-such-dir/model"),
-            tmp.path(),
-            Install::Yes,
-        )
-        .unwrap()
-        .unwrap();
+        let model = located(&MODEL, tmp.path());
         assert_eq!(model, tmp.path().join("models/all-MiniLM-L6-v2"));
         assert!(model.join("SHA256SUMS").is_file() && model.join("model-int8.onnx").is_file());
         // No scratch directory is left behind.
@@ -258,14 +251,7 @@ mod tests {
         let installed = tmp.path().join("policies");
         std::fs::create_dir_all(&installed).unwrap();
         std::fs::write(installed.join("mine.rego"), "package aarmor.policy\n").unwrap();
-        let found = locate(
-            &POLICIES,
-            Path::new("no-such-dir"),
-            tmp.path(),
-            Install::Yes,
-        )
-        .unwrap()
-        .unwrap();
+        let found = located(&POLICIES, tmp.path());
         assert_eq!(found, installed);
         assert!(!installed.join("sql.rego").exists(), "nothing was added");
     }
