@@ -55,6 +55,67 @@ def test_post_body_and_chunked_upload(aarmor, upstream, tmp_path):
     assert out["len"] == len(payload) and out["sha256"] == hashlib.sha256(payload).hexdigest()
 
 
+def test_expect_100_continue(start_aarmor, upstream):
+    """An HTTP/1.1 client that waits for `100 Continue` before it sends its body (curl, S3 SDKs)
+    gets it: from aarmor when it reads the body to mediate the action (the upstream then gets the
+    whole body without the expectation, and its own interim 100 is not taken for its answer), and
+    from the upstream when the body streams through (mediation off). curl would wait 60 s for the
+    100 but gives up after 20 s in all, so a missing 100 fails the exchange."""
+    body = json.dumps({"note": "x" * 4000})
+    for label, extra in (("mediated", ""), ("streamed", "[mediation]\nenabled = false")):
+        a = start_aarmor(extra=extra)
+        path = f"/v1/tickets/{label}"
+        r = curl("-v", "--http1.1", "-x", a.url, "--cacert", str(a.ca), "-H", "Expect: 100-continue",
+                 "--expect100-timeout", "60", "-H", "content-type: application/json", "--data-binary", body,
+                 f"https://localhost:{upstream.port}{path}")
+        assert r.returncode == 0, (label, r.stderr)
+        assert json.loads(r.stdout)["len"] == len(body), (label, r.stdout)
+        assert r.stderr.count("HTTP/1.1 100 Continue") == 1, r.stderr
+        assert "HTTP/1.1 200" in r.stderr, r.stderr
+        sent = [x for x in upstream.seen if x["path"] == path][-1]
+        expect = {k.lower(): v for k, v in sent["headers"].items()}.get("expect")
+        assert expect == (None if label == "mediated" else "100-continue"), (label, sent["headers"])
+
+
+def test_upstream_interim_responses_are_not_the_answer(aarmor, pki):
+    """An upstream that sends interim responses unasked (103 Early Hints, 100 Continue) before
+    its answer: the mediated exchange waits for the final one."""
+    import ssl
+    import threading
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(*pki["leaf"])
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(20)
+    port = listener.getsockname()[1]
+
+    def serve_one():
+        conn, _ = listener.accept()
+        with ctx.wrap_socket(conn, server_side=True) as tls:
+            tls.settimeout(20)
+            data = b""
+            while b"\r\n\r\n" not in data and len(data) < 65536:
+                data += tls.recv(65536)
+            head, _, rest = data.partition(b"\r\n\r\n")
+            length = next(int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:"))
+            while len(rest) < length:
+                rest += tls.recv(65536)
+            tls.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+                        b"HTTP/1.1 100 Continue\r\n\r\n"
+                        b"HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: 12\r\n"
+                        b"connection: close\r\n\r\n{\"ok\": true}")
+
+    server = threading.Thread(target=serve_one, daemon=True)
+    server.start()
+    try:
+        r = requests.post(f"https://localhost:{port}/v1/tickets/1", json={"note": "hi"}, proxies={"https": aarmor.url},
+                          verify=str(aarmor.ca), timeout=15)
+        assert r.status_code == 201 and r.json() == {"ok": True}, (r.status_code, r.text)
+    finally:
+        server.join(timeout=20)
+        listener.close()
+
+
 def test_10mib_streamed_download(aarmor, upstream, tmp_path):
     out = tmp_path / "big.bin"
     r = curl("-x", aarmor.url, "--cacert", str(aarmor.ca), "-o", str(out), f"https://localhost:{upstream.port}/big")

@@ -33,7 +33,15 @@ pub async fn run(
     let plane = &http.plane;
     let limit = plane.proxy.max_inspect_body_bytes;
 
-    // 1. The whole request body, bounded.
+    // 1. The whole request body, bounded. A client that waits for `100 Continue` before it sends
+    //    its body is told to go on by aarmor, which is the one reading it (HTTP/1.1; pingora's
+    //    HTTP/2 server sends no interim responses, so such a client sends after its own wait).
+    if expects_continue(session.req_header()) {
+        if let Err(e) = session.write_continue_response().await {
+            tracing::info!(error = %e, "client went away before 100 Continue");
+            return Ok(());
+        }
+    }
     let mut body = BytesMut::new();
     loop {
         match session.read_request_body().await {
@@ -90,6 +98,8 @@ pub async fn run(
     to_http11(&mut upstream_req)?;
     prepare_upstream_request(&mut upstream_req, ctx)?;
     upstream_req.remove_header("transfer-encoding");
+    // The body goes with the head: there is nothing left to wait for.
+    upstream_req.remove_header("expect");
     if !body.is_empty() || upstream_req.headers.contains_key("content-length") {
         upstream_req.insert_header("content-length", body.len().to_string())?;
     }
@@ -111,7 +121,7 @@ pub async fn run(
             client.write_request_body(body.clone(), true).await?;
         }
         client.finish_request_body().await?;
-        client.read_response_header().await
+        read_final_response_header(&mut client).await
     }
     .await;
     if let Err(e) = sent {
@@ -239,6 +249,36 @@ type UpstreamSession = pingora::protocols::http::client::HttpSession;
 
 /// Upstream exchanges aarmor drives itself are HTTP/1.1: a request that arrived over HTTP/2
 /// gets a `Host` from its `:authority` and an origin-form target.
+/// Whether the client waits for `100 Continue` before it sends the body (RFC 9110, 10.1.1).
+fn expects_continue(req: &pingora::http::RequestHeader) -> bool {
+    req.version == http::Version::HTTP_11
+        && req
+            .headers
+            .get(http::header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+}
+
+/// Interim (1xx) responses an upstream may send before its answer, at most.
+const MAX_INTERIM_RESPONSES: usize = 16;
+
+/// Reads the upstream's response header, passing over interim responses (`100 Continue`,
+/// `103 Early Hints`, which a server may send unasked): the answer is the first final one.
+async fn read_final_response_header(client: &mut UpstreamSession) -> Result<()> {
+    for _ in 0..MAX_INTERIM_RESPONSES {
+        client.read_response_header().await?;
+        let interim = client
+            .response_header()
+            .is_some_and(|h| h.status.is_informational() && h.status != 101);
+        if !interim {
+            return Ok(());
+        }
+    }
+    Err(pingora::Error::explain(
+        pingora::ErrorType::InvalidHTTPHeader,
+        "the upstream sent only interim (1xx) responses",
+    ))
+}
+
 fn to_http11(req: &mut pingora::http::RequestHeader) -> Result<()> {
     if req.version == http::Version::HTTP_2 {
         if !req.headers.contains_key("host") {
