@@ -177,3 +177,34 @@ def test_held_request_is_parked_then_decided(start_aarmor, upstream):
     assert r.status_code == 403 and r.json()["rule"] == "approve-payments"
     assert "not given within" in r.json()["reason"]
     assert not any(x["path"] == "/payments" for x in upstream.seen)
+
+
+def test_encoded_and_text_bodies_are_judged_as_the_upstream_reads_them(start_aarmor, upstream):
+    """The default pack's secrets rule sees a key in a gzip-compressed JSON body and in a
+    text/plain body; an allowed compressed body reaches the upstream decoded; a body in a coding
+    aarmor cannot decode is refused, not forwarded unseen."""
+    import gzip
+    import zlib
+
+    a = start_aarmor()
+    url = f"https://localhost:{upstream.port}/v1/notes"
+    kw = dict(proxies={"https": a.url}, verify=str(a.ca), timeout=15)
+    secret = json.dumps({"note": {"text": "creds AKIAIOSFODNN7EXAMPLE ok"}}).encode()
+    for headers, body in (
+        ({"content-type": "application/json", "content-encoding": "gzip"}, gzip.compress(secret)),
+        ({"content-type": "application/json", "content-encoding": "deflate"}, zlib.compress(secret)),
+        ({"content-type": "text/plain"}, b"here are the creds: AKIAIOSFODNN7EXAMPLE"),
+    ):
+        r = requests.post(url, data=body, headers=headers, **kw)
+        assert r.status_code == 403 and r.json()["rule"] == "secrets.outbound", (headers, r.text)
+    benign = json.dumps({"note": {"text": "the weekly report is ready"}}).encode()
+    r = requests.post(url, data=gzip.compress(benign), headers={"content-type": "application/json", "content-encoding": "gzip"}, **kw)
+    assert r.status_code == 200 and r.json()["len"] == len(benign), r.text
+    sent = [x for x in upstream.seen if x["path"] == "/v1/notes"][-1]
+    assert sent["body"] == benign
+    assert "content-encoding" not in {k.lower() for k in sent["headers"]}
+    r = requests.post(url, data=b"\x1f\x9d\x90...", headers={"content-type": "application/json", "content-encoding": "compress"}, **kw)
+    assert r.status_code == 415 and r.json()["type"] == "urn:aarmor:problem:uninspectable-request", r.text
+    r = requests.post(url, data=b"not gzip at all", headers={"content-type": "application/json", "content-encoding": "gzip"}, **kw)
+    assert r.status_code == 415, r.text
+    assert not any(x["body"] in (secret, b"not gzip at all") for x in upstream.seen), "nothing refused reached the upstream"

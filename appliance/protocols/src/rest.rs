@@ -93,6 +93,9 @@ pub enum BodyFormat {
     None,
     Json,
     Form,
+    /// UTF-8 text that is neither JSON nor a form: policies see it as a string.
+    Text,
+    /// Bytes that are not text: policies see only the risk signal (type and size).
     Opaque,
 }
 
@@ -107,6 +110,8 @@ fn body_format(content_type: Option<&str>, body: &[u8]) -> BodyFormat {
         && serde_json::from_slice::<Value>(body).is_ok()
     {
         BodyFormat::Json
+    } else if std::str::from_utf8(body).is_ok() {
+        BodyFormat::Text
     } else {
         BodyFormat::Opaque
     }
@@ -149,6 +154,7 @@ pub fn draft(
                 .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
                 .collect(),
         ),
+        BodyFormat::Text => Value::String(String::from_utf8_lossy(body).into_owned()),
         BodyFormat::Opaque => {
             risk_signals.push(RiskSignal::OpaqueBody {
                 content_type: content_type.unwrap_or_default().to_string(),
@@ -173,11 +179,16 @@ pub fn draft(
 }
 
 /// The body for modified parameters (`parameters.body`), in the original format. `None` when
-/// the original body cannot be rewritten (opaque).
+/// the original body cannot be rewritten (opaque, or text patched into something not a string).
 pub fn render_body(format: BodyFormat, parameters: &Map<String, Value>) -> Option<Vec<u8>> {
     let body = parameters.get("body").unwrap_or(&Value::Null);
     match format {
         BodyFormat::Opaque => None,
+        BodyFormat::Text => match body {
+            Value::String(text) => Some(text.clone().into_bytes()),
+            Value::Null => Some(Vec::new()),
+            _ => None,
+        },
         BodyFormat::None | BodyFormat::Json => {
             if body.is_null() {
                 Some(Vec::new())
@@ -247,13 +258,36 @@ mod tests {
             "api.test",
             "/upload",
             Some("application/octet-stream"),
-            b"\x00\x01",
+            b"\x00\x01\xff",
             &[],
         );
         assert!(matches!(
             d.risk_signals[0],
-            RiskSignal::OpaqueBody { bytes: 2, .. }
+            RiskSignal::OpaqueBody { bytes: 3, .. }
         ));
+        assert_eq!(d.parameters["body"], Value::Null);
+    }
+
+    /// Text that is neither JSON nor a form (plain text, XML, JSON that does not parse) is shown
+    /// to policy as a string, so that rules reading parameters see it; it can be rewritten.
+    #[test]
+    fn text_bodies_are_strings() {
+        for (ct, body) in [
+            (Some("text/plain"), "creds AKIAIOSFODNN7EXAMPLE ok"),
+            (Some("application/xml"), "<note>hello</note>"),
+            (Some("application/json"), "{not json"),
+            (None, "plain words"),
+        ] {
+            let (d, f) = draft("POST", "api.test", "/notes", ct, body.as_bytes(), &[]);
+            assert_eq!(f, BodyFormat::Text, "{ct:?}");
+            assert_eq!(d.parameters["body"], json!(body));
+            assert!(d.risk_signals.is_empty());
+            let mut patched = d.parameters.clone();
+            patched.insert("body".into(), json!("[redacted]"));
+            assert_eq!(render_body(f, &patched).unwrap(), b"[redacted]");
+            patched.insert("body".into(), json!({"not": "text"}));
+            assert_eq!(render_body(f, &patched), None);
+        }
     }
 
     #[test]

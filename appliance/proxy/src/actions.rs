@@ -526,7 +526,7 @@ impl ActionInspector {
                     path: None,
                     body: Some(Bytes::from(new_body)),
                 }),
-                None => BodyVerdict::Respond(denied_problem(&action, &Denial { rule: m.rule, reason: "the body had to be rewritten but it is neither JSON nor a form; refused".into() })),
+                None => BodyVerdict::Respond(denied_problem(&action, &Denial { rule: m.rule, reason: "the body had to be rewritten but it is neither JSON, a form nor text, or the new body is not of its kind; refused".into() })),
             },
         }
     }

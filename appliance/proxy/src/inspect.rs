@@ -24,6 +24,15 @@ fn too_large(what: &str, limit: usize) -> SyntheticResponse {
     )
 }
 
+fn undecodable(e: &crate::decode::DecodeError) -> SyntheticResponse {
+    SyntheticResponse::problem(
+        415,
+        "uninspectable-request",
+        "Refused: the request body cannot be inspected",
+        &format!("{e}; an encoded body aarmor cannot read is not forwarded"),
+    )
+}
+
 pub async fn run(
     http: &AarmorHttp,
     session: &mut Session,
@@ -55,6 +64,27 @@ pub async fn run(
             Err(e) => {
                 tracing::info!(error = %e, "client failed while sending the request body");
                 return Ok(());
+            }
+        }
+    }
+    // A body sent with a Content-Encoding is judged, and forwarded, decoded: mediation must see
+    // what the upstream will act on. One that cannot be decoded is refused, never passed unseen.
+    let codings = session
+        .req_header()
+        .headers
+        .get(http::header::CONTENT_ENCODING)
+        .map(|v| crate::decode::codings(&String::from_utf8_lossy(v.as_bytes())))
+        .unwrap_or_default();
+    let decoded = !codings.is_empty() && !body.is_empty();
+    if decoded {
+        match crate::decode::decode(&codings, &body, limit) {
+            Ok(plain) => body = BytesMut::from(plain.as_slice()),
+            Err(crate::decode::DecodeError::TooLarge { .. }) => {
+                return respond(session, &too_large("decoded request body", limit)).await;
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "refused a request body that cannot be decoded");
+                return respond(session, &undecodable(&e)).await;
             }
         }
     }
@@ -100,6 +130,9 @@ pub async fn run(
     upstream_req.remove_header("transfer-encoding");
     // The body goes with the head: there is nothing left to wait for.
     upstream_req.remove_header("expect");
+    if decoded {
+        upstream_req.remove_header("content-encoding");
+    }
     if !body.is_empty() || upstream_req.headers.contains_key("content-length") {
         upstream_req.insert_header("content-length", body.len().to_string())?;
     }

@@ -12,6 +12,7 @@ pub mod admin;
 pub mod bypass;
 pub mod ca;
 pub mod console;
+pub mod decode;
 pub mod facts;
 pub mod front;
 pub mod head;
