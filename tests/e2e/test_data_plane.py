@@ -116,6 +116,42 @@ def test_upstream_interim_responses_are_not_the_answer(aarmor, pki):
         listener.close()
 
 
+def test_pipelined_requests_are_each_mediated_in_order(aarmor, upstream):
+    """An HTTP/1.1 client that pipelines (sends the next requests before reading the answers)
+    gets every answer, in order, on the same connection: a read, an allowed action, an action
+    the default pack refuses (the connection stays usable: its body was read), and a read."""
+    import re
+    import ssl
+
+    raw = socket.create_connection(("127.0.0.1", aarmor.port), timeout=10)
+    raw.sendall(f"CONNECT localhost:{upstream.port} HTTP/1.1\r\nHost: localhost:{upstream.port}\r\n\r\n".encode())
+    assert raw.recv(4096).startswith(b"HTTP/1.1 200")
+    tls = ssl.create_default_context(cafile=str(aarmor.ca)).wrap_socket(raw, server_hostname="localhost")
+    host = f"Host: localhost:{upstream.port}\r\n".encode()
+
+    def post(path, body):
+        return (b"POST " + path + b" HTTP/1.1\r\n" + host + b"Content-Type: application/json\r\n"
+                + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    tls.sendall(b"GET /pipe/1 HTTP/1.1\r\n" + host + b"\r\n"
+                + post(b"/pipe/2", b'{"note": "fine"}')
+                + post(b"/pipe/3", b'{"note": "creds AKIAIOSFODNN7EXAMPLE"}')
+                + b"GET /pipe/4 HTTP/1.1\r\n" + host + b"Connection: close\r\n\r\n")
+    data = b""
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        chunk = tls.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    tls.close()
+    statuses = [int(s) for s in re.findall(rb"HTTP/1\.1 (\d{3}) ", data)]
+    assert statuses == [200, 200, 403, 200], data
+    assert b"secrets.outbound" in data
+    seen = [x["path"] for x in upstream.seen if x["path"].startswith("/pipe/")]
+    assert seen == ["/pipe/1", "/pipe/2", "/pipe/4"], seen
+
+
 def test_10mib_streamed_download(aarmor, upstream, tmp_path):
     out = tmp_path / "big.bin"
     r = curl("-x", aarmor.url, "--cacert", str(aarmor.ca), "-o", str(out), f"https://localhost:{upstream.port}/big")

@@ -61,13 +61,15 @@ pub async fn respond(session: &mut Session, resp: &SyntheticResponse) -> Result<
     }
     head.insert_header("content-length", resp.body.len().to_string())?;
     head.insert_header("x-aarmor", "1")?;
-    // A refused request's body was never read: the connection cannot be reused safely.
-    if session.req_header().headers.contains_key("content-length")
+    // A request whose body was not read to its end (refused from its head, or cut short by a
+    // limit) leaves the connection in an unknown place: it is closed after this answer. A
+    // request read whole (an action refused after inspection) keeps the connection.
+    let has_body = session.req_header().headers.contains_key("content-length")
         || session
             .req_header()
             .headers
-            .contains_key("transfer-encoding")
-    {
+            .contains_key("transfer-encoding");
+    if has_body && !session.is_body_done() {
         session.set_keepalive(None);
     }
     session.write_response_header(Box::new(head), false).await?;
@@ -340,6 +342,9 @@ impl ProxyHttp for AarmorHttp {
             return Ok(true);
         };
         session.set_keepalive(Some(self.plane.proxy.client_keepalive_s));
+        // HTTP/1.1 clients may pipeline: requests already sent behind this one are served in
+        // order on the same connection, each mediated on its own (RFC 9112, 9.3.2).
+        session.set_pipelining_enabled(true);
         self.plane
             .metrics
             .requests
