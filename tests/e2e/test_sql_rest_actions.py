@@ -208,3 +208,20 @@ def test_encoded_and_text_bodies_are_judged_as_the_upstream_reads_them(start_aar
     r = requests.post(url, data=b"not gzip at all", headers={"content-type": "application/json", "content-encoding": "gzip"}, **kw)
     assert r.status_code == 415, r.text
     assert not any(x["body"] in (secret, b"not gzip at all") for x in upstream.seen), "nothing refused reached the upstream"
+
+
+def test_a_secret_in_a_multipart_upload_field_is_seen(start_aarmor, upstream):
+    """A file upload (multipart/form-data, a binary file beside text fields) reaches policy as
+    its fields: the default pack's secrets rule sees a key in a text field; a clean upload passes
+    whole."""
+    a = start_aarmor()
+    url = f"https://localhost:{upstream.port}/v1/files"
+    kw = dict(proxies={"https": a.url}, verify=str(a.ca), timeout=15)
+    png = bytes(range(256)) * 64
+    r = requests.post(url, files={"file": ("chart.png", png, "image/png")},
+                      data={"comment": "creds AKIAIOSFODNN7EXAMPLE"}, **kw)
+    assert r.status_code == 403 and r.json()["rule"] == "secrets.outbound", r.text
+    r = requests.post(url, files={"file": ("chart.png", png, "image/png")}, data={"comment": "the chart"}, **kw)
+    assert r.status_code == 200, r.text
+    sent = [x for x in upstream.seen if x["path"] == "/v1/files"]
+    assert len(sent) == 1 and png in sent[0]["body"]

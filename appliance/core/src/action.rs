@@ -120,7 +120,8 @@ pub enum RiskSignal {
     ArgumentsNotJson { error: String },
     /// SQL did not parse in the endpoint's dialect; `parameters.sql` holds it verbatim.
     SqlUnparsed { error: String },
-    /// A request body that is neither JSON nor a form; only its size and type are known.
+    /// A request body, or a part of a multipart body, that is not text (nor JSON, nor a form):
+    /// only its size and type are known.
     OpaqueBody { content_type: String, bytes: usize },
     /// The call went through a wrapper tool that was resolved to the real tool.
     MetaToolResolved { wrapper: String },

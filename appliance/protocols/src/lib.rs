@@ -12,6 +12,7 @@ pub mod gate;
 pub mod llm;
 pub mod mcp;
 pub mod meta;
+pub mod multipart;
 pub mod rest;
 pub mod sql;
 pub mod sse;

@@ -95,6 +95,8 @@ pub enum BodyFormat {
     Form,
     /// UTF-8 text that is neither JSON nor a form: policies see it as a string.
     Text,
+    /// `multipart/form-data`: policies see the fields by name (see [`crate::multipart`]).
+    Multipart,
     /// Bytes that are not text: policies see only the risk signal (type and size).
     Opaque,
 }
@@ -144,9 +146,22 @@ pub fn draft(
     let operation = route
         .and_then(|r| r.operation.clone())
         .unwrap_or_else(|| method.to_ascii_lowercase());
-    let format = body_format(content_type, body);
+    let mut format = body_format(content_type, body);
     let mut risk_signals = Vec::new();
+    let multipart = content_type
+        .filter(|ct| {
+            ct.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        })
+        .filter(|_| !body.is_empty())
+        .and_then(|ct| crate::multipart::parse(ct, body));
+    if let Some(parts) = &multipart {
+        format = BodyFormat::Multipart;
+        risk_signals.extend(parts.binary_parts.iter().cloned());
+    }
     let body_value = match format {
+        BodyFormat::Multipart => Value::Object(multipart.map(|p| p.fields).unwrap_or_default()),
         BodyFormat::None => Value::Null,
         BodyFormat::Json => serde_json::from_slice(body).unwrap_or(Value::Null),
         BodyFormat::Form => Value::Object(
@@ -179,11 +194,12 @@ pub fn draft(
 }
 
 /// The body for modified parameters (`parameters.body`), in the original format. `None` when
-/// the original body cannot be rewritten (opaque, or text patched into something not a string).
+/// the original body cannot be rewritten (opaque or multipart, or text patched into something
+/// not a string).
 pub fn render_body(format: BodyFormat, parameters: &Map<String, Value>) -> Option<Vec<u8>> {
     let body = parameters.get("body").unwrap_or(&Value::Null);
     match format {
-        BodyFormat::Opaque => None,
+        BodyFormat::Opaque | BodyFormat::Multipart => None,
         BodyFormat::Text => match body {
             Value::String(text) => Some(text.clone().into_bytes()),
             Value::Null => Some(Vec::new()),
@@ -266,6 +282,39 @@ mod tests {
             RiskSignal::OpaqueBody { bytes: 3, .. }
         ));
         assert_eq!(d.parameters["body"], Value::Null);
+    }
+
+    /// A file upload with fields: the fields reach policy by name, binary parts as risk
+    /// signals; such a body cannot be rewritten.
+    #[test]
+    fn multipart_bodies_are_fields() {
+        let body = b"--b1\r\nContent-Disposition: form-data; name=\"comment\"\r\n\r\nsee attached\r\n--b1\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n\x00\xff\r\n--b1--\r\n";
+        let (d, f) = draft(
+            "POST",
+            "api.test",
+            "/upload",
+            Some("multipart/form-data; boundary=b1"),
+            body,
+            &[],
+        );
+        assert_eq!(f, BodyFormat::Multipart);
+        assert_eq!(d.parameters["body"]["comment"], json!("see attached"));
+        assert_eq!(d.parameters["body"]["file"]["bytes"], json!(2));
+        assert!(matches!(
+            d.risk_signals[..],
+            [RiskSignal::OpaqueBody { bytes: 2, .. }]
+        ));
+        assert_eq!(render_body(f, &d.parameters), None);
+        // A malformed one is judged as what it is: text here.
+        let (_, f) = draft(
+            "POST",
+            "api.test",
+            "/upload",
+            Some("multipart/form-data; boundary=b1"),
+            b"not multipart",
+            &[],
+        );
+        assert_eq!(f, BodyFormat::Text);
     }
 
     /// Text that is neither JSON nor a form (plain text, XML, JSON that does not parse) is shown

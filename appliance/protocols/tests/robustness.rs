@@ -71,8 +71,13 @@ proptest! {
             let _ = sql::extract(d, "POST", &format!("/?query={text}&sql={text}"), &bytes);
             let _ = sql::draft(d, "t", &sql::SqlText { sql: text.clone(), params: None });
         }
-        let (d, f) = rest::draft("POST", "h", &format!("/{text}?{text}"), Some("application/x-www-form-urlencoded"), &bytes, &[]);
-        let _ = rest::render_body(f, &d.parameters);
+        for ct in ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=b"] {
+            let (d, f) = rest::draft("POST", "h", &format!("/{text}?{text}"), Some(ct), &bytes, &[]);
+            let _ = rest::render_body(f, &d.parameters);
+        }
+        // Arbitrary parts inside a well-formed frame.
+        let framed = [b"--b\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\n".as_slice(), &bytes, b"\r\n--b--\r\n"].concat();
+        let _ = rest::draft("POST", "h", "/", Some("multipart/form-data; boundary=b"), &framed, &[]);
         if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
             let _ = openai_chat::response_calls(&v, &[]);
             openai_chat::apply_to_response(&mut v, &[Rendered::Blocked("x".into())]);
