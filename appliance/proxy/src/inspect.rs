@@ -280,8 +280,6 @@ impl OutputDigest {
 
 type UpstreamSession = pingora::protocols::http::client::HttpSession;
 
-/// Upstream exchanges aarmor drives itself are HTTP/1.1: a request that arrived over HTTP/2
-/// gets a `Host` from its `:authority` and an origin-form target.
 /// Whether the client waits for `100 Continue` before it sends the body (RFC 9110, 10.1.1).
 fn expects_continue(req: &pingora::http::RequestHeader) -> bool {
     req.version == http::Version::HTTP_11
@@ -312,6 +310,8 @@ async fn read_final_response_header(client: &mut UpstreamSession) -> Result<()> 
     ))
 }
 
+/// Upstream exchanges aarmor drives itself are HTTP/1.1: a request that arrived over HTTP/2
+/// gets a `Host` from its `:authority` and an origin-form target.
 fn to_http11(req: &mut pingora::http::RequestHeader) -> Result<()> {
     if req.version == http::Version::HTTP_2 {
         if !req.headers.contains_key("host") {
