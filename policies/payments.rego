@@ -7,14 +7,38 @@ payment_tool if {
 	contains(lower(input.action.tool), keyword)
 }
 
-payment_amounts contains a if {
-	a := input.action.parameters.amount
-	is_number(a)
+# Where an amount is found: a tool call's arguments, a REST body (JSON or form), a query string.
+amount_fields contains v if v := input.action.parameters.amount
+
+amount_fields contains v if v := input.action.parameters.body.amount
+
+amount_fields contains v if v := input.action.parameters.query.amount
+
+# A name given more than once (amount=10&amount=90000) is a list: every value counts, since the
+# server may act on any of them.
+amount_values contains v if {
+	some f in amount_fields
+	not is_array(f)
+	v := f
+}
+
+amount_values contains v if {
+	some f in amount_fields
+	is_array(f)
+	some v in f
 }
 
 payment_amounts contains a if {
-	a := input.action.parameters.body.amount
+	some a in amount_values
 	is_number(a)
+}
+
+# Forms and query strings carry numbers as text (Stripe's API takes amount=5000).
+payment_amounts contains a if {
+	some v in amount_values
+	is_string(v)
+	regex.match(`^\s*[0-9]+(\.[0-9]+)?\s*$`, v)
+	a := to_number(trim_space(v))
 }
 
 decisions contains d if {

@@ -225,3 +225,23 @@ def test_a_secret_in_a_multipart_upload_field_is_seen(start_aarmor, upstream):
     assert r.status_code == 200, r.text
     sent = [x for x in upstream.seen if x["path"] == "/v1/files"]
     assert len(sent) == 1 and png in sent[0]["body"]
+
+
+def test_a_form_encoded_payout_is_held_for_approval(start_aarmor, upstream):
+    """The default pack reads a form-encoded amount (how Stripe's API takes it) and every value of
+    a repeated one: a large payout is held for approval (here, unanswered, it times out to a
+    DENY) and never reaches the upstream; a small one goes through."""
+    from conftest import ROOT
+
+    data = json.loads((ROOT / "policies" / "data.json").read_text())
+    data["aarmor"]["config"]["payments"]["timeout_s"] = 1
+    a = start_aarmor(policy_files={"data.json": json.dumps(data)})
+    kw = dict(proxies={"https": a.url}, verify=str(a.ca), timeout=20)
+    base = f"https://localhost:{upstream.port}"
+    for path, form in (("/v1/payouts", "amount=5000&currency=usd"), ("/v1/payouts?amount=9000&amount=5", "amount=5")):
+        r = requests.post(base + path, data=form, headers={"content-type": "application/x-www-form-urlencoded"}, **kw)
+        assert r.status_code == 403 and r.json()["rule"] == "payments.large_transfer", r.text
+        assert "not given within 1 s" in r.json()["reason"], r.text
+    assert not any(x["path"].startswith("/v1/payouts") for x in upstream.seen)
+    r = requests.post(f"{base}/v1/payouts", data="amount=20&currency=usd", headers={"content-type": "application/x-www-form-urlencoded"}, **kw)
+    assert r.status_code == 200, r.text

@@ -68,13 +68,7 @@ pub fn parse(content_type: &str, body: &[u8]) -> Option<Parts> {
                 Value::Object(file)
             }
         };
-        match fields.get_mut(&name) {
-            None => {
-                fields.insert(name, value);
-            }
-            Some(Value::Array(values)) => values.push(value),
-            Some(first) => *first = Value::Array(vec![first.take(), value]),
-        }
+        crate::rest::insert_field(&mut fields, name, value);
     }
     None
 }

@@ -119,14 +119,32 @@ fn body_format(content_type: Option<&str>, body: &[u8]) -> BodyFormat {
     }
 }
 
-fn query_map(path_and_query: &str) -> Map<String, Value> {
-    let mut map = Map::new();
-    if let Some((_, q)) = path_and_query.split_once('?') {
-        for (k, v) in form_urlencoded::parse(q.as_bytes()) {
-            map.insert(k.into_owned(), Value::String(v.into_owned()));
+/// Adds `value` under `name`. A name given more than once maps to the list of its values, in
+/// order: servers differ on which one they use (the first, the last, all), so policy sees all.
+pub(crate) fn insert_field(map: &mut Map<String, Value>, name: String, value: Value) {
+    match map.get_mut(&name) {
+        None => {
+            map.insert(name, value);
         }
+        Some(Value::Array(values)) => values.push(value),
+        Some(first) => *first = Value::Array(vec![first.take(), value]),
+    }
+}
+
+/// `application/x-www-form-urlencoded` pairs (a query string or a form body) as fields.
+fn form_fields(encoded: &[u8]) -> Map<String, Value> {
+    let mut map = Map::new();
+    for (k, v) in form_urlencoded::parse(encoded) {
+        insert_field(&mut map, k.into_owned(), Value::String(v.into_owned()));
     }
     map
+}
+
+fn query_map(path_and_query: &str) -> Map<String, Value> {
+    path_and_query
+        .split_once('?')
+        .map(|(_, q)| form_fields(q.as_bytes()))
+        .unwrap_or_default()
 }
 
 /// The action of a REST request, and how its body was encoded.
@@ -164,11 +182,7 @@ pub fn draft(
         BodyFormat::Multipart => Value::Object(multipart.map(|p| p.fields).unwrap_or_default()),
         BodyFormat::None => Value::Null,
         BodyFormat::Json => serde_json::from_slice(body).unwrap_or(Value::Null),
-        BodyFormat::Form => Value::Object(
-            form_urlencoded::parse(body)
-                .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
-                .collect(),
-        ),
+        BodyFormat::Form => Value::Object(form_fields(body)),
         BodyFormat::Text => Value::String(String::from_utf8_lossy(body).into_owned()),
         BodyFormat::Opaque => {
             risk_signals.push(RiskSignal::OpaqueBody {
@@ -215,10 +229,16 @@ pub fn render_body(format: BodyFormat, parameters: &Map<String, Value>) -> Optio
         BodyFormat::Form => {
             let mut ser = form_urlencoded::Serializer::new(String::new());
             for (k, v) in body.as_object()? {
-                match v {
-                    Value::String(s) => ser.append_pair(k, s),
-                    other => ser.append_pair(k, &other.to_string()),
+                let values = match v {
+                    Value::Array(values) => values.as_slice(),
+                    one => std::slice::from_ref(one),
                 };
+                for value in values {
+                    match value {
+                        Value::String(s) => ser.append_pair(k, s),
+                        other => ser.append_pair(k, &other.to_string()),
+                    };
+                }
             }
             Some(ser.finish().into_bytes())
         }
@@ -269,6 +289,24 @@ mod tests {
         );
         assert_eq!(d.parameters["body"], json!({"a": "1", "b": "two"}));
         assert_eq!(render_body(f, &d.parameters).unwrap(), b"a=1&b=two");
+        // A repeated name keeps every value, in order, and is written back the same way.
+        let (d, f) = draft(
+            "POST",
+            "api.test",
+            "/pay?amount=900000&amount=9",
+            Some("application/x-www-form-urlencoded"),
+            b"to=a&amount=5&to=b",
+            &[],
+        );
+        assert_eq!(d.parameters["query"], json!({"amount": ["900000", "9"]}));
+        assert_eq!(
+            d.parameters["body"],
+            json!({"to": ["a", "b"], "amount": "5"})
+        );
+        assert_eq!(
+            render_body(f, &d.parameters).unwrap(),
+            b"amount=5&to=a&to=b"
+        );
         let (d, _) = draft(
             "POST",
             "api.test",
