@@ -23,7 +23,8 @@ shell_commands contains c if {
 decisions contains d if {
 	shell_tool
 	some c in shell_commands
-	regex.match(`(^|[\s;&|(])(sudo\s+)?rm\s+(-[A-Za-z-]+\s+)*(-[A-Za-z]*[rR][A-Za-z]*|--recursive)(\s|$)`, c)
+	# rm by any path (/bin/rm) or unaliased (\rm), after sudo or not.
+	regex.match(`(^|[\s;&|(])(sudo\s+)?(\S*/|\\)?rm\s+(-[A-Za-z-]+\s+)*(-[A-Za-z]*[rR][A-Za-z]*|--recursive)(\s|$)`, c)
 	d := {
 		"decision": "deny", "class": "forbidden", "priority": 1000, "rule": "shell.recursive_delete",
 		"reason": "the command deletes recursively",
@@ -33,7 +34,8 @@ decisions contains d if {
 decisions contains d if {
 	shell_tool
 	some c in shell_commands
-	regex.match(`(?i)\b(curl|wget|fetch)\b[^|;&]*\|\s*(sudo\s+)?(env\s+)?(ba|z|k|da)?sh\b`, c)
+	# The shell by name or by path (| /bin/bash).
+	regex.match(`(?i)\b(curl|wget|fetch)\b[^|;&]*\|\s*(sudo\s+)?((\S*/)?env\s+)?(\S*/)?(ba|z|k|da)?sh\b`, c)
 	d := {
 		"decision": "deny", "class": "forbidden", "priority": 1000, "rule": "shell.pipe_to_shell",
 		"reason": "the command pipes a download into a shell",
