@@ -8,6 +8,10 @@ exfiltration_sink(host) if {
 	data.aarmor.config.exfiltration.sink_hosts[concat(".", array.slice(labels, i, count(labels)))]
 }
 
+# Requests to a sink are actions even when they are reads: a GET carries data out in its URL
+# (the image link a prompt injection plants, for one).
+read_action_hosts contains host if data.aarmor.config.exfiltration.sink_hosts[host]
+
 decisions contains d if {
 	input.action.protocol in {"rest", "mcp", "sql"}
 	host := lower(input.action.target.host)

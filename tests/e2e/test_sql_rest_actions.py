@@ -245,3 +245,22 @@ def test_a_form_encoded_payout_is_held_for_approval(start_aarmor, upstream):
     assert not any(x["path"].startswith("/v1/payouts") for x in upstream.seen)
     r = requests.post(f"{base}/v1/payouts", data="amount=20&currency=usd", headers={"content-type": "application/x-www-form-urlencoded"}, **kw)
     assert r.status_code == 200, r.text
+
+
+def test_a_read_from_a_known_sink_is_refused(start_aarmor, upstream):
+    """Reads are actions on the hosts the policies list in read_action_hosts (the default pack:
+    its exfiltration sinks): a GET carrying data out in its URL is refused and never leaves.
+    Here the sink list names `localhost`; the same upstream by its address is not on it."""
+    from conftest import ROOT
+
+    data = json.loads((ROOT / "policies" / "data.json").read_text())
+    data["aarmor"]["config"]["exfiltration"]["sink_hosts"]["localhost"] = True
+    a = start_aarmor(policy_files={"data.json": json.dumps(data)})
+    kw = dict(proxies={"https": a.url}, verify=str(a.ca), timeout=15)
+    r = requests.get(f"https://localhost:{upstream.port}/collect?d=c2VjcmV0", **kw)
+    assert r.status_code == 403 and r.json()["rule"] == "exfiltration.known_sink", r.text
+    assert not any(x["path"].startswith("/collect") for x in upstream.seen)
+    r = requests.get(f"https://127.0.0.1:{upstream.port}/collect-elsewhere", **kw)
+    assert r.status_code == 200, r.text
+    decisions = [x for x in a.receipts() if x["kind"] == "decision" and x["action"]["target"]["path"].startswith("/collect")]
+    assert [x["decision"]["result"] for x in decisions] == ["DENY"], decisions

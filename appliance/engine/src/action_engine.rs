@@ -29,6 +29,12 @@ pub trait ActionEngine: Send + Sync + 'static {
         std::sync::Arc::from(Vec::new())
     }
 
+    /// Whether every request to `host` is an action, reads (`GET`) included. The default: no
+    /// host, so a read without a body is forwarded without a decision.
+    fn reads_are_actions(&self, _host: &str) -> bool {
+        false
+    }
+
     /// The session of an exchange: the one the `x-aarm-session` header names (`explicit`), else
     /// the one of the conversation (`conversation`: system prompt and first user message of an
     /// LLM request), else the agent's active session. The default keeps no state.

@@ -992,6 +992,10 @@ impl ActionEngine for PolicyEngine {
         self.inner.current().identities.private_headers()
     }
 
+    fn reads_are_actions(&self, host: &str) -> bool {
+        self.inner.current().read_action_hosts.covers(host)
+    }
+
     fn attribute(
         &self,
         agent: &str,

@@ -83,6 +83,12 @@ impl Mediator for ActionMediator {
 
     async fn on_request_head(&self, exchange: &Exchange) -> Result<HeadVerdict, MediationError> {
         let kind = match classify_head(&exchange.request, &self.shared.protocols) {
+            // A read from a host the policies watch (an exfiltration sink, say) is an action too.
+            HeadClass::NotAnAction
+                if self.shared.engine.reads_are_actions(&exchange.request.host) =>
+            {
+                Kind::Rest
+            }
             HeadClass::NotAnAction => {
                 // aarmor's own headers never reach the upstream.
                 let remove = aarmor_headers(&exchange.request, &self.shared.engine);

@@ -36,6 +36,8 @@ pub use schemas::ToolSchemas;
 
 /// The rule every bundle must define.
 pub const ENTRY_POINT: &str = "data.aarmor.policy.decisions";
+/// The rule naming hosts where reads are actions too (see [`ReadActionHosts`]).
+pub const READ_ACTION_HOSTS: &str = "data.aarmor.policy.read_action_hosts";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
@@ -229,6 +231,66 @@ pub struct PolicySet {
     /// Whether any policy module reads a model-based intent signal (`intent.drift`...): when
     /// none does, the embedding model is never run.
     pub uses_drift: bool,
+    /// Hosts where every request, reads included, is an action.
+    pub read_action_hosts: Arc<ReadActionHosts>,
+}
+
+/// Hosts (each with its subdomains) where every request is an action, reads (`GET`) included:
+/// the bundle's `read_action_hosts` rule, a set of host names evaluated once when the bundle is
+/// loaded. Elsewhere a read without a body is forwarded without a decision.
+#[derive(Debug, Default)]
+pub struct ReadActionHosts(std::collections::HashSet<String>);
+
+impl ReadActionHosts {
+    /// Whether `host` or a domain it is under is listed.
+    pub fn covers(&self, host: &str) -> bool {
+        if self.0.is_empty() {
+            return false;
+        }
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let mut rest = host.as_str();
+        loop {
+            if self.0.contains(rest) {
+                return true;
+            }
+            match rest.split_once('.') {
+                Some((_, parent)) if parent.contains('.') || self.0.contains(parent) => {
+                    rest = parent
+                }
+                _ => return false,
+            }
+        }
+    }
+
+    /// The rule's value in `engine`; none when the bundle does not define it.
+    fn evaluate(engine: &mut regorus::Engine) -> Result<Self, PolicyError> {
+        let err = |e: String| PolicyError::Compile(format!("{READ_ACTION_HOSTS}: {e}"));
+        engine.set_input(regorus::Value::new_object());
+        let results = engine
+            .eval_query(READ_ACTION_HOSTS.to_string(), false)
+            .map_err(|e| err(e.to_string()))?;
+        let mut hosts = std::collections::HashSet::new();
+        for value in results
+            .result
+            .iter()
+            .flat_map(|r| r.expressions.iter().map(|e| &e.value))
+        {
+            let json = serde_json::to_value(value).map_err(|e| err(e.to_string()))?;
+            let items = match json {
+                serde_json::Value::Array(items) => items,
+                other => return Err(err(format!("must be a set of host names, got {other}"))),
+            };
+            for item in items {
+                match item {
+                    serde_json::Value::String(h) if !h.trim().is_empty() => {
+                        hosts.insert(h.trim().trim_end_matches('.').to_ascii_lowercase());
+                    }
+                    other => return Err(err(format!("not a host name: {other}"))),
+                }
+            }
+        }
+        Ok(Self(hosts))
+    }
 }
 
 impl std::fmt::Debug for PolicySet {
@@ -257,6 +319,7 @@ impl PolicySet {
                 packages.join(", ")
             )));
         }
+        let read_action_hosts = ReadActionHosts::evaluate(&mut engine)?;
         let entry: regorus::Rc<str> = ENTRY_POINT.into();
         let compiled = engine
             .compile_with_entrypoint(&entry)
@@ -276,6 +339,7 @@ impl PolicySet {
             .iter()
             .any(|(p, c)| !p.ends_with("_test.rego") && c.contains("intent.drift"));
         let set = Self {
+            read_action_hosts: Arc::new(read_action_hosts),
             classifiers: Arc::new(classifiers),
             identities: Arc::new(identities),
             uses_drift,
@@ -462,6 +526,55 @@ decisions contains d if {
         assert!(set.evaluate(&select).unwrap().is_empty());
         let unbounded = json!({"action": {"protocol": "sql", "operation": "delete", "parameters": {"has_where": false}}});
         assert_eq!(set.evaluate(&unbounded).unwrap()[0].rule, "sql.unbounded");
+    }
+
+    #[test]
+    fn read_action_hosts_come_from_the_bundle() {
+        let none = bundle(&[("sql.rego", SQL)]);
+        let set = PolicySet::load(none.path(), EvalLimits::default()).unwrap();
+        assert!(!set.read_action_hosts.covers("webhook.site"));
+
+        let listed = bundle(&[
+            ("sql.rego", SQL),
+            (
+                "reads.rego",
+                "package aarmor.policy\n\nread_action_hosts contains h if data.sinks[h]\n",
+            ),
+            (
+                "data.json",
+                r#"{"sinks": {"webhook.site": true, "Ngrok-Free.app": true}}"#,
+            ),
+        ]);
+        let set = PolicySet::load(listed.path(), EvalLimits::default()).unwrap();
+        let hosts = &set.read_action_hosts;
+        for covered in [
+            "webhook.site",
+            "x.webhook.site",
+            "a.b.ngrok-free.app",
+            "WEBHOOK.SITE.",
+        ] {
+            assert!(hosts.covers(covered), "{covered}");
+        }
+        for not in [
+            "site",
+            "webhook.site.evil.example",
+            "notwebhook.site",
+            "example.com",
+        ] {
+            assert!(!hosts.covers(not), "{not}");
+        }
+
+        let bad = bundle(&[
+            ("sql.rego", SQL),
+            (
+                "reads.rego",
+                "package aarmor.policy\n\nread_action_hosts := 7\n",
+            ),
+        ]);
+        let err = PolicySet::load(bad.path(), EvalLimits::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("read_action_hosts"), "{err}");
     }
 
     #[test]
