@@ -247,8 +247,14 @@ impl ReadActionHosts {
         if self.0.is_empty() {
             return false;
         }
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
-        let mut rest = host.as_str();
+        let host = host.trim_end_matches('.');
+        // Host names arrive lower-case almost always: no copy then (this runs on every read).
+        let host: std::borrow::Cow<str> = if host.bytes().any(|b| b.is_ascii_uppercase()) {
+            host.to_ascii_lowercase().into()
+        } else {
+            host.into()
+        };
+        let mut rest = host.as_ref();
         loop {
             if self.0.contains(rest) {
                 return true;
