@@ -108,15 +108,20 @@ fn body_format(content_type: Option<&str>, body: &[u8]) -> BodyFormat {
     let ct = content_type.unwrap_or_default().to_ascii_lowercase();
     if ct.contains("application/x-www-form-urlencoded") {
         BodyFormat::Form
-    } else if (ct.contains("json") || ct.is_empty())
-        && serde_json::from_slice::<Value>(body).is_ok()
-    {
+    } else if serde_json::from_slice::<Value>(without_bom(body)).is_ok() {
+        // JSON whatever the declared type: many servers parse it regardless, so a rule on a
+        // field must not be dodged by labelling the body text/plain.
         BodyFormat::Json
     } else if std::str::from_utf8(body).is_ok() {
         BodyFormat::Text
     } else {
         BodyFormat::Opaque
     }
+}
+
+/// `body` without a leading UTF-8 byte order mark, which some clients write before JSON.
+fn without_bom(body: &[u8]) -> &[u8] {
+    body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body)
 }
 
 /// Adds `value` under `name`. A name given more than once maps to the list of its values, in
@@ -181,7 +186,7 @@ pub fn draft(
     let body_value = match format {
         BodyFormat::Multipart => Value::Object(multipart.map(|p| p.fields).unwrap_or_default()),
         BodyFormat::None => Value::Null,
-        BodyFormat::Json => serde_json::from_slice(body).unwrap_or(Value::Null),
+        BodyFormat::Json => serde_json::from_slice(without_bom(body)).unwrap_or(Value::Null),
         BodyFormat::Form => Value::Object(form_fields(body)),
         BodyFormat::Text => Value::String(String::from_utf8_lossy(body).into_owned()),
         BodyFormat::Opaque => {
@@ -353,6 +358,26 @@ mod tests {
             &[],
         );
         assert_eq!(f, BodyFormat::Text);
+    }
+
+    /// JSON is read as JSON whatever the declared type, and with a byte order mark before it.
+    #[test]
+    fn json_under_any_label_is_json() {
+        for (ct, body) in [
+            (Some("text/plain"), br#"{"amount": 5000}"#.to_vec()),
+            (
+                Some("application/octet-stream"),
+                br#"{"amount": 5000}"#.to_vec(),
+            ),
+            (
+                Some("application/json"),
+                [b"\xEF\xBB\xBF".as_slice(), br#"{"amount": 5000}"#].concat(),
+            ),
+        ] {
+            let (d, f) = draft("POST", "api.test", "/pay", ct, &body, &[]);
+            assert_eq!(f, BodyFormat::Json, "{ct:?}");
+            assert_eq!(d.parameters["body"], json!({"amount": 5000}));
+        }
     }
 
     /// Text that is neither JSON nor a form (plain text, XML, JSON that does not parse) is shown
