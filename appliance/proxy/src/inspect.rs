@@ -76,9 +76,9 @@ pub async fn run(
         .map(|v| crate::decode::codings(&String::from_utf8_lossy(v.as_bytes())))
         .unwrap_or_default();
     let decoded = !codings.is_empty() && !body.is_empty();
-    if decoded {
+    let mut body = if decoded {
         match crate::decode::decode(&codings, &body, limit) {
-            Ok(plain) => body = BytesMut::from(plain.as_slice()),
+            Ok(plain) => Bytes::from(plain),
             Err(crate::decode::DecodeError::TooLarge { .. }) => {
                 return respond(session, &too_large("decoded request body", limit)).await;
             }
@@ -87,8 +87,9 @@ pub async fn run(
                 return respond(session, &undecodable(&e)).await;
             }
         }
-    }
-    let mut body = body.freeze();
+    } else {
+        body.freeze()
+    };
     let budget = plane.inspect_budget();
     let mut new_path = None;
     match plane

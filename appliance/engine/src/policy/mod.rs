@@ -260,10 +260,8 @@ impl ReadActionHosts {
                 return true;
             }
             match rest.split_once('.') {
-                Some((_, parent)) if parent.contains('.') || self.0.contains(parent) => {
-                    rest = parent
-                }
-                _ => return false,
+                Some((_, parent)) => rest = parent,
+                None => return false,
             }
         }
     }
