@@ -20,7 +20,7 @@
 # Optional peers: `pip install mitmproxy` (mitmdump on PATH or in $MITM_VENV), `apt-get install squid-openssl`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/aarmor-target}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 N="${N:-20000}"
 NEWCONN_N="${NEWCONN_N:-1000}"
 BIG_N="${BIG_N:-2000}"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the build and the tests need, skipping whatever is already present:
-# cmake (pingora's zlib-ng), curl, nftables + iproute2 (transparent-mode test), clickhouse-server
+# Installs what the tests need, skipping whatever is already present (the build itself needs
+# only cargo and a C compiler): curl, nftables + iproute2 (transparent-mode test), clickhouse-server
 # (SQL-over-HTTP test), rsyslog with its GnuTLS driver (SIEM export test), Debian's chromium
 # (approvals console test), and a Python virtualenv with the clients of tests/requirements.txt
 # (pytest, requests, the openai, anthropic and mcp SDKs, websockets, cryptography, playwright
@@ -8,7 +8,6 @@
 set -euo pipefail
 
 need_apt=()
-command -v cmake >/dev/null || need_apt+=(cmake)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v nft >/dev/null || need_apt+=(nftables)
 command -v ip >/dev/null || need_apt+=(iproute2)

@@ -136,7 +136,7 @@ pub async fn run(policies: &Path, iterations: usize) -> Result<()> {
             true,
         ),
     ] {
-        let dir = tempfile::tempdir()?;
+        let dir = crate::scratch::ScratchDir::new()?;
         let e = engine(dir.path(), policies, durability)?;
         let n = iterations.min(5000);
         let mut times = Vec::with_capacity(n);
@@ -160,7 +160,7 @@ pub async fn run(policies: &Path, iterations: usize) -> Result<()> {
     // `fdatasync` on the same disk (what a strict commit waits for).
     {
         use std::io::Write;
-        let dir = tempfile::tempdir()?;
+        let dir = crate::scratch::ScratchDir::new()?;
         let mut file = std::fs::File::create(dir.path().join("fsync-probe"))?;
         let record = vec![b'r'; 1024];
         let n = iterations.clamp(1, 1000);
@@ -185,7 +185,7 @@ pub async fn run(policies: &Path, iterations: usize) -> Result<()> {
             },
         ),
     ] {
-        let dir = tempfile::tempdir()?;
+        let dir = crate::scratch::ScratchDir::new()?;
         let (keys, _) = KeyRing::load_or_create(dir.path())?;
         let log = Arc::new(ReceiptLog::start(
             ReceiptStore::open(&dir.path().join("receipts"), 1 << 32)?,

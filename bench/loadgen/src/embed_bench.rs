@@ -143,7 +143,7 @@ pub async fn run(
     );
 
     // Decisions: an action no rule needs intent for, and one whose rule requires intent.drift.
-    let dir = tempfile::tempdir()?;
+    let dir = crate::scratch::ScratchDir::new()?;
     let settings = PolicySettings {
         dir: policies.to_path_buf(),
         ..PolicySettings::default()

@@ -19,6 +19,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod decide_bench;
 mod embed_bench;
 mod parse_bench;
+mod scratch;
 mod stream_body;
 
 #[derive(Parser)]
