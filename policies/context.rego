@@ -35,7 +35,10 @@ is_read_tool if {
 	intent_cfg.read_prefixes[tool_leaf_words[0]]
 }
 
-is_write if input.action.protocol == "rest"
+is_write if {
+	input.action.protocol == "rest"
+	not protocol_traffic
+}
 
 is_write if {
 	input.action.protocol == "sql"
@@ -44,16 +47,19 @@ is_write if {
 
 is_write if {
 	not input.action.protocol in {"rest", "sql"}
+	not protocol_traffic
 	not is_read_tool
 }
 
 is_send if {
+	not protocol_traffic
 	not is_read_tool
 	some w in tool_words
 	context_cfg.send_tool_keywords[w]
 }
 
 is_payment if {
+	not protocol_traffic
 	not is_read_tool
 	some w in tool_words
 	some k in data.aarmor.config.payments.tool_keywords
@@ -62,6 +68,7 @@ is_payment if {
 
 is_destructive if {
 	input.action.protocol != "sql"
+	not protocol_traffic
 	some w in tool_leaf_words
 	intent_cfg.destructive_keywords[w]
 }

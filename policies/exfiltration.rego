@@ -2,18 +2,14 @@
 package aarmor.policy
 
 # The host, or a domain it is under, is a listed sink (lookups, not scans).
-exfiltration_sink(host) if {
-	labels := split(host, ".")
-	some i in numbers.range(0, count(labels) - 2)
-	data.aarmor.config.exfiltration.sink_hosts[concat(".", array.slice(labels, i, count(labels)))]
-}
+exfiltration_sink(host) if host_listed(host, data.aarmor.config.exfiltration.sink_hosts)
 
 # Requests to a sink are actions even when they are reads: a GET carries data out in its URL
 # (the image link a prompt injection plants, for one).
 read_action_hosts contains host if data.aarmor.config.exfiltration.sink_hosts[host]
 
 decisions contains d if {
-	input.action.protocol in {"rest", "mcp", "sql"}
+	request_side
 	host := lower(input.action.target.host)
 	exfiltration_sink(host)
 	d := {
@@ -23,6 +19,7 @@ decisions contains d if {
 }
 
 decisions contains d if {
+	not protocol_traffic
 	some host in param_url_hosts
 	exfiltration_sink(host)
 	d := {

@@ -3,6 +3,7 @@ package aarmor.policy
 
 # A tool whose name contains one of the configured keywords moves money.
 payment_tool if {
+	not protocol_traffic
 	some keyword in data.aarmor.config.payments.tool_keywords
 	contains(lower(input.action.tool), keyword)
 }

@@ -45,6 +45,7 @@ decisions contains d if {
 # SQL carried in the arguments of a tool call or an MCP call.
 decisions contains d if {
 	input.action.protocol != "sql"
+	not protocol_traffic
 	regex.match(`(?i)\b(drop|truncate)\s+(table|database|schema)\b`, params_text)
 	d := {
 		"decision": "deny", "class": "forbidden", "priority": 1000, "rule": "sql.destructive_ddl_in_arguments",

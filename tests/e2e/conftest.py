@@ -318,6 +318,14 @@ def aarmor(start_aarmor):
     return start_aarmor()
 
 
+def pack_data(update):
+    """`policy_files` for `start_aarmor`: the default pack with its data.json changed by
+    `update(config)` (config = data.aarmor.config)."""
+    data = json.loads((ROOT / "policies" / "data.json").read_text())
+    update(data["aarmor"]["config"])
+    return {"data.json": json.dumps(data)}
+
+
 def wait_for(predicate, timeout=20):
     """Polls `predicate` until it holds or `timeout` seconds pass; returns its last value."""
     deadline = time.time() + timeout

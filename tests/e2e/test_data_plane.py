@@ -9,7 +9,7 @@ import time
 
 import requests
 
-from conftest import curl
+from conftest import curl, pack_data
 
 
 def test_curl_http11_through_connect_sees_minted_leaf(aarmor, upstream):
@@ -46,7 +46,7 @@ def test_post_body_and_chunked_upload(aarmor, upstream, tmp_path):
     payload = os.urandom(3 * 1024 * 1024 + 17)
     f = tmp_path / "up.bin"
     f.write_bytes(payload)
-    common = ["-x", aarmor.url, "--cacert", str(aarmor.ca)]
+    common = ["-x", aarmor.url, "--cacert", str(aarmor.ca), "-H", "content-type: application/octet-stream"]
     r = curl(*common, "--data-binary", f"@{f}", f"https://localhost:{upstream.port}/echo")
     out = json.loads(r.stdout)
     assert out["len"] == len(payload) and out["sha256"] == hashlib.sha256(payload).hexdigest()
@@ -384,11 +384,13 @@ class WebSocketEcho:
         self.thread.join(10)
 
 
-def test_websocket_upgrade_passes_through(aarmor, pki):
+def test_websocket_upgrade_passes_through(start_aarmor, pki):
+    """An upgrade is an action: allowed to the hosts the pack lists (upgrades.allowed_hosts)."""
     import ssl
 
     from websockets.sync.client import connect
 
+    aarmor = start_aarmor(policy_files=pack_data(lambda c: c["upgrades"]["allowed_hosts"].update({"localhost": True})))
     server = WebSocketEcho(*pki["leaf"])
     try:
         # Trusting only aarmor's CA proves the upgrade ran over the intercepted stream.

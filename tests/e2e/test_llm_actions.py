@@ -23,8 +23,10 @@ decisions contains d if {
 
 
 def rego(decision_body):
-    """A one-rule policy that applies to every action."""
-    return "package aarmor.policy\n\ndecisions contains d if {\n" + decision_body + "\n}\n"
+    """A one-rule policy that applies to every tool call (not to the LLM request itself, which
+    is an action too: `llm.<provider>` / `request`)."""
+    return ("package aarmor.policy\n\ndecisions contains d if {\n  input.action.operation != \"request\"\n"
+            + decision_body + "\n}\n")
 
 
 

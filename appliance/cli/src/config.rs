@@ -173,6 +173,12 @@ impl Config {
             return Err(key_err("proxy.threads", "must be at most 1024"));
         }
         let m = &self.mediation;
+        if p.require_proxy_auth && !m.enabled {
+            return Err(key_err(
+                "proxy.require_proxy_auth",
+                "checks credentials against the agents of the identity registry, which needs mediation.enabled = true",
+            ));
+        }
         if m.max_event_bytes < 1024 {
             return Err(key_err(
                 "mediation.max_event_bytes",

@@ -127,6 +127,36 @@ pub enum RiskSignal {
     MetaToolResolved { wrapper: String },
     /// A wrapper tool whose inner tool could not be determined.
     MetaToolUnresolved { wrapper: String },
+    /// An item an LLM response asks the client to execute, of a type aarmor does not know how
+    /// to read (a new Responses API item, a Chat Completions call type, an Anthropic block).
+    /// The engine refuses such an action whatever the policy says: what cannot be inspected
+    /// does not run.
+    UninspectableCall { item_type: String },
+    /// A request body aarmor cannot read the way its server may (JSON that does not parse
+    /// strictly, an unknown `Content-Encoding`, a body past the inspection limit): refused
+    /// whatever the policy says, and in monitor mode too.
+    UninspectableBody { reason: String },
+}
+
+impl RiskSignal {
+    /// True for signals that make an action impossible to judge: it is refused.
+    pub fn refuses(&self) -> bool {
+        matches!(
+            self,
+            Self::UninspectableCall { .. } | Self::UninspectableBody { .. }
+        )
+    }
+
+    /// Why an action with this signal cannot be judged (for signals that refuse).
+    pub fn refusal_reason(&self) -> Option<String> {
+        match self {
+            Self::UninspectableCall { item_type } => Some(format!(
+                "the response asks the client to run an item of type {item_type:?}, which aarmor cannot inspect"
+            )),
+            Self::UninspectableBody { reason } => Some(format!("the request cannot be inspected: {reason}")),
+            _ => None,
+        }
+    }
 }
 
 /// One action, in the AARM canonical form.
@@ -152,7 +182,17 @@ pub struct Action {
     pub risk_signals: Vec<RiskSignal>,
 }
 
+/// The operation of a request to an LLM API: the request itself, an action on its body.
+pub const LLM_REQUEST_OPERATION: &str = "request";
+
 impl Action {
+    /// A request to an LLM API (the conversation sent to a model), rather than something the
+    /// agent does with a tool: receipted like every action, but not one of the session's prior
+    /// actions in its context.
+    pub fn is_llm_request(&self) -> bool {
+        self.protocol.is_llm() && self.operation == LLM_REQUEST_OPERATION
+    }
+
     /// The resolved wrapper tool name, when the call arrived through a meta-tool.
     pub fn wrapper(&self) -> Option<&str> {
         self.risk_signals.iter().find_map(|s| match s {

@@ -26,6 +26,19 @@ impl HeaderList {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
         self.0.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
     }
+
+    /// Every value of a header, in wire order.
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.0
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// How many times a header appears.
+    pub fn count(&self, name: &str) -> usize {
+        self.all(name).count()
+    }
 }
 
 /// Headers that carry credentials are shown redacted.
@@ -63,6 +76,10 @@ pub struct RequestHead {
     /// Origin-form path and query (`/v1/chat/completions?x=1`).
     pub path: String,
     pub headers: HeaderList,
+    /// The request carries a body: a `Content-Length` above 0 or a `Transfer-Encoding` in
+    /// HTTP/1.1, a stream not ended by its HEADERS frame in HTTP/2. Set by the data plane from
+    /// the framing, not from any one header, so that no body escapes classification.
+    pub has_body: bool,
 }
 
 /// The head of an upstream response.

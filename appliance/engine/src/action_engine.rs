@@ -1,7 +1,8 @@
 //! The engine's entry points for the data plane: `mediate` an action, `observe` what is not one.
 
 use aarmor_core::{
-    Action, ConnectionFacts, Identity, Observation, RequestHead, SessionId, SessionRef, Verdict,
+    Action, ConnectionFacts, Identity, Observation, ProxyCredential, RequestHead, SessionId,
+    SessionRef, Verdict,
 };
 use async_trait::async_trait;
 
@@ -21,6 +22,12 @@ pub trait ActionEngine: Send + Sync + 'static {
     /// by no registry.
     fn identify(&self, facts: &ConnectionFacts, _request: &RequestHead) -> Identity {
         crate::identity::unbound(facts)
+    }
+
+    /// Whether a proxy credential (`Proxy-Authorization`) belongs to a registered agent. The
+    /// default registry is empty: none does.
+    fn knows_proxy_credential(&self, _credential: &ProxyCredential) -> bool {
+        false
     }
 
     /// Request headers that carry identity (a user token, a human header) and are removed before

@@ -54,6 +54,7 @@ mod tests {
                 port: 80,
                 path: "/x".into(),
                 headers: HeaderList::default(),
+                has_body: false,
             },
         };
         let verdict = AllowAllMediator.on_request_head(&exchange).await.unwrap();

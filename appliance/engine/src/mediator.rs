@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use aarmor_core::{ConnectionFacts, RequestHead, ResponseHead, SyntheticResponse};
+use aarmor_core::{ConnectionFacts, ProxyCredential, RequestHead, ResponseHead, SyntheticResponse};
 use async_trait::async_trait;
 use bytes::Bytes;
 
@@ -126,6 +126,18 @@ pub trait ExchangeInspector: Send {
         Ok(BodyVerdict::Forward)
     }
 
+    /// The data plane could not read the request body for inspection (past the inspection limit,
+    /// an encoding it cannot decode) and refuses the request with `refusal`. The inspector may
+    /// record the refusal (a decision receipt) and returns what the client gets; by default,
+    /// `refusal` itself. Nothing reaches the upstream either way.
+    async fn on_request_refused(
+        &mut self,
+        refusal: SyntheticResponse,
+        _reason: &str,
+    ) -> SyntheticResponse {
+        refusal
+    }
+
     fn response_plan(&mut self, _head: &ResponseHead) -> ResponsePlan {
         ResponsePlan::Pass
     }
@@ -174,4 +186,11 @@ pub trait Mediator: Send + Sync + 'static {
     fn name(&self) -> &'static str;
 
     async fn on_request_head(&self, exchange: &Exchange) -> Result<HeadVerdict, MediationError>;
+
+    /// Whether a proxy credential (`Proxy-Authorization`) is one a known agent holds. With
+    /// `require_proxy_auth`, the data plane refuses connections whose credential is not (407).
+    /// The default knows none: without a registry to check against, nothing is accepted.
+    fn knows_proxy_credential(&self, _credential: &ProxyCredential) -> bool {
+        false
+    }
 }

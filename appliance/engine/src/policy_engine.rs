@@ -262,6 +262,32 @@ impl Inner {
         if let Some(denied) = self.identity_check(action) {
             return denied;
         }
+        if let Some(refused) = refusal_check(action) {
+            return refused;
+        }
+        // Parameters too large to show policy: no rule could read them, so no rule matching is
+        // not a reason to allow; only a rule that allows explicitly (whatever the parameters,
+        // like an LLM request to a known provider) lets the action run.
+        let unseen = input
+            .pointer("/action/parameters/_truncated")
+            .is_some_and(|t| t == &Value::Bool(true));
+        let default = if unseen {
+            Decision::Deny
+        } else {
+            self.default_for(action.protocol)
+        };
+        let resolved = |candidates: Vec<crate::policy::Candidate>, input: &Value| {
+            let mut res = resolve(candidates, input, default);
+            if unseen && res.rule.is_none() {
+                res.class = Some(DecisionClass::Forbidden);
+                res.rule = Some("aarmor.parameters_too_large".into());
+                res.reason = format!(
+                    "the parameters exceed policy.max_parameter_bytes ({} bytes) and no rule allows the action without reading them; refused",
+                    self.settings.max_parameter_bytes
+                );
+            }
+            res
+        };
         let candidates = match set.evaluate(input) {
             Ok(c) => c,
             Err(e) => return evaluation_failed(&e),
@@ -272,10 +298,10 @@ impl Inner {
                 .any(|r| r.starts_with("intent.drift") && !populated(input, r))
         });
         if !(wants_drift && self.add_drift(input, action).await) {
-            return resolve(candidates, input, self.default_for(action.protocol));
+            return resolved(candidates, input);
         }
         match set.evaluate(input) {
-            Ok(c) => resolve(c, input, self.default_for(action.protocol)),
+            Ok(c) => resolved(c, input),
             Err(e) => evaluation_failed(&e),
         }
     }
@@ -427,6 +453,19 @@ fn agent_of(action: &Action) -> &str {
     action.identity.agent.as_deref().unwrap_or("unknown")
 }
 
+/// Denies an action that carries a signal saying it cannot be judged (an item type or a body
+/// aarmor cannot read): what cannot be inspected does not run.
+fn refusal_check(action: &Action) -> Option<Resolution> {
+    let reason = action
+        .risk_signals
+        .iter()
+        .find_map(|s| s.refusal_reason())?;
+    let mut res = deny_resolution(format!("{reason}; refused"));
+    res.class = Some(DecisionClass::Forbidden);
+    res.rule = Some("aarmor.uninspectable".into());
+    Some(res)
+}
+
 fn deny_resolution(reason: String) -> Resolution {
     Resolution {
         decision: Decision::Deny,
@@ -501,7 +540,9 @@ impl Inner {
         follows: Option<String>,
         kind: ReceiptKind,
     ) -> Verdict {
-        let monitored = self.monitored(action);
+        // What cannot be inspected is refused in monitor mode too: the data plane could not
+        // judge it, so it cannot pretend to have let it through for measurement.
+        let monitored = self.monitored(action) && !action.risk_signals.iter().any(|s| s.refuses());
         let mut extra = ReceiptExtra::default();
         if res.decision == Decision::Modify && !monitored {
             if let Verdict::Modify(m) = final_verdict(action, &res) {
@@ -527,7 +568,9 @@ impl Inner {
             Ok(r) => r,
             Err(e) => return receipt_failure(&e),
         };
-        if kind == ReceiptKind::Decision {
+        if action.is_llm_request() {
+            // Receipted above; not one of the session's prior actions.
+        } else if kind == ReceiptKind::Decision {
             self.context.record_decision(
                 &session_of(action),
                 agent_of(action),
@@ -946,12 +989,14 @@ impl ActionEngine for PolicyEngine {
             tracing::debug!(action = %action.action_id, "outcome of an action without a receipt that let it run; not recorded");
             return;
         };
-        self.inner.context.record_outcome(
-            &session_of(action),
-            agent_of(action),
-            &action.action_id.0,
-            &execution,
-        );
+        if !action.is_llm_request() {
+            self.inner.context.record_outcome(
+                &session_of(action),
+                agent_of(action),
+                &action.action_id.0,
+                &execution,
+            );
+        }
         let inner = self.inner.clone();
         let action = action.clone();
         // Written in the background: the action already ran, nothing waits for this receipt.
@@ -990,6 +1035,10 @@ impl ActionEngine for PolicyEngine {
 
     fn private_headers(&self) -> Arc<[String]> {
         self.inner.current().identities.private_headers()
+    }
+
+    fn knows_proxy_credential(&self, credential: &aarmor_core::ProxyCredential) -> bool {
+        self.inner.current().identities.knows_credential(credential)
     }
 
     fn reads_are_actions(&self, host: &str) -> bool {

@@ -37,7 +37,7 @@ pub struct PolicySettings {
     /// Re-evaluations that may defer again before the action is denied.
     pub max_deferrals: u32,
     /// Largest parameters document given to policy, bytes; larger parameters are replaced by a
-    /// summary and flagged.
+    /// summary and flagged, and the action is denied unless a rule allows it explicitly.
     pub max_parameter_bytes: usize,
 }
 
@@ -53,7 +53,7 @@ impl Default for PolicySettings {
             step_up_timeout_s: 300,
             defer_timeout_s: 60,
             max_deferrals: 3,
-            max_parameter_bytes: 256 * 1024,
+            max_parameter_bytes: 1024 * 1024,
         }
     }
 }

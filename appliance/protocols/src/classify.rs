@@ -1,9 +1,29 @@
-//! What an exchange is: decided from the request head where possible, from the body otherwise.
+//! The classification table: what every request is, and so whether it gets a decision.
+//!
+//! The rule the table keeps (AARM R1, complete mediation): **every request that carries a body,
+//! changes state or upgrades is an action**, and gets a decision and a receipt. Being an
+//! observation as well (an LLM conversation, an MCP session message) never replaces the decision.
+//! Only a bodiless read (`GET`, `HEAD`, `OPTIONS`, `TRACE`, no body, no upgrade) to a host no
+//! policy watches passes without one.
+//!
+//! | request (first row that matches)                                   | class          | what happens |
+//! |--------------------------------------------------------------------|----------------|--------------|
+//! | `Upgrade` header (WebSocket and any other protocol switch)         | `Upgrade`      | action `upgrade` (REST), decided before the upstream sees it |
+//! | a declared SQL endpoint                                            | `Sql`          | SQL action; a request without a statement is a REST action |
+//! | `POST …/chat/completions`, `…/responses`, `…/messages` + `anthropic-version` | `Llm` | action `llm.<provider>` / `request` on the whole body; the conversation is observed once allowed; proposed tool calls in the response are actions |
+//! | a host in the bundle's `read_action_hosts`                         | `Action`       | REST action, reads included |
+//! | a body, or a method other than `GET`/`HEAD`/`OPTIONS`/`TRACE`       | `Action`       | the body decides: JSON-RPC ⇒ one MCP action per message; anything else ⇒ REST action |
+//! | anything else (a bodiless read)                                    | `BodilessRead` | forwarded, no decision |
+//!
+//! Bodies are read by [`crate::body`]: a body aarmor cannot read the way its server may is
+//! refused (415), never read as something weaker.
 
-use aarmor_core::{Protocol, RequestHead};
+use aarmor_core::RequestHead;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use crate::llm::DenyTemplate;
+use crate::body::{BodyRead, Uninspectable};
+use crate::llm::{DenyTemplate, LlmDialect};
 use crate::mcp::{self, McpRequest};
 use crate::meta::{default_meta_tools, MetaTool};
 use crate::rest::{self, Route};
@@ -26,9 +46,16 @@ pub struct SqlEndpoint {
     pub tool: Option<String>,
 }
 
+/// Host names from configuration compare with the canonical names of requests.
+fn same_host(configured: &str, canonical: &str) -> bool {
+    configured
+        .trim_end_matches('.')
+        .eq_ignore_ascii_case(canonical)
+}
+
 impl SqlEndpoint {
     fn matches(&self, head: &RequestHead) -> bool {
-        self.host.eq_ignore_ascii_case(&head.host)
+        same_host(&self.host, &head.host)
             && self.port.is_none_or(|p| p == head.port)
             && self
                 .path_prefix
@@ -80,77 +107,124 @@ impl ProtocolConfig {
     pub fn mcp_server_name(&self, head: &RequestHead) -> String {
         self.mcp_servers
             .iter()
-            .find(|s| {
-                s.host.eq_ignore_ascii_case(&head.host) && s.port.is_none_or(|p| p == head.port)
-            })
+            .find(|s| same_host(&s.host, &head.host) && s.port.is_none_or(|p| p == head.port))
             .map(|s| s.name.clone())
             .unwrap_or_else(|| head.host.clone())
     }
+
+    /// Every host name the configuration gives a meaning to (SQL endpoints, MCP servers, routes
+    /// by exact host): the data plane recognises these by address too.
+    pub fn named_hosts(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .sql_endpoints
+            .iter()
+            .map(|e| e.host.clone())
+            .chain(self.mcp_servers.iter().map(|s| s.host.clone()))
+            .chain(
+                self.routes
+                    .iter()
+                    .filter(|r| !r.host.starts_with("*."))
+                    .map(|r| r.host.clone()),
+            )
+            .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
 }
 
-/// What a request head says about the exchange.
+/// What a request head says about the exchange (see the table above).
 #[derive(Debug, Clone, PartialEq)]
 pub enum HeadClass<'a> {
-    /// A call to an LLM API: the request is observed, the response may propose tool calls.
-    Llm(Protocol),
+    /// A protocol switch (`Upgrade`): an action before anything reaches the upstream.
+    Upgrade(String),
     /// A request to a declared SQL endpoint.
     Sql(&'a SqlEndpoint),
-    /// May be an action (MCP or REST): the body decides.
-    NeedsBody,
-    /// A read without a body: not an action.
-    NotAnAction,
+    /// A call to an LLM API: an action itself; its response may propose tool calls.
+    Llm(LlmDialect),
+    /// An action whose kind (MCP or REST) the body decides.
+    Action,
+    /// A read without a body to a host no policy watches: no decision.
+    BodilessRead,
 }
 
 fn path_only(path: &str) -> &str {
     path.split('?').next().unwrap_or(path)
 }
 
-pub fn classify_head<'a>(head: &RequestHead, cfg: &'a ProtocolConfig) -> HeadClass<'a> {
+/// The LLM dialect a request head names, if any.
+pub fn llm_dialect(head: &RequestHead) -> Option<LlmDialect> {
+    if !head.method.eq_ignore_ascii_case("POST") {
+        return None;
+    }
+    let path = path_only(&head.path).trim_end_matches('/');
+    if path.ends_with("/chat/completions") {
+        Some(LlmDialect::OpenaiChat)
+    } else if path.ends_with("/responses") {
+        Some(LlmDialect::OpenaiResponses)
+    } else if path.ends_with("/messages") && head.headers.get("anthropic-version").is_some() {
+        Some(LlmDialect::AnthropicMessages)
+    } else {
+        None
+    }
+}
+
+/// Classifies a request by its head. `watched_host`: the host is in the bundle's
+/// `read_action_hosts` (every request to it is an action).
+pub fn classify_head<'a>(
+    head: &RequestHead,
+    cfg: &'a ProtocolConfig,
+    watched_host: bool,
+) -> HeadClass<'a> {
+    if let Some(protocol) = head.headers.get_str("upgrade") {
+        return HeadClass::Upgrade(protocol.trim().to_ascii_lowercase());
+    }
+    if head.headers.get("upgrade").is_some() {
+        return HeadClass::Upgrade("<not text>".into());
+    }
     if let Some(ep) = cfg.sql_endpoints.iter().find(|e| e.matches(head)) {
         return HeadClass::Sql(ep);
     }
-    let has_body = head
-        .headers
-        .get_str("content-length")
-        .is_some_and(|v| v.trim() != "0")
-        || head.headers.get("transfer-encoding").is_some();
-    if head.method.eq_ignore_ascii_case("POST") {
-        let path = path_only(&head.path).trim_end_matches('/');
-        if path.ends_with("/chat/completions") {
-            return HeadClass::Llm(Protocol::OpenaiChat);
-        }
-        if path.ends_with("/responses") {
-            return HeadClass::Llm(Protocol::OpenaiResponses);
-        }
-        if path.ends_with("/messages") && head.headers.get("anthropic-version").is_some() {
-            return HeadClass::Llm(Protocol::AnthropicMessages);
-        }
+    if let Some(dialect) = llm_dialect(head) {
+        return HeadClass::Llm(dialect);
     }
-    if rest::is_action(&head.method, has_body) {
-        HeadClass::NeedsBody
+    if watched_host || rest::is_action(&head.method, head.has_body) {
+        HeadClass::Action
     } else {
-        HeadClass::NotAnAction
+        HeadClass::BodilessRead
     }
 }
 
 /// What a request body says, once read.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub enum BodyClass {
+    /// JSON-RPC: one MCP action per message.
     Mcp(McpRequest),
-    Rest,
+    /// Anything else: one REST action.
+    Rest(BodyRead),
 }
 
-pub fn classify_body(head: &RequestHead, body: &[u8]) -> BodyClass {
-    let json = head
-        .headers
-        .get_str("content-type")
-        .is_none_or(|ct| ct.to_ascii_lowercase().contains("json"));
-    if head.method.eq_ignore_ascii_case("POST") && json {
-        if let Some(req) = mcp::parse_request(body) {
-            return BodyClass::Mcp(req);
+/// Classifies a request by its body (already decoded from any `Content-Encoding`). An error is
+/// a body that must be refused.
+pub fn classify_body(head: &RequestHead, body: &[u8]) -> Result<BodyClass, Uninspectable> {
+    if head.headers.count("content-type") > 1 {
+        return Err(Uninspectable(
+            "more than one Content-Type header (servers differ on which one they use)".into(),
+        ));
+    }
+    let read = crate::body::read(head.headers.get_str("content-type"), body)?;
+    if let BodyRead::Json(value) = &read {
+        if let Some(req) = mcp::request_from(value)? {
+            return Ok(BodyClass::Mcp(req));
         }
     }
-    BodyClass::Rest
+    Ok(BodyClass::Rest(read))
+}
+
+/// A JSON value that is a JSON-RPC message or batch (for callers holding a parsed body).
+pub fn is_json_rpc(value: &Value) -> bool {
+    matches!(mcp::request_from(value), Ok(Some(_)))
 }
 
 #[cfg(test)]
@@ -171,62 +245,81 @@ mod tests {
             port: 443,
             path: path.into(),
             headers: h,
+            has_body: method == "POST",
         }
     }
 
     #[test]
     fn llm_paths() {
         let cfg = ProtocolConfig::default();
+        let class = |h: &RequestHead| classify_head(h, &cfg, false);
         assert_eq!(
-            classify_head(
-                &head("POST", "api.openai.com", "/v1/chat/completions", &[]),
-                &cfg
-            ),
-            HeadClass::Llm(Protocol::OpenaiChat)
+            class(&head("POST", "api.openai.com", "/v1/chat/completions", &[])),
+            HeadClass::Llm(LlmDialect::OpenaiChat)
         );
         assert_eq!(
-            classify_head(
-                &head(
-                    "POST",
-                    "x",
-                    "/openai/deployments/d/chat/completions?api-version=1",
-                    &[]
-                ),
-                &cfg
-            ),
-            HeadClass::Llm(Protocol::OpenaiChat)
+            class(&head(
+                "POST",
+                "x",
+                "/openai/deployments/d/chat/completions?api-version=1",
+                &[]
+            )),
+            HeadClass::Llm(LlmDialect::OpenaiChat)
         );
         assert_eq!(
-            classify_head(&head("POST", "api.openai.com", "/v1/responses", &[]), &cfg),
-            HeadClass::Llm(Protocol::OpenaiResponses)
+            class(&head("POST", "api.openai.com", "/v1/responses", &[])),
+            HeadClass::Llm(LlmDialect::OpenaiResponses)
         );
         assert_eq!(
-            classify_head(
-                &head(
-                    "POST",
-                    "api.anthropic.com",
-                    "/v1/messages",
-                    &[("anthropic-version", "2023-06-01")]
-                ),
-                &cfg
-            ),
-            HeadClass::Llm(Protocol::AnthropicMessages)
+            class(&head(
+                "POST",
+                "api.anthropic.com",
+                "/v1/messages",
+                &[("anthropic-version", "2023-06-01")]
+            )),
+            HeadClass::Llm(LlmDialect::AnthropicMessages)
         );
         assert_eq!(
-            classify_head(
-                &head(
-                    "POST",
-                    "chat.test",
-                    "/v1/messages",
-                    &[("content-length", "2")]
-                ),
-                &cfg
-            ),
-            HeadClass::NeedsBody
+            class(&head(
+                "POST",
+                "chat.test",
+                "/v1/messages",
+                &[("content-length", "2")]
+            )),
+            HeadClass::Action
         );
         assert_eq!(
-            classify_head(&head("GET", "x", "/v1/models", &[]), &cfg),
-            HeadClass::NotAnAction
+            class(&head("GET", "x", "/v1/models", &[])),
+            HeadClass::BodilessRead
+        );
+    }
+
+    /// Whatever else a request looks like, a body, a state-changing method, an upgrade or a
+    /// watched host makes it an action.
+    #[test]
+    fn everything_but_a_bodiless_read_is_decided() {
+        let cfg = ProtocolConfig::default();
+        let mut get = head("GET", "x", "/", &[]);
+        assert_eq!(classify_head(&get, &cfg, false), HeadClass::BodilessRead);
+        assert_eq!(classify_head(&get, &cfg, true), HeadClass::Action);
+        get.has_body = true;
+        assert_eq!(classify_head(&get, &cfg, false), HeadClass::Action);
+        for m in ["DELETE", "PUT", "PATCH", "POST", "CONNECT", "PROPFIND"] {
+            assert_eq!(
+                classify_head(&head(m, "x", "/", &[]), &cfg, false),
+                HeadClass::Action,
+                "{m}"
+            );
+        }
+        let ws = head(
+            "GET",
+            "x",
+            "/ws",
+            &[("upgrade", "WebSocket"), ("connection", "Upgrade")],
+        );
+        assert_eq!(
+            classify_head(&ws, &cfg, false),
+            HeadClass::Upgrade("websocket".into())
         );
     }
 
@@ -234,7 +327,7 @@ mod tests {
     fn sql_endpoints_and_bodies() {
         let cfg = ProtocolConfig {
             sql_endpoints: vec![SqlEndpoint {
-                host: "ch.internal".into(),
+                host: "CH.internal.".into(),
                 port: Some(8123),
                 path_prefix: None,
                 dialect: SqlDialect::Clickhouse,
@@ -244,9 +337,9 @@ mod tests {
         };
         let mut h = head("GET", "ch.internal", "/?query=select+1", &[]);
         h.port = 8123;
-        assert!(matches!(classify_head(&h, &cfg), HeadClass::Sql(_)));
+        assert!(matches!(classify_head(&h, &cfg, false), HeadClass::Sql(_)));
         h.port = 9000;
-        assert_eq!(classify_head(&h, &cfg), HeadClass::NotAnAction);
+        assert_eq!(classify_head(&h, &cfg, false), HeadClass::BodilessRead);
         let post = head(
             "POST",
             "mcp.test",
@@ -255,8 +348,29 @@ mod tests {
         );
         assert!(matches!(
             classify_body(&post, br#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#),
-            BodyClass::Mcp(_)
+            Ok(BodyClass::Mcp(_))
         ));
-        assert_eq!(classify_body(&post, br#"{"a":1}"#), BodyClass::Rest);
+        assert!(matches!(
+            classify_body(&post, br#"{"a":1}"#),
+            Ok(BodyClass::Rest(BodyRead::Json(_)))
+        ));
+        // Whatever the method: any JSON-RPC message is MCP, and every message is an action.
+        assert!(matches!(
+            classify_body(
+                &post,
+                br#"{"jsonrpc":"2.0","method":"x","params":{"k":"v"}}"#
+            ),
+            Ok(BodyClass::Mcp(_))
+        ));
+        let two_types = head(
+            "POST",
+            "x",
+            "/",
+            &[
+                ("content-type", "text/plain"),
+                ("content-type", "application/json"),
+            ],
+        );
+        assert!(classify_body(&two_types, b"{}").is_err());
     }
 }

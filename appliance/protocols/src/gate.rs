@@ -29,12 +29,49 @@ pub enum GateError {
     Sse(#[from] SseError),
     #[error("{expected} outcomes expected, {got} given")]
     OutcomeCount { expected: usize, got: usize },
+    /// An event the gate cannot read the way the client will (not JSON, not an object): the
+    /// stream is cut rather than passed on unread.
+    #[error("an event the gate cannot read: {0}")]
+    Unreadable(String),
+}
+
+/// The data of an event as a JSON object, or the error that cuts the stream. Events without
+/// data (comments, keep-alives) are `Ok(None)`: clients do not dispatch them.
+pub fn event_object(ev: &SseEvent) -> Result<Option<serde_json::Value>, GateError> {
+    let data = ev.data.trim();
+    if data.is_empty() {
+        return Ok(None);
+    }
+    match serde_json::from_str::<serde_json::Value>(data) {
+        Ok(v) if v.is_object() => Ok(Some(v)),
+        Ok(_) => Err(GateError::Unreadable(format!(
+            "event data is JSON but not an object: {}",
+            preview(data)
+        ))),
+        Err(e) => Err(GateError::Unreadable(format!(
+            "event data is not JSON ({e}): {}",
+            preview(data)
+        ))),
+    }
+}
+
+fn preview(data: &str) -> String {
+    let mut end = data.len().min(80);
+    while !data.is_char_boundary(end) {
+        end -= 1;
+    }
+    data[..end].to_string()
 }
 
 /// One wire format's handling of stream events.
 pub trait EventProcessor: Send + Sync {
-    /// Handles one event: writes what may pass to `out` and returns the calls it completed.
-    fn process(&mut self, event: SseEvent, out: &mut Vec<u8>) -> Vec<ActionDraft>;
+    /// Handles one event: writes what may pass to `out` and returns the calls it completed. An
+    /// event it cannot read is an error: the stream is cut.
+    fn process(
+        &mut self,
+        event: SseEvent,
+        out: &mut Vec<u8>,
+    ) -> Result<Vec<ActionDraft>, GateError>;
     /// Renders the calls returned by the last `process`/`end`, then whatever they held back.
     fn resolve(&mut self, outcomes: Vec<Rendered>, out: &mut Vec<u8>);
     /// The stream ended: returns calls still open (a truncated stream).
@@ -70,7 +107,7 @@ impl StreamGate {
     pub fn push(&mut self, bytes: &[u8]) -> Result<GateOutput, GateError> {
         let events = self.splitter.push(bytes)?;
         self.queue.extend(events);
-        Ok(self.drain(Vec::new()))
+        self.drain(Vec::new())
     }
 
     pub fn resolve(&mut self, outcomes: Vec<Rendered>) -> Result<GateOutput, GateError> {
@@ -83,14 +120,14 @@ impl StreamGate {
         self.waiting = 0;
         let mut out = Vec::new();
         self.processor.resolve(outcomes, &mut out);
-        Ok(self.drain(out))
+        self.drain(out)
     }
 
     /// The upstream ended. An unterminated last event is dropped, as an SSE client would.
     pub fn finish(&mut self) -> Result<GateOutput, GateError> {
         self.dropped_tail = self.splitter.finish().map(|e| e.raw.len()).unwrap_or(0);
         self.finished = true;
-        Ok(self.drain(Vec::new()))
+        self.drain(Vec::new())
     }
 
     /// Bytes of an unterminated last event that `finish` dropped.
@@ -107,29 +144,29 @@ impl StreamGate {
         self.processor.observations()
     }
 
-    fn drain(&mut self, mut out: Vec<u8>) -> GateOutput {
+    fn drain(&mut self, mut out: Vec<u8>) -> Result<GateOutput, GateError> {
         if self.waiting > 0 {
-            return GateOutput {
+            return Ok(GateOutput {
                 emit: out,
                 pending: Vec::new(),
-            };
+            });
         }
         while let Some(event) = self.queue.pop_front() {
-            let pending = self.processor.process(event, &mut out);
+            let pending = self.processor.process(event, &mut out)?;
             if !pending.is_empty() {
                 self.waiting = pending.len();
-                return GateOutput { emit: out, pending };
+                return Ok(GateOutput { emit: out, pending });
             }
         }
         if self.finished && !self.ended {
             self.ended = true;
             let pending = self.processor.end(&mut out);
             self.waiting = pending.len();
-            return GateOutput { emit: out, pending };
+            return Ok(GateOutput { emit: out, pending });
         }
-        GateOutput {
+        Ok(GateOutput {
             emit: out,
             pending: Vec::new(),
-        }
+        })
     }
 }

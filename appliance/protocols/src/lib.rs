@@ -1,11 +1,13 @@
 //! aarmor's wire formats, without I/O: requests and responses become canonical actions and
 //! observations, and verdicts are rendered back into bytes the agent's own SDK accepts.
 //!
-//! - [`classify`] decides from a request head (and, when needed, its body) what an exchange is;
+//! - [`classify`] is the classification table: what every request is, from its head (and, when
+//!   needed, its body, read by [`body`] the way its server may read it, or refused);
 //! - [`llm`] handles OpenAI Chat Completions, OpenAI Responses and Anthropic Messages;
 //! - [`mcp`], [`sql`] and [`rest`] handle requests that execute actions;
 //! - [`gate`] and [`sse`] hold streamed tool calls until they are decided.
 
+pub mod body;
 pub mod classify;
 pub mod draft;
 pub mod gate;

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 const MAX_PARTS: usize = 1000;
 
 /// A multipart body taken apart.
+#[derive(Debug)]
 pub struct Parts {
     /// `{field: "text"}`, `{file_field: {filename, content_type, bytes, text?}}`; a name that
     /// occurs more than once maps to an array of its values, in order.
@@ -19,7 +20,7 @@ pub struct Parts {
 }
 
 /// The parts of `body`, or `None` when the content type names no boundary or the body does not
-/// parse as multipart (the caller then treats it as an opaque body).
+/// parse as multipart (the caller then refuses it: a lenient server might still read it).
 pub fn parse(content_type: &str, body: &[u8]) -> Option<Parts> {
     let boundary = multer::parse_boundary(content_type).ok()?;
     let data = Bytes::copy_from_slice(body);
@@ -68,7 +69,7 @@ pub fn parse(content_type: &str, body: &[u8]) -> Option<Parts> {
                 Value::Object(file)
             }
         };
-        crate::rest::insert_field(&mut fields, name, value);
+        crate::body::insert_field(&mut fields, name, value);
     }
     None
 }

@@ -6,6 +6,7 @@ use aarmor_core::{Protocol, RiskSignal};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::body::{form_fields, BodyRead, Uninspectable};
 use crate::draft::ActionDraft;
 
 /// A configured name for a family of endpoints.
@@ -101,64 +102,44 @@ pub enum BodyFormat {
     Opaque,
 }
 
-fn body_format(content_type: Option<&str>, body: &[u8]) -> BodyFormat {
-    if body.is_empty() {
-        return BodyFormat::None;
-    }
-    let ct = content_type.unwrap_or_default().to_ascii_lowercase();
-    if ct.contains("application/x-www-form-urlencoded") {
-        BodyFormat::Form
-    } else if serde_json::from_slice::<Value>(without_bom(body)).is_ok() {
-        // JSON whatever the declared type: many servers parse it regardless, so a rule on a
-        // field must not be dodged by labelling the body text/plain.
-        BodyFormat::Json
-    } else if std::str::from_utf8(body).is_ok() {
-        BodyFormat::Text
-    } else {
-        BodyFormat::Opaque
-    }
-}
-
-/// `body` without a leading UTF-8 byte order mark, which some clients write before JSON.
-fn without_bom(body: &[u8]) -> &[u8] {
-    body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body)
-}
-
-/// Adds `value` under `name`. A name given more than once maps to the list of its values, in
-/// order: servers differ on which one they use (the first, the last, all), so policy sees all.
-pub(crate) fn insert_field(map: &mut Map<String, Value>, name: String, value: Value) {
-    match map.get_mut(&name) {
-        None => {
-            map.insert(name, value);
-        }
-        Some(Value::Array(values)) => values.push(value),
-        Some(first) => *first = Value::Array(vec![first.take(), value]),
-    }
-}
-
-/// `application/x-www-form-urlencoded` pairs (a query string or a form body) as fields.
-fn form_fields(encoded: &[u8]) -> Map<String, Value> {
-    let mut map = Map::new();
-    for (k, v) in form_urlencoded::parse(encoded) {
-        insert_field(&mut map, k.into_owned(), Value::String(v.into_owned()));
-    }
-    map
-}
-
-fn query_map(path_and_query: &str) -> Map<String, Value> {
+/// The query string of a target as fields (a repeated name: the list of its values).
+pub fn query_map(path_and_query: &str) -> Map<String, Value> {
     path_and_query
         .split_once('?')
         .map(|(_, q)| form_fields(q.as_bytes()))
         .unwrap_or_default()
 }
 
-/// The action of a REST request, and how its body was encoded.
+/// The action of a REST request, and how its body was encoded. A body that cannot be read the
+/// way its server may read it is an error (see [`crate::body`]): the request must be refused.
 pub fn draft(
     method: &str,
     host: &str,
     path_and_query: &str,
     content_type: Option<&str>,
     body: &[u8],
+    routes: &[Route],
+) -> Result<(ActionDraft, BodyFormat), Uninspectable> {
+    let read = crate::body::read(content_type, body)?;
+    Ok(draft_read(
+        method,
+        host,
+        path_and_query,
+        content_type,
+        read,
+        body.len(),
+        routes,
+    ))
+}
+
+/// [`draft`] for a body already read.
+pub fn draft_read(
+    method: &str,
+    host: &str,
+    path_and_query: &str,
+    content_type: Option<&str>,
+    read: BodyRead,
+    body_len: usize,
     routes: &[Route],
 ) -> (ActionDraft, BodyFormat) {
     let path = path_and_query.split('?').next().unwrap_or("/");
@@ -169,32 +150,22 @@ pub fn draft(
     let operation = route
         .and_then(|r| r.operation.clone())
         .unwrap_or_else(|| method.to_ascii_lowercase());
-    let mut format = body_format(content_type, body);
     let mut risk_signals = Vec::new();
-    let multipart = content_type
-        .filter(|ct| {
-            ct.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("multipart/form-data")
-        })
-        .filter(|_| !body.is_empty())
-        .and_then(|ct| crate::multipart::parse(ct, body));
-    if let Some(parts) = &multipart {
-        format = BodyFormat::Multipart;
-        risk_signals.extend(parts.binary_parts.iter().cloned());
-    }
-    let body_value = match format {
-        BodyFormat::Multipart => Value::Object(multipart.map(|p| p.fields).unwrap_or_default()),
-        BodyFormat::None => Value::Null,
-        BodyFormat::Json => serde_json::from_slice(without_bom(body)).unwrap_or(Value::Null),
-        BodyFormat::Form => Value::Object(form_fields(body)),
-        BodyFormat::Text => Value::String(String::from_utf8_lossy(body).into_owned()),
-        BodyFormat::Opaque => {
+    let (format, body_value) = match read {
+        BodyRead::Empty => (BodyFormat::None, Value::Null),
+        BodyRead::Json(v) => (BodyFormat::Json, v),
+        BodyRead::Form(fields) => (BodyFormat::Form, Value::Object(fields)),
+        BodyRead::Multipart(parts) => {
+            risk_signals.extend(parts.binary_parts.iter().cloned());
+            (BodyFormat::Multipart, Value::Object(parts.fields))
+        }
+        BodyRead::Text(text) => (BodyFormat::Text, Value::String(text)),
+        BodyRead::Opaque => {
             risk_signals.push(RiskSignal::OpaqueBody {
                 content_type: content_type.unwrap_or_default().to_string(),
-                bytes: body.len(),
+                bytes: body_len,
             });
-            Value::Null
+            (BodyFormat::Opaque, Value::Null)
         }
     };
     let mut parameters = Map::new();
@@ -278,7 +249,8 @@ mod tests {
             Some("application/json"),
             br#"{"name":"x"}"#,
             &[],
-        );
+        )
+        .unwrap();
         assert_eq!(d.tool, "api.test/v1/users/{id}");
         assert_eq!(d.operation, "post");
         assert_eq!(d.parameters["body"], json!({"name": "x"}));
@@ -291,7 +263,8 @@ mod tests {
             Some("application/x-www-form-urlencoded"),
             b"a=1&b=two",
             &[],
-        );
+        )
+        .unwrap();
         assert_eq!(d.parameters["body"], json!({"a": "1", "b": "two"}));
         assert_eq!(render_body(f, &d.parameters).unwrap(), b"a=1&b=two");
         // A repeated name keeps every value, in order, and is written back the same way.
@@ -302,7 +275,8 @@ mod tests {
             Some("application/x-www-form-urlencoded"),
             b"to=a&amount=5&to=b",
             &[],
-        );
+        )
+        .unwrap();
         assert_eq!(d.parameters["query"], json!({"amount": ["900000", "9"]}));
         assert_eq!(
             d.parameters["body"],
@@ -319,7 +293,8 @@ mod tests {
             Some("application/octet-stream"),
             b"\x00\x01\xff",
             &[],
-        );
+        )
+        .unwrap();
         assert!(matches!(
             d.risk_signals[0],
             RiskSignal::OpaqueBody { bytes: 3, .. }
@@ -339,7 +314,8 @@ mod tests {
             Some("multipart/form-data; boundary=b1"),
             body,
             &[],
-        );
+        )
+        .unwrap();
         assert_eq!(f, BodyFormat::Multipart);
         assert_eq!(d.parameters["body"]["comment"], json!("see attached"));
         assert_eq!(d.parameters["body"]["file"]["bytes"], json!(2));
@@ -348,16 +324,16 @@ mod tests {
             [RiskSignal::OpaqueBody { bytes: 2, .. }]
         ));
         assert_eq!(render_body(f, &d.parameters), None);
-        // A malformed one is judged as what it is: text here.
-        let (_, f) = draft(
+        // A malformed one may be read by a lenient server: it is refused, not read as text.
+        assert!(draft(
             "POST",
             "api.test",
             "/upload",
             Some("multipart/form-data; boundary=b1"),
             b"not multipart",
             &[],
-        );
-        assert_eq!(f, BodyFormat::Text);
+        )
+        .is_err());
     }
 
     /// JSON is read as JSON whatever the declared type, and with a byte order mark before it.
@@ -374,23 +350,22 @@ mod tests {
                 [b"\xEF\xBB\xBF".as_slice(), br#"{"amount": 5000}"#].concat(),
             ),
         ] {
-            let (d, f) = draft("POST", "api.test", "/pay", ct, &body, &[]);
+            let (d, f) = draft("POST", "api.test", "/pay", ct, &body, &[]).unwrap();
             assert_eq!(f, BodyFormat::Json, "{ct:?}");
             assert_eq!(d.parameters["body"], json!({"amount": 5000}));
         }
     }
 
-    /// Text that is neither JSON nor a form (plain text, XML, JSON that does not parse) is shown
+    /// Text that is neither JSON nor a form (plain text, XML) is shown
     /// to policy as a string, so that rules reading parameters see it; it can be rewritten.
     #[test]
     fn text_bodies_are_strings() {
         for (ct, body) in [
             (Some("text/plain"), "creds AKIAIOSFODNN7EXAMPLE ok"),
             (Some("application/xml"), "<note>hello</note>"),
-            (Some("application/json"), "{not json"),
             (None, "plain words"),
         ] {
-            let (d, f) = draft("POST", "api.test", "/notes", ct, body.as_bytes(), &[]);
+            let (d, f) = draft("POST", "api.test", "/notes", ct, body.as_bytes(), &[]).unwrap();
             assert_eq!(f, BodyFormat::Text, "{ct:?}");
             assert_eq!(d.parameters["body"], json!(body));
             assert!(d.risk_signals.is_empty());
@@ -417,7 +392,8 @@ mod tests {
             None,
             b"",
             &routes,
-        );
+        )
+        .unwrap();
         assert_eq!(
             (d.tool.as_str(), d.operation.as_str()),
             ("user-admin", "delete_user")
@@ -429,7 +405,8 @@ mod tests {
             None,
             b"",
             &routes,
-        );
+        )
+        .unwrap();
         assert_eq!(d.tool, "example.com/v1/users/{id}/delete");
         assert!(path_matches("/a/**", "/a/b/c"));
         assert!(!path_matches("/a/*", "/a/b/c"));

@@ -71,6 +71,7 @@ fn actions_of_every_protocol_match_the_schema() {
             br#"{"a":1}"#,
             &[],
         )
+        .unwrap()
         .0,
     );
     drafts.push(
@@ -82,6 +83,7 @@ fn actions_of_every_protocol_match_the_schema() {
             b"\x89PNG",
             &[],
         )
+        .unwrap()
         .0,
     );
 

@@ -404,3 +404,154 @@ fn truncated_stream_still_decides_open_calls() {
     let (_, calls, _) = accumulate_chat(&out);
     assert!(calls.is_empty());
 }
+
+/// A gate that asks about every item the client would run: the drafts it produced.
+fn drafts_of(
+    processor: Box<dyn EventProcessor>,
+    stream: &[u8],
+) -> Vec<aarmor_protocols::ActionDraft> {
+    let mut gate = StreamGate::new(processor, 1 << 20);
+    let mut drafts = Vec::new();
+    let mut take = |mut o: aarmor_protocols::gate::GateOutput, gate: &mut StreamGate| loop {
+        if o.pending.is_empty() {
+            break;
+        }
+        let n = o.pending.len();
+        drafts.append(&mut o.pending);
+        o = gate
+            .resolve(vec![Rendered::Blocked("no".into()); n])
+            .unwrap();
+    };
+    let o = gate.push(stream).unwrap();
+    take(o, &mut gate);
+    let o = gate.finish().unwrap();
+    take(o, &mut gate);
+    drafts
+}
+
+/// Every item of the Responses API the client runs is an action, whatever its type: a local
+/// shell command meets the shell rules, an unknown `*_call` is refused by the engine.
+#[test]
+fn responses_items_the_client_runs_are_all_actions() {
+    let items = [
+        json!({"type": "local_shell_call", "id": "ls_1", "call_id": "c1", "status": "completed",
+               "action": {"type": "exec", "command": ["rm", "-rf", "/"], "env": {}}}),
+        json!({"type": "custom_tool_call", "id": "ct_1", "call_id": "c2", "name": "code_exec", "input": "rm -rf /"}),
+        json!({"type": "apply_patch_call", "id": "ap_1", "call_id": "c3", "operation": {"type": "delete_file", "path": "/etc/passwd"}}),
+        json!({"type": "teleport_call", "id": "tp_1", "call_id": "c4", "where": "prod"}),
+        json!({"type": "web_search_call", "id": "ws_1", "status": "completed"}),
+    ];
+    let mut ev = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        ev.push((
+            None,
+            json!({"type": "response.output_item.added", "output_index": i, "item": item}),
+        ));
+        ev.push((
+            None,
+            json!({"type": "response.output_item.done", "output_index": i, "item": item}),
+        ));
+    }
+    let drafts = drafts_of(Box::new(ResponsesStream::new(vec![])), &sse(&ev));
+    let tools: Vec<&str> = drafts.iter().map(|d| d.tool.as_str()).collect();
+    assert_eq!(
+        tools,
+        ["local_shell", "code_exec", "apply_patch", "teleport_call"],
+        "server-side items are content"
+    );
+    assert_eq!(drafts[0].parameters["command"], json!(["rm", "-rf", "/"]));
+    assert_eq!(drafts[1].parameters["input"], "rm -rf /");
+    assert_eq!(drafts[2].parameters["path"], "/etc/passwd");
+    assert!(matches!(
+        &drafts[3].risk_signals[..],
+        [aarmor_core::RiskSignal::UninspectableCall { item_type }] if item_type == "teleport_call"
+    ));
+    // The same items, not streamed.
+    let resp = json!({"output": items});
+    let calls = aarmor_protocols::llm::openai_responses::response_calls(&resp, &[]);
+    assert_eq!(calls.len(), 4);
+}
+
+/// Chat Completions `custom` tool calls are judged on their input; an unknown call type is an
+/// action too (refused by the engine), streamed or not.
+#[test]
+fn chat_custom_and_unknown_call_types_are_actions() {
+    let resp = json!({"choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "tool_calls": [
+        {"id": "c1", "type": "custom", "custom": {"name": "shell", "input": "rm -rf /"}},
+        {"id": "c2", "type": "hologram", "hologram": {"name": "x"}}
+    ]}}]});
+    let calls = aarmor_protocols::llm::openai_chat::response_calls(&resp, &[]);
+    assert_eq!(calls[0].tool, "shell");
+    assert_eq!(calls[0].parameters["input"], "rm -rf /");
+    assert!(calls[1].risk_signals.iter().any(|s| s.refuses()));
+    let base = json!({"id": "c", "object": "chat.completion.chunk", "model": "m"});
+    let chunk = |choice: Value| {
+        let mut c = base.clone();
+        c["choices"] = json!([choice]);
+        (None, c)
+    };
+    let ev = vec![
+        chunk(
+            json!({"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "c1", "type": "custom", "custom": {"name": "shell", "input": "rm -rf"}}]}}),
+        ),
+        chunk(
+            json!({"index": 0, "delta": {"tool_calls": [{"index": 0, "custom": {"input": " /"}}]}}),
+        ),
+        chunk(json!({"index": 0, "delta": {}, "finish_reason": "tool_calls"})),
+    ];
+    let drafts = drafts_of(Box::new(ChatStream::new(vec![])), &sse(&ev));
+    assert_eq!(drafts.len(), 1);
+    assert_eq!(drafts[0].parameters["input"], "rm -rf /");
+}
+
+/// An Anthropic block of a type aarmor does not know is held and decided like a tool use.
+#[test]
+fn anthropic_unknown_blocks_are_actions() {
+    let ev = vec![
+        (
+            Some("content_block_start"),
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "server_tool_use", "id": "s", "name": "web_search", "input": {}}}),
+        ),
+        (
+            Some("content_block_stop"),
+            json!({"type": "content_block_stop", "index": 0}),
+        ),
+        (
+            Some("content_block_start"),
+            json!({"type": "content_block_start", "index": 1, "content_block": {"type": "robot_arm", "id": "r", "move": "left"}}),
+        ),
+        (
+            Some("content_block_stop"),
+            json!({"type": "content_block_stop", "index": 1}),
+        ),
+    ];
+    let drafts = drafts_of(Box::new(MessagesStream::new(vec![])), &sse(&ev));
+    assert_eq!(drafts.len(), 1);
+    assert_eq!(drafts[0].tool, "robot_arm");
+    assert!(drafts[0].risk_signals.iter().any(|s| s.refuses()));
+}
+
+/// An event the gate cannot read the way the client will is an error (the stream is cut),
+/// never passed on unread; events without data are comments and pass.
+#[test]
+fn unreadable_events_cut_the_stream() {
+    let processors: [fn() -> Box<dyn EventProcessor>; 3] = [
+        || Box::new(ResponsesStream::new(vec![])),
+        || Box::new(ChatStream::new(vec![])),
+        || Box::new(MessagesStream::new(vec![])),
+    ];
+    for make in processors {
+        for bad in [
+            &b"data: 42\n\n"[..],
+            b"data: {\"x\": NaN}\n\n",
+            b"data: [1,2]\n\n",
+            b"data: not json\n\n",
+        ] {
+            let mut gate = StreamGate::new(make(), 1 << 20);
+            assert!(gate.push(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        let mut gate = StreamGate::new(make(), 1 << 20);
+        let out = gate.push(b": keep-alive\n\n").unwrap();
+        assert_eq!(out.emit, b": keep-alive\n\n");
+    }
+}

@@ -13,18 +13,19 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use aarmor_core::session::SESSION_HEADER;
 use aarmor_core::{
     Action, ActionId, ActionTarget, Denial, FinalVerdict, Identity, Observation, ObservationKind,
-    Protocol, ResponseHead, SessionId, SessionRef, SyntheticResponse,
+    Protocol, ProxyCredential, ResponseHead, RiskSignal, SessionId, SessionRef, SyntheticResponse,
 };
 use aarmor_engine::{
     ActionEngine, BodyVerdict, Exchange, ExchangeInspector, ExchangeOutcome, HeadVerdict,
     HeaderRewrite, MediationError, Mediator, RequestEdit, ResponsePlan, ResponseVerdict,
 };
+use aarmor_protocols::body::BodyRead;
 use aarmor_protocols::classify::{
     classify_body, classify_head, BodyClass, HeadClass, ProtocolConfig, SqlEndpoint,
 };
 use aarmor_protocols::draft::WRAPPED_MODIFY_REFUSED;
 use aarmor_protocols::gate::{GateOutput, StreamGate};
-use aarmor_protocols::llm::{anthropic, openai_chat, openai_responses, Rendered};
+use aarmor_protocols::llm::{LlmDialect, Rendered};
 use aarmor_protocols::mcp::{self, McpRequest};
 use aarmor_protocols::{rest, sql, ActionDraft, Observed};
 use async_trait::async_trait;
@@ -81,15 +82,16 @@ impl Mediator for ActionMediator {
         "actions"
     }
 
+    fn knows_proxy_credential(&self, credential: &ProxyCredential) -> bool {
+        self.shared.engine.knows_proxy_credential(credential)
+    }
+
     async fn on_request_head(&self, exchange: &Exchange) -> Result<HeadVerdict, MediationError> {
-        let kind = match classify_head(&exchange.request, &self.shared.protocols) {
-            // A read from a host the policies watch (an exfiltration sink, say) is an action too.
-            HeadClass::NotAnAction
-                if self.shared.engine.reads_are_actions(&exchange.request.host) =>
-            {
-                Kind::Rest
-            }
-            HeadClass::NotAnAction => {
+        // The classification table (aarmor_protocols::classify): everything but a bodiless
+        // read gets a decision.
+        let watched = self.shared.engine.reads_are_actions(&exchange.request.host);
+        let kind = match classify_head(&exchange.request, &self.shared.protocols, watched) {
+            HeadClass::BodilessRead => {
                 // aarmor's own headers never reach the upstream.
                 let remove = aarmor_headers(&exchange.request, &self.shared.engine);
                 if !remove.is_empty() {
@@ -100,33 +102,47 @@ impl Mediator for ActionMediator {
                 }
                 return Ok(HeadVerdict::Forward);
             }
-            HeadClass::Llm(p) => Kind::Llm(p),
+            HeadClass::Upgrade(protocol) => {
+                let mut inspector = self.inspector(exchange, Kind::Rest);
+                return Ok(inspector.decide_upgrade(&protocol).await);
+            }
+            HeadClass::Llm(dialect) => Kind::Llm(dialect),
             HeadClass::Sql(ep) => Kind::Sql(ep.clone()),
-            HeadClass::NeedsBody => Kind::Undecided,
+            HeadClass::Action => Kind::Undecided,
         };
+        Ok(HeadVerdict::Inspect(Box::new(
+            self.inspector(exchange, kind),
+        )))
+    }
+}
+
+impl ActionMediator {
+    fn inspector(&self, exchange: &Exchange, kind: Kind) -> ActionInspector {
         let identity = self
             .shared
             .engine
             .identify(&exchange.connection, &exchange.request);
-        Ok(HeadVerdict::Inspect(Box::new(ActionInspector {
+        ActionInspector {
             identity,
             shared: self.shared.clone(),
             exchange: exchange.clone(),
             kind,
             response: ResponseHandling::Pass,
+            refusal: None,
+            llm_stream: false,
             gate: None,
             held_calls: Vec::new(),
             executed: Vec::new(),
             stream_ended: false,
             result_copy: None,
             session: None,
-        })))
+        }
     }
 }
 
 /// What the exchange turned out to be.
 enum Kind {
-    Llm(Protocol),
+    Llm(LlmDialect),
     Sql(SqlEndpoint),
     /// MCP or REST: the body decides.
     Undecided,
@@ -145,7 +161,8 @@ enum ResponseHandling {
     /// Responses of executed SQL and REST actions: passed untouched, with a bounded copy that is
     /// observed (classified) once the agent has the response.
     ResultObserve,
-    /// Compressed or otherwise unreadable: refuse rather than pass unseen.
+    /// Compressed or otherwise unreadable (see `ActionInspector::refusal`): refuse rather than
+    /// pass unseen.
     Refuse,
 }
 
@@ -156,6 +173,11 @@ struct ActionInspector {
     exchange: Exchange,
     kind: Kind,
     response: ResponseHandling,
+    /// Why an LLM response is refused (`ResponseHandling::Refuse`).
+    refusal: Option<String>,
+    /// The LLM request asked for a streamed response (`"stream": true`): the response is read
+    /// as a stream whatever its declared type, as the client's SDK reads it.
+    llm_stream: bool,
     gate: Option<StreamGate>,
     /// Tool calls the gate holds until they are decided.
     held_calls: Vec<ActionDraft>,
@@ -218,9 +240,43 @@ fn is_event_stream(head: &ResponseHead) -> bool {
 }
 
 fn is_encoded(head: &ResponseHead) -> bool {
-    head.headers
-        .get_str("content-encoding")
-        .is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"))
+    head.headers.all("content-encoding").any(|e| {
+        let e = String::from_utf8_lossy(e);
+        e.split(',')
+            .any(|c| !c.trim().is_empty() && !c.trim().eq_ignore_ascii_case("identity"))
+    })
+}
+
+/// Why an LLM response cannot be read the way the client will read it, if it cannot.
+fn unreadable_llm_response(head: &ResponseHead) -> Option<String> {
+    if head.headers.count("content-type") > 1 {
+        return Some("the response has more than one Content-Type header".into());
+    }
+    if is_encoded(head) {
+        return Some(format!(
+            "the response is encoded ({}) although an uncompressed one was requested",
+            head.headers.get_str("content-encoding").unwrap_or("?")
+        ));
+    }
+    None
+}
+
+/// A problem response for a request refused with a decision, naming the action and rule.
+fn refusal_problem(
+    status: u16,
+    kind: &str,
+    title: &str,
+    detail: &str,
+    action: &Action,
+    rule: Option<String>,
+) -> SyntheticResponse {
+    let mut ext = serde_json::Map::new();
+    ext.insert("action_id".into(), action.action_id.0.clone().into());
+    ext.insert(
+        "rule".into(),
+        rule.map(Value::String).unwrap_or(Value::Null),
+    );
+    SyntheticResponse::problem_with(status, kind, title, detail, ext)
 }
 
 /// 403 for a denied request-side action (REST, SQL).
@@ -255,6 +311,181 @@ impl ActionInspector {
             port: req.port,
             method: req.method.clone(),
             path: req.path.split('?').next().unwrap_or("/").to_string(),
+        }
+    }
+
+    /// The REST tool name of this request: `host` + path template.
+    fn rest_tool(&self) -> String {
+        let req = &self.exchange.request;
+        format!("{}{}", req.host, rest::path_template(&req.path))
+    }
+
+    /// Decides a protocol switch (`Upgrade`, WebSocket above all) before it reaches the upstream:
+    /// an action `upgrade` on the host and path. Allowed, the request is forwarded and the
+    /// switched connection relayed; anything else refuses it.
+    async fn decide_upgrade(&mut self, protocol: &str) -> HeadVerdict {
+        let req = &self.exchange.request;
+        let mut parameters = serde_json::Map::new();
+        parameters.insert("protocol".into(), Value::String(protocol.to_string()));
+        parameters.insert("query".into(), Value::Object(rest::query_map(&req.path)));
+        if let Some(sub) = req.headers.get_str("sec-websocket-protocol") {
+            parameters.insert("subprotocols".into(), Value::String(sub.to_string()));
+        }
+        let draft = ActionDraft {
+            protocol: Protocol::Rest,
+            tool: self.rest_tool(),
+            operation: "upgrade".into(),
+            parameters,
+            risk_signals: Vec::new(),
+        };
+        self.session();
+        let action = self.action(draft);
+        match self.decide(&action).await {
+            FinalVerdict::Allow => {
+                let remove = aarmor_headers(&self.exchange.request, &self.shared.engine);
+                if remove.is_empty() {
+                    HeadVerdict::Forward
+                } else {
+                    HeadVerdict::Rewrite(HeaderRewrite {
+                        set: vec![],
+                        remove,
+                    })
+                }
+            }
+            FinalVerdict::Deny(d) => HeadVerdict::Respond(denied_problem(&action, &d)),
+            FinalVerdict::Modify(m) => HeadVerdict::Respond(denied_problem(
+                &action,
+                &Denial {
+                    rule: m.rule,
+                    reason:
+                        "the upgrade had to be modified, which a protocol switch cannot be; refused"
+                            .into(),
+                },
+            )),
+        }
+    }
+
+    /// Refuses a request whose body cannot be read the way its server may read it, with a
+    /// decision and its receipt: the action carries an `uninspectable_body` signal, which the
+    /// engine refuses whatever the policy says.
+    async fn refuse_unreadable(
+        &mut self,
+        status: u16,
+        kind: &str,
+        title: &str,
+        reason: &str,
+    ) -> SyntheticResponse {
+        let req = &self.exchange.request;
+        let mut parameters = serde_json::Map::new();
+        parameters.insert("body".into(), Value::Null);
+        parameters.insert("query".into(), Value::Object(rest::query_map(&req.path)));
+        let (protocol, tool, operation) = match &self.kind {
+            Kind::Llm(d) => (
+                d.protocol(),
+                format!("llm.{}", d.provider()),
+                aarmor_protocols::llm::LLM_REQUEST_OPERATION.to_string(),
+            ),
+            _ => (
+                Protocol::Rest,
+                self.rest_tool(),
+                req.method.to_ascii_lowercase(),
+            ),
+        };
+        let draft = ActionDraft {
+            protocol,
+            tool,
+            operation,
+            parameters,
+            risk_signals: vec![RiskSignal::UninspectableBody {
+                reason: reason.to_string(),
+            }],
+        };
+        self.session();
+        let action = self.action(draft);
+        let rule = match self.decide(&action).await {
+            FinalVerdict::Deny(d) => d.rule,
+            // The engine refuses such actions; the data plane refuses them in any case.
+            _ => None,
+        };
+        refusal_problem(status, kind, title, reason, &action, rule)
+    }
+
+    /// Reads the request body for policy; `Err` is the refusal to answer with.
+    async fn read_body(&mut self, body: &Bytes) -> Result<BodyRead, SyntheticResponse> {
+        let head = &self.exchange.request;
+        let read = match classify_body(head, body) {
+            Ok(BodyClass::Rest(read)) => Ok(read),
+            Ok(BodyClass::Mcp(req)) => Ok(BodyRead::Json(
+                serde_json::from_slice(&mcp::render_request(&req)).unwrap_or(Value::Null),
+            )),
+            Err(e) => Err(e.0),
+        };
+        match read {
+            Ok(r) => Ok(r),
+            Err(reason) => Err(self
+                .refuse_unreadable(
+                    415,
+                    "uninspectable-request",
+                    "Refused: the request body cannot be inspected",
+                    &reason,
+                )
+                .await),
+        }
+    }
+
+    /// An LLM API request: itself an action (`llm.<provider>` / `request`) on its whole body.
+    /// Its conversation is recorded once it is allowed, so a refused request cannot plant text
+    /// in the session; its response is gated (proposed tool calls are actions).
+    async fn llm_body(&mut self, dialect: LlmDialect, body: &Bytes) -> BodyVerdict {
+        let read = match self.read_body(body).await {
+            Ok(r) => r,
+            Err(refusal) => return BodyVerdict::Respond(refusal),
+        };
+        let BodyRead::Json(json) = read else {
+            // Not a conversation: judged as the REST request it is.
+            self.kind = Kind::Rest;
+            return self.rest_read(read, body.len()).await;
+        };
+        self.llm_stream = json.get("stream").and_then(Value::as_bool) == Some(true);
+        let observed = dialect.observe_request(&json);
+        let text_of = |kind| {
+            observed
+                .iter()
+                .find(|o| o.kind == kind)
+                .and_then(|o| o.content.as_str())
+        };
+        let conversation = text_of(ObservationKind::UserMessage)
+            .map(|user| (text_of(ObservationKind::SystemPrompt).unwrap_or(""), user));
+        let agent = self.agent();
+        self.session = Some(self.shared.engine.attribute(
+            &agent,
+            self.explicit_session(),
+            conversation,
+        ));
+        let draft = dialect.request_draft(json, &self.exchange.request.path);
+        let action = self.action(draft);
+        match self.decide_request_action(&action).await {
+            FinalVerdict::Allow => {
+                self.response = ResponseHandling::LlmCalls;
+                self.observe(dialect.protocol(), observed).await;
+                BodyVerdict::Forward
+            }
+            FinalVerdict::Deny(d) => BodyVerdict::Respond(denied_problem(&action, &d)),
+            FinalVerdict::Modify(m) => {
+                let new_body = m.parameters.get("body").cloned().unwrap_or(Value::Null);
+                match serde_json::to_vec(&new_body) {
+                    Ok(bytes) if new_body.is_object() => {
+                        self.response = ResponseHandling::LlmCalls;
+                        self.observe(dialect.protocol(), dialect.observe_request(&new_body))
+                            .await;
+                        BodyVerdict::Edit(RequestEdit {
+                            path: None,
+                            body: Some(Bytes::from(bytes)),
+                        })
+                    }
+                    _ => BodyVerdict::Respond(denied_problem(&action, &Denial { rule: m.rule, reason: "the request had to be rewritten but the new body is not a JSON object; refused".into() })),
+                }
+            }
         }
     }
 
@@ -483,7 +714,10 @@ impl ActionInspector {
         let Some(text) = sql::extract(ep.dialect, &req.method, &req.path, body) else {
             // No statement in this request (a status poll, a cancel): handled as REST.
             self.kind = Kind::Rest;
-            return self.rest_body(body).await;
+            return match self.read_body(body).await {
+                Ok(read) => self.rest_read(read, body.len()).await,
+                Err(refusal) => BodyVerdict::Respond(refusal),
+            };
         };
         let draft = sql::draft(ep.dialect, &ep.tool_name(), &text);
         self.session();
@@ -510,14 +744,15 @@ impl ActionInspector {
         }
     }
 
-    async fn rest_body(&mut self, body: &Bytes) -> BodyVerdict {
+    async fn rest_read(&mut self, read: BodyRead, body_len: usize) -> BodyVerdict {
         let req = &self.exchange.request;
-        let (draft, format) = rest::draft(
+        let (draft, format) = rest::draft_read(
             &req.method,
             &req.host,
             &req.path,
             req.headers.get_str("content-type"),
-            body,
+            read,
+            body_len,
             &self.shared.protocols.routes,
         );
         self.session();
@@ -542,11 +777,11 @@ impl ActionInspector {
             .shared
             .protocols
             .mcp_server_name(&self.exchange.request);
+        // Every message is an action: `tools/call` as the tool it calls, any other one as the
+        // server's operation (a JSON-RPC envelope is never a way around a decision).
         let calls = mcp::calls(&req, &server, &self.shared.protocols.meta_tools);
         self.session();
-        if mcp::lists_tools(&req) || !calls.is_empty() {
-            self.response = ResponseHandling::McpObserve;
-        }
+        self.response = ResponseHandling::McpObserve;
         let mut denied = Vec::new();
         let mut modified = false;
         for call in calls {
@@ -559,6 +794,11 @@ impl ActionInspector {
                 FinalVerdict::Modify(m) if wrapped => {
                     denied.push((call.position, WRAPPED_MODIFY_REFUSED.into(), m.rule))
                 }
+                FinalVerdict::Modify(m) if !call.is_tool_call => denied.push((
+                    call.position,
+                    "a modification was required but only tool calls can be rewritten".into(),
+                    m.rule,
+                )),
                 FinalVerdict::Modify(m) => {
                     mcp::set_arguments(&mut req, call.position, m.parameters);
                     modified = true;
@@ -615,32 +855,9 @@ impl ExchangeInspector for ActionInspector {
 
     async fn on_request_body(&mut self, body: &Bytes) -> Result<BodyVerdict, MediationError> {
         match &self.kind {
-            Kind::Llm(p) => {
-                let p = *p;
-                self.response = ResponseHandling::LlmCalls;
-                if let Ok(json) = serde_json::from_slice::<Value>(body) {
-                    let observed = match p {
-                        Protocol::OpenaiChat => openai_chat::observe_request(&json),
-                        Protocol::OpenaiResponses => openai_responses::observe_request(&json),
-                        _ => anthropic::observe_request(&json),
-                    };
-                    let text_of = |kind| {
-                        observed
-                            .iter()
-                            .find(|o| o.kind == kind)
-                            .and_then(|o| o.content.as_str())
-                    };
-                    let conversation = text_of(ObservationKind::UserMessage)
-                        .map(|user| (text_of(ObservationKind::SystemPrompt).unwrap_or(""), user));
-                    let agent = self.agent();
-                    self.session = Some(self.shared.engine.attribute(
-                        &agent,
-                        self.explicit_session(),
-                        conversation,
-                    ));
-                    self.observe(p, observed).await;
-                }
-                Ok(BodyVerdict::Forward)
+            Kind::Llm(dialect) => {
+                let dialect = *dialect;
+                Ok(self.llm_body(dialect, body).await)
             }
             Kind::Sql(ep) => {
                 let ep = ep.clone();
@@ -648,16 +865,47 @@ impl ExchangeInspector for ActionInspector {
             }
             Kind::Undecided | Kind::Mcp | Kind::Rest => {
                 match classify_body(&self.exchange.request, body) {
-                    BodyClass::Mcp(req) => {
+                    Ok(BodyClass::Mcp(req)) => {
                         self.kind = Kind::Mcp;
                         Ok(self.mcp_body(req).await)
                     }
-                    BodyClass::Rest => {
+                    Ok(BodyClass::Rest(read)) => {
                         self.kind = Kind::Rest;
-                        Ok(self.rest_body(body).await)
+                        Ok(self.rest_read(read, body.len()).await)
                     }
+                    Err(e) => Ok(BodyVerdict::Respond(
+                        self.refuse_unreadable(
+                            415,
+                            "uninspectable-request",
+                            "Refused: the request body cannot be inspected",
+                            &e.0,
+                        )
+                        .await,
+                    )),
                 }
             }
+        }
+    }
+
+    async fn on_request_refused(
+        &mut self,
+        refusal: SyntheticResponse,
+        reason: &str,
+    ) -> SyntheticResponse {
+        // The same refusal, now decided and receipted, naming its action.
+        let decided = self.refuse_unreadable(refusal.status, "", "", reason).await;
+        let mut body: serde_json::Map<String, Value> =
+            serde_json::from_slice(&refusal.body).unwrap_or_default();
+        if let Ok(Value::Object(ext)) = serde_json::from_slice::<Value>(&decided.body) {
+            for key in ["action_id", "rule"] {
+                if let Some(v) = ext.get(key) {
+                    body.insert(key.into(), v.clone());
+                }
+            }
+        }
+        SyntheticResponse {
+            body: serde_json::to_vec(&body).unwrap_or(refusal.body.clone()),
+            ..refusal
         }
     }
 
@@ -675,35 +923,33 @@ impl ExchangeInspector for ActionInspector {
             }
             return ResponsePlan::Pass;
         }
-        if is_encoded(head) {
-            if self.response == ResponseHandling::LlmCalls {
+        if let Kind::Llm(dialect) = self.kind {
+            if !(200..300).contains(&head.status) {
+                // An error: no SDK runs tool calls out of it.
+                return ResponsePlan::Pass;
+            }
+            if let Some(why) = unreadable_llm_response(head) {
                 // Tool calls inside a body aarmor cannot read must not reach the agent.
                 self.response = ResponseHandling::Refuse;
+                self.refusal = Some(why);
                 return ResponsePlan::Buffer;
             }
-            return ResponsePlan::Pass;
-        }
-        let Kind::Llm(protocol) = self.kind else {
-            // MCP: observe. Streams pass through with a bounded copy kept for observation.
-            if is_event_stream(head) {
-                self.result_copy = Some(Vec::new());
+            if is_event_stream(head) || self.llm_stream {
+                let metas = self.shared.protocols.meta_tools.clone();
+                self.gate = Some(StreamGate::new(
+                    dialect.stream(metas),
+                    self.shared.max_event_bytes,
+                ));
                 return ResponsePlan::Stream;
             }
             return ResponsePlan::Buffer;
-        };
-        if !(200..300).contains(&head.status) {
+        }
+        if is_encoded(head) {
             return ResponsePlan::Pass;
         }
+        // MCP: observe. Streams pass through with a bounded copy kept for observation.
         if is_event_stream(head) {
-            let metas = self.shared.protocols.meta_tools.clone();
-            let processor: Box<dyn aarmor_protocols::gate::EventProcessor> = match protocol {
-                Protocol::OpenaiChat => Box::new(openai_chat::ChatStream::new(metas)),
-                Protocol::OpenaiResponses => {
-                    Box::new(openai_responses::ResponsesStream::new(metas))
-                }
-                _ => Box::new(anthropic::MessagesStream::new(metas)),
-            };
-            self.gate = Some(StreamGate::new(processor, self.shared.max_event_bytes));
+            self.result_copy = Some(Vec::new());
             return ResponsePlan::Stream;
         }
         ResponsePlan::Buffer
@@ -715,28 +961,36 @@ impl ExchangeInspector for ActionInspector {
         body: &Bytes,
     ) -> Result<ResponseVerdict, MediationError> {
         match (self.response, &self.kind) {
-            (ResponseHandling::Refuse, _) => Ok(ResponseVerdict::Respond(SyntheticResponse::problem(
-                502,
-                "uninspectable-response",
-                "Refused: the upstream response cannot be inspected",
-                &format!(
-                    "the response is encoded ({}) although an uncompressed one was requested; it may propose tool calls, so it is not passed on",
-                    head.headers.get_str("content-encoding").unwrap_or("?")
-                ),
-            ))),
-            (ResponseHandling::LlmCalls, Kind::Llm(protocol)) => {
-                let protocol = *protocol;
+            (ResponseHandling::Refuse, _) => {
+                Ok(ResponseVerdict::Respond(SyntheticResponse::problem(
+                    502,
+                    "uninspectable-response",
+                    "Refused: the upstream response cannot be inspected",
+                    &format!(
+                        "{}; it may propose tool calls, so it is not passed on",
+                        self.refusal
+                            .as_deref()
+                            .unwrap_or("the response cannot be read")
+                    ),
+                )))
+            }
+            (ResponseHandling::LlmCalls, Kind::Llm(dialect)) => {
+                let dialect = *dialect;
                 let Ok(mut json) = serde_json::from_slice::<Value>(body) else {
-                    // Not JSON: no SDK can read tool calls out of it either.
-                    return Ok(ResponseVerdict::Forward);
+                    // The client's SDK may still read something out of it (some parse NaN,
+                    // or a stream sent under another type): what aarmor cannot read is not
+                    // passed on.
+                    return Ok(ResponseVerdict::Respond(SyntheticResponse::problem(
+                        502,
+                        "uninspectable-response",
+                        "Refused: the upstream response cannot be inspected",
+                        "the response of the LLM API is not JSON aarmor can parse; it may propose tool calls, so it is not passed on",
+                    )));
                 };
                 let metas = &self.shared.protocols.meta_tools;
-                let (drafts, observed) = match protocol {
-                    Protocol::OpenaiChat => (openai_chat::response_calls(&json, metas), openai_chat::observe_response(&json)),
-                    Protocol::OpenaiResponses => (openai_responses::response_calls(&json, metas), openai_responses::observe_response(&json)),
-                    _ => (anthropic::response_calls(&json, metas), anthropic::observe_response(&json)),
-                };
-                self.observe(protocol, observed).await;
+                let drafts = dialect.response_calls(&json, metas);
+                let observed = dialect.observe_response(&json);
+                self.observe(dialect.protocol(), observed).await;
                 if drafts.is_empty() {
                     return Ok(ResponseVerdict::Forward);
                 }
@@ -744,16 +998,17 @@ impl ExchangeInspector for ActionInspector {
                 if outcomes.iter().all(|o| *o == Rendered::Keep) {
                     return Ok(ResponseVerdict::Forward);
                 }
-                match protocol {
-                    Protocol::OpenaiChat => openai_chat::apply_to_response(&mut json, &outcomes),
-                    Protocol::OpenaiResponses => openai_responses::apply_to_response(&mut json, &outcomes),
-                    _ => anthropic::apply_to_response(&mut json, &outcomes),
-                }
-                let body = serde_json::to_vec(&json).map_err(|e| MediationError::Failed(e.to_string()))?;
+                dialect.apply_to_response(&mut json, &outcomes);
+                let body =
+                    serde_json::to_vec(&json).map_err(|e| MediationError::Failed(e.to_string()))?;
                 Ok(ResponseVerdict::Replace(Bytes::from(body)))
             }
             (ResponseHandling::McpObserve, _) => {
-                self.observe(Protocol::Mcp, mcp::observe_response(body, is_event_stream(head))).await;
+                self.observe(
+                    Protocol::Mcp,
+                    mcp::observe_response(body, is_event_stream(head)),
+                )
+                .await;
                 Ok(ResponseVerdict::Forward)
             }
             _ => Ok(ResponseVerdict::Forward),
@@ -781,8 +1036,8 @@ impl ExchangeInspector for ActionInspector {
         if self.held_calls.is_empty() {
             if self.stream_ended {
                 self.stream_ended = false;
-                if let (Some(gate), Kind::Llm(p)) = (self.gate.as_mut(), &self.kind) {
-                    let p = *p;
+                if let (Some(gate), Kind::Llm(d)) = (self.gate.as_mut(), &self.kind) {
+                    let p = d.protocol();
                     let observed = gate.observations();
                     self.observe(p, observed).await;
                 }

@@ -142,10 +142,11 @@ fn problem(status: u16, kind: &str, title: &str, detail: &str) -> Option<Synthet
     Some(SyntheticResponse::problem(status, kind, title, detail))
 }
 
-/// Split a CONNECT authority `host:port` (port required).
+/// Split a CONNECT authority `host:port` (port required), the host in its canonical spelling
+/// (see `aarmor_core::host`): a host resolvers would read as another number is refused.
 fn connect_target(target: &str) -> Option<(String, u16)> {
     match crate::upstream::parse_authority(target)? {
-        (host, Some(port)) if port != 0 => Some((host, port)),
+        (host, Some(port)) if port != 0 => Some((aarmor_core::host::canonical(&host).ok()?, port)),
         _ => None,
     }
 }
@@ -288,14 +289,19 @@ impl FrontEnd {
             .proxy_authorization
             .as_deref()
             .and_then(parse_proxy_authorization);
-        if settings.require_proxy_auth && credential.is_none() {
+        // A credential is accepted only when a registered agent holds it: a present but wrong
+        // one is no better than none.
+        let known = credential
+            .as_ref()
+            .is_some_and(|c| self.plane.mediator.knows_proxy_credential(c));
+        if settings.require_proxy_auth && !known {
             metrics
                 .client_errors
                 .with_label_values(&["proxy_auth"])
                 .inc();
             tracing::warn!(
                 presented = head.proxy_authorization.is_some(),
-                "proxy authentication required"
+                "proxy authentication required: no credential of a registered agent"
             );
             return reply_and_close(
                 &mut l4,
@@ -309,7 +315,7 @@ impl FrontEnd {
                     407,
                     "proxy-auth-required",
                     "Proxy authentication required",
-                    "send Proxy-Authorization: Basic or Bearer",
+                    "send Proxy-Authorization: Basic or Bearer with the credential of a registered agent",
                 ),
             )
             .await;
@@ -832,5 +838,12 @@ mod tests {
         assert_eq!(connect_target("api.test"), None, "port is required");
         assert_eq!(connect_target("api.test:0"), None);
         assert_eq!(connect_target("a b:1"), None);
+        assert_eq!(
+            connect_target("API.Test.:443"),
+            Some(("api.test".into(), 443)),
+            "one spelling per host"
+        );
+        assert_eq!(connect_target("2130706433:443"), None);
+        assert_eq!(connect_target("0x7f.1:443"), None);
     }
 }

@@ -85,31 +85,93 @@ fn split_host_port(authority: &str, default_port: u16) -> Option<(String, u16)> 
         .map(|(host, port)| (host, port.unwrap_or(default_port)))
 }
 
+/// Why a request's view cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ViewError {
+    /// The target cannot be read (400).
+    BadTarget(String),
+    /// The request names another host than the one its connection reaches (421): policy must
+    /// judge the host the bytes go to, and that is the only one a request may name.
+    Misdirected(String),
+}
+
+/// The host a request names in its `Host` header or HTTP/2 `:authority`, canonical; `None`
+/// when it names none. A malformed one is an error.
+fn named_host(req: &RequestHeader, default_port: u16) -> Result<Option<String>, ViewError> {
+    let mut named = None;
+    let authority = req.uri.authority().map(|a| a.as_str().to_string());
+    let hosts: Vec<String> = req
+        .headers
+        .get_all("host")
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .chain(authority)
+        .collect();
+    for h in hosts {
+        let (host, _) = split_host_port(&h, default_port)
+            .ok_or_else(|| ViewError::BadTarget(format!("invalid Host {h:?}")))?;
+        let host =
+            aarmor_core::host::canonical(&host).map_err(|e| ViewError::BadTarget(e.to_string()))?;
+        match &named {
+            Some(first) if first != &host => {
+                return Err(ViewError::Misdirected(format!(
+                    "the request names two hosts ({first} and {host})"
+                )))
+            }
+            _ => named = Some(host),
+        }
+    }
+    Ok(named)
+}
+
 /// Build the mediator's view of the request and where it must be routed.
+///
+/// Invariant: the host policy sees is the host the connection reaches: the URL's host for an
+/// absolute-form request, the TLS server name the upstream must prove for intercepted TLS (else
+/// the CONNECT host or the destination address), the CONNECT host for plain HTTP in a tunnel.
+/// A request whose `Host` or `:authority` names another host is refused ([`ViewError::Misdirected`]),
+/// so that no virtual host behind an address can be reached under another name. (Plain HTTP
+/// redirected transparently is the exception the README states: it proves nothing, so policy
+/// sees the `Host` it names.)
 pub fn request_view(
     req: &RequestHeader,
     facts: &ConnectionFacts,
-) -> std::result::Result<(RequestHead, Option<String>), String> {
+    has_body: bool,
+) -> std::result::Result<(RequestHead, Option<String>), ViewError> {
     let mut headers = HeaderList::default();
     for (name, value) in req.headers.iter() {
         headers.push(name.as_str(), value.as_bytes());
     }
     let method = req.method.as_str().to_string();
+    let canonical =
+        |h: &str| aarmor_core::host::canonical(h).map_err(|e| ViewError::BadTarget(e.to_string()));
     match facts.mode {
         ConnectionMode::ForwardHttp => {
             let raw = std::str::from_utf8(req.raw_path())
-                .map_err(|_| "request target is not UTF-8".to_string())?;
-            let uri: http::Uri = raw
-                .parse()
-                .map_err(|e| format!("invalid absolute-form target {raw:?}: {e}"))?;
+                .map_err(|_| ViewError::BadTarget("request target is not UTF-8".to_string()))?;
+            let uri: http::Uri = raw.parse().map_err(|e| {
+                ViewError::BadTarget(format!("invalid absolute-form target {raw:?}: {e}"))
+            })?;
             if uri.scheme_str() != Some("http") {
-                return Err(format!("expected an absolute http:// URL on the proxy port (https goes through CONNECT), got {raw:?}"));
+                return Err(ViewError::BadTarget(format!("expected an absolute http:// URL on the proxy port (https goes through CONNECT), got {raw:?}")));
             }
             let authority = uri
                 .authority()
-                .ok_or_else(|| format!("no host in {raw:?}"))?;
+                .ok_or_else(|| ViewError::BadTarget(format!("no host in {raw:?}")))?;
             let (host, port) = split_host_port(authority.as_str(), 80)
-                .ok_or_else(|| format!("invalid host in {raw:?}"))?;
+                .ok_or_else(|| ViewError::BadTarget(format!("invalid host in {raw:?}")))?;
+            let host = canonical(&host)?;
+            let mut named_hosts = req.headers.get_all("host").iter();
+            if let Some(h) = named_hosts.next() {
+                let h = String::from_utf8_lossy(h.as_bytes());
+                let named = split_host_port(&h, port)
+                    .ok_or_else(|| ViewError::BadTarget(format!("invalid Host {h:?}")))?;
+                if canonical(&named.0)? != host || named_hosts.next().is_some() {
+                    return Err(ViewError::Misdirected(format!(
+                        "the request is for {host} but its Host header names {h}"
+                    )));
+                }
+            }
             let path = uri
                 .path_and_query()
                 .map(|p| p.as_str().to_string())
@@ -121,6 +183,7 @@ pub fn request_view(
                 port,
                 path: path.clone(),
                 headers,
+                has_body,
             };
             Ok((head, Some(path)))
         }
@@ -128,7 +191,7 @@ pub fn request_view(
             let target = facts
                 .target
                 .as_ref()
-                .ok_or_else(|| "connection has no target".to_string())?;
+                .ok_or_else(|| ViewError::BadTarget("connection has no target".to_string()))?;
             let path = if req.uri.scheme().is_some() || req.uri.authority().is_some() {
                 req.uri
                     .path_and_query()
@@ -137,16 +200,25 @@ pub fn request_view(
             } else {
                 String::from_utf8_lossy(req.raw_path()).into_owned()
             };
+            let named = named_host(req, target.port)?;
             let host = match mode {
-                ConnectionMode::TransparentHttp => req
-                    .uri
-                    .authority()
-                    .map(|a| a.as_str())
-                    .or_else(|| headers.get_str("host"))
-                    .and_then(|h| split_host_port(h, target.port))
-                    .map(|(h, _)| h)
-                    .unwrap_or_else(|| target.host.clone()),
-                _ => target.host.clone(),
+                ConnectionMode::TransparentHttp => match named {
+                    Some(h) => h,
+                    None => canonical(&target.host)?,
+                },
+                _ => {
+                    // The name the upstream proves (SNI), else the one the client connected to.
+                    let host = match &facts.sni {
+                        Some(sni) if mode.is_tls() => canonical(sni)?,
+                        _ => canonical(&target.host)?,
+                    };
+                    if let Some(named) = named.filter(|n| n != &host) {
+                        return Err(ViewError::Misdirected(format!(
+                            "the connection reaches {host} but the request names {named}"
+                        )));
+                    }
+                    host
+                }
             };
             let scheme = if mode.is_tls() { "https" } else { "http" };
             Ok((
@@ -157,6 +229,7 @@ pub fn request_view(
                     port: target.port,
                     path,
                     headers,
+                    has_body,
                 },
                 None,
             ))
@@ -212,8 +285,9 @@ impl AarmorHttp {
             (Some(target), mode) if mode != ConnectionMode::ForwardHttp => Ok(Route {
                 addr: target.addr,
                 tls: mode.is_tls(),
-                // Verify the upstream against the name the client asked for.
-                server_name: facts.sni.clone().unwrap_or_else(|| target.host.clone()),
+                // The upstream must prove the name policy judged: the client's server name,
+                // else the host it connected to (canonical, see `request_view`).
+                server_name: head.host.clone(),
                 host_header,
             }),
             _ => {
@@ -352,9 +426,11 @@ impl ProxyHttp for AarmorHttp {
             .inc();
         ctx.facts = Some(facts.clone());
 
-        let (head, origin_form) = match request_view(session.req_header(), &facts) {
+        // Whether a body follows, from the framing: HTTP/2 requests need no Content-Length.
+        let has_body = !session.is_body_empty();
+        let (head, origin_form) = match request_view(session.req_header(), &facts, has_body) {
             Ok(v) => v,
-            Err(reason) => {
+            Err(ViewError::BadTarget(reason)) => {
                 self.plane
                     .metrics
                     .client_errors
@@ -364,6 +440,25 @@ impl ProxyHttp for AarmorHttp {
                 respond(
                     session,
                     &SyntheticResponse::problem(400, "bad-request", "Bad request target", &reason),
+                )
+                .await?;
+                return Ok(true);
+            }
+            Err(ViewError::Misdirected(reason)) => {
+                self.plane
+                    .metrics
+                    .client_errors
+                    .with_label_values(&["misdirected"])
+                    .inc();
+                tracing::warn!(%reason, "request names another host than its connection reaches");
+                respond(
+                    session,
+                    &SyntheticResponse::problem(
+                        421,
+                        "misdirected-request",
+                        "Misdirected request",
+                        &reason,
+                    ),
                 )
                 .await?;
                 return Ok(true);

@@ -56,7 +56,15 @@ pub async fn run(
         match session.read_request_body().await {
             Ok(Some(chunk)) => {
                 if body.len() + chunk.len() > limit {
-                    return respond(session, &too_large("request body", limit)).await;
+                    let refusal = inspector
+                        .on_request_refused(
+                            too_large("request body", limit),
+                            &format!(
+                                "the body exceeds proxy.max_inspect_body_bytes ({limit} bytes)"
+                            ),
+                        )
+                        .await;
+                    return respond(session, &refusal).await;
                 }
                 body.extend_from_slice(&chunk);
             }
@@ -69,22 +77,30 @@ pub async fn run(
     }
     // A body sent with a Content-Encoding is judged, and forwarded, decoded: mediation must see
     // what the upstream will act on. One that cannot be decoded is refused, never passed unseen.
-    let codings = session
+    // Every Content-Encoding header counts: several are one list, in order (RFC 9110, 5.3).
+    let codings: Vec<String> = session
         .req_header()
         .headers
-        .get(http::header::CONTENT_ENCODING)
-        .map(|v| crate::decode::codings(&String::from_utf8_lossy(v.as_bytes())))
-        .unwrap_or_default();
+        .get_all(http::header::CONTENT_ENCODING)
+        .iter()
+        .flat_map(|v| crate::decode::codings(&String::from_utf8_lossy(v.as_bytes())))
+        .collect();
     let decoded = !codings.is_empty() && !body.is_empty();
     let mut body = if decoded {
         match crate::decode::decode(&codings, &body, limit) {
             Ok(plain) => Bytes::from(plain),
-            Err(crate::decode::DecodeError::TooLarge { .. }) => {
-                return respond(session, &too_large("decoded request body", limit)).await;
+            Err(e @ crate::decode::DecodeError::TooLarge { .. }) => {
+                let refusal = inspector
+                    .on_request_refused(too_large("decoded request body", limit), &e.to_string())
+                    .await;
+                return respond(session, &refusal).await;
             }
             Err(e) => {
                 tracing::info!(error = %e, "refused a request body that cannot be decoded");
-                return respond(session, &undecodable(&e)).await;
+                let refusal = inspector
+                    .on_request_refused(undecodable(&e), &e.to_string())
+                    .await;
+                return respond(session, &refusal).await;
             }
         }
     } else {

@@ -106,6 +106,11 @@ impl Identities {
     }
 
     /// Registered agents.
+    /// Whether a proxy credential is one a registered agent holds.
+    pub fn knows_credential(&self, cred: &aarmor_core::ProxyCredential) -> bool {
+        self.registry.knows_credential(cred)
+    }
+
     pub fn agent_count(&self) -> usize {
         self.registry.agents.len()
     }

@@ -179,6 +179,13 @@ impl RegistryFile {
         Ok(file)
     }
 
+    /// Whether a proxy credential is one a registered agent holds (compared by hash).
+    pub fn knows_credential(&self, cred: &aarmor_core::ProxyCredential) -> bool {
+        self.agents
+            .iter()
+            .any(|e| e.credentials.iter().any(|c| credential_matches(c, cred)))
+    }
+
     /// The agent behind a connection: client certificate first, then proxy credential, then
     /// source address.
     pub fn agent(&self, facts: &aarmor_core::ConnectionFacts) -> AgentMatch<'_> {

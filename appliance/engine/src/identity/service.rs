@@ -96,6 +96,7 @@ mod tests {
             port: 443,
             path: "/v1/x".into(),
             headers: h,
+            has_body: false,
         }
     }
 

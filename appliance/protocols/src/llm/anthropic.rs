@@ -1,13 +1,17 @@
 //! Anthropic Messages: `system`, `messages` and `tools` are observed; `tool_use` content blocks
-//! in responses are actions, streamed or not. A withheld `tool_use` block becomes a text block at
-//! the same index, so block indices stay contiguous for the SDK.
+//! in responses are actions, streamed or not, and so is any block of a type aarmor does not know
+//! (refused: the client might run it). A withheld block becomes a text block at the same index,
+//! so block indices stay contiguous for the SDK.
 
 use aarmor_core::{ObservationKind, Protocol};
 use serde_json::{json, Value};
 
 use crate::draft::ActionDraft;
 use crate::gate::EventProcessor;
-use crate::llm::{call_draft, content_text, CallArguments, Rendered, TextCollector};
+use crate::gate::{event_object, GateError};
+use crate::llm::{
+    call_draft, content_text, uninspectable_draft, CallArguments, Rendered, TextCollector,
+};
 use crate::meta::MetaTool;
 use crate::sse::SseEvent;
 use crate::Observed;
@@ -83,25 +87,59 @@ fn draft(name: &str, input: &Value, metas: &[MetaTool]) -> ActionDraft {
     )
 }
 
-/// The `tool_use` blocks of a non-streamed response, in order.
-pub fn response_calls(resp: &Value, metas: &[MetaTool]) -> Vec<ActionDraft> {
-    tool_uses(resp)
-        .map(|b| {
-            draft(
-                b.get("name").and_then(Value::as_str).unwrap_or_default(),
-                b.get("input").unwrap_or(&Value::Null),
-                metas,
-            )
-        })
-        .collect()
+/// What a content block is to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BlockKind {
+    /// `tool_use`: the client runs it.
+    ToolUse,
+    /// Text, thinking, and the blocks of tools Anthropic's servers ran (server tools, the MCP
+    /// connector, their results): content, nothing for the client to run.
+    Content,
+    /// A type aarmor does not know: the client might run it, so it is an action, refused.
+    Unknown,
 }
 
-fn tool_uses(resp: &Value) -> impl Iterator<Item = &Value> {
+fn block_kind(block: &Value) -> BlockKind {
+    match block
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+    {
+        "tool_use" => BlockKind::ToolUse,
+        "text" | "thinking" | "redacted_thinking" | "server_tool_use" | "mcp_tool_use"
+        | "mcp_tool_result" | "container_upload" => BlockKind::Content,
+        t if t.ends_with("_tool_result") => BlockKind::Content,
+        _ => BlockKind::Unknown,
+    }
+}
+
+fn block_draft(b: &Value, metas: &[MetaTool]) -> ActionDraft {
+    match block_kind(b) {
+        BlockKind::ToolUse => draft(
+            b.get("name").and_then(Value::as_str).unwrap_or_default(),
+            b.get("input").unwrap_or(&Value::Null),
+            metas,
+        ),
+        _ => uninspectable_draft(
+            Protocol::AnthropicMessages,
+            b.get("type").and_then(Value::as_str).unwrap_or_default(),
+            b,
+        ),
+    }
+}
+
+/// The blocks of a non-streamed response the client would run (`tool_use`, and blocks of
+/// unknown types), in order.
+pub fn response_calls(resp: &Value, metas: &[MetaTool]) -> Vec<ActionDraft> {
+    runnable(resp).map(|b| block_draft(b, metas)).collect()
+}
+
+fn runnable(resp: &Value) -> impl Iterator<Item = &Value> {
     resp.get("content")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter(|b| b.get("type").and_then(Value::as_str) == Some("tool_use"))
+        .filter(|b| block_kind(b) != BlockKind::Content)
 }
 
 /// Rewrites a non-streamed response: one outcome per call of [`response_calls`], in order.
@@ -110,7 +148,7 @@ pub fn apply_to_response(resp: &mut Value, outcomes: &[Rendered]) {
     let mut allowed = 0;
     if let Some(blocks) = resp.get_mut("content").and_then(Value::as_array_mut) {
         for block in blocks.iter_mut() {
-            if block.get("type").and_then(Value::as_str) != Some("tool_use") {
+            if block_kind(block) == BlockKind::Content {
                 continue;
             }
             match outcomes.next() {
@@ -149,6 +187,10 @@ struct HeldBlock {
     name: String,
     start_input: Value,
     partial_json: String,
+    /// A block of a type aarmor does not know: its start event's block.
+    unknown: Option<Value>,
+    /// The block's events as they came, re-emitted unchanged when it is kept.
+    raw: Vec<u8>,
 }
 
 impl HeldBlock {
@@ -183,6 +225,9 @@ impl MessagesStream {
     }
 
     fn held_draft(&self, held: &HeldBlock) -> ActionDraft {
+        if let Some(block) = &held.unknown {
+            return block_draft(block, &self.metas);
+        }
         match held.input() {
             Ok(input) => draft(&held.name, &input, &self.metas),
             Err(raw) => call_draft(
@@ -200,21 +245,25 @@ fn event(out: &mut Vec<u8>, name: &str, data: Value) {
 }
 
 impl EventProcessor for MessagesStream {
-    fn process(&mut self, ev: SseEvent, out: &mut Vec<u8>) -> Vec<ActionDraft> {
-        let Ok(data) = serde_json::from_str::<Value>(&ev.data) else {
+    fn process(&mut self, ev: SseEvent, out: &mut Vec<u8>) -> Result<Vec<ActionDraft>, GateError> {
+        let Some(data) = event_object(&ev)? else {
             out.extend_from_slice(&ev.raw);
-            return Vec::new();
+            return Ok(Vec::new());
         };
         let kind = data.get("type").and_then(Value::as_str).unwrap_or_default();
         let index = data.get("index").cloned().unwrap_or(Value::Null);
         let held_here = self.held.as_ref().is_some_and(|h| h.index == index);
         match kind {
             "content_block_start"
-                if data.pointer("/content_block/type").and_then(Value::as_str)
-                    == Some("tool_use") =>
+                if data
+                    .get("content_block")
+                    .is_some_and(|b| block_kind(b) != BlockKind::Content) =>
             {
                 let block = &data["content_block"];
-                self.tool_uses_seen += 1;
+                let unknown = (block_kind(block) == BlockKind::Unknown).then(|| block.clone());
+                if unknown.is_none() {
+                    self.tool_uses_seen += 1;
+                }
                 self.held = Some(HeldBlock {
                     index,
                     id: block
@@ -229,32 +278,36 @@ impl EventProcessor for MessagesStream {
                         .into(),
                     start_input: block.get("input").cloned().unwrap_or(json!({})),
                     partial_json: String::new(),
+                    unknown,
+                    raw: ev.raw,
                 });
-                Vec::new()
+                Ok(Vec::new())
             }
             "content_block_delta" if held_here => {
-                if let (Some(held), Some(part)) = (
-                    self.held.as_mut(),
-                    data.pointer("/delta/partial_json").and_then(Value::as_str),
-                ) {
-                    held.partial_json.push_str(part);
+                if let Some(held) = self.held.as_mut() {
+                    held.raw.extend_from_slice(&ev.raw);
+                    if let Some(part) = data.pointer("/delta/partial_json").and_then(Value::as_str)
+                    {
+                        held.partial_json.push_str(part);
+                    }
                 }
-                Vec::new()
+                Ok(Vec::new())
             }
             "content_block_stop" if held_here => {
-                let Some(held) = self.held.take() else {
-                    return Vec::new();
+                let Some(mut held) = self.held.take() else {
+                    return Ok(Vec::new());
                 };
+                held.raw.extend_from_slice(&ev.raw);
                 let d = self.held_draft(&held);
                 self.waiting = Some(held);
-                vec![d]
+                Ok(vec![d])
             }
             "content_block_delta" => {
                 if let Some(t) = data.pointer("/delta/text").and_then(Value::as_str) {
                     self.text.push(t);
                 }
                 out.extend_from_slice(&ev.raw);
-                Vec::new()
+                Ok(Vec::new())
             }
             "message_delta"
                 if self.tool_uses_seen > 0
@@ -265,11 +318,11 @@ impl EventProcessor for MessagesStream {
                 let mut data = data;
                 data["delta"]["stop_reason"] = Value::String("end_turn".into());
                 event(out, ev.event.as_deref().unwrap_or("message_delta"), data);
-                Vec::new()
+                Ok(Vec::new())
             }
             _ => {
                 out.extend_from_slice(&ev.raw);
-                Vec::new()
+                Ok(Vec::new())
             }
         }
     }
@@ -292,6 +345,11 @@ impl EventProcessor for MessagesStream {
                     "content_block_delta",
                     json!({"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": text}}),
                 );
+            }
+            Rendered::Keep if held.unknown.is_some() => {
+                // Not reached while the engine refuses such blocks: passed on as it came.
+                out.extend_from_slice(&held.raw);
+                return;
             }
             kept => {
                 self.tool_uses_allowed += 1;

@@ -13,6 +13,103 @@ use crate::meta::{self, MetaTool};
 
 /// The operation of every tool call an LLM proposes.
 pub const TOOL_CALL_OPERATION: &str = "call";
+/// The operation of a request to an LLM API (the request itself is an action: its body leaves
+/// the network like any other).
+pub use aarmor_core::action::LLM_REQUEST_OPERATION;
+
+/// The LLM APIs aarmor reads, one per wire format. Every place that depends on the format goes
+/// through this type, so a new dialect is one new arm the compiler points at everywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LlmDialect {
+    /// OpenAI Chat Completions (`…/chat/completions`; also Azure OpenAI and compatible servers).
+    OpenaiChat,
+    /// OpenAI Responses (`…/responses`).
+    OpenaiResponses,
+    /// Anthropic Messages (`…/messages` with an `anthropic-version` header).
+    AnthropicMessages,
+}
+
+impl LlmDialect {
+    pub fn protocol(self) -> Protocol {
+        match self {
+            Self::OpenaiChat => Protocol::OpenaiChat,
+            Self::OpenaiResponses => Protocol::OpenaiResponses,
+            Self::AnthropicMessages => Protocol::AnthropicMessages,
+        }
+    }
+
+    /// Who defined the format: the request action's tool is `llm.<provider>`.
+    pub fn provider(self) -> &'static str {
+        match self {
+            Self::OpenaiChat | Self::OpenaiResponses => "openai",
+            Self::AnthropicMessages => "anthropic",
+        }
+    }
+
+    /// The action of the request itself: tool `llm.<provider>`, operation `request`,
+    /// parameters the request body (`body`) and query string (`query`), like a REST call's.
+    pub fn request_draft(self, body: Value, path_and_query: &str) -> ActionDraft {
+        let mut parameters = Map::new();
+        parameters.insert("body".into(), body);
+        parameters.insert(
+            "query".into(),
+            Value::Object(crate::rest::query_map(path_and_query)),
+        );
+        ActionDraft {
+            protocol: self.protocol(),
+            tool: format!("llm.{}", self.provider()),
+            operation: LLM_REQUEST_OPERATION.into(),
+            parameters,
+            risk_signals: Vec::new(),
+        }
+    }
+
+    /// What a request body tells about the conversation (system prompt, user messages, tool
+    /// results, tool declarations).
+    pub fn observe_request(self, body: &Value) -> Vec<crate::Observed> {
+        match self {
+            Self::OpenaiChat => openai_chat::observe_request(body),
+            Self::OpenaiResponses => openai_responses::observe_request(body),
+            Self::AnthropicMessages => anthropic::observe_request(body),
+        }
+    }
+
+    /// The calls a non-streamed response asks the client to run, in order.
+    pub fn response_calls(self, resp: &Value, metas: &[MetaTool]) -> Vec<ActionDraft> {
+        match self {
+            Self::OpenaiChat => openai_chat::response_calls(resp, metas),
+            Self::OpenaiResponses => openai_responses::response_calls(resp, metas),
+            Self::AnthropicMessages => anthropic::response_calls(resp, metas),
+        }
+    }
+
+    /// Assistant text of a non-streamed response.
+    pub fn observe_response(self, resp: &Value) -> Vec<crate::Observed> {
+        match self {
+            Self::OpenaiChat => openai_chat::observe_response(resp),
+            Self::OpenaiResponses => openai_responses::observe_response(resp),
+            Self::AnthropicMessages => anthropic::observe_response(resp),
+        }
+    }
+
+    /// Rewrites a non-streamed response: one outcome per call of [`Self::response_calls`].
+    pub fn apply_to_response(self, resp: &mut Value, outcomes: &[Rendered]) {
+        match self {
+            Self::OpenaiChat => openai_chat::apply_to_response(resp, outcomes),
+            Self::OpenaiResponses => openai_responses::apply_to_response(resp, outcomes),
+            Self::AnthropicMessages => anthropic::apply_to_response(resp, outcomes),
+        }
+    }
+
+    /// The streaming gate's event handling for this format.
+    pub fn stream(self, metas: Vec<MetaTool>) -> Box<dyn crate::gate::EventProcessor> {
+        match self {
+            Self::OpenaiChat => Box::new(openai_chat::ChatStream::new(metas)),
+            Self::OpenaiResponses => Box::new(openai_responses::ResponsesStream::new(metas)),
+            Self::AnthropicMessages => Box::new(anthropic::MessagesStream::new(metas)),
+        }
+    }
+}
 
 /// What the agent gets instead of a refused tool call. Placeholders: `{tool}`, `{reason}`,
 /// `{rule}`.
@@ -114,6 +211,35 @@ pub fn call_draft(
         operation: TOOL_CALL_OPERATION.into(),
         parameters: resolved.parameters,
         risk_signals: signals,
+    }
+}
+
+/// The action of an item an LLM response asks the client to run that aarmor cannot read: its
+/// type is the tool, the item itself the parameters, and the `uninspectable_call` signal makes
+/// the engine refuse it.
+pub fn uninspectable_draft(protocol: Protocol, item_type: &str, item: &Value) -> ActionDraft {
+    let mut parameters = match item {
+        Value::Object(o) => o.clone(),
+        other => {
+            let mut m = Map::new();
+            m.insert("item".into(), other.clone());
+            m
+        }
+    };
+    parameters.remove("type");
+    let item_type = if item_type.is_empty() {
+        "<untyped>"
+    } else {
+        item_type
+    };
+    ActionDraft {
+        protocol,
+        tool: item_type.to_string(),
+        operation: TOOL_CALL_OPERATION.into(),
+        parameters,
+        risk_signals: vec![RiskSignal::UninspectableCall {
+            item_type: item_type.to_string(),
+        }],
     }
 }
 

@@ -1,5 +1,6 @@
-//! OpenAI Chat Completions: `messages` and `tools` are observed; `tool_calls` (and the legacy
-//! `function_call`) in responses are actions, streamed or not.
+//! OpenAI Chat Completions: `messages` and `tools` are observed; `tool_calls` (function and
+//! custom tools, and the legacy `function_call`) in responses are actions, streamed or not; a
+//! call of a type aarmor does not know is an action too, refused.
 
 use std::collections::BTreeMap;
 
@@ -7,8 +8,10 @@ use aarmor_core::{ObservationKind, Protocol};
 use serde_json::{json, Map, Value};
 
 use crate::draft::ActionDraft;
-use crate::gate::EventProcessor;
-use crate::llm::{call_draft, content_text, CallArguments, Rendered, TextCollector};
+use crate::gate::{event_object, EventProcessor, GateError};
+use crate::llm::{
+    call_draft, content_text, uninspectable_draft, CallArguments, Rendered, TextCollector,
+};
 use crate::meta::MetaTool;
 use crate::sse::SseEvent;
 use crate::Observed;
@@ -51,26 +54,78 @@ enum Slot {
     Legacy,
 }
 
+/// What a tool call is: a `function` (JSON arguments), a `custom` tool (free-text input), or a
+/// call type aarmor does not know (refused: the client might run it).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+enum CallKind {
+    #[default]
+    Function,
+    Custom,
+    Unknown(String),
+}
+
+impl CallKind {
+    fn of(call: &Value) -> Self {
+        match call.get("type").and_then(Value::as_str) {
+            None | Some("function") => Self::Function,
+            Some("custom") => Self::Custom,
+            Some(other) => Self::Unknown(other.to_string()),
+        }
+    }
+
+    /// The member of the call that holds its name and arguments.
+    fn member(&self) -> &str {
+        match self {
+            Self::Function => "function",
+            Self::Custom => "custom",
+            Self::Unknown(t) => t,
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone)]
 struct CallAcc {
     id: String,
+    kind: CallKind,
     name: String,
+    /// Function arguments (JSON text) or a custom tool's input (free text).
     arguments: String,
+    /// The call as it came, for an unknown kind.
+    raw: Option<Value>,
 }
 
 impl CallAcc {
     fn draft(&self, metas: &[MetaTool]) -> ActionDraft {
-        call_draft(
-            Protocol::OpenaiChat,
-            &self.name,
-            CallArguments::Text(&self.arguments),
-            metas,
-        )
+        match &self.kind {
+            CallKind::Function => call_draft(
+                Protocol::OpenaiChat,
+                &self.name,
+                CallArguments::Text(&self.arguments),
+                metas,
+            ),
+            CallKind::Custom => call_draft(
+                Protocol::OpenaiChat,
+                &self.name,
+                CallArguments::Value(&json!({"input": self.arguments})),
+                metas,
+            ),
+            CallKind::Unknown(t) => uninspectable_draft(
+                Protocol::OpenaiChat,
+                t,
+                self.raw.as_ref().unwrap_or(&Value::Null),
+            ),
+        }
     }
 
+    /// The arguments (or custom input) as they go to the client.
     fn arguments_for(&self, rendered: &Rendered) -> String {
-        match rendered {
-            Rendered::Arguments(args) => Value::Object(args.clone()).to_string(),
+        match (rendered, &self.kind) {
+            (Rendered::Arguments(args), CallKind::Custom) => match args.get("input") {
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None => String::new(),
+            },
+            (Rendered::Arguments(args), _) => Value::Object(args.clone()).to_string(),
             _ => self.arguments.clone(),
         }
     }
@@ -95,7 +150,13 @@ fn calls_of(resp: &Value) -> Vec<(usize, Slot, CallAcc)> {
         };
         if let Some(tcs) = message.get("tool_calls").and_then(Value::as_array) {
             for (ti, tc) in tcs.iter().enumerate() {
-                calls.push((ci, Slot::Tool(ti as u64), acc_from(tc, tc.get("function"))));
+                let kind = CallKind::of(tc);
+                let mut acc = acc_from(tc, tc.get(kind.member()));
+                if let CallKind::Unknown(_) = kind {
+                    acc.raw = Some(tc.clone());
+                }
+                acc.kind = kind;
+                calls.push((ci, Slot::Tool(ti as u64), acc));
             }
         }
         if let Some(fc) = message.get("function_call").filter(|f| f.is_object()) {
@@ -110,7 +171,8 @@ fn acc_from(call: &Value, function: Option<&Value>) -> CallAcc {
     CallAcc {
         id: s(call.get("id")),
         name: s(function.and_then(|f| f.get("name"))),
-        arguments: s(function.and_then(|f| f.get("arguments"))),
+        arguments: s(function.and_then(|f| f.get("arguments").or_else(|| f.get("input")))),
+        ..CallAcc::default()
     }
 }
 
@@ -149,8 +211,15 @@ pub fn apply_to_response(resp: &mut Value, outcomes: &[Rendered]) {
                 }
                 (Slot::Tool(i), r) => {
                     let mut tc = original_tools.get(i as usize).cloned().unwrap_or(json!({}));
-                    if let Rendered::Arguments(_) = r {
-                        tc["function"]["arguments"] = Value::String(acc.arguments_for(r));
+                    if let (Rendered::Arguments(_), Some(obj)) = (r, tc.as_object_mut()) {
+                        let (member, field) = match acc.kind {
+                            CallKind::Custom => ("custom", "input"),
+                            _ => ("function", "arguments"),
+                        };
+                        let slot = obj.entry(member).or_insert_with(|| json!({}));
+                        if let Some(m) = slot.as_object_mut() {
+                            m.insert(field.into(), Value::String(acc.arguments_for(r)));
+                        }
                     }
                     kept_tools.push(tc);
                 }
@@ -336,26 +405,24 @@ fn chunk_has_content(chunk: &Value) -> bool {
 }
 
 impl EventProcessor for ChatStream {
-    fn process(&mut self, event: SseEvent, out: &mut Vec<u8>) -> Vec<ActionDraft> {
-        let data = event.data.trim();
-        let parsed = if data.is_empty() || data == "[DONE]" {
-            None
-        } else {
-            serde_json::from_str::<Value>(data)
-                .ok()
-                .filter(Value::is_object)
-        };
-        let Some(mut chunk) = parsed else {
-            if data == "[DONE]" {
-                // End of stream while calls are still open: decide them first.
-                let drafts = self.close_every_choice();
-                if !drafts.is_empty() {
-                    self.residual = Some(Residual::Raw(event.raw));
-                    return drafts;
-                }
+    fn process(
+        &mut self,
+        event: SseEvent,
+        out: &mut Vec<u8>,
+    ) -> Result<Vec<ActionDraft>, GateError> {
+        if event.data.trim() == "[DONE]" {
+            // End of stream while calls are still open: decide them first.
+            let drafts = self.close_every_choice();
+            if !drafts.is_empty() {
+                self.residual = Some(Residual::Raw(event.raw));
+                return Ok(drafts);
             }
             out.extend_from_slice(&event.raw);
-            return Vec::new();
+            return Ok(Vec::new());
+        }
+        let Some(mut chunk) = event_object(&event)? else {
+            out.extend_from_slice(&event.raw);
+            return Ok(Vec::new());
         };
         if let Some(obj) = chunk.as_object() {
             let mut template = obj.clone();
@@ -388,7 +455,14 @@ impl EventProcessor for ChatStream {
                             }
                             state.open = Some(ti);
                             let acc = state.calls.entry(Slot::Tool(ti)).or_default();
-                            append_delta(acc, tc, tc.get("function"));
+                            if tc.get("type").is_some() {
+                                acc.kind = CallKind::of(tc);
+                            }
+                            if let CallKind::Unknown(_) = acc.kind {
+                                acc.raw = Some(tc.clone());
+                            }
+                            let member = acc.kind.member().to_string();
+                            append_delta(acc, tc, tc.get(&member));
                         }
                     }
                     if let Some(fc) = delta.remove("function_call") {
@@ -412,7 +486,7 @@ impl EventProcessor for ChatStream {
                 .collect();
             self.waiting = completed;
             self.residual = Some(Residual::Chunk(chunk));
-            return drafts;
+            return Ok(drafts);
         }
         let adjusted = self.adjust_finish(&mut chunk);
         if touched || adjusted {
@@ -422,7 +496,7 @@ impl EventProcessor for ChatStream {
         } else {
             out.extend_from_slice(&event.raw);
         }
-        Vec::new()
+        Ok(Vec::new())
     }
 
     fn resolve(&mut self, outcomes: Vec<Rendered>, out: &mut Vec<u8>) {
@@ -436,10 +510,23 @@ impl EventProcessor for ChatStream {
                 (r, Slot::Tool(_)) => {
                     let index = state.emitted;
                     state.emitted += 1;
-                    json!({"index": ci, "delta": {"tool_calls": [{
-                        "index": index, "id": acc.id, "type": "function",
-                        "function": {"name": acc.name, "arguments": acc.arguments_for(r)}
-                    }]}, "finish_reason": null})
+                    let call = match &acc.kind {
+                        CallKind::Custom => json!({
+                            "index": index, "id": acc.id, "type": "custom",
+                            "custom": {"name": acc.name, "input": acc.arguments_for(r)}
+                        }),
+                        // An unknown kind is refused by the engine; kept, it goes as it came.
+                        CallKind::Unknown(_) => {
+                            let mut raw = acc.raw.clone().unwrap_or(json!({}));
+                            raw["index"] = json!(index);
+                            raw
+                        }
+                        CallKind::Function => json!({
+                            "index": index, "id": acc.id, "type": "function",
+                            "function": {"name": acc.name, "arguments": acc.arguments_for(r)}
+                        }),
+                    };
+                    json!({"index": ci, "delta": {"tool_calls": [call]}, "finish_reason": null})
                 }
                 (r, Slot::Legacy) => {
                     state.legacy_allowed = true;
@@ -480,7 +567,12 @@ fn append_delta(acc: &mut CallAcc, call: &Value, function: Option<&Value>) {
         if let Some(name) = f.get("name").and_then(Value::as_str) {
             acc.name.push_str(name);
         }
-        if let Some(args) = f.get("arguments").and_then(Value::as_str) {
+        // `arguments` of a function call, `input` of a custom tool call.
+        if let Some(args) = f
+            .get("arguments")
+            .or_else(|| f.get("input"))
+            .and_then(Value::as_str)
+        {
             acc.arguments.push_str(args);
         }
     }

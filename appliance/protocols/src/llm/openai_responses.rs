@@ -1,6 +1,10 @@
-//! OpenAI Responses API: `instructions`, `input` and `tools` are observed; `function_call`
-//! output items are actions, streamed or not. A withheld call becomes an assistant `message`
-//! item at the same output index; the final `response.completed` snapshot is rewritten to match.
+//! OpenAI Responses API: `instructions`, `input` and `tools` are observed; every output item the
+//! client runs is an action, streamed or not — `function_call`, `custom_tool_call`,
+//! `local_shell_call`, `shell_call`, `computer_call`, `apply_patch_call`, `mcp_approval_request`
+//! — and so is an item of a type aarmor does not know (refused: the client might run it). Items
+//! OpenAI's servers ran (web search, file search, code interpreter, remote MCP) are content. A
+//! withheld item becomes an assistant `message` item at the same output index; the final
+//! `response.completed` snapshot is rewritten to match.
 
 use std::collections::HashMap;
 
@@ -8,8 +12,10 @@ use aarmor_core::{ObservationKind, Protocol};
 use serde_json::{json, Value};
 
 use crate::draft::ActionDraft;
-use crate::gate::EventProcessor;
-use crate::llm::{call_draft, content_text, CallArguments, Rendered, TextCollector};
+use crate::gate::{event_object, EventProcessor, GateError};
+use crate::llm::{
+    call_draft, content_text, uninspectable_draft, CallArguments, Rendered, TextCollector,
+};
 use crate::meta::MetaTool;
 use crate::sse::SseEvent;
 use crate::Observed;
@@ -60,30 +66,90 @@ pub fn observe_request(body: &Value) -> Vec<Observed> {
     out
 }
 
-fn is_function_call(item: &Value) -> bool {
-    item.get("type").and_then(Value::as_str) == Some("function_call")
+/// What an output item is to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ItemKind {
+    /// `function_call`: JSON arguments for a declared function.
+    Function,
+    /// `custom_tool_call`: free-text input for a custom tool.
+    Custom,
+    /// A built-in tool the client runs; the member that holds what it does, and its tool name.
+    BuiltIn(&'static str, &'static str),
+    /// `mcp_approval_request`: approving it lets OpenAI's servers call a remote MCP tool.
+    McpApproval,
+    /// Messages, reasoning, and the calls OpenAI's servers ran: content.
+    Content,
+    /// A type aarmor does not know: the client might run it.
+    Unknown,
+}
+
+fn item_kind(item: &Value) -> ItemKind {
+    match item.get("type").and_then(Value::as_str).unwrap_or_default() {
+        "function_call" => ItemKind::Function,
+        "custom_tool_call" => ItemKind::Custom,
+        "local_shell_call" => ItemKind::BuiltIn("action", "local_shell"),
+        "shell_call" => ItemKind::BuiltIn("action", "shell"),
+        "computer_call" => ItemKind::BuiltIn("action", "computer"),
+        "apply_patch_call" => ItemKind::BuiltIn("operation", "apply_patch"),
+        "mcp_approval_request" => ItemKind::McpApproval,
+        "message"
+        | "reasoning"
+        | "web_search_call"
+        | "file_search_call"
+        | "code_interpreter_call"
+        | "image_generation_call"
+        | "mcp_call"
+        | "mcp_list_tools"
+        | "compaction" => ItemKind::Content,
+        _ => ItemKind::Unknown,
+    }
+}
+
+/// An item the client would run (anything but content).
+fn is_runnable(item: &Value) -> bool {
+    item_kind(item) != ItemKind::Content
 }
 
 fn item_draft(item: &Value, metas: &[MetaTool]) -> ActionDraft {
-    call_draft(
-        Protocol::OpenaiResponses,
-        item.get("name").and_then(Value::as_str).unwrap_or_default(),
-        CallArguments::Text(
-            item.get("arguments")
-                .and_then(Value::as_str)
-                .unwrap_or_default(),
+    let s = |k: &str| item.get(k).and_then(Value::as_str).unwrap_or_default();
+    match item_kind(item) {
+        ItemKind::Function => call_draft(
+            Protocol::OpenaiResponses,
+            s("name"),
+            CallArguments::Text(s("arguments")),
+            metas,
         ),
-        metas,
-    )
+        ItemKind::Custom => call_draft(
+            Protocol::OpenaiResponses,
+            s("name"),
+            CallArguments::Value(&json!({"input": s("input")})),
+            metas,
+        ),
+        ItemKind::BuiltIn(member, tool) => call_draft(
+            Protocol::OpenaiResponses,
+            tool,
+            CallArguments::Value(item.get(member).unwrap_or(&Value::Null)),
+            &[],
+        ),
+        ItemKind::McpApproval => call_draft(
+            Protocol::OpenaiResponses,
+            &format!("{}.{}", s("server_label"), s("name")),
+            CallArguments::Text(s("arguments")),
+            &[],
+        ),
+        ItemKind::Content | ItemKind::Unknown => {
+            uninspectable_draft(Protocol::OpenaiResponses, s("type"), item)
+        }
+    }
 }
 
-/// The `function_call` items of a non-streamed response, in order.
+/// The items of a non-streamed response the client would run, in order.
 pub fn response_calls(resp: &Value, metas: &[MetaTool]) -> Vec<ActionDraft> {
     resp.get("output")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter(|i| is_function_call(i))
+        .filter(|i| is_runnable(i))
         .map(|i| item_draft(i, metas))
         .collect()
 }
@@ -109,7 +175,28 @@ fn rendered_item(call: &Value, rendered: &Rendered) -> Value {
         Rendered::Keep => call.clone(),
         Rendered::Arguments(args) => {
             let mut c = call.clone();
-            c["arguments"] = Value::String(Value::Object(args.clone()).to_string());
+            let Some(obj) = c.as_object_mut() else {
+                return blocked_item(call, "[aarmor] the call could not be rewritten");
+            };
+            match item_kind(call) {
+                ItemKind::Custom => {
+                    let input = match args.get("input") {
+                        Some(Value::String(s)) => s.clone(),
+                        Some(other) => other.to_string(),
+                        None => String::new(),
+                    };
+                    obj.insert("input".into(), Value::String(input));
+                }
+                ItemKind::BuiltIn(member, _) => {
+                    obj.insert(member.into(), Value::Object(args.clone()));
+                }
+                _ => {
+                    obj.insert(
+                        "arguments".into(),
+                        Value::String(Value::Object(args.clone()).to_string()),
+                    );
+                }
+            }
             c
         }
         Rendered::Blocked(text) => blocked_item(call, text),
@@ -121,7 +208,7 @@ pub fn apply_to_response(resp: &mut Value, outcomes: &[Rendered]) {
     let mut outcomes = outcomes.iter();
     if let Some(items) = resp.get_mut("output").and_then(Value::as_array_mut) {
         for item in items.iter_mut() {
-            if is_function_call(item) {
+            if is_runnable(item) {
                 if let Some(r) = outcomes.next() {
                     *item = rendered_item(item, r);
                 }
@@ -150,7 +237,25 @@ struct HeldCall {
     output_index: Value,
     item_id: String,
     item: Value,
+    /// Streamed arguments (function) or input (custom tool), as the deltas built them.
     arguments: String,
+}
+
+impl HeldCall {
+    /// The item as complete as the stream made it: streamed arguments or input filled in.
+    fn complete_item(&self) -> Value {
+        let mut item = self.item.clone();
+        let field = match item_kind(&item) {
+            ItemKind::Function | ItemKind::McpApproval => "arguments",
+            ItemKind::Custom => "input",
+            _ => return item,
+        };
+        let have = item.get(field).and_then(Value::as_str).unwrap_or_default();
+        if have.is_empty() && !self.arguments.is_empty() {
+            item[field] = Value::String(self.arguments.clone());
+        }
+        item
+    }
 }
 
 /// Streaming gate for `stream: true` responses.
@@ -206,23 +311,24 @@ impl ResponsesStream {
 }
 
 impl EventProcessor for ResponsesStream {
-    fn process(&mut self, ev: SseEvent, out: &mut Vec<u8>) -> Vec<ActionDraft> {
-        let Ok(mut data) = serde_json::from_str::<Value>(&ev.data) else {
+    fn process(&mut self, ev: SseEvent, out: &mut Vec<u8>) -> Result<Vec<ActionDraft>, GateError> {
+        let Some(data) = event_object(&ev)? else {
             out.extend_from_slice(&ev.raw);
-            return Vec::new();
+            return Ok(Vec::new());
         };
         let kind = data
             .get("type")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        let item_id = data
-            .get("item_id")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        let held_item = self.held.as_ref().map(|h| h.item_id.clone());
+        // Events of the held item: it is emitted whole once decided.
+        let of_held = self.held.as_ref().is_some_and(|h| {
+            data.get("item_id").and_then(Value::as_str) == Some(h.item_id.as_str())
+                || (data.get("item_id").is_none()
+                    && data.get("output_index") == Some(&h.output_index))
+        });
         match kind.as_str() {
-            "response.output_item.added" if data.get("item").is_some_and(is_function_call) => {
+            "response.output_item.added" if data.get("item").is_some_and(is_runnable) => {
                 let item = data["item"].clone();
                 self.held = Some(HeldCall {
                     output_index: data.get("output_index").cloned().unwrap_or(Value::Null),
@@ -233,34 +339,13 @@ impl EventProcessor for ResponsesStream {
                         .into(),
                     arguments: item
                         .get("arguments")
+                        .or_else(|| item.get("input"))
                         .and_then(Value::as_str)
                         .unwrap_or_default()
                         .into(),
                     item,
                 });
-                Vec::new()
-            }
-            "response.function_call_arguments.delta"
-                if item_id.is_some() && item_id == held_item =>
-            {
-                if let (Some(h), Some(d)) = (
-                    self.held.as_mut(),
-                    data.get("delta").and_then(Value::as_str),
-                ) {
-                    h.arguments.push_str(d);
-                }
-                Vec::new()
-            }
-            "response.function_call_arguments.done"
-                if item_id.is_some() && item_id == held_item =>
-            {
-                if let (Some(h), Some(a)) = (
-                    self.held.as_mut(),
-                    data.get("arguments").and_then(Value::as_str),
-                ) {
-                    h.arguments = a.to_string();
-                }
-                Vec::new()
+                Ok(Vec::new())
             }
             "response.output_item.done"
                 if self
@@ -269,22 +354,37 @@ impl EventProcessor for ResponsesStream {
                     .is_some_and(|h| Some(&h.output_index) == data.get("output_index")) =>
             {
                 let Some(mut held) = self.held.take() else {
-                    return Vec::new();
+                    return Ok(Vec::new());
                 };
-                if let Some(item) = data.get("item").filter(|i| is_function_call(i)) {
-                    if let Some(a) = item.get("arguments").and_then(Value::as_str) {
-                        held.arguments = a.to_string();
-                    }
+                if let Some(item) = data.get("item").filter(|i| i.is_object()) {
                     held.item = item.clone();
                 }
-                held.item["arguments"] = Value::String(held.arguments.clone());
+                held.item = held.complete_item();
                 let d = item_draft(&held.item, &self.metas);
                 self.waiting = Some(held);
-                vec![d]
+                Ok(vec![d])
+            }
+            _ if of_held => {
+                // Argument or input deltas of the held item (`….delta` / `….done`).
+                if let Some(h) = self.held.as_mut() {
+                    if kind.ends_with(".delta") {
+                        if let Some(d) = data.get("delta").and_then(Value::as_str) {
+                            h.arguments.push_str(d);
+                        }
+                    } else if let Some(full) = data
+                        .get("arguments")
+                        .or_else(|| data.get("input"))
+                        .and_then(Value::as_str)
+                    {
+                        h.arguments = full.to_string();
+                    }
+                }
+                Ok(Vec::new())
             }
             "response.completed" | "response.incomplete" | "response.failed"
                 if !self.decided.is_empty() =>
             {
+                let mut data = data;
                 if let Some(items) = data
                     .pointer_mut("/response/output")
                     .and_then(Value::as_array_mut)
@@ -297,7 +397,7 @@ impl EventProcessor for ResponsesStream {
                     }
                 }
                 self.emit(out, None, data);
-                Vec::new()
+                Ok(Vec::new())
             }
             _ => {
                 if kind == "response.output_text.delta" {
@@ -306,7 +406,7 @@ impl EventProcessor for ResponsesStream {
                     }
                 }
                 self.emit(out, Some(&ev.raw), data);
-                Vec::new()
+                Ok(Vec::new())
             }
         }
     }
@@ -321,6 +421,16 @@ impl EventProcessor for ResponsesStream {
         match &rendered {
             Rendered::Blocked(_) => {
                 self.synthetic(out, json!({"type": "response.output_item.added", "output_index": idx, "item": item.clone()}));
+                self.synthetic(
+                    out,
+                    json!({"type": "response.output_item.done", "output_index": idx, "item": item}),
+                );
+            }
+            _ if item_kind(&item) != ItemKind::Function => {
+                // Other items: added and done whole (the final snapshot carries them too).
+                let mut added = item.clone();
+                added["status"] = json!("in_progress");
+                self.synthetic(out, json!({"type": "response.output_item.added", "output_index": idx, "item": added}));
                 self.synthetic(
                     out,
                     json!({"type": "response.output_item.done", "output_index": idx, "item": item}),
@@ -347,7 +457,7 @@ impl EventProcessor for ResponsesStream {
     fn end(&mut self, _out: &mut Vec<u8>) -> Vec<ActionDraft> {
         match self.held.take() {
             Some(mut held) => {
-                held.item["arguments"] = Value::String(held.arguments.clone());
+                held.item = held.complete_item();
                 let d = item_draft(&held.item, &self.metas);
                 self.waiting = Some(held);
                 vec![d]

@@ -1,0 +1,454 @@
+"""Complete mediation under attack: an agent that a prompt injection controls, and that knows
+aarmor is there, shapes its requests to get an action past it. Each test sends one class of
+bypass through the real proxy and asserts that the upstream recorded nothing and that a DENY
+(or refusal) receipt exists — next to a control that sends the plain request and shows it
+reaching the upstream (or being denied the ordinary way). docs/threat-model.md lists every class,
+how it is closed and which test proves it."""
+import hashlib
+import http.server
+import json
+import socket
+import ssl
+import threading
+import time
+
+import pytest
+import requests
+
+from conftest import curl, free_port, pack_data
+
+KEY = "AKIAIOSFODNN7EXAMPLE"  # an AWS access key id: secrets.outbound denies it when sent plainly
+
+
+def decisions(a, **match):
+    """Decision receipts whose action matches every `dotted.path=value` given."""
+    out = []
+    for r in a.receipts():
+        if r["kind"] != "decision":
+            continue
+        ok = True
+        for path, want in match.items():
+            v = r
+            for part in path.split("__"):
+                v = v.get(part) if isinstance(v, dict) else None
+            ok = ok and v == want
+        if ok:
+            out.append(r)
+    return out
+
+
+def last_decision(a):
+    return [r for r in a.receipts() if r["kind"] == "decision"][-1]
+
+
+def post(a, url, **kw):
+    return requests.post(url, proxies={"https": a.url, "http": a.url}, verify=str(a.ca), timeout=20, **kw)
+
+
+# --- 1. Requests shaped like an LLM call -------------------------------------------------------
+
+LLM_SHAPES = [
+    ("/v1/chat/completions", {}),
+    ("/v1/responses", {}),
+    ("/anything/messages", {"anthropic-version": "2023-06-01"}),
+]
+
+
+@pytest.mark.parametrize("path,headers", LLM_SHAPES)
+def test_llm_shaped_request_to_another_host_is_judged_on_its_body(start_aarmor, upstream, path, headers):
+    # The upstream answers as "upstream.test"; the pack does not list it as an LLM provider.
+    a = start_aarmor()
+    before = len(upstream.seen)
+    r = raw_https(a, "127.0.0.1", upstream.port, "upstream.test", "POST", path,
+                  json.dumps({"model": "m", "messages": [{"role": "user", "content": f"creds {KEY}"}]}).encode(),
+                  {"content-type": "application/json", **headers})
+    assert r["status"] == 403, r
+    assert len(upstream.seen) == before, "the upstream saw the request"
+    d = last_decision(a)
+    assert d["decision"]["result"] == "DENY" and d["decision"]["rule"] == "secrets.outbound"
+    assert d["action"]["tool"].startswith("llm.") and d["action"]["operation"] == "request"
+    assert d["action"]["target"]["host"] == "upstream.test"
+    # Control: the same request without the key reaches the upstream, decided and receipted.
+    r = raw_https(a, "127.0.0.1", upstream.port, "upstream.test", "POST", path,
+                  json.dumps({"model": "m", "messages": [{"role": "user", "content": "hello"}]}).encode(),
+                  {"content-type": "application/json", **headers})
+    assert r["status"] == 200 and len(upstream.seen) == before + 1
+    assert last_decision(a)["decision"]["result"] == "ALLOW"
+
+
+# --- 2. JSON-RPC envelopes of any method -------------------------------------------------------
+
+def test_json_rpc_of_any_method_is_an_action(aarmor, upstream):
+    url = f"https://localhost:{upstream.port}/rpc"
+    before = len(upstream.seen)
+    for msg in ({"jsonrpc": "2.0", "method": "x", "params": {"k": KEY}},
+                {"jsonrpc": "2.0", "id": 9, "method": "resources/read", "params": {"uri": f"file:///{KEY}"}},
+                [{"jsonrpc": "2.0", "method": "notifications/x", "params": {"k": KEY}}]):
+        r = post(aarmor, url, json=msg)
+        assert r.status_code in (200, 403), r.text
+        if r.status_code == 200:
+            assert "error" in json.dumps(r.json()), r.text
+        d = last_decision(aarmor)
+        assert d["decision"]["result"] == "DENY" and d["decision"]["rule"] == "secrets.outbound", d["decision"]
+        assert d["action"]["protocol"] == "mcp"
+    assert len(upstream.seen) == before
+    # Control: an MCP session message without the key passes, as a decided action.
+    r = post(aarmor, url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    assert r.status_code == 200 and len(upstream.seen) == before + 1
+    d = last_decision(aarmor)
+    assert d["decision"]["result"] == "ALLOW" and d["action"]["operation"] == "tools/list"
+
+
+# --- 3. Padding past the parameter limit -------------------------------------------------------
+
+def test_padding_past_the_parameter_limit_is_refused(aarmor, upstream):
+    url = f"https://localhost:{upstream.port}/v1/notes"
+    before = len(upstream.seen)
+    r = post(aarmor, url, json={"note": f"creds {KEY}", "pad": "x" * (1100 * 1024)})
+    assert r.status_code == 403, r.text
+    assert len(upstream.seen) == before
+    d = last_decision(aarmor)
+    assert d["decision"]["result"] == "DENY" and d["decision"]["rule"] == "aarmor.parameters_too_large"
+    # Control: the same request with a small pad (and no key) passes; with the key, the secrets
+    # rule denies it the ordinary way.
+    assert post(aarmor, url, json={"note": "hello", "pad": "x" * 1024}).status_code == 200
+    assert post(aarmor, url, json={"note": f"creds {KEY}"}).status_code == 403
+    assert last_decision(aarmor)["decision"]["rule"] == "secrets.outbound"
+
+
+# --- 4. Proxy authentication with a wrong credential ------------------------------------------
+
+def test_wrong_proxy_password_is_refused(start_aarmor, upstream, plain_upstream):
+    registry = ("agents:\n  - name: agent-7\n    credentials:\n      - basic_user: agent-7\n"
+                f"        password_sha256: \"{hashlib.sha256(b'pw').hexdigest()}\"\n")
+    a = start_aarmor(extra_proxy="require_proxy_auth = true", policy_files={"identities.yaml": registry})
+    before = len(plain_upstream.seen), len(upstream.seen)
+    for user in ("agent-7:wrong", "nobody:pw"):
+        r = curl("-i", "-U", user, "-x", a.url, f"http://127.0.0.1:{plain_upstream.port}/read")
+        assert r.stdout.startswith("HTTP/1.1 407"), r.stdout
+        r = curl("-U", user, "-x", a.url, "--cacert", str(a.ca), f"https://localhost:{upstream.port}/tunnel")
+        assert r.returncode != 0 and "407" in r.stderr
+    assert (len(plain_upstream.seen), len(upstream.seen)) == before
+    # Control: the registered credential goes through.
+    r = curl("-U", "agent-7:pw", "-x", a.url, f"http://127.0.0.1:{plain_upstream.port}/read")
+    assert r.returncode == 0 and json.loads(r.stdout)["path"] == "/read"
+
+
+# --- 5. Host identity ---------------------------------------------------------------------------
+
+def raw_https(a, connect_host, port, sni, method, path, body=b"", headers=None, host_header=None):
+    """CONNECT `connect_host:port` through aarmor, TLS with `sni` (no SNI when None), then one
+    HTTP/1.1 request whose Host is `host_header` (default: the SNI, else the CONNECT host). The
+    client does not check the certificate: an attacker does not care."""
+    s = socket.create_connection(("127.0.0.1", a.port), timeout=10)
+    s.sendall(f"CONNECT {connect_host}:{port} HTTP/1.1\r\nHost: {connect_host}:{port}\r\n\r\n".encode())
+    head = s.recv(4096)
+    if not head.startswith(b"HTTP/1.1 200"):
+        s.close()
+        return {"status": int(head.split()[1]), "body": head}
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    t = ctx.wrap_socket(s, server_hostname=sni) if sni else ctx.wrap_socket(s)
+    host = host_header or sni or connect_host
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}", "Connection: close"]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    t.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+    data = b""
+    t.settimeout(20)
+    try:
+        while True:
+            chunk = t.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except (ssl.SSLError, OSError):
+        pass
+    t.close()
+    status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else 0
+    return {"status": status, "body": data.split(b"\r\n\r\n", 1)[-1]}
+
+
+DENY_UPSTREAM_TEST = """package aarmor.policy
+
+decisions contains d if {
+    input.action.target.host == "upstream.test"
+    d := {"decision": "deny", "class": "forbidden", "priority": 1000, "rule": "test.denied_host",
+          "reason": "upstream.test is denied"}
+}
+"""
+
+
+def test_policy_sees_the_name_the_upstream_proves(start_aarmor, upstream):
+    a = start_aarmor(policy=DENY_UPSTREAM_TEST)
+    before = len(upstream.seen)
+    # CONNECT by address, then the TLS server name (the one the upstream must prove) of the
+    # denied host, in any spelling: policy judges that name.
+    for sni in ("upstream.test", "UPSTREAM.Test", "upstream.test."):
+        r = raw_https(a, "127.0.0.1", upstream.port, sni, "POST", "/v1/x", b"{}",
+                      {"content-type": "application/json"}, host_header=sni)
+        assert r["status"] == 403, (sni, r)
+        d = last_decision(a)
+        assert d["decision"]["rule"] == "test.denied_host" and d["action"]["target"]["host"] == "upstream.test"
+    assert len(upstream.seen) == before
+    # Control: the same upstream by address, with no server name, is another host for policy.
+    r = raw_https(a, "127.0.0.1", upstream.port, None, "POST", "/v1/x", b"{}", {"content-type": "application/json"})
+    assert r["status"] == 200 and len(upstream.seen) == before + 1
+    assert last_decision(a)["action"]["target"]["host"] == "127.0.0.1"
+
+
+def test_a_request_naming_another_host_is_misdirected(aarmor, upstream, plain_upstream):
+    before = len(upstream.seen), len(plain_upstream.seen)
+    # TLS to localhost, Host: upstream.test (domain fronting).
+    r = raw_https(aarmor, "localhost", upstream.port, "localhost", "POST", "/v1/x", b"{}",
+                  {"content-type": "application/json"}, host_header="upstream.test")
+    assert r["status"] == 421, r
+    # Plain HTTP, absolute form to one host, Host header naming another (a virtual host behind
+    # it): refused (pingora's parser already refuses some spellings with a 400).
+    r = curl("-i", "-x", aarmor.url, "-H", "Host: webhook.site", "-d", "x=1", f"http://127.0.0.1:{plain_upstream.port}/hook")
+    assert r.stdout.startswith(("HTTP/1.1 421", "HTTP/1.1 400")), r.stdout
+    # Plain HTTP through a CONNECT tunnel, Host naming another host than the tunnel's.
+    s = socket.create_connection(("127.0.0.1", aarmor.port), timeout=10)
+    s.sendall(f"CONNECT 127.0.0.1:{plain_upstream.port} HTTP/1.1\r\n\r\n".encode())
+    assert s.recv(4096).startswith(b"HTTP/1.1 200")
+    s.sendall(b"POST /hook HTTP/1.1\r\nHost: webhook.site\r\nContent-Length: 3\r\nConnection: close\r\n\r\nx=1")
+    assert s.recv(4096).startswith(b"HTTP/1.1 421")
+    s.close()
+    assert (len(upstream.seen), len(plain_upstream.seen)) == before
+    # Control: the Host the target names goes through.
+    r = curl("-i", "-x", aarmor.url, "-d", "x=1", f"http://127.0.0.1:{plain_upstream.port}/hook")
+    assert r.stdout.startswith("HTTP/1.1 200"), r.stdout
+
+
+def test_numbers_a_resolver_reads_otherwise_are_refused(aarmor, upstream):
+    for host in ("2130706433", "0x7f.1", "127.1"):
+        s = socket.create_connection(("127.0.0.1", aarmor.port), timeout=10)
+        s.sendall(f"CONNECT {host}:{upstream.port} HTTP/1.1\r\n\r\n".encode())
+        head = s.recv(4096)
+        s.close()
+        assert head.startswith(b"HTTP/1.1 400"), (host, head)
+
+
+# --- 6, 7, 11. What LLM responses ask the client to run ----------------------------------------
+
+class Scripted(http.server.BaseHTTPRequestHandler):
+    """Answers every POST with the server's `reply`: (status, [(header, value)], body bytes)."""
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        status, headers, body = self.server.reply
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture(scope="module")
+def scripted(pki):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
+    server.daemon_threads = True
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(*pki["leaf"])
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+
+
+def ask_llm(a, server, path, reply, stream=False):
+    server.reply = reply
+    body = {"model": "m", "input": "tidy up", "messages": [{"role": "user", "content": "tidy up"}], "stream": stream}
+    return post(a, f"https://localhost:{server.server_address[1]}{path}", json=body)
+
+
+def as_json(obj):
+    return (200, [("content-type", "application/json")], json.dumps(obj).encode())
+
+
+ITEMS = [
+    ({"type": "local_shell_call", "id": "ls_1", "call_id": "c1", "status": "completed",
+      "action": {"type": "exec", "command": ["rm", "-rf", "/"], "env": {}}}, "shell.recursive_delete"),
+    ({"type": "custom_tool_call", "id": "ct_1", "call_id": "c2", "name": "bash", "input": "rm -rf /"}, "shell.recursive_delete"),
+    ({"type": "teleport_call", "id": "tp_1", "call_id": "c3", "where": "prod"}, "aarmor.uninspectable"),
+]
+
+
+@pytest.mark.parametrize("item,rule", ITEMS, ids=[i[0]["type"] for i in ITEMS])
+def test_responses_items_the_client_runs_are_decided(aarmor, scripted, item, rule):
+    resp = {"id": "r", "object": "response", "status": "completed", "output": [item]}
+    r = ask_llm(aarmor, scripted, "/v1/responses", as_json(resp))
+    assert r.status_code == 200
+    out = r.json()["output"]
+    assert [o["type"] for o in out] == ["message"], out
+    assert "rm -rf" not in r.text
+    d = [x for x in aarmor.receipts() if x["kind"] == "decision" and x["action"]["operation"] == "call"][-1]
+    assert d["decision"]["result"] == "DENY" and d["decision"]["rule"] == rule, d["decision"]
+    # Control: a plain function call passes unchanged.
+    ok = {"type": "function_call", "id": "fc_1", "call_id": "c9", "name": "get_weather", "arguments": "{\"city\": \"Oslo\"}"}
+    r = ask_llm(aarmor, scripted, "/v1/responses", as_json({**resp, "output": [ok]}))
+    assert r.json()["output"] == [ok]
+
+
+def test_chat_custom_and_unknown_call_types_are_decided(aarmor, scripted):
+    calls = [{"id": "c1", "type": "custom", "custom": {"name": "bash", "input": "rm -rf /"}},
+             {"id": "c2", "type": "hologram", "hologram": {"name": "x"}}]
+    resp = {"id": "c", "object": "chat.completion", "choices": [
+        {"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": None, "tool_calls": calls}}]}
+    r = ask_llm(aarmor, scripted, "/v1/chat/completions", as_json(resp))
+    assert r.status_code == 200
+    msg = r.json()["choices"][0]["message"]
+    assert "tool_calls" not in msg and "rm -rf" not in r.text
+    rules = [x["decision"]["rule"] for x in aarmor.receipts() if x["kind"] == "decision" and x["action"]["operation"] == "call"]
+    # The calls of one response are decided concurrently: their receipts come in either order.
+    assert sorted(rules[-2:]) == ["aarmor.uninspectable", "shell.recursive_delete"], rules
+
+
+def test_unreadable_llm_responses_are_refused(aarmor, scripted):
+    denied_call = {"id": "c1", "type": "function", "function": {"name": "bash", "arguments": json.dumps({"command": "rm -rf /"})}}
+    chat = {"id": "c", "object": "chat.completion", "choices": [
+        {"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": None, "tool_calls": [denied_call]}}]}
+    # NaN beside a denied call: the SDK's JSON parser reads it, serde's does not.
+    body = json.dumps(chat).replace('"object"', '"x": NaN, "object"').encode()
+    r = ask_llm(aarmor, scripted, "/v1/chat/completions", (200, [("content-type", "application/json")], body))
+    assert r.status_code == 502 and "uninspectable-response" in r.text and "rm -rf" not in r.text
+    # Two Content-Type headers.
+    r = ask_llm(aarmor, scripted, "/v1/chat/completions",
+                (200, [("content-type", "application/json"), ("content-type", "text/event-stream")], json.dumps(chat).encode()))
+    assert r.status_code == 502
+    # A stream sent as application/json to a client that asked for a stream: read as the stream
+    # the SDK reads, so the denied call is withheld.
+    chunk = {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, **denied_call}]}, "finish_reason": "tool_calls"}]}
+    sse = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode()
+    r = ask_llm(aarmor, scripted, "/v1/chat/completions", (200, [("content-type", "application/json")], sse), stream=True)
+    assert r.status_code == 200 and "rm -rf" not in r.text and "blocked by policy" in r.text, r.text
+    # Control: the same call as a normal response is judged and withheld the ordinary way.
+    r = ask_llm(aarmor, scripted, "/v1/chat/completions", as_json(chat))
+    assert r.status_code == 200 and "tool_calls" not in r.json()["choices"][0]["message"]
+
+
+def test_an_event_the_gate_cannot_read_cuts_the_stream(aarmor, scripted):
+    call = {"type": "function_call", "id": "fc", "call_id": "c", "name": "bash", "arguments": json.dumps({"command": "rm -rf /"})}
+    # Numbered events (a gate that renumbers them once indexed a number as an object: a panic).
+    events = [{"type": "response.created", "sequence_number": 0, "response": {"id": "r", "output": []}},
+              {"type": "response.output_item.added", "sequence_number": 1, "output_index": 0, "item": call}]
+    sse = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: 42\n\n"
+    sse += f"data: {json.dumps({'type': 'response.output_item.done', 'sequence_number': 3, 'output_index': 0, 'item': call})}\n\n"
+    try:
+        r = ask_llm(aarmor, scripted, "/v1/responses", (200, [("content-type", "text/event-stream")], sse.encode()), stream=True)
+        text = r.text
+    except requests.RequestException:
+        text = ""
+    assert "rm -rf" not in text
+    # The proxy survived and serves the next request.
+    assert requests.get(f"http://127.0.0.1:{aarmor.admin}/healthz", timeout=5).status_code == 200
+    assert "panicked" not in aarmor.logs()
+
+
+# --- 8. Upgrades --------------------------------------------------------------------------------
+
+def test_a_websocket_upgrade_is_an_action(start_aarmor, pki):
+    from test_data_plane import WebSocketEcho
+    from websockets.sync.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    server = WebSocketEcho(*pki["leaf"])
+    try:
+        a = start_aarmor()
+        ctx = ssl.create_default_context(cafile=str(a.ca))
+        with pytest.raises(InvalidStatus) as refused:
+            with connect(f"wss://localhost:{server.port}/echo", ssl=ctx, proxy=a.url, open_timeout=10) as ws:
+                ws.send(KEY)
+        assert refused.value.response.status_code == 403
+        d = last_decision(a)
+        assert d["decision"]["result"] == "DENY" and d["decision"]["rule"] == "upgrade.not_allowed"
+        assert d["action"]["operation"] == "upgrade" and d["action"]["parameters"]["protocol"] == "websocket"
+        # Control: the host listed in upgrades.allowed_hosts upgrades, decided and receipted.
+        b = start_aarmor(policy_files=pack_data(lambda c: c["upgrades"]["allowed_hosts"].update({"localhost": True})))
+        with connect(f"wss://localhost:{server.port}/echo", ssl=ssl.create_default_context(cafile=str(b.ca)),
+                     proxy=b.url, open_timeout=10) as ws:
+            ws.send("hello")
+            assert ws.recv(timeout=10) == "hello"
+        assert last_decision(b)["decision"]["result"] == "ALLOW"
+    finally:
+        server.close()
+
+
+# --- Parser differentials -----------------------------------------------------------------------
+
+DIFFERENTIALS = [
+    ("duplicate keys", b'{"to": "user@corp.example", "to": "attacker@evil.example", "k": "%s"}', {"content-type": "application/json"}),
+    ("NaN", b'{"k": "%s", "n": NaN}', {"content-type": "application/json"}),
+    ("lone surrogate", b'{"k": "%s", "s": "\\ud800"}', {"content-type": "text/plain"}),
+    ("nesting past 128", b'[' * 200 + b'"%s"' + b']' * 200, {}),
+    ("UTF-16", b"", {"content-type": "application/json"}),
+    ("broken multipart", b"--x\r\nnot a part %s", {"content-type": "multipart/form-data; boundary=b"}),
+    ("two content types", b'{"k": "%s"}', [("content-type", "text/plain"), ("content-type", "application/json")]),
+    ("unknown content coding", b"%s", {"content-type": "text/plain", "content-encoding": "x-lzma"}),
+]
+
+
+@pytest.mark.parametrize("name,body,headers", DIFFERENTIALS, ids=[d[0] for d in DIFFERENTIALS])
+def test_what_aarmor_cannot_read_as_the_upstream_does_is_refused(aarmor, upstream, name, body, headers):
+    body = body.replace(b"%s", KEY.encode()) if b"%s" in body else '{"k": "%s"}'.replace("%s", KEY).encode("utf-16")
+    before = len(upstream.seen)
+    r = raw_https_headers(aarmor, upstream.port, body, list(headers.items()) if isinstance(headers, dict) else headers)
+    assert r["status"] in (413, 415), (name, r)
+    assert len(upstream.seen) == before, name
+    d = last_decision(aarmor)
+    assert d["decision"]["result"] == "DENY" and d["decision"]["rule"] == "aarmor.uninspectable", d["decision"]
+    assert json.loads(r["body"])["action_id"] == d["action"]["action_id"]
+    # Control: the same fields as plain JSON reach policy, which denies the key the ordinary way.
+    r = raw_https_headers(aarmor, upstream.port, json.dumps({"k": KEY}).encode(), [("content-type", "application/json")])
+    assert r["status"] == 403 and last_decision(aarmor)["decision"]["rule"] == "secrets.outbound"
+
+
+def raw_https_headers(a, port, body, headers):
+    s = socket.create_connection(("127.0.0.1", a.port), timeout=10)
+    s.sendall(f"CONNECT localhost:{port} HTTP/1.1\r\n\r\n".encode())
+    assert s.recv(4096).startswith(b"HTTP/1.1 200")
+    ctx = ssl.create_default_context(cafile=str(a.ca))
+    t = ctx.wrap_socket(s, server_hostname="localhost")
+    lines = ["POST /v1/notes HTTP/1.1", "Host: localhost", f"Content-Length: {len(body)}", "Connection: close"]
+    lines += [f"{k}: {v}" for k, v in headers]
+    t.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+    data = b""
+    while True:
+        chunk = t.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return {"status": int(data.split(b" ", 2)[1]), "body": data.split(b"\r\n\r\n", 1)[-1]}
+
+
+def test_json_under_a_byte_order_mark_is_still_mcp(aarmor, upstream):
+    before = len(upstream.seen)
+    body = b"\xef\xbb\xbf" + json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                                         "params": {"name": "note", "arguments": {"k": KEY}}}).encode()
+    r = post(aarmor, f"https://localhost:{upstream.port}/mcp", data=body, headers={"content-type": "application/json"})
+    assert r.status_code == 200 and r.json()["error"]["code"] == -32001
+    assert len(upstream.seen) == before
+    d = last_decision(aarmor)
+    assert d["action"]["protocol"] == "mcp" and d["action"]["tool"] == "localhost.note"
+
+
+# --- HTTP/2 bodies without Content-Length ------------------------------------------------------
+
+def test_http2_body_without_content_length_is_decided(aarmor, upstream):
+    import subprocess
+
+    before = len(upstream.seen)
+    # A GET with a body streamed from stdin: no Content-Length on HTTP/2, only the stream's end.
+    r = subprocess.run(["curl", "-sS", "--max-time", "20", "--http2", "-x", aarmor.url, "--cacert", str(aarmor.ca),
+                        "-X", "GET", "-T", "-", "-H", "content-type: application/json", "-o", "/dev/null",
+                        "-w", "%{http_code} %{http_version}", f"https://localhost:{upstream.port}/v1/read"],
+                       input=json.dumps({"k": KEY}).encode(), capture_output=True, timeout=30)
+    code, version = r.stdout.decode().split()
+    assert (code, version) == ("403", "2"), r.stdout + r.stderr
+    assert len(upstream.seen) == before
+    assert last_decision(aarmor)["decision"]["rule"] == "secrets.outbound"
