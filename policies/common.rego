@@ -24,13 +24,16 @@ mcp_session_message if {
 }
 
 # Requests that are decided like every other but run no tool: an LLM API request, an MCP session
-# message, a protocol switch. Rules about what leaves (secrets, sinks) apply to them; rules about
+# message, a protocol switch, a spliced connection. Rules about what leaves (secrets, sinks) apply to them; rules about
 # what a tool does (intent, context, payments, arguments) leave them alone.
 protocol_traffic if llm_request
 
 protocol_traffic if mcp_session_message
 
 protocol_traffic if input.action.operation == "upgrade"
+
+# A connection spliced byte for byte (a bypass rule), decided before it is made.
+protocol_traffic if input.action.operation == "connect"
 
 # The action is a request leaving the network (its target is where the bytes go), not a tool
 # call an LLM proposed.

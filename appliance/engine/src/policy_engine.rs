@@ -237,13 +237,26 @@ impl Inner {
         }
         let schema = self.schema_input(set, action, &params);
         let session = session_of(action);
+        // What the agent read in any of its sessions counts in this one too.
+        let reads = self.context.agent_reads(agent_of(action));
         // One look at the session for both.
         let (context, intent) = self
             .context
             .read(&session, |s| {
-                (s.to_json(), s.intent_json(&action.parameters))
+                (s.to_json_with(reads.as_ref()), s.intent_json(&action.parameters))
             })
-            .unwrap_or_else(|| (json!({"session": session.0, "action_count": 0}), Map::new()));
+            .unwrap_or_else(|| match &reads {
+                Some(r) => {
+                    let fresh = crate::context::SessionState::new(
+                        &session.0,
+                        agent_of(action),
+                        String::new(),
+                        "",
+                    );
+                    (fresh.to_json_with(Some(r)), Map::new())
+                }
+                None => (json!({"session": session.0, "action_count": 0}), Map::new()),
+            });
         json!({
             "action": action_json,
             "identity": serde_json::to_value(&action.identity).unwrap_or(json!({})),
@@ -264,6 +277,9 @@ impl Inner {
         }
         if let Some(refused) = refusal_check(action) {
             return refused;
+        }
+        if let Some(foreign) = self.session_check(action) {
+            return foreign;
         }
         // Parameters too large to show policy: no rule could read them, so no rule matching is
         // not a reason to allow; only a rule that allows explicitly (whatever the parameters,
@@ -304,6 +320,23 @@ impl Inner {
             Ok(c) => resolved(c, input),
             Err(e) => evaluation_failed(&e),
         }
+    }
+
+    /// Denies an action in a session another agent opened: a session is bound to the identity
+    /// that opened it, so naming someone else's session plants nothing and runs nothing.
+    fn session_check(&self, action: &Action) -> Option<Resolution> {
+        let session = session_of(action);
+        let owner = self.context.owner(&session)?;
+        let agent = agent_of(action);
+        if owner == agent {
+            return None;
+        }
+        let mut res = deny_resolution(format!(
+            "session {session} belongs to agent {owner}, not {agent}; refused"
+        ));
+        res.class = Some(DecisionClass::Forbidden);
+        res.rule = Some("session.foreign_identity".into());
+        Some(res)
     }
 
     /// Denies an action whose identity is not verified (unless flagged only) or has expired.

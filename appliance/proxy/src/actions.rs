@@ -86,6 +86,55 @@ impl Mediator for ActionMediator {
         self.shared.engine.knows_proxy_credential(credential)
     }
 
+    async fn on_forbidden_destination(
+        &self,
+        client: Option<std::net::SocketAddr>,
+        credential: Option<&ProxyCredential>,
+        host: &str,
+        addr: std::net::SocketAddr,
+        reason: &str,
+    ) -> SyntheticResponse {
+        // The refusal is an action too (`connect` to the host), decided and receipted: the
+        // engine refuses it for its `forbidden_destination` signal whatever the policy says.
+        let signal = RiskSignal::ForbiddenDestination {
+            address: addr.to_string(),
+            reason: reason.to_string(),
+        };
+        let (action, verdict) = self
+            .decide_connection(client, credential, host, addr, None, vec![signal])
+            .await;
+        let rule = match verdict {
+            FinalVerdict::Deny(d) => d.rule,
+            _ => None,
+        };
+        refusal_problem(
+            403,
+            "destination-forbidden",
+            "The destination is not reachable through aarmor",
+            &format!("{host} ({addr}): {reason}"),
+            &action,
+            rule,
+        )
+    }
+
+    async fn on_splice(
+        &self,
+        client: Option<std::net::SocketAddr>,
+        credential: Option<&ProxyCredential>,
+        host: &str,
+        addr: std::net::SocketAddr,
+        why: &str,
+    ) -> Result<(), SyntheticResponse> {
+        // A splice is unmediated from then on: the decision to make it is an action.
+        let (action, verdict) = self
+            .decide_connection(client, credential, host, addr, Some(why), Vec::new())
+            .await;
+        match verdict {
+            FinalVerdict::Deny(d) => Err(denied_problem(&action, &d)),
+            _ => Ok(()),
+        }
+    }
+
     async fn on_request_head(&self, exchange: &Exchange) -> Result<HeadVerdict, MediationError> {
         // The classification table (aarmor_protocols::classify): everything but a bodiless
         // read gets a decision.
@@ -117,6 +166,57 @@ impl Mediator for ActionMediator {
 }
 
 impl ActionMediator {
+    /// Decides a connection-level action: `connect` to `host` at `addr` (a splice, with why; or
+    /// a refusal, with its signal). Identity comes from the connection: client address and
+    /// proxy credential.
+    async fn decide_connection(
+        &self,
+        client: Option<std::net::SocketAddr>,
+        credential: Option<&ProxyCredential>,
+        host: &str,
+        addr: std::net::SocketAddr,
+        splice: Option<&str>,
+        risk_signals: Vec<RiskSignal>,
+    ) -> (Action, FinalVerdict) {
+        let exchange = Exchange {
+            id: 0,
+            connection: Arc::new(aarmor_core::ConnectionFacts {
+                client_addr: client,
+                mode: aarmor_core::ConnectionMode::ConnectIntercepted,
+                target: None,
+                sni: None,
+                credential: credential.cloned(),
+                client_cert: None,
+            }),
+            request: aarmor_core::RequestHead {
+                method: "CONNECT".into(),
+                scheme: "https",
+                host: host.to_string(),
+                port: addr.port(),
+                path: "/".into(),
+                headers: Default::default(),
+                has_body: false,
+            },
+        };
+        let mut inspector = self.inspector(&exchange, Kind::Rest);
+        let mut parameters = serde_json::Map::new();
+        parameters.insert("address".into(), Value::String(addr.to_string()));
+        if let Some(why) = splice {
+            parameters.insert("splice".into(), Value::String(why.to_string()));
+        }
+        let draft = ActionDraft {
+            protocol: Protocol::Rest,
+            tool: host.to_string(),
+            operation: "connect".into(),
+            parameters,
+            risk_signals,
+        };
+        inspector.session();
+        let action = inspector.action(draft);
+        let verdict = inspector.decide(&action).await;
+        (action, verdict)
+    }
+
     fn inspector(&self, exchange: &Exchange, kind: Kind) -> ActionInspector {
         let identity = self
             .shared

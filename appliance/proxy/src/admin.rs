@@ -101,7 +101,9 @@ pub(crate) fn vote_reply(
             let status = match &e {
                 ApprovalError::NotFound(_) => 404,
                 ApprovalError::Gone(_) => 410,
-                ApprovalError::NotEligible(..) | ApprovalError::SelfApproval(_) => 403,
+                ApprovalError::NotEligible(..)
+                | ApprovalError::SelfApproval(_)
+                | ApprovalError::OperatorAsApprover(_) => 403,
                 ApprovalError::AlreadyVoted(_) => 409,
             };
             tracing::warn!(approval = %id, approver = %approver.name, error = %e, "approval answer refused");
@@ -158,9 +160,9 @@ impl AdminApp {
         let approvals = &desk.approvals;
         match (method.as_str(), parts.as_slice()) {
             ("GET", ["", "v1", "approvals"]) => {
-                json_reply(200, json!({"approvals": approvals.list()}))
+                json_reply(200, json!({"approvals": approvals.list_for(&approver)}))
             }
-            ("GET", ["", "v1", "approvals", id]) => match approvals.get(id) {
+            ("GET", ["", "v1", "approvals", id]) => match approvals.get_for(id, &approver) {
                 Some(r) => json_reply(200, json!(r)),
                 None => json_reply(404, json!({"error": format!("no pending approval {id}")})),
             },

@@ -81,23 +81,48 @@ impl<'de> Deserialize<'de> for BypassRule {
     }
 }
 
-/// Whether a destination (host name as asked, and the address it resolved to) is bypassed.
-pub fn is_bypassed(rules: &[BypassRule], host: &str, ip: Option<IpAddr>) -> bool {
+/// How a destination matched a bypass rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BypassMatch {
+    /// By its host name (a `Host` or `Wildcard` rule): only as good as the name is true, so a
+    /// caller that did not resolve the name itself must check that the address is the name's.
+    Name,
+    /// By its address (a `Net` rule).
+    Address,
+}
+
+/// How a destination (host name as asked, and the address it resolved to) is bypassed, if it is.
+pub fn bypass_match(rules: &[BypassRule], host: &str, ip: Option<IpAddr>) -> Option<BypassMatch> {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
     let host_ip = host
         .trim_start_matches('[')
         .trim_end_matches(']')
         .parse::<IpAddr>()
         .ok();
-    rules.iter().any(|rule| match rule {
-        BypassRule::Host(h) => *h == host,
-        BypassRule::Wildcard(d) => {
-            host.len() > d.len() + 1
-                && host.ends_with(d.as_str())
-                && host.as_bytes()[host.len() - d.len() - 1] == b'.'
-        }
+    let by_address = rules.iter().any(|rule| match rule {
         BypassRule::Net(net) => ip.or(host_ip).is_some_and(|ip| net.contains(&ip)),
-    })
+        _ => false,
+    });
+    if by_address {
+        return Some(BypassMatch::Address);
+    }
+    rules
+        .iter()
+        .any(|rule| match rule {
+            BypassRule::Host(h) => *h == host,
+            BypassRule::Wildcard(d) => {
+                host.len() > d.len() + 1
+                    && host.ends_with(d.as_str())
+                    && host.as_bytes()[host.len() - d.len() - 1] == b'.'
+            }
+            BypassRule::Net(_) => false,
+        })
+        .then_some(BypassMatch::Name)
+}
+
+/// Whether a destination (host name as asked, and the address it resolved to) is bypassed.
+pub fn is_bypassed(rules: &[BypassRule], host: &str, ip: Option<IpAddr>) -> bool {
+    bypass_match(rules, host, ip).is_some()
 }
 
 #[cfg(test)]

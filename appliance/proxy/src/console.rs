@@ -297,7 +297,7 @@ impl Console {
                 }
                 let version = *changes.borrow();
                 let items: Vec<Value> = approvals
-                    .list()
+                    .list_for(&approver)
                     .into_iter()
                     .map(|r| {
                         let verdict = approvals.may_answer(&r, &approver);

@@ -20,7 +20,7 @@ use pingora::server::ShutdownWatch;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::Instrument;
 
-use crate::bypass::is_bypassed;
+use crate::bypass::{bypass_match, is_bypassed, BypassMatch};
 use crate::head::{parse_proxy_authorization, raw_response, read_first_head, HeadError};
 use crate::http_engine::{mode_label, AarmorHttp};
 use crate::mint::ConnectionResolver;
@@ -53,6 +53,15 @@ struct Peer {
     addr: Option<SocketAddr>,
     credential: Option<ProxyCredential>,
     cert: Option<ClientCertificate>,
+}
+
+/// A connection to splice, and why.
+struct Splice<'a> {
+    client: Option<SocketAddr>,
+    credential: Option<&'a ProxyCredential>,
+    host: &'a str,
+    addr: SocketAddr,
+    why: &'a str,
 }
 
 /// What the first bytes of a tunnel (or redirected connection) turned out to be.
@@ -438,24 +447,29 @@ impl FrontEnd {
                 .await;
             }
         };
-        if self.plane.is_admin(addr) {
-            tracing::warn!(%addr, "CONNECT to the admin listener refused");
-            return reply_and_close(
-                &mut l4,
-                403,
-                "Forbidden",
-                &[],
-                problem(
-                    403,
-                    "admin-unreachable",
-                    "The admin listener is not reachable through the proxy",
-                    &format!("{addr} is aarmor's admin listener"),
-                ),
-            )
-            .await;
+        if let Some(reason) = self.plane.forbidden_destination(addr) {
+            self.plane
+                .metrics
+                .client_errors
+                .with_label_values(&["forbidden_destination"])
+                .inc();
+            tracing::warn!(%addr, %reason, "CONNECT to a forbidden destination refused");
+            let refusal = self
+                .plane
+                .mediator
+                .on_forbidden_destination(client, credential.as_ref(), &host, addr, &reason)
+                .await;
+            return reply_and_close(&mut l4, 403, "Forbidden", &[], Some(refusal)).await;
         }
         if is_bypassed(&settings.bypass, &host, Some(addr.ip())) {
-            return self.splice(l4, early, addr, true).await;
+            let splice = Splice {
+                client,
+                credential: credential.as_ref(),
+                host: &host,
+                addr,
+                why: "a bypass rule matches the CONNECT target",
+            };
+            return self.splice(l4, early, splice, true).await;
         }
         if l4
             .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
@@ -550,8 +564,17 @@ impl FrontEnd {
             }
         };
         tracing::Span::current().record("target", dst.to_string().as_str());
-        if self.plane.is_admin(dst) {
-            tracing::warn!(%dst, "redirected connection to the admin listener refused");
+        if let Some(reason) = self.plane.forbidden_destination(dst) {
+            self.plane
+                .metrics
+                .client_errors
+                .with_label_values(&["forbidden_destination"])
+                .inc();
+            tracing::warn!(%dst, %reason, "redirected connection to a forbidden destination refused");
+            self.plane
+                .mediator
+                .on_forbidden_destination(client, None, &dst.ip().to_string(), dst, &reason)
+                .await;
             return;
         }
         let (buf, start) = match read_tunnel_start(
@@ -576,8 +599,33 @@ impl FrontEnd {
         match start {
             TunnelStart::Tls { server_name } => {
                 let host = server_name.clone().unwrap_or_else(|| dst.ip().to_string());
-                if is_bypassed(bypass, &host, Some(dst.ip())) {
-                    return self.splice(l4, &buf, dst, false).await;
+                let splice = |why| Splice {
+                    client,
+                    credential: None,
+                    host: &host,
+                    addr: dst,
+                    why,
+                };
+                match bypass_match(bypass, &host, Some(dst.ip())) {
+                    Some(BypassMatch::Address) => {
+                        let why = "a bypass rule matches the destination address";
+                        return self.splice(l4, &buf, splice(why), false).await;
+                    }
+                    // The name is the agent's word and so is the address: splice only where
+                    // the name really resolves, else intercept (mediated like anything else).
+                    Some(BypassMatch::Name) if self.resolves_to(&host, dst).await => {
+                        let why = "a bypass rule matches the TLS server name, which resolves to the destination";
+                        return self.splice(l4, &buf, splice(why), false).await;
+                    }
+                    Some(BypassMatch::Name) => {
+                        self.plane
+                            .metrics
+                            .client_errors
+                            .with_label_values(&["bypass_address_mismatch"])
+                            .inc();
+                        tracing::warn!(sni = %host, %dst, "the bypassed name does not resolve to the destination; intercepting instead of splicing");
+                    }
+                    None => {}
                 }
                 let facts = ConnectionFacts {
                     client_addr: client,
@@ -595,8 +643,16 @@ impl FrontEnd {
                     .await
             }
             TunnelStart::Http => {
-                if is_bypassed(bypass, &dst.ip().to_string(), Some(dst.ip())) {
-                    return self.splice(l4, &buf, dst, false).await;
+                let ip = dst.ip().to_string();
+                if is_bypassed(bypass, &ip, Some(dst.ip())) {
+                    let splice = Splice {
+                        client,
+                        credential: None,
+                        host: &ip,
+                        addr: dst,
+                        why: "a bypass rule matches the destination address",
+                    };
+                    return self.splice(l4, &buf, splice, false).await;
                 }
                 l4.rewind(&buf);
                 let facts = ConnectionFacts {
@@ -614,8 +670,16 @@ impl FrontEnd {
                 self.serve_http(l4, facts, shutdown).await
             }
             TunnelStart::Garbage(reason) => {
-                if is_bypassed(bypass, &dst.ip().to_string(), Some(dst.ip())) {
-                    return self.splice(l4, &buf, dst, false).await;
+                let ip = dst.ip().to_string();
+                if is_bypassed(bypass, &ip, Some(dst.ip())) {
+                    let splice = Splice {
+                        client,
+                        credential: None,
+                        host: &ip,
+                        addr: dst,
+                        why: "a bypass rule matches the destination address of a connection that is neither TLS nor HTTP",
+                    };
+                    return self.splice(l4, &buf, splice, false).await;
                 }
                 self.plane
                     .metrics
@@ -623,7 +687,33 @@ impl FrontEnd {
                     .with_label_values(&["not_tls_or_http"])
                     .inc();
                 tracing::warn!(%reason, "redirected connection is neither TLS nor HTTP; closing (fail closed)");
+                // Refused with a receipt: what aarmor cannot read does not leave.
+                self.plane
+                    .mediator
+                    .on_forbidden_destination(
+                        client,
+                        None,
+                        &ip,
+                        dst,
+                        &format!("the connection is neither TLS nor HTTP ({reason}) and no bypass rule splices it"),
+                    )
+                    .await;
             }
+        }
+    }
+
+    /// Whether `host` resolves (with aarmor's resolver) to `dst`'s address.
+    async fn resolves_to(&self, host: &str, dst: SocketAddr) -> bool {
+        let deadline = Self::timeout(self.plane.upstream.connect_timeout_ms);
+        let lookup = tokio::net::lookup_host((host, dst.port()));
+        match tokio::time::timeout(deadline, lookup).await {
+            Ok(Ok(addrs)) => {
+                let want = aarmor_core::host::canonical_ip(dst.ip());
+                addrs
+                    .map(|a| aarmor_core::host::canonical_ip(a.ip()))
+                    .any(|ip| ip == want)
+            }
+            _ => false,
         }
     }
 
@@ -734,14 +824,28 @@ impl FrontEnd {
         let _ = ServerApp::process_new(&self.http, stream, shutdown).await;
     }
 
-    /// Byte-for-byte splice, no TLS termination (bypass).
+    /// Byte-for-byte splice, no TLS termination (bypass), once the mediator has decided it
+    /// (a `connect` action, receipted): a refused one is closed (403 to a CONNECT).
     async fn splice(
         self: &Arc<Self>,
         mut l4: L4Stream,
         early: &[u8],
-        addr: SocketAddr,
+        splice: Splice<'_>,
         answer_connect: bool,
     ) {
+        let addr = splice.addr;
+        if let Err(refusal) = self
+            .plane
+            .mediator
+            .on_splice(splice.client, splice.credential, splice.host, addr, splice.why)
+            .await
+        {
+            tracing::warn!(%addr, "bypass splice refused by policy");
+            if answer_connect {
+                reply_and_close(&mut l4, 403, "Forbidden", &[], Some(refusal)).await;
+            }
+            return;
+        }
         let connect = Self::timeout(self.plane.upstream.connect_timeout_ms);
         let mut upstream =
             match tokio::time::timeout(connect, tokio::net::TcpStream::connect(addr)).await {

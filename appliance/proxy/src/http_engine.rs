@@ -15,6 +15,7 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorSource, ErrorType, Result};
 
+use crate::host_names::{HostNames, NamedAddress};
 use crate::plane::Plane;
 
 /// Where one request goes.
@@ -134,6 +135,28 @@ fn named_host(req: &RequestHeader, default_port: u16) -> Result<Option<String>, 
 /// redirected transparently is the exception the README states: it proves nothing, so policy
 /// sees the `Host` it names.)
 pub fn request_view(
+    req: &RequestHeader,
+    facts: &ConnectionFacts,
+    has_body: bool,
+    host_names: &HostNames,
+) -> std::result::Result<(RequestHead, Option<String>), ViewError> {
+    let (mut head, origin_form) = view(req, facts, has_body)?;
+    // An address a configured host resolves to is that host (see `host_names`).
+    match host_names.lookup(&head.host) {
+        Some(NamedAddress::One(name)) => head.host = name,
+        Some(NamedAddress::Ambiguous(names)) => {
+            return Err(ViewError::Misdirected(format!(
+                "{} is the address of several configured hosts ({}): name the one you mean",
+                head.host,
+                names.join(", ")
+            )))
+        }
+        None => {}
+    }
+    Ok((head, origin_form))
+}
+
+fn view(
     req: &RequestHeader,
     facts: &ConnectionFacts,
     has_body: bool,
@@ -293,12 +316,20 @@ impl AarmorHttp {
             _ => {
                 let deadline = Duration::from_millis(self.plane.upstream.connect_timeout_ms);
                 match crate::upstream::resolve(&head.host, head.port, deadline).await {
-                    Ok(addr) if self.plane.is_admin(addr) => Err(SyntheticResponse::problem(
-                        403,
-                        "admin-unreachable",
-                        "The admin listener is not reachable through the proxy",
-                        &format!("{addr} is aarmor's admin listener"),
-                    )),
+                    Ok(addr) if self.plane.forbidden_destination(addr).is_some() => {
+                        let reason = self.plane.forbidden_destination(addr).unwrap_or_default();
+                        Err(self
+                            .plane
+                            .mediator
+                            .on_forbidden_destination(
+                                facts.client_addr,
+                                facts.credential.as_ref(),
+                                &head.host,
+                                addr,
+                                &reason,
+                            )
+                            .await)
+                    }
                     Ok(addr) => Ok(Route {
                         addr,
                         tls: false,
@@ -428,7 +459,13 @@ impl ProxyHttp for AarmorHttp {
 
         // Whether a body follows, from the framing: HTTP/2 requests need no Content-Length.
         let has_body = !session.is_body_empty();
-        let (head, origin_form) = match request_view(session.req_header(), &facts, has_body) {
+        let view = request_view(
+            session.req_header(),
+            &facts,
+            has_body,
+            &self.plane.host_names,
+        );
+        let (head, origin_form) = match view {
             Ok(v) => v,
             Err(ViewError::BadTarget(reason)) => {
                 self.plane

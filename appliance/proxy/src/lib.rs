@@ -16,6 +16,7 @@ pub mod decode;
 pub mod facts;
 pub mod front;
 pub mod head;
+pub mod host_names;
 pub mod http_engine;
 pub mod inspect;
 pub mod metrics;

@@ -30,6 +30,8 @@ pub struct Plane {
     pub relayed: crate::tls_listener::Relayed,
     /// The admin listener, which no proxied connection may reach.
     pub admin_listen: std::net::SocketAddr,
+    /// Addresses of the hosts configuration names (requests by address are judged as them).
+    pub host_names: Arc<crate::host_names::HostNames>,
     next_exchange: AtomicU64,
 }
 
@@ -47,7 +49,10 @@ impl Plane {
         connector: pingora::connectors::http::Connector,
         admin_listen: std::net::SocketAddr,
     ) -> Self {
+        let host_names = crate::host_names::HostNames::new(mediation.protocol_config().named_hosts());
+        host_names.start();
         Self {
+            host_names,
             proxy,
             upstream,
             mediation,
@@ -64,23 +69,35 @@ impl Plane {
         }
     }
 
-    /// Whether `addr` is the admin listener (approvals, console, metrics): never proxied to, so
-    /// an agent cannot approve its own actions through the proxy.
-    pub fn is_admin(&self, addr: std::net::SocketAddr) -> bool {
-        let admin = self.admin_listen;
-        if addr.port() != admin.port() {
-            return false;
+    /// Why aarmor must not connect to `addr` for an agent, if it must not: one of its own
+    /// listeners (the admin listener, where approvals are answered, or a proxy listener: a loop),
+    /// or a link-local, metadata or other special address not listed in
+    /// `[upstream] allow_special_destinations`.
+    pub fn forbidden_destination(&self, addr: std::net::SocketAddr) -> Option<String> {
+        let ip = aarmor_core::host::canonical_ip(addr.ip());
+        let own = [
+            Some(("the admin listener", self.admin_listen)),
+            Some(("the proxy listener", self.proxy.listen)),
+            self.proxy.tls_listen.map(|l| ("the TLS proxy listener", l)),
+            self.proxy.transparent_listen.map(|l| ("the transparent listener", l)),
+        ];
+        for (name, listener) in own.into_iter().flatten() {
+            if listener.port() == addr.port() && reaches(listener, ip) {
+                return Some(format!("{addr} is aarmor's own {name}"));
+            }
         }
-        let ip = match addr.ip() {
-            std::net::IpAddr::V6(v6) => v6
-                .to_ipv4_mapped()
-                .map(std::net::IpAddr::V4)
-                .unwrap_or(std::net::IpAddr::V6(v6)),
-            v4 => v4,
-        };
-        ip == admin.ip()
-            || ip.is_unspecified()
-            || (ip.is_loopback() && (admin.ip().is_loopback() || admin.ip().is_unspecified()))
+        if aarmor_core::host::is_link_local_or_special(ip)
+            && !self
+                .upstream
+                .allow_special_destinations
+                .iter()
+                .any(|net| net.contains(&ip))
+        {
+            return Some(format!(
+                "{ip} is a link-local, metadata or special address (allow it in upstream.allow_special_destinations)"
+            ));
+        }
+        None
     }
 
     pub fn next_exchange_id(&self) -> u64 {
@@ -147,4 +164,18 @@ impl Plane {
             }
         }
     }
+}
+
+/// Whether a connection to `ip` on the listener's port reaches the listener: its own address,
+/// any address of this host when it listens on all of them, loopback when it listens there.
+fn reaches(listener: std::net::SocketAddr, ip: std::net::IpAddr) -> bool {
+    let bound = aarmor_core::host::canonical_ip(listener.ip());
+    if ip == bound || ip.is_unspecified() {
+        return true;
+    }
+    if ip.is_loopback() && (bound.is_loopback() || bound.is_unspecified()) {
+        return true;
+    }
+    // Bound to every address: is `ip` one of this host's? Only a local address can be bound.
+    bound.is_unspecified() && std::net::UdpSocket::bind((ip, 0)).is_ok()
 }

@@ -86,6 +86,10 @@ pub struct UpstreamSettings {
     pub idle_timeout_s: u64,
     /// Idle upstream connections kept per worker.
     pub pool_size: usize,
+    /// Link-local, metadata and other special addresses (169.254.0.0/16, fe80::/10,
+    /// fd00:ec2::254, 0.0.0.0, multicast) that aarmor may connect to: none by default, so an agent
+    /// cannot reach a cloud metadata service through the proxy. Listed as CIDRs.
+    pub allow_special_destinations: Vec<ipnet::IpNet>,
 }
 
 impl Default for UpstreamSettings {
@@ -96,6 +100,7 @@ impl Default for UpstreamSettings {
             read_timeout_ms: 300_000,
             idle_timeout_s: 60,
             pool_size: 128,
+            allow_special_destinations: Vec::new(),
         }
     }
 }

@@ -84,6 +84,11 @@ impl Directory {
         }
     }
 
+    /// Whether `name` is a configured approver (with a token of their own).
+    pub fn is_approver(&self, name: &str) -> bool {
+        self.by_token.values().any(|a| a.name == name)
+    }
+
     /// Whether anyone at all can answer.
     pub fn anyone(&self) -> bool {
         self.operator_token.is_some() || !self.by_token.is_empty()

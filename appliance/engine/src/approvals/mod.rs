@@ -92,6 +92,10 @@ pub enum ApprovalError {
     SelfApproval(String),
     #[error("{0} has already answered this approval")]
     AlreadyVoted(String),
+    /// The operator token names a configured approver: it may answer for automation, never as
+    /// one of the people whose distinct votes make a quorum.
+    #[error("the operator token cannot answer as approver {0}: they answer with their own token")]
+    OperatorAsApprover(String),
 }
 
 /// The result of one vote.
@@ -222,6 +226,20 @@ impl Approvals {
     }
 
     /// Requests still waiting, oldest first.
+    /// The pending approvals `approver` may see: those routed to one of their groups (or to no
+    /// group); the operator token sees all.
+    pub fn list_for(&self, approver: &Approver) -> Vec<ApprovalRequest> {
+        self.list()
+            .into_iter()
+            .filter(|r| routed_to(r, approver))
+            .collect()
+    }
+
+    /// One pending approval, if `approver` may see it.
+    pub fn get_for(&self, id: &str, approver: &Approver) -> Option<ApprovalRequest> {
+        self.get(id).filter(|r| routed_to(r, approver))
+    }
+
     pub fn list(&self) -> Vec<ApprovalRequest> {
         let Ok(mut map) = self.pending.lock() else {
             return Vec::new();
@@ -291,13 +309,21 @@ impl Approvals {
             return Err(ApprovalError::Gone(id.to_string()));
         }
         self.may_answer(&pending.request, approver)?;
-        if pending
-            .request
-            .votes
-            .iter()
-            .any(|v| v.approver == approver.name)
-        {
-            return Err(ApprovalError::AlreadyVoted(approver.name.clone()));
+        if approver.operator && self.directory().is_approver(&approver.name) {
+            return Err(ApprovalError::OperatorAsApprover(approver.name.clone()));
+        }
+        // Distinct votes: one per approver, and one for the operator token whatever names it
+        // gives (one token cannot complete a quorum alone).
+        let voted = pending.request.votes.iter().any(|v| {
+            v.approver == approver.name || (approver.operator && v.via == "operator")
+        });
+        if voted {
+            let who = if approver.operator {
+                "the operator token".to_string()
+            } else {
+                approver.name.clone()
+            };
+            return Err(ApprovalError::AlreadyVoted(who));
         }
         let vote = Vote {
             approver: approver.name.clone(),
@@ -348,6 +374,13 @@ impl Approvals {
         self.changed();
         Ok(outcome)
     }
+}
+
+/// Whether an approval is routed to `approver`: an operator token, an approval routed to no
+/// group, or one of the approver's groups among those it is routed to.
+fn routed_to(request: &ApprovalRequest, approver: &Approver) -> bool {
+    let groups = request.eligible_groups();
+    approver.operator || groups.is_empty() || groups.iter().any(|g| approver.groups.contains(g))
 }
 
 /// How risky a held action looks to an approver: data classes touched, drift and argument

@@ -165,3 +165,44 @@ fn risk_levels_follow_data_drift_and_provenance() {
         "critical"
     );
 }
+
+/// One operator token is one vote, whatever names it gives, and never the vote of a configured
+/// approver: it cannot complete a quorum of two alone.
+#[test]
+fn the_operator_token_is_one_vote_and_never_an_approver() {
+    let a = desk();
+    let _rx = a.open(request("apr_op", 2, None));
+    let op = |name: &str| a.directory().authenticate("op", Some(name)).unwrap();
+    assert_eq!(
+        a.vote("apr_op", &op("ana"), true, None, "api"),
+        Err(ApprovalError::OperatorAsApprover("ana".into()))
+    );
+    assert_eq!(
+        a.vote("apr_op", &op("ci-bot"), true, None, "api"),
+        Ok(VoteOutcome::Waiting {
+            approvals: 1,
+            quorum: 2
+        })
+    );
+    assert_eq!(
+        a.vote("apr_op", &op("ci-bot-2"), true, None, "api"),
+        Err(ApprovalError::AlreadyVoted("the operator token".into()))
+    );
+    // A real approver completes it.
+    assert_eq!(
+        a.vote("apr_op", &who(&a, "ben"), true, None, "console"),
+        Ok(VoteOutcome::Approved)
+    );
+}
+
+/// Approvers see only what is routed to their groups; the operator sees everything.
+#[test]
+fn approvers_see_only_what_is_routed_to_them() {
+    let a = desk();
+    let _rx = a.open(request("apr_fin", 1, None));
+    assert_eq!(a.list_for(&who(&a, "ana")).len(), 1);
+    assert!(a.list_for(&who(&a, "sec")).is_empty());
+    assert!(a.get_for("apr_fin", &who(&a, "sec")).is_none());
+    let op = a.directory().authenticate("op", None).unwrap();
+    assert_eq!(a.list_for(&op).len(), 1);
+}

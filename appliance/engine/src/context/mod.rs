@@ -15,6 +15,7 @@
 //! (decisions themselves are in the receipt log). A failed write marks the store unavailable, and
 //! the engine then denies every action (fail closed).
 
+pub mod agent_reads;
 pub mod entities;
 pub mod log;
 pub mod provenance;
@@ -334,6 +335,8 @@ pub struct ContextStore {
     sessions: Mutex<HashMap<String, SessionState>>,
     /// Agent ⇒ its active session and when it was last active.
     active: Mutex<HashMap<String, (SessionId, Instant)>>,
+    /// What each agent read, across its sessions.
+    agent_reads: agent_reads::AgentReads,
     last_sweep: Mutex<Instant>,
     metrics: ContextMetrics,
 }
@@ -377,12 +380,17 @@ impl ContextStore {
             log.clone(),
             Duration::from_millis(settings.commit_window_ms),
         )?;
+        let agent_reads = agent_reads::AgentReads::new(
+            Duration::from_secs(settings.session_ttl_s),
+            settings.max_sessions,
+        );
         Ok(Self {
             settings,
             log,
             writer,
             sessions: Mutex::new(HashMap::new()),
             active: Mutex::new(HashMap::new()),
+            agent_reads,
             last_sweep: Mutex::new(Instant::now()),
             metrics: ContextMetrics::new(),
         })
@@ -461,9 +469,30 @@ impl ContextStore {
             .map(|(s, _)| s.clone())
     }
 
+    /// The agent a session belongs to: the one that opened it (in memory, else its log head);
+    /// `None` for a session nobody has opened yet.
+    pub fn owner(&self, session: &SessionId) -> Option<String> {
+        {
+            let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(s) = sessions.get(&session.0) {
+                return Some(s.agent.clone());
+            }
+        }
+        self.log.head(&session.0).ok().flatten().map(|h| h.agent)
+    }
+
+    /// What `agent` read across all of its sessions within the TTL.
+    pub fn agent_reads(&self, agent: &str) -> Option<agent_reads::Reads> {
+        self.agent_reads.of(agent)
+    }
+
     /// Runs `f` on the session's state (loaded from the log, or new) and hands what it appended
     /// to the writer.
-    fn with_session<R>(
+    ///
+    /// Invariant: a session belongs to the agent that opened it. Anything another agent would
+    /// record in it (planted "user" text, actions) is not recorded; the engine refuses that
+    /// agent's actions in it (`session.foreign_identity`).
+    fn with_session<R: Default>(
         &self,
         session: &SessionId,
         agent: &str,
@@ -477,6 +506,10 @@ impl ContextStore {
             }
             let state = self.load(&session.0, agent);
             sessions.insert(session.0.clone(), state);
+        }
+        if sessions.get(&session.0).is_some_and(|s| s.agent != agent) {
+            tracing::warn!(session = %session, agent, "an agent used a session another agent opened; nothing recorded");
+            return R::default();
         }
         let Some(state) = sessions.get_mut(&session.0) else {
             // Inserted just above; unreachable, but never panic on the data path.
@@ -637,6 +670,7 @@ impl ContextStore {
                         let c = classifiers.classify(&text, &o.target, default_class);
                         let found = app.state.add_tool_output(&text, max_text);
                         app.state.add_classification(&c);
+                        self.agent_reads.record(agent, &c, &found);
                         if let Some(id) = &o.action_id {
                             if let Some(a) = app.state.prior_action_mut(&id.0) {
                                 a.classes.insert(c.class);

@@ -222,6 +222,52 @@ impl SessionState {
         intent
     }
 
+    /// `input.context` with what the session's agent read in its other sessions merged in
+    /// (data classes, labels and entities, marked `reads_from_other_sessions`).
+    pub fn to_json_with(&self, agent_reads: Option<&super::agent_reads::Reads>) -> Value {
+        let mut v = self.to_json();
+        let Some(reads) = agent_reads else {
+            return v;
+        };
+        let classes: BTreeSet<DataClass> = self.data_classes.union(&reads.classes).copied().collect();
+        let labels: BTreeSet<DataLabel> = self.data_labels.union(&reads.labels).copied().collect();
+        let new_entities: Vec<&Entity> = reads
+            .entities
+            .iter()
+            .filter(|e| !self.entity_index.contains(&((*e).clone(), Source::ToolOutput)))
+            .collect();
+        if classes.len() == self.data_classes.len()
+            && labels.len() == self.data_labels.len()
+            && new_entities.is_empty()
+        {
+            return v;
+        }
+        let Some(m) = v.as_object_mut() else {
+            return v;
+        };
+        if !classes.is_empty() {
+            m.insert("max_data_class".into(), json!(classes.iter().max()));
+            m.insert("data_classes".into(), json!(classes));
+        }
+        if !labels.is_empty() {
+            m.insert("data_labels".into(), json!(labels));
+        }
+        if !new_entities.is_empty() {
+            let mut list: Vec<Value> = m
+                .get("entities")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            for e in new_entities {
+                list.push(json!({"kind": e.kind, "value": e.value, "source": Source::ToolOutput}));
+            }
+            let skip = list.len().saturating_sub(MAX_ENTITIES_IN_INPUT);
+            m.insert("entities".into(), Value::Array(list.split_off(skip)));
+        }
+        m.insert("reads_from_other_sessions".into(), json!(true));
+        v
+    }
+
     /// `input.context`: fields that are not known yet are absent.
     pub fn to_json(&self) -> Value {
         let mut m = Map::new();
