@@ -1,9 +1,15 @@
 # Helpers shared by the default pack.
 package aarmor.policy
 
-# The action's parameters as one JSON text: patterns that must be found anywhere in the
-# parameters (secrets, URLs, statements) are matched against it.
-params_text := json.marshal(input.action.parameters)
+# Everything the action sends, as one JSON text: patterns that must be found anywhere (secrets,
+# URLs, statements) are matched against it. Besides the parameters: the tool name, the path,
+# and the envelope (an MCP message's other members, a wrapper's extra members, request headers).
+params_text := json.marshal([
+	input.action.tool,
+	object.get(input.action, ["target", "path"], ""),
+	input.action.parameters,
+	object.get(input.action, "envelope", {}),
+])
 
 # Host names of http(s) URLs found anywhere in the parameters.
 param_url_hosts contains lower(m[1]) if {

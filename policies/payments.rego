@@ -8,12 +8,31 @@ payment_tool if {
 	contains(lower(input.action.tool), keyword)
 }
 
-# Where an amount is found: a tool call's arguments, a REST body (JSON or form), a query string.
-amount_fields contains v if v := input.action.parameters.amount
+# Where an amount is found: a field named amount up to four levels deep in the parameters (a
+# tool call's arguments, a REST body, JSON or form, objects and lists inside it, a query string).
+# Looked for only in tools that move money.
+amount_fields contains v if {
+	payment_tool
+	v := input.action.parameters.amount
+}
 
-amount_fields contains v if v := input.action.parameters.body.amount
+amount_fields contains v if {
+	payment_tool
+	some k
+	v := input.action.parameters[k].amount
+}
 
-amount_fields contains v if v := input.action.parameters.query.amount
+amount_fields contains v if {
+	payment_tool
+	some k, j
+	v := input.action.parameters[k][j].amount
+}
+
+amount_fields contains v if {
+	payment_tool
+	some k, j, l
+	v := input.action.parameters[k][j][l].amount
+}
 
 # A name given more than once (amount=10&amount=90000) is a list: every value counts, since the
 # server may act on any of them.
@@ -34,11 +53,12 @@ payment_amounts contains a if {
 	is_number(a)
 }
 
-# Forms and query strings carry numbers as text (Stripe's API takes amount=5000).
+# Forms and query strings carry numbers as text (Stripe's API takes amount=5000), in any form a
+# number parser reads: a sign, decimals, an exponent (1e6).
 payment_amounts contains a if {
 	some v in amount_values
 	is_string(v)
-	regex.match(`^\s*[0-9]+(\.[0-9]+)?\s*$`, v)
+	regex.match(`^\s*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$`, v)
 	a := to_number(trim_space(v))
 }
 

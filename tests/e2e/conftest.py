@@ -126,7 +126,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self._record(body)
         if self.path.startswith("/v1/chat/completions"):
             return self._reply(200, json.dumps(CHAT_COMPLETION).encode())
-        if self.path.startswith("/v1/customers/export"):
+        if self.path.startswith(("/v1/customers/export", "/v1/customers/search")):
             # An executed action that returns personal data.
             return self._reply(200, json.dumps({"customers": [{"name": "Ada", "email": "ada@example.org"}]}).encode())
         self._reply(200, json.dumps({"len": len(body), "sha256": hashlib.sha256(body).hexdigest(), "chunked": chunked,

@@ -264,7 +264,9 @@ def scripted(pki):
 def ask_llm(a, server, path, reply, stream=False):
     server.reply = reply
     body = {"model": "m", "input": "tidy up", "messages": [{"role": "user", "content": "tidy up"}], "stream": stream}
-    return post(a, f"https://localhost:{server.server_address[1]}{path}", json=body)
+    # What the SDKs send: Anthropic's names its API version.
+    headers = {"anthropic-version": "2023-06-01"} if path.endswith("/messages") else {}
+    return post(a, f"https://localhost:{server.server_address[1]}{path}", json=body, headers=headers)
 
 
 def as_json(obj):
@@ -613,3 +615,128 @@ def test_metadata_and_aarmors_own_listeners_are_refused(aarmor):
     # Absolute-form plain HTTP to the metadata service: the same.
     r = curl("-i", "-x", aarmor.url, "http://169.254.169.254/latest/meta-data/")
     assert r.stdout.startswith("HTTP/1.1 403") and "destination-forbidden" in r.stdout, r.stdout
+
+
+# --- Found by review: bodies, envelopes and headers ---------------------------------------------
+
+READ_AS_SERVERS_DO = [
+    # A byte that is not UTF-8 makes the body opaque; the text inside it is still judged.
+    ("binary with text inside", b"\xff" + KEY.encode() + b"\x00", [("content-type", "application/octet-stream")]),
+    # Declared a form, also JSON: a server reads the form (k=AKIA...), so it cannot be read as JSON.
+    ("form that is also JSON", b'{"x":"&k=AKIA%49OSFODNN7EXAMPLE&y="}', [("content-type", "application/x-www-form-urlencoded")]),
+    # A charset other than UTF-8: a server decoding it reads other text.
+    ("UTF-7 charset", b'{"note":"+AEE-KIAIOSFODNN7EXAMPLE"}', [("content-type", "application/json; charset=utf-7")]),
+    # The key in a custom header, the body empty JSON.
+    ("header", b"{}", [("content-type", "application/json"), ("x-exfil", KEY)]),
+    # The key in the path.
+    ("path", b"{}", [("content-type", "application/json")]),
+]
+
+
+@pytest.mark.parametrize("name,body,headers", READ_AS_SERVERS_DO, ids=[r[0] for r in READ_AS_SERVERS_DO])
+def test_what_a_server_would_read_is_what_policy_judges(aarmor, upstream, name, body, headers):
+    before = len(upstream.seen)
+    path = f"/v1/u/{KEY}" if name == "path" else "/v1/notes"
+    r = raw_https_path(aarmor, upstream.port, path, body, headers)
+    assert r["status"] in (403, 415), (name, r)
+    assert len(upstream.seen) == before, name
+    d = last_decision(aarmor)
+    assert d["decision"]["result"] == "DENY" and d["decision"]["rule"] in ("secrets.outbound", "aarmor.uninspectable"), d["decision"]
+    # Control: the same request without the key passes.
+    clean = body.replace(KEY.encode(), b"hello").replace(b"AKIA%49OSFODNN7EXAMPLE", b"hello").replace(b"+AEE-KIAIOSFODNN7EXAMPLE", b"hello")
+    clean_headers = [(k, "hello" if v == KEY else v) for k, v in headers if "utf-7" not in v] or [("content-type", "application/json")]
+    if name == "form that is also JSON":
+        clean, clean_headers = b"x=hello", headers
+    r = raw_https_path(aarmor, upstream.port, "/v1/notes", clean, clean_headers)
+    assert r["status"] == 200, (name, r)
+
+
+def raw_https_path(a, port, path, body, headers):
+    s = socket.create_connection(("127.0.0.1", a.port), timeout=10)
+    s.sendall(f"CONNECT localhost:{port} HTTP/1.1\r\n\r\n".encode())
+    assert s.recv(4096).startswith(b"HTTP/1.1 200")
+    t = ssl.create_default_context(cafile=str(a.ca)).wrap_socket(s, server_hostname="localhost")
+    lines = [f"POST {path} HTTP/1.1", "Host: localhost", f"Content-Length: {len(body)}", "Connection: close"]
+    lines += [f"{k}: {v}" for k, v in headers]
+    t.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+    data = b""
+    while True:
+        chunk = t.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return {"status": int(data.split(b" ", 2)[1]), "body": data.split(b"\r\n\r\n", 1)[-1]}
+
+
+def test_every_member_of_a_json_rpc_message_is_judged(aarmor, upstream):
+    before = len(upstream.seen)
+    for msg in ({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "n", "arguments": {}, "_meta": {"k": KEY}}},
+                {"jsonrpc": "2.0", "id": KEY, "method": "x"},
+                {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": KEY, "arguments": {}}},
+                {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                 "params": {"name": "call_tool", "arguments": {"name": "t", "arguments": {}, "args": {"k": KEY}}}}):
+        r = post(aarmor, f"https://localhost:{upstream.port}/mcp", json=msg)
+        assert r.status_code in (200, 403)
+        d = last_decision(aarmor)
+        assert d["decision"]["rule"] == "secrets.outbound", (msg, d["decision"])
+    assert len(upstream.seen) == before
+
+
+def test_a_percent_encoded_path_is_judged_as_servers_route_it(aarmor, upstream):
+    before = len(upstream.seen)
+    r = raw_https_path(aarmor, upstream.port, "/%68ooks/abc", b"{}", [("content-type", "application/json")])
+    assert r["status"] == 403
+    assert last_decision(aarmor)["decision"]["rule"] == "exfiltration.webhook_unknown_host"
+    r = raw_https_path(aarmor, upstream.port, "/x/../hooks/abc", b"{}", [("content-type", "application/json")])
+    assert r["status"] == 403 and len(upstream.seen) == before
+    # Control: a path that routes elsewhere.
+    assert raw_https_path(aarmor, upstream.port, "/%68ello/abc", b"{}", [("content-type", "application/json")])["status"] == 200
+
+
+RM = {"command": "rm -rf /tmp/victim"}
+
+
+def test_tool_calls_in_every_place_an_sdk_reads_them_are_decided(aarmor, scripted):
+    call = {"id": "c1", "type": "function", "function": {"name": "bash", "arguments": json.dumps(RM)}}
+    chat = {"id": "c", "object": "chat.completion", "choices": [
+        {"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": None, "tool_calls": [call]}}]}
+    # A JSON completion sent as text/event-stream to a client that did not ask for a stream.
+    r = ask_llm(aarmor, scripted, "/v1/chat/completions",
+                (200, [("content-type", "text/event-stream")], json.dumps(chat).encode() + b"\n\n"))
+    assert "rm -rf" not in r.text, r.text
+    # Arguments as a JSON object instead of text.
+    obj = {**chat, "choices": [{**chat["choices"][0], "message": {**chat["choices"][0]["message"],
+                                                                 "tool_calls": [{**call, "function": {"name": "bash", "arguments": RM}}]}}]}
+    r = ask_llm(aarmor, scripted, "/v1/chat/completions", as_json(obj))
+    assert "rm -rf" not in r.text, r.text
+    # Anthropic: a tool_use already in message_start.
+    tool_use = {"type": "tool_use", "id": "t1", "name": "bash", "input": RM}
+    events = [("message_start", {"type": "message_start", "message": {"id": "m", "type": "message", "role": "assistant",
+                                                                       "content": [tool_use], "stop_reason": None}}),
+              ("message_stop", {"type": "message_stop"})]
+    sse = "".join(f"event: {n}\ndata: {json.dumps(d)}\n\n" for n, d in events).encode()
+    r = ask_llm(aarmor, scripted, "/v1/messages", (200, [("content-type", "text/event-stream")], sse), stream=True)
+    assert "rm -rf" not in r.text, r.text
+    # Responses: a function call only in the final snapshot.
+    fc = {"type": "function_call", "id": "fc_1", "call_id": "c1", "name": "bash", "arguments": json.dumps(RM)}
+    events = [{"type": "response.created", "sequence_number": 0, "response": {"id": "r", "output": []}},
+              {"type": "response.completed", "sequence_number": 1, "response": {"id": "r", "output": [fc]}}]
+    sse = "".join(f"data: {json.dumps(e)}\n\n" for e in events).encode()
+    r = ask_llm(aarmor, scripted, "/v1/responses", (200, [("content-type", "text/event-stream")], sse), stream=True)
+    assert "rm -rf" not in r.text, r.text
+    rules = [x["decision"]["rule"] for x in aarmor.receipts() if x["kind"] == "decision" and x["action"]["tool"] == "bash"]
+    assert rules.count("shell.recursive_delete") == 4, rules
+
+
+# --- Resource bounds ------------------------------------------------------------------------------
+
+def test_bodies_held_for_inspection_are_bounded_per_client(start_aarmor, upstream):
+    a = start_aarmor(extra_proxy="max_inspect_client_bytes = 200000")
+    before = len(upstream.seen)
+    r = post(a, f"https://localhost:{upstream.port}/v1/notes", json={"note": "x" * 300_000})
+    assert r.status_code == 429 and "inspection-budget" in r.text and r.headers.get("retry-after") == "1"
+    assert len(upstream.seen) == before
+    d = last_decision(a)
+    assert d["decision"]["result"] == "DENY" and d["decision"]["rule"] == "aarmor.uninspectable"
+    # Control: a body within the client's share passes.
+    assert post(a, f"https://localhost:{upstream.port}/v1/notes", json={"note": "x" * 1000}).status_code == 200

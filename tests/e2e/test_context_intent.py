@@ -123,7 +123,9 @@ def test_sessions_context_log_and_intent(start_aarmor, pki, upstream, tmp_path):
     assert a.cli("context", "verify", "ses_nope").returncode == 1
 
     # What an executed REST action returns is classified into its session once the agent has it.
-    r = requests.post(f"https://localhost:{upstream.port}/v1/customers/export", json={"format": "json"},
+    # (A search, not an export: an export counts as a send, and this agent read personal data in
+    # another session, which a session without a conversation of its own inherits.)
+    r = requests.post(f"https://localhost:{upstream.port}/v1/customers/search", json={"format": "json"},
                       headers={"x-aarm-session": "run-99"}, proxies={"https": a.url}, verify=str(a.ca), timeout=15)
     assert r.status_code == 200 and "ada@example.org" in r.text
     deadline = time.time() + 10

@@ -166,6 +166,14 @@ impl Config {
         if p.max_header_bytes < 1024 {
             return Err(key_err("proxy.max_header_bytes", "must be at least 1024"));
         }
+        for (key, value) in [
+            ("proxy.max_inspect_total_bytes", p.max_inspect_total_bytes),
+            ("proxy.max_inspect_client_bytes", p.max_inspect_client_bytes),
+        ] {
+            if value < 1024 {
+                return Err(key_err(key, "must be at least 1024"));
+            }
+        }
         if p.leaf_cache_size == 0 {
             return Err(key_err("proxy.leaf_cache_size", "must be greater than 0"));
         }

@@ -76,8 +76,8 @@ pub fn verify(config: &Config, public_keys: &Path, from: Option<&Path>) -> Resul
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let r: Receipt = serde_json::from_slice(line)
-            .map_err(|e| format!("line {}: not a receipt: {e}", i + 1))?;
+        let r =
+            aarmor_core::receipt::parse_exact(line).map_err(|e| format!("line {}: {e}", i + 1))?;
         receipts.push(r);
     }
     if receipts.is_empty() {

@@ -192,6 +192,12 @@ pub struct Action {
     pub operation: String,
     /// Always a JSON object.
     pub parameters: Map<String, Value>,
+    /// The rest of what the request said besides the parameters, for rules that scan everything
+    /// that leaves (secrets, URLs): the members of an MCP message other than the call's
+    /// arguments (id, `_meta`, extra members), what a wrapper tool carried besides the inner
+    /// call, a REST request's headers other than credentials and standard ones. Empty, absent.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub envelope: Map<String, Value>,
     #[serde(default)]
     pub identity: Identity,
     /// Pointer into the session context log, once context is recorded.

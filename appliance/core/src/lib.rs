@@ -8,6 +8,7 @@ pub mod canonical;
 pub mod connection;
 pub mod data_class;
 pub mod decision;
+pub mod elide;
 pub mod host;
 pub mod http;
 pub mod observation;

@@ -261,6 +261,75 @@ impl std::fmt::Display for ChainProblem {
     }
 }
 
+/// Reads a receipt as exported and checks that the bytes are exactly what its signature
+/// covers: no member the signed form does not have (an added field would not break the
+/// signature, so it is refused here), no other form of a member, and no integer beyond 2^53
+/// (RFC 8785 writes numbers as doubles, so two such integers would sign alike).
+pub fn parse_exact(bytes: &[u8]) -> Result<Receipt, String> {
+    let raw: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    if let Some(path) = inexact_number(&raw, "") {
+        return Err(format!(
+            "{path}: an integer beyond 2^53, which the canonical form rounds: an edit to it would not break the signature"
+        ));
+    }
+    let receipt: Receipt =
+        serde_json::from_value(raw.clone()).map_err(|e| format!("not a receipt: {e}"))?;
+    let signed = serde_json::to_value(&receipt).map_err(|e| e.to_string())?;
+    if let Some(path) = first_difference(&raw, &signed, "") {
+        return Err(format!(
+            "{path}: not part of the signed receipt (added or rewritten after signing)"
+        ));
+    }
+    Ok(receipt)
+}
+
+/// The path of the first integer beyond 2^53 in `v`.
+fn inexact_number(v: &Value, path: &str) -> Option<String> {
+    match v {
+        Value::Number(n) if crate::elide::beyond_exact_integers(n) => Some(if path.is_empty() {
+            "/".into()
+        } else {
+            path.to_string()
+        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| inexact_number(x, &format!("{path}/{i}"))),
+        Value::Object(m) => m
+            .iter()
+            .find_map(|(k, x)| inexact_number(x, &format!("{path}/{k}"))),
+        _ => None,
+    }
+}
+
+/// The path where `a` and `b` first differ (JSON pointer form).
+fn first_difference(a: &Value, b: &Value, path: &str) -> Option<String> {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => x
+            .iter()
+            .find_map(|(k, v)| match y.get(k) {
+                Some(w) => first_difference(v, w, &format!("{path}/{k}")),
+                None => Some(format!("{path}/{k}")),
+            })
+            .or_else(|| {
+                y.keys()
+                    .find(|k| !x.contains_key(*k))
+                    .map(|k| format!("{path}/{k}"))
+            }),
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (v, w))| first_difference(v, w, &format!("{path}/{i}"))),
+        _ if a == b => None,
+        _ => Some(if path.is_empty() {
+            "/".into()
+        } else {
+            path.to_string()
+        }),
+    }
+}
+
 /// Verifies signatures and the hash chain of consecutive receipts. `start_hash` is the
 /// `prev_hash` the first receipt must carry ([`GENESIS_HASH`] for a whole chain); `None` accepts
 /// any (an export that starts mid-chain).
@@ -325,6 +394,7 @@ mod tests {
             kind: ReceiptKind::Decision,
             follows: None,
             action: Action {
+                envelope: Default::default(),
                 action_id: ActionId(format!("act_{seq:020x}")),
                 timestamp: "2026-11-23T10:00:00.000Z".into(),
                 protocol: Protocol::Sql,
@@ -459,6 +529,24 @@ mod tests {
             verify_chain(&resigned, &keys(&k), Some(GENESIS_HASH)),
             vec![ChainProblem::BrokenLink { seq: 3 }]
         );
+    }
+
+    /// An export is read exactly: a member the signature does not cover, or an integer the
+    /// canonical form would round, is refused rather than ignored.
+    #[test]
+    fn exports_are_read_exactly() {
+        let k = key(1);
+        let r = &chain(1, &k)[0];
+        let line = serde_json::to_vec(r).unwrap();
+        assert_eq!(parse_exact(&line).unwrap(), *r);
+        let mut v: Value = serde_json::from_slice(&line).unwrap();
+        v["approved_by"] = json!("mallory");
+        let e = parse_exact(&serde_json::to_vec(&v).unwrap()).unwrap_err();
+        assert!(e.starts_with("/approved_by"), "{e}");
+        let mut v: Value = serde_json::from_slice(&line).unwrap();
+        v["action"]["parameters"]["amount"] = json!(9007199254740993u64);
+        let e = parse_exact(&serde_json::to_vec(&v).unwrap()).unwrap_err();
+        assert!(e.contains("2^53"), "{e}");
     }
 
     #[test]

@@ -237,13 +237,16 @@ impl Inner {
         }
         let schema = self.schema_input(set, action, &params);
         let session = session_of(action);
-        // What the agent read in any of its sessions counts in this one too.
+        // What the agent read in any of its sessions counts in a session that has seen no
+        // conversation of its own (a fresh session id per request must not wash it away); a
+        // session with its own conversation keeps its own memory.
         let reads = self.context.agent_reads(agent_of(action));
         // One look at the session for both.
         let (context, intent) = self
             .context
             .read(&session, |s| {
-                (s.to_json_with(reads.as_ref()), s.intent_json(&action.parameters))
+                let inherited = reads.as_ref().filter(|_| s.original_request.is_none());
+                (s.to_json_with(inherited), s.intent_json(&action.parameters))
             })
             .unwrap_or_else(|| match &reads {
                 Some(r) => {
@@ -489,13 +492,11 @@ fn agent_of(action: &Action) -> &str {
 /// Denies an action that carries a signal saying it cannot be judged (an item type or a body
 /// aarmor cannot read): what cannot be inspected does not run.
 fn refusal_check(action: &Action) -> Option<Resolution> {
-    let reason = action
-        .risk_signals
-        .iter()
-        .find_map(|s| s.refusal_reason())?;
+    let signal = action.risk_signals.iter().find(|s| s.refuses())?;
+    let reason = signal.refusal_reason().unwrap_or_default();
     let mut res = deny_resolution(format!("{reason}; refused"));
     res.class = Some(DecisionClass::Forbidden);
-    res.rule = Some("aarmor.uninspectable".into());
+    res.rule = signal.refusal_rule().map(str::to_string);
     Some(res)
 }
 
@@ -705,13 +706,17 @@ impl Inner {
     ) -> Verdict {
         let limit = self.hold_limit(res.timeout, self.settings.step_up_timeout_s);
         let id = self.next_id("apr");
-        if !self.approvals.answerable() {
-            // Nobody can answer: denied now, not after the timeout.
+        let full = self.approvals.has_room(agent_of(&action));
+        if !self.approvals.answerable() || full.is_err() {
+            // Nobody can answer, or the queue is full: denied now, not after the timeout.
             let inner = self.clone();
-            let why = format!(
-                "{} — approval required, but no approver is configured ([approvals] token or approvers); refused",
-                res.reason
-            );
+            let why = match full {
+                Err(e) => format!("{} — approval required, but {e}; refused", res.reason),
+                Ok(()) => format!(
+                    "{} — approval required, but no approver is configured ([approvals] token or approvers); refused",
+                    res.reason
+                ),
+            };
             tracing::warn!(action = %action.action_id, rule = ?res.rule, "STEP_UP with no approvals API configured; denied at once");
             return Verdict::Hold(Hold {
                 reason: why.clone(),

@@ -152,6 +152,12 @@ pub struct ApprovalSettings {
     /// Base URL of the console as approvers reach it, for links in notifications
     /// (`https://aarmor-admin.corp.example`); default: the admin listener address.
     pub public_url: Option<String>,
+    /// Most actions waiting for approval at once; past it a STEP_UP is denied at once (a flood
+    /// of held actions cannot exhaust the appliance or bury the queue).
+    pub max_pending: usize,
+    /// Most actions of one agent waiting for approval at once; past it that agent's STEP_UPs
+    /// are denied at once.
+    pub max_pending_per_agent: usize,
 }
 
 impl Default for ApprovalSettings {
@@ -167,6 +173,8 @@ impl Default for ApprovalSettings {
             allow_self_approval: false,
             webhooks: Vec::new(),
             console_session_ttl_s: 8 * 3600,
+            max_pending: 1000,
+            max_pending_per_agent: 100,
             public_url: None,
         }
     }

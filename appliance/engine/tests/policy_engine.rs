@@ -60,6 +60,7 @@ decisions contains d if {
 
 fn action(tool: &str, params: serde_json::Value) -> Action {
     Action {
+        envelope: Default::default(),
         action_id: ActionId(format!("act_{:020x}", tool.len())),
         timestamp: "2026-11-23T10:00:00.000Z".into(),
         protocol: Protocol::Mcp,

@@ -25,8 +25,36 @@ pub enum BodyRead {
     Multipart(Parts),
     /// UTF-8 text that is neither JSON nor a form.
     Text(String),
-    /// Bytes that are not text: only their size and declared type are known.
-    Opaque,
+    /// Bytes that are not text: their size and declared type, and the runs of printable text
+    /// inside them ([`printable_runs`]), so that a key hidden in a binary blob is still seen.
+    Opaque {
+        strings: String,
+    },
+}
+
+/// Shortest run of printable characters [`printable_runs`] keeps.
+const MIN_RUN: usize = 6;
+
+/// The runs of at least six printable ASCII characters in `bytes`, one per line (what `strings`
+/// shows): text smuggled inside a body that is not text.
+pub fn printable_runs(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    let mut run_start = None;
+    for (i, &b) in bytes.iter().chain(std::iter::once(&0u8)).enumerate() {
+        let printable = (0x20..0x7f).contains(&b) || b == b'\t';
+        match (printable, run_start) {
+            (true, None) => run_start = Some(i),
+            (false, Some(start)) => {
+                if i - start >= MIN_RUN {
+                    out.push_str(&String::from_utf8_lossy(&bytes[start..i]));
+                    out.push('\n');
+                }
+                run_start = None;
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Why a body cannot be read the way its server might read it.
@@ -40,6 +68,13 @@ pub fn read(content_type: Option<&str>, body: &[u8]) -> Result<BodyRead, Uninspe
         return Ok(BodyRead::Empty);
     }
     let ct = content_type.unwrap_or_default().trim().to_ascii_lowercase();
+    if let Some(charset) = declared_charset(&ct) {
+        if !matches!(charset.as_str(), "utf-8" | "utf8" | "us-ascii" | "ascii") {
+            return Err(Uninspectable(format!(
+                "a body declared in charset {charset} (aarmor reads UTF-8; a server decoding {charset} would read other text)"
+            )));
+        }
+    }
     if ct.starts_with("multipart/form-data") {
         return crate::multipart::parse(&ct_original(content_type), body)
             .map(BodyRead::Multipart)
@@ -52,23 +87,42 @@ pub fn read(content_type: Option<&str>, body: &[u8]) -> Result<BodyRead, Uninspe
     }
     let text = without_bom(body);
     let declared_json = ct.contains("json");
+    let declared_form = ct.starts_with("application/x-www-form-urlencoded");
     let looks_json = matches!(first_non_space(text), Some(b'{' | b'['));
     match strict_json(text) {
-        Ok(v) => return Ok(BodyRead::Json(v)),
-        Err(e) if declared_json || looks_json => {
+        // Declared a form but structured JSON: a server honouring the type reads a form, one
+        // parsing whatever comes reads JSON, and the two say different things.
+        Ok(v) if declared_form && (v.is_object() || v.is_array()) => {
+            return Err(Uninspectable(
+                "a body declared as a form that is also a JSON document (servers differ on which they read)".into(),
+            ))
+        }
+        Ok(v) if !declared_form => return Ok(BodyRead::Json(v)),
+        Ok(_) => {}
+        Err(e) if declared_json || (looks_json && !declared_form) => {
             return Err(Uninspectable(format!(
                 "a JSON body that does not parse strictly: {e}"
             )))
         }
         Err(_) => {}
     }
-    if ct.starts_with("application/x-www-form-urlencoded") {
+    if declared_form {
         return Ok(BodyRead::Form(form_fields(body)));
     }
     match std::str::from_utf8(body) {
         Ok(s) => Ok(BodyRead::Text(s.to_string())),
-        Err(_) => Ok(BodyRead::Opaque),
+        Err(_) => Ok(BodyRead::Opaque {
+            strings: printable_runs(body),
+        }),
     }
+}
+
+/// The `charset` parameter of a content type (lower case, unquoted), if any.
+fn declared_charset(ct: &str) -> Option<String> {
+    ct.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        (k.trim() == "charset").then(|| v.trim().trim_matches('"').to_string())
+    })
 }
 
 fn ct_original(content_type: Option<&str>) -> String {
@@ -86,8 +140,8 @@ pub fn without_bom(body: &[u8]) -> &[u8] {
 }
 
 /// The UTF-16 or UTF-32 encoding a body is in, detected as Python's `json.loads` does on bytes
-/// (a byte order mark, or the pattern of zero bytes among the first four), when the text it
-/// decodes to starts like JSON.
+/// (a byte order mark, or the pattern of zero bytes among the first four) when the first
+/// characters it decodes to are text.
 fn wide_unicode(body: &[u8]) -> Option<&'static str> {
     if body.len() < 2 {
         return None;
@@ -113,21 +167,27 @@ fn wide_unicode(body: &[u8]) -> Option<&'static str> {
         return None;
     };
     let rest = &body[skip.min(body.len())..];
-    // The first code unit that is not whitespace decides.
-    let first = rest.chunks_exact(unit).map(|c| {
-        if big_endian {
-            c.iter().fold(0u32, |acc, x| (acc << 8) | u32::from(*x))
-        } else {
-            c.iter()
-                .rev()
-                .fold(0u32, |acc, x| (acc << 8) | u32::from(*x))
-        }
-    });
-    let starts_json = first
+    let units: Vec<u32> = rest
+        .chunks_exact(unit)
         .take(64)
-        .find(|v| !matches!(v, 0x20 | 0x09 | 0x0A | 0x0D))
-        .is_some_and(|v| matches!(v, 0x7B | 0x5B | 0x22));
-    (skip > 0 || starts_json).then_some(name)
+        .map(|c| {
+            if big_endian {
+                c.iter().fold(0u32, |acc, x| (acc << 8) | u32::from(*x))
+            } else {
+                c.iter()
+                    .rev()
+                    .fold(0u32, |acc, x| (acc << 8) | u32::from(*x))
+            }
+        })
+        .collect();
+    // Text in that encoding (nine in ten of its first characters printable), not a binary
+    // format that happens to start with zero bytes.
+    let printable = units
+        .iter()
+        .filter(|v| (0x20..0x7f).contains(*v) || matches!(v, 0x09 | 0x0A | 0x0D))
+        .count();
+    let text = !units.is_empty() && printable * 10 >= units.len() * 9;
+    (skip > 0 || text).then_some(name)
 }
 
 /// `application/x-www-form-urlencoded` pairs (a query string or a form body) as fields; a name
@@ -245,7 +305,7 @@ mod tests {
             None,
             Some("text/plain"),
             Some("application/json"),
-            Some("application/x-www-form-urlencoded"),
+            Some("application/json; charset=UTF-8"),
         ] {
             assert!(
                 matches!(read(ct, br#"{"a": 1}"#), Ok(BodyRead::Json(_))),
@@ -265,8 +325,18 @@ mod tests {
         ));
         assert!(matches!(
             read(None, &[0x89, b'P', b'N', b'G', 0xff, 0xfe]),
-            Ok(BodyRead::Opaque)
+            Ok(BodyRead::Opaque { .. })
         ));
+        // Text hidden in bytes that are not UTF-8 is still seen.
+        match read(
+            Some("application/octet-stream"),
+            b"\xffAKIAIOSFODNN7EXAMPLE\x00ab",
+        ) {
+            Ok(BodyRead::Opaque { strings }) => assert_eq!(strings, "AKIAIOSFODNN7EXAMPLE\n"),
+            other => panic!("{other:?}"),
+        }
+        // A binary format that starts with zero bytes is not mistaken for UTF-32 text.
+        assert!(read(None, b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00\xff").is_ok());
     }
 
     #[test]
@@ -291,6 +361,25 @@ mod tests {
             .collect();
         assert!(refused(None, &utf32).contains("UTF-32"));
         assert!(refused(Some("multipart/form-data; boundary=x"), b"garbage").contains("multipart"));
+        // A form that is also JSON, and charsets a server would decode differently.
+        assert!(refused(
+            Some("application/x-www-form-urlencoded"),
+            br#"{"x":"&k=AKIA%49"}"#
+        )
+        .contains("also a JSON"));
+        assert!(
+            refused(Some("application/json; charset=utf-7"), br#"{"n":"+AEE-"}"#).contains("utf-7")
+        );
+        assert!(refused(
+            Some("application/x-www-form-urlencoded; charset=\"UTF-16BE\""),
+            b"\x00k"
+        )
+        .contains("utf-16be"));
+        let wide: Vec<u8> = "k=AKIAIOSFODNN7EXAMPLE"
+            .encode_utf16()
+            .flat_map(|u| u.to_be_bytes())
+            .collect();
+        assert!(refused(Some("text/plain"), &wide).contains("UTF-16"));
     }
 
     #[test]

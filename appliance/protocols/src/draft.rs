@@ -10,6 +10,8 @@ pub struct ActionDraft {
     pub tool: String,
     pub operation: String,
     pub parameters: Map<String, Value>,
+    /// See [`Action::envelope`].
+    pub envelope: Map<String, Value>,
     pub risk_signals: Vec<RiskSignal>,
 }
 
@@ -34,6 +36,7 @@ impl ActionDraft {
         identity: Identity,
     ) -> Action {
         Action {
+            envelope: self.envelope,
             action_id,
             timestamp,
             protocol: self.protocol,

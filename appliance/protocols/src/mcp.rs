@@ -123,7 +123,20 @@ fn tool_call_draft(m: &Value, server: &str, metas: &[MetaTool]) -> ActionDraft {
     } else {
         format!("{server}.{}", resolved.tool)
     };
+    // Everything else the message carries (its id, the tool's name, `_meta`, extra members):
+    // not the call's parameters, but it reaches the server too.
+    let mut envelope = crate::llm::wrapper_envelope(resolved.wrapper_rest);
+    let mut message: Map<String, Value> = m.as_object().cloned().unwrap_or_default();
+    message.remove("jsonrpc");
+    message.remove("method");
+    if let Some(Value::Object(params)) = message.get_mut("params") {
+        params.remove("arguments");
+    }
+    if !message.is_empty() {
+        envelope.insert("message".into(), Value::Object(message));
+    }
     ActionDraft {
+        envelope,
         protocol: Protocol::Mcp,
         tool,
         operation: CALL_OPERATION.into(),
@@ -142,7 +155,12 @@ fn message_draft(m: &Value, server: &str, operation: &str) -> ActionDraft {
                 .collect()
         })
         .unwrap_or_default();
+    let mut envelope = Map::new();
+    if let Some(id) = m.get("id") {
+        envelope.insert("id".into(), id.clone());
+    }
     ActionDraft {
+        envelope,
         protocol: Protocol::Mcp,
         tool: server.to_string(),
         operation: if operation.is_empty() {

@@ -65,6 +65,9 @@ pub struct Resolved {
     pub server_qualified: bool,
     pub parameters: Map<String, Value>,
     pub signal: Option<RiskSignal>,
+    /// What the wrapper carried besides the inner tool's name, server and arguments (a second
+    /// arguments field, extra members): not the inner call's parameters, but it leaves too.
+    pub wrapper_rest: Map<String, Value>,
 }
 
 /// Resolves `tool` when it is a known wrapper; otherwise returns it unchanged.
@@ -75,6 +78,7 @@ pub fn resolve(metas: &[MetaTool], tool: &str, parameters: Map<String, Value>) -
             server_qualified: false,
             parameters,
             signal: None,
+            wrapper_rest: Map::new(),
         };
     };
     let inner = meta
@@ -91,6 +95,7 @@ pub fn resolve(metas: &[MetaTool], tool: &str, parameters: Map<String, Value>) -
             signal: Some(RiskSignal::MetaToolUnresolved {
                 wrapper: tool.to_string(),
             }),
+            wrapper_rest: Map::new(),
         };
     };
     let server = meta
@@ -103,10 +108,25 @@ pub fn resolve(metas: &[MetaTool], tool: &str, parameters: Map<String, Value>) -
         Some(server) => format!("{server}.{inner}"),
         None => inner,
     };
-    let args = meta
+    let args_field = meta
         .arguments_fields
         .iter()
-        .find_map(|f| parameters.get(f).cloned());
+        .find(|f| parameters.contains_key(f.as_str()));
+    let args = args_field.and_then(|f| parameters.get(f).cloned());
+    let mut wrapper_rest = Map::new();
+    if let Some(used) = args_field {
+        let name_field = meta
+            .tool_fields
+            .iter()
+            .find(|f| parameters.get(f.as_str()).and_then(Value::as_str).is_some());
+        for (k, v) in &parameters {
+            let consumed =
+                Some(k) == name_field || Some(k) == meta.server_field.as_ref() || k == used;
+            if !consumed {
+                wrapper_rest.insert(k.clone(), v.clone());
+            }
+        }
+    }
     let inner_params = match args {
         // Arguments sometimes arrive as a JSON string inside the wrapper's JSON.
         Some(Value::String(s)) => match serde_json::from_str::<Value>(&s) {
@@ -129,6 +149,7 @@ pub fn resolve(metas: &[MetaTool], tool: &str, parameters: Map<String, Value>) -
         signal: Some(RiskSignal::MetaToolResolved {
             wrapper: tool.to_string(),
         }),
+        wrapper_rest,
     }
 }
 

@@ -61,10 +61,17 @@ pub fn parse(content_type: &str, body: &[u8]) -> Option<Parts> {
                     Some(text) => {
                         file.insert("text".into(), Value::String(text));
                     }
-                    None => binary_parts.push(RiskSignal::OpaqueBody {
-                        content_type: part_type.unwrap_or_default(),
-                        bytes: content.len(),
-                    }),
+                    None => {
+                        // The text runs inside the bytes, so that a key in a binary file is seen.
+                        let strings = crate::body::printable_runs(&content);
+                        if !strings.is_empty() {
+                            file.insert("strings".into(), Value::String(strings));
+                        }
+                        binary_parts.push(RiskSignal::OpaqueBody {
+                            content_type: part_type.unwrap_or_default(),
+                            bytes: content.len(),
+                        })
+                    }
                 }
                 Value::Object(file)
             }

@@ -67,6 +67,63 @@ fn is_uuid(s: &str) -> bool {
         })
 }
 
+/// A path as servers route it: percent-escapes of unreserved characters decoded (`%68ooks` is
+/// `hooks`), other escapes upper-cased, and dot segments removed (`/a/../hooks` is `/hooks`),
+/// as RFC 3986 (6.2.2) normalizes. Policy matches paths in this form; the request goes upstream
+/// as sent. The query string is dropped.
+pub fn normalize_path(path: &str) -> String {
+    let path = path.split('?').next().unwrap_or_default();
+    let bytes = path.as_bytes();
+    let mut decoded = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && bytes[i + 1].is_ascii_hexdigit()
+            && bytes[i + 2].is_ascii_hexdigit()
+        {
+            // Both are ASCII hex digits: the slice is on character boundaries.
+            let hex = &path[i + 1..i + 3];
+            let b = u8::from_str_radix(hex, 16).unwrap_or(0);
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                decoded.push(b as char);
+            } else {
+                decoded.push('%');
+                decoded.push_str(&hex.to_ascii_uppercase());
+            }
+            i += 3;
+            continue;
+        }
+        // Multi-byte characters are copied whole.
+        let ch_len = path[i..].chars().next().map(char::len_utf8).unwrap_or(1);
+        decoded.push_str(&path[i..i + ch_len]);
+        i += ch_len;
+    }
+    let mut out: Vec<&str> = Vec::new();
+    for seg in decoded.split('/') {
+        match seg {
+            "." => {}
+            ".." => {
+                if out.len() > 1 {
+                    out.pop();
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    let joined = out.join("/");
+    let trailing_dot = decoded.ends_with("/.") || decoded.ends_with("/..");
+    let mut result = if joined.starts_with('/') {
+        joined
+    } else {
+        format!("/{joined}")
+    };
+    if trailing_dot && !result.ends_with('/') {
+        result.push('/');
+    }
+    result
+}
+
 /// `/repos/42/issues/7f1c...` → `/repos/{id}/issues/{id}`.
 pub fn path_template(path: &str) -> String {
     let path = path.split('?').next().unwrap_or_default();
@@ -142,7 +199,8 @@ pub fn draft_read(
     body_len: usize,
     routes: &[Route],
 ) -> (ActionDraft, BodyFormat) {
-    let path = path_and_query.split('?').next().unwrap_or("/");
+    let normalized = normalize_path(path_and_query);
+    let path = normalized.as_str();
     let route = routes.iter().find(|r| r.matches(host, path));
     let tool = route
         .map(|r| r.tool.clone())
@@ -151,6 +209,7 @@ pub fn draft_read(
         .and_then(|r| r.operation.clone())
         .unwrap_or_else(|| method.to_ascii_lowercase());
     let mut risk_signals = Vec::new();
+    let mut extra = Map::new();
     let (format, body_value) = match read {
         BodyRead::Empty => (BodyFormat::None, Value::Null),
         BodyRead::Json(v) => (BodyFormat::Json, v),
@@ -160,19 +219,25 @@ pub fn draft_read(
             (BodyFormat::Multipart, Value::Object(parts.fields))
         }
         BodyRead::Text(text) => (BodyFormat::Text, Value::String(text)),
-        BodyRead::Opaque => {
+        BodyRead::Opaque { strings } => {
             risk_signals.push(RiskSignal::OpaqueBody {
                 content_type: content_type.unwrap_or_default().to_string(),
                 bytes: body_len,
             });
+            // Policy sees the text runs inside the bytes (`body_strings`), never the bytes.
+            if !strings.is_empty() {
+                extra.insert("body_strings".into(), Value::String(strings));
+            }
             (BodyFormat::Opaque, Value::Null)
         }
     };
     let mut parameters = Map::new();
     parameters.insert("body".into(), body_value);
     parameters.insert("query".into(), Value::Object(query_map(path_and_query)));
+    parameters.extend(extra);
     (
         ActionDraft {
+            envelope: Default::default(),
             protocol: Protocol::Rest,
             tool,
             operation,
@@ -226,6 +291,18 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn paths_are_normalized_as_servers_route_them() {
+        assert_eq!(normalize_path("/%68ooks/abc?x=1"), "/hooks/abc");
+        assert_eq!(normalize_path("/a/../hooks/./x"), "/hooks/x");
+        assert_eq!(normalize_path("/a/%2f/b"), "/a/%2F/b");
+        assert_eq!(normalize_path("/../../etc"), "/etc");
+        assert_eq!(normalize_path("/x/%"), "/x/%");
+        assert_eq!(normalize_path("/x/%a\u{e9}"), "/x/%a\u{e9}");
+        assert_eq!(normalize_path("/caf\u{e9}/%7e"), "/caf\u{e9}/~");
+        assert_eq!(normalize_path(""), "/");
+    }
 
     #[test]
     fn template_collapses_ids() {

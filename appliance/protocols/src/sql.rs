@@ -188,6 +188,7 @@ pub fn draft(dialect: SqlDialect, tool: &str, text: &SqlText) -> ActionDraft {
         ),
     };
     ActionDraft {
+        envelope: Default::default(),
         protocol: Protocol::Sql,
         tool: tool.to_string(),
         operation,

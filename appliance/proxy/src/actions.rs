@@ -205,6 +205,7 @@ impl ActionMediator {
             parameters.insert("splice".into(), Value::String(why.to_string()));
         }
         let draft = ActionDraft {
+            envelope: Default::default(),
             protocol: Protocol::Rest,
             tool: host.to_string(),
             operation: "connect".into(),
@@ -212,7 +213,7 @@ impl ActionMediator {
             risk_signals,
         };
         inspector.session();
-        let action = inspector.action(draft);
+        let action = inspector.request_action(draft);
         let verdict = inspector.decide(&action).await;
         (action, verdict)
     }
@@ -410,14 +411,19 @@ impl ActionInspector {
             host: req.host.clone(),
             port: req.port,
             method: req.method.clone(),
-            path: req.path.split('?').next().unwrap_or("/").to_string(),
+            // As servers route it (`%68ooks` is `hooks`): the form path rules match.
+            path: rest::normalize_path(&req.path),
         }
     }
 
     /// The REST tool name of this request: `host` + path template.
     fn rest_tool(&self) -> String {
         let req = &self.exchange.request;
-        format!("{}{}", req.host, rest::path_template(&req.path))
+        format!(
+            "{}{}",
+            req.host,
+            rest::path_template(&rest::normalize_path(&req.path))
+        )
     }
 
     /// Decides a protocol switch (`Upgrade`, WebSocket above all) before it reaches the upstream:
@@ -432,6 +438,7 @@ impl ActionInspector {
             parameters.insert("subprotocols".into(), Value::String(sub.to_string()));
         }
         let draft = ActionDraft {
+            envelope: Default::default(),
             protocol: Protocol::Rest,
             tool: self.rest_tool(),
             operation: "upgrade".into(),
@@ -439,7 +446,7 @@ impl ActionInspector {
             risk_signals: Vec::new(),
         };
         self.session();
-        let action = self.action(draft);
+        let action = self.request_action(draft);
         match self.decide(&action).await {
             FinalVerdict::Allow => {
                 let remove = aarmor_headers(&self.exchange.request, &self.shared.engine);
@@ -492,6 +499,7 @@ impl ActionInspector {
             ),
         };
         let draft = ActionDraft {
+            envelope: Default::default(),
             protocol,
             tool,
             operation,
@@ -501,7 +509,7 @@ impl ActionInspector {
             }],
         };
         self.session();
-        let action = self.action(draft);
+        let action = self.request_action(draft);
         let rule = match self.decide(&action).await {
             FinalVerdict::Deny(d) => d.rule,
             // The engine refuses such actions; the data plane refuses them in any case.
@@ -563,7 +571,7 @@ impl ActionInspector {
             conversation,
         ));
         let draft = dialect.request_draft(json, &self.exchange.request.path);
-        let action = self.action(draft);
+        let action = self.request_action(draft);
         match self.decide_request_action(&action).await {
             FinalVerdict::Allow => {
                 self.response = ResponseHandling::LlmCalls;
@@ -626,6 +634,65 @@ impl ActionInspector {
             }
         };
         SessionRef { id, agent }
+    }
+
+    /// The action of the request itself (not of a tool call in its response): its envelope
+    /// carries the request's headers besides credentials and framing, which leave with it.
+    fn request_action(&self, mut draft: ActionDraft) -> Action {
+        let headers = self.envelope_headers();
+        if !headers.is_empty() {
+            draft
+                .envelope
+                .insert("headers".into(), Value::Object(headers));
+        }
+        self.action(draft)
+    }
+
+    /// Request headers policy may scan: all but credentials (never copied into a receipt),
+    /// aarmor's own, and those that only frame the message.
+    fn envelope_headers(&self) -> serde_json::Map<String, Value> {
+        const SKIPPED: &[&str] = &[
+            "authorization",
+            "proxy-authorization",
+            "cookie",
+            "x-api-key",
+            "api-key",
+            "host",
+            "content-length",
+            "content-type",
+            "content-encoding",
+            "transfer-encoding",
+            "connection",
+            "keep-alive",
+            "te",
+            "trailer",
+            "upgrade",
+            "expect",
+            "accept",
+            "accept-encoding",
+            "accept-language",
+        ];
+        let private = self.shared.engine.private_headers();
+        let mut out = serde_json::Map::new();
+        for (name, value) in self.exchange.request.headers.iter() {
+            let lower = name.to_ascii_lowercase();
+            if SKIPPED.contains(&lower.as_str())
+                || lower.starts_with("x-aarm-")
+                || lower.starts_with("proxy-")
+                || private.iter().any(|p| p.eq_ignore_ascii_case(&lower))
+            {
+                continue;
+            }
+            let value = Value::String(String::from_utf8_lossy(value).into_owned());
+            match out.get_mut(&lower) {
+                Some(Value::Array(values)) => values.push(value),
+                Some(first) => *first = Value::Array(vec![first.take(), value]),
+                None => {
+                    out.insert(lower, value);
+                }
+            }
+        }
+        out
     }
 
     fn action(&self, draft: ActionDraft) -> Action {
@@ -822,7 +889,7 @@ impl ActionInspector {
         let draft = sql::draft(ep.dialect, &ep.tool_name(), &text);
         self.session();
         self.response = ResponseHandling::ResultObserve;
-        let action = self.action(draft);
+        let action = self.request_action(draft);
         let verdict = self.decide_request_action(&action).await;
         match verdict {
             FinalVerdict::Allow => BodyVerdict::Forward,
@@ -857,7 +924,7 @@ impl ActionInspector {
         );
         self.session();
         self.response = ResponseHandling::ResultObserve;
-        let action = self.action(draft);
+        let action = self.request_action(draft);
         let verdict = self.decide_request_action(&action).await;
         match verdict {
             FinalVerdict::Allow => BodyVerdict::Forward,
@@ -886,7 +953,7 @@ impl ActionInspector {
         let mut modified = false;
         for call in calls {
             let wrapped = call.draft.is_wrapped();
-            let action = self.action(call.draft);
+            let action = self.request_action(call.draft);
             let verdict = self.decide_request_action(&action).await;
             match verdict {
                 FinalVerdict::Allow => {}
@@ -1034,7 +1101,9 @@ impl ExchangeInspector for ActionInspector {
                 self.refusal = Some(why);
                 return ResponsePlan::Buffer;
             }
-            if is_event_stream(head) || self.llm_stream {
+            // Read as the client reads it: its SDK parses a stream when it asked for one and a
+            // JSON document when it did not, whatever the response's declared type.
+            if self.llm_stream {
                 let metas = self.shared.protocols.meta_tools.clone();
                 self.gate = Some(StreamGate::new(
                     dialect.stream(metas),

@@ -613,7 +613,12 @@ impl FrontEnd {
                     }
                     // The name is the agent's word and so is the address: splice only where
                     // the name really resolves, else intercept (mediated like anything else).
-                    Some(BypassMatch::Name) if self.resolves_to(&host, dst).await => {
+                    Some(BypassMatch::Name)
+                        if self
+                            .plane
+                            .resolves_to(&host, aarmor_core::host::canonical_ip(dst.ip()))
+                            .await =>
+                    {
                         let why = "a bypass rule matches the TLS server name, which resolves to the destination";
                         return self.splice(l4, &buf, splice(why), false).await;
                     }
@@ -699,21 +704,6 @@ impl FrontEnd {
                     )
                     .await;
             }
-        }
-    }
-
-    /// Whether `host` resolves (with aarmor's resolver) to `dst`'s address.
-    async fn resolves_to(&self, host: &str, dst: SocketAddr) -> bool {
-        let deadline = Self::timeout(self.plane.upstream.connect_timeout_ms);
-        let lookup = tokio::net::lookup_host((host, dst.port()));
-        match tokio::time::timeout(deadline, lookup).await {
-            Ok(Ok(addrs)) => {
-                let want = aarmor_core::host::canonical_ip(dst.ip());
-                addrs
-                    .map(|a| aarmor_core::host::canonical_ip(a.ip()))
-                    .any(|ip| ip == want)
-            }
-            _ => false,
         }
     }
 
@@ -837,7 +827,13 @@ impl FrontEnd {
         if let Err(refusal) = self
             .plane
             .mediator
-            .on_splice(splice.client, splice.credential, splice.host, addr, splice.why)
+            .on_splice(
+                splice.client,
+                splice.credential,
+                splice.host,
+                addr,
+                splice.why,
+            )
             .await
         {
             tracing::warn!(%addr, "bypass splice refused by policy");

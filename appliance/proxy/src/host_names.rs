@@ -70,9 +70,7 @@ impl HostNames {
     fn refresh(&self) {
         let resolved = self.names.iter().map(|name| {
             let addrs: Vec<IpAddr> = match (name.as_str(), 0u16).to_socket_addrs() {
-                Ok(a) => a
-                    .map(|s| aarmor_core::host::canonical_ip(s.ip()))
-                    .collect(),
+                Ok(a) => a.map(|s| aarmor_core::host::canonical_ip(s.ip())).collect(),
                 Err(e) => {
                     tracing::debug!(host = %name, error = %e, "configured host does not resolve");
                     Vec::new()
@@ -120,23 +118,39 @@ mod tests {
 
     #[test]
     fn addresses_name_their_configured_host_unless_shared() {
-        let names = HostNames::new(vec!["mcp.internal".into(), "CH.internal.".into(), "10.9.9.9".into()]);
+        let names = HostNames::new(vec![
+            "mcp.internal".into(),
+            "CH.internal.".into(),
+            "10.9.9.9".into(),
+        ]);
         assert_eq!(names.names, ["mcp.internal", "ch.internal"]);
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         names.set(vec![
             ("mcp.internal".into(), vec![ip("10.0.0.7"), ip("10.0.0.8")]),
             ("ch.internal".into(), vec![ip("10.0.0.8")]),
         ]);
-        assert_eq!(names.lookup("10.0.0.7"), Some(NamedAddress::One("mcp.internal".into())));
-        assert!(matches!(names.lookup("10.0.0.8"), Some(NamedAddress::Ambiguous(v)) if v.len() == 2));
+        assert_eq!(
+            names.lookup("10.0.0.7"),
+            Some(NamedAddress::One("mcp.internal".into()))
+        );
+        assert!(
+            matches!(names.lookup("10.0.0.8"), Some(NamedAddress::Ambiguous(v)) if v.len() == 2)
+        );
         assert_eq!(names.lookup("10.0.0.9"), None);
-        assert_eq!(names.lookup("mcp.internal"), None, "names are not addresses");
+        assert_eq!(
+            names.lookup("mcp.internal"),
+            None,
+            "names are not addresses"
+        );
     }
 
     #[test]
     fn localhost_resolves_to_loopback() {
         let names = HostNames::new(vec!["localhost".into()]);
         names.refresh();
-        assert_eq!(names.lookup("127.0.0.1"), Some(NamedAddress::One("localhost".into())));
+        assert_eq!(
+            names.lookup("127.0.0.1"),
+            Some(NamedAddress::One("localhost".into()))
+        );
     }
 }

@@ -502,6 +502,18 @@ impl ProxyHttp for AarmorHttp {
             }
         };
         ctx.origin_form = origin_form;
+        // Plain HTTP redirected transparently proves nothing about its `Host`: policy judges the
+        // name only when it resolves to the address the bytes go to, else the address itself.
+        let mut head = head;
+        if facts.mode == ConnectionMode::TransparentHttp {
+            if let Some(target) = &facts.target {
+                let ip = aarmor_core::host::canonical_ip(target.addr.ip());
+                if head.host != ip.to_string() && !self.plane.resolves_to(&head.host, ip).await {
+                    tracing::info!(host = %head.host, %ip, "plain HTTP Host does not resolve to the destination; judged by address");
+                    head.host = ip.to_string();
+                }
+            }
+        }
         match self.route(&facts, &head).await {
             Ok(route) => ctx.route = Some(route),
             Err(problem) => {

@@ -24,6 +24,32 @@ fn too_large(what: &str, limit: usize) -> SyntheticResponse {
     )
 }
 
+fn over_budget(e: &crate::budget::OverBudget) -> SyntheticResponse {
+    let mut r = SyntheticResponse::problem(
+        e.status(),
+        "inspection-budget",
+        "Refused: too many bytes held for inspection",
+        &format!("{e}; retry later"),
+    );
+    r.headers.push(("retry-after".into(), "1".into()));
+    r
+}
+
+/// Whose share of the inspection budget an exchange counts against: the proxy credential's
+/// principal, else the client's address.
+fn budget_key(ctx: &RequestCtx) -> String {
+    ctx.facts
+        .as_ref()
+        .map(|f| match &f.credential {
+            Some(c) => format!("credential:{}", c.principal()),
+            None => f
+                .client_addr
+                .map(|a| a.ip().to_string())
+                .unwrap_or_else(|| "unknown".into()),
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
 fn undecodable(e: &crate::decode::DecodeError) -> SyntheticResponse {
     SyntheticResponse::problem(
         415,
@@ -52,9 +78,22 @@ pub async fn run(
         }
     }
     let mut body = BytesMut::new();
+    // Everything held here counts against the inspection budget until the exchange ends.
+    let mut held = plane.budget.reserve(budget_key(ctx));
     loop {
         match session.read_request_body().await {
             Ok(Some(chunk)) => {
+                if let Err(over) = held.grow(chunk.len()) {
+                    plane
+                        .metrics
+                        .client_errors
+                        .with_label_values(&["inspection_budget"])
+                        .inc();
+                    let refusal = inspector
+                        .on_request_refused(over_budget(&over), &over.to_string())
+                        .await;
+                    return respond(session, &refusal).await;
+                }
                 if body.len() + chunk.len() > limit {
                     let refusal = inspector
                         .on_request_refused(
@@ -88,7 +127,15 @@ pub async fn run(
     let decoded = !codings.is_empty() && !body.is_empty();
     let mut body = if decoded {
         match crate::decode::decode(&codings, &body, limit) {
-            Ok(plain) => Bytes::from(plain),
+            Ok(plain) => {
+                if let Err(over) = held.grow(plain.len()) {
+                    let refusal = inspector
+                        .on_request_refused(over_budget(&over), &over.to_string())
+                        .await;
+                    return respond(session, &refusal).await;
+                }
+                Bytes::from(plain)
+            }
             Err(e @ crate::decode::DecodeError::TooLarge { .. }) => {
                 let refusal = inspector
                     .on_request_refused(too_large("decoded request body", limit), &e.to_string())
@@ -226,6 +273,7 @@ pub async fn run(
                 head,
                 inspector.as_mut(),
                 &mut digest,
+                &mut held,
             )
             .await
         }
@@ -394,6 +442,7 @@ async fn buffer_response(
     head: ResponseHead,
     inspector: &mut dyn ExchangeInspector,
     digest: &mut OutputDigest,
+    held: &mut crate::budget::Reservation,
 ) -> Result<()> {
     let plane = &http.plane;
     let limit = plane.proxy.max_inspect_body_bytes;
@@ -401,6 +450,9 @@ async fn buffer_response(
     loop {
         match client.read_response_body().await {
             Ok(Some(chunk)) => {
+                if let Err(over) = held.grow(chunk.len()) {
+                    return respond(session, &over_budget(&over)).await;
+                }
                 if resp_body.len() + chunk.len() > limit {
                     return respond(session, &too_large("response body", limit)).await;
                 }

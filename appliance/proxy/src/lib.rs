@@ -9,6 +9,7 @@
 
 pub mod actions;
 pub mod admin;
+pub mod budget;
 pub mod bypass;
 pub mod ca;
 pub mod console;

@@ -32,6 +32,12 @@ pub struct Plane {
     pub admin_listen: std::net::SocketAddr,
     /// Addresses of the hosts configuration names (requests by address are judged as them).
     pub host_names: Arc<crate::host_names::HostNames>,
+    /// Bytes held for inspection, bounded in all and per client.
+    pub budget: Arc<crate::budget::InspectBudget>,
+    /// Recent answers of `resolves_to`.
+    resolved: std::sync::Mutex<
+        std::collections::HashMap<String, (Vec<std::net::IpAddr>, std::time::Instant)>,
+    >,
     next_exchange: AtomicU64,
 }
 
@@ -49,10 +55,17 @@ impl Plane {
         connector: pingora::connectors::http::Connector,
         admin_listen: std::net::SocketAddr,
     ) -> Self {
-        let host_names = crate::host_names::HostNames::new(mediation.protocol_config().named_hosts());
+        let host_names =
+            crate::host_names::HostNames::new(mediation.protocol_config().named_hosts());
         host_names.start();
+        let budget = crate::budget::InspectBudget::new(
+            proxy.max_inspect_total_bytes,
+            proxy.max_inspect_client_bytes,
+        );
         Self {
             host_names,
+            budget,
+            resolved: Default::default(),
             proxy,
             upstream,
             mediation,
@@ -79,7 +92,9 @@ impl Plane {
             Some(("the admin listener", self.admin_listen)),
             Some(("the proxy listener", self.proxy.listen)),
             self.proxy.tls_listen.map(|l| ("the TLS proxy listener", l)),
-            self.proxy.transparent_listen.map(|l| ("the transparent listener", l)),
+            self.proxy
+                .transparent_listen
+                .map(|l| ("the transparent listener", l)),
         ];
         for (name, listener) in own.into_iter().flatten() {
             if listener.port() == addr.port() && reaches(listener, ip) {
@@ -98,6 +113,33 @@ impl Plane {
             ));
         }
         None
+    }
+
+    /// Whether `host` resolves to `ip` (aarmor's resolver; answers cached for a minute, bounded).
+    pub async fn resolves_to(&self, host: &str, ip: std::net::IpAddr) -> bool {
+        const TTL: Duration = Duration::from_secs(60);
+        const MAX: usize = 4096;
+        if let Ok(cache) = self.resolved.lock() {
+            if let Some((addrs, at)) = cache.get(host) {
+                if at.elapsed() < TTL {
+                    return addrs.contains(&ip);
+                }
+            }
+        }
+        let deadline = Duration::from_millis(self.upstream.connect_timeout_ms);
+        let addrs: Vec<std::net::IpAddr> =
+            match tokio::time::timeout(deadline, tokio::net::lookup_host((host, 0))).await {
+                Ok(Ok(a)) => a.map(|s| aarmor_core::host::canonical_ip(s.ip())).collect(),
+                _ => Vec::new(),
+            };
+        let found = addrs.contains(&ip);
+        if let Ok(mut cache) = self.resolved.lock() {
+            if cache.len() >= MAX {
+                cache.clear();
+            }
+            cache.insert(host.to_string(), (addrs, std::time::Instant::now()));
+        }
+        found
     }
 
     pub fn next_exchange_id(&self) -> u64 {

@@ -45,6 +45,12 @@ pub struct ProxySettings {
     pub max_header_bytes: usize,
     /// Largest request or response body the mediator may ask to inspect; larger is refused, bytes.
     pub max_inspect_body_bytes: usize,
+    /// Most bytes held for inspection at once by all exchanges; past it exchanges are refused
+    /// (503), bytes.
+    pub max_inspect_total_bytes: usize,
+    /// Most bytes held for inspection at once for one client (its proxy credential, else its
+    /// address); past it its exchanges are refused (429), bytes.
+    pub max_inspect_client_bytes: usize,
     /// Number of minted leaf certificates kept in memory.
     pub leaf_cache_size: usize,
     /// Idle keep-alive timeout of client connections, seconds.
@@ -67,6 +73,8 @@ impl Default for ProxySettings {
             tls_handshake_timeout_ms: 10_000,
             max_header_bytes: 64 * 1024,
             max_inspect_body_bytes: 10 * 1024 * 1024,
+            max_inspect_total_bytes: 512 * 1024 * 1024,
+            max_inspect_client_bytes: 128 * 1024 * 1024,
             leaf_cache_size: 10_000,
             client_keepalive_s: 60,
         }

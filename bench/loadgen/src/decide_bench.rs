@@ -17,6 +17,7 @@ use serde_json::json;
 
 fn actions() -> Vec<Action> {
     let mk = |protocol, tool: &str, operation: &str, params: serde_json::Value| Action {
+        envelope: Default::default(),
         action_id: ActionId("act_00000000000000000000".into()),
         timestamp: "2026-11-23T10:00:00.000Z".into(),
         protocol,

@@ -57,6 +57,7 @@ impl Embedder for Model {
 
 fn action(tool: &str, params: serde_json::Value, session: &SessionId) -> Action {
     Action {
+        envelope: Default::default(),
         action_id: ActionId(format!("act_bench_{tool}")),
         timestamp: "2026-11-23T00:00:00.000Z".into(),
         protocol: Protocol::OpenaiChat,

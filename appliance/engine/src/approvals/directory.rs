@@ -40,6 +40,9 @@ pub struct Directory {
     pub escalate_to: Vec<String>,
     pub escalate_after_s: u64,
     pub allow_self_approval: bool,
+    /// Most approvals waiting at once, in all and per agent.
+    pub max_pending: usize,
+    pub max_pending_per_agent: usize,
 }
 
 /// Constant-time equality.
@@ -81,6 +84,8 @@ impl Directory {
             escalate_to: settings.escalate_to.clone(),
             escalate_after_s: settings.escalate_after_s,
             allow_self_approval: settings.allow_self_approval,
+            max_pending: settings.max_pending,
+            max_pending_per_agent: settings.max_pending_per_agent,
         }
     }
 

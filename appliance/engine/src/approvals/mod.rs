@@ -180,6 +180,34 @@ impl Approvals {
         }
     }
 
+    /// Whether one more request of `agent` may wait: `Err` says why not (the queue, or the
+    /// agent's share of it, is full).
+    pub fn has_room(&self, agent: &str) -> Result<(), String> {
+        let directory = self.directory();
+        let (max, max_per_agent) = (directory.max_pending, directory.max_pending_per_agent);
+        let Ok(mut map) = self.pending.lock() else {
+            return Err("the approval queue is unavailable".into());
+        };
+        map.retain(|_, p| p.alive());
+        // 0: no limit (a directory nobody configured).
+        if max > 0 && map.len() >= max {
+            return Err(format!(
+                "{} actions already wait for approval (approvals.max_pending)",
+                map.len()
+            ));
+        }
+        let mine = map
+            .values()
+            .filter(|p| p.request.action.identity.agent.as_deref() == Some(agent))
+            .count();
+        if max_per_agent > 0 && mine >= max_per_agent {
+            return Err(format!(
+                "agent {agent} already has {mine} actions waiting for approval (approvals.max_pending_per_agent)"
+            ));
+        }
+        Ok(())
+    }
+
     /// Registers a request; the receiver resolves when it is decided.
     pub fn open(&self, request: ApprovalRequest) -> oneshot::Receiver<ApprovalAnswer> {
         let (tx, rx) = oneshot::channel();
@@ -314,9 +342,11 @@ impl Approvals {
         }
         // Distinct votes: one per approver, and one for the operator token whatever names it
         // gives (one token cannot complete a quorum alone).
-        let voted = pending.request.votes.iter().any(|v| {
-            v.approver == approver.name || (approver.operator && v.via == "operator")
-        });
+        let voted = pending
+            .request
+            .votes
+            .iter()
+            .any(|v| v.approver == approver.name || (approver.operator && v.via == "operator"));
         if voted {
             let who = if approver.operator {
                 "the operator token".to_string()

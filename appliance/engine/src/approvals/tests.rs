@@ -206,3 +206,34 @@ fn approvers_see_only_what_is_routed_to_them() {
     let op = a.directory().authenticate("op", None).unwrap();
     assert_eq!(a.list_for(&op).len(), 1);
 }
+
+/// The queue is bounded, in all and per agent: past it, a STEP_UP is denied at once.
+#[test]
+fn the_queue_is_bounded_per_agent_and_in_all() {
+    let settings = ApprovalSettings {
+        approvers: vec![ApproverSettings {
+            name: "ana".into(),
+            token_sha256: sha("ana"),
+            principal: None,
+        }],
+        max_pending: 3,
+        max_pending_per_agent: 1,
+        ..ApprovalSettings::default()
+    };
+    let a = Approvals::default();
+    a.configure(Directory::new(&settings, None), None);
+    let of = |id: &str, agent: &str| {
+        let mut r = request(id, 1, None);
+        r.action.identity.agent = Some(agent.into());
+        r
+    };
+    assert!(a.has_room("bot").is_ok());
+    let _one = a.open(of("apr_a", "bot"));
+    assert!(a
+        .has_room("bot")
+        .unwrap_err()
+        .contains("max_pending_per_agent"));
+    let _two = a.open(of("apr_b", "other"));
+    let _three = a.open(of("apr_c", "third"));
+    assert!(a.has_room("fourth").unwrap_err().contains("max_pending"));
+}

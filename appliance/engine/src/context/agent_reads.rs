@@ -47,7 +47,11 @@ impl AgentReads {
             let ttl = self.ttl;
             map.retain(|_, (_, at)| now.duration_since(*at) <= ttl);
             if map.len() >= self.max_agents {
-                if let Some(oldest) = map.iter().min_by_key(|(_, (_, at))| *at).map(|(k, _)| k.clone()) {
+                if let Some(oldest) = map
+                    .iter()
+                    .min_by_key(|(_, (_, at))| *at)
+                    .map(|(k, _)| k.clone())
+                {
                     map.remove(&oldest);
                 }
             }
@@ -101,7 +105,10 @@ mod tests {
         assert!(r.of("b").is_none());
         r.record("b", &pii(), &[]);
         r.record("c", &pii(), &[]);
-        assert!(r.of("a").is_none(), "the least recently active agent goes first");
+        assert!(
+            r.of("a").is_none(),
+            "the least recently active agent goes first"
+        );
         std::thread::sleep(Duration::from_millis(250));
         assert!(r.of("c").is_none(), "expired after the TTL");
     }

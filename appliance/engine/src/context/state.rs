@@ -229,12 +229,17 @@ impl SessionState {
         let Some(reads) = agent_reads else {
             return v;
         };
-        let classes: BTreeSet<DataClass> = self.data_classes.union(&reads.classes).copied().collect();
+        let classes: BTreeSet<DataClass> =
+            self.data_classes.union(&reads.classes).copied().collect();
         let labels: BTreeSet<DataLabel> = self.data_labels.union(&reads.labels).copied().collect();
         let new_entities: Vec<&Entity> = reads
             .entities
             .iter()
-            .filter(|e| !self.entity_index.contains(&((*e).clone(), Source::ToolOutput)))
+            .filter(|e| {
+                !self
+                    .entity_index
+                    .contains(&((*e).clone(), Source::ToolOutput))
+            })
             .collect();
         if classes.len() == self.data_classes.len()
             && labels.len() == self.data_labels.len()

@@ -157,6 +157,10 @@ impl Signer {
             deferral,
             execution,
         } = draft;
+        // Large values and header values by hash (see `aarmor_core::elide`).
+        let limits = aarmor_core::elide::ElisionLimits::default();
+        let action = aarmor_core::elide::receipt_view(&action, limits);
+        let modification = modification.map(|m| aarmor_core::elide::elide_value(&m, limits).0);
         let seq = self.head.seq + 1;
         let mut receipt = Receipt {
             receipt_id: format!("rct_{:08x}{seq:012x}", self.salt),
@@ -946,6 +950,7 @@ mod tests {
             kind: ReceiptKind::Decision,
             follows: None,
             action: Action {
+                envelope: Default::default(),
                 action_id: ActionId(format!("act_{n:020x}")),
                 timestamp: "2026-11-23T10:00:00.000Z".into(),
                 protocol: Protocol::Rest,

@@ -207,6 +207,9 @@ pub struct MessagesStream {
     metas: Vec<MetaTool>,
     held: Option<HeldBlock>,
     waiting: Option<HeldBlock>,
+    /// A `message_start` whose message already carries blocks the client would run: decided
+    /// like a response that is not streamed, emitted once decided.
+    snapshot: Option<(String, Value)>,
     tool_uses_seen: usize,
     tool_uses_allowed: usize,
     text: TextCollector,
@@ -218,6 +221,7 @@ impl MessagesStream {
             metas,
             held: None,
             waiting: None,
+            snapshot: None,
             tool_uses_seen: 0,
             tool_uses_allowed: 0,
             text: TextCollector::default(),
@@ -253,6 +257,19 @@ impl EventProcessor for MessagesStream {
         let kind = data.get("type").and_then(Value::as_str).unwrap_or_default();
         let index = data.get("index").cloned().unwrap_or(Value::Null);
         let held_here = self.held.as_ref().is_some_and(|h| h.index == index);
+        if kind == "message_start" {
+            // The SDK keeps the message it starts with: blocks in it are calls too.
+            let drafts = data
+                .get("message")
+                .map(|m| response_calls(m, &self.metas))
+                .unwrap_or_default();
+            if !drafts.is_empty() {
+                self.tool_uses_seen += drafts.len();
+                let name = ev.event.clone().unwrap_or_else(|| "message_start".into());
+                self.snapshot = Some((name, data));
+                return Ok(drafts);
+            }
+        }
         match kind {
             "content_block_start"
                 if data
@@ -328,6 +345,14 @@ impl EventProcessor for MessagesStream {
     }
 
     fn resolve(&mut self, outcomes: Vec<Rendered>, out: &mut Vec<u8>) {
+        if let Some((name, mut data)) = self.snapshot.take() {
+            self.tool_uses_allowed += outcomes.iter().filter(|o| o.is_allowed()).count();
+            if let Some(message) = data.get_mut("message") {
+                apply_to_response(message, &outcomes);
+            }
+            event(out, &name, data);
+            return;
+        }
         let (Some(held), Some(rendered)) = (self.waiting.take(), outcomes.into_iter().next())
         else {
             return;

@@ -56,6 +56,7 @@ impl LlmDialect {
             Value::Object(crate::rest::query_map(path_and_query)),
         );
         ActionDraft {
+            envelope: Default::default(),
             protocol: self.protocol(),
             tool: format!("llm.{}", self.provider()),
             operation: LLM_REQUEST_OPERATION.into(),
@@ -202,16 +203,27 @@ pub fn call_draft(
             server_qualified: false,
             parameters: params,
             signal: None,
+            wrapper_rest: Map::new(),
         }
     };
     signals.extend(resolved.signal);
     ActionDraft {
+        envelope: wrapper_envelope(resolved.wrapper_rest),
         protocol,
         tool: resolved.tool,
         operation: TOOL_CALL_OPERATION.into(),
         parameters: resolved.parameters,
         risk_signals: signals,
     }
+}
+
+/// The envelope of a call made through a wrapper: what the wrapper carried besides the call.
+pub(crate) fn wrapper_envelope(rest: Map<String, Value>) -> Map<String, Value> {
+    let mut envelope = Map::new();
+    if !rest.is_empty() {
+        envelope.insert("wrapper".into(), Value::Object(rest));
+    }
+    envelope
 }
 
 /// The action of an item an LLM response asks the client to run that aarmor cannot read: its
@@ -233,6 +245,7 @@ pub fn uninspectable_draft(protocol: Protocol, item_type: &str, item: &Value) ->
         item_type
     };
     ActionDraft {
+        envelope: Default::default(),
         protocol,
         tool: item_type.to_string(),
         operation: TOOL_CALL_OPERATION.into(),

@@ -92,10 +92,31 @@ struct CallAcc {
     arguments: String,
     /// The call as it came, for an unknown kind.
     raw: Option<Value>,
+    /// Arguments sent as a JSON value instead of JSON text (not what the API sends, but what an
+    /// SDK may hand on): judged as that value.
+    arguments_value: Option<Value>,
 }
 
 impl CallAcc {
     fn draft(&self, metas: &[MetaTool]) -> ActionDraft {
+        match (&self.kind, &self.arguments_value) {
+            (CallKind::Function, Some(v @ Value::Object(_))) => {
+                return call_draft(
+                    Protocol::OpenaiChat,
+                    &self.name,
+                    CallArguments::Value(v),
+                    metas,
+                )
+            }
+            (_, Some(_)) => {
+                return uninspectable_draft(
+                    Protocol::OpenaiChat,
+                    "tool_call with arguments that are not text",
+                    self.raw.as_ref().unwrap_or(&Value::Null),
+                )
+            }
+            _ => {}
+        }
         match &self.kind {
             CallKind::Function => call_draft(
                 Protocol::OpenaiChat,
@@ -168,10 +189,15 @@ fn calls_of(resp: &Value) -> Vec<(usize, Slot, CallAcc)> {
 
 fn acc_from(call: &Value, function: Option<&Value>) -> CallAcc {
     let s = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
+    let arguments = function.and_then(|f| f.get("arguments").or_else(|| f.get("input")));
     CallAcc {
         id: s(call.get("id")),
         name: s(function.and_then(|f| f.get("name"))),
-        arguments: s(function.and_then(|f| f.get("arguments").or_else(|| f.get("input")))),
+        arguments: s(arguments),
+        arguments_value: arguments
+            .filter(|a| !a.is_string() && !a.is_null())
+            .cloned(),
+        raw: Some(call.clone()),
         ..CallAcc::default()
     }
 }
@@ -568,12 +594,10 @@ fn append_delta(acc: &mut CallAcc, call: &Value, function: Option<&Value>) {
             acc.name.push_str(name);
         }
         // `arguments` of a function call, `input` of a custom tool call.
-        if let Some(args) = f
-            .get("arguments")
-            .or_else(|| f.get("input"))
-            .and_then(Value::as_str)
-        {
-            acc.arguments.push_str(args);
+        match f.get("arguments").or_else(|| f.get("input")) {
+            Some(Value::String(args)) => acc.arguments.push_str(args),
+            Some(Value::Null) | None => {}
+            Some(other) => acc.arguments_value = Some(other.clone()),
         }
     }
 }

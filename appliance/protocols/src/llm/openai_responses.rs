@@ -105,6 +105,14 @@ fn item_kind(item: &Value) -> ItemKind {
     }
 }
 
+/// The key an item is decided under: its id, else its position.
+fn item_key(item: &Value, index: Option<&Value>) -> String {
+    match item.get("id").and_then(Value::as_str) {
+        Some(id) if !id.is_empty() => id.to_string(),
+        _ => format!("#{}", index.map(Value::to_string).unwrap_or_default()),
+    }
+}
+
 /// An item the client would run (anything but content).
 fn is_runnable(item: &Value) -> bool {
     item_kind(item) != ItemKind::Content
@@ -113,12 +121,23 @@ fn is_runnable(item: &Value) -> bool {
 fn item_draft(item: &Value, metas: &[MetaTool]) -> ActionDraft {
     let s = |k: &str| item.get(k).and_then(Value::as_str).unwrap_or_default();
     match item_kind(item) {
-        ItemKind::Function => call_draft(
-            Protocol::OpenaiResponses,
-            s("name"),
-            CallArguments::Text(s("arguments")),
-            metas,
-        ),
+        ItemKind::Function => match item.get("arguments") {
+            // Arguments as a JSON value rather than the JSON text the API sends: judged as
+            // what they are (an SDK may pass them on as such).
+            Some(v @ Value::Object(_)) => call_draft(
+                Protocol::OpenaiResponses,
+                s("name"),
+                CallArguments::Value(v),
+                metas,
+            ),
+            Some(Value::String(_)) | None | Some(Value::Null) => call_draft(
+                Protocol::OpenaiResponses,
+                s("name"),
+                CallArguments::Text(s("arguments")),
+                metas,
+            ),
+            Some(_) => uninspectable_draft(Protocol::OpenaiResponses, "function_call", item),
+        },
         ItemKind::Custom => call_draft(
             Protocol::OpenaiResponses,
             s("name"),
@@ -265,6 +284,9 @@ pub struct ResponsesStream {
     waiting: Option<HeldCall>,
     /// Outcomes by call item id, applied to the final snapshot.
     decided: HashMap<String, Rendered>,
+    /// A response snapshot event holding items the client would run that no event decided yet
+    /// (ids in order): decided, then emitted rewritten.
+    snapshot: Option<(Value, Vec<String>)>,
     /// Sequence number the next emitted event carries.
     next_seq: Option<u64>,
     text: TextCollector,
@@ -277,6 +299,7 @@ impl ResponsesStream {
             held: None,
             waiting: None,
             decided: HashMap::new(),
+            snapshot: None,
             next_seq: None,
             text: TextCollector::default(),
         }
@@ -303,6 +326,22 @@ impl ResponsesStream {
                 out.extend_from_slice(&SseEvent::render(kind.as_deref(), &data.to_string()));
             }
         }
+    }
+
+    /// A snapshot with every decided item rendered as decided.
+    fn rewrite_snapshot(&self, mut data: Value) -> Value {
+        if let Some(items) = data
+            .pointer_mut("/response/output")
+            .and_then(Value::as_array_mut)
+        {
+            for (i, item) in items.iter_mut().enumerate() {
+                let id = item_key(item, Some(&json!(i)));
+                if let Some(r) = self.decided.get(&id) {
+                    *item = rendered_item(item, r);
+                }
+            }
+        }
+        data
     }
 
     fn synthetic(&mut self, out: &mut Vec<u8>, data: Value) {
@@ -381,22 +420,55 @@ impl EventProcessor for ResponsesStream {
                 }
                 Ok(Vec::new())
             }
-            "response.completed" | "response.incomplete" | "response.failed"
-                if !self.decided.is_empty() =>
-            {
-                let mut data = data;
-                if let Some(items) = data
-                    .pointer_mut("/response/output")
-                    .and_then(Value::as_array_mut)
-                {
-                    for item in items.iter_mut() {
-                        let id = item.get("id").and_then(Value::as_str).unwrap_or_default();
-                        if let Some(r) = self.decided.get(id) {
-                            *item = rendered_item(item, r);
-                        }
-                    }
+            // An item done that no `added` opened: the whole call arrives at once.
+            "response.output_item.done" if data.get("item").is_some_and(is_runnable) => {
+                let item = data["item"].clone();
+                let id = item_key(&item, data.get("output_index"));
+                if let Some(r) = self.decided.get(&id).cloned() {
+                    let mut data = data;
+                    data["item"] = rendered_item(&item, &r);
+                    self.emit(out, None, data);
+                    return Ok(Vec::new());
                 }
-                self.emit(out, None, data);
+                let held = HeldCall {
+                    output_index: data.get("output_index").cloned().unwrap_or(Value::Null),
+                    item_id: id,
+                    arguments: String::new(),
+                    item,
+                };
+                let d = item_draft(&held.item, &self.metas);
+                self.waiting = Some(held);
+                Ok(vec![d])
+            }
+            // A snapshot of the whole response (created, in progress, completed...): items the
+            // client would run that no event decided yet are decided before it goes out.
+            _ if data
+                .pointer("/response/output")
+                .is_some_and(Value::is_array) =>
+            {
+                let undecided: Vec<(String, ActionDraft)> = data
+                    .pointer("/response/output")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                    .filter(|(_, item)| is_runnable(item))
+                    .map(|(i, item)| (item_key(item, Some(&json!(i))), item))
+                    .filter(|(id, _)| !self.decided.contains_key(id))
+                    .map(|(id, item)| (id, item_draft(item, &self.metas)))
+                    .collect();
+                if !undecided.is_empty() {
+                    let (ids, drafts): (Vec<String>, Vec<ActionDraft>) =
+                        undecided.into_iter().unzip();
+                    self.snapshot = Some((data, ids));
+                    return Ok(drafts);
+                }
+                if self.decided.is_empty() {
+                    self.emit(out, Some(&ev.raw), data);
+                } else {
+                    let data = self.rewrite_snapshot(data);
+                    self.emit(out, None, data);
+                }
                 Ok(Vec::new())
             }
             _ => {
@@ -412,6 +484,14 @@ impl EventProcessor for ResponsesStream {
     }
 
     fn resolve(&mut self, outcomes: Vec<Rendered>, out: &mut Vec<u8>) {
+        if let Some((data, ids)) = self.snapshot.take() {
+            for (id, outcome) in ids.into_iter().zip(outcomes) {
+                self.decided.insert(id, outcome);
+            }
+            let data = self.rewrite_snapshot(data);
+            self.emit(out, None, data);
+            return;
+        }
         let (Some(held), Some(rendered)) = (self.waiting.take(), outcomes.into_iter().next())
         else {
             return;
