@@ -354,31 +354,131 @@ def test_an_event_the_gate_cannot_read_cuts_the_stream(aarmor, scripted):
 
 # --- 8. Upgrades --------------------------------------------------------------------------------
 
-def test_a_websocket_upgrade_is_an_action(start_aarmor, pki):
-    from test_data_plane import WebSocketEcho
+class WsServer:
+    """A TLS WebSocket server on loopback that records what reaches it: `/realtime` answers any
+    message with two function calls (one refused by the shell rules), anything else echoes."""
+
+    def __init__(self, cert, key):
+        import asyncio
+
+        from websockets.asyncio.server import serve
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        self.received = []
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        async def handle(ws):
+            realtime = ws.request.path.split("?")[0].endswith("/realtime")
+            async for message in ws:
+                self.received.append(message)
+                if not realtime:
+                    await ws.send(message)
+                    continue
+                for cid, name, args in (("c1", "bash", {"command": "rm -rf /"}), ("c2", "get_weather", {"city": "Oslo"})):
+                    await ws.send(json.dumps({"type": "response.function_call_arguments.done", "call_id": cid,
+                                              "name": name, "arguments": json.dumps(args)}))
+                    await ws.send(json.dumps({"type": "response.output_item.done",
+                                              "item": {"type": "function_call", "call_id": cid, "name": name}}))
+                await ws.send(json.dumps({"type": "response.done", "response": {"output": [
+                    {"type": "function_call", "call_id": "c1", "name": "bash"},
+                    {"type": "function_call", "call_id": "c2", "name": "get_weather"}]}}))
+
+        async def main():
+            self.server = await serve(handle, "127.0.0.1", 0, ssl=ctx)
+            self.port = self.server.sockets[0].getsockname()[1]
+            ready.set()
+            await self.server.serve_forever()
+
+        self.thread = threading.Thread(target=lambda: self.loop.run_until_complete(main()), daemon=True)
+        self.thread.start()
+        assert ready.wait(10), "WebSocket test server did not start"
+
+    def close(self):
+        self.loop.call_soon_threadsafe(self.server.close)
+        self.thread.join(10)
+
+
+@pytest.fixture
+def ws_server(pki):
+    server = WsServer(*pki["leaf"])
+    yield server
+    server.close()
+
+
+def ws_allowed(start_aarmor):
+    return start_aarmor(policy_files=pack_data(lambda c: c["upgrades"]["allowed_hosts"].update({"localhost": True})))
+
+
+def test_a_websocket_upgrade_is_an_action(start_aarmor, ws_server):
     from websockets.sync.client import connect
     from websockets.exceptions import InvalidStatus
 
-    server = WebSocketEcho(*pki["leaf"])
-    try:
-        a = start_aarmor()
-        ctx = ssl.create_default_context(cafile=str(a.ca))
-        with pytest.raises(InvalidStatus) as refused:
-            with connect(f"wss://localhost:{server.port}/echo", ssl=ctx, proxy=a.url, open_timeout=10) as ws:
-                ws.send(KEY)
-        assert refused.value.response.status_code == 403
-        d = last_decision(a)
-        assert d["decision"]["result"] == "DENY" and d["decision"]["rule"] == "upgrade.not_allowed"
-        assert d["action"]["operation"] == "upgrade" and d["action"]["parameters"]["protocol"] == "websocket"
-        # Control: the host listed in upgrades.allowed_hosts upgrades, decided and receipted.
-        b = start_aarmor(policy_files=pack_data(lambda c: c["upgrades"]["allowed_hosts"].update({"localhost": True})))
-        with connect(f"wss://localhost:{server.port}/echo", ssl=ssl.create_default_context(cafile=str(b.ca)),
-                     proxy=b.url, open_timeout=10) as ws:
-            ws.send("hello")
-            assert ws.recv(timeout=10) == "hello"
-        assert last_decision(b)["decision"]["result"] == "ALLOW"
-    finally:
-        server.close()
+    a = start_aarmor()
+    ctx = ssl.create_default_context(cafile=str(a.ca))
+    with pytest.raises(InvalidStatus) as refused:
+        with connect(f"wss://localhost:{ws_server.port}/echo", ssl=ctx, proxy=a.url, open_timeout=10) as ws:
+            ws.send(KEY)
+    assert refused.value.response.status_code == 403
+    d = last_decision(a)
+    assert d["decision"]["result"] == "DENY" and d["decision"]["rule"] == "upgrade.not_allowed"
+    assert d["action"]["operation"] == "upgrade" and d["action"]["parameters"]["protocol"] == "websocket"
+    assert ws_server.received == []
+    # Control: the host listed in upgrades.allowed_hosts upgrades, decided and receipted.
+    b = ws_allowed(start_aarmor)
+    with connect(f"wss://localhost:{ws_server.port}/echo", ssl=ssl.create_default_context(cafile=str(b.ca)),
+                 proxy=b.url, open_timeout=10) as ws:
+        ws.send("hello")
+        assert ws.recv(timeout=10) == "hello"
+    assert [r for r in b.receipts() if r["action"]["operation"] == "upgrade"][-1]["decision"]["result"] == "ALLOW"
+
+
+def test_websocket_messages_are_decided_one_by_one(start_aarmor, ws_server):
+    from websockets.sync.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    a = ws_allowed(start_aarmor)
+    ctx = ssl.create_default_context(cafile=str(a.ca))
+    # A message carrying the key: the connection is closed (policy violation), the server never
+    # sees it; the message before it went through.
+    with connect(f"wss://localhost:{ws_server.port}/echo", ssl=ctx, proxy=a.url, open_timeout=10) as ws:
+        ws.send("hello")
+        assert ws.recv(timeout=10) == "hello"
+        ws.send(f"creds {KEY}")
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+        assert closed.value.rcvd.code == 1008
+    assert ws_server.received == ["hello"]
+    d = last_decision(a)
+    assert d["decision"]["rule"] == "secrets.outbound" and d["action"]["operation"] == "message"
+    # MCP over WebSocket: a refused call is answered with a JSON-RPC error and never sent on.
+    with connect(f"wss://localhost:{ws_server.port}/mcp", ssl=ctx, proxy=a.url, open_timeout=10) as ws:
+        ws.send(json.dumps({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "note", "arguments": {"k": KEY}}}))
+        reply = json.loads(ws.recv(timeout=10))
+        assert reply["id"] == 7 and reply["error"]["code"] == -32001
+        ws.send(json.dumps({"jsonrpc": "2.0", "id": 8, "method": "tools/list"}))
+        assert json.loads(ws.recv(timeout=10))["id"] == 8, "the control is echoed"
+    assert not any(KEY in m for m in ws_server.received)
+    assert last_decision(a)["action"]["operation"] == "tools/list"
+
+
+def test_realtime_function_calls_are_decided_before_the_client_sees_them(start_aarmor, ws_server):
+    from websockets.sync.client import connect
+
+    a = ws_allowed(start_aarmor)
+    ctx = ssl.create_default_context(cafile=str(a.ca))
+    with connect(f"wss://localhost:{ws_server.port}/v1/realtime?model=m", ssl=ctx, proxy=a.url, open_timeout=10) as ws:
+        ws.send(json.dumps({"type": "response.create"}))
+        events = []
+        while not events or events[-1]["type"] != "response.done":
+            events.append(json.loads(ws.recv(timeout=10)))
+    calls = [e["name"] for e in events if e["type"] == "response.function_call_arguments.done"]
+    assert calls == ["get_weather"], events
+    assert "rm -rf" not in json.dumps(events)
+    assert [i["call_id"] for i in events[-1]["response"]["output"]] == ["c2"]
+    rules = {r["action"]["tool"]: r["decision"].get("rule") for r in a.receipts() if r["kind"] == "decision" and r["action"]["operation"] == "call"}
+    assert rules["bash"] == "shell.recursive_delete" and "get_weather" in rules
 
 
 # --- Parser differentials -----------------------------------------------------------------------

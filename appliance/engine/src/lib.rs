@@ -34,8 +34,8 @@ pub use action_engine::ActionEngine;
 pub use allow_all::AllowAllMediator;
 pub use approvals::{ApprovalAnswer, ApprovalError, ApprovalRequest, Approvals};
 pub use mediator::{
-    BodyVerdict, Exchange, ExchangeInspector, ExchangeOutcome, HeadVerdict, HeaderRewrite,
-    MediationError, Mediator, RequestEdit, ResponsePlan, ResponseVerdict,
+    BodyVerdict, Direction, Exchange, ExchangeInspector, ExchangeOutcome, HeadVerdict,
+    HeaderRewrite, MediationError, Mediator, Relayed, RequestEdit, ResponsePlan, ResponseVerdict,
 };
 pub use policy_engine::PolicyEngine;
 pub use settings::{

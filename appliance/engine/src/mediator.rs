@@ -82,6 +82,27 @@ pub enum ResponsePlan {
     Buffer,
     /// Streamed through `on_response_chunk` / `on_response_end`.
     Stream,
+    /// The upstream switched protocols (101): the connection is relayed both ways through
+    /// `on_upgraded`, which alone decides what each side receives, until either side closes.
+    Relay,
+}
+
+/// Which way bytes of an upgraded connection travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// From the client towards the upstream.
+    ToUpstream,
+    /// From the upstream towards the client.
+    ToClient,
+}
+
+/// What may be sent on, each way, after bytes of an upgraded connection arrived.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Relayed {
+    pub to_upstream: Bytes,
+    pub to_client: Bytes,
+    /// End the relay after sending these.
+    pub close: bool,
 }
 
 /// Decision on a complete upstream response.
@@ -166,6 +187,25 @@ pub trait ExchangeInspector: Send {
     /// The streamed response ended; returns the last bytes for the client.
     async fn on_response_end(&mut self) -> Result<Bytes, MediationError> {
         Ok(Bytes::new())
+    }
+
+    /// Bytes of an upgraded connection (`ResponsePlan::Relay`) as they arrive from one side;
+    /// returns what each side may receive now. The default relays them unchanged.
+    async fn on_upgraded(
+        &mut self,
+        from: Direction,
+        bytes: &Bytes,
+    ) -> Result<Relayed, MediationError> {
+        Ok(match from {
+            Direction::ToUpstream => Relayed {
+                to_upstream: bytes.clone(),
+                ..Relayed::default()
+            },
+            Direction::ToClient => Relayed {
+                to_client: bytes.clone(),
+                ..Relayed::default()
+            },
+        })
     }
 
     /// How many bytes of the response body to keep for `on_outcome` (`body_copy`), whatever the

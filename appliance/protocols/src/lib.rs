@@ -18,6 +18,7 @@ pub mod multipart;
 pub mod rest;
 pub mod sql;
 pub mod sse;
+pub mod websocket;
 
 use aarmor_core::ObservationKind;
 use serde_json::Value;

@@ -16,8 +16,9 @@ use aarmor_core::{
     Protocol, ProxyCredential, ResponseHead, RiskSignal, SessionId, SessionRef, SyntheticResponse,
 };
 use aarmor_engine::{
-    ActionEngine, BodyVerdict, Exchange, ExchangeInspector, ExchangeOutcome, HeadVerdict,
-    HeaderRewrite, MediationError, Mediator, RequestEdit, ResponsePlan, ResponseVerdict,
+    ActionEngine, BodyVerdict, Direction, Exchange, ExchangeInspector, ExchangeOutcome,
+    HeadVerdict, HeaderRewrite, MediationError, Mediator, Relayed, RequestEdit, ResponsePlan,
+    ResponseVerdict,
 };
 use aarmor_protocols::body::BodyRead;
 use aarmor_protocols::classify::{
@@ -27,6 +28,7 @@ use aarmor_protocols::draft::WRAPPED_MODIFY_REFUSED;
 use aarmor_protocols::gate::{GateOutput, StreamGate};
 use aarmor_protocols::llm::{LlmDialect, Rendered};
 use aarmor_protocols::mcp::{self, McpRequest};
+use aarmor_protocols::websocket::{WsItem, WsMessage};
 use aarmor_protocols::{rest, sql, ActionDraft, Observed};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -34,6 +36,7 @@ use serde_json::Value;
 
 use crate::metrics::Metrics;
 use crate::settings::MediationSettings;
+use crate::ws_mediation::{self, WsFlavor, WsState};
 
 /// What every exchange's inspector shares.
 struct Shared {
@@ -151,6 +154,11 @@ impl Mediator for ActionMediator {
                 }
                 return Ok(HeadVerdict::Forward);
             }
+            // A WebSocket is decided with its request, then relayed message by message.
+            HeadClass::Upgrade(protocol) if protocol == "websocket" => Kind::WebSocket(Box::new(
+                WsState::new(&exchange.request.path, self.shared.max_event_bytes),
+            )),
+            // Any other protocol switch is decided now, then relayed as it is.
             HeadClass::Upgrade(protocol) => {
                 let mut inspector = self.inspector(exchange, Kind::Rest);
                 return Ok(inspector.decide_upgrade(&protocol).await);
@@ -249,6 +257,18 @@ enum Kind {
     Undecided,
     Mcp,
     Rest,
+    /// A WebSocket upgrade, and once switched, its messages.
+    WebSocket(Box<WsState>),
+}
+
+/// What becomes of a message a WebSocket client sent.
+enum ClientMessage {
+    /// Sent on unchanged.
+    Pass,
+    /// Not sent on; the client gets this instead (JSON-RPC errors).
+    Reply(Vec<u8>),
+    /// Not sent on; the connection ends with this close frame.
+    Close(Vec<u8>),
 }
 
 /// What to do with the response.
@@ -593,6 +613,121 @@ impl ActionInspector {
                     }
                     _ => BodyVerdict::Respond(denied_problem(&action, &Denial { rule: m.rule, reason: "the request had to be rewritten but the new body is not a JSON object; refused".into() })),
                 }
+            }
+        }
+    }
+
+    /// Decides a message a WebSocket client sends (see `ws_mediation`).
+    async fn client_message(&mut self, m: &WsMessage) -> ClientMessage {
+        let flavor = match &self.kind {
+            Kind::WebSocket(state) => state.flavor,
+            _ => WsFlavor::Other,
+        };
+        let json = m
+            .as_text()
+            .and_then(|t| aarmor_protocols::body::strict_json(t.as_bytes()).ok());
+        if let Some(req) = json
+            .as_ref()
+            .and_then(|v| mcp::request_from(v).ok().flatten())
+        {
+            // MCP over WebSocket: the same actions as over HTTP.
+            let server = self
+                .shared
+                .protocols
+                .mcp_server_name(&self.exchange.request);
+            let calls = mcp::calls(&req, &server, &self.shared.protocols.meta_tools);
+            self.session();
+            let mut denied = Vec::new();
+            for call in calls {
+                let action = self.request_action(call.draft);
+                match self.decide(&action).await {
+                    FinalVerdict::Allow => {}
+                    FinalVerdict::Deny(d) => denied.push((call.position, d.reason, d.rule)),
+                    FinalVerdict::Modify(m) => denied.push((
+                        call.position,
+                        "a modification was required but WebSocket messages are not rewritten"
+                            .into(),
+                        m.rule,
+                    )),
+                }
+            }
+            if denied.is_empty() {
+                return ClientMessage::Pass;
+            }
+            return match mcp::refusal_body(&req, &denied) {
+                Some(body) => ClientMessage::Reply(ws_mediation::reply(&body)),
+                None => ClientMessage::Reply(Vec::new()),
+            };
+        }
+        if flavor == WsFlavor::Realtime {
+            // The session's own events, to the provider the upgrade was allowed to.
+            return ClientMessage::Pass;
+        }
+        let draft = ActionDraft {
+            protocol: Protocol::Rest,
+            tool: self.rest_tool(),
+            operation: "message".into(),
+            parameters: ws_mediation::message_parameters(m),
+            envelope: Default::default(),
+            risk_signals: Vec::new(),
+        };
+        self.session();
+        let action = self.request_action(draft);
+        match self.decide(&action).await {
+            FinalVerdict::Allow => ClientMessage::Pass,
+            FinalVerdict::Deny(d) => ClientMessage::Close(ws_mediation::refusal_close(&format!(
+                "refused by aarmor policy: {}",
+                d.reason
+            ))),
+            FinalVerdict::Modify(_) => ClientMessage::Close(ws_mediation::refusal_close(
+                "refused by aarmor policy: a modification was required but WebSocket messages are not rewritten",
+            )),
+        }
+    }
+
+    /// Decides what of an upstream's WebSocket message reaches the client: `None` drops it.
+    async fn upstream_message(&mut self, m: &WsMessage) -> Option<Vec<u8>> {
+        let Kind::WebSocket(state) = &self.kind else {
+            return Some(m.raw.clone());
+        };
+        if state.flavor != WsFlavor::Realtime {
+            return Some(m.raw.clone());
+        }
+        let Some(event) = m
+            .as_text()
+            .and_then(|t| serde_json::from_str::<Value>(t).ok())
+        else {
+            return Some(m.raw.clone());
+        };
+        if ws_mediation::mentions_denied(&event, &state.denied_calls) {
+            return None;
+        }
+        if event.get("type").and_then(Value::as_str) == Some("response.done")
+            && !state.denied_calls.is_empty()
+        {
+            let rewritten = ws_mediation::without_denied_calls(event, &state.denied_calls);
+            return Some(aarmor_protocols::websocket::text_frame(
+                &rewritten.to_string(),
+            ));
+        }
+        let Some((call_id, name, arguments)) = ws_mediation::realtime_call(&event) else {
+            return Some(m.raw.clone());
+        };
+        let draft = aarmor_protocols::llm::call_draft(
+            Protocol::OpenaiResponses,
+            &name,
+            aarmor_protocols::llm::CallArguments::Text(&arguments),
+            &self.shared.protocols.meta_tools,
+        );
+        self.session();
+        let action = self.action(draft);
+        match self.decide(&action).await {
+            FinalVerdict::Allow => Some(m.raw.clone()),
+            _ => {
+                if let Kind::WebSocket(state) = &mut self.kind {
+                    state.denied_calls.insert(call_id);
+                }
+                None
             }
         }
     }
@@ -1006,12 +1141,20 @@ impl ExchangeInspector for ActionInspector {
     fn header_rewrite(&self) -> Option<HeaderRewrite> {
         // aarmor's own headers never reach the upstream; responses aarmor must read are
         // requested uncompressed.
-        let remove = aarmor_headers(&self.exchange.request, &self.shared.engine);
+        let mut remove = aarmor_headers(&self.exchange.request, &self.shared.engine);
         match self.kind {
             Kind::Llm(_) | Kind::Mcp | Kind::Sql(_) => Some(HeaderRewrite {
                 set: vec![("accept-encoding".into(), "identity".into())],
                 remove,
             }),
+            // No compression extension: every message must be readable.
+            Kind::WebSocket(_) => {
+                remove.push("sec-websocket-extensions".into());
+                Some(HeaderRewrite {
+                    set: vec![],
+                    remove,
+                })
+            }
             _ if !remove.is_empty() => Some(HeaderRewrite {
                 set: vec![],
                 remove,
@@ -1022,6 +1165,20 @@ impl ExchangeInspector for ActionInspector {
 
     async fn on_request_body(&mut self, body: &Bytes) -> Result<BodyVerdict, MediationError> {
         match &self.kind {
+            Kind::WebSocket(_) if !body.is_empty() => Ok(BodyVerdict::Respond(
+                self.refuse_unreadable(
+                    400,
+                    "uninspectable-request",
+                    "Refused: an upgrade request with a body",
+                    "a WebSocket upgrade request carries a body, which servers read as WebSocket frames",
+                )
+                .await,
+            )),
+            Kind::WebSocket(_) => Ok(match self.decide_upgrade("websocket").await {
+                HeadVerdict::Respond(refusal) => BodyVerdict::Respond(refusal),
+                // Headers to drop are in `header_rewrite`.
+                _ => BodyVerdict::Forward,
+            }),
             Kind::Llm(dialect) => {
                 let dialect = *dialect;
                 Ok(self.llm_body(dialect, body).await)
@@ -1077,6 +1234,22 @@ impl ExchangeInspector for ActionInspector {
     }
 
     fn response_plan(&mut self, head: &ResponseHead) -> ResponsePlan {
+        if let Kind::WebSocket(_) = self.kind {
+            if head.status != 101 {
+                return ResponsePlan::Pass;
+            }
+            if head.headers.get("sec-websocket-extensions").is_some() {
+                // An extension was negotiated although none was offered: frames may be
+                // compressed, so the connection cannot be inspected.
+                self.response = ResponseHandling::Refuse;
+                self.refusal = Some(
+                    "the upstream switched to WebSocket with an extension aarmor did not offer"
+                        .into(),
+                );
+                return ResponsePlan::Buffer;
+            }
+            return ResponsePlan::Relay;
+        }
         if self.response == ResponseHandling::Pass {
             return ResponsePlan::Pass;
         }
@@ -1223,6 +1396,52 @@ impl ExchangeInspector for ActionInspector {
             .resolve(outcomes)
             .map_err(|e| MediationError::Failed(e.to_string()))?;
         Ok(Some(self.take_output(out)))
+    }
+
+    async fn on_upgraded(
+        &mut self,
+        from: Direction,
+        bytes: &Bytes,
+    ) -> Result<Relayed, MediationError> {
+        let Kind::WebSocket(state) = &mut self.kind else {
+            // Only WebSocket connections are relayed through the inspector.
+            return Err(MediationError::Failed(
+                "an upgraded connection of an unknown kind".into(),
+            ));
+        };
+        let reader = match from {
+            Direction::ToUpstream => &mut state.from_client,
+            Direction::ToClient => &mut state.from_upstream,
+        };
+        let items = ws_mediation::items(reader, bytes).map_err(MediationError::Failed)?;
+        let mut out = Relayed::default();
+        let mut to_upstream = Vec::new();
+        let mut to_client = Vec::new();
+        for item in items {
+            match (item, from) {
+                (WsItem::Control(raw), Direction::ToUpstream) => to_upstream.extend(raw),
+                (WsItem::Control(raw), Direction::ToClient) => to_client.extend(raw),
+                (WsItem::Message(m), Direction::ToUpstream) => {
+                    match self.client_message(&m).await {
+                        ClientMessage::Pass => to_upstream.extend(&m.raw),
+                        ClientMessage::Reply(reply) => to_client.extend(reply),
+                        ClientMessage::Close(frame) => {
+                            to_client.extend(frame);
+                            out.close = true;
+                            break;
+                        }
+                    }
+                }
+                (WsItem::Message(m), Direction::ToClient) => {
+                    if let Some(bytes) = self.upstream_message(&m).await {
+                        to_client.extend(bytes);
+                    }
+                }
+            }
+        }
+        out.to_upstream = Bytes::from(to_upstream);
+        out.to_client = Bytes::from(to_client);
+        Ok(out)
     }
 
     fn response_copy_limit(&self) -> Option<usize> {

@@ -5,7 +5,7 @@
 
 use aarmor_core::{HeaderList, ResponseHead, SyntheticResponse};
 use aarmor_engine::{
-    BodyVerdict, ExchangeInspector, ExchangeOutcome, ResponsePlan, ResponseVerdict,
+    BodyVerdict, Direction, ExchangeInspector, ExchangeOutcome, ResponsePlan, ResponseVerdict,
 };
 use bytes::{Bytes, BytesMut};
 use pingora::proxy::Session;
@@ -276,6 +276,9 @@ pub async fn run(
                 &mut held,
             )
             .await
+        }
+        ResponsePlan::Relay => {
+            return relay(http, session, client, resp_header, inspector.as_mut()).await;
         }
         ResponsePlan::Stream => {
             stream_response(
@@ -557,6 +560,77 @@ async fn stream_response(
     session.write_response_body(None, true).await?;
     digest.complete = true;
     release(http, client, peer).await;
+    Ok(())
+}
+
+/// An upgraded connection (101), relayed both ways through the inspector until either side
+/// closes: only what the inspector returns reaches each side. A mediation failure cuts it.
+async fn relay(
+    http: &AarmorHttp,
+    session: &mut Session,
+    mut client: UpstreamSession,
+    resp_header: pingora::http::ResponseHeader,
+    inspector: &mut dyn ExchangeInspector,
+) -> Result<()> {
+    let plane = &http.plane;
+    session.set_keepalive(None);
+    session
+        .write_response_header(Box::new(resp_header), false)
+        .await?;
+    if let pingora::protocols::http::client::HttpSession::H1(h1) = &mut client {
+        // The request's body writer passes bytes through from now on.
+        h1.maybe_upgrade_body_writer();
+    }
+    let budget = plane.inspect_budget();
+    // Bounded by the two peers: it ends when either closes or fails, or a decision cuts it.
+    loop {
+        let (from, read) = tokio::select! {
+            r = session.read_request_body() => (Direction::ToUpstream, r),
+            r = client.read_response_body() => (Direction::ToClient, r),
+        };
+        let bytes = match read {
+            Ok(Some(b)) => b,
+            Ok(None) => break,
+            Err(e) => {
+                tracing::debug!(error = %e, ?from, "upgraded connection ended");
+                break;
+            }
+        };
+        let out = match plane
+            .mediate(
+                "upgraded connection",
+                budget,
+                inspector.on_upgraded(from, &bytes),
+            )
+            .await
+        {
+            Ok(out) => out,
+            Err(refusal) => {
+                tracing::warn!(detail = %String::from_utf8_lossy(&refusal.body), "cutting the upgraded connection (fail closed)");
+                break;
+            }
+        };
+        if !out.to_upstream.is_empty()
+            && client
+                .write_request_body(out.to_upstream, false)
+                .await
+                .is_err()
+        {
+            break;
+        }
+        if !out.to_client.is_empty()
+            && session
+                .write_response_body(Some(out.to_client), false)
+                .await
+                .is_err()
+        {
+            break;
+        }
+        if out.close {
+            break;
+        }
+    }
+    client.shutdown().await;
     Ok(())
 }
 

@@ -29,6 +29,7 @@ pub mod settings;
 pub mod sni;
 pub mod tls_listener;
 pub mod upstream;
+pub mod ws_mediation;
 
 pub use server::{prepare, AdminApprovals, DataPlaneConfig, Decider, Prepared, StartError};
 pub use settings::{AdminSettings, MediationSettings, ProxySettings, UpstreamSettings};
