@@ -17,6 +17,9 @@
 #   SCENARIOS="ka1 ka16" bench/run.sh      # some scenarios only (ka1 ka16 newconn big stream action)
 #   ROUNDS=1 bench/run.sh                  # one round per scenario (default 3, the median is shown)
 #   AARMOR_THREADS=1 bench/run.sh          # aarmor worker threads (default 0: aarmor's default, one per CPU)
+#   BASELINE_BIN=/path/to/old/aarmor bench/run.sh   # the action scenario also runs that binary
+#                                          # (plain data plane and batched engine, with
+#                                          # BASELINE_POLICIES, default policies/): before/after in one run
 # Optional peers: `pip install mitmproxy` (mitmdump on PATH or in $MITM_VENV), `apt-get install squid-openssl`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,8 +43,8 @@ for _ in $(seq 50); do [[ -f $WORK/origin-ca.pem ]] && break; sleep 0.1; done
 # (per-request logging off for the measurement), the
 # default policy pack. Three instances for the action scenario: the plain data plane (action
 # mediation off), and the engine with receipts in strict (the default) and batched durability.
-start_aarmor() { # name port admin_port extra-toml [extra [proxy] lines]
-    local name=$1 port=$2 admin=$3 extra=$4 proxy_extra=${5:-}
+start_aarmor() { # name port admin_port extra-toml [extra [proxy] lines] [binary] [policies]
+    local name=$1 port=$2 admin=$3 extra=$4 proxy_extra=${5:-} binary=${6:-$BIN/aarmor} policies=${7:-$PWD/policies}
     cat > "$WORK/$name.toml" <<CFG
 data_dir = "$WORK/$name-data"
 [proxy]
@@ -53,12 +56,12 @@ ca_files = ["$WORK/origin-ca.pem"]
 [admin]
 listen = "127.0.0.1:$admin"
 [policy]
-dir = "$PWD/policies"
+dir = "$policies"
 [log]
 level = "warn"
 $extra
 CFG
-    "$BIN/aarmor" --config "$WORK/$name.toml" run 2>"$WORK/$name.log" & PIDS+=($!)
+    "$binary" --config "$WORK/$name.toml" run 2>"$WORK/$name.log" & PIDS+=($!)
     for _ in $(seq 100); do curl -sf "http://127.0.0.1:$admin/healthz" >/dev/null && break; sleep 0.1; done
 }
 # The main instance also has a TLS proxy listener (HTTPS_PROXY=https://...) on 13134.
@@ -79,6 +82,12 @@ while True:
 PY
 sleep 0.3
 start_aarmor aarmor-siem 13133 19093 $'[telemetry]\n[[telemetry.sinks]]\nname = "bench"\nurl = "tcp://127.0.0.1:'"$SYSLOG_PORT"$'"'
+BASELINE_SETUPS=()
+if [[ -n ${BASELINE_BIN:-} ]]; then
+    start_aarmor base-plain 13135 19095 $'[mediation]\nenabled = false' "" "$BASELINE_BIN" "${BASELINE_POLICIES:-$PWD/policies}"
+    start_aarmor base-batched 13136 19096 $'[receipts]\ndurability = "batched"' "" "$BASELINE_BIN" "${BASELINE_POLICIES:-$PWD/policies}"
+    BASELINE_SETUPS=(base-plain base-batched)
+fi
 sleep 0.5
 
 declare -A PROXY CA
@@ -88,6 +97,8 @@ PROXY[aarmor-tls]="127.0.0.1:13134"; CA[aarmor-tls]="$WORK/aarmor-data/certs/ca.
 PROXY[aarmor-plain]="127.0.0.1:13131"; CA[aarmor-plain]="$WORK/aarmor-plain-data/certs/ca.pem"
 PROXY[aarmor-batched]="127.0.0.1:13132"; CA[aarmor-batched]="$WORK/aarmor-batched-data/certs/ca.pem"
 PROXY[aarmor-siem]="127.0.0.1:13133"; CA[aarmor-siem]="$WORK/aarmor-siem-data/certs/ca.pem"
+PROXY[base-plain]="127.0.0.1:13135"; CA[base-plain]="$WORK/base-plain-data/certs/ca.pem"
+PROXY[base-batched]="127.0.0.1:13136"; CA[base-batched]="$WORK/base-batched-data/certs/ca.pem"
 SETUPS=(direct aarmor)
 
 MITMDUMP="$(command -v mitmdump || true)"
@@ -151,7 +162,7 @@ for scenario in ${SCENARIOS:-ka1 ka16 newconn big stream action}; do
   for round in $(seq "$ROUNDS"); do
     setups=("${SETUPS[@]}")
     # An allowed action (POST with a JSON body) through the plain data plane and the engine.
-    [[ $scenario == action ]] && setups=(direct aarmor-plain aarmor-batched aarmor aarmor-siem)
+    [[ $scenario == action ]] && setups=(direct aarmor-plain aarmor-batched aarmor aarmor-siem "${BASELINE_SETUPS[@]}")
     # Keep-alive through the TLS proxy listener (TLS to aarmor, then TLS inside it).
     [[ $scenario == ka1 ]] && setups+=(aarmor-tls)
     for setup in "${setups[@]}"; do
@@ -213,6 +224,11 @@ if plain:
             p50, p99 = int(action[setup]["p50_us"]), int(action[setup]["p99_us"])
             b50, b99 = int(plain["p50_us"]), int(plain["p99_us"])
             print(f"  {name:26} p50 {p50} µs (+{p50-b50} µs)  p99 {p99} µs (+{p99-b99} µs)")
+    base_plain, base = action.get("base-plain"), action.get("base-batched")
+    if base_plain and base:
+        p50, p99 = int(base["p50_us"]), int(base["p99_us"])
+        b50, b99 = int(base_plain["p50_us"]), int(base_plain["p99_us"])
+        print(f"  {'baseline, batched receipts':26} p50 {p50} µs (+{p50-b50} µs over its plain {b50} µs)  p99 {p99} µs (+{p99-b99} µs)")
 PY
 
 echo

@@ -123,7 +123,8 @@ enum ReceiptsCommand {
         #[arg(long)]
         from: Option<PathBuf>,
     },
-    /// Print one receipt.
+    /// Print one receipt (`rct_…`), or every receipt of one action (`act_…`: the id a refusal
+    /// names).
     Show { id: String },
     /// Write receipts as JSON lines, in chain order.
     Export {

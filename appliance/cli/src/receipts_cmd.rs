@@ -109,6 +109,9 @@ pub fn verify(config: &Config, public_keys: &Path, from: Option<&Path>) -> Resul
 }
 
 pub fn show(config: &Config, id: &str) -> Result<(), String> {
+    if id.starts_with("act_") {
+        return show_action(config, id);
+    }
     let store = open_store(config)?;
     let in_journal = || -> Option<Receipt> {
         Journal::read(store.path())
@@ -126,6 +129,28 @@ pub fn show(config: &Config, id: &str) -> Result<(), String> {
         "{}",
         serde_json::to_string_pretty(&receipt).unwrap_or_default()
     );
+    Ok(())
+}
+
+/// Every receipt of one action (its decision, a resolution, its outcome), in chain order: the
+/// `action_id` a refusal names is enough to find what was decided and why.
+fn show_action(config: &Config, action_id: &str) -> Result<(), String> {
+    let mut found = 0;
+    for line in store_lines(config)? {
+        let Ok(receipt) = serde_json::from_slice::<Receipt>(&line) else {
+            continue;
+        };
+        if receipt.action.action_id.0 == action_id {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&receipt).unwrap_or_default()
+            );
+            found += 1;
+        }
+    }
+    if found == 0 {
+        return Err(format!("no receipt of action {action_id}"));
+    }
     Ok(())
 }
 
