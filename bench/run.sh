@@ -17,9 +17,10 @@
 #   SCENARIOS="ka1 ka16" bench/run.sh      # some scenarios only (ka1 ka16 newconn big stream action)
 #   ROUNDS=1 bench/run.sh                  # one round per scenario (default 3, the median is shown)
 #   AARMOR_THREADS=1 bench/run.sh          # aarmor worker threads (default 0: aarmor's default, one per CPU)
-#   BASELINE_BIN=/path/to/old/aarmor bench/run.sh   # the action scenario also runs that binary
-#                                          # (plain data plane and batched engine, with
-#                                          # BASELINE_POLICIES, default policies/): before/after in one run
+#   BASELINE_BIN=/path/to/old/aarmor bench/run.sh   # also runs that binary, with BASELINE_POLICIES
+#                                          # (default policies/): its default configuration
+#                                          # (`base`) in ka1, ka16 and stream, its plain data plane
+#                                          # and batched engine in action: before/after in one run
 # Optional peers: `pip install mitmproxy` (mitmdump on PATH or in $MITM_VENV), `apt-get install squid-openssl`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -86,6 +87,7 @@ BASELINE_SETUPS=()
 if [[ -n ${BASELINE_BIN:-} ]]; then
     start_aarmor base-plain 13135 19095 $'[mediation]\nenabled = false' "" "$BASELINE_BIN" "${BASELINE_POLICIES:-$PWD/policies}"
     start_aarmor base-batched 13136 19096 $'[receipts]\ndurability = "batched"' "" "$BASELINE_BIN" "${BASELINE_POLICIES:-$PWD/policies}"
+    start_aarmor base 13137 19097 "" "" "$BASELINE_BIN" "${BASELINE_POLICIES:-$PWD/policies}"
     BASELINE_SETUPS=(base-plain base-batched)
 fi
 sleep 0.5
@@ -99,6 +101,7 @@ PROXY[aarmor-batched]="127.0.0.1:13132"; CA[aarmor-batched]="$WORK/aarmor-batche
 PROXY[aarmor-siem]="127.0.0.1:13133"; CA[aarmor-siem]="$WORK/aarmor-siem-data/certs/ca.pem"
 PROXY[base-plain]="127.0.0.1:13135"; CA[base-plain]="$WORK/base-plain-data/certs/ca.pem"
 PROXY[base-batched]="127.0.0.1:13136"; CA[base-batched]="$WORK/base-batched-data/certs/ca.pem"
+PROXY[base]="127.0.0.1:13137"; CA[base]="$WORK/base-data/certs/ca.pem"
 SETUPS=(direct aarmor)
 
 MITMDUMP="$(command -v mitmdump || true)"
@@ -165,6 +168,8 @@ for scenario in ${SCENARIOS:-ka1 ka16 newconn big stream action}; do
     [[ $scenario == action ]] && setups=(direct aarmor-plain aarmor-batched aarmor aarmor-siem "${BASELINE_SETUPS[@]}")
     # Keep-alive through the TLS proxy listener (TLS to aarmor, then TLS inside it).
     [[ $scenario == ka1 ]] && setups+=(aarmor-tls)
+    # The baseline binary with its default configuration, beside the current one.
+    [[ -n ${BASELINE_BIN:-} && $scenario =~ ^(ka1|ka16|stream)$ ]] && setups+=(base)
     for setup in "${setups[@]}"; do
         case $scenario in
             ka1) run "$setup" ka1 -c 1 -n "$N" ;;

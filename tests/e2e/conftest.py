@@ -318,6 +318,52 @@ def aarmor(start_aarmor):
     return start_aarmor()
 
 
+class WsServer:
+    """A TLS WebSocket server on loopback that records what reaches it: `/realtime` answers any
+    message with two function calls (one refused by the shell rules), anything else echoes."""
+
+    def __init__(self, cert, key):
+        import asyncio
+
+        from websockets.asyncio.server import serve
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        self.received = []
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        async def handle(ws):
+            realtime = ws.request.path.split("?")[0].endswith("/realtime")
+            async for message in ws:
+                self.received.append(message)
+                if not realtime:
+                    await ws.send(message)
+                    continue
+                for cid, name, args in (("c1", "bash", {"command": "rm -rf /"}), ("c2", "get_weather", {"city": "Oslo"})):
+                    await ws.send(json.dumps({"type": "response.function_call_arguments.done", "call_id": cid,
+                                              "name": name, "arguments": json.dumps(args)}))
+                    await ws.send(json.dumps({"type": "response.output_item.done",
+                                              "item": {"type": "function_call", "call_id": cid, "name": name}}))
+                await ws.send(json.dumps({"type": "response.done", "response": {"output": [
+                    {"type": "function_call", "call_id": "c1", "name": "bash"},
+                    {"type": "function_call", "call_id": "c2", "name": "get_weather"}]}}))
+
+        async def main():
+            self.server = await serve(handle, "127.0.0.1", 0, ssl=ctx)
+            self.port = self.server.sockets[0].getsockname()[1]
+            ready.set()
+            await self.server.serve_forever()
+
+        self.thread = threading.Thread(target=lambda: self.loop.run_until_complete(main()), daemon=True)
+        self.thread.start()
+        assert ready.wait(10), "WebSocket test server did not start"
+
+    def close(self):
+        self.loop.call_soon_threadsafe(self.server.close)
+        self.thread.join(10)
+
+
 def pack_data(update):
     """`policy_files` for `start_aarmor`: the default pack with its data.json changed by
     `update(config)` (config = data.aarmor.config)."""

@@ -15,7 +15,7 @@ import time
 import pytest
 import requests
 
-from conftest import curl, free_port, pack_data
+from conftest import WsServer, curl, free_port, pack_data, wait_for
 
 KEY = "AKIAIOSFODNN7EXAMPLE"  # an AWS access key id: secrets.outbound denies it when sent plainly
 
@@ -354,52 +354,6 @@ def test_an_event_the_gate_cannot_read_cuts_the_stream(aarmor, scripted):
 
 # --- 8. Upgrades --------------------------------------------------------------------------------
 
-class WsServer:
-    """A TLS WebSocket server on loopback that records what reaches it: `/realtime` answers any
-    message with two function calls (one refused by the shell rules), anything else echoes."""
-
-    def __init__(self, cert, key):
-        import asyncio
-
-        from websockets.asyncio.server import serve
-
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(cert, key)
-        self.received = []
-        self.loop = asyncio.new_event_loop()
-        ready = threading.Event()
-
-        async def handle(ws):
-            realtime = ws.request.path.split("?")[0].endswith("/realtime")
-            async for message in ws:
-                self.received.append(message)
-                if not realtime:
-                    await ws.send(message)
-                    continue
-                for cid, name, args in (("c1", "bash", {"command": "rm -rf /"}), ("c2", "get_weather", {"city": "Oslo"})):
-                    await ws.send(json.dumps({"type": "response.function_call_arguments.done", "call_id": cid,
-                                              "name": name, "arguments": json.dumps(args)}))
-                    await ws.send(json.dumps({"type": "response.output_item.done",
-                                              "item": {"type": "function_call", "call_id": cid, "name": name}}))
-                await ws.send(json.dumps({"type": "response.done", "response": {"output": [
-                    {"type": "function_call", "call_id": "c1", "name": "bash"},
-                    {"type": "function_call", "call_id": "c2", "name": "get_weather"}]}}))
-
-        async def main():
-            self.server = await serve(handle, "127.0.0.1", 0, ssl=ctx)
-            self.port = self.server.sockets[0].getsockname()[1]
-            ready.set()
-            await self.server.serve_forever()
-
-        self.thread = threading.Thread(target=lambda: self.loop.run_until_complete(main()), daemon=True)
-        self.thread.start()
-        assert ready.wait(10), "WebSocket test server did not start"
-
-    def close(self):
-        self.loop.call_soon_threadsafe(self.server.close)
-        self.thread.join(10)
-
-
 @pytest.fixture
 def ws_server(pki):
     server = WsServer(*pki["leaf"])
@@ -499,33 +453,15 @@ DIFFERENTIALS = [
 def test_what_aarmor_cannot_read_as_the_upstream_does_is_refused(aarmor, upstream, name, body, headers):
     body = body.replace(b"%s", KEY.encode()) if b"%s" in body else '{"k": "%s"}'.replace("%s", KEY).encode("utf-16")
     before = len(upstream.seen)
-    r = raw_https_headers(aarmor, upstream.port, body, list(headers.items()) if isinstance(headers, dict) else headers)
+    r = raw_https_path(aarmor, upstream.port, "/v1/notes", body, list(headers.items()) if isinstance(headers, dict) else headers)
     assert r["status"] in (413, 415), (name, r)
     assert len(upstream.seen) == before, name
     d = last_decision(aarmor)
     assert d["decision"]["result"] == "DENY" and d["decision"]["rule"] == "aarmor.uninspectable", d["decision"]
     assert json.loads(r["body"])["action_id"] == d["action"]["action_id"]
     # Control: the same fields as plain JSON reach policy, which denies the key the ordinary way.
-    r = raw_https_headers(aarmor, upstream.port, json.dumps({"k": KEY}).encode(), [("content-type", "application/json")])
+    r = raw_https_path(aarmor, upstream.port, "/v1/notes", json.dumps({"k": KEY}).encode(), [("content-type", "application/json")])
     assert r["status"] == 403 and last_decision(aarmor)["decision"]["rule"] == "secrets.outbound"
-
-
-def raw_https_headers(a, port, body, headers):
-    s = socket.create_connection(("127.0.0.1", a.port), timeout=10)
-    s.sendall(f"CONNECT localhost:{port} HTTP/1.1\r\n\r\n".encode())
-    assert s.recv(4096).startswith(b"HTTP/1.1 200")
-    ctx = ssl.create_default_context(cafile=str(a.ca))
-    t = ctx.wrap_socket(s, server_hostname="localhost")
-    lines = ["POST /v1/notes HTTP/1.1", "Host: localhost", f"Content-Length: {len(body)}", "Connection: close"]
-    lines += [f"{k}: {v}" for k, v in headers]
-    t.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
-    data = b""
-    while True:
-        chunk = t.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return {"status": int(data.split(b" ", 2)[1]), "body": data.split(b"\r\n\r\n", 1)[-1]}
 
 
 def test_json_under_a_byte_order_mark_is_still_mcp(aarmor, upstream):
@@ -642,7 +578,7 @@ decisions contains d if {
                      extra_policy="\n" + approvers + '[approvals.groups]\nfinance = ["ana", "ben"]\nsecurity = ["sec"]\n')
     results = {}
     t = held_request(a, upstream, "/v1/payroll", "carl@corp.example", results)
-    assert wait_until(lambda: len(api(a, "GET", "/v1/approvals", a.token).json()["approvals"]) == 1)
+    assert wait_for(lambda: len(api(a, "GET", "/v1/approvals", a.token).json()["approvals"]) == 1)
     aid = api(a, "GET", "/v1/approvals", a.token).json()["approvals"][0]["id"]
     # The operator token voting as each of two approvers: refused.
     for name in ("ana", "ben"):
@@ -660,14 +596,6 @@ decisions contains d if {
     t.join(30)
     assert results["/v1/payroll"].status_code == 200
 
-
-def wait_until(predicate, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 # --- Host identity: an address instead of a configured name ------------------------------------

@@ -9,7 +9,7 @@ import time
 
 import requests
 
-from conftest import curl, pack_data
+from conftest import WsServer, curl, pack_data
 
 
 def test_curl_http11_through_connect_sees_minted_leaf(aarmor, upstream):
@@ -350,40 +350,6 @@ def test_ca_cli(tmp_path):
         assert needle in out
 
 
-class WebSocketEcho:
-    """A TLS WebSocket echo server (the `websockets` library) on loopback, in its own thread."""
-
-    def __init__(self, cert, key):
-        import asyncio
-        import ssl
-        import threading
-
-        from websockets.asyncio.server import serve
-
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(cert, key)
-        self.loop = asyncio.new_event_loop()
-        ready = threading.Event()
-
-        async def echo(ws):
-            async for message in ws:
-                await ws.send(message)
-
-        async def main():
-            self.server = await serve(echo, "127.0.0.1", 0, ssl=ctx)
-            self.port = self.server.sockets[0].getsockname()[1]
-            ready.set()
-            await self.server.serve_forever()
-
-        self.thread = threading.Thread(target=lambda: self.loop.run_until_complete(main()), daemon=True)
-        self.thread.start()
-        assert ready.wait(10), "WebSocket test server did not start"
-
-    def close(self):
-        self.loop.call_soon_threadsafe(self.server.close)
-        self.thread.join(10)
-
-
 def test_websocket_upgrade_passes_through(start_aarmor, pki):
     """An upgrade is an action: allowed to the hosts the pack lists (upgrades.allowed_hosts)."""
     import ssl
@@ -391,7 +357,7 @@ def test_websocket_upgrade_passes_through(start_aarmor, pki):
     from websockets.sync.client import connect
 
     aarmor = start_aarmor(policy_files=pack_data(lambda c: c["upgrades"]["allowed_hosts"].update({"localhost": True})))
-    server = WebSocketEcho(*pki["leaf"])
+    server = WsServer(*pki["leaf"])
     try:
         # Trusting only aarmor's CA proves the upgrade ran over the intercepted stream.
         ctx = ssl.create_default_context(cafile=str(aarmor.ca))

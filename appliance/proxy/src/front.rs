@@ -447,18 +447,11 @@ impl FrontEnd {
                 .await;
             }
         };
-        if let Some(reason) = self.plane.forbidden_destination(addr) {
-            self.plane
-                .metrics
-                .client_errors
-                .with_label_values(&["forbidden_destination"])
-                .inc();
-            tracing::warn!(%addr, %reason, "CONNECT to a forbidden destination refused");
-            let refusal = self
-                .plane
-                .mediator
-                .on_forbidden_destination(client, credential.as_ref(), &host, addr, &reason)
-                .await;
+        if let Some(refusal) = self
+            .plane
+            .refuse_destination(client, credential.as_ref(), &host, addr)
+            .await
+        {
             return reply_and_close(&mut l4, 403, "Forbidden", &[], Some(refusal)).await;
         }
         if is_bypassed(&settings.bypass, &host, Some(addr.ip())) {
@@ -564,17 +557,13 @@ impl FrontEnd {
             }
         };
         tracing::Span::current().record("target", dst.to_string().as_str());
-        if let Some(reason) = self.plane.forbidden_destination(dst) {
-            self.plane
-                .metrics
-                .client_errors
-                .with_label_values(&["forbidden_destination"])
-                .inc();
-            tracing::warn!(%dst, %reason, "redirected connection to a forbidden destination refused");
-            self.plane
-                .mediator
-                .on_forbidden_destination(client, None, &dst.ip().to_string(), dst, &reason)
-                .await;
+        let ip = dst.ip().to_string();
+        if self
+            .plane
+            .refuse_destination(client, None, &ip, dst)
+            .await
+            .is_some()
+        {
             return;
         }
         let (buf, start) = match read_tunnel_start(

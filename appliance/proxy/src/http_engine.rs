@@ -316,26 +316,26 @@ impl AarmorHttp {
             _ => {
                 let deadline = Duration::from_millis(self.plane.upstream.connect_timeout_ms);
                 match crate::upstream::resolve(&head.host, head.port, deadline).await {
-                    Ok(addr) if self.plane.forbidden_destination(addr).is_some() => {
-                        let reason = self.plane.forbidden_destination(addr).unwrap_or_default();
-                        Err(self
+                    Ok(addr) => {
+                        let refused = self
                             .plane
-                            .mediator
-                            .on_forbidden_destination(
+                            .refuse_destination(
                                 facts.client_addr,
                                 facts.credential.as_ref(),
                                 &head.host,
                                 addr,
-                                &reason,
                             )
-                            .await)
+                            .await;
+                        match refused {
+                            Some(refusal) => Err(refusal),
+                            None => Ok(Route {
+                                addr,
+                                tls: false,
+                                server_name: head.host.clone(),
+                                host_header,
+                            }),
+                        }
                     }
-                    Ok(addr) => Ok(Route {
-                        addr,
-                        tls: false,
-                        server_name: head.host.clone(),
-                        host_header,
-                    }),
                     Err(reason) => {
                         self.plane
                             .metrics

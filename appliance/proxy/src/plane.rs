@@ -115,6 +115,29 @@ impl Plane {
         None
     }
 
+    /// The refusal (403, decided and receipted by the mediator) of a connection to `addr` for a
+    /// client, when `addr` is a [forbidden destination](Self::forbidden_destination); `None`
+    /// when aarmor may connect there.
+    pub async fn refuse_destination(
+        &self,
+        client: Option<std::net::SocketAddr>,
+        credential: Option<&aarmor_core::ProxyCredential>,
+        host: &str,
+        addr: std::net::SocketAddr,
+    ) -> Option<SyntheticResponse> {
+        let reason = self.forbidden_destination(addr)?;
+        self.metrics
+            .client_errors
+            .with_label_values(&["forbidden_destination"])
+            .inc();
+        tracing::warn!(%addr, %reason, "connection to a forbidden destination refused");
+        Some(
+            self.mediator
+                .on_forbidden_destination(client, credential, host, addr, &reason)
+                .await,
+        )
+    }
+
     /// Whether `host` resolves to `ip` (aarmor's resolver; answers cached for a minute, bounded).
     pub async fn resolves_to(&self, host: &str, ip: std::net::IpAddr) -> bool {
         const TTL: Duration = Duration::from_secs(60);

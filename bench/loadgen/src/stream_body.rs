@@ -44,12 +44,15 @@ pub async fn write_chat_stream<S: AsyncWrite + Unpin>(s: &mut S) -> Result<()> {
             "null",
         ))
         .await?;
-        let args = format!(r#"{{\"city\": \"{city}\", \"unit\": \"c\"}}"#);
+        // The arguments' JSON text, cut in four pieces, each piece a JSON string of its own
+        // (every event is valid JSON, as a model server sends it).
+        let args = format!(r#"{{"city": "{city}", "unit": "c"}}"#);
         let pieces = [&args[..5], &args[5..12], &args[12..20], &args[20..]];
         for piece in pieces {
+            let piece = serde_json::to_string(piece)?;
             s.write_all(&chunk(
                 &format!(
-                    r#"{{"tool_calls":[{{"index":{i},"function":{{"arguments":"{piece}"}}}}]}}"#
+                    r#"{{"tool_calls":[{{"index":{i},"function":{{"arguments":{piece}}}}}]}}"#
                 ),
                 "null",
             ))
