@@ -1,6 +1,7 @@
 """Fixtures for aarmor end-to-end tests: TLS upstreams on loopback with their own CA, and
 aarmor itself started from the release binary with a per-test config. Loopback only."""
 import datetime
+import gzip
 import hashlib
 import http.server
 import json
@@ -126,6 +127,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self._record(body)
         if self.path.startswith("/v1/chat/completions"):
             return self._reply(200, json.dumps(CHAT_COMPLETION).encode())
+        if self.path.startswith("/mcp-unreadable/"):
+            # An MCP server whose tool result aarmor cannot parse: compressed although aarmor
+            # asked for identity, or not JSON at all.
+            text = json.dumps({"jsonrpc": "2.0", "id": 1, "result": {"content": [
+                {"type": "text", "text": "customer ada@example.org, card 4111 1111 1111 1111"}]}}).encode()
+            if self.path.endswith("/gzip"):
+                packed = gzip.compress(text)
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-encoding", "gzip")
+                self.send_header("content-length", str(len(packed)))
+                self.end_headers()
+                self.wfile.write(packed)
+                return
+            return self._reply(200, b"result: " + text[:-1])
         if self.path.startswith(("/v1/customers/export", "/v1/customers/search")):
             # An executed action that returns personal data.
             return self._reply(200, json.dumps({"customers": [{"name": "Ada", "email": "ada@example.org"}]}).encode())
@@ -373,11 +389,13 @@ def pack_data(update):
 
 
 def wait_for(predicate, timeout=20):
-    """Polls `predicate` until it holds or `timeout` seconds pass; returns its last value."""
+    """Polls `predicate` until it returns a true value or `timeout` seconds pass; returns its
+    last value."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if predicate():
-            return True
+        value = predicate()
+        if value:
+            return value
         time.sleep(0.05)
     return predicate()
 

@@ -475,6 +475,34 @@ def test_json_under_a_byte_order_mark_is_still_mcp(aarmor, upstream):
     assert d["action"]["protocol"] == "mcp" and d["action"]["tool"] == "localhost.note"
 
 
+@pytest.mark.parametrize("form", ["gzip", "not-json"])
+def test_an_mcp_result_aarmor_cannot_parse_is_still_observed(aarmor, upstream, form):
+    """What the agent received counts as read even when aarmor cannot parse it: a tool result
+    compressed against aarmor's request is read as unclassified data (the most sensitive class
+    by default), one that is not JSON is classified on its text."""
+    session = f"mcp-unread-{form}"
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "lookup", "arguments": {"q": "ada"}}}
+    r = post(aarmor, f"https://localhost:{upstream.port}/mcp-unreadable/{form}", json=call,
+             headers={"x-aarm-session": session})
+    assert r.status_code == 200 and "ada@example.org" in r.text
+    sent = {k.lower(): v for k, v in upstream.seen[-1]["headers"].items()}
+    assert sent.get("accept-encoding") == "identity", sent
+
+    def result_entry():
+        shown = aarmor.cli("context", "show", session)
+        if shown.returncode != 0:
+            return None
+        return next((e for e in json.loads(shown.stdout)["entries"] if e["kind"] == "action_result"), None)
+
+    entry = wait_for(result_entry)
+    assert entry, "no result recorded"
+    c = entry["data"]["classification"]
+    if form == "gzip":
+        assert c["defaulted"] is True and c["class"] == "RESTRICTED", c
+    else:
+        assert "PII" in c["labels"], c
+
+
 # --- HTTP/2 bodies without Content-Length ------------------------------------------------------
 
 def test_http2_body_without_content_length_is_decided(aarmor, upstream):

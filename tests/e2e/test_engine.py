@@ -119,6 +119,9 @@ def test_receipt_tampering_is_detected_and_named(start_aarmor, upstream, tmp_pat
     tail = a.cli("receipts", "export", "--since", "7")
     assert [json.loads(l)["seq"] for l in tail.stdout.splitlines()] == [7, 8, 9]
     assert a.cli("receipts", "show", "rct_nope").returncode != 0
+    for bad in ("", "nope"):
+        r = a.cli("receipts", "show", bad)
+        assert r.returncode != 0 and "is not a receipt id" in r.stderr, r.stderr
 
     def verify(new_lines, name):
         f = tmp_path / f"{name}.jsonl"

@@ -34,7 +34,9 @@ def in_ns(ns, *cmd, **kw):
 
 
 # `ip netns exec` mounts /etc/netns/<ns>/hosts over /etc/hosts: the gateway resolves the
-# bypassed name (and only the gateway: the agent is told addresses with curl --resolve).
+# bypassed name (and only the gateway: the agent is told addresses with curl --resolve), and a
+# name with two addresses of which only the second answers (as `localhost` is ::1 and 127.0.0.1
+# on Debian while a local server listens on one of them).
 GATEWAY_HOSTS = Path("/etc/netns") / AARMOR_NS / "hosts"
 
 
@@ -63,7 +65,7 @@ def build_namespaces():
     in_ns(AARMOR_NS, "sysctl", "-qw", "net.ipv4.ip_forward=1")
     in_ns(AARMOR_NS, "nft", "-f", str(ROOT / "deploy" / "nftables" / "aarmor-gateway.nft"))
     GATEWAY_HOSTS.parent.mkdir(parents=True, exist_ok=True)
-    GATEWAY_HOSTS.write_text(f"127.0.0.1 localhost\n{UPSTREAM_IP} bypass.test\n")
+    GATEWAY_HOSTS.write_text(f"127.0.0.1 localhost\n{UPSTREAM_IP} bypass.test\n127.0.0.2 dual.test\n{UPSTREAM_IP} dual.test\n")
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +79,7 @@ def topology(tmp_path_factory, pki):
         teardown_namespaces()
         pytest.skip(f"kernel refused network namespaces or nftables: {' '.join(e.cmd)}: {e.stderr.strip()}")
     d = tmp_path_factory.mktemp("transparent")
-    cert, key = make_leaf(d, pki["ca_key"], pki["ca_cert"], ["upstream.test", "bypass.test"], [UPSTREAM_IP, OTHER_IP])
+    cert, key = make_leaf(d, pki["ca_key"], pki["ca_cert"], ["upstream.test", "bypass.test", "dual.test"], [UPSTREAM_IP, OTHER_IP])
     record = d / "record"
     record.mkdir()
     server = subprocess.Popen(["ip", "netns", "exec", UPSTREAM_NS, sys.executable, str(Path(__file__).parent / "helpers" / "upstream_server.py"),
@@ -212,3 +214,20 @@ def test_a_bypassed_name_is_spliced_only_where_it_resolves(topology, pki):
     # ...and one trusting aarmor's CA is mediated like any other.
     r = agent_curl("--cacert", str(topology.ca), "--resolve", f"bypass.test:443:{OTHER_IP}", "https://bypass.test/t-wrong")
     assert r.returncode == 0 and "aarmor interception CA" in r.stderr, r.stderr
+
+
+def test_each_address_of_a_host_is_tried_in_turn(topology):
+    """The explicit proxy (in the gateway namespace) reaches a host whose first address refuses
+    connections on its second one, for a read (the proxied path) and for a decided action
+    (the path aarmor drives itself)."""
+    proxy = ("-x", topology.url, "--cacert", str(topology.ca))
+    r = in_ns(AARMOR_NS, "getent", "ahostsv4", "dual.test", check=False)
+    assert r.stdout.split()[0] == "127.0.0.2", f"the refusing address must come first: {r.stdout}"
+    r = in_ns(AARMOR_NS, "curl", "-sS", "--max-time", "15", *proxy, "https://dual.test/t-dual-read", check=False, timeout=30)
+    assert r.returncode == 0 and json.loads(r.stdout)["path"] == "/t-dual-read", r.stdout + r.stderr + topology.logs()
+    r = in_ns(AARMOR_NS, "curl", "-sS", "--max-time", "15", *proxy, "-H", "content-type: application/json",
+              "-d", '{"note": "hello"}', "https://dual.test/v1/notes", check=False, timeout=30)
+    assert r.returncode == 0 and json.loads(r.stdout)["len"] == 17, r.stdout + r.stderr + topology.logs()
+    d = [x for x in topology.receipts() if x["kind"] == "decision"][-1]
+    assert d["action"]["target"]["host"] == "dual.test" and d["decision"]["result"] == "ALLOW"
+    assert "trying the host's next address" in topology.logs()

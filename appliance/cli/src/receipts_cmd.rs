@@ -112,6 +112,11 @@ pub fn show(config: &Config, id: &str) -> Result<(), String> {
     if id.starts_with("act_") {
         return show_action(config, id);
     }
+    if !id.starts_with("rct_") {
+        return Err(format!(
+            "{id:?} is not a receipt id (rct_…) or an action id (act_…, the id a refusal names)"
+        ));
+    }
     let store = open_store(config)?;
     let in_journal = || -> Option<Receipt> {
         Journal::read(store.path())

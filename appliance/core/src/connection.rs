@@ -34,6 +34,9 @@ pub struct Target {
     pub port: u16,
     /// Resolved (or kernel-reported original) address to dial.
     pub addr: SocketAddr,
+    /// The host's other addresses, dialled in turn when connecting to `addr` fails (none for a
+    /// transparent connection: the kernel names its one destination).
+    pub alternates: Vec<SocketAddr>,
 }
 
 /// Credentials the client presented in `Proxy-Authorization`. Kept for identity binding;

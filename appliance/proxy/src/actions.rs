@@ -314,6 +314,10 @@ struct ActionInspector {
 
 /// The text of an MCP tool result: its text content parts, and its structured content.
 fn mcp_result_text(result: &Value) -> String {
+    if let Value::String(unread) = result {
+        // A response that did not parse, kept as it came.
+        return unread.clone();
+    }
     let mut parts: Vec<String> = result
         .get("content")
         .and_then(Value::as_array)
@@ -990,14 +994,15 @@ impl ActionInspector {
         self.shared.engine.observe(&session, observations).await;
     }
 
-    /// Records what an executed SQL statement or REST call returned (classified as an executed
-    /// action's result). An empty body returned nothing.
+    /// Records what an executed SQL statement, REST call or MCP message returned (classified as
+    /// an executed action's result). An empty body returned nothing.
     async fn observe_result(&mut self, copy: &[u8]) {
         if copy.is_empty() {
             return;
         }
         let protocol = match self.kind {
             Kind::Sql(_) => Protocol::Sql,
+            Kind::Mcp => Protocol::Mcp,
             _ => Protocol::Rest,
         };
         let text = String::from_utf8_lossy(copy).into_owned();
@@ -1287,6 +1292,12 @@ impl ExchangeInspector for ActionInspector {
             return ResponsePlan::Buffer;
         }
         if is_encoded(head) {
+            if matches!(self.kind, Kind::Mcp) {
+                // Sent encoded although aarmor asked for identity: what the agent now holds is
+                // unreadable, recorded as a result of unclassified data (never skipped).
+                self.response = ResponseHandling::ResultObserve;
+                self.result_copy = Some(b"<encoded response>".to_vec());
+            }
             return ResponsePlan::Pass;
         }
         // MCP: observe. Streams pass through with a bounded copy kept for observation.

@@ -61,6 +61,8 @@ struct Splice<'a> {
     credential: Option<&'a ProxyCredential>,
     host: &'a str,
     addr: SocketAddr,
+    /// The host's other addresses, dialled in turn when `addr` cannot be reached.
+    alternates: &'a [SocketAddr],
     why: &'a str,
 }
 
@@ -417,14 +419,14 @@ impl FrontEnd {
             )
             .await;
         };
-        let addr = match crate::upstream::resolve(
+        let addrs = match crate::upstream::resolve(
             &host,
             port,
             Self::timeout(self.plane.upstream.connect_timeout_ms),
         )
         .await
         {
-            Ok(a) => a,
+            Ok(a) => self.plane.dial.order(a),
             Err(reason) => {
                 self.plane
                     .metrics
@@ -449,17 +451,22 @@ impl FrontEnd {
         };
         if let Some(refusal) = self
             .plane
-            .refuse_destination(client, credential.as_ref(), &host, addr)
+            .refuse_destinations(client, credential.as_ref(), &host, &addrs)
             .await
         {
             return reply_and_close(&mut l4, 403, "Forbidden", &[], Some(refusal)).await;
         }
+        // `resolve` answers at least one address.
+        let Some((&addr, alternates)) = addrs.split_first() else {
+            return;
+        };
         if is_bypassed(&settings.bypass, &host, Some(addr.ip())) {
             let splice = Splice {
                 client,
                 credential: credential.as_ref(),
                 host: &host,
                 addr,
+                alternates,
                 why: "a bypass rule matches the CONNECT target",
             };
             return self.splice(l4, early, splice, true).await;
@@ -494,6 +501,7 @@ impl FrontEnd {
             host: host.clone(),
             port,
             addr,
+            alternates: alternates.to_vec(),
         };
         match start {
             TunnelStart::Tls { server_name } => {
@@ -585,6 +593,15 @@ impl FrontEnd {
             }
         };
         let bypass = &self.plane.proxy.bypass;
+        let address_bypassed = is_bypassed(bypass, &ip, Some(dst.ip()));
+        let by_address = |why| Splice {
+            client,
+            credential: None,
+            host: &ip,
+            addr: dst,
+            alternates: &[],
+            why,
+        };
         match start {
             TunnelStart::Tls { server_name } => {
                 let host = server_name.clone().unwrap_or_else(|| dst.ip().to_string());
@@ -593,6 +610,7 @@ impl FrontEnd {
                     credential: None,
                     host: &host,
                     addr: dst,
+                    alternates: &[],
                     why,
                 };
                 match bypass_match(bypass, &host, Some(dst.ip())) {
@@ -628,6 +646,7 @@ impl FrontEnd {
                         host,
                         port: dst.port(),
                         addr: dst,
+                        alternates: Vec::new(),
                     }),
                     sni: server_name,
                     credential: None,
@@ -637,16 +656,9 @@ impl FrontEnd {
                     .await
             }
             TunnelStart::Http => {
-                let ip = dst.ip().to_string();
-                if is_bypassed(bypass, &ip, Some(dst.ip())) {
-                    let splice = Splice {
-                        client,
-                        credential: None,
-                        host: &ip,
-                        addr: dst,
-                        why: "a bypass rule matches the destination address",
-                    };
-                    return self.splice(l4, &buf, splice, false).await;
+                if address_bypassed {
+                    let why = "a bypass rule matches the destination address";
+                    return self.splice(l4, &buf, by_address(why), false).await;
                 }
                 l4.rewind(&buf);
                 let facts = ConnectionFacts {
@@ -656,6 +668,7 @@ impl FrontEnd {
                         host: dst.ip().to_string(),
                         port: dst.port(),
                         addr: dst,
+                        alternates: Vec::new(),
                     }),
                     sni: None,
                     credential: None,
@@ -664,16 +677,9 @@ impl FrontEnd {
                 self.serve_http(l4, facts, shutdown).await
             }
             TunnelStart::Garbage(reason) => {
-                let ip = dst.ip().to_string();
-                if is_bypassed(bypass, &ip, Some(dst.ip())) {
-                    let splice = Splice {
-                        client,
-                        credential: None,
-                        host: &ip,
-                        addr: dst,
-                        why: "a bypass rule matches the destination address of a connection that is neither TLS nor HTTP",
-                    };
-                    return self.splice(l4, &buf, splice, false).await;
+                if address_bypassed {
+                    let why = "a bypass rule matches the destination address of a connection that is neither TLS nor HTTP";
+                    return self.splice(l4, &buf, by_address(why), false).await;
                 }
                 self.plane
                     .metrics
@@ -832,58 +838,50 @@ impl FrontEnd {
             return;
         }
         let connect = Self::timeout(self.plane.upstream.connect_timeout_ms);
-        let mut upstream =
-            match tokio::time::timeout(connect, tokio::net::TcpStream::connect(addr)).await {
-                Ok(Ok(s)) => s,
+        let mut upstream = None;
+        // The status, title and detail of the last failure, should every address fail.
+        let mut failure = (502, "Upstream unreachable", String::new());
+        for candidate in std::iter::once(addr).chain(splice.alternates.iter().copied()) {
+            match tokio::time::timeout(connect, tokio::net::TcpStream::connect(candidate)).await {
+                Ok(Ok(s)) => {
+                    upstream = Some(s);
+                    break;
+                }
                 Ok(Err(e)) => {
-                    self.plane
-                        .metrics
-                        .upstream_errors
-                        .with_label_values(&["connect"])
-                        .inc();
-                    tracing::warn!(%addr, error = %e, "bypass upstream unreachable");
-                    if answer_connect {
-                        reply_and_close(
-                            &mut l4,
-                            502,
-                            "Bad Gateway",
-                            &[],
-                            problem(
-                                502,
-                                "upstream-unreachable",
-                                "Upstream unreachable",
-                                &format!("{addr}: {e}"),
-                            ),
-                        )
-                        .await;
-                    }
-                    return;
+                    tracing::warn!(addr = %candidate, error = %e, "bypass upstream unreachable");
+                    failure = (502, "Upstream unreachable", format!("{candidate}: {e}"));
                 }
                 Err(_) => {
-                    self.plane
-                        .metrics
-                        .upstream_errors
-                        .with_label_values(&["connect"])
-                        .inc();
-                    tracing::warn!(%addr, "bypass upstream connect timed out");
-                    if answer_connect {
-                        reply_and_close(
-                            &mut l4,
-                            504,
-                            "Gateway Timeout",
-                            &[],
-                            problem(
-                                504,
-                                "upstream-unreachable",
-                                "Upstream connection timed out",
-                                &addr.to_string(),
-                            ),
-                        )
-                        .await;
-                    }
-                    return;
+                    tracing::warn!(addr = %candidate, "bypass upstream connect timed out");
+                    failure = (504, "Upstream connection timed out", candidate.to_string());
                 }
-            };
+            }
+            self.plane.dial.failed(candidate);
+        }
+        let Some(mut upstream) = upstream else {
+            self.plane
+                .metrics
+                .upstream_errors
+                .with_label_values(&["connect"])
+                .inc();
+            if answer_connect {
+                let (status, title, detail) = failure;
+                let reason = if status == 504 {
+                    "Gateway Timeout"
+                } else {
+                    "Bad Gateway"
+                };
+                reply_and_close(
+                    &mut l4,
+                    status,
+                    reason,
+                    &[],
+                    problem(status, "upstream-unreachable", title, &detail),
+                )
+                .await;
+            }
+            return;
+        };
         let _ = upstream.set_nodelay(true);
         if answer_connect
             && (l4
@@ -903,7 +901,7 @@ impl FrontEnd {
             .connections
             .with_label_values(&[self.kind.label(), "bypass"])
             .inc();
-        tracing::info!(%addr, "bypass: splicing without interception");
+        tracing::info!(addr = ?upstream.peer_addr().ok(), "bypass: splicing without interception");
         match tokio::io::copy_bidirectional(&mut l4, &mut upstream).await {
             Ok((up, down)) => {
                 tracing::debug!(bytes_up = up, bytes_down = down, "bypass tunnel closed")

@@ -22,11 +22,24 @@ use crate::plane::Plane;
 #[derive(Debug, Clone)]
 pub struct Route {
     pub addr: SocketAddr,
+    /// The host's addresses left to dial, in order, should connecting to `addr` fail.
+    pub alternates: Vec<SocketAddr>,
     pub tls: bool,
     /// Name verified against the upstream certificate (and sent as SNI).
     pub server_name: String,
     /// Host header to send, set only when the client sent none (HTTP/1.0, HTTP/2 clients).
     pub host_header: Option<String>,
+}
+
+impl Route {
+    /// Moves on to the next address to dial; `false` when none is left.
+    pub fn next_address(&mut self) -> bool {
+        if self.alternates.is_empty() {
+            return false;
+        }
+        self.addr = self.alternates.remove(0);
+        true
+    }
 }
 
 /// Per-request state.
@@ -305,31 +318,48 @@ impl AarmorHttp {
             None => Some(format!("{}:{}", head.host, head.port)),
         };
         match (&facts.target, facts.mode) {
-            (Some(target), mode) if mode != ConnectionMode::ForwardHttp => Ok(Route {
-                addr: target.addr,
-                tls: mode.is_tls(),
-                // The upstream must prove the name policy judged: the client's server name,
-                // else the host it connected to (canonical, see `request_view`).
-                server_name: head.host.clone(),
-                host_header,
-            }),
+            (Some(target), mode) if mode != ConnectionMode::ForwardHttp => {
+                let (addr, alternates) = self.dial_order(target.addr, &target.alternates);
+                Ok(Route {
+                    addr,
+                    alternates,
+                    tls: mode.is_tls(),
+                    // The upstream must prove the name policy judged: the client's server name,
+                    // else the host it connected to (canonical, see `request_view`).
+                    server_name: head.host.clone(),
+                    host_header,
+                })
+            }
             _ => {
                 let deadline = Duration::from_millis(self.plane.upstream.connect_timeout_ms);
                 match crate::upstream::resolve(&head.host, head.port, deadline).await {
-                    Ok(addr) => {
+                    Ok(addrs) => {
                         let refused = self
                             .plane
-                            .refuse_destination(
+                            .refuse_destinations(
                                 facts.client_addr,
                                 facts.credential.as_ref(),
                                 &head.host,
-                                addr,
+                                &addrs,
                             )
                             .await;
+                        let (first, rest) = match addrs.split_first() {
+                            Some((first, rest)) => (*first, rest),
+                            None => {
+                                return Err(SyntheticResponse::problem(
+                                    502,
+                                    "upstream-dns",
+                                    "Upstream host could not be resolved",
+                                    &format!("{} resolved to no address", head.host),
+                                ))
+                            }
+                        };
+                        let (addr, alternates) = self.dial_order(first, rest);
                         match refused {
                             Some(refusal) => Err(refusal),
                             None => Ok(Route {
                                 addr,
+                                alternates,
                                 tls: false,
                                 server_name: head.host.clone(),
                                 host_header,
@@ -352,6 +382,24 @@ impl AarmorHttp {
                 }
             }
         }
+    }
+
+    /// `addr` and `alternates` in the order to dial them (see [`crate::dial`]).
+    fn dial_order(
+        &self,
+        addr: SocketAddr,
+        alternates: &[SocketAddr],
+    ) -> (SocketAddr, Vec<SocketAddr>) {
+        if alternates.is_empty() {
+            return (addr, Vec::new());
+        }
+        let mut ordered = self.plane.dial.order(
+            std::iter::once(addr)
+                .chain(alternates.iter().copied())
+                .collect(),
+        );
+        let first = ordered.remove(0);
+        (first, ordered)
     }
 
     pub fn peer_for(&self, route: &Route) -> HttpPeer {
@@ -581,9 +629,20 @@ impl ProxyHttp for AarmorHttp {
         &self,
         _session: &mut Session,
         peer: &HttpPeer,
-        _ctx: &mut Self::CTX,
-        e: Box<Error>,
+        ctx: &mut Self::CTX,
+        mut e: Box<Error>,
     ) -> Box<Error> {
+        if crate::dial::is_connect_failure(&e) {
+            if let Some(route) = ctx.route.as_mut() {
+                self.plane.dial.failed(route.addr);
+                if route.next_address() {
+                    // Nothing was sent: pingora asks `upstream_peer` again, for the next one.
+                    tracing::info!(upstream = %peer, error = %e, next = %route.addr, "upstream address unreachable; trying the host's next address");
+                    e.set_retry(true);
+                    return e;
+                }
+            }
+        }
         let kind = if matches!(
             e.etype(),
             ErrorType::TLSHandshakeFailure

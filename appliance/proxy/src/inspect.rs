@@ -180,14 +180,13 @@ pub async fn run(
     }
 
     // 2. Send it upstream.
-    let Some(route) = ctx.route.clone() else {
+    let Some(mut route) = ctx.route.clone() else {
         return respond(
             session,
             &SyntheticResponse::problem(500, "internal", "Internal proxy error", "no route"),
         )
         .await;
     };
-    let peer = http.peer_for(&route);
     let mut upstream_req = session.req_header().clone();
     to_http11(&mut upstream_req)?;
     prepare_upstream_request(&mut upstream_req, ctx)?;
@@ -200,16 +199,28 @@ pub async fn run(
     if !body.is_empty() || upstream_req.headers.contains_key("content-length") {
         upstream_req.insert_header("content-length", body.len().to_string())?;
     }
-    let (mut client, _reused) = match plane.connector.get_http_session(&peer).await {
-        Ok(s) => s,
-        Err(e) => {
-            plane
-                .metrics
-                .upstream_errors
-                .with_label_values(&["connect"])
-                .inc();
-            tracing::warn!(upstream = %peer, error = %e, "cannot connect to upstream");
-            return respond_to_error(session, &e).await;
+    // Each of the host's addresses in turn, while connecting fails (nothing was sent yet).
+    let (mut client, peer) = loop {
+        let peer = http.peer_for(&route);
+        match plane.connector.get_http_session(&peer).await {
+            Ok((client, _reused)) => break (client, peer),
+            Err(e) => {
+                let unreachable = crate::dial::is_connect_failure(&e);
+                if unreachable {
+                    plane.dial.failed(route.addr);
+                }
+                if unreachable && route.next_address() {
+                    tracing::info!(upstream = %peer, error = %e, next = %route.addr, "upstream address unreachable; trying the host's next address");
+                    continue;
+                }
+                plane
+                    .metrics
+                    .upstream_errors
+                    .with_label_values(&["connect"])
+                    .inc();
+                tracing::warn!(upstream = %peer, error = %e, "cannot connect to upstream");
+                return respond_to_error(session, &e).await;
+            }
         }
     };
     let sent = async {

@@ -14,6 +14,7 @@ pub mod bypass;
 pub mod ca;
 pub mod console;
 pub mod decode;
+pub mod dial;
 pub mod facts;
 pub mod front;
 pub mod head;

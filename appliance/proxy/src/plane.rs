@@ -34,6 +34,8 @@ pub struct Plane {
     pub host_names: Arc<crate::host_names::HostNames>,
     /// Bytes held for inspection, bounded in all and per client.
     pub budget: Arc<crate::budget::InspectBudget>,
+    /// Addresses a connection to which just failed (dialled last).
+    pub dial: crate::dial::DialMemory,
     /// Recent answers of `resolves_to`.
     resolved: std::sync::Mutex<
         std::collections::HashMap<String, (Vec<std::net::IpAddr>, std::time::Instant)>,
@@ -66,6 +68,7 @@ impl Plane {
             host_names,
             budget,
             resolved: Default::default(),
+            dial: Default::default(),
             proxy,
             upstream,
             mediation,
@@ -136,6 +139,27 @@ impl Plane {
                 .on_forbidden_destination(client, credential, host, addr, &reason)
                 .await,
         )
+    }
+
+    /// The refusal of a connection to `host` when any of its addresses is a forbidden
+    /// destination (a name that also resolves to the metadata address or to aarmor itself is
+    /// refused whole: the address dialled must not depend on which one answers).
+    pub async fn refuse_destinations(
+        &self,
+        client: Option<std::net::SocketAddr>,
+        credential: Option<&aarmor_core::ProxyCredential>,
+        host: &str,
+        addrs: &[std::net::SocketAddr],
+    ) -> Option<SyntheticResponse> {
+        for addr in addrs {
+            if let Some(refusal) = self
+                .refuse_destination(client, credential, host, *addr)
+                .await
+            {
+                return Some(refusal);
+            }
+        }
+        None
     }
 
     /// Whether `host` resolves to `ip` (aarmor's resolver; answers cached for a minute, bounded).

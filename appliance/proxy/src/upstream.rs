@@ -98,18 +98,31 @@ pub fn parse_authority(authority: &str) -> Option<(String, Option<u16>)> {
     (!host.is_empty()).then(|| (host, auth.port_u16()))
 }
 
-/// Resolve `host:port` to one address, bounded in time.
-pub async fn resolve(host: &str, port: u16, deadline: Duration) -> Result<SocketAddr, String> {
+/// Addresses of one host kept at most (the resolver's first ones).
+const MAX_ADDRESSES: usize = 8;
+
+/// Resolve `host:port` to its addresses, in the resolver's order, without repeats, at least
+/// one; bounded in time.
+pub async fn resolve(host: &str, port: u16, deadline: Duration) -> Result<Vec<SocketAddr>, String> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
-        return Ok(SocketAddr::new(ip, port));
+        return Ok(vec![SocketAddr::new(ip, port)]);
     }
     match tokio::time::timeout(deadline, tokio::net::lookup_host((bare, port))).await {
         Err(_) => Err(format!("resolving {host} timed out after {deadline:?}")),
         Ok(Err(e)) => Err(format!("cannot resolve {host}: {e}")),
-        Ok(Ok(mut addrs)) => addrs
-            .next()
-            .ok_or_else(|| format!("{host} resolved to no address")),
+        Ok(Ok(found)) => {
+            let mut addrs: Vec<SocketAddr> = Vec::new();
+            for a in found {
+                if !addrs.contains(&a) && addrs.len() < MAX_ADDRESSES {
+                    addrs.push(a);
+                }
+            }
+            if addrs.is_empty() {
+                return Err(format!("{host} resolved to no address"));
+            }
+            Ok(addrs)
+        }
     }
 }
 
@@ -166,12 +179,23 @@ mod tests {
             resolve("127.0.0.1", 8443, Duration::from_secs(1))
                 .await
                 .unwrap(),
-            "127.0.0.1:8443".parse().unwrap()
+            vec!["127.0.0.1:8443".parse().unwrap()]
         );
         assert_eq!(
             resolve("[::1]", 443, Duration::from_secs(1)).await.unwrap(),
-            "[::1]:443".parse().unwrap()
+            vec!["[::1]:443".parse().unwrap()]
         );
+        // A name keeps every address it has, each once.
+        let local = resolve("localhost", 80, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(
+            local.contains(&"127.0.0.1:80".parse().unwrap()),
+            "{local:?}"
+        );
+        let mut unique = local.clone();
+        unique.dedup();
+        assert_eq!(unique.len(), local.len());
         assert!(resolve("no-such-host.invalid", 443, Duration::from_secs(5))
             .await
             .is_err());
