@@ -35,11 +35,14 @@ fn table(name: &str, repo: &Path, rel: &str) -> String {
     files_under(&root, &root, &mut files);
     assert!(!files.is_empty(), "{} is empty", root.display());
     let mut code = format!("pub const {name}: &[(&str, &[u8])] = &[\n");
-    for (file, path) in files {
+    // Paths are written relative to the crate being compiled (`CARGO_MANIFEST_DIR` when rustc
+    // expands the macro), never as this run's absolute paths: a build directory shared by two
+    // checkouts must not embed, or fail on, the files of a checkout that moved or was deleted.
+    for (file, _) in files {
         let _ = writeln!(
             code,
-            "    ({file:?}, include_bytes!({:?})),",
-            path.display().to_string()
+            "    ({file:?}, include_bytes!(concat!(env!(\"CARGO_MANIFEST_DIR\"), {:?}))),",
+            format!("/../../{rel}/{file}")
         );
     }
     code.push_str("];\n");
