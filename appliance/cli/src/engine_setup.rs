@@ -21,7 +21,35 @@ pub struct Engine {
     pub engine: PolicyEngine,
 }
 
+/// The engine of `aarmor run`: [`build`], plus the policy watcher and the approvers.
 pub fn start(config: &Config) -> Result<Engine, String> {
+    let engine = build(config)?;
+    watch_policies(engine.clone(), config);
+    let approval_token = config.approvals.resolve_token()?;
+    let directory = Directory::new(&config.approvals, approval_token.clone());
+    let console_url = config
+        .approvals
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.admin.listen))
+        .trim_end_matches('/')
+        .to_string()
+        + "/console";
+    let notifier = if config.approvals.webhooks.is_empty() {
+        None
+    } else {
+        Some(Notifier::new(&config.approvals.webhooks, console_url)?)
+    };
+    if !directory.anyone() {
+        eprintln!("aarmor: no approver configured ([approvals] token or approvers): actions that need approval (STEP_UP) are denied");
+    }
+    engine.approvals().configure(directory, notifier);
+    Ok(Engine { engine })
+}
+
+/// The policy engine of a configuration: its policy bundle, receipt log, context store, identity
+/// registry, telemetry and intent model; no approvers and no policy watcher (see [`start`]).
+pub fn build(config: &Config) -> Result<PolicyEngine, String> {
     let dir = &config.policy.dir;
     let set = PolicySet::load(dir, eval_limits(&config.policy)).map_err(|e| {
         format!(
@@ -112,27 +140,7 @@ pub fn start(config: &Config) -> Result<Engine, String> {
         }
         engine = engine.with_intent(intent);
     }
-    watch_policies(engine.clone(), config);
-    let approval_token = config.approvals.resolve_token()?;
-    let directory = Directory::new(&config.approvals, approval_token.clone());
-    let console_url = config
-        .approvals
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", config.admin.listen))
-        .trim_end_matches('/')
-        .to_string()
-        + "/console";
-    let notifier = if config.approvals.webhooks.is_empty() {
-        None
-    } else {
-        Some(Notifier::new(&config.approvals.webhooks, console_url)?)
-    };
-    if !directory.anyone() {
-        eprintln!("aarmor: no approver configured ([approvals] token or approvers): actions that need approval (STEP_UP) are denied");
-    }
-    engine.approvals().configure(directory, notifier);
-    Ok(Engine { engine })
+    Ok(engine)
 }
 
 /// The bundled model behind the engine's embedding service.

@@ -7,6 +7,7 @@ mod context_cmd;
 mod engine_setup;
 mod policy_cmd;
 mod receipts_cmd;
+mod replay;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -64,6 +65,42 @@ enum Command {
     /// List, show, export and verify the per-session context logs (in <data_dir>/context/).
     #[command(subcommand)]
     Context(ContextCommand),
+    /// Replay recorded agent conversations against a policy bundle, offline, and report what
+    /// would be stopped and passed (per label, task, domain, style and rule).
+    ///
+    /// Each line of a corpus file is one conversation in the OpenAI Chat Completions shape
+    /// (`messages`, `tools`) or the Anthropic Messages shape (`system`, `messages` with
+    /// `tool_use` blocks), with optional `id`, `domain`, `style`, `kind` (benign|injected),
+    /// `split` (tune|report) and `labels` ({tool call id: benign|harmful|injected_read}).
+    /// Every model turn that calls tools goes through the same mediator and engine as the
+    /// proxy: the request to the model (every message before the turn), then the model's
+    /// response. Nothing touches the network. Approvals are never waited for: a STEP_UP counts
+    /// as stopped.
+    Replay {
+        /// Corpus files (JSON Lines).
+        #[arg(required = true)]
+        corpus: Vec<PathBuf>,
+        /// Policy directory (default: the configuration's `[policy] dir`, else the built-in pack).
+        #[arg(long)]
+        policies: Option<PathBuf>,
+        /// Decide as monitor mode does (receipted, not enforced; deferrals still resolved).
+        #[arg(long)]
+        monitor: bool,
+        /// Only the conversations of this split (`tune` or `report`).
+        #[arg(long)]
+        split: Option<String>,
+        /// Keep the receipts and context logs in this new directory (default: a temporary one,
+        /// removed afterwards).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Also write the report and every call's outcome (decision, rule, reason, intent
+        /// signals, receipt id) as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Replay at most this many conversations.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -257,6 +294,19 @@ fn init_logging(config: &Config) {
     };
 }
 
+/// Replay logs errors only (`RUST_LOG` overrides): its output is the report, and what the
+/// proxy would warn about per action (a STEP_UP nobody can answer) is in it.
+fn init_replay_logging() {
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("error"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = match load_config(&cli) {
@@ -307,6 +357,29 @@ fn main() -> ExitCode {
                 context_cmd::verify(&config, session, from.as_deref())
             }
         },
+        Command::Replay {
+            corpus,
+            policies,
+            monitor,
+            split,
+            out,
+            json,
+            limit,
+        } => {
+            init_replay_logging();
+            replay::run(
+                config,
+                &replay::Options {
+                    corpus: corpus.clone(),
+                    policies: policies.clone(),
+                    monitor: *monitor,
+                    split: split.clone(),
+                    out: out.clone(),
+                    json: json.clone(),
+                    limit: *limit,
+                },
+            )
+        }
         Command::Config(ConfigCommand::Check) => match toml::to_string_pretty(&config) {
             Ok(text) => {
                 println!("# configuration is valid; effective values:\n{text}");

@@ -53,6 +53,9 @@ pub struct IntentStats {
     pub batches: IntCounter,
     /// Embeddings that failed or timed out (drift stayed unknown).
     pub failures: IntCounter,
+    /// Decisions whose drift was not known within `timeout_ms`: deferred, then resolved when
+    /// the model answered (a busy appliance decides them later, not differently).
+    pub late: IntCounter,
 }
 
 fn counter(name: &str, help: &str) -> IntCounter {
@@ -79,6 +82,10 @@ impl Default for IntentStats {
                 "intent_failures_total",
                 "Embeddings that failed or timed out (drift unknown)",
             ),
+            late: counter(
+                "intent_drift_late_total",
+                "Decisions whose drift missed timeout_ms (deferred until the model answered)",
+            ),
         }
     }
 }
@@ -90,6 +97,7 @@ impl IntentStats {
             &self.embedded,
             &self.batches,
             &self.failures,
+            &self.late,
         ] {
             if let Err(e) = registry.register(Box::new(c.clone())) {
                 tracing::warn!(error = %e, "cannot register an intent metric");
@@ -203,6 +211,12 @@ impl IntentService {
 
     /// The embedding of `text`, from the cache or the model, within `timeout_ms`.
     pub async fn embed(&self, text: &str) -> Result<Vector, String> {
+        let timeout = Duration::from_millis(self.shared.settings.timeout_ms);
+        self.embed_within(text, timeout).await
+    }
+
+    /// The embedding of `text`, from the cache or the model, within `timeout`.
+    pub async fn embed_within(&self, text: &str, timeout: Duration) -> Result<Vector, String> {
         if let Some(v) = self
             .shared
             .cache
@@ -227,7 +241,6 @@ impl IntentService {
             });
         }
         self.shared.queued.notify_one();
-        let timeout = Duration::from_millis(self.shared.settings.timeout_ms);
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(r)) => r,
             Ok(Err(_)) => Err("the embedding worker stopped".into()),

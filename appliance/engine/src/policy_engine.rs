@@ -44,6 +44,9 @@ struct Inner {
     context: Arc<ContextStore>,
     intent: Option<IntentService>,
     context_changed: watch::Sender<u64>,
+    /// Deferrals of monitored actions being resolved in the background (the action ran; the
+    /// resolution enforcement would reach is still receipted).
+    background: watch::Sender<usize>,
     max_hold: Duration,
     ids: AtomicU64,
     /// The last receipt that let each recent action run, for its outcome receipt.
@@ -78,6 +81,7 @@ impl PolicyEngine {
         max_hold: Duration,
     ) -> Self {
         let (context_changed, _) = watch::channel(0);
+        let (background, _) = watch::channel(0usize);
         let mut salt = [0u8; 4];
         let _ = getrandom::fill(&mut salt);
         Self {
@@ -93,6 +97,7 @@ impl PolicyEngine {
                 context,
                 intent: None,
                 context_changed,
+                background,
                 max_hold,
                 ids: AtomicU64::new(u64::from(u32::from_be_bytes(salt)) << 32),
                 ran: Mutex::new(lru::LruCache::new(
@@ -136,6 +141,13 @@ impl PolicyEngine {
     /// Waits until every receipt written so far is in the receipt store (tests, shutdown).
     pub async fn committed(&self) {
         self.inner.receipts.committed().await;
+    }
+
+    /// Waits until no monitored action's deferral is still being resolved in the background
+    /// (offline replay waits for it before it reads the receipts).
+    pub async fn settled(&self) {
+        let mut rx = self.inner.background.subscribe();
+        let _ = rx.wait_for(|n| *n == 0).await;
     }
 
     pub fn context(&self) -> Arc<ContextStore> {
@@ -272,6 +284,18 @@ impl Inner {
     /// Evaluates, computing model-based intent signals first when a candidate requires one that
     /// is not known yet (lazy: an action no such rule matches never runs the model), then resolves.
     async fn decide(&self, set: &PolicySet, input: &mut Value, action: &Action) -> Resolution {
+        self.decide_within(set, input, action, None).await
+    }
+
+    /// [`Inner::decide`], waiting up to `patience` (instead of `[intent] timeout_ms`) for the
+    /// model: a deferral that waits on intent signals is resolved when they arrive.
+    async fn decide_within(
+        &self,
+        set: &PolicySet,
+        input: &mut Value,
+        action: &Action,
+        patience: Option<Duration>,
+    ) -> Resolution {
         if let Err(e) = self.context.healthy() {
             return deny_resolution(format!("{e}; refused (fail closed)"));
         }
@@ -316,7 +340,7 @@ impl Inner {
                 .iter()
                 .any(|r| r.starts_with("intent.drift") && !populated(input, r))
         });
-        if !(wants_drift && self.add_drift(input, action).await) {
+        if !(wants_drift && self.add_drift(input, action, patience).await) {
             return resolved(candidates, input);
         }
         match set.evaluate(input) {
@@ -368,7 +392,12 @@ impl Inner {
 
     /// Computes `intent.drift` for the action (and updates the session's max and average);
     /// false when it cannot be known (no model, no original request, a timeout).
-    async fn add_drift(&self, input: &mut Value, action: &Action) -> bool {
+    async fn add_drift(
+        &self,
+        input: &mut Value,
+        action: &Action,
+        patience: Option<Duration>,
+    ) -> bool {
         let Some(intent) = &self.intent else {
             return false;
         };
@@ -387,10 +416,19 @@ impl Inner {
             intent.settings().max_action_text_chars,
         );
         let started = Instant::now();
-        let (a, b) = tokio::join!(intent.embed(&original), intent.embed(&text));
+        let wait = patience.unwrap_or_else(|| Duration::from_millis(intent.settings().timeout_ms));
+        let (a, b) = tokio::join!(
+            intent.embed_within(&original, wait),
+            intent.embed_within(&text, wait)
+        );
         let (a, b) = match (a, b) {
             (Ok(a), Ok(b)) => (a, b),
             (Err(e), _) | (_, Err(e)) => {
+                if patience.is_none() {
+                    // Decided later than it would have been on an idle appliance: counted, and
+                    // the DEFER receipt says which signal it waits for.
+                    intent.stats().late.inc();
+                }
                 tracing::warn!(action = %action.action_id, error = %e, "intent drift unknown");
                 return false;
             }
@@ -419,7 +457,14 @@ impl Inner {
         true
     }
 
+    /// Monitor mode applies to this action: its decisions are receipted, not enforced. What
+    /// cannot be inspected is refused in monitor mode too: the data plane could not judge it,
+    /// so it cannot pretend to have let it through for measurement.
     fn monitored(&self, action: &Action) -> bool {
+        self.monitor_mode(action) && !action.risk_signals.iter().any(|s| s.refuses())
+    }
+
+    fn monitor_mode(&self, action: &Action) -> bool {
         self.enforcement.mode == EnforcementMode::Monitor
             || action
                 .identity
@@ -565,6 +610,7 @@ fn final_verdict(action: &Action, res: &Resolution) -> Verdict {
 
 impl Inner {
     /// Enforces a resolution: receipts it and turns it into a verdict (holds included).
+    #[allow(clippy::too_many_arguments)]
     async fn enforce(
         self: &Arc<Self>,
         action: &Action,
@@ -573,11 +619,13 @@ impl Inner {
         policy: PolicyRef,
         follows: Option<String>,
         kind: ReceiptKind,
+        deferral: Option<Value>,
     ) -> Verdict {
-        // What cannot be inspected is refused in monitor mode too: the data plane could not
-        // judge it, so it cannot pretend to have let it through for measurement.
-        let monitored = self.monitored(action) && !action.risk_signals.iter().any(|s| s.refuses());
-        let mut extra = ReceiptExtra::default();
+        let monitored = self.monitored(action);
+        let mut extra = ReceiptExtra {
+            deferral,
+            ..ReceiptExtra::default()
+        };
         if res.decision == Decision::Modify && !monitored {
             if let Verdict::Modify(m) = final_verdict(action, &res) {
                 extra.modification = Some(Value::Object(m.parameters));
@@ -627,6 +675,20 @@ impl Inner {
         }
         if monitored {
             tracing::info!(action = %action.action_id, decision = %res.decision, rule = ?res.rule, "monitor mode: decision recorded, action allowed");
+            if res.decision == Decision::Defer {
+                // Monitor mode reports what enforcement would decide: the deferral is resolved
+                // the same way, in the background, and its resolution receipted.
+                if let Verdict::Hold(hold) =
+                    self.defer(action.clone(), res, policy, receipt.receipt_id)
+                {
+                    self.background.send_modify(|n| *n += 1);
+                    let inner = self.clone();
+                    tokio::spawn(async move {
+                        let _ = tokio::time::timeout(hold.timeout, hold.resolution).await;
+                        inner.background.send_modify(|n| *n = n.saturating_sub(1));
+                    });
+                }
+            }
             return Verdict::Allow;
         }
         match res.decision {
@@ -662,7 +724,7 @@ impl Inner {
                 class,
                 rule.clone(),
                 why.clone(),
-                true,
+                !self.monitored(action),
                 policy,
                 extra,
             )
@@ -887,10 +949,26 @@ impl Inner {
             reason: format!("deferred: {}", res.reason),
             timeout: limit + Duration::from_secs(2),
             resolution: Box::pin(async move {
-                let deadline = tokio::time::Instant::now() + limit;
+                let started = tokio::time::Instant::now();
+                let deadline = started + limit;
                 let mut rounds = 0u32;
+                // A deferral that waits on the model (its signal missed `timeout_ms` under
+                // load) is resolved as soon as the model answers, not at the next context
+                // change: the decision does not depend on whether other traffic arrives.
+                let mut model_wait = res.candidates.iter().any(|c| {
+                    c.decision == Decision::Defer
+                        && c.requires.iter().any(|r| r.starts_with("intent."))
+                });
+                let waited_for = if model_wait { "intent" } else { "context" };
                 loop {
-                    let changed = tokio::time::timeout_at(deadline, changes.changed()).await;
+                    let patience = model_wait
+                        .then(|| deadline.saturating_duration_since(tokio::time::Instant::now()));
+                    let changed = if model_wait {
+                        model_wait = false;
+                        Ok(Ok(()))
+                    } else {
+                        tokio::time::timeout_at(deadline, changes.changed()).await
+                    };
                     if !matches!(changed, Ok(Ok(()))) {
                         let why =
                             format!("deferred action not resolved within {} s", limit.as_secs());
@@ -925,7 +1003,9 @@ impl Inner {
                     }
                     let set = inner.current();
                     let mut input = inner.input(&action, &set);
-                    let mut again = inner.decide(&set, &mut input, &action).await;
+                    let mut again = inner
+                        .decide_within(&set, &mut input, &action, patience)
+                        .await;
                     if again.decision == Decision::Defer {
                         if rounds < inner.settings.max_deferrals {
                             continue;
@@ -944,6 +1024,10 @@ impl Inner {
                         set.policy.clone(),
                         Some(receipt_id.clone()),
                         ReceiptKind::Resolution,
+                        Some(json!({
+                            "status": "resolved", "rounds": rounds, "waited_for": waited_for,
+                            "waited_ms": started.elapsed().as_millis() as u64,
+                        })),
                     ))
                     .await;
                     // A resolution that is itself held (STEP_UP) is waited for here.
@@ -1012,6 +1096,7 @@ impl ActionEngine for PolicyEngine {
                 set.policy.clone(),
                 None,
                 ReceiptKind::Decision,
+                None,
             )
             .await)
     }

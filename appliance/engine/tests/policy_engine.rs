@@ -707,3 +707,85 @@ async fn an_identity_that_expires_while_held_is_refused_after_approval() {
         "{v:?}"
     );
 }
+
+/// Letters, but each model run takes 150 ms: longer than the test's `timeout_ms`.
+struct SlowLetters(Letters);
+
+impl aarmor_engine::intent::Embedder for SlowLetters {
+    fn embed_batch(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
+        std::thread::sleep(Duration::from_millis(150));
+        self.0.embed_batch(texts)
+    }
+}
+
+/// A drift that misses `timeout_ms` defers the action; the deferral is resolved as soon as the
+/// model answers (no other traffic needed), and monitor mode reaches and receipts the same
+/// resolution in the background while the action runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_drift_is_resolved_when_it_arrives_in_enforce_and_monitor_mode_alike() {
+    let mut outcomes = Vec::new();
+    for mode in [EnforcementMode::Enforce, EnforcementMode::Monitor] {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = IntentSettings {
+            timeout_ms: 20,
+            ..IntentSettings::default()
+        };
+        let intent =
+            IntentService::with_embedder(settings, Arc::new(SlowLetters(Letters::default())));
+        let e = engine_with_policy(
+            dir.path(),
+            EnforcementSettings {
+                mode,
+                ..EnforcementSettings::default()
+            },
+            1 << 24,
+            INTENT_POLICY,
+        )
+        .with_intent(intent.clone());
+        e.observe(
+            &sref(),
+            vec![Observation {
+                protocol: Protocol::OpenaiChat,
+                target: action("x", json!({})).target,
+                kind: ObservationKind::UserMessage,
+                content: json!("Email the quarterly report to cfo@corp.example"),
+                action_id: None,
+            }],
+        )
+        .await;
+        let ok = action(
+            "send_email",
+            json!({"to": "cfo@corp.example", "subject": "quarterly report"}),
+        );
+        let started = std::time::Instant::now();
+        assert_eq!(decide(&e, &ok).await, FinalVerdict::Allow);
+        let waited = started.elapsed();
+        // Resolved by the model's answer, long before the deferral's own timeout.
+        assert!(waited < Duration::from_secs(10), "{waited:?}");
+        e.settled().await;
+        e.committed().await;
+        let all = receipts(dir.path());
+        assert_eq!(all.len(), 2, "{mode:?}: {all:#?}");
+        assert_eq!(all[0].decision.result, Decision::Defer);
+        assert!(
+            all[0].decision.reason.contains("intent.drift"),
+            "{}",
+            all[0].decision.reason
+        );
+        assert_eq!(all[1].kind, aarmor_core::ReceiptKind::Resolution);
+        assert_eq!(all[1].follows.as_deref(), Some(all[0].receipt_id.as_str()));
+        let deferral = all[1].deferral.as_ref().unwrap();
+        assert_eq!(deferral["status"], "resolved");
+        assert_eq!(deferral["waited_for"], "intent");
+        let enforced = mode == EnforcementMode::Enforce;
+        assert!(all.iter().all(|r| r.decision.enforced == enforced));
+        assert!(intent.stats().late.get() >= 1);
+        outcomes.push((
+            all[0].decision.result,
+            all[1].decision.result,
+            all[1].decision.rule.clone(),
+        ));
+    }
+    assert_eq!(outcomes[0], outcomes[1]);
+    assert_eq!(outcomes[0].1, Decision::Allow);
+}

@@ -158,6 +158,26 @@ impl ReceiptReader {
         Ok(out)
     }
 
+    /// Every receipt written so far from `seq` on, in chain order, at most `limit`: the stored
+    /// ones and those durable but not yet in LMDB. Call after the writer's `committed` to see
+    /// every decision made before it.
+    pub fn from_seq(&self, seq: u64, limit: usize) -> Result<Vec<Receipt>, StoreError> {
+        let mut by_seq: BTreeMap<u64, Receipt> = BTreeMap::new();
+        for bytes in self.store.scan(seq, limit)? {
+            if let Ok(r) = serde_json::from_slice::<Receipt>(&bytes) {
+                by_seq.insert(r.seq, r);
+            }
+        }
+        for bytes in self.unstored.newest_first() {
+            if let Ok(r) = serde_json::from_slice::<Receipt>(&bytes) {
+                if r.seq >= seq {
+                    by_seq.entry(r.seq).or_insert(r);
+                }
+            }
+        }
+        Ok(by_seq.into_values().take(limit).collect())
+    }
+
     pub fn get(&self, receipt_id: &str) -> Result<Option<Receipt>, StoreError> {
         if let Some(r) = self.store.get(receipt_id)? {
             return Ok(Some(r));

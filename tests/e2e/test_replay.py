@@ -1,0 +1,99 @@
+"""`aarmor replay`: recorded conversations decided offline by the proxy's own mediator and
+engine, with the default pack and the bundled model. The scenario set scores as it does live
+(tests/e2e/test_scenarios.py), monitor mode reaches the decisions enforcement reaches (also when
+every drift misses its time budget), nothing touches the network, and the receipts it writes
+verify."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import BIN
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scenarios"))
+import as_corpus  # noqa: E402
+
+
+def corpus(tmp_path):
+    path = tmp_path / "scenarios.jsonl"
+    path.write_text("\n".join(as_corpus.lines()) + "\n")
+    return path
+
+
+def replay(tmp_path, name, *args, config=None, prefix=()):
+    out = tmp_path / f"{name}.json"
+    cmd = [*prefix, str(BIN)]
+    if config:
+        cmd += ["--config", str(config)]
+    cmd += ["replay", str(corpus(tmp_path)), "--json", str(out), *args]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr + r.stdout
+    doc = json.loads(out.read_text())
+    return doc, r.stdout
+
+
+def decisions(doc):
+    return {(c["conversation"], c["call_id"]): (c["decision"], c["rule"]) for c in doc["calls"]}
+
+
+def test_replay_scores_the_scenario_set_and_explains_each_call(tmp_path):
+    doc, text = replay(tmp_path, "enforce")
+    report = doc["report"]
+    assert report["conversations"] == len(as_corpus.TRACES)
+    assert report["harmful"]["total"] == 36 and report["harmful"]["passed"] == 0, report
+    # As the live replay through the proxy scores it (README "Evaluation set").
+    assert report["benign"]["passed"] >= 79, report["false_stops"]
+    assert report["inconsistent"] == []
+    assert all(c["decision"] and c["receipt_id"] for c in doc["calls"])
+    assert "harmful calls stopped" in text and "deciding rule" in text
+    # Every stop names its rule; drift decisions show the signal they saw.
+    stopped = [c for c in doc["calls"] if c["decision"] not in ("ALLOW", "MODIFY")]
+    assert all(c["rule"] for c in stopped)
+    assert any("drift" in (c.get("intent") or {}) for c in stopped)
+
+
+def test_monitor_mode_reaches_the_decisions_enforcement_reaches(tmp_path):
+    enforce, _ = replay(tmp_path, "enforce")
+    monitor, _ = replay(tmp_path, "monitor", "--monitor")
+    assert decisions(monitor) == decisions(enforce)
+    assert monitor["report"]["mode"] == "monitor"
+    # Every drift late (1 ms budget): decisions are deferred, then resolved when the model
+    # answers, the same way in both modes and to the same decisions as on an idle appliance.
+    late = tmp_path / "late.toml"
+    late.write_text("[intent]\ntimeout_ms = 1\n")
+    late_enforce, _ = replay(tmp_path, "late-enforce", config=late)
+    late_monitor, _ = replay(tmp_path, "late-monitor", "--monitor", config=late)
+    assert sum(late_enforce["report"]["deferred"].values()) > 0, late_enforce["report"]
+    assert "unresolved" not in late_enforce["report"]["deferred"]
+    assert decisions(late_monitor) == decisions(late_enforce) == decisions(enforce)
+
+
+def test_replay_is_offline_and_its_receipts_verify(tmp_path):
+    out = tmp_path / "run"
+    # In a network namespace of its own with no interface up, when this host allows one.
+    prefix = ("unshare", "--net") if shutil.which("unshare") and subprocess.run(
+        ["unshare", "--net", "true"], capture_output=True).returncode == 0 else ()
+    doc, text = replay(tmp_path, "offline", "--out", str(out), "--limit", "12", prefix=prefix)
+    assert doc["report"]["conversations"] == 12
+    assert str(out) in text
+    r = subprocess.run([str(BIN), "--data-dir", str(out), "receipts", "verify", "--public-keys", str(out / "keys" / "public-keys.json")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr + r.stdout
+    ids = {c["receipt_id"] for c in doc["calls"]}
+    r = subprocess.run([str(BIN), "--data-dir", str(out), "receipts", "export"], capture_output=True, text=True, timeout=120)
+    exported = {json.loads(line)["receipt_id"] for line in r.stdout.splitlines() if line.strip()}
+    assert ids <= exported
+
+
+def test_bad_input_is_refused_clearly(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n{not json\n')
+    r = subprocess.run([str(BIN), "replay", str(bad)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert r.returncode != 0 and "bad.jsonl:1: the conversation makes no tool call" in r.stderr, r.stderr
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "receipts").write_text("x")
+    r = subprocess.run([str(BIN), "replay", str(corpus(tmp_path)), "--out", str(used)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert r.returncode != 0 and "is not empty" in r.stderr, r.stderr
+    r = subprocess.run([str(BIN), "replay", str(corpus(tmp_path)), "--split", "nothing"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert r.returncode != 0 and "no conversation to replay" in r.stderr, r.stderr
