@@ -2,7 +2,23 @@
 # came from, and how far the action is from what the user asked.
 #
 # Signals (see README "The contract"): input.context.data_labels, input.context.original_request,
-# input.intent.provenance (parameter ⇒ user | tool_output | unseen), input.intent.drift.
+# input.context.instructions (parts of tool outputs addressed to the model: an injected
+# instruction), input.intent.provenance (parameter ⇒ user | tool_output | instruction | unseen),
+# input.intent.tool_words (where the action's words are named), input.intent.drift.
+#
+# The rules, by class:
+# - context_deny: a write built from a value that only an instruction to the model named
+#   (intent.value_from_instruction); a send after sensitive reads to a destination nobody gave
+#   (context.sensitive_read_then_send).
+# - context_allow (STEP_UP, a human decides): a write whose tool only an instruction to the model
+#   names (intent.tool_from_instruction); in a session that saw such an instruction, a send or
+#   payment to a destination from a tool output (intent.destination_from_tool_output) and a
+#   write far from the request (intent.drift_on_write); a change to permissions, credentials or
+#   settings the user did not mention (intent.sensitive_change_not_asked); a write when the user
+#   only asked a question (intent.write_on_read_only_request); a deletion the user did not ask
+#   for (intent.destructive_not_asked).
+# - context_allow (ALLOW): a deletion of what the user named or asked to delete
+#   (intent.destructive_as_asked).
 # `intent.drift` is computed only for actions whose candidate `requires` it: the model never runs
 # for actions these rules do not match.
 package aarmor.policy
@@ -35,6 +51,34 @@ is_read_tool if {
 	intent_cfg.read_prefixes[tool_leaf_words[0]]
 }
 
+# A generic HTTP tool (`http_request(method, url, ...)`) reading.
+is_read_tool if {
+	input.action.protocol != "rest"
+	input.action.protocol != "sql"
+	is_string(input.action.parameters.url)
+	lower(input.action.parameters.method) in {"get", "head", "options"}
+}
+
+# The words of the URL a generic HTTP tool calls (none for other tools).
+url_words := words_of(input.action.parameters.url) if {
+	input.action.protocol != "rest"
+	is_string(input.action.parameters.url)
+} else := []
+
+# What the action does, in words: its tool's name and, for a generic HTTP tool, its URL.
+action_words := array.concat(tool_words, url_words)
+
+action_leaf_words := array.concat(tool_leaf_words, url_words)
+
+# What the user wrote, lower-case: the original request and the latest message.
+request_text := lower(concat("\n", [
+	object.get(input.context, "original_request", ""),
+	object.get(input.context, "last_user_message", ""),
+]))
+
+# The session saw a tool output addressed to the model (an injected instruction).
+instructed if count(object.get(input.context, "instructions", [])) > 0
+
 is_write if {
 	input.action.protocol == "rest"
 	not protocol_traffic
@@ -54,14 +98,14 @@ is_write if {
 is_send if {
 	not protocol_traffic
 	not is_read_tool
-	some w in tool_words
+	some w in action_words
 	context_cfg.send_tool_keywords[w]
 }
 
 is_payment if {
 	not protocol_traffic
 	not is_read_tool
-	some w in tool_words
+	some w in action_words
 	some k in data.aarmor.config.payments.tool_keywords
 	startswith(w, k)
 }
@@ -69,8 +113,15 @@ is_payment if {
 is_destructive if {
 	input.action.protocol != "sql"
 	not protocol_traffic
-	some w in tool_leaf_words
+	some w in action_leaf_words
 	intent_cfg.destructive_keywords[w]
+}
+
+is_destructive if {
+	input.action.protocol != "sql"
+	not protocol_traffic
+	is_string(input.action.parameters.url)
+	lower(object.get(input.action.parameters, "method", "")) == "delete"
 }
 
 # Where the destination parameters (to, recipient, iban, url, ...) came from.
@@ -87,6 +138,112 @@ destination_from_user if {
 	}
 }
 
+# The destination was given by the user, or read from ordinary data (a bill's IBAN, a
+# message's sender) in a session where no tool output addressed the model.
+destination_traced if destination_from_user
+
+destination_traced if {
+	count(destination_origins) > 0
+	every o in destination_origins {
+		o in {"user", "tool_output"}
+	}
+}
+
+# No destination parameter to trace (a reply goes where the message came from): in a session
+# where no tool output addressed the model, nothing says it was redirected.
+destination_traced if {
+	count(destination_origins) == 0
+	not instructed
+}
+
+# Parameters whose value only an instruction to the model named.
+instruction_params contains path if {
+	some path, origin in input.intent.provenance
+	origin == "instruction"
+}
+
+first_instruction := object.get(input.context.instructions[0], "excerpt", "") if instructed else := ""
+
+decisions contains d if {
+	count(instruction_params) > 0
+	not protocol_traffic
+	d := {
+		"decision": "deny", "class": "context_deny", "priority": 770, "rule": "intent.value_from_instruction",
+		"reason": sprintf("%s came from a tool output's instruction to the model (%q), not from the user", [concat(", ", sort([p | some p in instruction_params])), first_instruction]),
+	}
+}
+
+user_params contains path if {
+	some path, origin in input.intent.provenance
+	origin == "user"
+}
+
+decisions contains d if {
+	instructed
+	is_write
+	count(input.intent.tool_words.in_instructions) > 0
+	count(input.intent.tool_words.in_request) == 0
+	count(user_params) == 0
+	d := {
+		"decision": "step_up", "class": "context_allow", "priority": 640, "rule": "intent.tool_from_instruction",
+		"reason": sprintf("a tool output's instruction to the model asks for this (%s) and the user's request does not (%q)", [concat(", ", input.intent.tool_words.in_instructions), first_instruction]),
+		"approvers": intent_cfg.approvers, "timeout": intent_cfg.timeout_s,
+	}
+}
+
+# A change to who may do what (permissions, credentials, security settings) that nothing the
+# user wrote mentions.
+sensitive_change_words contains w if {
+	some w in action_words
+	intent_cfg.sensitive_change_keywords[w]
+}
+
+decisions contains d if {
+	count(sensitive_change_words) > 0
+	is_write
+	input.context.original_request
+	not is_destructive
+	every w in sensitive_change_words {
+		not contains(request_text, substring(w, 0, min([count(w), 5])))
+	}
+	d := {
+		"decision": "step_up", "class": "context_allow", "priority": 420, "rule": "intent.sensitive_change_not_asked",
+		"reason": sprintf("this changes %s, which the user's request does not mention", [concat(", ", sort([w | some w in sensitive_change_words]))]),
+		"approvers": intent_cfg.approvers, "timeout": intent_cfg.timeout_s,
+	}
+}
+
+# The user only asked a question: the request starts like one and names no change.
+read_only_request if {
+	req := trim_space(lower(input.context.original_request))
+	some start in intent_cfg.read_only_request_starts
+	startswith(req, start)
+	not request_names_a_change
+}
+
+request_names_a_change if {
+	some w in words_of(request_text)
+	intent_cfg.request_change_words[w]
+}
+
+# A tool named for a change (update_settings, grant_access, create_token), not a generic shell or
+# SQL tool (their own rules read the command).
+is_change_tool if intent_cfg.change_tool_verbs[tool_leaf_words[0]]
+
+is_change_tool if count(sensitive_change_words) > 0
+
+decisions contains d if {
+	is_write
+	read_only_request
+	is_change_tool
+	not is_destructive
+	d := {
+		"decision": "step_up", "class": "context_allow", "priority": 410, "rule": "intent.write_on_read_only_request",
+		"reason": "the user asked a question, not for a change, and this action changes something",
+		"approvers": intent_cfg.approvers, "timeout": intent_cfg.timeout_s,
+	}
+}
+
 sensitive_labels_read contains label if {
 	some label in input.context.data_labels
 	context_cfg.sensitive_labels[label]
@@ -95,19 +252,20 @@ sensitive_labels_read contains label if {
 decisions contains d if {
 	count(sensitive_labels_read) > 0
 	is_send
-	not destination_from_user
+	not destination_traced
 	d := {
 		"decision": "deny", "class": "context_deny", "priority": 750, "rule": "context.sensitive_read_then_send",
-		"reason": sprintf("the session read %s data and this send's destination was not given by the user", [concat(", ", sort([l | some l in sensitive_labels_read]))]),
+		"reason": sprintf("the session read %s data and this send's destination was not given by the user (nor read from data in a session free of instructions to the model)", [concat(", ", sort([l | some l in sensitive_labels_read]))]),
 	}
 }
 
 decisions contains d if {
+	instructed
 	"tool_output" in destination_origins
 	is_send_or_payment
 	d := {
 		"decision": "step_up", "class": "context_allow", "priority": 650, "rule": "intent.destination_from_tool_output",
-		"reason": "the destination appears only in a tool output, not in anything the user wrote (a possible injected instruction)",
+		"reason": sprintf("the destination appears only in a tool output, not in anything the user wrote, and a tool output in this session addressed the model (%q)", [first_instruction]),
 		"approvers": context_cfg.approvers, "timeout": intent_cfg.timeout_s,
 	}
 }
@@ -127,7 +285,12 @@ drift_threshold := object.get(
 # `requires` intent.drift, so the engine computes it and evaluates again.
 drift_exceeds if not input.intent.drift <= drift_threshold
 
+# Off in the default pack (`intent.drift_on_write_enabled`): measured on labelled conversations,
+# embedding drift stopped ordinary multi-step work far more often than attacks the rules above
+# miss. Turn it on to hold writes far from the request in sessions a tool output tried to steer.
 decisions contains d if {
+	intent_cfg.drift_on_write_enabled
+	instructed
 	input.context.original_request
 	is_write
 	not destructive_as_asked
@@ -147,6 +310,21 @@ destructive_as_asked if {
 	every o in action_origins {
 		o == "user"
 	}
+}
+
+# The user asked to delete (remove, cancel, clean up ...) something, and no tool output
+# addressed the model: deleting what the agent found for it is the task.
+destructive_as_asked if {
+	is_destructive
+	count(instruction_params) == 0
+	not destructive_named_by_instruction
+	some w in words_of(request_text)
+	intent_cfg.destructive_request_words[w]
+}
+
+destructive_named_by_instruction if {
+	instructed
+	count(input.intent.tool_words.in_instructions) > 0
 }
 
 decisions contains d if {

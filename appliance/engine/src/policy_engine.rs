@@ -258,7 +258,10 @@ impl Inner {
             .context
             .read(&session, |s| {
                 let inherited = reads.as_ref().filter(|_| s.original_request.is_none());
-                (s.to_json_with(inherited), s.intent_json(&action.parameters))
+                (
+                    s.to_json_with(inherited),
+                    s.intent_json(&action.tool, &action.parameters),
+                )
             })
             .unwrap_or_else(|| match &reads {
                 Some(r) => {

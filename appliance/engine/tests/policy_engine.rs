@@ -464,7 +464,7 @@ decisions contains d if {
 
 decisions contains d if {
     input.action.tool == "send_email"
-    input.intent.provenance.to == "tool_output"
+    input.intent.provenance.to in {"tool_output", "instruction"}
     d := {"decision": "deny", "class": "context_deny", "priority": 600, "rule": "injected-recipient",
           "reason": "the recipient came from a tool output"}
 }

@@ -9,7 +9,9 @@ use serde::Serialize;
 
 use crate::classify::iban_valid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum EntityKind {
     Email,
@@ -20,7 +22,7 @@ pub enum EntityKind {
 
 /// One entity, normalized: e-mails and hosts lower-case, IBANs upper-case without spaces,
 /// account numbers digits only.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 pub struct Entity {
     pub kind: EntityKind,
     pub value: String,

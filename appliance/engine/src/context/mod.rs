@@ -17,9 +17,11 @@
 
 pub mod agent_reads;
 pub mod entities;
+pub mod instructions;
 pub mod log;
 pub mod provenance;
 pub mod state;
+pub mod tool_words;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -37,7 +39,7 @@ use crate::classify::Classifiers;
 use crate::settings::ContextSettings;
 use log::LogOp;
 pub use log::{verify_chain, ChainProblem, ContextEntry, ContextLog, LogError, SessionHead};
-pub use state::{PriorAction, SessionState, Source};
+pub use state::{InstructionNote, PriorAction, SessionState, Source};
 
 /// Longest user message copied into the log; longer ones are cut (their hash is of the whole).
 const MAX_LOGGED_TEXT: usize = 16 * 1024;
@@ -668,7 +670,7 @@ impl ContextStore {
                             continue;
                         }
                         let c = classifiers.classify(&text, &o.target, default_class);
-                        let found = app.state.add_tool_output(&text, max_text);
+                        let (found, instructions) = app.state.add_tool_output(&text, max_text);
                         app.state.add_classification(&c);
                         self.agent_reads.record(agent, &c, &found);
                         if let Some(id) = &o.action_id {
@@ -685,6 +687,7 @@ impl ContextStore {
                                 "action_id": o.action_id,
                                 "classification": classification_json(&c),
                                 "entities": found.iter().take(MAX_ENTRY_ENTITIES).collect::<Vec<_>>(),
+                                "instructions": instructions,
                             }),
                         );
                         out.changed = true;
@@ -875,6 +878,13 @@ fn replay(state: &mut SessionState, e: &ContextEntry, max_text: usize) {
             state.tool_results += 1;
             let found = entities(&d["entities"]);
             state.add_entities(&found, Source::ToolOutput);
+            for note in d["instructions"].as_array().into_iter().flatten() {
+                if let Ok(note) = serde_json::from_value::<InstructionNote>(note.clone()) {
+                    // Only the excerpt was logged: values are still traced through its entities.
+                    let excerpt = note.excerpt.clone();
+                    state.add_instruction(note, Some((&excerpt, max_text)));
+                }
+            }
             if let Ok(c) = serde_json::from_value::<DataClass>(d["classification"]["class"].clone())
             {
                 state.data_classes.insert(c);

@@ -4,7 +4,9 @@
 //! A value is compared through its entities (e-mail, IBAN, URL host, account number, normalized)
 //! when it has any, else as a whole (lower-cased, trimmed). A value with several entities takes
 //! the most suspicious origin: one recipient that only a tool output named makes the parameter
-//! `tool_output`, even next to recipients the user gave. Values shorter than 4 characters, with no
+//! `tool_output`, even next to recipients the user gave; one named in a part of a tool output
+//! addressed to the model (`instruction`, see `instructions`) is the most suspicious of all,
+//! even when the same value also appears in ordinary data. Values shorter than 4 characters, with no
 //! entity, say nothing and are left out.
 
 use serde_json::{Map, Value};
@@ -22,6 +24,9 @@ enum Origin {
     User,
     Unseen,
     ToolOutput,
+    /// Named in a part of a tool output addressed to the model (an injected instruction), and
+    /// not by the user.
+    Instruction,
 }
 
 impl Origin {
@@ -30,11 +35,21 @@ impl Origin {
             Self::User => "user",
             Self::Unseen => "unseen",
             Self::ToolOutput => "tool_output",
+            Self::Instruction => "instruction",
         }
     }
 }
 
 fn origin_of(value: &str, state: &SessionState) -> Option<Origin> {
+    // A URL also carries identifiers in its path (`/bookings/BK-98025`): each is traced too.
+    let from_ids = url_path_ids(value)
+        .iter()
+        .filter_map(|id| origin_of_value(id, state))
+        .max();
+    origin_of_value(value, state).max(from_ids)
+}
+
+fn origin_of_value(value: &str, state: &SessionState) -> Option<Origin> {
     let entities = extract(value);
     if !entities.is_empty() {
         return entities
@@ -43,6 +58,10 @@ fn origin_of(value: &str, state: &SessionState) -> Option<Origin> {
                 let lowered = e.value.to_lowercase();
                 if state.has_entity(e, Source::User) || state.user_text.contains(&lowered) {
                     Origin::User
+                } else if state.has_instruction_entity(e)
+                    || state.instruction_text.contains(&lowered)
+                {
+                    Origin::Instruction
                 } else if state.has_entity(e, Source::ToolOutput)
                     || state.tool_text.contains(&lowered)
                 {
@@ -59,11 +78,44 @@ fn origin_of(value: &str, state: &SessionState) -> Option<Origin> {
     }
     Some(if state.user_text.contains(&whole) {
         Origin::User
+    } else if identifier_like(&whole) && state.instruction_text.contains(&whole) {
+        Origin::Instruction
     } else if state.tool_text.contains(&whole) {
         Origin::ToolOutput
     } else {
         Origin::Unseen
     })
+}
+
+/// The segments of a URL's path (and query values) that look like identifiers: with a digit, at
+/// least `MIN_WHOLE_VALUE` characters.
+fn url_path_ids(value: &str) -> Vec<String> {
+    let v = value.trim();
+    let Some(rest) = v
+        .strip_prefix("https://")
+        .or_else(|| v.strip_prefix("http://"))
+    else {
+        return Vec::new();
+    };
+    let Some((_, path)) = rest.split_once('/') else {
+        return Vec::new();
+    };
+    path.split(['/', '?', '&', '=', '#'])
+        .filter(|seg| {
+            seg.chars().count() >= MIN_WHOLE_VALUE && seg.chars().any(|c| c.is_ascii_digit())
+        })
+        .take(8)
+        .map(str::to_string)
+        .collect()
+}
+
+/// A value specific enough that finding it inside an instruction says it came from there (an
+/// id, an address, a long phrase), unlike a common word that an instruction may also use.
+fn identifier_like(value: &str) -> bool {
+    value.chars().count() >= 12
+        || value
+            .chars()
+            .any(|c| c.is_ascii_digit() || "@_/".contains(c))
 }
 
 /// `intent.provenance`: parameter name ⇒ `user` | `tool_output` | `unseen`, for string

@@ -23,6 +23,19 @@ pub const MAX_ENTITIES_IN_INPUT: usize = 64;
 /// Content hashes remembered to recognize resent conversation history.
 const MAX_SEEN: usize = 8192;
 
+/// Instructions to the model remembered per session.
+pub const MAX_INSTRUCTIONS: usize = 16;
+
+/// A part of a tool output addressed to the model: why it was flagged, how it begins, and the
+/// entities it names.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct InstructionNote {
+    pub cues: Vec<String>,
+    pub excerpt: String,
+    #[serde(default)]
+    pub entities: Vec<Entity>,
+}
+
 /// Where an entity or value was seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -82,6 +95,12 @@ pub struct SessionState {
     pub tool_results: u64,
     pub user_text: String,
     pub tool_text: String,
+    /// Parts of tool outputs addressed to the model (lower-cased), bounded like `tool_text`.
+    pub instruction_text: String,
+    /// Entities named in those parts.
+    pub instruction_entities: HashSet<Entity>,
+    /// What was flagged and why (the first `MAX_INSTRUCTIONS`), for policy and receipts.
+    pub instructions: Vec<InstructionNote>,
     pub entities: Vec<(Entity, Source)>,
     entity_index: HashSet<(Entity, Source)>,
     seen: HashSet<[u8; 32]>,
@@ -115,6 +134,9 @@ impl SessionState {
             tool_results: 0,
             user_text: String::new(),
             tool_text: String::new(),
+            instruction_text: String::new(),
+            instruction_entities: HashSet::new(),
+            instructions: Vec::new(),
             entities: Vec::new(),
             entity_index: HashSet::new(),
             seen: HashSet::new(),
@@ -157,12 +179,46 @@ impl SessionState {
         found
     }
 
-    pub fn add_tool_output(&mut self, text: &str, max_text: usize) -> Vec<Entity> {
+    /// Records a tool output: its text, its entities, and the parts of it addressed to the
+    /// model (returned, for the context log).
+    pub fn add_tool_output(
+        &mut self,
+        text: &str,
+        max_text: usize,
+    ) -> (Vec<Entity>, Vec<InstructionNote>) {
         self.tool_results += 1;
         append_bounded(&mut self.tool_text, text, max_text);
         let found = extract(text);
         self.add_entities(&found, Source::ToolOutput);
-        found
+        let mut notes = Vec::new();
+        for i in super::instructions::find(text) {
+            let note = InstructionNote {
+                cues: i.cues.iter().map(|c| c.to_string()).collect(),
+                excerpt: i.excerpt,
+                entities: extract(&i.original),
+            };
+            append_bounded(&mut self.instruction_text, &i.text, max_text);
+            self.add_instruction(note.clone(), None);
+            notes.push(note);
+        }
+        (found, notes)
+    }
+
+    /// Remembers a flagged instruction (from a tool output, or restored from the log with the
+    /// text it was logged with).
+    pub fn add_instruction(&mut self, note: InstructionNote, text: Option<(&str, usize)>) {
+        if let Some((t, max_text)) = text {
+            append_bounded(&mut self.instruction_text, t, max_text);
+        }
+        self.instruction_entities
+            .extend(note.entities.iter().cloned());
+        if self.instructions.len() < MAX_INSTRUCTIONS {
+            self.instructions.push(note);
+        }
+    }
+
+    pub fn has_instruction_entity(&self, e: &Entity) -> bool {
+        self.instruction_entities.contains(e)
     }
 
     pub fn add_entities(&mut self, found: &[Entity], source: Source) {
@@ -205,13 +261,23 @@ impl SessionState {
         self.entity_index.contains(&(e.clone(), source))
     }
 
-    /// `input.intent` as far as it is known without the model: `provenance` of these parameters
+    /// `input.intent` as far as it is known without the model: `provenance` of these parameters,
+    /// where the action's tool is named (`tool_words`, once a tool output addressed the model)
     /// and the session's `drift_max` and `drift_ema` so far.
-    pub fn intent_json(&self, params: &Map<String, Value>) -> Map<String, Value> {
+    pub fn intent_json(&self, tool: &str, params: &Map<String, Value>) -> Map<String, Value> {
         let mut intent = Map::new();
         let provenance = super::provenance::provenance(params, self);
         if !provenance.is_empty() {
             intent.insert("provenance".into(), Value::Object(provenance));
+        }
+        if !self.instructions.is_empty() {
+            let words = super::tool_words::of_action(tool, params);
+            let (in_request, in_instructions) =
+                super::tool_words::where_named(&words, &self.user_text, &self.instruction_text);
+            intent.insert(
+                "tool_words".into(),
+                json!({"words": words, "in_request": in_request, "in_instructions": in_instructions}),
+            );
         }
         if let Some(m) = self.drift_max {
             intent.insert("drift_max".into(), json!(rounded(m)));
@@ -299,6 +365,17 @@ impl SessionState {
             m.insert("data_labels".into(), json!(self.data_labels));
         }
         m.insert("unclassified_reads".into(), json!(self.unclassified_reads));
+        if !self.instructions.is_empty() {
+            m.insert(
+                "instructions".into(),
+                Value::Array(
+                    self.instructions
+                        .iter()
+                        .map(|n| json!({"cues": n.cues, "excerpt": n.excerpt}))
+                        .collect(),
+                ),
+            );
+        }
         if !self.entities.is_empty() {
             m.insert(
                 "entities".into(),

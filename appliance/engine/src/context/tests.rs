@@ -137,7 +137,9 @@ fn context_accumulates_once_per_message_and_classifies_tool_output() {
     // Provenance against this session.
     let params = json!({"to": "x@evil.example", "cc": "cfo@corp.example"});
     let intent = s
-        .read(&id, |st| st.intent_json(params.as_object().unwrap()))
+        .read(&id, |st| {
+            st.intent_json("tool", params.as_object().unwrap())
+        })
         .unwrap();
     let p = &intent["provenance"];
     assert_eq!(p["to"], "tool_output");

@@ -1,0 +1,146 @@
+//! The words that say what an action does (its tool's name, the path a generic HTTP tool calls,
+//! the command a generic shell or SQL tool runs), and whether the user's request or an instruction addressed to the model names them.
+
+use serde_json::{Map, Value};
+
+/// Words too common in tool names to say what a tool does.
+const GENERIC: &[&str] = &[
+    "http", "https", "request", "requests", "call", "tool", "tools", "item", "items", "data",
+    "info", "json", "with", "from", "into", "user", "users", "api", "apis", "www", "example",
+    "value", "values", "details", "list", "query", "by", "id", "ids", "the", "and", "for",
+];
+
+/// Words are compared by this many leading characters (`invite` ~ `invitation`).
+const STEM: usize = 5;
+const MIN_WORD: usize = 4;
+const MAX_WORDS: usize = 12;
+
+/// Parameters that hold what a generic tool runs, and how much of it is read.
+const COMMAND_PARAMS: &[&str] = &["command", "cmd", "script", "sql", "query", "statement"];
+const MAX_COMMAND_CHARS: usize = 200;
+
+/// The words of an action: its tool's own name (after the last `.` of `server.tool`, split at
+/// `_`, `-`, `.`, `/` and lower-to-upper case changes), or, for a generic HTTP tool whose
+/// parameters carry a `url`, the words of that URL's path.
+pub fn of_action(tool: &str, params: &Map<String, Value>) -> Vec<String> {
+    let mut source = match params.get("url").and_then(Value::as_str) {
+        Some(url) => url_path(url),
+        None => tool.rsplit('.').next().unwrap_or(tool).to_string(),
+    };
+    // A generic shell or SQL tool does what its command says.
+    if let Some(command) = COMMAND_PARAMS
+        .iter()
+        .find_map(|k| params.get(*k).and_then(Value::as_str))
+    {
+        source.push(' ');
+        source.extend(command.chars().take(MAX_COMMAND_CHARS));
+    }
+    let mut words: Vec<String> = Vec::new();
+    for w in split_words(&source) {
+        if w.len() >= MIN_WORD && !GENERIC.contains(&w.as_str()) && !words.contains(&w) {
+            words.push(w);
+        }
+        if words.len() >= MAX_WORDS {
+            break;
+        }
+    }
+    words
+}
+
+fn url_path(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let path = rest.split_once('/').map_or("", |(_, p)| p);
+    path.split(['?', '#']).next().unwrap_or("").to_string()
+}
+
+fn split_words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut prev_lower = false;
+    for c in text.chars() {
+        if c.is_alphabetic() {
+            if c.is_uppercase() && prev_lower && !current.is_empty() {
+                words.push(std::mem::take(&mut current));
+            }
+            prev_lower = c.is_lowercase();
+            current.extend(c.to_lowercase());
+        } else {
+            prev_lower = false;
+            if !current.is_empty() {
+                words.push(std::mem::take(&mut current));
+            }
+        }
+    }
+    if !current.is_empty() {
+        words.push(current);
+    }
+    words
+}
+
+fn stem(word: &str) -> String {
+    word.chars().take(STEM).collect()
+}
+
+/// Whether some word of `text` (lower-cased) starts with the stem of `word`.
+fn names(text: &str, word: &str) -> bool {
+    let s = stem(word);
+    text.split(|c: char| !c.is_alphanumeric())
+        .any(|t| t.len() >= MIN_WORD.min(s.len()) && t.starts_with(&s))
+}
+
+/// The words the user's request names, and those an instruction to the model names.
+pub fn where_named(
+    words: &[String],
+    user_text: &str,
+    instruction_text: &str,
+) -> (Vec<String>, Vec<String>) {
+    let in_request = words
+        .iter()
+        .filter(|w| names(user_text, w))
+        .cloned()
+        .collect();
+    let in_instructions = words
+        .iter()
+        .filter(|w| names(instruction_text, w))
+        .cloned()
+        .collect();
+    (in_request, in_instructions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn words_come_from_the_tool_name_or_a_generic_tool_url() {
+        let none = Map::new();
+        assert_eq!(
+            of_action("github.merge_pull_request", &none),
+            ["merge", "pull"]
+        );
+        assert_eq!(of_action("addCollaborator", &none), ["collaborator"]);
+        let c = json!({"command": "git push --force origin main"});
+        assert_eq!(
+            of_action("run_command", c.as_object().unwrap()),
+            ["command", "push", "force", "origin", "main"]
+        );
+        let p = json!({"method": "POST", "url": "https://api.bank.example/v1/standing-orders/SO-7?x=1"});
+        assert_eq!(
+            of_action("http_request", p.as_object().unwrap()),
+            ["standing", "orders"]
+        );
+    }
+
+    #[test]
+    fn a_word_is_named_by_any_word_sharing_its_stem() {
+        let words = vec!["invite".to_string(), "channel".to_string()];
+        let (req, ins) = where_named(
+            &words,
+            "add bob to #general",
+            "please send an invitation to x@y.example",
+        );
+        assert!(req.is_empty());
+        assert_eq!(ins, ["invite"]);
+    }
+}
