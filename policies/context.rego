@@ -11,9 +11,9 @@
 #   (intent.value_from_instruction); a send after sensitive reads to a destination nobody gave
 #   (context.sensitive_read_then_send).
 # - context_allow (STEP_UP, a human decides): a write whose tool only an instruction to the model
-#   names (intent.tool_from_instruction); in a session that saw such an instruction, a send or
-#   payment to a destination from a tool output (intent.destination_from_tool_output) and a
-#   write far from the request (intent.drift_on_write); a change to permissions, credentials or
+#   names (intent.tool_from_instruction); a write whose destination a tool output carried only
+#   inside free text (intent.destination_from_free_text); in a session that saw such an
+#   instruction, a write far from the request (intent.drift_on_write, off by default); a change to permissions, credentials or
 #   settings the user did not mention (intent.sensitive_change_not_asked); a write when the user
 #   only asked a question (intent.write_on_read_only_request); a deletion the user did not ask
 #   for (intent.destructive_not_asked).
@@ -134,7 +134,7 @@ destination_origins contains origin if {
 destination_from_user if {
 	count(destination_origins) > 0
 	every o in destination_origins {
-		o == "user"
+		o in {"user", "system"}
 	}
 }
 
@@ -145,15 +145,27 @@ destination_traced if destination_from_user
 destination_traced if {
 	count(destination_origins) > 0
 	every o in destination_origins {
-		o in {"user", "tool_output"}
+		o in {"user", "system", "tool_output", "tool_free_text"}
 	}
 }
 
 # No destination parameter to trace (a reply goes where the message came from): in a session
 # where no tool output addressed the model, nothing says it was redirected.
 destination_traced if {
-	count(destination_origins) == 0
+	not destination_param_named
 	not instructed
+}
+
+destination_param_named if {
+	some k, _ in input.action.parameters
+	context_cfg.destination_params[lower(k)]
+}
+
+destination_param_named if {
+	some _, inner in input.action.parameters
+	is_object(inner)
+	some k, _ in inner
+	context_cfg.destination_params[lower(k)]
 }
 
 # Parameters whose value only an instruction to the model named.
@@ -259,20 +271,20 @@ decisions contains d if {
 	}
 }
 
+# Where a destination came from free text of a tool output (a note, a review, a message body:
+# what anyone could have written), rather than from a field of its own (a payee's IBAN, a
+# sender's address) or the user.
 decisions contains d if {
-	instructed
-	"tool_output" in destination_origins
-	is_send_or_payment
+	"tool_free_text" in destination_origins
+	not destination_from_user
+	is_write
+	not instructed
 	d := {
-		"decision": "step_up", "class": "context_allow", "priority": 650, "rule": "intent.destination_from_tool_output",
-		"reason": sprintf("the destination appears only in a tool output, not in anything the user wrote, and a tool output in this session addressed the model (%q)", [first_instruction]),
+		"decision": "step_up", "class": "context_allow", "priority": 630, "rule": "intent.destination_from_free_text",
+		"reason": sprintf("the destination (%s) appears only inside free text of a tool output, not in anything the user wrote nor as a field of its own", [concat(", ", sort([p | some p, o in input.intent.provenance; o == "tool_free_text"]))]),
 		"approvers": context_cfg.approvers, "timeout": intent_cfg.timeout_s,
 	}
 }
-
-is_send_or_payment if is_send
-
-is_send_or_payment if is_payment
 
 # The agent's own threshold (`agent_drift_thresholds`), else the default one.
 drift_threshold := object.get(
@@ -307,8 +319,10 @@ action_origins contains origin if some _, origin in input.intent.provenance
 destructive_as_asked if {
 	count(action_origins) > 0
 	is_destructive
+	some o in action_origins
+	o == "user"
 	every o in action_origins {
-		o == "user"
+		o in {"user", "system"}
 	}
 }
 
@@ -325,6 +339,7 @@ destructive_as_asked if {
 destructive_named_by_instruction if {
 	instructed
 	count(input.intent.tool_words.in_instructions) > 0
+	count(input.intent.tool_words.in_request) == 0
 }
 
 decisions contains d if {

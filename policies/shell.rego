@@ -1,4 +1,5 @@
-# Shell commands that delete recursively or pipe a download into a shell.
+# Shell commands that delete recursively, pipe a download into a shell, send a credential file
+# over the network, or force-push when the user did not ask for it.
 package aarmor.policy
 
 # The tool's own name (MCP tools are server-qualified: "server.bash") is a listed shell.
@@ -39,5 +40,33 @@ decisions contains d if {
 	d := {
 		"decision": "deny", "class": "forbidden", "priority": 1000, "rule": "shell.pipe_to_shell",
 		"reason": "the command pipes a download into a shell",
+	}
+}
+
+# A file that holds credentials (cloud keys, SSH keys, tokens, the password database).
+credential_file_pattern := `(\.aws/credentials|\.ssh/id_[a-z0-9_]+|\.netrc|\.git-credentials|\.kube/config|\.docker/config\.json|/etc/shadow|\.config/gcloud|\.azure/|credentials\.json|\.pgpass)`
+
+decisions contains d if {
+	shell_tool
+	some c in shell_commands
+	# A network client (or a pipe into one) sending a credential file.
+	regex.match(`(?i)\b(curl|wget|scp|rsync|sftp|nc|ncat|socat|http|https|ftp)\b`, c)
+	regex.match(credential_file_pattern, c)
+	d := {
+		"decision": "deny", "class": "forbidden", "priority": 1000, "rule": "shell.credential_upload",
+		"reason": "the command sends a credential file over the network",
+	}
+}
+
+decisions contains d if {
+	shell_tool
+	some c in shell_commands
+	# git push --force / -f / +refspec: rewrites the remote's history.
+	regex.match(`(?i)\bgit\s+push\b.*(\s--force(-with-lease)?\b|\s-[a-z]*f[a-z]*\b|\s\+\S+)`, c)
+	not contains(request_text, "force")
+	d := {
+		"decision": "step_up", "class": "context_allow", "priority": 480, "rule": "shell.force_push_not_asked",
+		"reason": "the command force-pushes (rewrites the remote's history) and the user's request does not ask for it",
+		"approvers": data.aarmor.config.intent.approvers, "timeout": data.aarmor.config.intent.timeout_s,
 	}
 }

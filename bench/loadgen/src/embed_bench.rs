@@ -1,6 +1,8 @@
 //! Intent cost (no network): embedding latency of the bundled model on tract for 8, 32 and 64
-//! tokens, single and batched; a cache hit through the intent service; and what an action whose
-//! rule needs `intent.drift` pays next to one that needs no intent (default policy pack).
+//! tokens, single and batched; a cache hit through the intent service; what an action whose
+//! rule needs `intent.drift` pays next to one that needs no intent; and decisions needing the
+//! model from 1, 4 and 16 concurrent agents (each its own session), with the model on 1 and 2
+//! threads: p50 and p99 per decision and decisions per second.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -126,7 +128,8 @@ pub async fn run(
     }
 
     // The intent service: a cache hit.
-    let service = IntentService::with_embedder(IntentSettings::default(), Arc::new(Model(model)));
+    let shared_model: Arc<dyn Embedder> = Arc::new(Model(model));
+    let service = IntentService::with_embedder(IntentSettings::default(), shared_model.clone());
     let text = texts[1]["text"].as_str().unwrap_or_default().to_string();
     service.embed(&text).await.map_err(anyhow::Error::msg)?;
     let mut times = Vec::with_capacity(iterations * 10);
@@ -143,13 +146,18 @@ pub async fn run(
         p99 * 1000.0
     );
 
-    // Decisions: an action no rule needs intent for, and one whose rule requires intent.drift.
+    // Decisions: an action no rule needs intent for, and one whose rule requires intent.drift
+    // (the default pack's own drift rule is off; this bundle is the default pack plus one rule
+    // that needs drift for every `create_ticket`).
     let dir = crate::scratch::ScratchDir::new()?;
+    let bundle = dir.path().join("policies");
+    copy_dir(policies, &bundle)?;
+    std::fs::write(bundle.join("bench_drift.rego"), DRIFT_RULE)?;
     let settings = PolicySettings {
-        dir: policies.to_path_buf(),
+        dir: bundle.clone(),
         ..PolicySettings::default()
     };
-    let set = PolicySet::load(policies, eval_limits(&settings))?;
+    let set = PolicySet::load(&bundle, eval_limits(&settings))?;
     let (keys, _) = KeyRing::load_or_create(dir.path())?;
     let log = ReceiptLog::start(
         ReceiptStore::open(&dir.path().join("receipts"), 1 << 32)?,
@@ -220,5 +228,148 @@ pub async fn run(
         stats.cache_hits.get(),
         stats.failures.get()
     );
+    drop(engine);
+
+    // Concurrent agents, every decision needing the model (a new text each time).
+    let per_agent = (iterations / 4).clamp(10, 100);
+    for threads in [1usize, 2] {
+        let service = IntentService::with_embedder(
+            IntentSettings {
+                threads,
+                ..IntentSettings::default()
+            },
+            shared_model.clone(),
+        );
+        for agents in [1usize, 4, 16] {
+            let scratch = crate::scratch::ScratchDir::new()?;
+            let engine = drift_engine(&bundle, scratch.path(), service.clone())?;
+            let late_before = service.stats().late.get();
+            let (p50, p99, per_s, n) = concurrent(&engine, agents, per_agent).await?;
+            println!(
+                "decide/needs_model\tagents={agents}\tmodel_threads={threads}\tdecisions={n}\tp50_ms={p50:.2}\tp99_ms={p99:.2}\tdecisions_per_s={per_s:.0}\tlate={}",
+                service.stats().late.get() - late_before
+            );
+        }
+    }
     Ok(())
+}
+
+/// Needs `intent.drift` for every `create_ticket` (and denies one far from the request).
+const DRIFT_RULE: &str = r#"package aarmor.policy
+
+decisions contains d if {
+	input.action.tool == "create_ticket"
+	not input.intent.drift <= 0.95
+	d := {"decision": "deny", "class": "context_deny", "priority": 300, "rule": "bench.drift",
+	      "reason": "far from the request", "requires": ["intent.drift"]}
+}
+"#;
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("{}", from.display()))? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+fn drift_engine(bundle: &Path, dir: &Path, service: IntentService) -> Result<PolicyEngine> {
+    let settings = PolicySettings {
+        dir: bundle.to_path_buf(),
+        ..PolicySettings::default()
+    };
+    let set = PolicySet::load(bundle, eval_limits(&settings))?;
+    let (keys, _) = KeyRing::load_or_create(dir)?;
+    let log = ReceiptLog::start(
+        ReceiptStore::open(&dir.join("receipts"), 1 << 32)?,
+        keys,
+        Durability::Batched {
+            window: Duration::from_millis(10),
+        },
+    )?;
+    let context = Arc::new(ContextStore::open(dir, ContextSettings::default())?);
+    Ok(PolicyEngine::new(
+        set,
+        settings,
+        EnforcementSettings::default(),
+        log,
+        context,
+        Duration::from_secs(300),
+    )
+    .with_intent(service))
+}
+
+/// `agents` sessions at once, each deciding `per_agent` actions that need the model; returns
+/// p50 and p99 per decision (ms), decisions per second, and the number of decisions.
+async fn concurrent(
+    engine: &PolicyEngine,
+    agents: usize,
+    per_agent: usize,
+) -> Result<(f64, f64, f64, usize)> {
+    let requests = [
+        "Open a ticket for the data team: the revenue dashboard shows last week's numbers",
+        "File a bug for the mobile team: the login screen freezes on older phones",
+        "Create a ticket so facilities fixes the broken badge reader on floor three",
+        "Ask IT in a ticket to renew the expiring certificate of the billing portal",
+    ];
+    for a in 0..agents {
+        let session = SessionId(format!("bench-agent-{a}"));
+        let sref = SessionRef {
+            id: session.clone(),
+            agent: format!("bench-{a}"),
+        };
+        engine
+            .observe(
+                &sref,
+                vec![Observation {
+                    protocol: Protocol::OpenaiChat,
+                    target: action("x", json!({}), &session).target,
+                    kind: ObservationKind::UserMessage,
+                    content: json!(format!("{} (request {a})", requests[a % requests.len()])),
+                    action_id: None,
+                }],
+            )
+            .await;
+    }
+    // The original requests are embedded when first seen: let that finish.
+    tokio::time::sleep(Duration::from_millis(200 + 20 * agents as u64)).await;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for a in 0..agents {
+        let engine = engine.clone();
+        tasks.push(tokio::spawn(async move {
+            let session = SessionId(format!("bench-agent-{a}"));
+            let mut times = Vec::with_capacity(per_agent);
+            for i in 0..per_agent {
+                let title = format!(
+                    "Refresh the dashboard of region {a} with the corrected figures, batch {i}"
+                );
+                let mut act = action(
+                    "create_ticket",
+                    json!({"team": "data", "title": title}),
+                    &session,
+                );
+                act.identity.agent = Some(format!("bench-{a}"));
+                let t = Instant::now();
+                let v = engine.mediate(&act).await;
+                times.push(t.elapsed());
+                std::hint::black_box(v.ok());
+            }
+            times
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await?);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let n = all.len();
+    let (p50, p99) = ms(all);
+    Ok((p50, p99, n as f64 / elapsed, n))
 }

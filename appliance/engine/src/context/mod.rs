@@ -17,6 +17,7 @@
 
 pub mod agent_reads;
 pub mod entities;
+pub mod fields;
 pub mod instructions;
 pub mod log;
 pub mod provenance;
@@ -632,9 +633,14 @@ impl ContextStore {
                     ObservationKind::SystemPrompt => {
                         let text = content_text(&o.content);
                         if app.state.first_sight("system", &text) {
+                            app.state.add_system_prompt(&text, max_text);
                             app.append(
                                 "system_prompt",
-                                json!({"sha256": sha256_tagged(text.as_bytes()), "chars": text.chars().count()}),
+                                json!({
+                                    "text": cut(&text, MAX_LOGGED_TEXT),
+                                    "sha256": sha256_tagged(text.as_bytes()),
+                                    "chars": text.chars().count(),
+                                }),
                             );
                         }
                     }
@@ -671,6 +677,12 @@ impl ContextStore {
                         }
                         let c = classifiers.classify(&text, &o.target, default_class);
                         let (found, instructions) = app.state.add_tool_output(&text, max_text);
+                        let free_text: Vec<_> = found
+                            .iter()
+                            .filter(|e| app.state.only_in_free_text(e))
+                            .take(MAX_ENTRY_ENTITIES)
+                            .cloned()
+                            .collect();
                         app.state.add_classification(&c);
                         self.agent_reads.record(agent, &c, &found);
                         if let Some(id) = &o.action_id {
@@ -688,6 +700,7 @@ impl ContextStore {
                                 "classification": classification_json(&c),
                                 "entities": found.iter().take(MAX_ENTRY_ENTITIES).collect::<Vec<_>>(),
                                 "instructions": instructions,
+                                "free_text_entities": free_text,
                             }),
                         );
                         out.changed = true;
@@ -874,10 +887,16 @@ fn replay(state: &mut SessionState, e: &ContextEntry, max_text: usize) {
                 state.add_user_message(t, max_text);
             }
         }
+        "system_prompt" => {
+            if let Some(t) = d["text"].as_str() {
+                state.add_system_prompt(t, max_text);
+            }
+        }
         "tool_result" | "action_result" => {
             state.tool_results += 1;
             let found = entities(&d["entities"]);
             state.add_entities(&found, Source::ToolOutput);
+            state.add_field_entities(Vec::new(), entities(&d["free_text_entities"]));
             for note in d["instructions"].as_array().into_iter().flatten() {
                 if let Ok(note) = serde_json::from_value::<InstructionNote>(note.clone()) {
                     // Only the excerpt was logged: values are still traced through its entities.

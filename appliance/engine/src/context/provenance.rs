@@ -22,8 +22,13 @@ const MIN_WHOLE_VALUE: usize = 4;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Origin {
     User,
+    /// In the system prompt (the deployment's own words), not the user's.
+    System,
     Unseen,
     ToolOutput,
+    /// Seen in tool outputs only inside free text (a note, a review, a body), never as a field
+    /// of its own.
+    FreeText,
     /// Named in a part of a tool output addressed to the model (an injected instruction), and
     /// not by the user.
     Instruction,
@@ -33,8 +38,10 @@ impl Origin {
     fn as_str(self) -> &'static str {
         match self {
             Self::User => "user",
+            Self::System => "system",
             Self::Unseen => "unseen",
             Self::ToolOutput => "tool_output",
+            Self::FreeText => "tool_free_text",
             Self::Instruction => "instruction",
         }
     }
@@ -58,10 +65,14 @@ fn origin_of_value(value: &str, state: &SessionState) -> Option<Origin> {
                 let lowered = e.value.to_lowercase();
                 if state.has_entity(e, Source::User) || state.user_text.contains(&lowered) {
                     Origin::User
+                } else if state.has_system_entity(e) || state.system_text.contains(&lowered) {
+                    Origin::System
                 } else if state.has_instruction_entity(e)
                     || state.instruction_text.contains(&lowered)
                 {
                     Origin::Instruction
+                } else if state.only_in_free_text(e) {
+                    Origin::FreeText
                 } else if state.has_entity(e, Source::ToolOutput)
                     || state.tool_text.contains(&lowered)
                 {
@@ -78,6 +89,8 @@ fn origin_of_value(value: &str, state: &SessionState) -> Option<Origin> {
     }
     Some(if state.user_text.contains(&whole) {
         Origin::User
+    } else if state.system_text.contains(&whole) {
+        Origin::System
     } else if identifier_like(&whole) && state.instruction_text.contains(&whole) {
         Origin::Instruction
     } else if state.tool_text.contains(&whole) {
@@ -201,12 +214,13 @@ mod tests {
         let p = provenance(params.as_object().unwrap(), &s);
         assert_eq!(p["to"], "user");
         assert_eq!(p["iban"], "user");
-        assert_eq!(p["cc"], "tool_output");
-        assert_eq!(p["url"], "tool_output");
+        // Named only inside the output's sentence (free text), not as a field of its own.
+        assert_eq!(p["cc"], "tool_free_text");
+        assert_eq!(p["url"], "tool_free_text");
         assert_eq!(p["subject"], "user");
         assert_eq!(p["body"], "unseen");
         assert_eq!(p["bcc"], "unseen");
         assert!(!p.contains_key("n") && !p.contains_key("ok"));
-        assert_eq!(p["payload.recipient.email"], "tool_output");
+        assert_eq!(p["payload.recipient.email"], "tool_free_text");
     }
 }

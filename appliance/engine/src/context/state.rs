@@ -94,6 +94,10 @@ pub struct SessionState {
     pub tools_declared: u64,
     pub tool_results: u64,
     pub user_text: String,
+    /// The system prompt(s), lower-cased: written by whoever deployed the agent, like the user's
+    /// words (an API's base URL, a team's channel).
+    pub system_text: String,
+    system_entities: HashSet<Entity>,
     pub tool_text: String,
     /// Parts of tool outputs addressed to the model (lower-cased), bounded like `tool_text`.
     pub instruction_text: String,
@@ -101,6 +105,9 @@ pub struct SessionState {
     pub instruction_entities: HashSet<Entity>,
     /// What was flagged and why (the first `MAX_INSTRUCTIONS`), for policy and receipts.
     pub instructions: Vec<InstructionNote>,
+    /// Entities tool outputs carried as fields of their own, and those seen only in free text.
+    field_entities: HashSet<Entity>,
+    prose_entities: HashSet<Entity>,
     pub entities: Vec<(Entity, Source)>,
     entity_index: HashSet<(Entity, Source)>,
     seen: HashSet<[u8; 32]>,
@@ -133,10 +140,14 @@ impl SessionState {
             tools_declared: 0,
             tool_results: 0,
             user_text: String::new(),
+            system_text: String::new(),
+            system_entities: HashSet::new(),
             tool_text: String::new(),
             instruction_text: String::new(),
             instruction_entities: HashSet::new(),
             instructions: Vec::new(),
+            field_entities: HashSet::new(),
+            prose_entities: HashSet::new(),
             entities: Vec::new(),
             entity_index: HashSet::new(),
             seen: HashSet::new(),
@@ -179,6 +190,15 @@ impl SessionState {
         found
     }
 
+    pub fn add_system_prompt(&mut self, text: &str, max_text: usize) {
+        append_bounded(&mut self.system_text, text, max_text);
+        self.system_entities.extend(extract(text));
+    }
+
+    pub fn has_system_entity(&self, e: &Entity) -> bool {
+        self.system_entities.contains(e)
+    }
+
     /// Records a tool output: its text, its entities, and the parts of it addressed to the
     /// model (returned, for the context log).
     pub fn add_tool_output(
@@ -190,6 +210,8 @@ impl SessionState {
         append_bounded(&mut self.tool_text, text, max_text);
         let found = extract(text);
         self.add_entities(&found, Source::ToolOutput);
+        let (fields, prose) = super::fields::split(text);
+        self.add_field_entities(fields, prose);
         let mut notes = Vec::new();
         for i in super::instructions::find(text) {
             let note = InstructionNote {
@@ -215,6 +237,25 @@ impl SessionState {
         if self.instructions.len() < MAX_INSTRUCTIONS {
             self.instructions.push(note);
         }
+    }
+
+    /// Records which tool-output entities were fields and which free text (also when
+    /// restoring from the log).
+    pub fn add_field_entities(&mut self, fields: Vec<Entity>, prose: Vec<Entity>) {
+        for e in &fields {
+            self.prose_entities.remove(e);
+        }
+        for e in prose {
+            if !self.field_entities.contains(&e) {
+                self.prose_entities.insert(e);
+            }
+        }
+        self.field_entities.extend(fields);
+    }
+
+    /// Seen in tool outputs only inside free text, never as a field of its own.
+    pub fn only_in_free_text(&self, e: &Entity) -> bool {
+        self.prose_entities.contains(e)
     }
 
     pub fn has_instruction_entity(&self, e: &Entity) -> bool {

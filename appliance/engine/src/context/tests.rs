@@ -142,7 +142,8 @@ fn context_accumulates_once_per_message_and_classifies_tool_output() {
         })
         .unwrap();
     let p = &intent["provenance"];
-    assert_eq!(p["to"], "tool_output");
+    // Named inside a sentence of the output, not as a field of its own.
+    assert_eq!(p["to"], "tool_free_text");
     assert_eq!(p["cc"], "user");
     // Unknown sessions have no context.
     assert!(s.context_json(&SessionId("nope".into())).is_none());
