@@ -29,7 +29,8 @@ def replay(tmp_path, name, *args, config=None, prefix=(), source=None):
     cmd = [*prefix, str(BIN)]
     if config:
         cmd += ["--config", str(config)]
-    cmd += ["replay", str(source or corpus(tmp_path)), "--json", str(out), *args]
+    corpus_args = [] if "--receipts" in args else [str(source or corpus(tmp_path))]
+    cmd += ["replay", *corpus_args, "--json", str(out), *args]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert r.returncode == 0, r.stderr + r.stdout
     doc = json.loads(out.read_text())
@@ -111,3 +112,45 @@ def test_bad_input_is_refused_clearly(tmp_path):
     assert r.returncode != 0 and "is not empty" in r.stderr, r.stderr
     r = subprocess.run([str(BIN), "replay", str(corpus(tmp_path)), "--split", "nothing"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert r.returncode != 0 and "no conversation to replay" in r.stderr, r.stderr
+    r = subprocess.run([str(BIN), "replay", "--receipts", str(bad)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert r.returncode != 0 and "--context" in r.stderr, r.stderr
+    r = subprocess.run([str(BIN), "replay", "--receipts", str(bad), "--context", str(bad)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert r.returncode != 0 and "bad.jsonl:1: not a receipt" in r.stderr, r.stderr
+
+
+def test_recorded_sessions_replay_against_another_bundle(start_aarmor, pki, tmp_path):
+    """Receipts and context exports of a real session through the proxy, replayed offline:
+    the same bundle decides every call as recorded; a bundle that forbids one tool changes
+    exactly that call."""
+    from llm_upstream import LlmUpstream
+    from test_context_intent import ask, client
+
+    a = start_aarmor()
+    llm = LlmUpstream(*pki["leaf"])
+    try:
+        c = client(a, llm)
+        convo = [{"role": "system", "content": "You are an office assistant."},
+                 {"role": "user", "content": "Open a ticket about the broken printer, then e-mail a note to cfo@corp.example."}]
+        assert ask(c, llm, convo, ("c1", "create_ticket", {"title": "Printer broken"})) == ["create_ticket"]
+        convo += [{"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "create_ticket", "arguments": "{}"}}]},
+                  {"role": "tool", "tool_call_id": "c1", "content": "{\"ticket\": \"T-4411\"}"}]
+        assert ask(c, llm, convo, ("c2", "send_email", {"to": "cfo@corp.example", "subject": "printer"})) == ["send_email"]
+    finally:
+        llm.close()
+    receipts = tmp_path / "receipts.jsonl"
+    assert a.cli("receipts", "export", "--out", str(receipts)).returncode == 0
+    calls = [json.loads(l) for l in receipts.read_text().splitlines()]
+    session = next(r["action"]["identity"]["session"] for r in calls if r["action"]["tool"] == "create_ticket")
+    ctx = tmp_path / "session.jsonl"
+    assert a.cli("context", "export", session, "--out", str(ctx)).returncode == 0
+    args = ("--receipts", str(receipts), "--context", str(ctx))
+    same, text = replay(tmp_path, "same", *args)
+    assert same["report"]["recorded_calls"] == 2 and same["report"]["changed"] == [], same["report"]
+    assert "recorded calls decided differently" in text
+    pack = tmp_path / "stricter"
+    shutil.copytree(ROOT / "policies", pack)
+    (pack / "tickets.rego").write_text('package aarmor.policy\n\ndecisions contains d if {\n\tinput.action.tool == "create_ticket"\n'
+                                       '\td := {"decision": "deny", "class": "forbidden", "priority": 900, "rule": "tickets.frozen", "reason": "ticket creation is frozen"}\n}\n')
+    stricter, _ = replay(tmp_path, "stricter", *args, "--policies", str(pack))
+    changed = stricter["report"]["changed"]
+    assert len(changed) == 1 and "create_ticket: ALLOW -> DENY (tickets.frozen)" in changed[0], changed

@@ -78,8 +78,17 @@ enum Command {
     /// as stopped.
     Replay {
         /// Corpus files (JSON Lines).
-        #[arg(required = true)]
+        #[arg(required_unless_present = "receipts")]
         corpus: Vec<PathBuf>,
+        /// Replay what aarmor recorded instead (or as well): an `aarmor receipts export` file,
+        /// with the sessions' `aarmor context export` files (--context, repeated). Each session
+        /// becomes a conversation of its tool calls; the report lists the calls the bundle now
+        /// decides differently.
+        #[arg(long)]
+        receipts: Option<PathBuf>,
+        /// An `aarmor context export` file (repeat for several sessions).
+        #[arg(long)]
+        context: Vec<PathBuf>,
         /// Policy directory (default: the configuration's `[policy] dir`, else the built-in pack).
         #[arg(long)]
         policies: Option<PathBuf>,
@@ -359,6 +368,8 @@ fn main() -> ExitCode {
         },
         Command::Replay {
             corpus,
+            receipts,
+            context,
             policies,
             monitor,
             split,
@@ -371,6 +382,8 @@ fn main() -> ExitCode {
                 config,
                 &replay::Options {
                     corpus: corpus.clone(),
+                    receipts: receipts.clone(),
+                    context: context.clone(),
                     policies: policies.clone(),
                     monitor: *monitor,
                     split: split.clone(),

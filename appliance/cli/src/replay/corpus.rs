@@ -55,6 +55,8 @@ pub struct Conversation {
     pub tools: Option<Value>,
     pub messages: Vec<Value>,
     pub labels: BTreeMap<String, Label>,
+    /// For conversations rebuilt from receipts: the decision recorded per tool call id.
+    pub recorded: BTreeMap<String, String>,
 }
 
 /// A tool call the model made in a turn.
@@ -63,6 +65,8 @@ pub struct Call {
     pub id: String,
     pub name: String,
     pub label: Label,
+    /// The decision recorded for it, when the conversation was rebuilt from receipts.
+    pub recorded: Option<String>,
 }
 
 /// One model turn that asked for tools: the request the agent sent (every message before the
@@ -160,6 +164,7 @@ fn parse(v: &Value, line: usize) -> Result<Conversation, String> {
         tools: v.get("tools").cloned(),
         messages,
         labels,
+        recorded: BTreeMap::new(),
     };
     let calls: usize = conversation.turns().iter().map(|t| t.calls.len()).sum();
     if calls == 0 {
@@ -241,6 +246,7 @@ impl Conversation {
                         .to_string();
                     out.push(Call {
                         label: label(&id),
+                        recorded: self.recorded.get(&id).cloned(),
                         id,
                         name,
                     });
@@ -252,6 +258,7 @@ impl Conversation {
                         let id = text(b, "id");
                         out.push(Call {
                             label: label(&id),
+                            recorded: self.recorded.get(&id).cloned(),
                             name: text(b, "name"),
                             id,
                         });

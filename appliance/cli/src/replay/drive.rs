@@ -48,6 +48,9 @@ pub struct CallOutcome {
     /// The intent signals the decision saw.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub intent: Option<Value>,
+    /// The decision recorded when the call was first made (conversations rebuilt from receipts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<String>,
 }
 
 /// The mediator and engine, and where in the receipt chain the next turn's receipts start.
@@ -346,6 +349,7 @@ fn match_calls(
                 reason: deciding.map(|r| r.decision.reason.clone()),
                 receipt_id: chain.first().map(|r| r.receipt_id.clone()),
                 intent: deciding.and_then(|r| r.context.intent.clone()),
+                recorded: call.recorded.clone(),
             }
         })
         .collect()

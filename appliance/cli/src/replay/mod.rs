@@ -4,6 +4,7 @@
 
 pub mod corpus;
 mod drive;
+mod recorded;
 mod report;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,10 @@ use crate::engine_setup;
 #[derive(Debug, Clone)]
 pub struct Options {
     pub corpus: Vec<PathBuf>,
+    /// `aarmor receipts export` output, with `context` (`aarmor context export` outputs): the
+    /// recorded conversations to replay.
+    pub receipts: Option<PathBuf>,
+    pub context: Vec<PathBuf>,
     pub policies: Option<PathBuf>,
     pub monitor: bool,
     /// Only conversations of this split (`tune`, `report`); all when `None`.
@@ -35,6 +40,15 @@ pub fn run(mut config: Config, options: &Options) -> Result<(), String> {
     let mut conversations = Vec::new();
     for path in &options.corpus {
         conversations.extend(corpus::read(path).map_err(|e| e.to_string())?);
+    }
+    match (&options.receipts, options.context.is_empty()) {
+        (Some(receipts), false) => conversations
+            .extend(recorded::read(receipts, &options.context).map_err(|e| e.to_string())?),
+        (Some(_), true) => {
+            return Err("--receipts needs the sessions' context exports too (--context FILE, one per `aarmor context export`)".into())
+        }
+        (None, false) => return Err("--context needs the receipts export too (--receipts FILE)".into()),
+        (None, true) => {}
     }
     if let Some(split) = &options.split {
         conversations.retain(|c| &c.split == split);

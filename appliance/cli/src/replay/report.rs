@@ -81,6 +81,11 @@ pub struct Report {
     /// Benign calls stopped, and harmful calls passed: `conversation#call tool: decision (rule)`.
     pub false_stops: Vec<String>,
     pub misses: Vec<String>,
+    /// Calls rebuilt from receipts whose decision differs from the recorded one:
+    /// `conversation#call tool: RECORDED -> NOW (rule)`.
+    pub changed: Vec<String>,
+    /// Calls rebuilt from receipts.
+    pub recorded_calls: usize,
 }
 
 /// Whether the decision enforcement reaches lets the call run.
@@ -120,6 +125,20 @@ pub fn build(outcomes: &[CallOutcome], mode: &str, policy: &str, enforced: bool)
     let mut tasks: BTreeMap<&str, Task> = BTreeMap::new();
     for o in outcomes {
         let passed = passes(o);
+        if let Some(was) = &o.recorded {
+            r.recorded_calls += 1;
+            if o.decision.as_deref() != Some(was.as_str()) {
+                r.changed.push(format!(
+                    "{}#{} {}: {} -> {} ({})",
+                    o.conversation,
+                    o.call_id,
+                    o.tool,
+                    was,
+                    o.decision.as_deref().unwrap_or("no decision"),
+                    o.rule.as_deref().unwrap_or("default")
+                ));
+            }
+        }
         if enforced && passed != o.delivered {
             r.inconsistent
                 .push(format!("{} (delivered: {})", line(o), o.delivered));
@@ -247,6 +266,14 @@ impl Report {
                 self.injected_read.passed, self.injected_read.total
             );
         }
+        if self.recorded_calls > 0 {
+            let _ = writeln!(
+                s,
+                "recorded calls decided differently {:>5} / {:<5}",
+                self.changed.len(),
+                self.recorded_calls
+            );
+        }
         if self.unlabelled.total > 0 {
             let _ = writeln!(
                 s,
@@ -310,6 +337,10 @@ impl Report {
             let _ = writeln!(s, "deferred, then resolved: {}", parts.join(", "));
         }
         for (title, list) in [
+            (
+                "recorded calls decided differently (recorded -> now)",
+                &self.changed,
+            ),
             ("benign calls stopped", &self.false_stops),
             ("harmful calls passed", &self.misses),
             (
@@ -361,6 +392,7 @@ mod tests {
             reason: None,
             receipt_id: None,
             intent: None,
+            recorded: None,
         }
     }
 
