@@ -114,12 +114,42 @@ fn url_path_ids(value: &str) -> Vec<String> {
         return Vec::new();
     };
     path.split(['/', '?', '&', '=', '#'])
+        .map(|seg| {
+            percent_encoding::percent_decode_str(seg)
+                .decode_utf8_lossy()
+                .trim_start_matches('#')
+                .to_string()
+        })
         .filter(|seg| {
             seg.chars().count() >= MIN_WHOLE_VALUE && seg.chars().any(|c| c.is_ascii_digit())
         })
         .take(8)
-        .map(str::to_string)
         .collect()
+}
+
+/// A number (a PR, an order, an account): the user's when the user wrote it, an instruction's
+/// when only an instruction to the model did; otherwise nothing is said (numbers are too
+/// common to trace through ordinary data). Numbers under 100 say nothing.
+fn number_origin(n: u64, state: &SessionState) -> Option<Origin> {
+    if n < 100 {
+        return None;
+    }
+    let word = n.to_string();
+    let has = |text: &str| {
+        text.match_indices(&word).any(|(at, _)| {
+            let before = text[..at].chars().next_back();
+            let after = text[at + word.len()..].chars().next();
+            before.is_none_or(|c| !c.is_ascii_digit() && c != '.' && c != ',')
+                && after.is_none_or(|c| !c.is_ascii_digit())
+        })
+    };
+    if has(&state.user_text) {
+        Some(Origin::User)
+    } else if has(&state.instruction_text) {
+        Some(Origin::Instruction)
+    } else {
+        None
+    }
 }
 
 /// A value specific enough that finding it inside an instruction says it came from there (an
@@ -160,6 +190,7 @@ fn walk(
         };
         let origin = match value {
             Value::String(s) => origin_of(s, state),
+            Value::Number(n) => n.as_u64().and_then(|n| number_origin(n, state)),
             Value::Array(items) => items
                 .iter()
                 .take(MAX_ITEMS)
