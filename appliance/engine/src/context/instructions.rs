@@ -79,7 +79,7 @@ pub fn find(output: &str) -> Vec<Instruction> {
             cues.push("directive_member");
             start = Some(0);
         }
-        if let Some(at) = shouts_a_role(&block).filter(|_| aligned) {
+        if let Some(at) = shouts_a_role(block).filter(|_| aligned) {
             score += 2;
             best = best.max(2);
             if !cues.contains(&"impersonates_a_turn_or_system") {
