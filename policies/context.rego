@@ -190,12 +190,23 @@ user_params contains path if {
 	origin == "user"
 }
 
+# The user gave where the action goes (a destination parameter traced to the user) or, when no
+# destination came from a tool output, any of its values.
+user_gave_the_target if "user" in destination_origins
+
+user_gave_the_target if {
+	count(user_params) > 0
+	every o in destination_origins {
+		o in {"user", "system"}
+	}
+}
+
 decisions contains d if {
 	instructed
 	is_write
 	count(input.intent.tool_words.in_instructions) > 0
 	count(input.intent.tool_words.in_request) == 0
-	count(user_params) == 0
+	not user_gave_the_target
 	d := {
 		"decision": "step_up", "class": "context_allow", "priority": 640, "rule": "intent.tool_from_instruction",
 		"reason": sprintf("a tool output's instruction to the model asks for this (%s) and the user's request does not (%q)", [concat(", ", input.intent.tool_words.in_instructions), first_instruction]),

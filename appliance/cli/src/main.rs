@@ -145,11 +145,13 @@ enum PolicyCommand {
     },
     /// Run the Rego `test_` rules and the table tests in tests/*.yaml.
     Test {
+        /// Policy directory (default: [policy] dir).
         #[arg(long)]
         dir: Option<PathBuf>,
     },
     /// Evaluate one action (canonical action JSON) or input document and explain the decision.
     Eval {
+        /// Policy directory (default: [policy] dir).
         #[arg(long)]
         dir: Option<PathBuf>,
         /// JSON file: an action, or `{"action": ..., "context": ..., ...}`.
