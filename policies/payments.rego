@@ -1,4 +1,5 @@
-# Money movement above a threshold needs a human's approval.
+# Money movement above a threshold needs a human's approval, unless the user asked for exactly
+# that transfer in a session nothing tried to steer.
 package aarmor.policy
 
 # A tool whose name contains one of the configured keywords moves money.
@@ -62,8 +63,31 @@ payment_amounts contains a if {
 	a := to_number(trim_space(v))
 }
 
+# Where the amounts came from (`amount`, `body.amount`, ...).
+amount_origins contains origin if {
+	some path, origin in input.intent.provenance
+	parts := split(path, ".")
+	parts[count(parts) - 1] == "amount"
+}
+
+# A large transfer the user asked for: the request names the action, every amount was written
+# by the user or read from the data the task is about (the bill, the lease), the destination is
+# traced, and no tool output in the session addressed the model. Off with
+# `payments.step_up_traced_amounts` (every large transfer then waits for a human).
+large_transfer_as_asked if {
+	not data.aarmor.config.payments.step_up_traced_amounts
+	not instructed
+	count(input.intent.tool_words.in_request) > 0
+	destination_traced
+	count(amount_origins) > 0
+	every o in amount_origins {
+		o in {"user", "tool_output"}
+	}
+}
+
 decisions contains d if {
 	payment_tool
+	not large_transfer_as_asked
 	some amount in payment_amounts
 	limit := data.aarmor.config.payments.step_up_above
 	amount > limit

@@ -149,16 +149,32 @@ fn url_path_segments(value: &str) -> Vec<String> {
         .collect()
 }
 
-/// A number (a PR, an order, an account): the user's when the user wrote it, an instruction's
-/// when only an instruction to the model did; otherwise nothing is said (numbers are too
-/// common to trace through ordinary data). Numbers under 100 say nothing.
+/// A JSON number's origin: integers as `number_origin`, amounts with decimals (`2299.75`) the
+/// same way by their text; a fraction of zero is read as the integer (`1126.0` is `1126`).
+fn json_number_origin(n: &serde_json::Number, state: &SessionState) -> Option<Origin> {
+    if let Some(u) = n.as_u64() {
+        return number_origin(u, state);
+    }
+    let f = n.as_f64().filter(|f| f.is_finite() && *f >= 100.0)?;
+    if f.fract() == 0.0 && f < 1e15 {
+        return number_origin(f as u64, state);
+    }
+    number_text_origin(&n.to_string(), state)
+}
+
+/// A number (a PR, an order, an account, an amount): the user's when the user wrote it, an
+/// instruction's when only an instruction to the model did, a tool output's when only ordinary
+/// data held it. Numbers under 100 say nothing.
 fn number_origin(n: u64, state: &SessionState) -> Option<Origin> {
     if n < 100 {
         return None;
     }
-    let word = n.to_string();
+    number_text_origin(&n.to_string(), state)
+}
+
+fn number_text_origin(word: &str, state: &SessionState) -> Option<Origin> {
     let has = |text: &str| {
-        text.match_indices(&word).any(|(at, _)| {
+        text.match_indices(word).any(|(at, _)| {
             let before = text[..at].chars().next_back();
             let after = text[at + word.len()..].chars().next();
             before.is_none_or(|c| !c.is_ascii_digit() && c != '.' && c != ',')
@@ -169,6 +185,8 @@ fn number_origin(n: u64, state: &SessionState) -> Option<Origin> {
         Some(Origin::User)
     } else if has(&state.instruction_text) {
         Some(Origin::Instruction)
+    } else if has(&state.tool_text) {
+        Some(Origin::ToolOutput)
     } else {
         None
     }
@@ -212,7 +230,7 @@ fn walk(
         };
         let origin = match value {
             Value::String(s) => origin_of(s, state),
-            Value::Number(n) => n.as_u64().and_then(|n| number_origin(n, state)),
+            Value::Number(n) => json_number_origin(n, state),
             Value::Array(items) => items
                 .iter()
                 .take(MAX_ITEMS)

@@ -311,7 +311,7 @@ impl SessionState {
         if !provenance.is_empty() {
             intent.insert("provenance".into(), Value::Object(provenance));
         }
-        if !self.instructions.is_empty() {
+        if !self.instructions.is_empty() || !self.user_text.is_empty() {
             let words = super::tool_words::of_action(tool, params);
             let (in_request, in_instructions) =
                 super::tool_words::where_named(&words, &self.user_text, &self.instruction_text);
