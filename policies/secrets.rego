@@ -10,13 +10,21 @@ secret_patterns := {
 	"Anthropic API key": `\bsk-ant-[A-Za-z0-9_-]{32,}`,
 	"Google API key": `\bAIza[0-9A-Za-z_-]{35}\b`,
 	"Stripe secret key": `\b(sk|rk)_(live|test)_[0-9A-Za-z]{10,}\b`,
-	"password in a connection URL": `\b[a-z][a-z0-9+.-]{1,15}://[^\s:/@"\\]+:[^\s/@"\\$<{*][^\s/@"\\]{2,}@[A-Za-z0-9.-]+`,
+	"password in a connection URL": `[a-z][a-z0-9+.-]{1,15}://[A-Za-z0-9._~%!&'()+,;=-]+:[A-Za-z0-9._~%!&'()+,;=-][A-Za-z0-9._~%!$&'()*+,;=-]{2,}@[A-Za-z0-9.-]+`,
 }
 
 # All patterns in one expression: one scan of the parameters in the common case (no secret).
-any_secret_pattern := `-----BEGIN ([A-Z]+ )?PRIVATE KEY-----|\b(AKIA|ASIA)[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{36,}\b|\bxox[abprs]-[A-Za-z0-9-]{10,}|\bsk-(proj-|ant-)?[A-Za-z0-9_-]{32,}|\bAIza[0-9A-Za-z_-]{35}\b|\b(sk|rk)_(live|test)_[0-9A-Za-z]{10,}\b|\b[a-z][a-z0-9+.-]{1,15}://[^\s:/@"\\]+:[^\s/@"\\$<{*][^\s/@"\\]{2,}@[A-Za-z0-9.-]+`
+any_secret_pattern := `-----BEGIN ([A-Z]+ )?PRIVATE KEY-----|\b(AKIA|ASIA)[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{36,}\b|\bxox[abprs]-[A-Za-z0-9-]{10,}|\bsk-(proj-|ant-)?[A-Za-z0-9_-]{32,}|\bAIza[0-9A-Za-z_-]{35}\b|\b(sk|rk)_(live|test)_[0-9A-Za-z]{10,}\b`
 
 has_secret if regex.match(any_secret_pattern, params_text)
+
+# A password inside a connection URL is looked for only in parameters holding a URL with a user
+# part (the pattern is costly to run on every action).
+has_secret if {
+	contains(params_text, "://")
+	contains(params_text, "@")
+	regex.match(secret_patterns["password in a connection URL"], params_text)
+}
 
 decisions contains d if {
 	has_secret
