@@ -139,7 +139,10 @@ destination_from_user if {
 }
 
 # The destination was given by the user, or read from ordinary data (a bill's IBAN, a
-# message's sender) in a session where no tool output addressed the model.
+# message's sender: a field of a tool output, or free text), or, in a session where no tool
+# output addressed the model, a send with no destination parameter (a reply). Reading ordinary
+# data counts as traced in steered sessions too: holding every send to a tool-output destination
+# once a session was steered stopped far more of the user's own work than attacks (see README).
 destination_traced if destination_from_user
 
 destination_traced if {
@@ -343,8 +346,18 @@ destructive_as_asked if {
 	is_destructive
 	count(instruction_params) == 0
 	not destructive_named_by_instruction
+	request_asks_to_delete
+}
+
+request_asks_to_delete if {
 	some w in words_of(request_text)
 	intent_cfg.destructive_request_words[w]
+}
+
+# Phrases of more than one word ("get rid of", "take them out of #eng").
+request_asks_to_delete if {
+	some pattern in intent_cfg.destructive_request_phrases
+	regex.match(pattern, request_text)
 }
 
 destructive_named_by_instruction if {

@@ -54,7 +54,10 @@ pub fn luhn_valid(s: &str) -> bool {
 
 /// ISO 13616 check: move the first four characters to the end, letters to numbers, mod 97 == 1.
 pub fn iban_valid(s: &str) -> bool {
-    let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    let compact: String = s
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
     if !(15..=34).contains(&compact.len()) {
         return false;
     }

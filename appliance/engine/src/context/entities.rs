@@ -34,7 +34,7 @@ fn re(pattern: &str) -> Regex {
 
 static EMAIL: LazyLock<Regex> =
     LazyLock::new(|| re(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"));
-static IBAN: LazyLock<Regex> = LazyLock::new(|| re(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"));
+static IBAN: LazyLock<Regex> = LazyLock::new(|| re(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){11,30}\b"));
 static URL_HOST: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)\b(?:https?|wss?|ftp)://(?:[^/@\s]+@)?([A-Za-z0-9.-]+)"));
 static ACCOUNT: LazyLock<Regex> = LazyLock::new(|| re(r"\b\d(?:[ -]?\d){5,33}\b"));
@@ -61,7 +61,10 @@ pub fn extract(text: &str) -> Vec<Entity> {
         if iban_valid(m.as_str()) {
             push(
                 EntityKind::Iban,
-                m.as_str().chars().filter(|c| !c.is_whitespace()).collect(),
+                m.as_str()
+                    .chars()
+                    .filter(|c| !c.is_whitespace() && *c != '-')
+                    .collect(),
             );
             taken.push(m.range());
         }
@@ -110,6 +113,10 @@ mod tests {
         );
         assert_eq!(
             values("IBAN DE89 3704 0044 0532 0130 00 please"),
+            [(EntityKind::Iban, "DE89370400440532013000".to_string())]
+        );
+        assert_eq!(
+            values("IBAN DE89-3704-0044-0532-0130-00."),
             [(EntityKind::Iban, "DE89370400440532013000".to_string())]
         );
         assert_eq!(

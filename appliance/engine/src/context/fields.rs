@@ -28,8 +28,7 @@ pub fn split(output: &str) -> (Vec<Entity>, Vec<Entity>) {
     }
     for s in strings {
         for line in s.lines() {
-            let value = field_value(line);
-            let words = value.split_whitespace().count();
+            let words = value_words(field_value(line));
             let target = if words <= MAX_FIELD_WORDS {
                 &mut fields
             } else {
@@ -43,6 +42,26 @@ pub fn split(output: &str) -> (Vec<Entity>, Vec<Entity>) {
         }
     }
     (fields, prose)
+}
+
+/// How many words a value has, a number printed in groups (`DE44 5001 0517 5407 3249 31`, a
+/// card or phone number) counting as one.
+fn value_words(value: &str) -> usize {
+    let is_group = |t: &str| {
+        t.len() <= 4
+            && t.chars().any(|c| c.is_ascii_digit())
+            && t.chars().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+    };
+    let mut count = 0;
+    let mut previous_was_group = false;
+    for token in value.split_whitespace() {
+        let group = is_group(token);
+        if !(group && previous_was_group) {
+            count += 1;
+        }
+        previous_was_group = group;
+    }
+    count
 }
 
 /// The value of a `key: value` line (`- key: value` in YAML), else the whole line.
@@ -98,5 +117,15 @@ mod tests {
         let (fields, prose) = split(yaml);
         assert_eq!(values(&fields), ["lily@corp.example"]);
         assert_eq!(values(&prose), ["mark@other.example"]);
+    }
+
+    #[test]
+    fn an_iban_printed_in_groups_on_a_key_line_is_a_field() {
+        let letter = "Dear tenant,\nthe rent rises from 1 July.\nIBAN: DE44 5001 0517 5407 3249 31\n";
+        let (fields, prose) = split(letter);
+        assert!(fields.iter().any(|e| e.value.starts_with("DE44")), "{fields:?}");
+        assert!(!prose.iter().any(|e| e.value.starts_with("DE44")), "{prose:?}");
+        assert_eq!(value_words("DE44 5001 0517 5407 3249 31"), 1);
+        assert_eq!(value_words("send it to DE44 5001 0517 now"), 5);
     }
 }
