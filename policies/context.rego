@@ -159,6 +159,15 @@ destination_traced if {
 	not instructed
 }
 
+# No destination parameter, in a steered session: a reply to a record the session read (a
+# message, a ticket) other than the one that carried the instruction goes where the user's
+# work goes.
+destination_traced if {
+	not destination_param_named
+	input.intent.target_record == "read_record"
+	count(instruction_params) == 0
+}
+
 destination_param_named if {
 	some k, _ in input.action.parameters
 	context_cfg.destination_params[lower(k)]

@@ -50,7 +50,8 @@ fn value_words(value: &str) -> usize {
     let is_group = |t: &str| {
         t.len() <= 4
             && t.chars().any(|c| c.is_ascii_digit())
-            && t.chars().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+            && t.chars()
+                .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
     };
     let mut count = 0;
     let mut previous_was_group = false;
@@ -121,10 +122,17 @@ mod tests {
 
     #[test]
     fn an_iban_printed_in_groups_on_a_key_line_is_a_field() {
-        let letter = "Dear tenant,\nthe rent rises from 1 July.\nIBAN: DE44 5001 0517 5407 3249 31\n";
+        let letter =
+            "Dear tenant,\nthe rent rises from 1 July.\nIBAN: DE44 5001 0517 5407 3249 31\n";
         let (fields, prose) = split(letter);
-        assert!(fields.iter().any(|e| e.value.starts_with("DE44")), "{fields:?}");
-        assert!(!prose.iter().any(|e| e.value.starts_with("DE44")), "{prose:?}");
+        assert!(
+            fields.iter().any(|e| e.value.starts_with("DE44")),
+            "{fields:?}"
+        );
+        assert!(
+            !prose.iter().any(|e| e.value.starts_with("DE44")),
+            "{prose:?}"
+        );
         assert_eq!(value_words("DE44 5001 0517 5407 3249 31"), 1);
         assert_eq!(value_words("send it to DE44 5001 0517 now"), 5);
     }

@@ -21,6 +21,7 @@ pub mod fields;
 pub mod instructions;
 pub mod log;
 pub mod provenance;
+pub mod records;
 pub mod state;
 pub mod tool_words;
 
@@ -676,7 +677,7 @@ impl ContextStore {
                             continue;
                         }
                         let c = classifiers.classify(&text, &o.target, default_class);
-                        let (found, instructions) = app.state.add_tool_output(&text, max_text);
+                        let (found, instructions, records) = app.state.add_tool_output(&text, max_text);
                         let free_text: Vec<_> = found
                             .iter()
                             .filter(|e| app.state.only_in_free_text(e))
@@ -701,6 +702,8 @@ impl ContextStore {
                                 "entities": found.iter().take(MAX_ENTRY_ENTITIES).collect::<Vec<_>>(),
                                 "instructions": instructions,
                                 "free_text_entities": free_text,
+                                "record_ids": records.read,
+                                "instruction_record_ids": records.carriers,
                             }),
                         );
                         out.changed = true;
@@ -897,6 +900,16 @@ fn replay(state: &mut SessionState, e: &ContextEntry, max_text: usize) {
             let found = entities(&d["entities"]);
             state.add_entities(&found, Source::ToolOutput);
             state.add_field_entities(Vec::new(), entities(&d["free_text_entities"]));
+            let ids = |v: &Value| -> Vec<String> {
+                v.as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|i| i.as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            state.add_record_ids(&ids(&d["record_ids"]), &ids(&d["instruction_record_ids"]));
             for note in d["instructions"].as_array().into_iter().flatten() {
                 if let Ok(note) = serde_json::from_value::<InstructionNote>(note.clone()) {
                     // Only the excerpt was logged: values are still traced through its entities.

@@ -121,7 +121,14 @@ pub struct SessionState {
     pub drift_max: Option<f32>,
     pub drift_ema: Option<f32>,
     pub drift_samples: u64,
+    /// Record ids (a message's, a ticket's) the session's tool outputs held, lower-cased, and
+    /// those of records that carried an instruction to the model (`records`).
+    pub record_ids: BTreeSet<String>,
+    pub carrier_ids: BTreeSet<String>,
 }
+
+/// Record ids kept per session (the oldest are kept once the bound is reached).
+const MAX_RECORD_IDS: usize = 4096;
 
 impl SessionState {
     pub fn new(id: &str, agent: &str, started_at: String, genesis: &str) -> Self {
@@ -160,6 +167,8 @@ impl SessionState {
             drift_max: None,
             drift_ema: None,
             drift_samples: 0,
+            record_ids: BTreeSet::new(),
+            carrier_ids: BTreeSet::new(),
         }
     }
 
@@ -205,7 +214,7 @@ impl SessionState {
         &mut self,
         text: &str,
         max_text: usize,
-    ) -> (Vec<Entity>, Vec<InstructionNote>) {
+    ) -> (Vec<Entity>, Vec<InstructionNote>, super::records::RecordIds) {
         self.tool_results += 1;
         append_bounded(&mut self.tool_text, text, max_text);
         let found = extract(text);
@@ -223,7 +232,24 @@ impl SessionState {
             self.add_instruction(note.clone(), None);
             notes.push(note);
         }
-        (found, notes)
+        let records = super::records::of_output(text, !notes.is_empty());
+        self.add_record_ids(&records.read, &records.carriers);
+        (found, notes, records)
+    }
+
+    /// Remembers the record ids a tool output held, and those of records that carried an
+    /// instruction (also when restoring from the log).
+    pub fn add_record_ids(&mut self, read: &[String], carriers: &[String]) {
+        for id in read.iter().chain(carriers) {
+            if self.record_ids.len() < MAX_RECORD_IDS {
+                self.record_ids.insert(id.clone());
+            }
+        }
+        for id in carriers {
+            if self.carrier_ids.len() < MAX_RECORD_IDS {
+                self.carrier_ids.insert(id.clone());
+            }
+        }
     }
 
     /// Remembers a flagged instruction (from a tool output, or restored from the log with the
@@ -319,6 +345,9 @@ impl SessionState {
                 "tool_words".into(),
                 json!({"words": words, "in_request": in_request, "in_instructions": in_instructions}),
             );
+        }
+        if let Some(t) = super::records::target_of(params, &self.record_ids, &self.carrier_ids) {
+            intent.insert("target_record".into(), json!(t.as_str()));
         }
         if let Some(m) = self.drift_max {
             intent.insert("drift_max".into(), json!(rounded(m)));

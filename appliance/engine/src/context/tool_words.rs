@@ -17,8 +17,8 @@ const SYNONYMS: &[&[&str]] = &[
         "enviar", "envie", "senden", "envoyer", "stuur",
     ],
     &[
-        "pay", "payment", "transfer", "wire", "remit", "settle", "money", "pague", "zahle", "payer",
-        "betaal",
+        "pay", "payment", "transfer", "wire", "remit", "settle", "money", "pague", "zahle",
+        "payer", "betaal",
     ],
     &[
         "book",
