@@ -188,9 +188,20 @@ instruction_params contains path if {
 
 first_instruction := object.get(input.context.instructions[0], "excerpt", "") if instructed else := ""
 
+# A deletion the user asked for, of a value an instruction to the model also names while asking
+# for something else (the leaver an injection wants re-added is still removed, as the user
+# asked): the instruction's words do not name this action, the request's do.
+deletion_the_instruction_did_not_ask_for if {
+	is_destructive
+	count(input.intent.tool_words.in_instructions) == 0
+	count(input.intent.tool_words.in_request) > 0
+	request_asks_to_delete
+}
+
 decisions contains d if {
 	count(instruction_params) > 0
 	not protocol_traffic
+	not deletion_the_instruction_did_not_ask_for
 	d := {
 		"decision": "deny", "class": "context_deny", "priority": 770, "rule": "intent.value_from_instruction",
 		"reason": sprintf("%s came from a tool output's instruction to the model (%q), not from the user", [concat(", ", sort([p | some p in instruction_params])), first_instruction]),
@@ -374,6 +385,8 @@ destructive_named_by_instruction if {
 	count(input.intent.tool_words.in_instructions) > 0
 	count(input.intent.tool_words.in_request) == 0
 }
+
+destructive_as_asked if deletion_the_instruction_did_not_ask_for
 
 decisions contains d if {
 	destructive_as_asked
