@@ -237,6 +237,16 @@ decisions contains d if {
 	}
 }
 
+# The request mentions the change a sensitive word names: the word (its first five letters),
+# or a word that asks for the same change (`intent.sensitive_change_request_words`: "give her
+# edit access" asks for a share).
+request_mentions_change(w) if contains(request_text, substring(w, 0, min([count(w), 5])))
+
+request_mentions_change(w) if {
+	some other in object.get(intent_cfg, ["sensitive_change_request_words", w], [])
+	contains(request_text, other)
+}
+
 # A change to who may do what (permissions, credentials, security settings) that nothing the
 # user wrote mentions.
 sensitive_change_words contains w if {
@@ -250,7 +260,7 @@ decisions contains d if {
 	input.context.original_request
 	not is_destructive
 	every w in sensitive_change_words {
-		not contains(request_text, substring(w, 0, min([count(w), 5])))
+		not request_mentions_change(w)
 	}
 	d := {
 		"decision": "step_up", "class": "context_allow", "priority": 420, "rule": "intent.sensitive_change_not_asked",
