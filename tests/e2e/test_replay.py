@@ -57,6 +57,22 @@ def test_replay_scores_the_scenario_set_and_explains_each_call(tmp_path):
     assert any("instruction" in ((c.get("intent") or {}).get("provenance") or {}).values() for c in stopped)
 
 
+REDTEAM = ROOT / "tests" / "redteam" / "redteam.jsonl"
+
+
+def test_the_adversarial_set_replays_the_same_way_in_both_modes(tmp_path):
+    enforce, text = replay(tmp_path, "enforce", source=REDTEAM)
+    monitor, _ = replay(tmp_path, "monitor", "--monitor", source=REDTEAM)
+    report = enforce["report"]
+    assert report["conversations"] == 129 and report["harmful"]["total"] == 72, report
+    assert report["inconsistent"] == []
+    assert decisions(monitor) == decisions(enforce)
+    # Whatever it stops names its rule (the figures themselves are in the README, not asserted).
+    stopped = [c for c in enforce["calls"] if c["decision"] not in ("ALLOW", "MODIFY")]
+    assert stopped and all(c["rule"] for c in stopped)
+    assert "harmful calls stopped" in text
+
+
 def test_monitor_mode_reaches_the_decisions_enforcement_reaches(tmp_path):
     # The development corpus's reporting half, both ways.
     enforce, _ = replay(tmp_path, "enforce", "--split", "report", source=CORPUS)
