@@ -365,27 +365,7 @@ fn key_is_directive(key: &str) -> bool {
 }
 
 fn key_words(key: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut current = String::new();
-    let mut prev_lower = false;
-    for c in key.chars() {
-        if c.is_alphanumeric() {
-            if c.is_uppercase() && prev_lower && !current.is_empty() {
-                words.push(std::mem::take(&mut current));
-            }
-            prev_lower = c.is_lowercase();
-            current.extend(c.to_lowercase());
-        } else {
-            prev_lower = false;
-            if !current.is_empty() {
-                words.push(std::mem::take(&mut current));
-            }
-        }
-    }
-    if !current.is_empty() {
-        words.push(current);
-    }
-    words
+    super::tool_words::words_by(key, char::is_alphanumeric)
 }
 
 /// Sentences with their byte offsets: split at line ends and at `.`, `!`, `?` followed by a space.

@@ -132,7 +132,7 @@ fn origin_of_value(value: &str, state: &SessionState) -> Option<Origin> {
 }
 
 /// The segments of a URL's path and its query values, percent-decoded (at most 12).
-fn url_path_segments(value: &str) -> Vec<String> {
+pub(super) fn url_path_segments(value: &str) -> Vec<String> {
     let v = value.trim();
     let Some(rest) = v
         .strip_prefix("https://")

@@ -142,17 +142,10 @@ fn collect_values(params: &Map<String, Value>, out: &mut Vec<String>, depth: usi
     for v in params.values().take(64) {
         match v {
             Value::String(s) if s.starts_with("http://") || s.starts_with("https://") => {
-                let path = s.split_once("://").map_or("", |(_, r)| r);
-                let path = path.split_once('/').map_or("", |(_, p)| p);
                 out.extend(
-                    path.split(['/', '?', '&', '=', '#'])
-                        .filter(|seg| !seg.is_empty())
-                        .take(12)
-                        .map(|seg| {
-                            percent_encoding::percent_decode_str(seg)
-                                .decode_utf8_lossy()
-                                .to_lowercase()
-                        }),
+                    super::provenance::url_path_segments(s)
+                        .into_iter()
+                        .map(|seg| seg.to_lowercase()),
                 );
             }
             Value::Object(inner) if depth < 2 => collect_values(inner, out, depth + 1),

@@ -125,11 +125,17 @@ fn url_path(url: &str) -> String {
 }
 
 fn split_words(text: &str) -> Vec<String> {
+    words_by(text, char::is_alphabetic)
+}
+
+/// The lower-case words of `text`: runs of characters `is_part` accepts, also split where a
+/// lower-case letter meets an upper-case one (`sendMoney` is `send`, `money`).
+pub(super) fn words_by(text: &str, is_part: impl Fn(char) -> bool) -> Vec<String> {
     let mut words = Vec::new();
     let mut current = String::new();
     let mut prev_lower = false;
     for c in text.chars() {
-        if c.is_alphabetic() {
+        if is_part(c) {
             if c.is_uppercase() && prev_lower && !current.is_empty() {
                 words.push(std::mem::take(&mut current));
             }
