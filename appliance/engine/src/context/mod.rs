@@ -812,6 +812,9 @@ impl ContextStore {
     }
 }
 
+/// Record ids a summary entry keeps (of each kind).
+const MAX_SUMMARY_RECORD_IDS: usize = 1024;
+
 /// Folds a session's stored entries into one summary entry that chains onto them.
 fn fold(state: &mut SessionState, why: &str) -> Vec<LogOp> {
     let mut decisions: HashMap<String, u64> = HashMap::new();
@@ -833,6 +836,12 @@ fn fold(state: &mut SessionState, why: &str) -> Vec<LogOp> {
         "data_labels": state.data_labels,
         "unclassified_reads": state.unclassified_reads,
         "entities": state.entities.iter().take(MAX_ENTRY_ENTITIES).map(|(e, s)| json!({"kind": e.kind, "value": e.value, "source": s})).collect::<Vec<_>>(),
+        // What makes a steered session steered survives the fold: the instructions flagged,
+        // the values only free text carried, and the records that carried an instruction.
+        "instructions": state.instructions,
+        "free_text_entities": state.free_text_entities(MAX_ENTRY_ENTITIES),
+        "record_ids": state.record_ids.iter().take(MAX_SUMMARY_RECORD_IDS).collect::<Vec<_>>(),
+        "instruction_record_ids": state.carrier_ids.iter().take(MAX_SUMMARY_RECORD_IDS).collect::<Vec<_>>(),
         "started": state.started_at,
     });
     let below = state.next_seq;
@@ -853,27 +862,7 @@ fn fold(state: &mut SessionState, why: &str) -> Vec<LogOp> {
 /// Applies one stored entry to a state being rebuilt.
 fn replay(state: &mut SessionState, e: &ContextEntry, max_text: usize) {
     let d = &e.data;
-    let entities = |v: &Value| -> Vec<entities::Entity> {
-        v.as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| {
-                        let kind = match x.get("kind")?.as_str()? {
-                            "email" => entities::EntityKind::Email,
-                            "iban" => entities::EntityKind::Iban,
-                            "host" => entities::EntityKind::Host,
-                            "account" => entities::EntityKind::Account,
-                            _ => return None,
-                        };
-                        Some(entities::Entity {
-                            kind,
-                            value: x.get("value")?.as_str()?.to_string(),
-                        })
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let entities = logged_entities;
     let classes = |v: &Value| -> Vec<DataClass> {
         v.as_array()
             .map(|a| {
@@ -899,24 +888,7 @@ fn replay(state: &mut SessionState, e: &ContextEntry, max_text: usize) {
             state.tool_results += 1;
             let found = entities(&d["entities"]);
             state.add_entities(&found, Source::ToolOutput);
-            state.add_field_entities(Vec::new(), entities(&d["free_text_entities"]));
-            let ids = |v: &Value| -> Vec<String> {
-                v.as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|i| i.as_str().map(String::from))
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            };
-            state.add_record_ids(&ids(&d["record_ids"]), &ids(&d["instruction_record_ids"]));
-            for note in d["instructions"].as_array().into_iter().flatten() {
-                if let Ok(note) = serde_json::from_value::<InstructionNote>(note.clone()) {
-                    // Only the excerpt was logged: values are still traced through its entities.
-                    let excerpt = note.excerpt.clone();
-                    state.add_instruction(note, Some((&excerpt, max_text)));
-                }
-            }
+            restore_steering(state, d, max_text);
             if let Ok(c) = serde_json::from_value::<DataClass>(d["classification"]["class"].clone())
             {
                 state.data_classes.insert(c);
@@ -970,8 +942,56 @@ fn replay(state: &mut SessionState, e: &ContextEntry, max_text: usize) {
                     state.add_entities(&entities(&Value::Array(vec![x.clone()])), source);
                 }
             }
+            restore_steering(state, d, max_text);
         }
         _ => {}
+    }
+}
+
+/// Entities as a log entry lists them (`{"kind", "value"}`).
+fn logged_entities(v: &Value) -> Vec<entities::Entity> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| {
+                    let kind = match x.get("kind")?.as_str()? {
+                        "email" => entities::EntityKind::Email,
+                        "iban" => entities::EntityKind::Iban,
+                        "host" => entities::EntityKind::Host,
+                        "account" => entities::EntityKind::Account,
+                        _ => return None,
+                    };
+                    Some(entities::Entity {
+                        kind,
+                        value: x.get("value")?.as_str()?.to_string(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Restores from a tool result or a summary entry what tells a steered session: the values
+/// only free text carried, the record ids (and those that carried an instruction), and the
+/// instructions flagged.
+fn restore_steering(state: &mut SessionState, d: &Value, max_text: usize) {
+    state.add_field_entities(Vec::new(), logged_entities(&d["free_text_entities"]));
+    let ids = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|i| i.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    state.add_record_ids(&ids(&d["record_ids"]), &ids(&d["instruction_record_ids"]));
+    for note in d["instructions"].as_array().into_iter().flatten() {
+        if let Ok(note) = serde_json::from_value::<InstructionNote>(note.clone()) {
+            // Only the excerpt was logged: values are still traced through its entities.
+            let excerpt = note.excerpt.clone();
+            state.add_instruction(note, Some((&excerpt, max_text)));
+        }
     }
 }
 

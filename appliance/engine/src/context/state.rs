@@ -284,6 +284,14 @@ impl SessionState {
         self.prose_entities.contains(e)
     }
 
+    /// The entities seen only in free text (for a summary entry; at most `limit`).
+    pub fn free_text_entities(&self, limit: usize) -> Vec<Entity> {
+        let mut out: Vec<Entity> = self.prose_entities.iter().cloned().collect();
+        out.sort_by(|a, b| a.value.cmp(&b.value));
+        out.truncate(limit);
+        out
+    }
+
     pub fn has_instruction_entity(&self, e: &Entity) -> bool {
         self.instruction_entities.contains(e)
     }
