@@ -288,6 +288,21 @@ is_change_tool if intent_cfg.change_tool_verbs[tool_leaf_words[0]]
 
 is_change_tool if count(sensitive_change_words) > 0
 
+# A generic HTTP tool changing a resource: PUT, PATCH or DELETE, or a POST to a URL whose words
+# name a change (`/transfers`, `/messages/send`).
+is_change_tool if {
+	is_string(input.action.parameters.url)
+	lower(object.get(input.action.parameters, "method", "")) in {"put", "patch", "delete"}
+}
+
+is_change_tool if {
+	is_string(input.action.parameters.url)
+	lower(object.get(input.action.parameters, "method", "")) == "post"
+	some w in url_words
+	some verb, _ in intent_cfg.change_tool_verbs
+	startswith(w, verb)
+}
+
 decisions contains d if {
 	is_write
 	read_only_request
