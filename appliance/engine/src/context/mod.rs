@@ -704,6 +704,7 @@ impl ContextStore {
                                 "free_text_entities": free_text,
                                 "record_ids": records.read,
                                 "instruction_record_ids": records.carriers,
+                                "record_addresses": records_json(&records.addresses),
                             }),
                         );
                         out.changed = true;
@@ -842,6 +843,7 @@ fn fold(state: &mut SessionState, why: &str) -> Vec<LogOp> {
         "free_text_entities": state.free_text_entities(MAX_ENTRY_ENTITIES),
         "record_ids": state.record_ids.iter().take(MAX_SUMMARY_RECORD_IDS).collect::<Vec<_>>(),
         "instruction_record_ids": state.carrier_ids.iter().take(MAX_SUMMARY_RECORD_IDS).collect::<Vec<_>>(),
+        "record_addresses": records_json(&state.record_addresses.iter().take(MAX_SUMMARY_RECORD_IDS).map(|(id, e)| (id.clone(), e.clone())).collect::<Vec<_>>()),
         "started": state.started_at,
     });
     let below = state.next_seq;
@@ -971,6 +973,16 @@ fn logged_entities(v: &Value) -> Vec<entities::Entity> {
         .unwrap_or_default()
 }
 
+/// Record addresses as a log entry lists them: `[{"id", "addresses": [entity, ...]}]`.
+fn records_json(addresses: &[(String, Vec<entities::Entity>)]) -> Value {
+    Value::Array(
+        addresses
+            .iter()
+            .map(|(id, found)| json!({"id": id, "addresses": found}))
+            .collect(),
+    )
+}
+
 /// Restores from a tool result or a summary entry what tells a steered session: the values
 /// only free text carried, the record ids (and those that carried an instruction), and the
 /// instructions flagged.
@@ -986,6 +998,18 @@ fn restore_steering(state: &mut SessionState, d: &Value, max_text: usize) {
             .unwrap_or_default()
     };
     state.add_record_ids(&ids(&d["record_ids"]), &ids(&d["instruction_record_ids"]));
+    let addresses: Vec<(String, Vec<entities::Entity>)> = d["record_addresses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| {
+            Some((
+                r["id"].as_str()?.to_string(),
+                logged_entities(&r["addresses"]),
+            ))
+        })
+        .collect();
+    state.add_record_addresses(&addresses);
     for note in d["instructions"].as_array().into_iter().flatten() {
         if let Ok(note) = serde_json::from_value::<InstructionNote>(note.clone()) {
             // Only the excerpt was logged: values are still traced through its entities.

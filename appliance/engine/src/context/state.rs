@@ -4,7 +4,7 @@
 //! Everything here is bounded: texts by `max_text_bytes`, lists by fixed caps; aggregates
 //! (`action_count`, classes) stay exact when lists are capped.
 
-use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -125,6 +125,8 @@ pub struct SessionState {
     /// those of records that carried an instruction to the model (`records`).
     pub record_ids: BTreeSet<String>,
     pub carrier_ids: BTreeSet<String>,
+    /// The addresses in each record's own members, by record id.
+    pub record_addresses: HashMap<String, Vec<Entity>>,
 }
 
 /// Record ids kept per session (the oldest are kept once the bound is reached).
@@ -169,6 +171,7 @@ impl SessionState {
             drift_samples: 0,
             record_ids: BTreeSet::new(),
             carrier_ids: BTreeSet::new(),
+            record_addresses: HashMap::new(),
         }
     }
 
@@ -234,7 +237,26 @@ impl SessionState {
         }
         let records = super::records::of_output(text, !notes.is_empty());
         self.add_record_ids(&records.read, &records.carriers);
+        self.add_record_addresses(&records.addresses);
         (found, notes, records)
+    }
+
+    /// Remembers the addresses of records (also when restoring from the log).
+    pub fn add_record_addresses(&mut self, addresses: &[(String, Vec<Entity>)]) {
+        for (id, found) in addresses {
+            if self.record_addresses.len() < MAX_RECORD_IDS
+                || self.record_addresses.contains_key(id)
+            {
+                self.record_addresses.insert(id.clone(), found.clone());
+            }
+        }
+    }
+
+    /// Whether an instruction to the model names one of a record's addresses.
+    pub fn record_named_by_instruction(&self, id: &str) -> bool {
+        self.record_addresses
+            .get(id)
+            .is_some_and(|found| found.iter().any(|e| self.instruction_entities.contains(e)))
     }
 
     /// Remembers the record ids a tool output held, and those of records that carried an
@@ -354,7 +376,11 @@ impl SessionState {
                 json!({"words": words, "in_request": in_request, "in_instructions": in_instructions}),
             );
         }
-        if let Some(t) = super::records::target_of(params, &self.record_ids, &self.carrier_ids) {
+        if let Some(t) =
+            super::records::target_of(params, &self.record_ids, &self.carrier_ids, |id| {
+                self.record_named_by_instruction(id)
+            })
+        {
             intent.insert("target_record".into(), json!(t.as_str()));
         }
         if let Some(m) = self.drift_max {
