@@ -45,8 +45,13 @@ const BLOCK_SCORE: u32 = 3;
 
 /// The parts of `output` addressed to the model.
 pub fn find(output: &str) -> Vec<Instruction> {
+    find_parsed(output, super::fields::json_output(output).as_ref())
+}
+
+/// `find`, given the output as `fields::json_output` reads it (parsed once per tool output).
+pub fn find_parsed(output: &str, parsed: Option<&Value>) -> Vec<Instruction> {
     let mut found = Vec::new();
-    let blocks: Vec<(String, bool)> = blocks(output)
+    let blocks: Vec<(String, bool)> = blocks(output, parsed)
         .into_iter()
         .map(|(raw, directive)| (normalize(&raw), directive))
         .collect();
@@ -265,14 +270,11 @@ pub fn normalize(text: &str) -> String {
 
 /// The text blocks of an output: every string of a JSON output (a member whose name makes it a
 /// directive to the agent is one block, marked), else the text itself.
-fn blocks(output: &str) -> Vec<(String, bool)> {
-    let trimmed = output.trim_start();
-    if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        if let Ok(v) = serde_json::from_str::<Value>(trimmed) {
-            let mut out = Vec::new();
-            collect(&v, &mut out, 0);
-            return out;
-        }
+fn blocks(output: &str, parsed: Option<&Value>) -> Vec<(String, bool)> {
+    if let Some(v) = parsed {
+        let mut out = Vec::new();
+        collect(v, &mut out, 0);
+        return out;
     }
     vec![(cut(output), names_a_directive_key(output))]
 }

@@ -704,7 +704,7 @@ impl ContextStore {
                                 "free_text_entities": free_text,
                                 "record_ids": records.read,
                                 "instruction_record_ids": records.carriers,
-                                "record_addresses": records_json(&records.addresses),
+                                "record_addresses": records_json(records.addresses.iter().map(|(id, found)| (id, found))),
                             }),
                         );
                         out.changed = true;
@@ -843,7 +843,7 @@ fn fold(state: &mut SessionState, why: &str) -> Vec<LogOp> {
         "free_text_entities": state.free_text_entities(MAX_ENTRY_ENTITIES),
         "record_ids": state.record_ids.iter().take(MAX_SUMMARY_RECORD_IDS).collect::<Vec<_>>(),
         "instruction_record_ids": state.carrier_ids.iter().take(MAX_SUMMARY_RECORD_IDS).collect::<Vec<_>>(),
-        "record_addresses": records_json(&state.record_addresses.iter().take(MAX_SUMMARY_RECORD_IDS).map(|(id, e)| (id.clone(), e.clone())).collect::<Vec<_>>()),
+        "record_addresses": records_json(state.record_addresses.iter().take(MAX_SUMMARY_RECORD_IDS)),
         "started": state.started_at,
     });
     let below = state.next_seq;
@@ -974,10 +974,12 @@ fn logged_entities(v: &Value) -> Vec<entities::Entity> {
 }
 
 /// Record addresses as a log entry lists them: `[{"id", "addresses": [entity, ...]}]`.
-fn records_json(addresses: &[(String, Vec<entities::Entity>)]) -> Value {
+fn records_json<'a>(
+    addresses: impl IntoIterator<Item = (&'a String, &'a Vec<entities::Entity>)>,
+) -> Value {
     Value::Array(
         addresses
-            .iter()
+            .into_iter()
             .map(|(id, found)| json!({"id": id, "addresses": found}))
             .collect(),
     )

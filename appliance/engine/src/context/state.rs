@@ -222,10 +222,11 @@ impl SessionState {
         append_bounded(&mut self.tool_text, text, max_text);
         let found = extract(text);
         self.add_entities(&found, Source::ToolOutput);
-        let (fields, prose) = super::fields::split(text);
+        let parsed = super::fields::json_output(text);
+        let (fields, prose) = super::fields::split(text, parsed.as_ref());
         self.add_field_entities(fields, prose);
         let mut notes = Vec::new();
-        for i in super::instructions::find(text) {
+        for i in super::instructions::find_parsed(text, parsed.as_ref()) {
             let note = InstructionNote {
                 cues: i.cues.iter().map(|c| c.to_string()).collect(),
                 excerpt: i.excerpt,
@@ -235,7 +236,7 @@ impl SessionState {
             self.add_instruction(note.clone(), None);
             notes.push(note);
         }
-        let records = super::records::of_output(text, !notes.is_empty());
+        let records = super::records::of_output(parsed.as_ref(), !notes.is_empty());
         self.add_record_ids(&records.read, &records.carriers);
         self.add_record_addresses(&records.addresses);
         (found, notes, records)
