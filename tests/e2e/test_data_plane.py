@@ -49,9 +49,11 @@ def test_post_body_and_chunked_upload(aarmor, upstream, tmp_path):
     common = ["-x", aarmor.url, "--cacert", str(aarmor.ca), "-H", "content-type: application/octet-stream"]
     r = curl(*common, "--data-binary", f"@{f}", f"https://localhost:{upstream.port}/echo")
     out = json.loads(r.stdout)
+    assert "len" in out, f"not the upstream's echo: {r.stdout[:500]}"
     assert out["len"] == len(payload) and out["sha256"] == hashlib.sha256(payload).hexdigest()
     r = curl(*common, "-H", "Transfer-Encoding: chunked", "--data-binary", f"@{f}", f"https://localhost:{upstream.port}/echo")
     out = json.loads(r.stdout)
+    assert "len" in out, f"not the upstream's echo: {r.stdout[:500]}"
     assert out["len"] == len(payload) and out["sha256"] == hashlib.sha256(payload).hexdigest()
 
 
