@@ -8,7 +8,8 @@
 #
 # The rules, by class:
 # - context_deny: a write built from a value that only an instruction to the model named
-#   (intent.value_from_instruction); a send after sensitive reads to a destination nobody gave
+#   (intent.value_from_instruction), or from what a call such an instruction steered returned
+#   (intent.value_from_steered_output); a send after sensitive reads to a destination nobody gave
 #   (context.sensitive_read_then_send).
 # - context_allow (STEP_UP, a human decides): a write whose tool only an instruction to the model
 #   names (intent.tool_from_instruction); a write whose destination a tool output carried only
@@ -208,6 +209,23 @@ decisions contains d if {
 	}
 }
 
+# Parameters whose value only the output of a call an instruction steered returned (the
+# injection's own read: the channel it named, the folder it pointed to, the contact it had
+# added), or that carry a run of that output's words (`steered_output`).
+steered_params contains path if {
+	some path, origin in input.intent.provenance
+	origin == "steered_output"
+}
+
+decisions contains d if {
+	count(steered_params) > 0
+	is_write
+	d := {
+		"decision": "deny", "class": "context_deny", "priority": 765, "rule": "intent.value_from_steered_output",
+		"reason": sprintf("%s came from what a call steered by a tool output's instruction to the model (%q) returned, not from the user's task", [concat(", ", sort([p | some p in steered_params])), first_instruction]),
+	}
+}
+
 user_params contains path if {
 	some path, origin in input.intent.provenance
 	origin == "user"
@@ -391,8 +409,13 @@ destructive_as_asked if {
 	is_destructive
 	count(instruction_params) == 0
 	not destructive_named_by_instruction
+	not target_named_by_instruction
 	request_asks_to_delete
 }
+
+# An instruction to the model names what this deletes (its value, or the record it identifies
+# by that record's name), and the user did not: the injection chose the target.
+target_named_by_instruction if count(object.get(input.intent, "named_by_instruction", [])) > 0
 
 request_asks_to_delete if {
 	some w in words_of(request_text)

@@ -22,7 +22,7 @@ pub use connection::{ClientCertificate, ConnectionFacts, ConnectionMode, ProxyCr
 pub use data_class::{Classification, DataClass, DataLabel, Finding};
 pub use decision::{Decision, DecisionClass};
 pub use http::{HeaderList, RequestHead, ResponseHead, SyntheticResponse};
-pub use observation::{Observation, ObservationKind};
+pub use observation::{Observation, ObservationKind, ToolCall};
 pub use receipt::{Receipt, ReceiptDecision, ReceiptKind};
 pub use session::{SessionId, SessionRef};
 pub use verdict::{Denial, FinalVerdict, Hold, Modification, Verdict};

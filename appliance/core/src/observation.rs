@@ -33,4 +33,16 @@ pub struct Observation {
     /// The action this is the result of, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action_id: Option<ActionId>,
+    /// For a tool result inside an LLM conversation: the call it answers, as the conversation's
+    /// earlier assistant turn shows it (matched by the call's id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<ToolCall>,
+}
+
+/// A tool call as an LLM conversation records it: the tool's name and its arguments (an object
+/// when they are JSON, else the text as it came).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    pub name: String,
+    pub arguments: Value,
 }

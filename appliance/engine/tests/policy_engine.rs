@@ -259,6 +259,7 @@ async fn decisions_receipts_approvals_and_deferrals() {
             kind: ObservationKind::UserMessage,
             content: json!("please delete my test data"),
             action_id: None,
+            call: None,
         }],
     )
     .await;
@@ -441,6 +442,7 @@ async fn evaluation_errors_deny_and_endless_deferrals_are_cut() {
                 kind: ObservationKind::UserMessage,
                 content: json!(format!("message {i}")),
                 action_id: None,
+                call: None,
             }],
         )
         .await;
@@ -499,6 +501,7 @@ async fn intent_signals_are_computed_lazily_and_decide() {
         kind,
         content: json!(text),
         action_id: None,
+        call: None,
     };
     e.observe(
         &sref(),
@@ -614,6 +617,7 @@ async fn an_unavailable_context_store_denies_everything() {
                 kind: ObservationKind::UserMessage,
                 content: json!(format!("{i} {}", "x".repeat(16_000))),
                 action_id: None,
+                call: None,
             }],
         )
         .await;
@@ -750,6 +754,7 @@ async fn a_late_drift_is_resolved_when_it_arrives_in_enforce_and_monitor_mode_al
                 kind: ObservationKind::UserMessage,
                 content: json!("Email the quarterly report to cfo@corp.example"),
                 action_id: None,
+                call: None,
             }],
         )
         .await;

@@ -20,7 +20,7 @@ pub mod sql;
 pub mod sse;
 pub mod websocket;
 
-use aarmor_core::ObservationKind;
+use aarmor_core::{ObservationKind, ToolCall};
 use serde_json::Value;
 
 pub use draft::ActionDraft;
@@ -30,10 +30,41 @@ pub use draft::ActionDraft;
 pub struct Observed {
     pub kind: ObservationKind,
     pub content: Value,
+    /// For a tool result: the call it answers, when the conversation shows it.
+    pub call: Option<ToolCall>,
 }
 
 impl Observed {
     pub fn new(kind: ObservationKind, content: Value) -> Self {
-        Self { kind, content }
+        Self {
+            kind,
+            content,
+            call: None,
+        }
+    }
+
+    /// A tool result, with the call it answers when known.
+    pub fn tool_result(content: Value, call: Option<ToolCall>) -> Self {
+        Self {
+            kind: ObservationKind::ToolResult,
+            content,
+            call,
+        }
+    }
+}
+
+/// A call's arguments as recorded in a conversation: JSON text is parsed, anything else is kept
+/// as it came.
+pub(crate) fn recorded_call(name: &str, arguments: Option<&Value>) -> ToolCall {
+    let arguments = match arguments {
+        Some(Value::String(text)) => {
+            serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.clone()))
+        }
+        Some(other) => other.clone(),
+        None => Value::Null,
+    };
+    ToolCall {
+        name: name.to_string(),
+        arguments,
     }
 }

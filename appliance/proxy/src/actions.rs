@@ -988,6 +988,7 @@ impl ActionInspector {
                     kind: o.kind,
                     content,
                     action_id: if is_result { result_of.clone() } else { None },
+                    call: o.call,
                 }
             })
             .collect();

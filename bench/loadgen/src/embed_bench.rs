@@ -190,6 +190,7 @@ pub async fn run(
                 kind: ObservationKind::UserMessage,
                 content: json!("Open a ticket for the data team: the revenue dashboard shows last week's numbers"),
                 action_id: None,
+                call: None,
             }],
         )
         .await;
@@ -333,6 +334,7 @@ async fn concurrent(
                     kind: ObservationKind::UserMessage,
                     content: json!(format!("{} (request {a})", requests[a % requests.len()])),
                     action_id: None,
+                    call: None,
                 }],
             )
             .await;

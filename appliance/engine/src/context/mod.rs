@@ -677,7 +677,19 @@ impl ContextStore {
                             continue;
                         }
                         let c = classifiers.classify(&text, &o.target, default_class);
-                        let (found, instructions, records) = app.state.add_tool_output(&text, max_text);
+                        // The call this answers was steered when an argument came from an
+                        // instruction to the model (or from an earlier steered output):
+                        // judged on the session as it was when the call was made.
+                        let steered = match (&o.call, &o.action_id) {
+                            (Some(call), _) => app.state.steers(&call.arguments),
+                            (None, Some(id)) => app
+                                .state
+                                .prior_action_mut(&id.0)
+                                .is_some_and(|a| a.steered),
+                            (None, None) => false,
+                        };
+                        let (found, instructions, records) =
+                            app.state.add_tool_output(&text, max_text, steered);
                         let free_text: Vec<_> = found
                             .iter()
                             .filter(|e| app.state.only_in_free_text(e))
@@ -705,6 +717,9 @@ impl ContextStore {
                                 "record_ids": records.read,
                                 "instruction_record_ids": records.carriers,
                                 "record_addresses": records_json(records.addresses.iter().map(|(id, found)| (id, found))),
+                                "record_names": names_json(records.names.iter().map(|(id, n)| (id, n))),
+                                "call": o.call.as_ref().map(|c| &c.name),
+                                "steered": steered,
                             }),
                         );
                         out.changed = true;
@@ -734,11 +749,13 @@ impl ContextStore {
         enforced: bool,
     ) {
         self.with_session(session, agent, |app| {
+            let steered = app.state.steers_params(&action.parameters);
             app.state.add_action(PriorAction {
                 action_id: action.action_id.0.clone(),
                 tool: action.tool.clone(),
                 operation: action.operation.clone(),
                 decision: decision.to_string(),
+                steered,
                 classes: Default::default(),
                 success: None,
             });
@@ -751,6 +768,7 @@ impl ContextStore {
                     "decision": decision,
                     "rule": rule,
                     "enforced": enforced,
+                    "steered": steered,
                 }),
             );
         });
@@ -844,6 +862,10 @@ fn fold(state: &mut SessionState, why: &str) -> Vec<LogOp> {
         "record_ids": state.record_ids.iter().take(MAX_SUMMARY_RECORD_IDS).collect::<Vec<_>>(),
         "instruction_record_ids": state.carrier_ids.iter().take(MAX_SUMMARY_RECORD_IDS).collect::<Vec<_>>(),
         "record_addresses": records_json(state.record_addresses.iter().take(MAX_SUMMARY_RECORD_IDS)),
+        "record_names": names_json(state.record_names.iter().take(MAX_SUMMARY_RECORD_IDS)),
+        "steered_outputs": state.steered_outputs,
+        "steered_entities": state.steered_entities.iter().take(MAX_ENTRY_ENTITIES).collect::<Vec<_>>(),
+        "steered_text": cut(&state.steered_text, MAX_LOGGED_TEXT),
         "started": state.started_at,
     });
     let below = state.next_seq;
@@ -890,6 +912,11 @@ fn replay(state: &mut SessionState, e: &ContextEntry, max_text: usize) {
             state.tool_results += 1;
             let found = entities(&d["entities"]);
             state.add_entities(&found, Source::ToolOutput);
+            if d["steered"].as_bool() == Some(true) {
+                // Only the summary was logged: the entities and those words still trace.
+                let summary = d["summary"].as_str().unwrap_or_default();
+                state.add_steered_output(summary, &found, max_text);
+            }
             restore_steering(state, d, max_text);
             if let Ok(c) = serde_json::from_value::<DataClass>(d["classification"]["class"].clone())
             {
@@ -916,6 +943,7 @@ fn replay(state: &mut SessionState, e: &ContextEntry, max_text: usize) {
             tool: d["tool"].as_str().unwrap_or_default().to_string(),
             operation: d["operation"].as_str().unwrap_or_default().to_string(),
             decision: d["decision"].as_str().unwrap_or_default().to_string(),
+            steered: d["steered"].as_bool().unwrap_or(false),
             classes: Default::default(),
             success: None,
         }),
@@ -945,6 +973,11 @@ fn replay(state: &mut SessionState, e: &ContextEntry, max_text: usize) {
                 }
             }
             restore_steering(state, d, max_text);
+            if d["steered_outputs"].as_u64().unwrap_or(0) > 0 {
+                let text = d["steered_text"].as_str().unwrap_or_default();
+                state.add_steered_output(text, &entities(&d["steered_entities"]), max_text);
+                state.steered_outputs = d["steered_outputs"].as_u64().unwrap_or(1);
+            }
         }
         _ => {}
     }
@@ -985,6 +1018,16 @@ fn records_json<'a>(
     )
 }
 
+/// Record names as a log entry lists them: `[{"id", "names": [..]}]`.
+fn names_json<'a>(names: impl IntoIterator<Item = (&'a String, &'a Vec<String>)>) -> Value {
+    Value::Array(
+        names
+            .into_iter()
+            .map(|(id, n)| json!({"id": id, "names": n}))
+            .collect(),
+    )
+}
+
 /// Restores from a tool result or a summary entry what tells a steered session: the values
 /// only free text carried, the record ids (and those that carried an instruction), and the
 /// instructions flagged.
@@ -1012,6 +1055,21 @@ fn restore_steering(state: &mut SessionState, d: &Value, max_text: usize) {
         })
         .collect();
     state.add_record_addresses(&addresses);
+    let names: Vec<(String, Vec<String>)> = d["record_names"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| {
+            let list = r["names"]
+                .as_array()?
+                .iter()
+                .filter_map(|n| n.as_str().map(String::from))
+                .take(records::MAX_NAMES_PER_RECORD)
+                .collect();
+            Some((r["id"].as_str()?.to_string(), list))
+        })
+        .collect();
+    state.add_record_names(&names);
     for note in d["instructions"].as_array().into_iter().flatten() {
         if let Ok(note) = serde_json::from_value::<InstructionNote>(note.clone()) {
             // Only the excerpt was logged: values are still traced through its entities.

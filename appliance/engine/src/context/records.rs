@@ -7,7 +7,9 @@
 //! carries an instruction when one of its own string members is flagged by `instructions`. The
 //! addresses in its own members (a message's sender) are kept with its ids: a record whose
 //! address an instruction names (the attacker's own plain message, pointed at by an injection
-//! in another one) counts as the instruction's source too.
+//! in another one) counts as the instruction's source too. So are its names (the members named
+//! `name`, `…name`, `title` or `subject`): an instruction that names a record by its name (the
+//! file it wants deleted, by file name) points at it even though the action names its id.
 
 use std::collections::BTreeSet;
 
@@ -31,7 +33,13 @@ pub struct RecordIds {
     pub carriers: Vec<String>,
     /// The addresses (e-mail, IBAN, host, account) in each record's own members, by id.
     pub addresses: Vec<(String, Vec<Entity>)>,
+    /// The names of each record (lower-cased), by id.
+    pub names: Vec<(String, Vec<String>)>,
 }
+
+/// Names kept per record, and the longest name kept.
+pub const MAX_NAMES_PER_RECORD: usize = 4;
+const MAX_NAME_CHARS: usize = 80;
 
 /// Addresses kept per record.
 pub const MAX_ADDRESSES_PER_RECORD: usize = 8;
@@ -62,15 +70,18 @@ fn walk(v: &Value, flagged: bool, ids: &mut RecordIds, depth: usize) {
                     }
                 }
             }
-            let addresses = if own.is_empty() {
-                Vec::new()
+            let (addresses, names) = if own.is_empty() {
+                (Vec::new(), Vec::new())
             } else {
-                addresses_of(m)
+                (addresses_of(m), names_of(m))
             };
             for id in own {
                 if ids.read.len() < MAX_IDS_PER_OUTPUT && !ids.read.contains(&id) {
                     if !addresses.is_empty() {
                         ids.addresses.push((id.clone(), addresses.clone()));
+                    }
+                    if !names.is_empty() {
+                        ids.names.push((id.clone(), names.clone()));
                     }
                     ids.read.push(id);
                 }
@@ -118,6 +129,21 @@ fn addresses_of(m: &Map<String, Value>) -> Vec<Entity> {
         }
     }
     out
+}
+
+fn is_name_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    k.ends_with("name") || k == "title" || k == "subject"
+}
+
+fn names_of(m: &Map<String, Value>) -> Vec<String> {
+    m.iter()
+        .filter(|(k, _)| is_name_key(k))
+        .filter_map(|(_, v)| v.as_str())
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| s.chars().count() >= 4 && s.chars().count() <= MAX_NAME_CHARS)
+        .take(MAX_NAMES_PER_RECORD)
+        .collect()
 }
 
 fn carries_an_instruction(m: &Map<String, Value>) -> bool {

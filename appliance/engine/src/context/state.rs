@@ -52,6 +52,10 @@ pub struct PriorAction {
     pub tool: String,
     pub operation: String,
     pub decision: String,
+    /// An argument of the action came from an instruction to the model (or from what an
+    /// earlier steered action returned): what it returns is steered output.
+    #[serde(skip)]
+    pub steered: bool,
     /// Classes of what the action returned, once known.
     pub classes: BTreeSet<DataClass>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -127,6 +131,17 @@ pub struct SessionState {
     pub carrier_ids: BTreeSet<String>,
     /// The addresses in each record's own members, by record id.
     pub record_addresses: HashMap<String, Vec<Entity>>,
+    /// The names of each record (a file's name, a message's subject), by record id.
+    pub record_names: HashMap<String, Vec<String>>,
+    /// What tool calls an instruction to the model steered returned (a call with an argument
+    /// only an instruction named: the injection's own read). Kept apart from `tool_text`, so
+    /// that a value only such an output carried is traced to it (`steered_output`): the text
+    /// (lower-cased), its words joined by single spaces (a write carrying a run of them carries
+    /// what the steered call returned), and its entities. Bounded like `tool_text`.
+    pub steered_text: String,
+    pub steered_words: String,
+    pub steered_entities: HashSet<Entity>,
+    pub steered_outputs: u64,
 }
 
 /// Record ids kept per session (the oldest are kept once the bound is reached).
@@ -172,6 +187,11 @@ impl SessionState {
             record_ids: BTreeSet::new(),
             carrier_ids: BTreeSet::new(),
             record_addresses: HashMap::new(),
+            record_names: HashMap::new(),
+            steered_text: String::new(),
+            steered_words: String::new(),
+            steered_entities: HashSet::new(),
+            steered_outputs: 0,
         }
     }
 
@@ -213,14 +233,22 @@ impl SessionState {
 
     /// Records a tool output: its text, its entities, and the parts of it addressed to the
     /// model (returned, for the context log).
+    ///
+    /// A `steered` output (the result of a call an instruction to the model steered) goes to
+    /// the steered texts instead of `tool_text`.
     pub fn add_tool_output(
         &mut self,
         text: &str,
         max_text: usize,
+        steered: bool,
     ) -> (Vec<Entity>, Vec<InstructionNote>, super::records::RecordIds) {
         self.tool_results += 1;
-        append_bounded(&mut self.tool_text, text, max_text);
         let found = extract(text);
+        if steered {
+            self.add_steered_output(text, &found, max_text);
+        } else {
+            append_bounded(&mut self.tool_text, text, max_text);
+        }
         self.add_entities(&found, Source::ToolOutput);
         let parsed = super::fields::json_output(text);
         let (fields, prose) = super::fields::split(text, parsed.as_ref());
@@ -239,7 +267,81 @@ impl SessionState {
         let records = super::records::of_output(parsed.as_ref(), !notes.is_empty());
         self.add_record_ids(&records.read, &records.carriers);
         self.add_record_addresses(&records.addresses);
+        self.add_record_names(&records.names);
         (found, notes, records)
+    }
+
+    /// Remembers what a steered call returned (also when restoring from the log).
+    pub fn add_steered_output(&mut self, text: &str, found: &[Entity], max_text: usize) {
+        self.steered_outputs += 1;
+        append_bounded(&mut self.steered_text, text, max_text);
+        let words = super::provenance::words_line(text);
+        if self.steered_words.len() + words.len() <= max_text {
+            self.steered_words.push_str(&words);
+        }
+        self.steered_entities.extend(found.iter().cloned());
+    }
+
+    /// Whether a call with these arguments is steered: one of them came from an instruction
+    /// to the model, or from what an earlier steered call returned. Costs nothing in a session
+    /// that saw neither.
+    pub fn steers(&self, arguments: &Value) -> bool {
+        match arguments {
+            Value::Object(params) => self.steers_params(params),
+            Value::String(text) => {
+                let mut one = Map::new();
+                one.insert("input".into(), Value::String(text.clone()));
+                self.steers_params(&one)
+            }
+            _ => false,
+        }
+    }
+
+    /// `steers`, for an action's parameters: one traced to an instruction or a steered output
+    /// (`provenance`), or a name whose words an instruction used and the user did not all use
+    /// (the `'Finance' folder` an injection pointed to, asked for as `Finance`), unless the
+    /// system prompt uses it (the deployment's own endpoint names).
+    pub fn steers_params(&self, params: &Map<String, Value>) -> bool {
+        if self.instruction_text.is_empty() && self.steered_outputs == 0 {
+            return false;
+        }
+        let traced = super::provenance::provenance(params, self)
+            .values()
+            .any(|o| o == "instruction" || o == "steered_output");
+        traced || (!self.instruction_text.is_empty() && self.names_only_an_instruction_used(params))
+    }
+
+    fn names_only_an_instruction_used(&self, params: &Map<String, Value>) -> bool {
+        let instruction = super::provenance::words_line(&self.instruction_text);
+        let user = super::provenance::words_line(&self.user_text);
+        let system = super::provenance::words_line(&self.system_text);
+        let names = params
+            .values()
+            .take(64)
+            .filter_map(Value::as_str)
+            .flat_map(|v| {
+                // A URL names things in its path (`/canvases/Roadmap%20(private)`): each segment.
+                let segments = super::provenance::url_path_segments(v);
+                if segments.is_empty() {
+                    vec![v.to_string()]
+                } else {
+                    segments
+                }
+            });
+        names.into_iter().any(|v| {
+            let words: Vec<String> = super::provenance::words_line(&v)
+                .split(' ')
+                .filter(|w| !w.is_empty())
+                .map(|w| format!(" {w} "))
+                .collect();
+            !words.is_empty()
+                && words.len() <= 8
+                && words.iter().any(|w| w.len() >= 6)
+                && words.iter().all(|w| instruction.contains(w.as_str()))
+                && !words.iter().all(|w| user.contains(w.as_str()))
+                // The deployment's own names (an endpoint the system prompt lists).
+                && !system.contains(&format!(" {} ", words.iter().map(|w| w.trim()).collect::<Vec<_>>().join(" ")))
+        })
     }
 
     /// Remembers the addresses of records (also when restoring from the log).
@@ -251,6 +353,74 @@ impl SessionState {
                 self.record_addresses.insert(id.clone(), found.clone());
             }
         }
+    }
+
+    /// Remembers the names of records (also when restoring from the log).
+    pub fn add_record_names(&mut self, names: &[(String, Vec<String>)]) {
+        for (id, list) in names {
+            if self.record_names.len() < MAX_RECORD_IDS || self.record_names.contains_key(id) {
+                self.record_names.insert(id.clone(), list.clone());
+            }
+        }
+    }
+
+    /// The parameters whose value, or the record that value identifies (by one of its names),
+    /// an instruction to the model names and neither the user nor the system prompt does
+    /// (`input.intent.named_by_instruction`): what an injection pointed at, whatever the agent then passed.
+    /// Empty, at no cost, in a session without such an instruction.
+    pub fn named_by_instruction(&self, params: &Map<String, Value>) -> Vec<String> {
+        if self.instruction_text.is_empty() {
+            return Vec::new();
+        }
+        let instruction = super::provenance::words_line(&self.instruction_text);
+        let user = super::provenance::words_line(&self.user_text);
+        let system = super::provenance::words_line(&self.system_text);
+        // A name or an id, not a plain word (`DELETE`, `archive`): a digit or a separator
+        // inside, or several words.
+        let named = |text: &str| {
+            let line = super::provenance::words_line(text);
+            let identifier = text
+                .chars()
+                .any(|c| c.is_ascii_digit() || ".-_#@/".contains(c))
+                || line.trim().contains(' ');
+            identifier
+                && line.trim().chars().count() >= 3
+                && instruction.contains(&line)
+                && !user.contains(&line)
+                && !system.contains(&line)
+        };
+        let mut out = Vec::new();
+        for (key, value) in params.iter().take(64) {
+            let mut values: Vec<String> = match value {
+                Value::String(s) => {
+                    let segments = super::provenance::url_path_segments(s);
+                    if segments.is_empty() {
+                        vec![s.to_lowercase()]
+                    } else {
+                        segments.into_iter().map(|seg| seg.to_lowercase()).collect()
+                    }
+                }
+                Value::Number(n) => vec![n.to_string()],
+                Value::Array(items) => items
+                    .iter()
+                    .take(32)
+                    .filter_map(super::records::id_text)
+                    .collect(),
+                _ => continue,
+            };
+            values.retain(|v| v.chars().count() <= 256);
+            let hit = values.iter().any(|v| {
+                named(v)
+                    || self
+                        .record_names
+                        .get(v.trim())
+                        .is_some_and(|names| names.iter().any(|n| named(n)))
+            });
+            if hit {
+                out.push(key.clone());
+            }
+        }
+        out
     }
 
     /// Whether an instruction to the model names one of a record's addresses.
@@ -383,6 +553,10 @@ impl SessionState {
             })
         {
             intent.insert("target_record".into(), json!(t.as_str()));
+        }
+        let named = self.named_by_instruction(params);
+        if !named.is_empty() {
+            intent.insert("named_by_instruction".into(), json!(named));
         }
         if let Some(m) = self.drift_max {
             intent.insert("drift_max".into(), json!(rounded(m)));

@@ -3,7 +3,9 @@
 //! (refused: the client might run it). A withheld block becomes a text block at the same index,
 //! so block indices stay contiguous for the SDK.
 
-use aarmor_core::{ObservationKind, Protocol};
+use std::collections::HashMap;
+
+use aarmor_core::{ObservationKind, Protocol, ToolCall};
 use serde_json::{json, Value};
 
 use crate::draft::ActionDraft;
@@ -16,6 +18,28 @@ use crate::meta::MetaTool;
 use crate::sse::SseEvent;
 use crate::Observed;
 
+/// The `tool_use` blocks of the conversation's assistant turns, by id (`tool_result` blocks name
+/// them).
+fn tool_uses_by_id(body: &Value) -> HashMap<&str, ToolCall> {
+    let mut out = HashMap::new();
+    for block in body
+        .get("messages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|m| m.get("role").and_then(Value::as_str) == Some("assistant"))
+        .filter_map(|m| m.get("content").and_then(Value::as_array))
+        .flatten()
+        .filter(|b| b.get("type").and_then(Value::as_str) == Some("tool_use"))
+    {
+        if let Some(id) = block.get("id").and_then(Value::as_str) {
+            let name = block.get("name").and_then(Value::as_str).unwrap_or("");
+            out.insert(id, crate::recorded_call(name, block.get("input")));
+        }
+    }
+    out
+}
+
 /// Observations in a request body.
 pub fn observe_request(body: &Value) -> Vec<Observed> {
     let mut out = Vec::new();
@@ -25,6 +49,7 @@ pub fn observe_request(body: &Value) -> Vec<Observed> {
             Value::String(system),
         ));
     }
+    let calls = tool_uses_by_id(body);
     for m in body
         .get("messages")
         .and_then(Value::as_array)
@@ -60,7 +85,12 @@ pub fn observe_request(body: &Value) -> Vec<Observed> {
                                 .and_then(content_text)
                                 .map(Value::String)
                                 .unwrap_or(Value::Null);
-                            out.push(Observed::new(ObservationKind::ToolResult, content));
+                            let call = b
+                                .get("tool_use_id")
+                                .and_then(Value::as_str)
+                                .and_then(|id| calls.get(id))
+                                .cloned();
+                            out.push(Observed::tool_result(content, call));
                         }
                         _ => {}
                     }

@@ -2,9 +2,9 @@
 //! custom tools, and the legacy `function_call`) in responses are actions, streamed or not; a
 //! call of a type aarmor does not know is an action too, refused.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use aarmor_core::{ObservationKind, Protocol};
+use aarmor_core::{ObservationKind, Protocol, ToolCall};
 use serde_json::{json, Map, Value};
 
 use crate::draft::ActionDraft;
@@ -20,6 +20,7 @@ use crate::Observed;
 pub fn observe_request(body: &Value) -> Vec<Observed> {
     let mut out = Vec::new();
     if let Some(messages) = body.get("messages").and_then(Value::as_array) {
+        let calls = calls_by_id(messages);
         for m in messages {
             let kind = match m.get("role").and_then(Value::as_str) {
                 Some("system") | Some("developer") => ObservationKind::SystemPrompt,
@@ -29,7 +30,15 @@ pub fn observe_request(body: &Value) -> Vec<Observed> {
                 _ => continue,
             };
             if let Some(text) = m.get("content").and_then(content_text) {
-                out.push(Observed::new(kind, Value::String(text)));
+                let mut o = Observed::new(kind, Value::String(text));
+                if kind == ObservationKind::ToolResult {
+                    o.call = m
+                        .get("tool_call_id")
+                        .and_then(Value::as_str)
+                        .and_then(|id| calls.get(id))
+                        .cloned();
+                }
+                out.push(o);
             }
         }
     }
@@ -43,6 +52,33 @@ pub fn observe_request(body: &Value) -> Vec<Observed> {
             ObservationKind::ToolDeclarations,
             functions.clone(),
         ));
+    }
+    out
+}
+
+/// The tool calls of the conversation's assistant turns, by id (the tool results name them).
+fn calls_by_id(messages: &[Value]) -> HashMap<&str, ToolCall> {
+    let mut out = HashMap::new();
+    for m in messages
+        .iter()
+        .filter(|m| m.get("role").and_then(Value::as_str) == Some("assistant"))
+    {
+        for call in m
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let (Some(id), Some(function)) = (
+                call.get("id").and_then(Value::as_str),
+                call.get("function").or_else(|| call.get("custom")),
+            ) else {
+                continue;
+            };
+            let name = function.get("name").and_then(Value::as_str).unwrap_or("");
+            let arguments = function.get("arguments").or_else(|| function.get("input"));
+            out.insert(id, crate::recorded_call(name, arguments));
+        }
     }
     out
 }
@@ -623,6 +659,25 @@ mod tests {
         let mut kept = resp.clone();
         apply_to_response(&mut kept, &[Rendered::Keep]);
         assert_eq!(kept, resp);
+    }
+
+    #[test]
+    fn a_tool_result_carries_the_call_it_answers() {
+        let req = json!({"messages": [
+            {"role": "user", "content": "digest #support"},
+            {"role": "assistant", "content": null, "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "read_channel", "arguments": "{\"channel\": \"support\"}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "3 messages"},
+            {"role": "tool", "tool_call_id": "c9", "content": "orphan"}
+        ]});
+        let results: Vec<Observed> = observe_request(&req)
+            .into_iter()
+            .filter(|o| o.kind == ObservationKind::ToolResult)
+            .collect();
+        let call = results[0].call.as_ref().expect("linked by tool_call_id");
+        assert_eq!(call.name, "read_channel");
+        assert_eq!(call.arguments, json!({"channel": "support"}));
+        assert!(results[1].call.is_none(), "no call has that id");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use aarmor_core::{ObservationKind, Protocol};
+use aarmor_core::{ObservationKind, Protocol, ToolCall};
 use serde_json::{json, Value};
 
 use crate::draft::ActionDraft;
@@ -19,6 +19,22 @@ use crate::llm::{
 use crate::meta::MetaTool;
 use crate::sse::SseEvent;
 use crate::Observed;
+
+/// The `function_call` items of the input, by `call_id` (`function_call_output` items name
+/// them).
+fn function_calls_by_id(items: &[Value]) -> HashMap<&str, ToolCall> {
+    let mut out = HashMap::new();
+    for item in items
+        .iter()
+        .filter(|i| i.get("type").and_then(Value::as_str) == Some("function_call"))
+    {
+        if let Some(id) = item.get("call_id").and_then(Value::as_str) {
+            let name = item.get("name").and_then(Value::as_str).unwrap_or("");
+            out.insert(id, crate::recorded_call(name, item.get("arguments")));
+        }
+    }
+    out
+}
 
 /// Observations in a request body.
 pub fn observe_request(body: &Value) -> Vec<Observed> {
@@ -35,6 +51,7 @@ pub fn observe_request(body: &Value) -> Vec<Observed> {
             Value::String(s.clone()),
         )),
         Some(Value::Array(items)) => {
+            let calls = function_calls_by_id(items);
             for item in items {
                 let kind = match (
                     item.get("type").and_then(Value::as_str),
@@ -42,7 +59,12 @@ pub fn observe_request(body: &Value) -> Vec<Observed> {
                 ) {
                     (Some("function_call_output"), _) => {
                         let output = item.get("output").cloned().unwrap_or(Value::Null);
-                        out.push(Observed::new(ObservationKind::ToolResult, output));
+                        let call = item
+                            .get("call_id")
+                            .and_then(Value::as_str)
+                            .and_then(|id| calls.get(id))
+                            .cloned();
+                        out.push(Observed::tool_result(output, call));
                         continue;
                     }
                     (_, Some("system")) | (_, Some("developer")) => ObservationKind::SystemPrompt,
