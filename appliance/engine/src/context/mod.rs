@@ -749,7 +749,10 @@ impl ContextStore {
         enforced: bool,
     ) {
         self.with_session(session, agent, |app| {
-            let steered = app.state.steers_params(&action.parameters);
+            // Only an executed MCP, REST or SQL action's result comes back tied to the action
+            // (`ActionResult`); an LLM tool call's result comes back as a tool message that
+            // names its call, and is judged from that call's arguments.
+            let steered = !action.protocol.is_llm() && app.state.steers_params(&action.parameters);
             app.state.add_action(PriorAction {
                 action_id: action.action_id.0.clone(),
                 tool: action.tool.clone(),

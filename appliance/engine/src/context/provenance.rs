@@ -193,13 +193,14 @@ fn from_steered_output(whole: &str, state: &SessionState) -> bool {
         return false;
     }
     let run = |w: &[&str]| format!(" {} ", w.join(" "));
-    // What the user wrote and other tool outputs said, as word lines: built only once a run
-    // matched a steered output (rare), since building them reads the whole session's text.
-    let elsewhere = std::cell::OnceCell::new();
+    // What other tool outputs said, as a word line: built only once a run matched a steered
+    // output (rare), since building it reads all their text.
+    let tool_words = std::cell::OnceCell::new();
     let not_elsewhere = |r: &str| {
-        let (user, tools): &(String, String) =
-            elsewhere.get_or_init(|| (words_line(&state.user_text), words_line(&state.tool_text)));
-        !user.contains(r) && !tools.contains(r)
+        !state.user_words.contains(r)
+            && !tool_words
+                .get_or_init(|| words_line(&state.tool_text))
+                .contains(r)
     };
     if words.len() >= 2 || identifier_like(whole) {
         let r = run(&words);
@@ -214,6 +215,17 @@ fn from_steered_output(whole: &str, state: &SessionState) -> bool {
         let r = run(w);
         state.steered_words.contains(&r) && not_elsewhere(&r)
     })
+}
+
+/// What a parameter value names: a URL's path segments and query values (`/canvases/Roadmap%20
+/// (private)` names `Roadmap (private)`), else the value itself.
+pub(super) fn names_in(value: &str) -> Vec<String> {
+    let segments = url_path_segments(value);
+    if segments.is_empty() {
+        vec![value.to_string()]
+    } else {
+        segments
+    }
 }
 
 /// The segments of a URL's path and its query values, percent-decoded (at most 12).

@@ -67,18 +67,37 @@ pub fn rounded(x: f32) -> f64 {
     (f64::from(x) * 10_000.0).round() / 10_000.0
 }
 
-/// Appends `text` to `buf` (lower-cased) while it stays under `cap` bytes.
-fn append_bounded(buf: &mut String, text: &str, cap: usize) {
-    if buf.len() >= cap {
-        return;
+/// Appends `text` to `buf` (lower-cased) while it stays under `cap` bytes; returns where the
+/// appended part starts.
+fn append_bounded(buf: &mut String, text: &str, cap: usize) -> usize {
+    let start = buf.len();
+    if start >= cap {
+        return start;
     }
-    let room = cap - buf.len();
+    let room = cap - start;
     let mut end = text.len().min(room);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
     buf.push_str(&text[..end].to_lowercase());
     buf.push('\n');
+    start
+}
+
+/// `append_bounded`, and the words of what was appended added to `words`, the word line of
+/// `buf` (`provenance::words_line`), kept as the text grows so that a decision never re-reads a
+/// whole session text to find its words.
+///
+/// Invariant: `words == provenance::words_line(buf)` for a pair only ever appended through
+/// here. Every append ends `buf` with a line break, so no word spans two appends.
+fn append_with_words(buf: &mut String, words: &mut String, text: &str, cap: usize) {
+    let start = append_bounded(buf, text, cap);
+    let added = super::provenance::words_line(&buf[start..]);
+    if words.is_empty() {
+        words.push_str(&added);
+    } else {
+        words.push_str(&added[1..]);
+    }
 }
 
 pub struct SessionState {
@@ -98,6 +117,10 @@ pub struct SessionState {
     pub tools_declared: u64,
     pub tool_results: u64,
     pub user_text: String,
+    /// The words of `user_text`, `system_text` and `instruction_text` (`append_with_words`).
+    pub user_words: String,
+    pub system_words: String,
+    pub instruction_words: String,
     /// The system prompt(s), lower-cased: written by whoever deployed the agent, like the user's
     /// words (an API's base URL, a team's channel).
     pub system_text: String,
@@ -164,6 +187,9 @@ impl SessionState {
             tools_declared: 0,
             tool_results: 0,
             user_text: String::new(),
+            user_words: String::new(),
+            system_words: String::new(),
+            instruction_words: String::new(),
             system_text: String::new(),
             system_entities: HashSet::new(),
             tool_text: String::new(),
@@ -216,14 +242,19 @@ impl SessionState {
         }
         self.last_user_message = Some(text.to_string());
         self.user_messages += 1;
-        append_bounded(&mut self.user_text, text, max_text);
+        append_with_words(&mut self.user_text, &mut self.user_words, text, max_text);
         let found = extract(text);
         self.add_entities(&found, Source::User);
         found
     }
 
     pub fn add_system_prompt(&mut self, text: &str, max_text: usize) {
-        append_bounded(&mut self.system_text, text, max_text);
+        append_with_words(
+            &mut self.system_text,
+            &mut self.system_words,
+            text,
+            max_text,
+        );
         self.system_entities.extend(extract(text));
     }
 
@@ -260,7 +291,12 @@ impl SessionState {
                 excerpt: i.excerpt,
                 entities: extract(&i.original),
             };
-            append_bounded(&mut self.instruction_text, &i.text, max_text);
+            append_with_words(
+                &mut self.instruction_text,
+                &mut self.instruction_words,
+                &i.text,
+                max_text,
+            );
             self.add_instruction(note.clone(), None);
             notes.push(note);
         }
@@ -274,11 +310,12 @@ impl SessionState {
     /// Remembers what a steered call returned (also when restoring from the log).
     pub fn add_steered_output(&mut self, text: &str, found: &[Entity], max_text: usize) {
         self.steered_outputs += 1;
-        append_bounded(&mut self.steered_text, text, max_text);
-        let words = super::provenance::words_line(text);
-        if self.steered_words.len() + words.len() <= max_text {
-            self.steered_words.push_str(&words);
-        }
+        append_with_words(
+            &mut self.steered_text,
+            &mut self.steered_words,
+            text,
+            max_text,
+        );
         self.steered_entities.extend(found.iter().cloned());
     }
 
@@ -312,35 +349,21 @@ impl SessionState {
     }
 
     fn names_only_an_instruction_used(&self, params: &Map<String, Value>) -> bool {
-        let instruction = super::provenance::words_line(&self.instruction_text);
-        let user = super::provenance::words_line(&self.user_text);
-        let system = super::provenance::words_line(&self.system_text);
         let names = params
             .values()
             .take(64)
             .filter_map(Value::as_str)
-            .flat_map(|v| {
-                // A URL names things in its path (`/canvases/Roadmap%20(private)`): each segment.
-                let segments = super::provenance::url_path_segments(v);
-                if segments.is_empty() {
-                    vec![v.to_string()]
-                } else {
-                    segments
-                }
-            });
-        names.into_iter().any(|v| {
-            let words: Vec<String> = super::provenance::words_line(&v)
-                .split(' ')
-                .filter(|w| !w.is_empty())
-                .map(|w| format!(" {w} "))
-                .collect();
+            .flat_map(super::provenance::names_in);
+        names.into_iter().any(|name| {
+            let line = super::provenance::words_line(&name);
+            let words: Vec<String> = line.split_whitespace().map(|w| format!(" {w} ")).collect();
             !words.is_empty()
                 && words.len() <= 8
                 && words.iter().any(|w| w.len() >= 6)
-                && words.iter().all(|w| instruction.contains(w.as_str()))
-                && !words.iter().all(|w| user.contains(w.as_str()))
+                && words.iter().all(|w| self.instruction_words.contains(w.as_str()))
+                && !words.iter().all(|w| self.user_words.contains(w.as_str()))
                 // The deployment's own names (an endpoint the system prompt lists).
-                && !system.contains(&format!(" {} ", words.iter().map(|w| w.trim()).collect::<Vec<_>>().join(" ")))
+                && !self.system_words.contains(&line)
         })
     }
 
@@ -372,9 +395,6 @@ impl SessionState {
         if self.instruction_text.is_empty() {
             return Vec::new();
         }
-        let instruction = super::provenance::words_line(&self.instruction_text);
-        let user = super::provenance::words_line(&self.user_text);
-        let system = super::provenance::words_line(&self.system_text);
         // A name or an id, not a plain word (`DELETE`, `archive`): a digit or a separator
         // inside, or several words.
         let named = |text: &str| {
@@ -385,21 +405,17 @@ impl SessionState {
                 || line.trim().contains(' ');
             identifier
                 && line.trim().chars().count() >= 3
-                && instruction.contains(&line)
-                && !user.contains(&line)
-                && !system.contains(&line)
+                && self.instruction_words.contains(&line)
+                && !self.user_words.contains(&line)
+                && !self.system_words.contains(&line)
         };
         let mut out = Vec::new();
         for (key, value) in params.iter().take(64) {
             let mut values: Vec<String> = match value {
-                Value::String(s) => {
-                    let segments = super::provenance::url_path_segments(s);
-                    if segments.is_empty() {
-                        vec![s.to_lowercase()]
-                    } else {
-                        segments.into_iter().map(|seg| seg.to_lowercase()).collect()
-                    }
-                }
+                Value::String(s) => super::provenance::names_in(s)
+                    .into_iter()
+                    .map(|name| name.to_lowercase())
+                    .collect(),
                 Value::Number(n) => vec![n.to_string()],
                 Value::Array(items) => items
                     .iter()
@@ -449,7 +465,12 @@ impl SessionState {
     /// text it was logged with).
     pub fn add_instruction(&mut self, note: InstructionNote, text: Option<(&str, usize)>) {
         if let Some((t, max_text)) = text {
-            append_bounded(&mut self.instruction_text, t, max_text);
+            append_with_words(
+                &mut self.instruction_text,
+                &mut self.instruction_words,
+                t,
+                max_text,
+            );
         }
         self.instruction_entities
             .extend(note.entities.iter().cloned());
@@ -672,5 +693,30 @@ impl SessionState {
             json!(self.started.elapsed().as_secs_f64().round() as u64),
         );
         Value::Object(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_lines_kept_as_texts_grow_match_the_whole_text() {
+        let mut text = String::new();
+        let mut words = String::new();
+        for (part, cap) in [
+            ("Give #exec a digest", 64),
+            ("of #Support-Escalations, ΣΟΦΊΑ's notes.", 64),
+            ("a line cut at the bound, mid-wörd", 90),
+            ("nothing fits any more", 90),
+        ] {
+            append_with_words(&mut text, &mut words, part, cap);
+            assert_eq!(
+                words,
+                super::super::provenance::words_line(&text),
+                "{text:?}"
+            );
+        }
+        assert!(text.len() <= 91);
     }
 }

@@ -663,13 +663,16 @@ fn an_executed_action_an_instruction_steered_returns_steered_output() {
             ),
         ],
     );
-    let mut add = action("act_add", "add_contact");
+    // Executed MCP calls: their results come back tied to the action.
+    let mut add = action("act_add", "messenger.add_contact");
+    add.protocol = Protocol::Mcp;
     add.parameters = json!({"user_name": "audit_bot"})
         .as_object()
         .unwrap()
         .clone();
     s.record_decision(&id, a, &add, "ALLOW", None, true);
-    let mut plain = action("act_read", "get_user_id");
+    let mut plain = action("act_read", "messenger.get_user_id");
+    plain.protocol = Protocol::Mcp;
     plain.parameters = json!({"user": "Wen"}).as_object().unwrap().clone();
     s.record_decision(&id, a, &plain, "ALLOW", None, true);
     let result = |action_id: &str, text: &str| Observation {
