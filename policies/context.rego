@@ -12,7 +12,8 @@
 #   (intent.value_from_steered_output); a send after sensitive reads to a destination nobody gave
 #   (context.sensitive_read_then_send).
 # - context_allow (STEP_UP, a human decides): a write whose tool only an instruction to the model
-#   names (intent.tool_from_instruction); a write whose destination a tool output carried only
+#   names (intent.tool_from_instruction); a write carrying a plain word or small count only such
+#   an instruction wrote (intent.plain_value_from_instruction); a write whose destination a tool output carried only
 #   inside free text (intent.destination_from_free_text); in a session that saw such an
 #   instruction, a write far from the request (intent.drift_on_write, off by default); a change to permissions, credentials or
 #   settings the user did not mention (intent.sensitive_change_not_asked); a write when the user
@@ -99,8 +100,27 @@ is_write if {
 is_send if {
 	not protocol_traffic
 	not is_read_tool
+	not filing_tool
 	some w in action_words
 	context_cfg.send_tool_keywords[w]
+}
+
+# A tool that files what it names away (`archive_message`, `label_email`, `move_message`): the
+# noun is a message, the action sends nothing (`context.filing_verbs`). Not when another word
+# of its name sends (`label_and_forward`; `context.send_nouns` are the things sent, not
+# sending), nor when it takes a destination, an address or a URL (`move_message(destination=
+# "imap://...")`, `tag_message(notify=...)`).
+filing_tool if {
+	context_cfg.filing_verbs[tool_leaf_words[0]]
+	count([w | some i, w in tool_leaf_words; i > 0; context_cfg.send_tool_keywords[w]; not context_cfg.send_nouns[w]]) == 0
+	not destination_param_named
+	not carries_an_address
+}
+
+carries_an_address if {
+	some [_, v] in setting_entries
+	is_string(v)
+	regex.match(`@|://`, v)
 }
 
 is_payment if {
@@ -226,6 +246,26 @@ decisions contains d if {
 	}
 }
 
+# Parameters with a plain word that tool outputs hold only inside instructions to the model
+# (`instruction_word`: the `Finance` folder, `public`), or a small count only such an
+# instruction wrote as one (`instruction_count`: a party of 12). Weaker than an identifier, so a
+# human decides.
+plain_instruction_params contains path if {
+	some path, origin in input.intent.provenance
+	origin in {"instruction_word", "instruction_count"}
+}
+
+decisions contains d if {
+	count(plain_instruction_params) > 0
+	is_write
+	not deletion_the_instruction_did_not_ask_for
+	d := {
+		"decision": "step_up", "class": "context_allow", "priority": 645, "rule": "intent.plain_value_from_instruction",
+		"reason": sprintf("%s: a word or count only a tool output's instruction to the model (%q) wrote, not the user nor ordinary data", [concat(", ", sort([p | some p in plain_instruction_params])), first_instruction]),
+		"approvers": intent_cfg.approvers, "timeout": intent_cfg.timeout_s,
+	}
+}
+
 user_params contains path if {
 	some path, origin in input.intent.provenance
 	origin == "user"
@@ -272,11 +312,150 @@ sensitive_change_words contains w if {
 	intent_cfg.sensitive_change_keywords[w]
 }
 
+# A generic settings tool (`update_settings(setting, value)`, `PATCH /settings`) is as sensitive
+# as the setting it changes. It is harmless only when every word naming the setting — in its
+# parameters' keys, in a setting-name value, in the tool's name, in a generic HTTP tool's URL
+# after `settings` — is a presentation subject (`intent.harmless_setting_subjects`: statements,
+# language, theme, time zone) or a qualifier next to one (`intent.harmless_setting_qualifiers`:
+# format, delivery, mode), and every value is a switch (`intent.harmless_setting_values`), or a
+# language, a time zone or a date format where the setting is one. Anything else (a security
+# switch, a limit, a contact, a camelCase key the lists do not know, a number, an address, a
+# setting nested deeper than two levels) still waits for a human. The generic words are
+# `intent.generic_change_keywords`.
+only_generic_change_words if {
+	count([w | some w in sensitive_change_words; not intent_cfg.generic_change_keywords[w]]) == 0
+}
+
+# The (name, value) pairs of the action's parameters and of objects inside them (a generic HTTP
+# tool's `body`).
+setting_entries contains [k, v] if {
+	some k, v in input.action.parameters
+	not k in {"url", "method", "headers"}
+}
+
+setting_entries contains [k2, v2] if {
+	some k, v in input.action.parameters
+	not k in {"url", "method", "headers"}
+	is_object(v)
+	some k2, v2 in v
+}
+
+# Keys that hold a setting's name (`{"setting": "paperless_statements", "value": "on"}`) or
+# only wrap the settings.
+setting_name_keys := {"setting", "settings", "name", "key", "preference", "preferences", "option"}
+
+setting_wrapper_keys := {"body", "query", "value", "values", "enabled", "config", "configuration"}
+
+# The words that name the setting changed.
+setting_words contains w if {
+	some [k, _] in setting_entries
+	not k in setting_name_keys
+	not k in setting_wrapper_keys
+	some w in words_of(k)
+}
+
+setting_words contains w if {
+	some [k, v] in setting_entries
+	k in setting_name_keys
+	is_string(v)
+	some w in words_of(v)
+}
+
+setting_words contains w if {
+	not is_string(input.action.parameters.url)
+	some w in tool_leaf_words
+	not intent_cfg.generic_change_keywords[w]
+	not intent_cfg.change_tool_verbs[w]
+}
+
+setting_words contains w if {
+	some i, g in url_words
+	intent_cfg.generic_change_keywords[g]
+	some j, w in url_words
+	j > i
+}
+
+setting_subjects contains w if {
+	some w in setting_words
+	intent_cfg.harmless_setting_subjects[w]
+}
+
+names_only_harmless_settings if {
+	count(setting_subjects) > 0
+	count([w | some w in setting_words; not intent_cfg.harmless_setting_subjects[w]; not intent_cfg.harmless_setting_qualifiers[w]]) == 0
+}
+
+harmless_setting_value(v) if is_boolean(v)
+
+harmless_setting_value(v) if {
+	is_string(v)
+	intent_cfg.harmless_setting_values[lower(trim_space(v))]
+}
+
+# A language (`German`, `de`, `pt-BR`) where the setting is one.
+harmless_setting_value(v) if {
+	is_string(v)
+	setting_subjects & {"language", "locale"} != set()
+	regex.match(`^[a-z]{2,20}([-_][a-z]{2,4})?$`, lower(trim_space(v)))
+}
+
+# A time zone (`Europe/Berlin`, `UTC`) where the setting is one.
+harmless_setting_value(v) if {
+	is_string(v)
+	setting_subjects & {"timezone", "zone"} != set()
+	regex.match(`^[a-z]+(/[a-z_+-]+){0,2}$`, lower(trim_space(v)))
+}
+
+# A date format (`DD/MM/YYYY`) where the setting is one.
+harmless_setting_value(v) if {
+	is_string(v)
+	"date" in setting_words
+	regex.match(`^[dmy]{1,4}([/. -][dmy]{1,4}){1,2}$`, lower(trim_space(v)))
+}
+
+harmless_setting_entry(k, v) if {
+	k in setting_name_keys
+	is_string(v)
+}
+
+harmless_setting_entry(k, v) if {
+	not k in setting_name_keys
+	is_object(v)
+}
+
+harmless_setting_entry(k, v) if {
+	not k in setting_name_keys
+	harmless_setting_value(v)
+}
+
+# An object inside the body holds scalars only (deeper settings are not read).
+nested_beyond_read if {
+	some [_, v] in setting_entries
+	is_object(v)
+	some _, inner in v
+	not is_string(inner)
+	not is_number(inner)
+	not is_boolean(inner)
+}
+
+nested_beyond_read if {
+	some [_, v] in setting_entries
+	is_array(v)
+}
+
+harmless_setting_change if {
+	only_generic_change_words
+	not nested_beyond_read
+	names_only_harmless_settings
+	count([entry | some entry in setting_entries; not harmless_setting_entry(entry[0], entry[1])]) == 0
+}
+
 decisions contains d if {
 	count(sensitive_change_words) > 0
 	is_write
 	input.context.original_request
 	not is_destructive
+	not harmless_setting_change
 	every w in sensitive_change_words {
 		not request_mentions_change(w)
 	}

@@ -696,6 +696,12 @@ impl ContextStore {
                             .take(MAX_ENTRY_ENTITIES)
                             .cloned()
                             .collect();
+                        let fields: Vec<_> = found
+                            .iter()
+                            .filter(|e| app.state.is_field(e))
+                            .take(MAX_ENTRY_ENTITIES)
+                            .cloned()
+                            .collect();
                         app.state.add_classification(&c);
                         self.agent_reads.record(agent, &c, &found);
                         if let Some(id) = &o.action_id {
@@ -714,6 +720,7 @@ impl ContextStore {
                                 "entities": found.iter().take(MAX_ENTRY_ENTITIES).collect::<Vec<_>>(),
                                 "instructions": instructions,
                                 "free_text_entities": free_text,
+                                "field_entities": fields,
                                 "record_ids": records.read,
                                 "instruction_record_ids": records.carriers,
                                 "record_addresses": records_json(records.addresses.iter().map(|(id, found)| (id, found))),
@@ -859,9 +866,11 @@ fn fold(state: &mut SessionState, why: &str) -> Vec<LogOp> {
         "unclassified_reads": state.unclassified_reads,
         "entities": state.entities.iter().take(MAX_ENTRY_ENTITIES).map(|(e, s)| json!({"kind": e.kind, "value": e.value, "source": s})).collect::<Vec<_>>(),
         // What makes a steered session steered survives the fold: the instructions flagged,
-        // the values only free text carried, and the records that carried an instruction.
+        // the values only free text carried (and those that were fields), and the records
+        // that carried an instruction.
         "instructions": state.instructions,
         "free_text_entities": state.free_text_entities(MAX_ENTRY_ENTITIES),
+        "field_entities": state.field_entity_list(MAX_ENTRY_ENTITIES),
         "record_ids": state.record_ids.iter().take(MAX_SUMMARY_RECORD_IDS).collect::<Vec<_>>(),
         "instruction_record_ids": state.carrier_ids.iter().take(MAX_SUMMARY_RECORD_IDS).collect::<Vec<_>>(),
         "record_addresses": records_json(state.record_addresses.iter().take(MAX_SUMMARY_RECORD_IDS)),
@@ -1035,7 +1044,10 @@ fn names_json<'a>(names: impl IntoIterator<Item = (&'a String, &'a Vec<String>)>
 /// only free text carried, the record ids (and those that carried an instruction), and the
 /// instructions flagged.
 fn restore_steering(state: &mut SessionState, d: &Value, max_text: usize) {
-    state.add_field_entities(Vec::new(), logged_entities(&d["free_text_entities"]));
+    state.add_field_entities(
+        logged_entities(&d["field_entities"]),
+        logged_entities(&d["free_text_entities"]),
+    );
     let ids = |v: &Value| -> Vec<String> {
         v.as_array()
             .map(|a| {

@@ -126,6 +126,8 @@ pub struct SessionState {
     pub system_text: String,
     system_entities: HashSet<Entity>,
     pub tool_text: String,
+    /// `tool_text` as a word line (`provenance::words_line`), kept as it grows.
+    pub tool_words: String,
     /// Parts of tool outputs addressed to the model (lower-cased), bounded like `tool_text`.
     pub instruction_text: String,
     /// Entities named in those parts.
@@ -193,6 +195,7 @@ impl SessionState {
             system_text: String::new(),
             system_entities: HashSet::new(),
             tool_text: String::new(),
+            tool_words: String::new(),
             instruction_text: String::new(),
             instruction_entities: HashSet::new(),
             instructions: Vec::new(),
@@ -278,7 +281,7 @@ impl SessionState {
         if steered {
             self.add_steered_output(text, &found, max_text);
         } else {
-            append_bounded(&mut self.tool_text, text, max_text);
+            append_with_words(&mut self.tool_text, &mut self.tool_words, text, max_text);
         }
         self.add_entities(&found, Source::ToolOutput);
         let parsed = super::fields::json_output(text);
@@ -482,20 +485,35 @@ impl SessionState {
     /// Records which tool-output entities were fields and which free text (also when
     /// restoring from the log).
     pub fn add_field_entities(&mut self, fields: Vec<Entity>, prose: Vec<Entity>) {
+        // Invariant: an entity seen as a field anywhere (in this output or an earlier one) is
+        // never in `prose_entities`, whichever order the output listed it in.
         for e in &fields {
             self.prose_entities.remove(e);
         }
+        self.field_entities.extend(fields);
         for e in prose {
             if !self.field_entities.contains(&e) {
                 self.prose_entities.insert(e);
             }
         }
-        self.field_entities.extend(fields);
     }
 
     /// Seen in tool outputs only inside free text, never as a field of its own.
     pub fn only_in_free_text(&self, e: &Entity) -> bool {
         self.prose_entities.contains(e)
+    }
+
+    /// Seen in a tool output as a field of its own.
+    pub fn is_field(&self, e: &Entity) -> bool {
+        self.field_entities.contains(e)
+    }
+
+    /// The entities seen as fields (for a summary entry; at most `limit`).
+    pub fn field_entity_list(&self, limit: usize) -> Vec<Entity> {
+        let mut out: Vec<Entity> = self.field_entities.iter().cloned().collect();
+        out.sort_by(|a, b| a.value.cmp(&b.value));
+        out.truncate(limit);
+        out
     }
 
     /// The entities seen only in free text (for a summary entry; at most `limit`).
@@ -718,5 +736,23 @@ mod tests {
             );
         }
         assert!(text.len() <= 91);
+    }
+
+    #[test]
+    fn an_address_that_is_a_field_is_not_free_text_whatever_the_key_order() {
+        // `body` sorts before `from`: the prose mention is split out before the field.
+        let mut state = SessionState::new("s", "a", String::new(), "");
+        let mail = r#"{"from": "Tomas Castellot <tomas.c@audit.example>",
+            "body": "Please share documents with me at tomas.c@audit.example."}"#;
+        state.add_tool_output(mail, 4096, false);
+        let address = extract("tomas.c@audit.example").remove(0);
+        assert!(!state.only_in_free_text(&address));
+        let mut state = SessionState::new("s", "a", String::new(), "");
+        state.add_tool_output(
+            r#"{"body": "Write to tomas.c@audit.example from now on."}"#,
+            4096,
+            false,
+        );
+        assert!(state.only_in_free_text(&address));
     }
 }
