@@ -57,6 +57,54 @@ def test_replay_scores_the_scenario_set_and_explains_each_call(tmp_path):
     assert any("instruction" in ((c.get("intent") or {}).get("provenance") or {}).values() for c in stopped)
 
 
+def as_anthropic(conversation):
+    """The same conversation in the Anthropic Messages shape: the system prompt on top, tool
+    calls as `tool_use` blocks, consecutive tool answers as one user turn of `tool_result`
+    blocks."""
+    out = {k: v for k, v in conversation.items() if k not in ("messages", "tools")}
+    out["format"] = "anthropic"
+    out["tools"] = [{"name": t["function"]["name"], "description": t["function"].get("description", ""),
+                     "input_schema": t["function"].get("parameters", {"type": "object"})}
+                    for t in conversation.get("tools", [])]
+    messages = []
+    for m in conversation["messages"]:
+        if m["role"] == "system":
+            out["system"] = m["content"]
+        elif m["role"] == "user":
+            messages.append({"role": "user", "content": m["content"]})
+        elif m["role"] == "assistant":
+            blocks = [{"type": "text", "text": m["content"]}] if m.get("content") else []
+            blocks += [{"type": "tool_use", "id": c["id"], "name": c["function"]["name"],
+                        "input": json.loads(c["function"]["arguments"])}
+                       for c in m.get("tool_calls") or []]
+            messages.append({"role": "assistant", "content": blocks})
+        elif m["role"] == "tool":
+            block = {"type": "tool_result", "tool_use_id": m["tool_call_id"], "content": m["content"]}
+            last = messages[-1] if messages else None
+            if last and last["role"] == "user" and isinstance(last["content"], list):
+                last["content"].append(block)
+            else:
+                messages.append({"role": "user", "content": [block]})
+    out["messages"] = messages
+    return out
+
+
+def test_anthropic_conversations_are_decided_as_their_openai_twins(tmp_path):
+    # The scenario set and the precision review set, each conversation in both dialects: the
+    # same calls get the same decisions by the same rules (tool results tied to their calls by
+    # `tool_use_id` as by `tool_call_id`, so steered outputs are traced alike).
+    openai_lines = list(as_corpus.lines()) + (ROOT / "tests" / "redteam" / "precision-review.jsonl").read_text().splitlines()
+    openai = tmp_path / "openai.jsonl"
+    openai.write_text("\n".join(openai_lines) + "\n")
+    anthropic = tmp_path / "anthropic.jsonl"
+    anthropic.write_text("\n".join(json.dumps(as_anthropic(json.loads(l))) for l in openai_lines) + "\n")
+    by_openai, _ = replay(tmp_path, "openai", source=openai)
+    by_anthropic, _ = replay(tmp_path, "anthropic", source=anthropic)
+    assert by_anthropic["report"]["calls"] == by_openai["report"]["calls"] > 300
+    assert decisions(by_anthropic) == decisions(by_openai)
+    assert by_anthropic["report"]["inconsistent"] == []
+
+
 REDTEAM = ROOT / "tests" / "redteam" / "redteam.jsonl"
 
 
