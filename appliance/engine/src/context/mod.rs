@@ -22,8 +22,10 @@ pub mod instructions;
 pub mod log;
 pub mod provenance;
 pub mod records;
+mod signals;
 pub mod state;
 pub mod tool_words;
+pub mod words;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 
 use super::entities::extract;
 use super::state::{SessionState, Source};
+use super::words::{url_path_segments, words_line};
 
 /// Parameters examined per action, and array items per parameter.
 const MAX_PARAMS: usize = 64;
@@ -231,22 +232,6 @@ fn only_inside_instructions(whole: &str, state: &SessionState) -> bool {
     in_instructions > 0 && count(&state.tool_words) <= in_instructions
 }
 
-/// The words of a text, lower-cased, each followed by one space and the first preceded by one:
-/// ` a b c `. A run of words is looked up as ` a b `, so it matches whole words only; two lines
-/// appended together never form a run across their seam (two spaces).
-pub(super) fn words_line(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push(' ');
-    for w in text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-    {
-        out.extend(w.chars().flat_map(char::to_lowercase));
-        out.push(' ');
-    }
-    out
-}
-
 /// A value (lower-cased) that a steered output carries and nothing else the session saw: the
 /// whole value as a run of words (an identifier: two words or more, or one with a digit or
 /// `@_/`), or a run of [`RUN_WORDS`] of its words.
@@ -277,41 +262,6 @@ fn from_steered_output(whole: &str, state: &SessionState) -> bool {
         let r = run(w);
         state.steered_words.contains(&r) && not_elsewhere(&r)
     })
-}
-
-/// What a parameter value names: a URL's path segments and query values (`/canvases/Roadmap%20
-/// (private)` names `Roadmap (private)`), else the value itself.
-pub(super) fn names_in(value: &str) -> Vec<String> {
-    let segments = url_path_segments(value);
-    if segments.is_empty() {
-        vec![value.to_string()]
-    } else {
-        segments
-    }
-}
-
-/// The segments of a URL's path and its query values, percent-decoded (at most 12).
-pub(super) fn url_path_segments(value: &str) -> Vec<String> {
-    let v = value.trim();
-    let Some(rest) = v
-        .strip_prefix("https://")
-        .or_else(|| v.strip_prefix("http://"))
-    else {
-        return Vec::new();
-    };
-    let Some((_, path)) = rest.split_once('/') else {
-        return Vec::new();
-    };
-    path.split(['/', '?', '&', '=', '#'])
-        .map(|seg| {
-            percent_encoding::percent_decode_str(seg)
-                .decode_utf8_lossy()
-                .trim_start_matches('#')
-                .to_string()
-        })
-        .filter(|seg| !seg.is_empty())
-        .take(12)
-        .collect()
 }
 
 /// A JSON number's origin: integers as `number_origin`, amounts with decimals (`2299.75`) the

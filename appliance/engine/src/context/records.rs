@@ -197,7 +197,7 @@ fn collect_values(params: &Map<String, Value>, out: &mut Vec<String>, depth: usi
         match v {
             Value::String(s) if s.starts_with("http://") || s.starts_with("https://") => {
                 out.extend(
-                    super::provenance::url_path_segments(s)
+                    super::words::url_path_segments(s)
                         .into_iter()
                         .map(|seg| seg.to_lowercase()),
                 );

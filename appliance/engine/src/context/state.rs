@@ -85,14 +85,14 @@ fn append_bounded(buf: &mut String, text: &str, cap: usize) -> usize {
 }
 
 /// `append_bounded`, and the words of what was appended added to `words`, the word line of
-/// `buf` (`provenance::words_line`), kept as the text grows so that a decision never re-reads a
+/// `buf` (`words::words_line`), kept as the text grows so that a decision never re-reads a
 /// whole session text to find its words.
 ///
-/// Invariant: `words == provenance::words_line(buf)` for a pair only ever appended through
+/// Invariant: `words == words::words_line(buf)` for a pair only ever appended through
 /// here. Every append ends `buf` with a line break, so no word spans two appends.
 fn append_with_words(buf: &mut String, words: &mut String, text: &str, cap: usize) {
     let start = append_bounded(buf, text, cap);
-    let added = super::provenance::words_line(&buf[start..]);
+    let added = super::words::words_line(&buf[start..]);
     if words.is_empty() {
         words.push_str(&added);
     } else {
@@ -126,7 +126,7 @@ pub struct SessionState {
     pub system_text: String,
     system_entities: HashSet<Entity>,
     pub tool_text: String,
-    /// `tool_text` as a word line (`provenance::words_line`), kept as it grows.
+    /// `tool_text` as a word line (`words::words_line`), kept as it grows.
     pub tool_words: String,
     /// Parts of tool outputs addressed to the model (lower-cased), bounded like `tool_text`.
     pub instruction_text: String,
@@ -322,54 +322,6 @@ impl SessionState {
         self.steered_entities.extend(found.iter().cloned());
     }
 
-    /// Whether a call with these arguments is steered: one of them came from an instruction
-    /// to the model, or from what an earlier steered call returned. Costs nothing in a session
-    /// that saw neither.
-    pub fn steers(&self, arguments: &Value) -> bool {
-        match arguments {
-            Value::Object(params) => self.steers_params(params),
-            Value::String(text) => {
-                let mut one = Map::new();
-                one.insert("input".into(), Value::String(text.clone()));
-                self.steers_params(&one)
-            }
-            _ => false,
-        }
-    }
-
-    /// `steers`, for an action's parameters: one traced to an instruction or a steered output
-    /// (`provenance`), or a name whose words an instruction used and the user did not all use
-    /// (the `'Finance' folder` an injection pointed to, asked for as `Finance`), unless the
-    /// system prompt uses it (the deployment's own endpoint names).
-    pub fn steers_params(&self, params: &Map<String, Value>) -> bool {
-        if self.instruction_text.is_empty() && self.steered_outputs == 0 {
-            return false;
-        }
-        let traced = super::provenance::provenance(params, self)
-            .values()
-            .any(|o| o == "instruction" || o == "steered_output");
-        traced || (!self.instruction_text.is_empty() && self.names_only_an_instruction_used(params))
-    }
-
-    fn names_only_an_instruction_used(&self, params: &Map<String, Value>) -> bool {
-        let names = params
-            .values()
-            .take(64)
-            .filter_map(Value::as_str)
-            .flat_map(super::provenance::names_in);
-        names.into_iter().any(|name| {
-            let line = super::provenance::words_line(&name);
-            let words: Vec<String> = line.split_whitespace().map(|w| format!(" {w} ")).collect();
-            !words.is_empty()
-                && words.len() <= 8
-                && words.iter().any(|w| w.len() >= 6)
-                && words.iter().all(|w| self.instruction_words.contains(w.as_str()))
-                && !words.iter().all(|w| self.user_words.contains(w.as_str()))
-                // The deployment's own names (an endpoint the system prompt lists).
-                && !self.system_words.contains(&line)
-        })
-    }
-
     /// Remembers the addresses of records (also when restoring from the log).
     pub fn add_record_addresses(&mut self, addresses: &[(String, Vec<Entity>)]) {
         for (id, found) in addresses {
@@ -388,58 +340,6 @@ impl SessionState {
                 self.record_names.insert(id.clone(), list.clone());
             }
         }
-    }
-
-    /// The parameters whose value, or the record that value identifies (by one of its names),
-    /// an instruction to the model names and neither the user nor the system prompt does
-    /// (`input.intent.named_by_instruction`): what an injection pointed at, whatever the agent then passed.
-    /// Empty, at no cost, in a session without such an instruction.
-    pub fn named_by_instruction(&self, params: &Map<String, Value>) -> Vec<String> {
-        if self.instruction_text.is_empty() {
-            return Vec::new();
-        }
-        // A name or an id, not a plain word (`DELETE`, `archive`): a digit or a separator
-        // inside, or several words.
-        let named = |text: &str| {
-            let line = super::provenance::words_line(text);
-            let identifier = text
-                .chars()
-                .any(|c| c.is_ascii_digit() || ".-_#@/".contains(c))
-                || line.trim().contains(' ');
-            identifier
-                && line.trim().chars().count() >= 3
-                && self.instruction_words.contains(&line)
-                && !self.user_words.contains(&line)
-                && !self.system_words.contains(&line)
-        };
-        let mut out = Vec::new();
-        for (key, value) in params.iter().take(64) {
-            let mut values: Vec<String> = match value {
-                Value::String(s) => super::provenance::names_in(s)
-                    .into_iter()
-                    .map(|name| name.to_lowercase())
-                    .collect(),
-                Value::Number(n) => vec![n.to_string()],
-                Value::Array(items) => items
-                    .iter()
-                    .take(32)
-                    .filter_map(super::records::id_text)
-                    .collect(),
-                _ => continue,
-            };
-            values.retain(|v| v.chars().count() <= 256);
-            let hit = values.iter().any(|v| {
-                named(v)
-                    || self
-                        .record_names
-                        .get(v.trim())
-                        .is_some_and(|names| names.iter().any(|n| named(n)))
-            });
-            if hit {
-                out.push(key.clone());
-            }
-        }
-        out
     }
 
     /// Whether an instruction to the model names one of a record's addresses.
@@ -568,44 +468,6 @@ impl SessionState {
         self.entity_index.contains(&(e.clone(), source))
     }
 
-    /// `input.intent` as far as it is known without the model: `provenance` of these parameters,
-    /// where the action's tool is named (`tool_words`, once a tool output addressed the model)
-    /// and the session's `drift_max` and `drift_ema` so far.
-    pub fn intent_json(&self, tool: &str, params: &Map<String, Value>) -> Map<String, Value> {
-        let mut intent = Map::new();
-        let provenance = super::provenance::provenance(params, self);
-        if !provenance.is_empty() {
-            intent.insert("provenance".into(), Value::Object(provenance));
-        }
-        if !self.instructions.is_empty() || !self.user_text.is_empty() {
-            let words = super::tool_words::of_action(tool, params);
-            let (in_request, in_instructions) =
-                super::tool_words::where_named(&words, &self.user_text, &self.instruction_text);
-            intent.insert(
-                "tool_words".into(),
-                json!({"words": words, "in_request": in_request, "in_instructions": in_instructions}),
-            );
-        }
-        if let Some(t) =
-            super::records::target_of(params, &self.record_ids, &self.carrier_ids, |id| {
-                self.record_named_by_instruction(id)
-            })
-        {
-            intent.insert("target_record".into(), json!(t.as_str()));
-        }
-        let named = self.named_by_instruction(params);
-        if !named.is_empty() {
-            intent.insert("named_by_instruction".into(), json!(named));
-        }
-        if let Some(m) = self.drift_max {
-            intent.insert("drift_max".into(), json!(rounded(m)));
-        }
-        if let Some(e) = self.drift_ema {
-            intent.insert("drift_ema".into(), json!(rounded(e)));
-        }
-        intent
-    }
-
     /// `input.context` with what the session's agent read in its other sessions merged in
     /// (data classes, labels and entities, marked `reads_from_other_sessions`).
     pub fn to_json_with(&self, agent_reads: Option<&super::agent_reads::Reads>) -> Value {
@@ -729,11 +591,7 @@ mod tests {
             ("nothing fits any more", 90),
         ] {
             append_with_words(&mut text, &mut words, part, cap);
-            assert_eq!(
-                words,
-                super::super::provenance::words_line(&text),
-                "{text:?}"
-            );
+            assert_eq!(words, super::super::words::words_line(&text), "{text:?}");
         }
         assert!(text.len() <= 91);
     }
