@@ -1,8 +1,8 @@
 //! Intent signals (AARM R3, R7): embedding drift between what the user asked and what the agent
 //! is doing, computed only when a rule needs it.
 //!
-//! The model itself lives behind [`Embedder`] (implemented by `aarmor-intent`, so this crate does
-//! not build the ONNX runtime). [`IntentService`] puts it on the hot path safely:
+//! The model itself lives behind [`Embedder`] (the cli's adapter implements it over
+//! `aarmor-intent`'s model, so this crate does not build the ONNX runtime). [`IntentService`] puts it on the hot path safely:
 //! - a bounded pool of `threads` blocking threads runs the model, never the async workers;
 //! - texts queued while the model is busy are embedded together, up to `max_batch`;
 //! - an LRU cache answers texts seen before without running the model;

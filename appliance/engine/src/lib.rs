@@ -1,8 +1,10 @@
 //! The mediation engine: the [`Mediator`] seam the data plane calls on every exchange, the
 //! [`ActionEngine`] that decides on canonical actions, and their implementations.
 //!
-//! The engine never sees sockets. The data plane guarantees that a mediator error or timeout
-//! refuses the exchange (fail closed); mediators only have to say what they decided.
+//! The engine never sees the data plane's sockets: it is handed requests and responses, not
+//! connections (its own outbound traffic — SIEM sinks, approval webhooks — it opens
+//! itself). The data plane guarantees that a mediator error or timeout refuses the exchange
+//! (fail closed); mediators only have to say what they decided.
 
 pub mod action_engine;
 pub mod allow_all;
