@@ -26,8 +26,23 @@ has_secret if {
 	regex.match(secret_patterns["password in a connection URL"], params_text)
 }
 
+# The user hands a secret to a secret store ("set PAYPROC_SECRET_KEY in the repo's CI secrets
+# to sk_test_..."): a tool call (LLM or MCP; a generic HTTP tool's URL is one of its
+# parameters) named for secrets, and every parameter traced to the user (or the system prompt)
+# — the secret, where it goes and under which name. A secret from a tool output, put where an
+# instruction or nobody said, or sent by a direct REST request (whose host is no parameter), is
+# still refused.
+secret_given_by_the_user_to_a_secret_store if {
+	not input.action.protocol in {"rest", "sql"}
+	some w in action_words
+	w in {"secret", "secrets", "vault"}
+	count(object.get(input.intent, "provenance", {})) > 0
+	count([o | some _, o in input.intent.provenance; not o in {"user", "system"}]) == 0
+}
+
 decisions contains d if {
 	has_secret
+	not secret_given_by_the_user_to_a_secret_store
 	some name, pattern in secret_patterns
 	regex.match(pattern, params_text)
 	d := {
