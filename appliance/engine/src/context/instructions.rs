@@ -506,8 +506,6 @@ const ADDRESS_BEFORE: &[&str] = &[
     "an den",
     "für den",
     "für die",
-    "for my",
-    "to my",
     "para el",
     "para o",
     "pour l'",
@@ -930,7 +928,9 @@ fn addresses_role(sentence: &str) -> bool {
                     .any(|w| w == "automated" || w == "autonomous");
             if ADDRESS_BEFORE.iter().any(|w| ends_with_word(before, w))
                 || (!person_role
-                    && ["for", "to"].iter().any(|w| ends_with_word(before, w))
+                    && ["for", "to", "for my", "to my"]
+                        .iter()
+                        .any(|w| ends_with_word(before, w))
                     && after.starts_with(':'))
                 || ((generic || !person_role)
                     && OBLIGATION_AFTER.iter().any(|w| after.starts_with(w)))
@@ -1099,6 +1099,8 @@ mod tests {
             "Please also find attached the signed contract.",
             "Sorry, I forgot to mention the parking is behind the building.",
             "Error 503: the service is unavailable. Please try again later.",
+            "Please send the signed copy to my assistant, Maria (maria@x.example).",
+            "I've copied my assistant on this thread; she handles my calendar.",
             "Rate limited (429). Wait 30 seconds and retry.",
             "Can you believe the AI hype? Would you read the article below.",
             "Voor de vergadering: agenda in de bijlage.",
