@@ -16,13 +16,8 @@ use aarmor_intent::EmbeddingModel;
 
 use crate::config::Config;
 
-/// A started engine.
-pub struct Engine {
-    pub engine: PolicyEngine,
-}
-
 /// The engine of `aarmor run`: [`build`], plus the policy watcher and the approvers.
-pub fn start(config: &Config) -> Result<Engine, String> {
+pub fn start(config: &Config) -> Result<PolicyEngine, String> {
     let engine = build(config)?;
     watch_policies(engine.clone(), config);
     let approval_token = config.approvals.resolve_token()?;
@@ -44,7 +39,7 @@ pub fn start(config: &Config) -> Result<Engine, String> {
         eprintln!("aarmor: no approver configured ([approvals] token or approvers): actions that need approval (STEP_UP) are denied");
     }
     engine.approvals().configure(directory, notifier);
-    Ok(Engine { engine })
+    Ok(engine)
 }
 
 /// The policy engine of a configuration: its policy bundle, receipt log, context store, identity
@@ -220,13 +215,16 @@ fn watch_policies(engine: PolicyEngine, config: &Config) {
 }
 
 /// What the admin listener serves for approvers: the approvals API, the console, receipts.
-pub fn approvals_for(engine: &Engine, config: &Config) -> Option<aarmor_proxy::AdminApprovals> {
-    let approvals = engine.engine.approvals();
+pub fn approvals_for(
+    engine: &PolicyEngine,
+    config: &Config,
+) -> Option<aarmor_proxy::AdminApprovals> {
+    let approvals = engine.approvals();
     approvals
         .answerable()
         .then(|| aarmor_proxy::AdminApprovals {
             approvals,
-            receipts: engine.engine.receipts_reader(),
+            receipts: engine.receipts_reader(),
             console_session_ttl: Duration::from_secs(config.approvals.console_session_ttl_s),
         })
 }

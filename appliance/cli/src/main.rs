@@ -445,7 +445,7 @@ fn run(mut config: Config) -> Result<(), String> {
         let approvals = engine_setup::approvals_for(&engine, &config);
         console = approvals.is_some();
         aarmor_proxy::Decider::Actions {
-            engine: Arc::new(engine.engine),
+            engine: Arc::new(engine),
             approvals,
         }
     } else {
