@@ -692,18 +692,16 @@ impl ContextStore {
                         };
                         let (found, instructions, records) =
                             app.state.add_tool_output(&text, max_text, steered);
-                        let free_text: Vec<_> = found
-                            .iter()
-                            .filter(|e| app.state.only_in_free_text(e))
-                            .take(MAX_ENTRY_ENTITIES)
-                            .cloned()
-                            .collect();
-                        let fields: Vec<_> = found
-                            .iter()
-                            .filter(|e| app.state.is_field(e))
-                            .take(MAX_ENTRY_ENTITIES)
-                            .cloned()
-                            .collect();
+                        let logged = |keep: &dyn Fn(&entities::Entity) -> bool| -> Vec<_> {
+                            found
+                                .iter()
+                                .filter(|e| keep(e))
+                                .take(MAX_ENTRY_ENTITIES)
+                                .cloned()
+                                .collect()
+                        };
+                        let free_text = logged(&|e| app.state.only_in_free_text(e));
+                        let fields = logged(&|e| app.state.is_field(e));
                         app.state.add_classification(&c);
                         self.agent_reads.record(agent, &c, &found);
                         if let Some(id) = &o.action_id {

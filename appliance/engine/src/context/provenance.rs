@@ -355,12 +355,17 @@ fn small_count_origin(n: u64, state: &SessionState) -> Option<Origin> {
     // A number of its own: not part of a longer number, a time (`20:00`), a date
     // (`2025-06-03`), a ratio (`4/5`) or a decimal (`4.5`, `1,000`); a JSON value (`"nights": 3,`)
     // or the end of a sentence (`for 3.`) is one.
+    let stands_before = |text: &str, at: usize| {
+        text[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_ascii_digit() && !".:/-".contains(c))
+    };
     let standalone = |text: &str, at: usize| {
-        let before = text[..at].chars().next_back();
         let mut rest = text[at + digits.len()..].chars();
         let after = rest.next();
         let after_next = rest.next();
-        before.is_none_or(|c| !c.is_ascii_digit() && !".:/-".contains(c))
+        stands_before(text, at)
             && match after {
                 None => true,
                 Some(c) if c.is_ascii_digit() || ":/-".contains(c) => false,
@@ -401,14 +406,11 @@ fn small_count_origin(n: u64, state: &SessionState) -> Option<Origin> {
                     .collect::<String>()
             })
             .unwrap_or_default();
-        let lead = text[..at].to_lowercase();
+        // `instruction_text` is lower-cased already.
+        let lead = &text[..at];
         let before_is_of = lead.ends_with(" of ") || lead.ends_with(" for ");
-        let hyphen_noun = rest.starts_with('-')
-            && is_count_noun(&noun_after)
-            && text[..at]
-                .chars()
-                .next_back()
-                .is_none_or(|c| !c.is_ascii_digit() && !".:/-".contains(c));
+        let hyphen_noun =
+            rest.starts_with('-') && is_count_noun(&noun_after) && stands_before(text, at);
         (standalone(text, at) || hyphen_noun) && (is_count_noun(&noun_after) || before_is_of)
     });
     // In words: `twelve people`.

@@ -100,6 +100,14 @@ fn append_with_words(buf: &mut String, words: &mut String, text: &str, cap: usiz
     }
 }
 
+/// The first `limit` entities of a set, ordered by value (a summary entry's stable list).
+fn first_by_value(set: &HashSet<Entity>, limit: usize) -> Vec<Entity> {
+    let mut out: Vec<Entity> = set.iter().cloned().collect();
+    out.sort_by(|a, b| a.value.cmp(&b.value));
+    out.truncate(limit);
+    out
+}
+
 pub struct SessionState {
     pub id: String,
     pub agent: String,
@@ -410,18 +418,12 @@ impl SessionState {
 
     /// The entities seen as fields (for a summary entry; at most `limit`).
     pub fn field_entity_list(&self, limit: usize) -> Vec<Entity> {
-        let mut out: Vec<Entity> = self.field_entities.iter().cloned().collect();
-        out.sort_by(|a, b| a.value.cmp(&b.value));
-        out.truncate(limit);
-        out
+        first_by_value(&self.field_entities, limit)
     }
 
     /// The entities seen only in free text (for a summary entry; at most `limit`).
     pub fn free_text_entities(&self, limit: usize) -> Vec<Entity> {
-        let mut out: Vec<Entity> = self.prose_entities.iter().cloned().collect();
-        out.sort_by(|a, b| a.value.cmp(&b.value));
-        out.truncate(limit);
-        out
+        first_by_value(&self.prose_entities, limit)
     }
 
     pub fn has_instruction_entity(&self, e: &Entity) -> bool {
