@@ -111,10 +111,19 @@ is_send if {
 # sending), nor when it takes a destination, an address or a URL (`move_message(destination=
 # "imap://...")`, `tag_message(notify=...)`).
 filing_tool if {
-	context_cfg.filing_verbs[tool_leaf_words[0]]
+	filing_verb_leads
 	count([w | some i, w in tool_leaf_words; i > 0; context_cfg.send_tool_keywords[w]; not context_cfg.send_nouns[w]]) == 0
 	not destination_param_named
 	not carries_an_address
+}
+
+# The tool's name starts with a filing verb (`label_email`), or with a generic verb before one
+# (`add_label`, `apply_tag`, `remove_star`).
+filing_verb_leads if context_cfg.filing_verbs[tool_leaf_words[0]]
+
+filing_verb_leads if {
+	tool_leaf_words[0] in {"add", "apply", "set", "remove", "clear"}
+	context_cfg.filing_verbs[tool_leaf_words[1]]
 }
 
 carries_an_address if {
@@ -152,6 +161,15 @@ destination_origins contains origin if {
 	context_cfg.destination_params[lower(parts[count(parts) - 1])]
 }
 
+# A parameter whose whole value is an e-mail address or a URL is a destination too, whatever
+# its name (`statement_email`, `changes.forward_address`, `callback`): where something goes.
+destination_origins contains origin if {
+	some path, origin in input.intent.provenance
+	value := object.get(input.action.parameters, split(path, "."), null)
+	is_string(value)
+	regex.match(`^\s*(mailto:)?[^\s@/]+@[^\s@/]+\.[A-Za-z]{2,}\s*$|^\s*(https?|wss?)://\S+\s*$`, value)
+}
+
 destination_from_user if {
 	count(destination_origins) > 0
 	every o in destination_origins {
@@ -169,7 +187,7 @@ destination_traced if destination_from_user
 destination_traced if {
 	count(destination_origins) > 0
 	every o in destination_origins {
-		o in {"user", "system", "tool_output", "tool_free_text"}
+		o in {"user", "system", "tool_output", "pointed_free_text", "tool_free_text"}
 	}
 }
 
@@ -344,7 +362,7 @@ setting_entries contains [k2, v2] if {
 # only wrap the settings.
 setting_name_keys := {"setting", "settings", "name", "key", "preference", "preferences", "option"}
 
-setting_wrapper_keys := {"body", "query", "value", "values", "enabled", "config", "configuration"}
+setting_wrapper_keys := {"body", "query", "value", "values", "enabled", "config", "configuration", "changes", "updates"}
 
 # The words that name the setting changed.
 setting_words contains w if {
@@ -530,14 +548,44 @@ decisions contains d if {
 # Where a destination came from free text of a tool output (a note, a review, a message body:
 # what anyone could have written), rather than from a field of its own (a payee's IBAN, a
 # sender's address) or the user.
+free_text_destination if "tool_free_text" in destination_origins
+
+# With `context.pointed_documents_give_destinations` (off in the default pack), the free text
+# of the output the user pointed at (`pointed_free_text`) gives the destination of the action
+# the user asked for (the share, the payment, the forward the request names); for an action the
+# request does not name (a forwarding rule, while the user asked for a reply), and when the
+# switch is off, it is free text like any other. Measured on a held-out set, trusting it passed
+# 6 more benign calls and 4 more attacks (a payroll note's "new" account, an incident channel
+# invite in an order note): the document the user names is also where an injection sits.
+free_text_destination if {
+	"pointed_free_text" in destination_origins
+	not context_cfg.pointed_documents_give_destinations
+}
+
+free_text_destination if {
+	"pointed_free_text" in destination_origins
+	not request_names_the_action
+}
+
+request_names_the_action if count(input.intent.tool_words.in_request) > 0
+
+# A change to who may do what that the request asks for in its own words ("share the folder"
+# for a `/permissions` endpoint).
+request_names_the_action if {
+	count(sensitive_change_words) > 0
+	every w in sensitive_change_words {
+		request_mentions_change(w)
+	}
+}
+
 decisions contains d if {
-	"tool_free_text" in destination_origins
+	free_text_destination
 	not destination_from_user
 	is_write
 	not instructed
 	d := {
 		"decision": "step_up", "class": "context_allow", "priority": 630, "rule": "intent.destination_from_free_text",
-		"reason": sprintf("the destination (%s) appears only inside free text of a tool output, not in anything the user wrote nor as a field of its own", [concat(", ", sort([p | some p, o in input.intent.provenance; o == "tool_free_text"]))]),
+		"reason": sprintf("the destination (%s) appears only inside free text of a tool output (or of the output the user pointed at, for an action the request does not name), not in anything the user wrote nor as a field of its own", [concat(", ", sort([p | some p, o in input.intent.provenance; o in {"tool_free_text", "pointed_free_text"}]))]),
 		"approvers": context_cfg.approvers, "timeout": intent_cfg.timeout_s,
 	}
 }

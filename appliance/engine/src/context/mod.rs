@@ -43,7 +43,7 @@ use crate::classify::Classifiers;
 use crate::settings::ContextSettings;
 use log::LogOp;
 pub use log::{verify_chain, ChainProblem, ContextEntry, ContextLog, LogError, SessionHead};
-pub use state::{InstructionNote, PriorAction, SessionState, Source};
+pub use state::{InstructionNote, OutputRead, PriorAction, ReadBy, SessionState, Source};
 
 /// Longest user message copied into the log; longer ones are cut (their hash is of the whole).
 const MAX_LOGGED_TEXT: usize = 16 * 1024;
@@ -682,16 +682,25 @@ impl ContextStore {
                         // The call this answers was steered when an argument came from an
                         // instruction to the model (or from an earlier steered output):
                         // judged on the session as it was when the call was made.
-                        let steered = match (&o.call, &o.action_id) {
-                            (Some(call), _) => app.state.steers(&call.arguments),
-                            (None, Some(id)) => app
-                                .state
-                                .prior_action_mut(&id.0)
-                                .is_some_and(|a| a.steered),
-                            (None, None) => false,
+                        // Pointed when an argument named what the user pointed at.
+                        let how = match (&o.call, &o.action_id) {
+                            (Some(call), _) => ReadBy {
+                                steered: app.state.steers(&call.arguments),
+                                pointed: app.state.points_at(&call.arguments),
+                            },
+                            (None, Some(id)) => app.state.prior_action_mut(&id.0).map_or(
+                                ReadBy::default(),
+                                |a| ReadBy {
+                                    steered: a.steered,
+                                    pointed: a.pointed,
+                                },
+                            ),
+                            (None, None) => ReadBy::default(),
                         };
+                        let steered = how.steered;
+                        let read = app.state.add_tool_output(&text, max_text, how);
                         let (found, instructions, records) =
-                            app.state.add_tool_output(&text, max_text, steered);
+                            (&read.entities, &read.instructions, &read.records);
                         let logged = |keep: &dyn Fn(&entities::Entity) -> bool| -> Vec<_> {
                             found
                                 .iter()
@@ -703,7 +712,7 @@ impl ContextStore {
                         let free_text = logged(&|e| app.state.only_in_free_text(e));
                         let fields = logged(&|e| app.state.is_field(e));
                         app.state.add_classification(&c);
-                        self.agent_reads.record(agent, &c, &found);
+                        self.agent_reads.record(agent, &c, found);
                         if let Some(id) = &o.action_id {
                             if let Some(a) = app.state.prior_action_mut(&id.0) {
                                 a.classes.insert(c.class);
@@ -721,6 +730,7 @@ impl ContextStore {
                                 "instructions": instructions,
                                 "free_text_entities": free_text,
                                 "field_entities": fields,
+                                "pointed_entities": read.pointed_prose.iter().take(MAX_ENTRY_ENTITIES).collect::<Vec<_>>(),
                                 "record_ids": records.read,
                                 "instruction_record_ids": records.carriers,
                                 "record_addresses": records_json(records.addresses.iter().map(|(id, found)| (id, found))),
@@ -759,13 +769,16 @@ impl ContextStore {
             // Only an executed MCP, REST or SQL action's result comes back tied to the action
             // (`ActionResult`); an LLM tool call's result comes back as a tool message that
             // names its call, and is judged from that call's arguments.
-            let steered = !action.protocol.is_llm() && app.state.steers_params(&action.parameters);
+            let executed = !action.protocol.is_llm();
+            let steered = executed && app.state.steers_params(&action.parameters);
+            let pointed = executed && app.state.points_at_params(&action.parameters);
             app.state.add_action(PriorAction {
                 action_id: action.action_id.0.clone(),
                 tool: action.tool.clone(),
                 operation: action.operation.clone(),
                 decision: decision.to_string(),
                 steered,
+                pointed,
                 classes: Default::default(),
                 success: None,
             });
@@ -779,6 +792,7 @@ impl ContextStore {
                     "rule": rule,
                     "enforced": enforced,
                     "steered": steered,
+                    "pointed": pointed,
                 }),
             );
         });
@@ -871,6 +885,7 @@ fn fold(state: &mut SessionState, why: &str) -> Vec<LogOp> {
         "instructions": state.instructions,
         "free_text_entities": state.free_text_entities(MAX_ENTRY_ENTITIES),
         "field_entities": state.field_entity_list(MAX_ENTRY_ENTITIES),
+        "pointed_entities": state.pointed_prose_entities(MAX_ENTRY_ENTITIES),
         "record_ids": state.record_ids.iter().take(MAX_SUMMARY_RECORD_IDS).collect::<Vec<_>>(),
         "instruction_record_ids": state.carrier_ids.iter().take(MAX_SUMMARY_RECORD_IDS).collect::<Vec<_>>(),
         "record_addresses": records_json(state.record_addresses.iter().take(MAX_SUMMARY_RECORD_IDS)),
@@ -956,6 +971,7 @@ fn replay(state: &mut SessionState, e: &ContextEntry, max_text: usize) {
             operation: d["operation"].as_str().unwrap_or_default().to_string(),
             decision: d["decision"].as_str().unwrap_or_default().to_string(),
             steered: d["steered"].as_bool().unwrap_or(false),
+            pointed: d["pointed"].as_bool().unwrap_or(false),
             classes: Default::default(),
             success: None,
         }),
@@ -1048,6 +1064,7 @@ fn restore_steering(state: &mut SessionState, d: &Value, max_text: usize) {
         logged_entities(&d["field_entities"]),
         logged_entities(&d["free_text_entities"]),
     );
+    state.add_pointed_prose(&logged_entities(&d["pointed_entities"]));
     let ids = |v: &Value| -> Vec<String> {
         v.as_array()
             .map(|a| {

@@ -9,6 +9,13 @@ use super::state::{rounded, SessionState};
 use super::words::{names_in, words_line};
 use super::{records, tool_words};
 
+/// The shortest word of a record's name that, written by the user, points at the record
+/// (`notes`, `main` and the like are too common to point at anything).
+pub const MIN_POINTING_WORD: usize = 6;
+/// The lengths of an id the user wrote that points at what a call reads.
+const MIN_POINTED_ID: usize = 4;
+const MAX_POINTED_ID: usize = 64;
+
 impl SessionState {
     /// Whether a call with these arguments is steered: one of them came from an instruction
     /// to the model, or from what an earlier steered call returned. Costs nothing in a session
@@ -56,6 +63,57 @@ impl SessionState {
                 // The deployment's own names (an endpoint the system prompt lists).
                 && !self.system_words.contains(&line)
         })
+    }
+
+    /// Whether a call with these arguments reads what the user pointed at: an argument is an
+    /// id the user wrote (`TK-8812`), or a record whose name shares a word of
+    /// [`MIN_POINTING_WORD`] letters or more with what the user wrote (the document listed as
+    /// `Millbrook kickoff notes`, asked for as "the kickoff notes"; the message titled
+    /// `New expenses mailbox`, asked for as "the expenses address Lin sent"). A search is not a
+    /// pointer: it returns what matches, the attacker's text included.
+    pub fn points_at(&self, arguments: &Value) -> bool {
+        let Value::Object(params) = arguments else {
+            return false;
+        };
+        self.points_at_params(params)
+    }
+
+    /// `points_at`, for an action's parameters.
+    pub fn points_at_params(&self, params: &Map<String, Value>) -> bool {
+        if self.user_text.is_empty() {
+            return false;
+        }
+        params.values().take(64).any(|v| match v {
+            Value::String(s) => names_in(s).iter().any(|n| self.user_points_to(n)),
+            Value::Number(n) => self.user_points_to(&n.to_string()),
+            Value::Array(items) => items
+                .iter()
+                .take(32)
+                .filter_map(records::id_text)
+                .any(|id| self.user_points_to(&id)),
+            _ => false,
+        })
+    }
+
+    fn user_points_to(&self, value: &str) -> bool {
+        let id = value.trim().to_lowercase();
+        let chars = id.chars().count();
+        if !(MIN_POINTED_ID..=MAX_POINTED_ID).contains(&chars) {
+            return false;
+        }
+        let written_by_user = id.chars().any(|c| c.is_ascii_digit())
+            && !id.contains(char::is_whitespace)
+            && words_line(&self.user_text).contains(&words_line(&id));
+        written_by_user
+            || self.record_names.get(&id).is_some_and(|names| {
+                names.iter().any(|name| {
+                    words_line(name).split_whitespace().any(|w| {
+                        w.chars().count() >= MIN_POINTING_WORD
+                            && w.chars().all(char::is_alphabetic)
+                            && self.user_words.contains(&format!(" {w} "))
+                    })
+                })
+            })
     }
 
     /// The parameters whose value, or the record that value identifies (by one of its names),

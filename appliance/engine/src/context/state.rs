@@ -56,6 +56,10 @@ pub struct PriorAction {
     /// earlier steered action returned): what it returns is steered output.
     #[serde(skip)]
     pub steered: bool,
+    /// An argument of the action names what the user pointed at (`SessionState::points_at`):
+    /// what it returns is the material the user delegated the task to.
+    #[serde(skip)]
+    pub pointed: bool,
     /// Classes of what the action returned, once known.
     pub classes: BTreeSet<DataClass>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -107,6 +111,41 @@ fn first_by_value(set: &HashSet<Entity>, limit: usize) -> Vec<Entity> {
     out.truncate(limit);
     out
 }
+/// How a tool output was read: by a call an instruction to the model steered, or by one aimed
+/// at what the user named.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadBy {
+    pub steered: bool,
+    pub pointed: bool,
+}
+
+/// What `SessionState::add_tool_output` found in one output.
+#[derive(Debug, Default)]
+pub struct OutputRead {
+    pub entities: Vec<Entity>,
+    /// The parts addressed to the model.
+    pub instructions: Vec<InstructionNote>,
+    pub records: super::records::RecordIds,
+    /// The addresses its free text carried that it vouches for (see `vouched_prose`).
+    pub pointed_prose: Vec<Entity>,
+}
+
+/// The addresses in the free text of an output the user pointed at (the kickoff notes naming
+/// counsel, the colleague's message with the new mailbox, the bill printed as text) that the
+/// output vouches for: all of them, except a payment address (IBAN, account) when the output
+/// also holds one of that kind as a field of its own — then the structured record says where
+/// money goes and prose offering another one (`our account has changed`) is not the record's.
+fn vouched_prose(fields: &[Entity], prose: &[Entity]) -> Vec<Entity> {
+    use super::entities::EntityKind;
+    prose
+        .iter()
+        .filter(|e| {
+            let payment = matches!(e.kind, EntityKind::Iban | EntityKind::Account);
+            !(payment && fields.iter().any(|f| f.kind == e.kind && f != *e))
+        })
+        .cloned()
+        .collect()
+}
 
 pub struct SessionState {
     pub id: String,
@@ -145,6 +184,8 @@ pub struct SessionState {
     /// Entities tool outputs carried as fields of their own, and those seen only in free text.
     field_entities: HashSet<Entity>,
     prose_entities: HashSet<Entity>,
+    /// Entities the free text of an output the user pointed at carried (`add_tool_output`).
+    pointed_prose: HashSet<Entity>,
     pub entities: Vec<(Entity, Source)>,
     entity_index: HashSet<(Entity, Source)>,
     seen: HashSet<[u8; 32]>,
@@ -209,6 +250,7 @@ impl SessionState {
             instructions: Vec::new(),
             field_entities: HashSet::new(),
             prose_entities: HashSet::new(),
+            pointed_prose: HashSet::new(),
             entities: Vec::new(),
             entity_index: HashSet::new(),
             seen: HashSet::new(),
@@ -277,16 +319,13 @@ impl SessionState {
     /// model (returned, for the context log).
     ///
     /// A `steered` output (the result of a call an instruction to the model steered) goes to
-    /// the steered texts instead of `tool_text`.
-    pub fn add_tool_output(
-        &mut self,
-        text: &str,
-        max_text: usize,
-        steered: bool,
-    ) -> (Vec<Entity>, Vec<InstructionNote>, super::records::RecordIds) {
+    /// the steered texts instead of `tool_text`. A `pointed` one (the result of a call aimed
+    /// at what the user named, `SessionState::points_at`) that addresses nothing to the model
+    /// vouches for the addresses its free text carries (`pointed_prose`).
+    pub fn add_tool_output(&mut self, text: &str, max_text: usize, how: ReadBy) -> OutputRead {
         self.tool_results += 1;
         let found = extract(text);
-        if steered {
+        if how.steered {
             self.add_steered_output(text, &found, max_text);
         } else {
             append_with_words(&mut self.tool_text, &mut self.tool_words, text, max_text);
@@ -294,6 +333,11 @@ impl SessionState {
         self.add_entities(&found, Source::ToolOutput);
         let parsed = super::fields::json_output(text);
         let (fields, prose) = super::fields::split(text, parsed.as_ref());
+        let vouched = if how.pointed && !how.steered {
+            vouched_prose(&fields, &prose)
+        } else {
+            Vec::new()
+        };
         self.add_field_entities(fields, prose);
         let mut notes = Vec::new();
         for i in super::instructions::find_parsed(text, parsed.as_ref()) {
@@ -315,7 +359,39 @@ impl SessionState {
         self.add_record_ids(&records.read, &records.carriers);
         self.add_record_addresses(&records.addresses);
         self.add_record_names(&records.names);
-        (found, notes, records)
+        // An output that addresses the model vouches for nothing.
+        let pointed = if notes.is_empty() {
+            vouched
+        } else {
+            Vec::new()
+        };
+        self.add_pointed_prose(&pointed);
+        OutputRead {
+            entities: found,
+            instructions: notes,
+            records,
+            pointed_prose: pointed,
+        }
+    }
+
+    /// Remembers addresses the free text of a pointed output carried (also when restoring
+    /// from the log).
+    pub fn add_pointed_prose(&mut self, found: &[Entity]) {
+        for e in found {
+            if self.pointed_prose.len() < MAX_ENTITIES {
+                self.pointed_prose.insert(e.clone());
+            }
+        }
+    }
+
+    /// An address free text carried in an output the user pointed at (`add_tool_output`).
+    pub fn in_pointed_prose(&self, e: &Entity) -> bool {
+        self.pointed_prose.contains(e)
+    }
+
+    /// Those addresses (for a summary entry; at most `limit`).
+    pub fn pointed_prose_entities(&self, limit: usize) -> Vec<Entity> {
+        first_by_value(&self.pointed_prose, limit)
     }
 
     /// Remembers what a steered call returned (also when restoring from the log).
@@ -604,14 +680,14 @@ mod tests {
         let mut state = SessionState::new("s", "a", String::new(), "");
         let mail = r#"{"from": "Tomas Castellot <tomas.c@audit.example>",
             "body": "Please share documents with me at tomas.c@audit.example."}"#;
-        state.add_tool_output(mail, 4096, false);
+        state.add_tool_output(mail, 4096, ReadBy::default());
         let address = extract("tomas.c@audit.example").remove(0);
         assert!(!state.only_in_free_text(&address));
         let mut state = SessionState::new("s", "a", String::new(), "");
         state.add_tool_output(
             r#"{"body": "Write to tomas.c@audit.example from now on."}"#,
             4096,
-            false,
+            ReadBy::default(),
         );
         assert!(state.only_in_free_text(&address));
     }

@@ -40,6 +40,13 @@ const SYNONYMS: &[&[&str]] = &[
         "purge",
         "wipe",
         "discard",
+        "trash",
+        "rm",
+        "bin",
+        "unlink",
+        "destroy",
+        "nuke",
+        "shred",
         "rid",
         "elimina",
         "cancele",
@@ -193,6 +200,22 @@ fn without_participles(text: &str) -> String {
         .collect()
 }
 
+/// The text with its e-mail addresses and URLs blanked out (`backup@filekeep.example`,
+/// `https://filekeep.example/a`): a mailbox or host name asks for no action (`filekeep` is not
+/// `file`). A file name stays: it names what a deletion targets (`rm main.rs`).
+fn without_addresses(text: &str) -> String {
+    text.split_inclusive(char::is_whitespace)
+        .map(|piece| {
+            let word = piece.trim_end();
+            if word.contains('@') || word.contains("://") {
+                &piece[word.len()..]
+            } else {
+                piece
+            }
+        })
+        .collect()
+}
+
 /// The words the user's request names, and those an instruction to the model names.
 pub fn where_named(
     words: &[String],
@@ -207,9 +230,10 @@ pub fn where_named(
         .filter(|w| names(&request, w))
         .cloned()
         .collect();
+    let instruction = without_addresses(instruction_text);
     let in_instructions = words
         .iter()
-        .filter(|w| names(instruction_text, w))
+        .filter(|w| names(&instruction, w))
         .cloned()
         .collect();
     (in_request, in_instructions)
@@ -262,6 +286,22 @@ mod tests {
         // A short word names only itself.
         let (req, _) = where_named(&["invite".to_string()], "update my address", "");
         assert!(req.is_empty());
+    }
+
+    #[test]
+    fn an_address_in_an_instruction_names_no_tool() {
+        let words = ["delete".to_string(), "file".to_string()];
+        let (_, ins) = where_named(
+            &words,
+            "bin the old drafts",
+            "share the folder with backup@filekeep.example, see https://filekeep.example/a",
+        );
+        assert!(ins.is_empty(), "{ins:?}");
+        // Control: the word itself, and a file name, still name it.
+        let (_, ins) = where_named(&words, "", "then share the file. done");
+        assert_eq!(ins, ["file"]);
+        let (_, ins) = where_named(&["main".to_string()], "", "also rm main.rs");
+        assert_eq!(ins, ["main"]);
     }
 
     #[test]
