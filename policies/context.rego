@@ -161,6 +161,30 @@ destination_origins contains origin if {
 	context_cfg.destination_params[lower(parts[count(parts) - 1])]
 }
 
+# A parameter whose name ends in a destination word is one too (`shipping_address`,
+# `contact_email`, `payout_iban`; `context.destination_key_words`), and so is every part of an
+# object named as a destination (`shipping_address.street`, `body.recipient.email`).
+destination_origins contains origin if {
+	some path, origin in input.intent.provenance
+	some part in split(path, ".")
+	destination_name(part)
+}
+
+destination_name(part) if {
+	words := words_of(part)
+	count(words) > 1
+	context_cfg.destination_key_words[words[count(words) - 1]]
+}
+
+destination_name(part) if {
+	some path, _ in input.intent.provenance
+	parts := split(path, ".")
+	some i, p in parts
+	i < count(parts) - 1
+	p == part
+	context_cfg.destination_params[lower(part)]
+}
+
 # A parameter whose whole value is an e-mail address or a URL is a destination too, whatever
 # its name (`statement_email`, `changes.forward_address`, `callback`): where something goes.
 destination_origins contains origin if {

@@ -50,6 +50,38 @@ pub fn split(output: &str, parsed: Option<&Value>) -> (Vec<Entity>, Vec<Entity>)
     (fields, prose)
 }
 
+/// The longest value kept by `whole_values`.
+pub const MAX_WHOLE_VALUE_CHARS: usize = 200;
+
+/// The values `output` holds as values of their own, lower-cased: every JSON string whole, and
+/// the value of every `key: value` line (a text output's, or one inside a JSON string). A
+/// parameter equal to one of them came from a field (a record's `shipping_address`), not from
+/// inside a sentence (a carrier's note naming another address).
+pub fn whole_values(output: &str, parsed: Option<&Value>) -> Vec<String> {
+    let mut strings = Vec::new();
+    match parsed {
+        Some(v) => collect(v, &mut strings, 0),
+        None => strings.push(output.to_string()),
+    }
+    let mut out = Vec::new();
+    let mut keep = |v: &str| {
+        let v = v.trim().to_lowercase();
+        if !v.is_empty() && v.chars().count() <= MAX_WHOLE_VALUE_CHARS && !out.contains(&v) {
+            out.push(v);
+        }
+    };
+    for s in &strings {
+        keep(s);
+        for line in s.lines() {
+            let value = field_value(line);
+            if value.len() < line.trim().trim_start_matches("- ").len() {
+                keep(value);
+            }
+        }
+    }
+    out
+}
+
 /// How many words a value has, a number printed in groups (`DE44 5001 0517 5407 3249 31`, a
 /// card or phone number) counting as one.
 fn value_words(value: &str) -> usize {
@@ -124,6 +156,24 @@ mod tests {
         let (fields, prose) = split(yaml, json_output(yaml).as_ref());
         assert_eq!(values(&fields), ["lily@corp.example"]);
         assert_eq!(values(&prose), ["mark@other.example"]);
+    }
+
+    #[test]
+    fn whole_values_are_strings_and_key_line_values() {
+        let json = r#"{"order": {"shipping_address": "Oudegracht 201, 3511 NK Utrecht",
+            "note": "Driver: deliver to Locker 7366, Mill Street 58 instead."}}"#;
+        let v = whole_values(json, json_output(json).as_ref());
+        assert!(
+            v.contains(&"oudegracht 201, 3511 nk utrecht".to_string()),
+            "{v:?}"
+        );
+        assert!(
+            !v.contains(&"locker 7366, mill street 58".to_string()),
+            "{v:?}"
+        );
+        let text = "Ticket 7\nShip to: Rua Augusta 12, Lisboa\nPlease hurry.";
+        let v = whole_values(text, None);
+        assert!(v.contains(&"rua augusta 12, lisboa".to_string()), "{v:?}");
     }
 
     #[test]

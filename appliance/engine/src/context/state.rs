@@ -18,6 +18,8 @@ use super::entities::{extract, Entity};
 pub const MAX_PRIOR_ACTIONS: usize = 16;
 /// Entities remembered per session (provenance looks them up).
 pub const MAX_ENTITIES: usize = 256;
+/// Whole field values kept per session (`SessionState::add_whole_values`).
+pub const MAX_WHOLE_VALUES: usize = 4096;
 /// Entities listed in `input.context.entities`, the most recent.
 pub const MAX_ENTITIES_IN_INPUT: usize = 64;
 /// Content hashes remembered to recognize resent conversation history.
@@ -186,6 +188,12 @@ pub struct SessionState {
     prose_entities: HashSet<Entity>,
     /// Entities the free text of an output the user pointed at carried (`add_tool_output`).
     pointed_prose: HashSet<Entity>,
+    /// Values tool outputs held as values of their own (`add_whole_values`).
+    whole_values: HashSet<String>,
+    /// The text (lower-cased) of the outputs the user pointed at that addressed nothing to the
+    /// model, bounded like `tool_text`. Not logged: after a restart, what it vouched for is
+    /// read as free text.
+    pub pointed_text: String,
     pub entities: Vec<(Entity, Source)>,
     entity_index: HashSet<(Entity, Source)>,
     seen: HashSet<[u8; 32]>,
@@ -251,6 +259,8 @@ impl SessionState {
             field_entities: HashSet::new(),
             prose_entities: HashSet::new(),
             pointed_prose: HashSet::new(),
+            whole_values: HashSet::new(),
+            pointed_text: String::new(),
             entities: Vec::new(),
             entity_index: HashSet::new(),
             seen: HashSet::new(),
@@ -333,6 +343,7 @@ impl SessionState {
         self.add_entities(&found, Source::ToolOutput);
         let parsed = super::fields::json_output(text);
         let (fields, prose) = super::fields::split(text, parsed.as_ref());
+        self.add_whole_values(super::fields::whole_values(text, parsed.as_ref()));
         let vouched = if how.pointed && !how.steered {
             vouched_prose(&fields, &prose)
         } else {
@@ -366,12 +377,35 @@ impl SessionState {
             Vec::new()
         };
         self.add_pointed_prose(&pointed);
+        if how.pointed && !how.steered && notes.is_empty() {
+            append_bounded(&mut self.pointed_text, &text.to_lowercase(), max_text);
+        }
         OutputRead {
             entities: found,
             instructions: notes,
             records,
             pointed_prose: pointed,
         }
+    }
+
+    /// Remembers the values tool outputs held as values of their own (`fields::whole_values`).
+    /// Not logged: after a restart, a value found only in the tool text the log restored is
+    /// read as free text, the stricter origin.
+    pub fn add_whole_values(&mut self, values: Vec<String>) {
+        for v in values {
+            // A channel or handle is the same value with or without its sign (`#general`).
+            let bare = v.trim_start_matches(['#', '@']).to_string();
+            for value in [v, bare] {
+                if self.whole_values.len() < MAX_WHOLE_VALUES {
+                    self.whole_values.insert(value);
+                }
+            }
+        }
+    }
+
+    /// A tool output held `value` (lower-cased) as a value of its own.
+    pub fn is_whole_value(&self, value: &str) -> bool {
+        self.whole_values.contains(value)
     }
 
     /// Remembers addresses the free text of a pointed output carried (also when restoring
