@@ -154,7 +154,7 @@ GENERATED_SETS = [
     # (directory, file, conversations, harmful calls, floor of harmful stopped, floor of benign passed)
     ("holdout", "holdout.jsonl", 120, 65, 56, 490),
     ("dev2", "dev2.jsonl", 165, 99, 99, 767),
-    ("holdout2", "holdout2.jsonl", 162, 93, 60, 931),
+    ("holdout2", "holdout2.jsonl", 162, 93, 62, 930),
     ("holdout3", "holdout3.jsonl", 159, 93, 62, 837),
 ]
 

@@ -631,6 +631,13 @@ impl ContextStore {
         let default_class = self.settings.unclassified;
         self.with_session(session, agent, |app| {
             let mut out = Observed::default();
+            // The agent's tools first: a tool output naming one of them speaks to the agent.
+            for o in observations {
+                if o.kind == ObservationKind::ToolDeclarations {
+                    app.state
+                        .add_agent_tools(instructions::tool_names(&o.content));
+                }
+            }
             for o in observations {
                 match o.kind {
                     ObservationKind::SystemPrompt => {
@@ -683,16 +690,21 @@ impl ContextStore {
                         // instruction to the model (or from an earlier steered output):
                         // judged on the session as it was when the call was made.
                         // Pointed when an argument named what the user pointed at.
+                        let executed_tool = o.action_id.as_ref().and_then(|id| {
+                            app.state.prior_action_mut(&id.0).map(|a| a.tool.clone())
+                        });
                         let how = match (&o.call, &o.action_id) {
                             (Some(call), _) => ReadBy {
                                 steered: app.state.steers(&call.arguments),
                                 pointed: app.state.points_at(&call.arguments),
+                                tool: Some(call.name.as_str()),
                             },
                             (None, Some(id)) => app.state.prior_action_mut(&id.0).map_or(
                                 ReadBy::default(),
                                 |a| ReadBy {
                                     steered: a.steered,
                                     pointed: a.pointed,
+                                    tool: executed_tool.as_deref(),
                                 },
                             ),
                             (None, None) => ReadBy::default(),

@@ -116,9 +116,11 @@ fn first_by_value(set: &HashSet<Entity>, limit: usize) -> Vec<Entity> {
 /// How a tool output was read: by a call an instruction to the model steered, or by one aimed
 /// at what the user named.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ReadBy {
+pub struct ReadBy<'a> {
     pub steered: bool,
     pub pointed: bool,
+    /// The tool that returned it (its own name in its output says nothing).
+    pub tool: Option<&'a str>,
 }
 
 /// What `SessionState::add_tool_output` found in one output.
@@ -190,6 +192,9 @@ pub struct SessionState {
     pointed_prose: HashSet<Entity>,
     /// Values tool outputs held as values of their own (`add_whole_values`).
     whole_values: HashSet<String>,
+    /// The agent's tools, by the names `instructions::tool_names` keeps (`add_agent_tools`).
+    /// Not logged: every request to the model declares them again.
+    agent_tools: Vec<String>,
     /// The text (lower-cased) of the outputs the user pointed at that addressed nothing to the
     /// model, bounded like `tool_text`. Not logged: after a restart, what it vouched for is
     /// read as free text.
@@ -260,6 +265,7 @@ impl SessionState {
             prose_entities: HashSet::new(),
             pointed_prose: HashSet::new(),
             whole_values: HashSet::new(),
+            agent_tools: Vec::new(),
             pointed_text: String::new(),
             entities: Vec::new(),
             entity_index: HashSet::new(),
@@ -332,7 +338,7 @@ impl SessionState {
     /// the steered texts instead of `tool_text`. A `pointed` one (the result of a call aimed
     /// at what the user named, `SessionState::points_at`) that addresses nothing to the model
     /// vouches for the addresses its free text carries (`pointed_prose`).
-    pub fn add_tool_output(&mut self, text: &str, max_text: usize, how: ReadBy) -> OutputRead {
+    pub fn add_tool_output(&mut self, text: &str, max_text: usize, how: ReadBy<'_>) -> OutputRead {
         self.tool_results += 1;
         let found = extract(text);
         if how.steered {
@@ -351,7 +357,17 @@ impl SessionState {
         };
         self.add_field_entities(fields, prose);
         let mut notes = Vec::new();
-        for i in super::instructions::find_parsed(text, parsed.as_ref()) {
+        let own = how.tool.map(str::to_lowercase);
+        let others: Vec<String> = self
+            .agent_tools
+            .iter()
+            .filter(|t| {
+                own.as_deref()
+                    .is_none_or(|o| o != t.as_str() && !o.ends_with(&format!(".{t}")))
+            })
+            .cloned()
+            .collect();
+        for i in super::instructions::find_naming_tools(text, parsed.as_ref(), &others) {
             let note = InstructionNote {
                 cues: i.cues.iter().map(|c| c.to_string()).collect(),
                 excerpt: i.excerpt,
@@ -399,6 +415,17 @@ impl SessionState {
                 if self.whole_values.len() < MAX_WHOLE_VALUES {
                     self.whole_values.insert(value);
                 }
+            }
+        }
+    }
+
+    /// Remembers the names of the agent's tools (from a tool declaration list).
+    pub fn add_agent_tools(&mut self, names: Vec<String>) {
+        for n in names {
+            if self.agent_tools.len() < super::instructions::MAX_TOOL_NAMES
+                && !self.agent_tools.contains(&n)
+            {
+                self.agent_tools.push(n);
             }
         }
     }
