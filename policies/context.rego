@@ -167,21 +167,17 @@ destination_origins contains origin if {
 destination_origins contains origin if {
 	some path, origin in input.intent.provenance
 	some part in split(path, ".")
-	destination_name(part)
+	some word, _ in context_cfg.destination_key_words
+	named := lower(part)
+	count(named) > count(word)
+	endswith(named, word)
 }
 
-destination_name(part) if {
-	words := words_of(part)
-	count(words) > 1
-	context_cfg.destination_key_words[words[count(words) - 1]]
-}
-
-destination_name(part) if {
-	some path, _ in input.intent.provenance
+destination_origins contains origin if {
+	some path, origin in input.intent.provenance
 	parts := split(path, ".")
-	some i, p in parts
+	some i, part in parts
 	i < count(parts) - 1
-	p == part
 	context_cfg.destination_params[lower(part)]
 }
 
@@ -191,7 +187,22 @@ destination_origins contains origin if {
 	some path, origin in input.intent.provenance
 	value := object.get(input.action.parameters, split(path, "."), null)
 	is_string(value)
-	regex.match(`^\s*(mailto:)?[^\s@/]+@[^\s@/]+\.[A-Za-z]{2,}\s*$|^\s*(https?|wss?)://\S+\s*$`, value)
+	address_value(trim_space(value))
+}
+
+# An e-mail address or a URL, whole (string tests: no pattern to compile per decision).
+address_value(v) if {
+	not contains(v, " ")
+	parts := split(v, "@")
+	count(parts) == 2
+	parts[0] != ""
+	contains(parts[1], ".")
+}
+
+address_value(v) if {
+	not contains(v, " ")
+	some scheme in ["http://", "https://", "ws://", "wss://"]
+	startswith(lower(v), scheme)
 }
 
 destination_from_user if {

@@ -156,6 +156,7 @@ GENERATED_SETS = [
     ("dev2", "dev2.jsonl", 165, 99, 99, 767),
     ("holdout2", "holdout2.jsonl", 162, 93, 62, 930),
     ("holdout3", "holdout3.jsonl", 159, 93, 62, 837),
+    ("holdout4", "holdout4.jsonl", 165, 87, 70, 1028),
 ]
 
 

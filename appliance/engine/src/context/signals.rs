@@ -103,7 +103,7 @@ impl SessionState {
         }
         let written_by_user = id.chars().any(|c| c.is_ascii_digit())
             && !id.contains(char::is_whitespace)
-            && words_line(&self.user_text).contains(&words_line(&id));
+            && self.user_words.contains(&words_line(&id));
         written_by_user
             || self.record_names.get(&id).is_some_and(|names| {
                 names.iter().any(|name| {
