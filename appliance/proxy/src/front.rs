@@ -7,9 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aarmor_core::{
-    ClientCertificate, ConnectionFacts, ConnectionMode, ProxyCredential, SyntheticResponse, Target,
-};
+use aarmor_core::{ClientCertificate, ConnectionFacts, ConnectionMode, ProxyCredential, Target};
 use async_trait::async_trait;
 use pingora::apps::{HttpServerApp, ServerApp};
 use pingora::listeners::tls::Acceptor;
@@ -21,10 +19,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::Instrument;
 
 use crate::bypass::{bypass_match, is_bypassed, BypassMatch};
-use crate::head::{parse_proxy_authorization, raw_response, read_first_head, HeadError};
+use crate::head::{parse_proxy_authorization, read_first_head, HeadError};
 use crate::http_engine::{mode_label, AarmorHttp};
 use crate::mint::ConnectionResolver;
 use crate::plane::Plane;
+use crate::refusal::Refusal;
 use crate::sni::{looks_like_http, peek_client_hello, HelloPeek, MAX_HELLO_BYTES};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,27 +131,6 @@ impl ServerApp for FrontEnd {
     }
 }
 
-/// Write a front-end response and close.
-async fn reply_and_close(
-    l4: &mut L4Stream,
-    status: u16,
-    reason: &str,
-    extra: &[(&str, &str)],
-    problem: Option<SyntheticResponse>,
-) {
-    let bytes = match problem {
-        Some(p) => raw_response(status, reason, extra, "application/problem+json", &p.body),
-        None => raw_response(status, reason, extra, "text/plain", b""),
-    };
-    let _ = l4.write_all(&bytes).await;
-    let _ = l4.flush().await;
-    let _ = l4.shutdown().await;
-}
-
-fn problem(status: u16, kind: &str, title: &str, detail: &str) -> Option<SyntheticResponse> {
-    Some(SyntheticResponse::problem(status, kind, title, detail))
-}
-
 /// Split a CONNECT authority `host:port` (port required), the host in its canonical spelling
 /// (see `aarmor_core::host`): a host resolvers would read as another number is refused.
 fn connect_target(target: &str) -> Option<(String, u16)> {
@@ -241,59 +219,22 @@ impl FrontEnd {
                 return;
             }
             Err(e @ HeadError::TooLarge(_)) => {
-                metrics
-                    .client_errors
-                    .with_label_values(&["header_too_large"])
-                    .inc();
                 tracing::warn!(error = %e, "refusing client: request head too large");
-                return reply_and_close(
-                    &mut l4,
-                    431,
-                    "Request Header Fields Too Large",
-                    &[],
-                    problem(
-                        431,
-                        "header-too-large",
-                        "Request head too large",
-                        &e.to_string(),
-                    ),
-                )
-                .await;
+                return Refusal::HeadTooLarge(e.to_string())
+                    .send(&mut l4, metrics)
+                    .await;
             }
             Err(e @ HeadError::Timeout(_)) => {
-                metrics
-                    .client_errors
-                    .with_label_values(&["header_timeout"])
-                    .inc();
                 tracing::warn!(error = %e, "closing slow client");
-                return reply_and_close(
-                    &mut l4,
-                    408,
-                    "Request Timeout",
-                    &[],
-                    problem(
-                        408,
-                        "header-timeout",
-                        "Request head not received in time",
-                        &e.to_string(),
-                    ),
-                )
-                .await;
+                return Refusal::HeadTimeout(e.to_string())
+                    .send(&mut l4, metrics)
+                    .await;
             }
             Err(e @ HeadError::Malformed(_)) => {
-                metrics
-                    .client_errors
-                    .with_label_values(&["malformed"])
-                    .inc();
                 tracing::warn!(error = %e, "refusing client: malformed request");
-                return reply_and_close(
-                    &mut l4,
-                    400,
-                    "Bad Request",
-                    &[],
-                    problem(400, "bad-request", "Malformed request", &e.to_string()),
-                )
-                .await;
+                return Refusal::Malformed(e.to_string())
+                    .send(&mut l4, metrics)
+                    .await;
             }
         };
         let credential = head
@@ -306,30 +247,11 @@ impl FrontEnd {
             .as_ref()
             .is_some_and(|c| self.plane.mediator.knows_proxy_credential(c));
         if settings.require_proxy_auth && !known {
-            metrics
-                .client_errors
-                .with_label_values(&["proxy_auth"])
-                .inc();
             tracing::warn!(
                 presented = head.proxy_authorization.is_some(),
                 "proxy authentication required: no credential of a registered agent"
             );
-            return reply_and_close(
-                &mut l4,
-                407,
-                "Proxy Authentication Required",
-                &[
-                    ("proxy-authenticate", "Basic realm=\"aarmor\""),
-                    ("proxy-authenticate", "Bearer realm=\"aarmor\""),
-                ],
-                problem(
-                    407,
-                    "proxy-auth-required",
-                    "Proxy authentication required",
-                    "send Proxy-Authorization: Basic or Bearer with the credential of a registered agent",
-                ),
-            )
-            .await;
+            return Refusal::ProxyAuthRequired.send(&mut l4, metrics).await;
         }
         if head.method.eq_ignore_ascii_case("CONNECT") {
             return self
@@ -360,10 +282,6 @@ impl FrontEnd {
             };
             return self.serve_http(l4, facts, shutdown).await;
         }
-        metrics
-            .client_errors
-            .with_label_values(&["not_proxy_request"])
-            .inc();
         let detail = if lower.starts_with("https://") {
             "https:// URLs must be requested through CONNECT (set HTTPS_PROXY, not a plain request to the proxy)".to_string()
         } else {
@@ -373,14 +291,9 @@ impl FrontEnd {
             )
         };
         tracing::warn!(%detail, "refusing non-proxy request");
-        reply_and_close(
-            &mut l4,
-            400,
-            "Bad Request",
-            &[],
-            problem(400, "not-a-proxy-request", "Not a proxy request", &detail),
-        )
-        .await
+        Refusal::NotAProxyRequest(detail)
+            .send(&mut l4, metrics)
+            .await
     }
 
     async fn connect(
@@ -399,25 +312,10 @@ impl FrontEnd {
         let settings = &self.plane.proxy;
         tracing::Span::current().record("target", target);
         let Some((host, port)) = connect_target(target) else {
-            self.plane
-                .metrics
-                .client_errors
-                .with_label_values(&["bad_connect_target"])
-                .inc();
             tracing::warn!(target, "invalid CONNECT target");
-            return reply_and_close(
-                &mut l4,
-                400,
-                "Bad Request",
-                &[],
-                problem(
-                    400,
-                    "bad-request",
-                    "Invalid CONNECT target",
-                    &format!("{target:?} is not host:port"),
-                ),
-            )
-            .await;
+            return Refusal::BadConnectTarget(format!("{target:?} is not host:port"))
+                .send(&mut l4, &self.plane.metrics)
+                .await;
         };
         let addrs = match crate::upstream::resolve(
             &host,
@@ -428,25 +326,10 @@ impl FrontEnd {
         {
             Ok(a) => self.plane.dial.order(a),
             Err(reason) => {
-                self.plane
-                    .metrics
-                    .upstream_errors
-                    .with_label_values(&["dns"])
-                    .inc();
                 tracing::warn!(%reason, "CONNECT target does not resolve");
-                return reply_and_close(
-                    &mut l4,
-                    502,
-                    "Bad Gateway",
-                    &[],
-                    problem(
-                        502,
-                        "upstream-dns",
-                        "Upstream host could not be resolved",
-                        &reason,
-                    ),
-                )
-                .await;
+                return Refusal::UpstreamDns(reason)
+                    .send(&mut l4, &self.plane.metrics)
+                    .await;
             }
         };
         if let Some(refusal) = self
@@ -454,7 +337,9 @@ impl FrontEnd {
             .refuse_destinations(client, credential.as_ref(), &host, &addrs)
             .await
         {
-            return reply_and_close(&mut l4, 403, "Forbidden", &[], Some(refusal)).await;
+            return Refusal::Policy(refusal)
+                .send(&mut l4, &self.plane.metrics)
+                .await;
         }
         // `resolve` answers at least one address.
         let Some((&addr, alternates)) = addrs.split_first() else {
@@ -833,14 +718,16 @@ impl FrontEnd {
         {
             tracing::warn!(%addr, "bypass splice refused by policy");
             if answer_connect {
-                reply_and_close(&mut l4, 403, "Forbidden", &[], Some(refusal)).await;
+                Refusal::Policy(refusal)
+                    .send(&mut l4, &self.plane.metrics)
+                    .await;
             }
             return;
         }
         let connect = Self::timeout(self.plane.upstream.connect_timeout_ms);
         let mut upstream = None;
-        // The status, title and detail of the last failure, should every address fail.
-        let mut failure = (502, "Upstream unreachable", String::new());
+        // The last failure, should every address fail.
+        let mut failure = (false, String::new());
         for candidate in std::iter::once(addr).chain(splice.alternates.iter().copied()) {
             match tokio::time::timeout(connect, tokio::net::TcpStream::connect(candidate)).await {
                 Ok(Ok(s)) => {
@@ -849,36 +736,27 @@ impl FrontEnd {
                 }
                 Ok(Err(e)) => {
                     tracing::warn!(addr = %candidate, error = %e, "bypass upstream unreachable");
-                    failure = (502, "Upstream unreachable", format!("{candidate}: {e}"));
+                    failure = (false, format!("{candidate}: {e}"));
                 }
                 Err(_) => {
                     tracing::warn!(addr = %candidate, "bypass upstream connect timed out");
-                    failure = (504, "Upstream connection timed out", candidate.to_string());
+                    failure = (true, candidate.to_string());
                 }
             }
             self.plane.dial.failed(candidate);
         }
         let Some(mut upstream) = upstream else {
-            self.plane
-                .metrics
-                .upstream_errors
-                .with_label_values(&["connect"])
-                .inc();
             if answer_connect {
-                let (status, title, detail) = failure;
-                let reason = if status == 504 {
-                    "Gateway Timeout"
-                } else {
-                    "Bad Gateway"
-                };
-                reply_and_close(
-                    &mut l4,
-                    status,
-                    reason,
-                    &[],
-                    problem(status, "upstream-unreachable", title, &detail),
-                )
-                .await;
+                let (timed_out, detail) = failure;
+                Refusal::UpstreamUnreachable { timed_out, detail }
+                    .send(&mut l4, &self.plane.metrics)
+                    .await;
+            } else {
+                self.plane
+                    .metrics
+                    .upstream_errors
+                    .with_label_values(&["connect"])
+                    .inc();
             }
             return;
         };

@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod mint;
 pub mod mtls;
 pub mod plane;
+pub mod refusal;
 pub mod server;
 pub mod settings;
 pub mod sni;
