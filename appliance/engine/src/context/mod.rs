@@ -24,6 +24,7 @@ pub mod provenance;
 pub mod records;
 mod signals;
 pub mod state;
+pub mod tool_outputs;
 pub mod tool_words;
 pub mod words;
 
@@ -43,7 +44,8 @@ use crate::classify::Classifiers;
 use crate::settings::ContextSettings;
 use log::LogOp;
 pub use log::{verify_chain, ChainProblem, ContextEntry, ContextLog, LogError, SessionHead};
-pub use state::{InstructionNote, OutputRead, PriorAction, ReadBy, SessionState, Source};
+pub use state::{InstructionNote, PriorAction, SessionState, Source};
+pub use tool_outputs::{OutputRead, ReadBy};
 
 /// Longest user message copied into the log; longer ones are cut (their hash is of the whole).
 const MAX_LOGGED_TEXT: usize = 16 * 1024;

@@ -574,7 +574,7 @@ fn walk(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::context::state::ReadBy;
+    use crate::context::ReadBy;
     use serde_json::json;
 
     fn state() -> SessionState {
