@@ -1,0 +1,263 @@
+//! A session's log and its memory, both ways: folding a session into one summary entry that
+//! chains onto its entries, and rebuilding a session from its stored entries (after a restart
+//! or an eviction).
+
+use super::*;
+
+/// Record ids a summary entry keeps (of each kind).
+pub(super) const MAX_SUMMARY_RECORD_IDS: usize = 1024;
+
+/// Folds a session's stored entries into one summary entry that chains onto them.
+pub(super) fn fold(state: &mut SessionState, why: &str) -> Vec<LogOp> {
+    let mut decisions: HashMap<String, u64> = HashMap::new();
+    for a in &state.prior_actions {
+        *decisions.entry(a.decision.clone()).or_default() += 1;
+    }
+    let through = state.next_seq.saturating_sub(1);
+    let data = json!({
+        "reason": why,
+        "folded_entries": state.entries,
+        "through_seq": through,
+        "through_hash": state.head_hash,
+        "original_request": state.original_request.as_deref().map(|t| cut(t, MAX_LOGGED_TEXT)),
+        "user_messages": state.user_messages,
+        "tool_results": state.tool_results,
+        "action_count": state.action_count,
+        "recent_decisions": decisions,
+        "data_classes": state.data_classes,
+        "data_labels": state.data_labels,
+        "unclassified_reads": state.unclassified_reads,
+        "entities": state.entities.iter().take(MAX_ENTRY_ENTITIES).map(|(e, s)| json!({"kind": e.kind, "value": e.value, "source": s})).collect::<Vec<_>>(),
+        // What makes a steered session steered survives the fold: the instructions flagged,
+        // the values only free text carried (and those that were fields), and the records
+        // that carried an instruction.
+        "instructions": state.instructions,
+        "free_text_entities": state.free_text_entities(MAX_ENTRY_ENTITIES),
+        "field_entities": state.field_entity_list(MAX_ENTRY_ENTITIES),
+        "pointed_entities": state.pointed_prose_entities(MAX_ENTRY_ENTITIES),
+        "record_ids": state.record_ids.iter().take(MAX_SUMMARY_RECORD_IDS).collect::<Vec<_>>(),
+        "instruction_record_ids": state.carrier_ids.iter().take(MAX_SUMMARY_RECORD_IDS).collect::<Vec<_>>(),
+        "record_addresses": records_json(state.record_addresses.iter().take(MAX_SUMMARY_RECORD_IDS)),
+        "record_names": names_json(state.record_names.iter().take(MAX_SUMMARY_RECORD_IDS)),
+        "steered_outputs": state.steered_outputs,
+        "steered_entities": state.steered_entities.iter().take(MAX_ENTRY_ENTITIES).collect::<Vec<_>>(),
+        "steered_text": cut(&state.steered_text, MAX_LOGGED_TEXT),
+        "started": state.started_at,
+    });
+    let below = state.next_seq;
+    state.entries = 0;
+    let mut app = Appender { state, ops: vec![] };
+    app.append("summary", data);
+    let mut ops = app.finish();
+    ops.insert(
+        0,
+        LogOp::Fold {
+            session: state.id.clone(),
+            below,
+        },
+    );
+    ops
+}
+
+/// Applies one stored entry to a state being rebuilt.
+pub(super) fn replay(state: &mut SessionState, e: &ContextEntry, max_text: usize) {
+    let d = &e.data;
+    let entities = logged_entities;
+    let classes = |v: &Value| -> Vec<DataClass> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| serde_json::from_value(c.clone()).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    match e.kind.as_str() {
+        "user_message" => {
+            if let Some(t) = d["text"].as_str() {
+                state.first_sight("user", t);
+                state.add_user_message(t, max_text);
+            }
+        }
+        "system_prompt" => {
+            if let Some(t) = d["text"].as_str() {
+                state.add_system_prompt(t, max_text);
+            }
+        }
+        "tool_result" | "action_result" => {
+            state.tool_results += 1;
+            let found = entities(&d["entities"]);
+            state.add_entities(&found, Source::ToolOutput);
+            if d["steered"].as_bool() == Some(true) {
+                // Only the summary was logged: the entities and those words still trace.
+                let summary = d["summary"].as_str().unwrap_or_default();
+                state.add_steered_output(summary, &found, max_text);
+            }
+            restore_steering(state, d, max_text);
+            if let Ok(c) = serde_json::from_value::<DataClass>(d["classification"]["class"].clone())
+            {
+                state.data_classes.insert(c);
+            }
+            if let Some(labels) = d["classification"]["labels"].as_array() {
+                state.data_labels.extend(labels.iter().filter_map(|l| {
+                    serde_json::from_value::<aarmor_core::DataLabel>(l.clone()).ok()
+                }));
+            }
+            if d["classification"]["defaulted"].as_bool() == Some(true) {
+                state.unclassified_reads += 1;
+            }
+        }
+        "resolution" => {
+            if let (Some(id), Some(d)) = (d["action_id"].as_str(), d["decision"].as_str()) {
+                if let Some(a) = state.prior_action_mut(id) {
+                    a.decision = d.to_string();
+                }
+            }
+        }
+        "action" => state.add_action(PriorAction {
+            action_id: d["action_id"].as_str().unwrap_or_default().to_string(),
+            tool: d["tool"].as_str().unwrap_or_default().to_string(),
+            operation: d["operation"].as_str().unwrap_or_default().to_string(),
+            decision: d["decision"].as_str().unwrap_or_default().to_string(),
+            steered: d["steered"].as_bool().unwrap_or(false),
+            pointed: d["pointed"].as_bool().unwrap_or(false),
+            classes: Default::default(),
+            success: None,
+        }),
+        "summary" => {
+            if let Some(t) = d["original_request"].as_str() {
+                state.original_request = Some(t.to_string());
+                state.add_user_message(t, max_text);
+                state.user_messages = 0;
+            }
+            state.user_messages += d["user_messages"].as_u64().unwrap_or(0);
+            state.tool_results = d["tool_results"].as_u64().unwrap_or(0);
+            state.action_count = d["action_count"].as_u64().unwrap_or(0);
+            state.data_classes.extend(classes(&d["data_classes"]));
+            if let Some(labels) = d["data_labels"].as_array() {
+                state.data_labels.extend(labels.iter().filter_map(|l| {
+                    serde_json::from_value::<aarmor_core::DataLabel>(l.clone()).ok()
+                }));
+            }
+            state.unclassified_reads = d["unclassified_reads"].as_u64().unwrap_or(0);
+            if let Some(list) = d["entities"].as_array() {
+                for x in list {
+                    let source = match x["source"].as_str() {
+                        Some("user") => Source::User,
+                        _ => Source::ToolOutput,
+                    };
+                    state.add_entities(&entities(&Value::Array(vec![x.clone()])), source);
+                }
+            }
+            restore_steering(state, d, max_text);
+            if d["steered_outputs"].as_u64().unwrap_or(0) > 0 {
+                let text = d["steered_text"].as_str().unwrap_or_default();
+                state.add_steered_output(text, &entities(&d["steered_entities"]), max_text);
+                state.steered_outputs = d["steered_outputs"].as_u64().unwrap_or(1);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Entities as a log entry lists them (`{"kind", "value"}`).
+pub(super) fn logged_entities(v: &Value) -> Vec<entities::Entity> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| {
+                    let kind = match x.get("kind")?.as_str()? {
+                        "email" => entities::EntityKind::Email,
+                        "iban" => entities::EntityKind::Iban,
+                        "host" => entities::EntityKind::Host,
+                        "account" => entities::EntityKind::Account,
+                        _ => return None,
+                    };
+                    Some(entities::Entity {
+                        kind,
+                        value: x.get("value")?.as_str()?.to_string(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Record addresses as a log entry lists them: `[{"id", "addresses": [entity, ...]}]`.
+pub(super) fn records_json<'a>(
+    addresses: impl IntoIterator<Item = (&'a String, &'a Vec<entities::Entity>)>,
+) -> Value {
+    Value::Array(
+        addresses
+            .into_iter()
+            .map(|(id, found)| json!({"id": id, "addresses": found}))
+            .collect(),
+    )
+}
+
+/// Record names as a log entry lists them: `[{"id", "names": [..]}]`.
+pub(super) fn names_json<'a>(
+    names: impl IntoIterator<Item = (&'a String, &'a Vec<String>)>,
+) -> Value {
+    Value::Array(
+        names
+            .into_iter()
+            .map(|(id, n)| json!({"id": id, "names": n}))
+            .collect(),
+    )
+}
+
+/// Restores from a tool result or a summary entry what tells a steered session: the values
+/// only free text carried, the record ids (and those that carried an instruction), and the
+/// instructions flagged.
+pub(super) fn restore_steering(state: &mut SessionState, d: &Value, max_text: usize) {
+    state.add_field_entities(
+        logged_entities(&d["field_entities"]),
+        logged_entities(&d["free_text_entities"]),
+    );
+    state.add_pointed_prose(&logged_entities(&d["pointed_entities"]));
+    let ids = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|i| i.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    state.add_record_ids(&ids(&d["record_ids"]), &ids(&d["instruction_record_ids"]));
+    let addresses: Vec<(String, Vec<entities::Entity>)> = d["record_addresses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| {
+            Some((
+                r["id"].as_str()?.to_string(),
+                logged_entities(&r["addresses"]),
+            ))
+        })
+        .collect();
+    state.add_record_addresses(&addresses);
+    let names: Vec<(String, Vec<String>)> = d["record_names"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| {
+            let list = r["names"]
+                .as_array()?
+                .iter()
+                .filter_map(|n| n.as_str().map(String::from))
+                .take(records::MAX_NAMES_PER_RECORD)
+                .collect();
+            Some((r["id"].as_str()?.to_string(), list))
+        })
+        .collect();
+    state.add_record_names(&names);
+    for note in d["instructions"].as_array().into_iter().flatten() {
+        if let Ok(note) = serde_json::from_value::<InstructionNote>(note.clone()) {
+            // Only the excerpt was logged: values are still traced through its entities.
+            let excerpt = note.excerpt.clone();
+            state.add_instruction(note, Some((&excerpt, max_text)));
+        }
+    }
+}
