@@ -5,6 +5,13 @@ use aarmor_core::Classification;
 
 use super::*;
 
+/// Longest user message copied into the log; longer ones are cut (their hash is of the whole).
+pub(super) const MAX_LOGGED_TEXT: usize = 16 * 1024;
+/// Characters of a tool output kept as its summary.
+const SUMMARY_CHARS: usize = 160;
+/// Entities listed per log entry.
+pub(super) const MAX_ENTRY_ENTITIES: usize = 32;
+
 /// Collects the entries one update appends, chained onto the session's head.
 pub(super) struct Appender<'a> {
     pub(super) state: &'a mut SessionState,

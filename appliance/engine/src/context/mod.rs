@@ -45,21 +45,16 @@ use serde_json::{json, Value};
 
 use crate::classify::Classifiers;
 use crate::settings::ContextSettings;
-use appender::{classification_json, content_text, cut, summary_of, unix_ms, Appender};
+use appender::{
+    classification_json, content_text, cut, summary_of, unix_ms, Appender, MAX_ENTRY_ENTITIES,
+    MAX_LOGGED_TEXT,
+};
 use log::LogOp;
 pub use log::{verify_chain, ChainProblem, ContextEntry, ContextLog, LogError, SessionHead};
 use restore::{fold, names_json, records_json, replay};
 pub use state::{InstructionNote, PriorAction, SessionState, Source};
 pub use tool_outputs::{OutputRead, ReadBy};
 use writer::{ContextMetrics, Writer};
-
-/// Longest user message copied into the log; longer ones are cut (their hash is of the whole).
-const MAX_LOGGED_TEXT: usize = 16 * 1024;
-/// Characters of a tool output kept as its summary.
-const SUMMARY_CHARS: usize = 160;
-/// Entities listed per log entry.
-const MAX_ENTRY_ENTITIES: usize = 32;
-const QUEUE: usize = 65_536;
 
 /// What an observation changed, for the engine.
 #[derive(Debug, Default)]
@@ -94,21 +89,6 @@ impl ContextStore {
         for c in all {
             if let Err(e) = registry.register(c) {
                 tracing::warn!(error = %e, "cannot register a context metric");
-            }
-        }
-    }
-
-    fn count(&self, ops: &[LogOp]) {
-        for op in ops {
-            match op {
-                LogOp::Put(e) => {
-                    self.metrics.entries.with_label_values(&[&e.kind]).inc();
-                    if e.kind == "summary" {
-                        let why = e.data["reason"].as_str().unwrap_or("unknown");
-                        self.metrics.compactions.with_label_values(&[why]).inc();
-                    }
-                }
-                LogOp::Head(..) | LogOp::Fold { .. } => {}
             }
         }
     }
@@ -275,7 +255,7 @@ impl ContextStore {
         }
         self.metrics.sessions.set(sessions.len() as i64);
         drop(sessions);
-        self.count(&ops);
+        self.metrics.count(&ops);
         self.writer.send(ops);
         out
     }
@@ -350,7 +330,7 @@ impl ContextStore {
         }
         self.metrics.sessions.set(sessions.len() as i64);
         drop(sessions);
-        self.count(&ops);
+        self.metrics.count(&ops);
         self.writer.send(ops);
         expired.len()
     }

@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// Entries waiting for the writer beyond which appending fails (the store is marked unavailable).
+const QUEUE: usize = 65_536;
+
 /// What waits for the writer: entries to write, and callers waiting for them to be on disk.
 #[derive(Default)]
 pub(super) struct Pending {
@@ -24,6 +27,22 @@ pub(super) struct ContextMetrics {
 }
 
 impl ContextMetrics {
+    /// Counts the entries of one update by kind, and the folds among them by reason.
+    pub(super) fn count(&self, ops: &[LogOp]) {
+        for op in ops {
+            match op {
+                LogOp::Put(e) => {
+                    self.entries.with_label_values(&[&e.kind]).inc();
+                    if e.kind == "summary" {
+                        let why = e.data["reason"].as_str().unwrap_or("unknown");
+                        self.compactions.with_label_values(&[why]).inc();
+                    }
+                }
+                LogOp::Head(..) | LogOp::Fold { .. } => {}
+            }
+        }
+    }
+
     pub(super) fn new() -> Self {
         // Names and help are constants: valid by construction.
         let entries = prometheus::IntCounterVec::new(
