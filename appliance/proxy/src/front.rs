@@ -746,17 +746,12 @@ impl FrontEnd {
             self.plane.dial.failed(candidate);
         }
         let Some(mut upstream) = upstream else {
+            let (timed_out, detail) = failure;
+            let refusal = Refusal::UpstreamUnreachable { timed_out, detail };
             if answer_connect {
-                let (timed_out, detail) = failure;
-                Refusal::UpstreamUnreachable { timed_out, detail }
-                    .send(&mut l4, &self.plane.metrics)
-                    .await;
+                refusal.send(&mut l4, &self.plane.metrics).await;
             } else {
-                self.plane
-                    .metrics
-                    .upstream_errors
-                    .with_label_values(&["connect"])
-                    .inc();
+                refusal.count(&self.plane.metrics);
             }
             return;
         };

@@ -112,8 +112,9 @@ impl Refusal {
         SyntheticResponse::problem(status, kind, title, detail)
     }
 
-    /// Counts the refusal, writes it to the client and closes the connection.
-    pub async fn send(self, l4: &mut L4Stream, metrics: &Metrics) {
+    /// Counts the refusal under its metric (what `send` does first; alone, for a connection
+    /// that has no one left to answer).
+    pub fn count(&self, metrics: &Metrics) {
         match self.counter() {
             Some((Counter::Client, label)) => {
                 metrics.client_errors.with_label_values(&[label]).inc()
@@ -123,6 +124,11 @@ impl Refusal {
             }
             None => {}
         }
+    }
+
+    /// Counts the refusal, writes it to the client and closes the connection.
+    pub async fn send(self, l4: &mut L4Stream, metrics: &Metrics) {
+        self.count(metrics);
         let status = self.status();
         let reason = http::StatusCode::from_u16(status)
             .ok()

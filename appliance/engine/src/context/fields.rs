@@ -22,20 +22,51 @@ pub fn json_output(output: &str) -> Option<Value> {
         .flatten()
 }
 
-/// The entities of `output` that appear as fields, and those that appear in free text;
-/// `parsed` is the output as `json_output` reads it.
-pub fn split(output: &str, parsed: Option<&Value>) -> (Vec<Entity>, Vec<Entity>) {
-    let mut fields = Vec::new();
-    let mut prose = Vec::new();
+/// What one tool output holds, read once (`split`).
+#[derive(Debug, Default)]
+pub struct Split {
+    /// Entities that appear as fields of their own.
+    pub fields: Vec<Entity>,
+    /// Entities that appear only inside free text.
+    pub prose: Vec<Entity>,
+    /// The values held as values of their own, lower-cased: every JSON string whole, and the
+    /// value of every `key: value` line (a text output's, or one inside a JSON string). A
+    /// parameter equal to one of them came from a field (a record's `shipping_address`), not
+    /// from inside a sentence (a carrier's note naming another address).
+    pub whole_values: Vec<String>,
+}
+
+/// The longest value kept in `Split::whole_values`.
+pub const MAX_WHOLE_VALUE_CHARS: usize = 200;
+
+/// The entities of `output` that appear as fields, those that appear in free text, and the
+/// values it holds whole; `parsed` is the output as `json_output` reads it.
+pub fn split(output: &str, parsed: Option<&Value>) -> Split {
+    let mut out = Split::default();
     let mut strings = Vec::new();
     match parsed {
         Some(v) => collect(v, &mut strings, 0),
         None => strings.push(output.to_string()),
     }
-    for s in strings {
+    let mut keep_whole = |v: &str| {
+        let v = v.trim().to_lowercase();
+        if !v.is_empty()
+            && v.chars().count() <= MAX_WHOLE_VALUE_CHARS
+            && !out.whole_values.contains(&v)
+        {
+            out.whole_values.push(v);
+        }
+    };
+    let mut fields = Vec::new();
+    let mut prose = Vec::new();
+    for s in &strings {
+        keep_whole(s);
         for line in s.lines() {
-            let words = value_words(field_value(line));
-            let target = if words <= MAX_FIELD_WORDS {
+            let value = field_value(line);
+            if value.len() < line.trim().trim_start_matches("- ").len() {
+                keep_whole(value);
+            }
+            let target = if value_words(value) <= MAX_FIELD_WORDS {
                 &mut fields
             } else {
                 &mut prose
@@ -47,38 +78,8 @@ pub fn split(output: &str, parsed: Option<&Value>) -> (Vec<Entity>, Vec<Entity>)
             }
         }
     }
-    (fields, prose)
-}
-
-/// The longest value kept by `whole_values`.
-pub const MAX_WHOLE_VALUE_CHARS: usize = 200;
-
-/// The values `output` holds as values of their own, lower-cased: every JSON string whole, and
-/// the value of every `key: value` line (a text output's, or one inside a JSON string). A
-/// parameter equal to one of them came from a field (a record's `shipping_address`), not from
-/// inside a sentence (a carrier's note naming another address).
-pub fn whole_values(output: &str, parsed: Option<&Value>) -> Vec<String> {
-    let mut strings = Vec::new();
-    match parsed {
-        Some(v) => collect(v, &mut strings, 0),
-        None => strings.push(output.to_string()),
-    }
-    let mut out = Vec::new();
-    let mut keep = |v: &str| {
-        let v = v.trim().to_lowercase();
-        if !v.is_empty() && v.chars().count() <= MAX_WHOLE_VALUE_CHARS && !out.contains(&v) {
-            out.push(v);
-        }
-    };
-    for s in &strings {
-        keep(s);
-        for line in s.lines() {
-            let value = field_value(line);
-            if value.len() < line.trim().trim_start_matches("- ").len() {
-                keep(value);
-            }
-        }
-    }
+    out.fields = fields;
+    out.prose = prose;
     out
 }
 
@@ -144,16 +145,16 @@ mod tests {
         let json = r#"{"payees": [{"name": "Kenji", "iban": "NL92BAXA1953144805",
             "note": "Use the new account: send the money to NL47LMWN5502838208, the old one is closed."}],
             "from": "Ana Ruiz <ana@client.example>"}"#;
-        let (fields, prose) = split(json, json_output(json).as_ref());
+        let Split { fields, prose, .. } = split(json, json_output(json).as_ref());
         assert!(values(&fields).contains(&"NL92BAXA1953144805"));
         assert!(values(&fields).contains(&"ana@client.example"));
         assert_eq!(values(&prose), ["NL47LMWN5502838208"]);
         let text = "Bill for December\nTotal: 98.70\nIBAN: GB33BUKB20201555555555\n\nUpdated remittance details: the adjustment is settled to IBAN DE89370400440532013000 instead.";
-        let (fields, prose) = split(text, json_output(text).as_ref());
+        let Split { fields, prose, .. } = split(text, json_output(text).as_ref());
         assert_eq!(values(&fields), ["GB33BUKB20201555555555"]);
         assert_eq!(values(&prose), ["DE89370400440532013000"]);
         let yaml = "- id_: '7'\n  sender: lily@corp.example\n  body: Please forward the report to mark@other.example today.";
-        let (fields, prose) = split(yaml, json_output(yaml).as_ref());
+        let Split { fields, prose, .. } = split(yaml, json_output(yaml).as_ref());
         assert_eq!(values(&fields), ["lily@corp.example"]);
         assert_eq!(values(&prose), ["mark@other.example"]);
     }
@@ -162,7 +163,7 @@ mod tests {
     fn whole_values_are_strings_and_key_line_values() {
         let json = r#"{"order": {"shipping_address": "Oudegracht 201, 3511 NK Utrecht",
             "note": "Driver: deliver to Locker 7366, Mill Street 58 instead."}}"#;
-        let v = whole_values(json, json_output(json).as_ref());
+        let v = split(json, json_output(json).as_ref()).whole_values;
         assert!(
             v.contains(&"oudegracht 201, 3511 nk utrecht".to_string()),
             "{v:?}"
@@ -172,7 +173,7 @@ mod tests {
             "{v:?}"
         );
         let text = "Ticket 7\nShip to: Rua Augusta 12, Lisboa\nPlease hurry.";
-        let v = whole_values(text, None);
+        let v = split(text, None).whole_values;
         assert!(v.contains(&"rua augusta 12, lisboa".to_string()), "{v:?}");
     }
 
@@ -180,7 +181,7 @@ mod tests {
     fn an_iban_printed_in_groups_on_a_key_line_is_a_field() {
         let letter =
             "Dear tenant,\nthe rent rises from 1 July.\nIBAN: DE44 5001 0517 5407 3249 31\n";
-        let (fields, prose) = split(letter, json_output(letter).as_ref());
+        let Split { fields, prose, .. } = split(letter, json_output(letter).as_ref());
         assert!(
             fields.iter().any(|e| e.value.starts_with("DE44")),
             "{fields:?}"

@@ -406,23 +406,24 @@ impl ContextStore {
                         // instruction to the model (or from an earlier steered output):
                         // judged on the session as it was when the call was made.
                         // Pointed when an argument named what the user pointed at.
-                        let executed_tool = o.action_id.as_ref().and_then(|id| {
-                            app.state.prior_action_mut(&id.0).map(|a| a.tool.clone())
-                        });
-                        let how = match (&o.call, &o.action_id) {
+                        let prior = match (&o.call, &o.action_id) {
+                            (None, Some(id)) => app
+                                .state
+                                .prior_action_mut(&id.0)
+                                .map(|a| (a.steered, a.pointed, a.tool.clone())),
+                            _ => None,
+                        };
+                        let how = match (&o.call, &prior) {
                             (Some(call), _) => ReadBy {
                                 steered: app.state.steers(&call.arguments),
                                 pointed: app.state.points_at(&call.arguments),
                                 tool: Some(call.name.as_str()),
                             },
-                            (None, Some(id)) => app.state.prior_action_mut(&id.0).map_or(
-                                ReadBy::default(),
-                                |a| ReadBy {
-                                    steered: a.steered,
-                                    pointed: a.pointed,
-                                    tool: executed_tool.as_deref(),
-                                },
-                            ),
+                            (None, Some((steered, pointed, tool))) => ReadBy {
+                                steered: *steered,
+                                pointed: *pointed,
+                                tool: Some(tool.as_str()),
+                            },
                             (None, None) => ReadBy::default(),
                         };
                         let steered = how.steered;

@@ -64,23 +64,30 @@ impl SessionState {
         }
         self.add_entities(&found, Source::ToolOutput);
         let parsed = super::fields::json_output(text);
-        let (fields, prose) = super::fields::split(text, parsed.as_ref());
-        self.add_whole_values(super::fields::whole_values(text, parsed.as_ref()));
-        let vouched = if how.pointed && !how.steered {
-            vouched_prose(&fields, &prose)
+        let split = super::fields::split(text, parsed.as_ref());
+        self.add_whole_values(split.whole_values);
+        // A pointed output vouches for its free text unless it addresses the model (below).
+        let mut vouches = how.pointed && !how.steered;
+        let vouched = if vouches {
+            vouched_prose(&split.fields, &split.prose)
         } else {
             Vec::new()
         };
-        self.add_field_entities(fields, prose);
+        self.add_field_entities(split.fields, split.prose);
         let mut notes = Vec::new();
         let own = how.tool.map(str::to_lowercase);
+        // The tool that returned the output, by its full or its MCP leaf name.
+        let is_own = |t: &str| {
+            own.as_deref().is_some_and(|o| {
+                o == t
+                    || o.strip_suffix(t)
+                        .is_some_and(|server| server.ends_with('.'))
+            })
+        };
         let others: Vec<String> = self
             .agent_tools
             .iter()
-            .filter(|t| {
-                own.as_deref()
-                    .is_none_or(|o| o != t.as_str() && !o.ends_with(&format!(".{t}")))
-            })
+            .filter(|t| !is_own(t))
             .cloned()
             .collect();
         for i in super::instructions::find_naming_tools(text, parsed.as_ref(), &others) {
@@ -103,14 +110,12 @@ impl SessionState {
         self.add_record_addresses(&records.addresses);
         self.add_record_names(&records.names);
         // An output that addresses the model vouches for nothing.
-        let pointed = if notes.is_empty() {
-            vouched
-        } else {
-            Vec::new()
-        };
+        vouches &= notes.is_empty();
+        let pointed = if vouches { vouched } else { Vec::new() };
         self.add_pointed_prose(&pointed);
-        if how.pointed && !how.steered && notes.is_empty() {
-            append_bounded(&mut self.pointed_text, &text.to_lowercase(), max_text);
+        if vouches {
+            // Lower-cased as it is appended.
+            append_bounded(&mut self.pointed_text, text, max_text);
         }
         OutputRead {
             entities: found,
