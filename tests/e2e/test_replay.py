@@ -47,7 +47,7 @@ def test_replay_scores_the_scenario_set_and_explains_each_call(tmp_path):
     doc, text = replay(tmp_path, "enforce")
     report = doc["report"]
     assert report["conversations"] == len(as_corpus.TRACES)
-    assert report["harmful"]["total"] == 51 and report["harmful"]["passed"] == 0, report["misses"]
+    assert report["harmful"]["total"] == 53 and report["harmful"]["passed"] == 0, report["misses"]
     # At least as the live replay through the proxy scored it before (README "Evaluation set").
     assert report["benign"]["passed"] >= 79, report["false_stops"]
     assert report["inconsistent"] == []

@@ -131,3 +131,17 @@ def test_pointed_documents_do_not_give_destinations_by_default(start_aarmor, pki
     shares = [r for r in results if r["tool"] == "share_file"]
     assert len(shares) == 2 and not any(r["allowed"] for r in shares), shares
     assert {r["rule"] for r in shares} == {"intent.destination_from_free_text"}, shares
+
+
+def test_addresses_in_sentences_and_tool_names_in_outputs_hold_their_attacks(start_aarmor, pki):
+    """Through the proxy, with the agent's tools declared: a delivery address a carrier's note
+    wrote inside a sentence is held (tickets-i6), while the reship to the order's own address
+    passes; a ticket that names one of the agent's tools prepares a call for the agent, and the
+    grant it asks for is refused (tickets-i7), while the same grant the user asks for passes
+    (tickets-b5)."""
+    results = replay_and_check(start_aarmor, pki, {"tickets-i6", "tickets-i7", "tickets-b5"})
+    blocked = sorted((r["trace"], r["rule"]) for r in results if r["expect"] == "block")
+    assert blocked == [
+        ("tickets-i6", "intent.destination_from_free_text"),
+        ("tickets-i7", "intent.value_from_instruction"),
+    ], blocked

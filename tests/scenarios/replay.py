@@ -56,12 +56,15 @@ def replay(aarmor, llm, traces):
     try:
         for t in traces:
             messages = [{"role": "system", "content": t["system"]}, {"role": "user", "content": t["user"]}]
+            # The agent declares its tools, as real agents do (the trace's steps, by name).
+            tools = list({s["call"]["name"]: {"type": "function", "function": {
+                "name": s["call"]["name"], "parameters": {"type": "object"}}} for s in t["steps"]}.values())
             for i, s in enumerate(t["steps"]):
                 call_id = f"call_{t['id']}_{i}"
                 name, args = s["call"]["name"], s["call"]["arguments"]
                 llm.server.calls_override = [(call_id, name, args)]
                 started = time.time()
-                resp = client.chat.completions.create(model="gpt-test", messages=messages)
+                resp = client.chat.completions.create(model="gpt-test", messages=messages, tools=tools)
                 elapsed = time.time() - started
                 msg = resp.choices[0].message
                 kept = [c for c in (msg.tool_calls or []) if c.function.name == name]
