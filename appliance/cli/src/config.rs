@@ -8,7 +8,8 @@ use aarmor_engine::{
     ApprovalSettings, ContextSettings, EnforcementSettings, IntentSettings, PolicySettings,
     ReceiptSettings,
 };
-use aarmor_proxy::{AdminSettings, MediationSettings, ProxySettings, UpstreamSettings};
+use aarmor_mediation::MediationSettings;
+use aarmor_proxy::{AdminSettings, ProxySettings, UpstreamSettings};
 use serde::{Deserialize, Serialize};
 
 /// The commented default configuration, printed by `aarmor config print-default`.

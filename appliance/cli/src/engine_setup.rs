@@ -98,7 +98,7 @@ pub fn build(config: &Config) -> Result<PolicyEngine, String> {
     let context = ContextStore::open(&config.data_dir, config.context.clone())
         .map_err(|e| format!("context store: {e}"))?;
     let uses_drift = set.uses_drift;
-    let mut engine = PolicyEngine::new(
+    let mut engine = PolicyEngine::builder(
         set,
         config.policy.clone(),
         config.enforcement.clone(),
@@ -106,7 +106,7 @@ pub fn build(config: &Config) -> Result<PolicyEngine, String> {
         Arc::new(context),
         Duration::from_millis(config.mediation.max_hold_ms),
     )
-    .with_identity(config.identity.clone());
+    .identity(config.identity.clone());
     if !config.telemetry.sinks.is_empty() {
         let telemetry = Telemetry::start(&config.telemetry, &config.data_dir)
             .map_err(|e| format!("telemetry: {e}"))?;
@@ -115,7 +115,7 @@ pub fn build(config: &Config) -> Result<PolicyEngine, String> {
             config.telemetry.sinks.len(),
             config.telemetry.format
         );
-        engine = engine.with_telemetry(Arc::new(telemetry));
+        engine = engine.telemetry(Arc::new(telemetry));
     }
     if config.intent.enabled {
         let intent = intent_service(&config.intent);
@@ -133,9 +133,9 @@ pub fn build(config: &Config) -> Result<PolicyEngine, String> {
                 started.elapsed().as_millis()
             );
         }
-        engine = engine.with_intent(intent);
+        engine = engine.intent(intent);
     }
-    Ok(engine)
+    Ok(engine.build())
 }
 
 /// The bundled model behind the engine's embedding service.

@@ -452,7 +452,7 @@ fn run(mut config: Config) -> Result<(), String> {
         tracing::warn!(
             "mediation.enabled = false: every exchange is forwarded without action mediation"
         );
-        aarmor_proxy::Decider::Mediator(Arc::new(aarmor_engine::AllowAllMediator))
+        aarmor_proxy::Decider::Mediator(Arc::new(aarmor_mediation::AllowAllMediator))
     };
     let prepared = aarmor_proxy::prepare(plane, decider).map_err(|e| e.to_string())?;
     let ca = prepared.ca_cert.display().to_string();

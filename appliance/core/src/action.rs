@@ -9,15 +9,15 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// Identifier of one action, `act_` followed by 20 hex digits, unique per process and time.
+/// Identifier of one action, `act_` followed by 20 hex digits (see [`crate::ids`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ActionId(pub String);
 
 impl ActionId {
-    /// Builds an id from a caller-supplied 80-bit value (time and counter, or randomness).
-    pub fn from_parts(high: u64, low: u16) -> Self {
-        Self(format!("act_{high:016x}{low:04x}"))
+    /// A fresh id, unique within the process and across processes.
+    pub fn fresh() -> Self {
+        Self(crate::ids::next_id("act"))
     }
 }
 

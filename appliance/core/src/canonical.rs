@@ -66,6 +66,12 @@ pub fn plain_is_canonical(value: &Value) -> bool {
     }
 }
 
+/// `sha256:` + hex of `bytes` (canonical bytes, for hashes that anyone can recompute).
+pub fn sha256_tagged(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -10,7 +10,7 @@
 use serde_json::{Map, Value};
 
 use crate::canonical::canonical_value;
-use crate::receipt::sha256_tagged;
+use crate::canonical::sha256_tagged;
 use crate::Action;
 
 /// Bounds of what a receipt keeps as is.

@@ -15,10 +15,10 @@ use base64::Engine as _;
 use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::action::Action;
 use crate::decision::{Decision, DecisionClass};
+use crate::receipt_records::{Approval, Deferral, Execution, Recorded};
 
 /// `prev_hash` of the first receipt.
 pub const GENESIS_HASH: &str =
@@ -102,12 +102,15 @@ pub struct Receipt {
     /// For MODIFY: the parameters after the policy's patch (the action as forwarded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modification: Option<Value>,
+    /// For a STEP_UP's resolution: how its approval ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub approval: Option<Value>,
+    pub approval: Option<Recorded<Approval>>,
+    /// For a DEFER's resolution: how the deferral ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deferral: Option<Value>,
+    pub deferral: Option<Recorded<Deferral>>,
+    /// For an outcome receipt: what the executed action did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub execution: Option<Value>,
+    pub execution: Option<Recorded<Execution>>,
     pub prev_hash: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<ReceiptSignature>,
@@ -130,11 +133,7 @@ pub enum ReceiptError {
     BadSignature(String),
 }
 
-/// `sha256:` + hex of `bytes`.
-pub fn sha256_tagged(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    format!("sha256:{}", hex::encode(digest))
-}
+pub use crate::canonical::sha256_tagged;
 
 /// RFC 8785 canonical JSON of any serializable value (see [`crate::canonical`]).
 pub fn canonical_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, ReceiptError> {

@@ -1,20 +1,18 @@
-//! The mediation engine: the [`Mediator`] seam the data plane calls on every exchange, the
-//! [`ActionEngine`] that decides on canonical actions, and their implementations.
+//! The policy engine: [`PolicyEngine`] implements `aarmor-mediation`'s `ActionEngine` — it
+//! decides each canonical action (identity, context, policy, approvals, deferral) and signs a
+//! receipt for every decision and outcome.
 //!
-//! The engine never sees the data plane's sockets: it is handed requests and responses, not
-//! connections (its own outbound traffic — SIEM sinks, approval webhooks — it opens
-//! itself). The data plane guarantees that a mediator error or timeout refuses the exchange
-//! (fail closed); mediators only have to say what they decided.
+//! The engine is handed actions and observations, never the data plane's connections; the
+//! connections it opens are its own (SIEM sinks, approval webhooks, the receipt store). The
+//! data plane refuses an action the engine fails or times out on (fail closed): the engine only
+//! has to say what it decided.
 
-pub mod action_engine;
-pub mod allow_all;
 pub mod approvals;
-pub mod classify;
 mod commit_pace;
 pub mod context;
+pub mod data_classes;
 pub mod identity;
 pub mod intent;
-pub mod mediator;
 pub mod policy;
 pub mod policy_engine;
 pub mod receipts;
@@ -32,13 +30,7 @@ pub(crate) fn repo_root() -> std::path::PathBuf {
         .join("../..")
 }
 
-pub use action_engine::ActionEngine;
-pub use allow_all::AllowAllMediator;
 pub use approvals::{ApprovalAnswer, ApprovalError, ApprovalRequest, Approvals};
-pub use mediator::{
-    BodyVerdict, Direction, Exchange, ExchangeInspector, ExchangeOutcome, HeadVerdict,
-    HeaderRewrite, MediationError, Mediator, Relayed, RequestEdit, ResponsePlan, ResponseVerdict,
-};
 pub use policy_engine::PolicyEngine;
 pub use settings::{
     ApprovalSettings, ContextSettings, EnforcementSettings, IntentSettings, PolicySettings,

@@ -1,6 +1,7 @@
 //! The engine end to end, in process: Rego decisions, receipts for each, approvals, deferrals,
 //! monitor mode, and failing closed when receipts cannot be written.
 
+use aarmor_core::receipt_records::{Approval, Deferral};
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -17,11 +18,11 @@ use aarmor_engine::intent::testing::Letters;
 use aarmor_engine::intent::IntentService;
 use aarmor_engine::policy::PolicySet;
 use aarmor_engine::policy_engine::eval_limits;
+use aarmor_engine::policy_engine::PolicyEngineBuilder;
 use aarmor_engine::receipts::{Durability, KeyRing, ReceiptLog, ReceiptStore};
 use aarmor_engine::settings::{EnforcementMode, EnforcementSettings, PolicySettings};
-use aarmor_engine::{
-    ActionEngine, ApprovalSettings, ContextSettings, IntentSettings, PolicyEngine,
-};
+use aarmor_engine::{ApprovalSettings, ContextSettings, IntentSettings, PolicyEngine};
+use aarmor_mediation::ActionEngine;
 use serde_json::json;
 
 const POLICY: &str = r#"package aarmor.policy
@@ -100,8 +101,19 @@ fn engine_with_policy(
     map_size: usize,
     policy: &str,
 ) -> PolicyEngine {
+    engine_extended(dir, enforcement, map_size, policy, |b| b)
+}
+
+/// An engine with what `extend` adds to its builder (intent, identity).
+fn engine_extended(
+    dir: &Path,
+    enforcement: EnforcementSettings,
+    map_size: usize,
+    policy: &str,
+    extend: impl FnOnce(PolicyEngineBuilder) -> PolicyEngineBuilder,
+) -> PolicyEngine {
     let context = Arc::new(ContextStore::open(dir, ContextSettings::default()).unwrap());
-    engine_over(dir, enforcement, map_size, policy, context)
+    engine_built(dir, enforcement, map_size, policy, context, extend)
 }
 
 /// An engine over a given context store.
@@ -111,6 +123,17 @@ fn engine_over(
     map_size: usize,
     policy: &str,
     context: Arc<ContextStore>,
+) -> PolicyEngine {
+    engine_built(dir, enforcement, map_size, policy, context, |b| b)
+}
+
+fn engine_built(
+    dir: &Path,
+    enforcement: EnforcementSettings,
+    map_size: usize,
+    policy: &str,
+    context: Arc<ContextStore>,
+    extend: impl FnOnce(PolicyEngineBuilder) -> PolicyEngineBuilder,
 ) -> PolicyEngine {
     let policies = dir.join("policies");
     std::fs::create_dir_all(&policies).unwrap();
@@ -127,14 +150,15 @@ fn engine_over(
         Durability::Strict,
     )
     .unwrap();
-    let engine = PolicyEngine::new(
+    let engine = extend(PolicyEngine::builder(
         set,
         settings,
         enforcement,
         log,
         context,
         Duration::from_secs(30),
-    );
+    ))
+    .build();
     // An operator token makes approvals answerable (tests answer as the operator).
     engine.approvals().configure(
         Directory::new(
@@ -297,8 +321,13 @@ async fn decisions_receipts_approvals_and_deferrals() {
     );
     assert_eq!(all[1].modification.as_ref().unwrap()["token"], "[REDACTED]");
     assert_eq!(all[4].follows.as_deref(), Some(all[3].receipt_id.as_str()));
-    assert_eq!(all[4].approval.as_ref().unwrap()["approver"], "alice");
-    assert_eq!(all[6].approval.as_ref().unwrap()["status"], "timed_out");
+    // Typed as written, not kept verbatim.
+    let approval = |r: &aarmor_core::Receipt| r.approval.as_ref().unwrap().typed().cloned();
+    assert_eq!(approval(&all[4]).unwrap().approver(), Some("alice"));
+    assert!(matches!(
+        approval(&all[6]),
+        Some(Approval::TimedOut { quorum: 1, .. })
+    ));
     assert!(all
         .iter()
         .all(|r| r.decision.policy.hash.starts_with("sha256:")));
@@ -314,7 +343,10 @@ async fn deferral_times_out_to_deny() {
     e.committed().await;
     let all = receipts(dir.path());
     assert_eq!(all.len(), 2);
-    assert_eq!(all[1].deferral.as_ref().unwrap()["status"], "timed_out");
+    assert!(matches!(
+        all[1].deferral.as_ref().unwrap().typed(),
+        Some(Deferral::TimedOut { .. })
+    ));
 }
 
 #[tokio::test]
@@ -484,16 +516,18 @@ decisions contains d if {
 async fn intent_signals_are_computed_lazily_and_decide() {
     let dir = tempfile::tempdir().unwrap();
     let model = Arc::new(Letters::default());
-    let e = engine_with_policy(
+    let e = engine_extended(
         dir.path(),
         EnforcementSettings::default(),
         1 << 24,
         INTENT_POLICY,
-    )
-    .with_intent(IntentService::with_embedder(
-        IntentSettings::default(),
-        model.clone(),
-    ));
+        |b| {
+            b.intent(IntentService::with_embedder(
+                IntentSettings::default(),
+                model.clone(),
+            ))
+        },
+    );
     assert!(e.uses_drift());
     let user = |text: &str, kind| Observation {
         protocol: Protocol::OpenaiChat,
@@ -657,10 +691,17 @@ async fn unverified_identities_are_denied_or_flagged() {
 
     // Flag mode: evaluated as usual, the flag visible to policy and in the receipt.
     let dir2 = tempfile::tempdir().unwrap();
-    let flagged =
-        engine(dir2.path(), EnforcementMode::Enforce, 1 << 24).with_identity(IdentitySettings {
-            unverified: UnverifiedMode::Flag,
-        });
+    let flagged = engine_extended(
+        dir2.path(),
+        EnforcementSettings::default(),
+        1 << 24,
+        POLICY,
+        |b| {
+            b.identity(IdentitySettings {
+                unverified: UnverifiedMode::Flag,
+            })
+        },
+    );
     assert_eq!(decide(&flagged, &unknown).await, FinalVerdict::Allow);
     let (input, _) = flagged.explain(&unknown).await;
     assert_eq!(
@@ -736,7 +777,7 @@ async fn a_late_drift_is_resolved_when_it_arrives_in_enforce_and_monitor_mode_al
         };
         let intent =
             IntentService::with_embedder(settings, Arc::new(SlowLetters(Letters::default())));
-        let e = engine_with_policy(
+        let e = engine_extended(
             dir.path(),
             EnforcementSettings {
                 mode,
@@ -744,8 +785,8 @@ async fn a_late_drift_is_resolved_when_it_arrives_in_enforce_and_monitor_mode_al
             },
             1 << 24,
             INTENT_POLICY,
-        )
-        .with_intent(intent.clone());
+            |b| b.intent(intent.clone()),
+        );
         e.observe(
             &sref(),
             vec![Observation {
@@ -779,9 +820,10 @@ async fn a_late_drift_is_resolved_when_it_arrives_in_enforce_and_monitor_mode_al
         );
         assert_eq!(all[1].kind, aarmor_core::ReceiptKind::Resolution);
         assert_eq!(all[1].follows.as_deref(), Some(all[0].receipt_id.as_str()));
-        let deferral = all[1].deferral.as_ref().unwrap();
-        assert_eq!(deferral["status"], "resolved");
-        assert_eq!(deferral["waited_for"], "intent");
+        let deferral = all[1].deferral.as_ref().unwrap().typed();
+        assert!(
+            matches!(deferral, Some(Deferral::Resolved { waited_for, .. }) if waited_for == "intent")
+        );
         let enforced = mode == EnforcementMode::Enforce;
         assert!(all.iter().all(|r| r.decision.enforced == enforced));
         assert!(intent.stats().late.get() >= 1);

@@ -13,6 +13,7 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
+use crate::fields::{insert_field, printable_runs};
 use crate::multipart::Parts;
 
 /// A request body as policy sees it.
@@ -30,31 +31,6 @@ pub enum BodyRead {
     Opaque {
         strings: String,
     },
-}
-
-/// Shortest run of printable characters [`printable_runs`] keeps.
-const MIN_RUN: usize = 6;
-
-/// The runs of at least six printable ASCII characters in `bytes`, one per line (what `strings`
-/// shows): text smuggled inside a body that is not text.
-pub fn printable_runs(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    let mut run_start = None;
-    for (i, &b) in bytes.iter().chain(std::iter::once(&0u8)).enumerate() {
-        let printable = (0x20..0x7f).contains(&b) || b == b'\t';
-        match (printable, run_start) {
-            (true, None) => run_start = Some(i),
-            (false, Some(start)) => {
-                if i - start >= MIN_RUN {
-                    out.push_str(&String::from_utf8_lossy(&bytes[start..i]));
-                    out.push('\n');
-                }
-                run_start = None;
-            }
-            _ => {}
-        }
-    }
-    out
 }
 
 /// Why a body cannot be read the way its server might read it.
@@ -199,17 +175,6 @@ pub fn form_fields(encoded: &[u8]) -> Map<String, Value> {
         insert_field(&mut map, k.into_owned(), Value::String(v.into_owned()));
     }
     map
-}
-
-/// Adds `value` under `name`; a repeated name becomes the list of its values.
-pub(crate) fn insert_field(map: &mut Map<String, Value>, name: String, value: Value) {
-    match map.get_mut(&name) {
-        None => {
-            map.insert(name, value);
-        }
-        Some(Value::Array(values)) => values.push(value),
-        Some(first) => *first = Value::Array(vec![first.take(), value]),
-    }
 }
 
 /// Parses JSON strictly: RFC 8259 as serde_json reads it (no `NaN`, no lone surrogates, nesting

@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 
 use crate::draft::ActionDraft;
-use crate::llm::Rendered;
+use crate::rendered::Rendered;
 use crate::sse::{SseError, SseEvent, SseSplitter};
 use crate::Observed;
 

@@ -10,11 +10,13 @@
 pub mod body;
 pub mod classify;
 pub mod draft;
+pub mod fields;
 pub mod gate;
 pub mod llm;
 pub mod mcp;
 pub mod meta;
 pub mod multipart;
+pub mod rendered;
 pub mod rest;
 pub mod sql;
 pub mod sse;

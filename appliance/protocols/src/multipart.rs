@@ -63,7 +63,7 @@ pub fn parse(content_type: &str, body: &[u8]) -> Option<Parts> {
                     }
                     None => {
                         // The text runs inside the bytes, so that a key in a binary file is seen.
-                        let strings = crate::body::printable_runs(&content);
+                        let strings = crate::fields::printable_runs(&content);
                         if !strings.is_empty() {
                             file.insert("strings".into(), Value::String(strings));
                         }
@@ -76,7 +76,7 @@ pub fn parse(content_type: &str, body: &[u8]) -> Option<Parts> {
                 Value::Object(file)
             }
         };
-        crate::body::insert_field(&mut fields, name, value);
+        crate::fields::insert_field(&mut fields, name, value);
     }
     None
 }

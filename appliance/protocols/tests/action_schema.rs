@@ -15,7 +15,7 @@ fn schema() -> jsonschema::Validator {
 
 fn stamp(draft: ActionDraft) -> Action {
     draft.into_action(
-        ActionId::from_parts(0x0001_9a2b_3c4d_5e6f, 7),
+        ActionId::fresh(),
         "2026-11-23T10:00:00.123Z".into(),
         ActionTarget {
             host: "api.example.com".into(),

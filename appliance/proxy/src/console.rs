@@ -14,8 +14,7 @@ use aarmor_engine::approvals::Approver;
 use pingora::protocols::http::ServerSession;
 use serde_json::{json, Value};
 
-use crate::admin::{json_reply, read_json, vote_reply};
-use crate::server::AdminApprovals;
+use crate::admin_http::{json_reply, read_json, vote_reply, AdminApprovals};
 
 const COOKIE: &str = "aarmor_console";
 const INDEX_HTML: &str = include_str!("../console/index.html");
@@ -61,7 +60,7 @@ fn with_security_headers(mut resp: http::Response<Vec<u8>>) -> http::Response<Ve
 }
 
 fn asset(content_type: &str, body: &str) -> http::Response<Vec<u8>> {
-    crate::admin::reply(200, content_type, body.as_bytes().to_vec())
+    crate::admin_http::reply(200, content_type, body.as_bytes().to_vec())
 }
 
 fn header<'a>(session: &'a ServerSession, name: &str) -> Option<&'a str> {
@@ -111,7 +110,7 @@ fn receipt_row(r: &aarmor_core::Receipt) -> Value {
         "operation": r.action.operation,
         "agent": r.action.identity.agent,
         "human": r.action.identity.human,
-        "approver": r.approval.as_ref().and_then(|a| a.get("approver")).cloned(),
+        "approver": r.approval.as_ref().and_then(|a| a.approver()),
     })
 }
 

@@ -19,8 +19,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::Instrument;
 
 use crate::bypass::{bypass_match, is_bypassed, BypassMatch};
+use crate::exchange::mode_label;
 use crate::head::{parse_proxy_authorization, read_first_head, HeadError};
-use crate::http_engine::{mode_label, AarmorHttp};
+use crate::http_proxy::AarmorHttp;
+use crate::listeners::accepted;
 use crate::mint::ConnectionResolver;
 use crate::plane::Plane;
 use crate::refusal::Refusal;
@@ -78,21 +80,6 @@ impl Drop for ActiveGuard {
     fn drop(&mut self) {
         self.0.dec();
     }
-}
-
-/// The TCP stream a listener accepted, and the client's address.
-pub(crate) fn accepted(stream: Stream) -> Option<(L4Stream, Option<SocketAddr>)> {
-    let l4 = match stream.into_any().downcast::<L4Stream>() {
-        Ok(s) => *s,
-        Err(_) => {
-            tracing::error!("listener handed over a stream that is not TCP");
-            return None;
-        }
-    };
-    let peer = l4
-        .get_socket_digest()
-        .and_then(|d| d.peer_addr().and_then(|a| a.as_inet().copied()));
-    Some((l4, peer))
 }
 
 #[async_trait]

@@ -4,16 +4,15 @@
 //! streamed through the inspector, which alone decides which bytes reach the client.
 
 use aarmor_core::{HeaderList, ResponseHead, SyntheticResponse};
-use aarmor_engine::{
+use aarmor_mediation::{
     BodyVerdict, Direction, ExchangeInspector, ExchangeOutcome, ResponsePlan, ResponseVerdict,
 };
 use bytes::{Bytes, BytesMut};
 use pingora::proxy::Session;
 use pingora::Result;
 
-use crate::http_engine::{
-    prepare_upstream_request, respond, respond_to_error, AarmorHttp, RequestCtx,
-};
+use crate::exchange::{prepare_upstream_request, respond, respond_to_error, RequestCtx};
+use crate::plane::Plane;
 
 fn too_large(what: &str, limit: usize) -> SyntheticResponse {
     SyntheticResponse::problem(
@@ -60,12 +59,11 @@ fn undecodable(e: &crate::decode::DecodeError) -> SyntheticResponse {
 }
 
 pub async fn run(
-    http: &AarmorHttp,
+    plane: &Plane,
     session: &mut Session,
     ctx: &mut RequestCtx,
     mut inspector: Box<dyn ExchangeInspector>,
 ) -> Result<()> {
-    let plane = &http.plane;
     let limit = plane.proxy.max_inspect_body_bytes;
 
     // 1. The whole request body, bounded. A client that waits for `100 Continue` before it sends
@@ -201,7 +199,7 @@ pub async fn run(
     }
     // Each of the host's addresses in turn, while connecting fails (nothing was sent yet).
     let (mut client, peer) = loop {
-        let peer = http.peer_for(&route);
+        let peer = route.peer(&plane.upstream);
         match plane.connector.get_http_session(&peer).await {
             Ok((client, _reused)) => break (client, peer),
             Err(e) => {
@@ -272,11 +270,11 @@ pub async fn run(
     };
     let result = match plan {
         ResponsePlan::Pass => {
-            pass_response(http, session, client, &peer, resp_header, &mut digest).await
+            pass_response(plane, session, client, &peer, resp_header, &mut digest).await
         }
         ResponsePlan::Buffer => {
             buffer_response(
-                http,
+                plane,
                 session,
                 client,
                 &peer,
@@ -289,11 +287,11 @@ pub async fn run(
             .await
         }
         ResponsePlan::Relay => {
-            return relay(http, session, client, resp_header, inspector.as_mut()).await;
+            return relay(plane, session, client, resp_header, inspector.as_mut()).await;
         }
         ResponsePlan::Stream => {
             stream_response(
-                http,
+                plane,
                 session,
                 client,
                 &peer,
@@ -414,14 +412,13 @@ fn to_http11(req: &mut pingora::http::RequestHeader) -> Result<()> {
 
 /// The response goes to the client untouched, streamed.
 async fn pass_response(
-    http: &AarmorHttp,
+    plane: &Plane,
     session: &mut Session,
     mut client: UpstreamSession,
     peer: &pingora::upstreams::peer::HttpPeer,
     resp_header: pingora::http::ResponseHeader,
     digest: &mut OutputDigest,
 ) -> Result<()> {
-    let plane = &http.plane;
     session
         .write_response_header(Box::new(resp_header), false)
         .await?;
@@ -441,14 +438,14 @@ async fn pass_response(
     }
     session.write_response_body(None, true).await?;
     digest.complete = true;
-    release(http, client, peer).await;
+    release(plane, client, peer).await;
     Ok(())
 }
 
 /// The whole response is held (bounded) until the inspector has decided.
 #[allow(clippy::too_many_arguments)]
 async fn buffer_response(
-    http: &AarmorHttp,
+    plane: &Plane,
     session: &mut Session,
     mut client: UpstreamSession,
     peer: &pingora::upstreams::peer::HttpPeer,
@@ -458,7 +455,6 @@ async fn buffer_response(
     digest: &mut OutputDigest,
     held: &mut crate::budget::Reservation,
 ) -> Result<()> {
-    let plane = &http.plane;
     let limit = plane.proxy.max_inspect_body_bytes;
     let mut resp_body = BytesMut::new();
     loop {
@@ -502,7 +498,7 @@ async fn buffer_response(
         Ok(ResponseVerdict::Replace(b)) => resp_body = b,
         Ok(ResponseVerdict::Respond(resp)) => return respond(session, &resp).await,
     }
-    release(http, client, peer).await;
+    release(plane, client, peer).await;
     let mut out = resp_header;
     out.remove_header("transfer-encoding");
     out.insert_header("content-length", resp_body.len().to_string())?;
@@ -517,7 +513,7 @@ async fn buffer_response(
 /// the head is sent, a failure can no longer become an error response: the client connection is
 /// cut, so a client never mistakes a truncated stream for a complete one.
 async fn stream_response(
-    http: &AarmorHttp,
+    plane: &Plane,
     session: &mut Session,
     mut client: UpstreamSession,
     peer: &pingora::upstreams::peer::HttpPeer,
@@ -525,7 +521,6 @@ async fn stream_response(
     inspector: &mut dyn ExchangeInspector,
     digest: &mut OutputDigest,
 ) -> Result<()> {
-    let plane = &http.plane;
     let budget = plane.inspect_budget();
     let mut out = resp_header;
     // The inspector may change the length of the body.
@@ -570,20 +565,19 @@ async fn stream_response(
     }
     session.write_response_body(None, true).await?;
     digest.complete = true;
-    release(http, client, peer).await;
+    release(plane, client, peer).await;
     Ok(())
 }
 
 /// An upgraded connection (101), relayed both ways through the inspector until either side
 /// closes: only what the inspector returns reaches each side. A mediation failure cuts it.
 async fn relay(
-    http: &AarmorHttp,
+    plane: &Plane,
     session: &mut Session,
     mut client: UpstreamSession,
     resp_header: pingora::http::ResponseHeader,
     inspector: &mut dyn ExchangeInspector,
 ) -> Result<()> {
-    let plane = &http.plane;
     session.set_keepalive(None);
     session
         .write_response_header(Box::new(resp_header), false)
@@ -701,13 +695,13 @@ async fn cut_stream(
 }
 
 async fn release(
-    http: &AarmorHttp,
+    plane: &Plane,
     mut client: UpstreamSession,
     peer: &pingora::upstreams::peer::HttpPeer,
 ) {
     if client.response_done() {
-        let idle = std::time::Duration::from_secs(http.plane.upstream.idle_timeout_s);
-        http.plane
+        let idle = std::time::Duration::from_secs(plane.upstream.idle_timeout_s);
+        plane
             .connector
             .release_http_session(client, peer, Some(idle))
             .await;

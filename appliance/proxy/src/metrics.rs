@@ -1,5 +1,6 @@
 //! Prometheus metrics of the data plane, in a registry of their own.
 
+use aarmor_mediation::MediationMetrics;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
@@ -14,12 +15,10 @@ pub struct Metrics {
     pub certificates_minted: IntCounter,
     pub upstream_errors: IntCounterVec,
     pub client_errors: IntCounterVec,
-    pub mediation_failures: IntCounterVec,
     pub spliced: IntCounter,
     pub request_duration: Histogram,
-    pub actions: IntCounterVec,
-    pub observations: IntCounterVec,
-    pub decision_duration: Histogram,
+    /// The mediator's metrics (actions, observations, decision time, mediation failures).
+    pub mediation: MediationMetrics,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -75,13 +74,6 @@ impl Metrics {
             ),
             &["reason"],
         )?;
-        let mediation_failures = IntCounterVec::new(
-            Opts::new(
-                "mediation_failures_total",
-                "Exchanges refused because mediation failed, by kind",
-            ),
-            &["kind"],
-        )?;
         let spliced = IntCounter::new(
             "spliced_connections_total",
             "Connections spliced without interception (bypass)",
@@ -96,30 +88,8 @@ impl Metrics {
                 1.0, 2.5, 5.0, 10.0, 30.0,
             ]),
         )?;
-        let actions = IntCounterVec::new(
-            Opts::new(
-                "actions_total",
-                "Actions mediated, by protocol and final decision",
-            ),
-            &["protocol", "decision"],
-        )?;
-        let observations = IntCounterVec::new(
-            Opts::new("observations_total", "Observations recorded, by kind"),
-            &["kind"],
-        )?;
-        let decision_duration = Histogram::with_opts(
-            HistogramOpts::new(
-                "decision_duration_seconds",
-                "Time to decide one action, holds included",
-            )
-            .buckets(vec![
-                0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                0.1, 1.0, 10.0, 60.0, 300.0,
-            ]),
-        )?;
-        registry.register(Box::new(actions.clone()))?;
-        registry.register(Box::new(observations.clone()))?;
-        registry.register(Box::new(decision_duration.clone()))?;
+        let mediation = MediationMetrics::new()?;
+        mediation.register(&registry)?;
         registry.register(Box::new(connections.clone()))?;
         registry.register(Box::new(connections_active.clone()))?;
         registry.register(Box::new(requests.clone()))?;
@@ -127,7 +97,6 @@ impl Metrics {
         registry.register(Box::new(certificates_minted.clone()))?;
         registry.register(Box::new(upstream_errors.clone()))?;
         registry.register(Box::new(client_errors.clone()))?;
-        registry.register(Box::new(mediation_failures.clone()))?;
         registry.register(Box::new(spliced.clone()))?;
         registry.register(Box::new(request_duration.clone()))?;
         Ok(Self {
@@ -139,12 +108,9 @@ impl Metrics {
             certificates_minted,
             upstream_errors,
             client_errors,
-            mediation_failures,
             spliced,
             request_duration,
-            actions,
-            observations,
-            decision_duration,
+            mediation,
         })
     }
 

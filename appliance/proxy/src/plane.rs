@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aarmor_core::SyntheticResponse;
-use aarmor_engine::{MediationError, Mediator};
+use aarmor_mediation::{MediationError, Mediator};
 
 use crate::facts::FactsTable;
 use crate::metrics::Metrics;
 use crate::mint::LeafMinter;
-use crate::settings::{MediationSettings, ProxySettings, UpstreamSettings};
+use crate::settings::{ProxySettings, UpstreamSettings};
+use aarmor_mediation::MediationSettings;
 
 pub struct Plane {
     pub proxy: ProxySettings,
@@ -27,7 +28,7 @@ pub struct Plane {
     /// Upstream connector for exchanges that aarmor drives itself (inspected bodies).
     pub connector: pingora::connectors::http::Connector,
     /// Connections relayed from the TLS proxy listener: their real client and certificate.
-    pub relayed: crate::tls_listener::Relayed,
+    pub relayed: crate::listeners::Relayed,
     /// The admin listener, which no proxied connection may reach.
     pub admin_listen: std::net::SocketAddr,
     /// Addresses of the hosts configuration names (requests by address are judged as them).
@@ -222,7 +223,8 @@ impl Plane {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
                 self.metrics
-                    .mediation_failures
+                    .mediation
+                    .failures
                     .with_label_values(&["error"])
                     .inc();
                 tracing::warn!(stage, mediator = self.mediator.name(), error = %e, "mediation failed; refusing the request (fail closed)");
@@ -235,7 +237,8 @@ impl Plane {
             }
             Err(_) => {
                 self.metrics
-                    .mediation_failures
+                    .mediation
+                    .failures
                     .with_label_values(&["timeout"])
                     .inc();
                 tracing::warn!(

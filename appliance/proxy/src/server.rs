@@ -4,23 +4,24 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use aarmor_engine::{ActionEngine, Mediator};
+use aarmor_mediation::{ActionEngine, Mediator};
 use pingora::connectors::http::Connector;
 use pingora::connectors::ConnectorOptions;
 use pingora::server::configuration::ServerConf;
 use pingora::server::Server;
 use pingora::services::listening::Service;
 
-use crate::actions::ActionMediator;
 use crate::admin::AdminApp;
+use crate::admin_http::AdminApprovals;
 use crate::ca::{CaError, CaPaths, CertificateAuthority};
 use crate::front::{FrontEnd, ListenerKind};
-use crate::http_engine::AarmorHttp;
+use crate::http_proxy::AarmorHttp;
 use crate::metrics::Metrics;
 use crate::mint::{ConnectionResolver, LeafMinter, MintError};
 use crate::plane::Plane;
-use crate::settings::{AdminSettings, MediationSettings, ProxySettings, UpstreamSettings};
+use crate::settings::{AdminSettings, ProxySettings, UpstreamSettings};
 use crate::upstream::{build_root_bundle, TrustError};
+use aarmor_mediation::{ActionMediator, MediationSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -63,14 +64,6 @@ pub enum Decider {
         /// Approvals and receipts served to approvers by the admin listener.
         approvals: Option<AdminApprovals>,
     },
-}
-
-/// What the admin listener serves approvers: the approvals API, the web console and its
-/// receipts view.
-pub struct AdminApprovals {
-    pub approvals: Arc<aarmor_engine::Approvals>,
-    pub receipts: aarmor_engine::receipts::ReceiptReader,
-    pub console_session_ttl: std::time::Duration,
 }
 
 /// What start-up prepared, reported to the operator before serving.
@@ -176,7 +169,11 @@ pub fn prepare(config: DataPlaneConfig, decider: Decider) -> Result<Prepared, St
         Decider::Actions { engine, approvals } => (
             {
                 engine.register_metrics(metrics.registry());
-                Arc::new(ActionMediator::new(engine, &mediation, metrics.clone()))
+                Arc::new(ActionMediator::new(
+                    engine,
+                    &mediation,
+                    metrics.mediation.clone(),
+                ))
             },
             approvals,
         ),

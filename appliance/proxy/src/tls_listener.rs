@@ -5,12 +5,10 @@
 //! the relay registers the real client address and certificate under the relay socket's local
 //! address, and the explicit listener binds them to the connection.
 
-use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aarmor_core::ClientCertificate;
 use async_trait::async_trait;
 use pingora::apps::ServerApp;
 use pingora::protocols::Stream;
@@ -19,51 +17,8 @@ use pingora::server::ShutdownWatch;
 use crate::mint::ConnectionResolver;
 use crate::plane::Plane;
 
-/// The real client of a relayed connection and the certificate it presented.
-pub type RelayedClient = (Option<SocketAddr>, Option<ClientCertificate>);
-
 /// Where a client certificate lands during the handshake.
 type CertSlot = Arc<Mutex<Option<rustls::pki_types::CertificateDer<'static>>>>;
-
-/// What a relayed connection really is, keyed by the relay socket's local address.
-#[derive(Debug, Default)]
-pub struct Relayed {
-    map: Mutex<HashMap<SocketAddr, RelayedClient>>,
-}
-
-/// Removes the entry when the relay ends.
-pub struct RelayRegistration<'a> {
-    table: &'a Relayed,
-    local: SocketAddr,
-}
-
-impl Drop for RelayRegistration<'_> {
-    fn drop(&mut self) {
-        if let Ok(mut map) = self.table.map.lock() {
-            map.remove(&self.local);
-        }
-    }
-}
-
-impl Relayed {
-    pub fn register(
-        &self,
-        local: SocketAddr,
-        client: Option<SocketAddr>,
-        cert: Option<ClientCertificate>,
-    ) -> RelayRegistration<'_> {
-        if let Ok(mut map) = self.map.lock() {
-            map.insert(local, (client, cert));
-        }
-        RelayRegistration { table: self, local }
-    }
-
-    /// The real client and certificate behind a peer that is one of our live relay sockets
-    /// (exact address and port: no other socket can hold them while the relay lives).
-    pub fn lookup(&self, peer: SocketAddr) -> Option<RelayedClient> {
-        self.map.lock().ok()?.get(&peer).cloned()
-    }
-}
 
 /// Where the relay reaches the explicit listener.
 pub fn relay_target(listen: SocketAddr) -> SocketAddr {
@@ -133,7 +88,7 @@ impl ServerApp for TlsProxyFront {
         stream: Stream,
         _shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
-        let (l4, client) = crate::front::accepted(stream)?;
+        let (l4, client) = crate::listeners::accepted(stream)?;
         let metrics = &self.plane.metrics;
         let (config, slot) = match self.config() {
             Ok(c) => c,
@@ -193,6 +148,7 @@ impl ServerApp for TlsProxyFront {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::listeners::Relayed;
 
     #[test]
     fn relays_reach_the_explicit_listener_on_loopback() {

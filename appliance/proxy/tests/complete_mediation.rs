@@ -13,10 +13,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use aarmor_core::{Action, Verdict};
-use aarmor_engine::{ActionEngine, MediationError};
-use aarmor_proxy::{
-    AdminSettings, DataPlaneConfig, Decider, MediationSettings, ProxySettings, UpstreamSettings,
-};
+use aarmor_mediation::MediationSettings;
+use aarmor_mediation::{ActionEngine, MediationError};
+use aarmor_proxy::{AdminSettings, DataPlaneConfig, Decider, ProxySettings, UpstreamSettings};
 use async_trait::async_trait;
 use proptest::prelude::*;
 

@@ -9,13 +9,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aarmor_core::{ResponseHead, SyntheticResponse};
-use aarmor_engine::{
+use aarmor_mediation::MediationSettings;
+use aarmor_mediation::{
     BodyVerdict, Exchange, ExchangeInspector, HeadVerdict, HeaderRewrite, MediationError, Mediator,
     RequestEdit, ResponsePlan, ResponseVerdict,
 };
-use aarmor_proxy::{
-    AdminSettings, DataPlaneConfig, Decider, MediationSettings, ProxySettings, UpstreamSettings,
-};
+use aarmor_proxy::{AdminSettings, DataPlaneConfig, Decider, ProxySettings, UpstreamSettings};
 use async_trait::async_trait;
 use bytes::Bytes;
 

@@ -11,7 +11,8 @@ use aarmor_engine::policy::{resolve, PolicySet};
 use aarmor_engine::policy_engine::eval_limits;
 use aarmor_engine::receipts::{Durability, KeyRing, ReceiptDraft, ReceiptLog, ReceiptStore};
 use aarmor_engine::settings::{EnforcementSettings, PolicySettings};
-use aarmor_engine::{ActionEngine, PolicyEngine};
+use aarmor_engine::PolicyEngine;
+use aarmor_mediation::ActionEngine;
 use anyhow::Result;
 use serde_json::json;
 

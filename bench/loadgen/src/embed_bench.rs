@@ -18,8 +18,9 @@ use aarmor_engine::policy::PolicySet;
 use aarmor_engine::policy_engine::eval_limits;
 use aarmor_engine::receipts::{Durability, KeyRing, ReceiptLog, ReceiptStore};
 use aarmor_engine::settings::{EnforcementSettings, PolicySettings};
-use aarmor_engine::{ActionEngine, ContextSettings, IntentSettings, PolicyEngine};
+use aarmor_engine::{ContextSettings, IntentSettings, PolicyEngine};
 use aarmor_intent::EmbeddingModel;
+use aarmor_mediation::ActionEngine;
 use anyhow::{Context, Result};
 use serde_json::json;
 
@@ -167,7 +168,7 @@ pub async fn run(
         },
     )?;
     let context = Arc::new(ContextStore::open(dir.path(), ContextSettings::default())?);
-    let engine = PolicyEngine::new(
+    let engine = PolicyEngine::builder(
         set,
         settings,
         EnforcementSettings::default(),
@@ -175,7 +176,8 @@ pub async fn run(
         context,
         Duration::from_secs(300),
     )
-    .with_intent(service.clone());
+    .intent(service.clone())
+    .build();
     let session = SessionId("bench-session".into());
     let sref = SessionRef {
         id: session.clone(),
@@ -295,7 +297,7 @@ fn drift_engine(bundle: &Path, dir: &Path, service: IntentService) -> Result<Pol
         },
     )?;
     let context = Arc::new(ContextStore::open(dir, ContextSettings::default())?);
-    Ok(PolicyEngine::new(
+    Ok(PolicyEngine::builder(
         set,
         settings,
         EnforcementSettings::default(),
@@ -303,7 +305,8 @@ fn drift_engine(bundle: &Path, dir: &Path, service: IntentService) -> Result<Pol
         context,
         Duration::from_secs(300),
     )
-    .with_intent(service))
+    .intent(service)
+    .build())
 }
 
 /// `agents` sessions at once, each deciding `per_agent` actions that need the model; returns

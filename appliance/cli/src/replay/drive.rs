@@ -10,13 +10,12 @@ use aarmor_core::connection::Target;
 use aarmor_core::{
     ConnectionFacts, ConnectionMode, HeaderList, Receipt, ReceiptKind, RequestHead, ResponseHead,
 };
-use aarmor_engine::{
-    BodyVerdict, Exchange, ExchangeOutcome, HeadVerdict, Mediator, PolicyEngine, ResponsePlan,
-    ResponseVerdict,
+use aarmor_engine::PolicyEngine;
+use aarmor_mediation::MediationSettings;
+use aarmor_mediation::{ActionMediator, MediationMetrics};
+use aarmor_mediation::{
+    BodyVerdict, Exchange, ExchangeOutcome, HeadVerdict, Mediator, ResponsePlan, ResponseVerdict,
 };
-use aarmor_proxy::actions::ActionMediator;
-use aarmor_proxy::metrics::Metrics;
-use aarmor_proxy::MediationSettings;
 use bytes::Bytes;
 use serde_json::Value;
 
@@ -70,7 +69,7 @@ const UPSTREAM: [u8; 4] = [192, 0, 2, 1];
 
 impl Driver {
     pub fn new(engine: PolicyEngine, mediation: &MediationSettings) -> Result<Self, String> {
-        let metrics = Arc::new(Metrics::new().map_err(|e| format!("metrics: {e}"))?);
+        let metrics = MediationMetrics::new().map_err(|e| format!("metrics: {e}"))?;
         let mediator = ActionMediator::new(Arc::new(engine.clone()), mediation, metrics);
         Ok(Self {
             mediator,
@@ -178,7 +177,7 @@ impl Driver {
         request: Bytes,
         response: Bytes,
     ) -> Result<HashSet<String>, String> {
-        let failed = |e: aarmor_engine::MediationError| format!("mediation failed: {e}");
+        let failed = |e: aarmor_mediation::MediationError| format!("mediation failed: {e}");
         let mut inspector = match self
             .mediator
             .on_request_head(exchange)

@@ -17,17 +17,8 @@ use tokio::sync::{oneshot, watch};
 pub use directory::{Approver, Directory};
 pub use notify::Notifier;
 
-/// One approver's answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Vote {
-    pub approver: String,
-    pub approve: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub comment: Option<String>,
-    pub at: String,
-    /// `console`, `api` or `operator`.
-    pub via: String,
-}
+/// One approver's answer (as resolution receipts record it).
+pub use aarmor_core::receipt_records::Vote;
 
 /// What an approver sees.
 #[derive(Debug, Clone, Serialize)]

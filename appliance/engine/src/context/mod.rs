@@ -31,6 +31,7 @@ pub mod tool_words;
 pub mod words;
 mod writer;
 
+use aarmor_core::receipt_records::Execution;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,7 +44,7 @@ use aarmor_core::timestamp::now_rfc3339_millis;
 use aarmor_core::{DataClass, Observation, ObservationKind, SessionId};
 use serde_json::{json, Value};
 
-use crate::classify::Classifiers;
+use crate::data_classes::Classifiers;
 use crate::settings::ContextSettings;
 use appender::{
     classification_json, content_text, cut, summary_of, unix_ms, Appender, MAX_ENTRY_ENTITIES,
@@ -58,7 +59,7 @@ use writer::{ContextMetrics, Writer};
 
 /// What an observation changed, for the engine.
 #[derive(Debug, Default)]
-pub struct Observed {
+pub struct ObservationEffect {
     pub changed: bool,
     /// The session's original request, when this observation set it.
     pub new_original_request: Option<String>,
@@ -342,11 +343,11 @@ impl ContextStore {
         agent: &str,
         observations: &[Observation],
         classifiers: &Classifiers,
-    ) -> Observed {
+    ) -> ObservationEffect {
         let max_text = self.settings.max_text_bytes;
         let default_class = self.settings.unclassified;
         self.with_session(session, agent, |app| {
-            let mut out = Observed::default();
+            let mut out = ObservationEffect::default();
             // The agent's tools first: a tool output naming one of them speaks to the agent.
             for o in observations {
                 if o.kind == ObservationKind::ToolDeclarations {
@@ -553,12 +554,11 @@ impl ContextStore {
         session: &SessionId,
         agent: &str,
         action_id: &str,
-        execution: &Value,
+        execution: &Execution,
     ) {
         self.with_session(session, agent, |app| {
-            let success = execution.get("success").and_then(Value::as_bool);
             if let Some(a) = app.state.prior_action_mut(action_id) {
-                a.success = success;
+                a.success = Some(execution.success);
             }
             app.append(
                 "outcome",

@@ -45,7 +45,11 @@ fn store(dir: &Path, settings: ContextSettings) -> ContextStore {
 }
 
 /// One conversation turn as an agent resends it: the whole history each time.
-fn turn(s: &ContextStore, id: &SessionId, history: &[(ObservationKind, &str)]) -> Observed {
+fn turn(
+    s: &ContextStore,
+    id: &SessionId,
+    history: &[(ObservationKind, &str)],
+) -> ObservationEffect {
     let o: Vec<Observation> = history.iter().map(|(k, t)| obs(*k, t)).collect();
     s.observe(id, "ip:10.0.0.5", &o, &Classifiers::default())
 }
@@ -176,7 +180,13 @@ fn the_log_chains_and_exposes_edits_removals_and_truncation() {
         &id,
         "ip:10.0.0.5",
         "act_1",
-        &json!({"status": 200, "success": true}),
+        &aarmor_core::receipt_records::Execution {
+            status: 200,
+            success: true,
+            output_hash: "sha256:00".into(),
+            bytes: 2,
+            duration_ms: 1,
+        },
     );
     s.flush();
     let log = s.log();

@@ -7,7 +7,6 @@ pub mod registry;
 pub mod service;
 pub mod user_token;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use aarmor_core::{ConnectionFacts, Identity, RequestHead};
@@ -207,19 +206,4 @@ pub fn sha256_hex(data: &[u8]) -> String {
 /// Both are [`aarmor_core::timestamp`] strings, which order as the times they name.
 pub fn expired(identity: &Identity, now: &str) -> bool {
     identity.expires.as_deref().is_some_and(|e| e <= now)
-}
-
-/// The legacy binding when no registry is in use: the proxy credential's principal, else the
-/// client's address; nothing is verified.
-pub fn unbound(facts: &ConnectionFacts) -> Identity {
-    let agent = match (&facts.credential, facts.client_addr) {
-        (Some(c), _) => format!("proxy-user:{}", c.principal()),
-        (None, Some(a)) => format!("ip:{}", a.ip()),
-        (None, None) => "unknown".into(),
-    };
-    Identity {
-        agent: Some(agent),
-        evidence: BTreeMap::new(),
-        ..Identity::default()
-    }
 }

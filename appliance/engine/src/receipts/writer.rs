@@ -22,6 +22,7 @@
 //! After a failed commit the chain head is rolled back and the log refuses all further appends
 //! (fail closed): the engine denies every action it cannot receipt.
 
+use aarmor_core::receipt_records::{Approval, Deferral, Execution, Recorded};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Condvar, Mutex};
@@ -59,9 +60,9 @@ pub struct ReceiptDraft {
     pub context: Value,
     pub decision: ReceiptDecision,
     pub modification: Option<Value>,
-    pub approval: Option<Value>,
-    pub deferral: Option<Value>,
-    pub execution: Option<Value>,
+    pub approval: Option<Recorded<Approval>>,
+    pub deferral: Option<Recorded<Deferral>>,
+    pub execution: Option<Recorded<Execution>>,
 }
 
 /// Counters for metrics and benchmarks.
@@ -116,7 +117,6 @@ struct Signer {
     oldest: Option<Instant>,
     /// The flush thread waits on `ReceiptLog::flush` for a first pending receipt.
     flusher_idle: bool,
-    salt: u32,
 }
 
 /// What a receipt records of its evaluation context, computed before the signer is locked.
@@ -163,7 +163,7 @@ impl Signer {
         let modification = modification.map(|m| aarmor_core::elide::elide_value(&m, limits).0);
         let seq = self.head.seq + 1;
         let mut receipt = Receipt {
-            receipt_id: format!("rct_{:08x}{seq:012x}", self.salt),
+            receipt_id: aarmor_core::ids::next_id("rct"),
             version: RECEIPT_VERSION.into(),
             seq,
             timestamp: aarmor_core::timestamp::now_rfc3339_millis(),
@@ -373,11 +373,6 @@ impl ReceiptLog {
             unstored.clone(),
             keys.verifying_keys(),
         );
-        let salt = {
-            let mut b = [0u8; 4];
-            let _ = getrandom::fill(&mut b);
-            u32::from_be_bytes(b)
-        };
         let signer = Arc::new(Mutex::new(Signer {
             keys,
             head,
@@ -386,7 +381,6 @@ impl ReceiptLog {
             committed: Vec::new(),
             oldest: None,
             flusher_idle: false,
-            salt,
         }));
         let failed = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(WriterStats::default());

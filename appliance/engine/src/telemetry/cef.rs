@@ -94,12 +94,7 @@ pub fn to_cef(event: &Event, params: ParameterMode) -> String {
     if let Some(role) = &id.role {
         ext.push(("spriv", role.clone()));
     }
-    if let Some(approver) = r
-        .approval
-        .as_ref()
-        .and_then(|x| x.get("approver"))
-        .and_then(Value::as_str)
-    {
+    if let Some(approver) = r.approval.as_ref().and_then(|x| x.approver()) {
         ext.push(("duser", approver.to_string()));
     }
     if let Some(d) = event.drift.or_else(|| {

@@ -67,12 +67,7 @@ pub fn to_ocsf(event: &Event, params: ParameterMode) -> Value {
     let r = &event.receipt;
     let a = &r.action;
     let id = &a.identity;
-    let approved = r
-        .approval
-        .as_ref()
-        .and_then(|x| x.get("status"))
-        .and_then(Value::as_str)
-        == Some("approved");
+    let approved = r.approval.as_ref().and_then(|x| x.status()) == Some("approved");
     let (disposition_id, disposition_name) = disposition(r.decision.result, approved);
     let (severity_id, severity_name) = severity(event);
     let actor = json!({

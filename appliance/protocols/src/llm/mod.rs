@@ -5,14 +5,15 @@ pub mod anthropic;
 pub mod openai_chat;
 pub mod openai_responses;
 
-use aarmor_core::{FinalVerdict, Protocol, RiskSignal};
+use aarmor_core::{Protocol, RiskSignal};
 use serde_json::{Map, Value};
 
-use crate::draft::{as_object, ActionDraft, WRAPPED_MODIFY_REFUSED};
+use crate::draft::{as_object, ActionDraft};
 use crate::meta::{self, MetaTool};
 
 /// The operation of every tool call an LLM proposes.
 pub const TOOL_CALL_OPERATION: &str = "call";
+pub use crate::rendered::{DenyTemplate, Rendered};
 /// The operation of a request to an LLM API (the request itself is an action: its body leaves
 /// the network like any other).
 pub use aarmor_core::action::LLM_REQUEST_OPERATION;
@@ -109,64 +110,6 @@ impl LlmDialect {
             Self::OpenaiResponses => Box::new(openai_responses::ResponsesStream::new(metas)),
             Self::AnthropicMessages => Box::new(anthropic::MessagesStream::new(metas)),
         }
-    }
-}
-
-/// What the agent gets instead of a refused tool call. Placeholders: `{tool}`, `{reason}`,
-/// `{rule}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DenyTemplate(pub String);
-
-impl Default for DenyTemplate {
-    fn default() -> Self {
-        Self("[aarmor] The tool call `{tool}` was blocked by policy{rule}: {reason}".into())
-    }
-}
-
-impl DenyTemplate {
-    pub fn render(&self, tool: &str, reason: &str, rule: Option<&str>) -> String {
-        let rule = rule.map(|r| format!(" (rule {r})")).unwrap_or_default();
-        self.0
-            .replace("{tool}", tool)
-            .replace("{reason}", reason)
-            .replace("{rule}", &rule)
-    }
-}
-
-/// How one proposed call is rendered back to the agent.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Rendered {
-    /// Unchanged.
-    Keep,
-    /// Same call with these arguments.
-    Arguments(Map<String, Value>),
-    /// Withheld; the agent reads this text instead.
-    Blocked(String),
-}
-
-impl Rendered {
-    /// Turns a verdict on `draft` into what the agent sees.
-    pub fn from_verdict(
-        verdict: &FinalVerdict,
-        draft: &ActionDraft,
-        template: &DenyTemplate,
-    ) -> Self {
-        match verdict {
-            FinalVerdict::Allow => Rendered::Keep,
-            FinalVerdict::Deny(d) => {
-                Rendered::Blocked(template.render(&draft.tool, &d.reason, d.rule.as_deref()))
-            }
-            FinalVerdict::Modify(m) if draft.is_wrapped() => Rendered::Blocked(template.render(
-                &draft.tool,
-                WRAPPED_MODIFY_REFUSED,
-                m.rule.as_deref(),
-            )),
-            FinalVerdict::Modify(m) => Rendered::Arguments(m.parameters.clone()),
-        }
-    }
-
-    pub fn is_allowed(&self) -> bool {
-        !matches!(self, Rendered::Blocked(_))
     }
 }
 
@@ -322,6 +265,7 @@ mod tests {
 
     use super::*;
     use crate::meta::default_meta_tools;
+    use aarmor_core::FinalVerdict;
 
     #[test]
     fn invalid_json_arguments_are_flagged_and_kept_verbatim() {

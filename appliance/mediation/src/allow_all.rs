@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::mediator::{Exchange, HeadVerdict, MediationError, Mediator};
+use crate::seam::{Exchange, HeadVerdict, MediationError, Mediator};
 
 /// Forwards every exchange unchanged and logs it at `info`.
 #[derive(Debug, Default, Clone, Copy)]

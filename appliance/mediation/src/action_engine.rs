@@ -1,12 +1,13 @@
 //! The engine's entry points for the data plane: `mediate` an action, `observe` what is not one.
 
+use aarmor_core::receipt_records::Execution;
 use aarmor_core::{
     Action, ConnectionFacts, Identity, Observation, ProxyCredential, RequestHead, SessionId,
     SessionRef, Verdict,
 };
 use async_trait::async_trait;
 
-use crate::mediator::MediationError;
+use crate::seam::MediationError;
 
 /// Decides on canonical actions. The data plane bounds `mediate` with its decision timeout and
 /// any hold with the hold limit; an error, a timeout or an unresolved hold refuses the action.
@@ -21,7 +22,7 @@ pub trait ActionEngine: Send + Sync + 'static {
     /// The default names the proxy credential's principal or the client address, unverified
     /// by no registry.
     fn identify(&self, facts: &ConnectionFacts, _request: &RequestHead) -> Identity {
-        crate::identity::unbound(facts)
+        unbound_identity(facts)
     }
 
     /// Whether a proxy credential (`Proxy-Authorization`) belongs to a registered agent. The
@@ -66,5 +67,19 @@ pub trait ActionEngine: Send + Sync + 'static {
 
     /// Records what happened when an allowed action ran: `execution` holds the upstream status,
     /// `success`, `output_hash` and `bytes`. Called after the response reached the agent.
-    async fn record_outcome(&self, _action: &Action, _execution: serde_json::Value) {}
+    async fn record_outcome(&self, _action: &Action, _execution: Execution) {}
+}
+
+/// The legacy binding when no registry is in use: the proxy credential's principal, else the
+/// client's address; nothing is verified.
+pub fn unbound_identity(facts: &ConnectionFacts) -> Identity {
+    let agent = match (&facts.credential, facts.client_addr) {
+        (Some(c), _) => format!("proxy-user:{}", c.principal()),
+        (None, Some(a)) => format!("ip:{}", a.ip()),
+        (None, None) => "unknown".into(),
+    };
+    Identity {
+        agent: Some(agent),
+        ..Identity::default()
+    }
 }

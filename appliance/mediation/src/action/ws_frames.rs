@@ -126,7 +126,7 @@ pub fn message_parameters(m: &WsMessage) -> serde_json::Map<String, Value> {
             p.insert("message".into(), Value::Null);
             p.insert(
                 "message_strings".into(),
-                Value::String(aarmor_protocols::body::printable_runs(&m.payload)),
+                Value::String(aarmor_protocols::fields::printable_runs(&m.payload)),
             );
         }
     }

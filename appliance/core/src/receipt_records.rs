@@ -1,0 +1,221 @@
+//! What a receipt records besides the decision: the approval that resolved a STEP_UP, the
+//! deferral that resolved a DEFER, and what an executed action did.
+//!
+//! Invariant: a receipt read back serializes to exactly the JSON that was signed. A record of a
+//! shape this version does not know (written by another version) is therefore kept as written
+//! ([`Recorded::AsWritten`]), never reshaped, so its signature still verifies.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+
+/// A typed record, or one kept exactly as it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded<T> {
+    Typed(T),
+    /// Not a shape of `T` (another version wrote it): kept verbatim.
+    AsWritten(Value),
+}
+
+impl<T> Recorded<T> {
+    /// The typed record, if it is one.
+    pub fn typed(&self) -> Option<&T> {
+        match self {
+            Self::Typed(t) => Some(t),
+            Self::AsWritten(_) => None,
+        }
+    }
+}
+
+impl<T> From<T> for Recorded<T> {
+    fn from(t: T) -> Self {
+        Self::Typed(t)
+    }
+}
+
+impl<T: Serialize> Serialize for Recorded<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Typed(t) => t.serialize(s),
+            Self::AsWritten(v) => v.serialize(s),
+        }
+    }
+}
+
+impl<'de, T: DeserializeOwned + Serialize> Deserialize<'de> for Recorded<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let written = Value::deserialize(d)?;
+        // Typed only when the type writes back the very same JSON (no field dropped, added
+        // or changed): the signature covers what was written.
+        match serde_json::from_value::<T>(written.clone()) {
+            Ok(t) if serde_json::to_value(&t).ok().as_ref() == Some(&written) => Ok(Self::Typed(t)),
+            _ => Ok(Self::AsWritten(written)),
+        }
+    }
+}
+
+/// One approver's answer to a held action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vote {
+    pub approver: String,
+    pub approve: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    pub at: String,
+    /// `console`, `api` or `operator`.
+    pub via: String,
+}
+
+/// How a STEP_UP's hold ended, as its resolution receipt records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Approval {
+    /// The quorum approved.
+    Approved(ApprovalAnswered),
+    /// An approver denied.
+    Denied(ApprovalAnswered),
+    /// Nobody answered within the hold.
+    TimedOut { id: String, quorum: u32 },
+    /// No approver could be asked (no approvals API, or the queue was full): denied at once.
+    NoApprovers { id: String },
+}
+
+/// The answer that decided an approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalAnswered {
+    /// The approval's id (as approvers saw it).
+    pub id: String,
+    /// The approver whose vote decided.
+    pub approver: String,
+    /// Their comment.
+    pub reason: Option<String>,
+    pub at: String,
+    pub quorum: u32,
+    /// Every vote, in order.
+    pub votes: Vec<Vote>,
+}
+
+impl Approval {
+    /// The approver whose vote decided, when one did.
+    pub fn approver(&self) -> Option<&str> {
+        match self {
+            Self::Approved(a) | Self::Denied(a) => Some(&a.approver),
+            Self::TimedOut { .. } | Self::NoApprovers { .. } => None,
+        }
+    }
+
+    /// `approved`, `denied`, `timed_out` or `no_approvers`.
+    pub fn status(&self) -> &'static str {
+        match self {
+            Self::Approved(_) => "approved",
+            Self::Denied(_) => "denied",
+            Self::TimedOut { .. } => "timed_out",
+            Self::NoApprovers { .. } => "no_approvers",
+        }
+    }
+}
+
+impl Recorded<Approval> {
+    /// The approval's status, typed or as written.
+    pub fn status(&self) -> Option<&str> {
+        match self {
+            Self::Typed(a) => Some(a.status()),
+            Self::AsWritten(v) => v.get("status").and_then(Value::as_str),
+        }
+    }
+
+    /// The approver whose vote decided, typed or as written.
+    pub fn approver(&self) -> Option<&str> {
+        match self {
+            Self::Typed(a) => a.approver(),
+            Self::AsWritten(v) => v.get("approver").and_then(Value::as_str),
+        }
+    }
+}
+
+/// How a DEFER ended, as its resolution receipt records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Deferral {
+    /// What it waited for arrived and the action was decided again.
+    Resolved {
+        /// Re-evaluations made.
+        rounds: u32,
+        /// `intent` (the model's signals) or `context` (more of the session).
+        waited_for: String,
+        waited_ms: u64,
+    },
+    /// Still undecided when the hold ran out: denied.
+    TimedOut { rounds: u32 },
+}
+
+/// What an executed action did, as its outcome receipt records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Execution {
+    /// The upstream's HTTP status.
+    pub status: u16,
+    /// 2xx or 3xx.
+    pub success: bool,
+    /// `sha256:` + hex of the body the agent received.
+    pub output_hash: String,
+    pub bytes: u64,
+    pub duration_ms: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn known_shapes_are_typed_and_write_back_the_same_json() {
+        let written = json!({"id": "apr_1", "status": "approved", "approver": "alice",
+            "reason": null, "at": "2026-01-01T00:00:00.000Z", "quorum": 1,
+            "votes": [{"approver": "alice", "approve": true, "at": "2026-01-01T00:00:00.000Z", "via": "console"}]});
+        let r: Recorded<Approval> = serde_json::from_value(written.clone()).unwrap();
+        assert_eq!(r.typed().and_then(Approval::approver), Some("alice"));
+        assert_eq!(serde_json::to_value(&r).unwrap(), written);
+        let timed_out = json!({"status": "timed_out", "rounds": 3});
+        let d: Recorded<Deferral> = serde_json::from_value(timed_out.clone()).unwrap();
+        assert_eq!(d, Recorded::Typed(Deferral::TimedOut { rounds: 3 }));
+        assert_eq!(serde_json::to_value(&d).unwrap(), timed_out);
+    }
+
+    /// Every shape release 2026.12.6 wrote (its `json!` literals), typed and written back as is.
+    #[test]
+    fn every_shape_the_previous_release_wrote_is_typed() {
+        fn typed<T: Serialize + DeserializeOwned>(written: Value) {
+            let r: Recorded<T> = serde_json::from_value(written.clone()).unwrap();
+            assert!(r.typed().is_some(), "kept as written: {written}");
+            assert_eq!(serde_json::to_value(&r).unwrap(), written);
+        }
+        typed::<Approval>(json!({"id": "apr_1", "status": "no_approvers"}));
+        typed::<Approval>(json!({"id": "apr_1", "status": "timed_out", "quorum": 2}));
+        typed::<Approval>(json!({"id": "apr_1", "status": "denied", "approver": "bob",
+            "reason": "not today", "at": "t", "quorum": 1,
+            "votes": [{"approver": "bob", "approve": false, "comment": "not today", "at": "t", "via": "api"}]}));
+        typed::<Deferral>(
+            json!({"status": "resolved", "rounds": 1, "waited_for": "intent", "waited_ms": 12}),
+        );
+        typed::<Deferral>(json!({"status": "timed_out", "rounds": 0}));
+        typed::<Execution>(
+            json!({"status": 200, "success": true, "output_hash": "sha256:00",
+            "bytes": 346, "duration_ms": 0}),
+        );
+    }
+
+    #[test]
+    fn other_shapes_are_kept_as_written() {
+        // A missing field the type would write as null, an extra field, an unknown status.
+        for written in [
+            json!({"id": "apr_1", "status": "approved", "approver": "alice", "at": "t", "quorum": 1, "votes": []}),
+            json!({"id": "apr_1", "status": "no_approvers", "note": "queue full"}),
+            json!({"id": "apr_1", "status": "escalated"}),
+        ] {
+            let r: Recorded<Approval> = serde_json::from_value(written.clone()).unwrap();
+            assert_eq!(r, Recorded::AsWritten(written.clone()));
+            assert_eq!(serde_json::to_value(&r).unwrap(), written);
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! The AARM engine: evaluates every action against the Rego bundle, resolves one of the five
+//! decisions, writes a signed receipt for it, and enforces it (R1, R3, R4, R5).
+//!
+//! Fail closed: an evaluation error or a budget hit is a DENY; a receipt that cannot be written
+//! turns any decision into a denial (an action is never allowed without its receipt); a STEP_UP
+//! or DEFER that is not resolved in time is a DENY, with its own receipt.
+//!
+//! [`evaluation`] builds the input and resolves the decision; [`enforcement`] receipts it and
+//! turns it into a verdict; [`step_up`] and [`defer`] hold the action until it is resolved.
+
+mod defer;
+mod enforcement;
+mod evaluation;
+mod step_up;
+
+use aarmor_core::receipt_records::Execution;
+use aarmor_mediation::{ActionEngine, MediationError};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use aarmor_core::receipt::PolicyRef;
+use aarmor_core::{
+    Action, ConnectionFacts, Identity, Observation, ObservationKind, ReceiptDecision, ReceiptKind,
+    RequestHead, SessionId, SessionRef, Verdict,
+};
+use async_trait::async_trait;
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use crate::approvals::Approvals;
+use crate::context::ContextStore;
+use crate::identity::IdentitySettings;
+use crate::intent::IntentService;
+use crate::policy::{EvalLimits, PolicyError, PolicySet, Resolution, ToolSchemas};
+use crate::receipts::{ReceiptDraft, ReceiptLog};
+use crate::settings::{EnforcementSettings, PolicySettings};
+use crate::telemetry::Telemetry;
+
+use enforcement::{receipt_failure, Decided, HeldDenial, ReceiptExtra, Stage};
+use evaluation::{agent_of, evaluation_context, session_of};
+
+struct Inner {
+    policies: RwLock<Arc<PolicySet>>,
+    settings: PolicySettings,
+    enforcement: EnforcementSettings,
+    identity: IdentitySettings,
+    telemetry: Option<Arc<Telemetry>>,
+    receipts: ReceiptLog,
+    approvals: Arc<Approvals>,
+    declared: ToolSchemas,
+    context: Arc<ContextStore>,
+    intent: Option<IntentService>,
+    context_changed: watch::Sender<u64>,
+    /// Deferrals of monitored actions being resolved in the background (the action ran; the
+    /// resolution enforcement would reach is still receipted).
+    background: watch::Sender<usize>,
+    max_hold: Duration,
+    /// The last receipt that let each recent action run, for its outcome receipt.
+    ran: Mutex<lru::LruCache<String, (String, ReceiptDecision)>>,
+}
+
+/// The policy engine; cheap to clone.
+#[derive(Clone)]
+pub struct PolicyEngine {
+    inner: Arc<Inner>,
+}
+
+fn in_future(d: Duration) -> String {
+    aarmor_core::timestamp::rfc3339_millis(time::OffsetDateTime::now_utc() + d)
+}
+
+/// The limits of one evaluation under these settings.
+pub fn eval_limits(settings: &PolicySettings) -> EvalLimits {
+    EvalLimits {
+        time: Duration::from_micros(settings.eval_timeout_us),
+        instructions: settings.max_instructions,
+    }
+}
+
+/// Builds a [`PolicyEngine`]: what it needs, then what it may have. Nothing can be added once
+/// the engine is built (it is shared from then on).
+pub struct PolicyEngineBuilder {
+    inner: Inner,
+}
+
+impl PolicyEngineBuilder {
+    /// Adds the embedding service behind `intent.drift`.
+    pub fn intent(mut self, intent: IntentService) -> Self {
+        self.inner.intent = Some(intent);
+        self
+    }
+
+    /// Sets what happens to actions whose identity is not verified.
+    pub fn identity(mut self, identity: IdentitySettings) -> Self {
+        self.inner.identity = identity;
+        self
+    }
+
+    /// Streams an event per decision, approval, deferral resolution and drift alert to the
+    /// SIEM.
+    pub fn telemetry(mut self, telemetry: Arc<Telemetry>) -> Self {
+        self.inner.telemetry = Some(telemetry);
+        self
+    }
+
+    pub fn build(self) -> PolicyEngine {
+        PolicyEngine {
+            inner: Arc::new(self.inner),
+        }
+    }
+}
+
+impl PolicyEngine {
+    /// An engine with what it needs: the policy bundle and its settings, enforcement, the
+    /// receipt log, the context store, and the longest hold the data plane allows.
+    pub fn builder(
+        policies: PolicySet,
+        settings: PolicySettings,
+        enforcement: EnforcementSettings,
+        receipts: ReceiptLog,
+        context: Arc<ContextStore>,
+        max_hold: Duration,
+    ) -> PolicyEngineBuilder {
+        let (context_changed, _) = watch::channel(0);
+        let (background, _) = watch::channel(0usize);
+        PolicyEngineBuilder {
+            inner: Inner {
+                policies: RwLock::new(Arc::new(policies)),
+                settings,
+                enforcement,
+                identity: IdentitySettings::default(),
+                telemetry: None,
+                receipts,
+                approvals: Arc::new(Approvals::default()),
+                declared: ToolSchemas::default(),
+                context,
+                intent: None,
+                context_changed,
+                background,
+                max_hold,
+                ran: Mutex::new(lru::LruCache::new(
+                    std::num::NonZeroUsize::new(16_384).unwrap_or(std::num::NonZeroUsize::MIN),
+                )),
+            },
+        }
+    }
+
+    /// [`Self::builder`], built with nothing more.
+    pub fn new(
+        policies: PolicySet,
+        settings: PolicySettings,
+        enforcement: EnforcementSettings,
+        receipts: ReceiptLog,
+        context: Arc<ContextStore>,
+        max_hold: Duration,
+    ) -> Self {
+        Self::builder(policies, settings, enforcement, receipts, context, max_hold).build()
+    }
+
+    /// Waits until every receipt written so far is in the receipt store (tests, shutdown).
+    pub async fn committed(&self) {
+        self.inner.receipts.committed().await;
+    }
+
+    /// Waits until no monitored action's deferral is still being resolved in the background
+    /// (offline replay waits for it before it reads the receipts).
+    pub async fn settled(&self) {
+        let mut rx = self.inner.background.subscribe();
+        let _ = rx.wait_for(|n| *n == 0).await;
+    }
+
+    pub fn context(&self) -> Arc<ContextStore> {
+        self.inner.context.clone()
+    }
+
+    /// Whether the running bundle reads model-based intent signals.
+    pub fn uses_drift(&self) -> bool {
+        self.inner.current().uses_drift
+    }
+
+    /// Reads receipts while the engine writes them (the console's receipts view).
+    pub fn receipts_reader(&self) -> crate::receipts::ReceiptReader {
+        self.inner.receipts.reader()
+    }
+
+    pub fn approvals(&self) -> Arc<Approvals> {
+        self.inner.approvals.clone()
+    }
+
+    pub fn policy(&self) -> PolicyRef {
+        self.inner.current().policy.clone()
+    }
+
+    /// Compiles the policy directory again and swaps it in; on error the old bundle stays.
+    pub fn reload(&self) -> Result<PolicyRef, PolicyError> {
+        let set = PolicySet::load(&self.inner.settings.dir, eval_limits(&self.inner.settings))?;
+        let policy = set.policy.clone();
+        if let (true, Some(intent)) = (set.uses_drift, &self.inner.intent) {
+            // A bundle that now reads intent.drift: the model loads in the background.
+            intent.start_loading();
+        }
+        if let Ok(mut p) = self.inner.policies.write() {
+            *p = Arc::new(set);
+        }
+        Ok(policy)
+    }
+
+    /// The full evaluation of an action without enforcing or receipting it (`policy eval`).
+    pub async fn explain(&self, action: &Action) -> (Value, Resolution) {
+        let set = self.inner.current();
+        let mut input = self.inner.input(action, &set);
+        let res = self.inner.decide(&set, &mut input, action).await;
+        (input, res)
+    }
+}
+#[async_trait]
+impl ActionEngine for PolicyEngine {
+    fn name(&self) -> &'static str {
+        "policy"
+    }
+
+    async fn mediate(&self, action: &Action) -> Result<Verdict, MediationError> {
+        let started = Instant::now();
+        let set = self.inner.current();
+        let mut input = self.inner.input(action, &set);
+        let res = self.inner.decide(&set, &mut input, action).await;
+        tracing::debug!(action = %action.action_id, decision = %res.decision, rule = ?res.rule, eval_us = started.elapsed().as_micros() as u64, "evaluated");
+        Ok(self
+            .inner
+            .enforce(
+                action,
+                input,
+                res,
+                set.policy.clone(),
+                Stage::Decision,
+                ReceiptExtra::default(),
+            )
+            .await)
+    }
+
+    async fn record_outcome(&self, action: &Action, execution: Execution) {
+        let ran = self
+            .inner
+            .ran
+            .lock()
+            .ok()
+            .and_then(|mut r| r.pop(&action.action_id.0));
+        let Some((follows, decision)) = ran else {
+            tracing::debug!(action = %action.action_id, "outcome of an action without a receipt that let it run; not recorded");
+            return;
+        };
+        if !action.is_llm_request() {
+            self.inner.context.record_outcome(
+                &session_of(action),
+                agent_of(action),
+                &action.action_id.0,
+                &execution,
+            );
+        }
+        let inner = self.inner.clone();
+        let action = action.clone();
+        // Written in the background: the action already ran, nothing waits for this receipt.
+        tokio::spawn(async move {
+            let draft = ReceiptDraft {
+                kind: ReceiptKind::Outcome,
+                follows: Some(follows),
+                action,
+                context: json!({}),
+                decision,
+                modification: None,
+                approval: None,
+                deferral: None,
+                execution: Some(execution.into()),
+            };
+            if let Err(e) = inner.receipts.append_deferred(draft).await {
+                tracing::error!(error = %e, "cannot write an outcome receipt");
+            }
+        });
+    }
+
+    fn register_metrics(&self, registry: &prometheus::Registry) {
+        self.inner.context.register_metrics(registry);
+        if let Some(t) = &self.inner.telemetry {
+            t.register(registry);
+        }
+        if let Some(intent) = &self.inner.intent {
+            intent.stats().register(registry);
+        }
+    }
+
+    fn identify(&self, facts: &ConnectionFacts, request: &RequestHead) -> Identity {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        self.inner.current().identities.resolve(facts, request, now)
+    }
+
+    fn private_headers(&self) -> Arc<[String]> {
+        self.inner.current().identities.private_headers()
+    }
+
+    fn knows_proxy_credential(&self, credential: &aarmor_core::ProxyCredential) -> bool {
+        self.inner.current().identities.knows_credential(credential)
+    }
+
+    fn reads_are_actions(&self, host: &str) -> bool {
+        self.inner.current().read_action_hosts.covers(host)
+    }
+
+    fn attribute(
+        &self,
+        agent: &str,
+        explicit: Option<&str>,
+        conversation: Option<(&str, &str)>,
+    ) -> SessionId {
+        self.inner.context.attribute(agent, explicit, conversation)
+    }
+
+    async fn observe(&self, session: &SessionRef, observations: Vec<Observation>) {
+        let set = self.inner.current();
+        let mut changed = false;
+        let mut learned = 0;
+        for o in &observations {
+            if o.kind == ObservationKind::ToolDeclarations {
+                learned += self.inner.declared.learn(&o.content);
+            }
+        }
+        if learned > 0 {
+            self.inner
+                .context
+                .tools_declared(&session.id, &session.agent, learned);
+            changed = true;
+        }
+        let seen = self.inner.context.observe(
+            &session.id,
+            &session.agent,
+            &observations,
+            &set.classifiers,
+        );
+        changed |= seen.changed;
+        if let (Some(text), Some(intent)) = (seen.new_original_request, &self.inner.intent) {
+            if set.uses_drift {
+                // Embedded now, off the action path; actions find it in the cache.
+                let intent = intent.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = intent.embed(&text).await {
+                        tracing::debug!(error = %e, "original request not embedded ahead");
+                    }
+                });
+            }
+        }
+        if changed {
+            self.inner.context_changed.send_modify(|g| *g += 1);
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! The exchange's life as the data plane drives it (`ExchangeInspector`): header edits, the
+//! request body, the response plan, the response whole, streamed or upgraded, and the outcome.
+
+use aarmor_core::receipt_records::Execution;
+use aarmor_core::{Protocol, ResponseHead, SyntheticResponse};
+use aarmor_protocols::classify::{classify_body, BodyClass};
+use aarmor_protocols::gate::StreamGate;
+use aarmor_protocols::llm::Rendered;
+use aarmor_protocols::mcp;
+use aarmor_protocols::websocket::WsItem;
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde_json::Value;
+
+use crate::seam::{
+    BodyVerdict, Direction, ExchangeInspector, ExchangeOutcome, HeadVerdict, HeaderRewrite,
+    MediationError, Relayed, ResponsePlan, ResponseVerdict,
+};
+
+use super::problems::{aarmor_headers, is_encoded, is_event_stream, unreadable_llm_response};
+use super::ws_frames::{self};
+use super::{ActionInspector, ClientMessage, Kind, ResponseHandling};
+
+#[async_trait]
+impl ExchangeInspector for ActionInspector {
+    fn header_rewrite(&self) -> Option<HeaderRewrite> {
+        // aarmor's own headers never reach the upstream; responses aarmor must read are
+        // requested uncompressed.
+        let mut remove = aarmor_headers(&self.exchange.request, &self.shared.engine);
+        match self.kind {
+            Kind::Llm(_) | Kind::Mcp | Kind::Sql(_) => Some(HeaderRewrite {
+                set: vec![("accept-encoding".into(), "identity".into())],
+                remove,
+            }),
+            // No compression extension: every message must be readable.
+            Kind::WebSocket(_) => {
+                remove.push("sec-websocket-extensions".into());
+                Some(HeaderRewrite {
+                    set: vec![],
+                    remove,
+                })
+            }
+            _ if !remove.is_empty() => Some(HeaderRewrite {
+                set: vec![],
+                remove,
+            }),
+            _ => None,
+        }
+    }
+
+    async fn on_request_body(&mut self, body: &Bytes) -> Result<BodyVerdict, MediationError> {
+        match &self.kind {
+            Kind::WebSocket(_) if !body.is_empty() => Ok(BodyVerdict::Respond(
+                self.refuse_unreadable(
+                    400,
+                    "uninspectable-request",
+                    "Refused: an upgrade request with a body",
+                    "a WebSocket upgrade request carries a body, which servers read as WebSocket frames",
+                )
+                .await,
+            )),
+            Kind::WebSocket(_) => Ok(match self.decide_upgrade("websocket").await {
+                HeadVerdict::Respond(refusal) => BodyVerdict::Respond(refusal),
+                // Headers to drop are in `header_rewrite`.
+                _ => BodyVerdict::Forward,
+            }),
+            Kind::Llm(dialect) => {
+                let dialect = *dialect;
+                Ok(self.llm_body(dialect, body).await)
+            }
+            Kind::Sql(ep) => {
+                let ep = ep.clone();
+                Ok(self.sql_body(&ep, body).await)
+            }
+            Kind::Undecided | Kind::Mcp | Kind::Rest => {
+                match classify_body(&self.exchange.request, body) {
+                    Ok(BodyClass::Mcp(req)) => {
+                        self.kind = Kind::Mcp;
+                        Ok(self.mcp_body(req).await)
+                    }
+                    Ok(BodyClass::Rest(read)) => {
+                        self.kind = Kind::Rest;
+                        Ok(self.rest_read(read, body.len()).await)
+                    }
+                    Err(e) => Ok(BodyVerdict::Respond(
+                        self.refuse_unreadable(
+                            415,
+                            "uninspectable-request",
+                            "Refused: the request body cannot be inspected",
+                            &e.0,
+                        )
+                        .await,
+                    )),
+                }
+            }
+        }
+    }
+
+    async fn on_request_refused(
+        &mut self,
+        refusal: SyntheticResponse,
+        reason: &str,
+    ) -> SyntheticResponse {
+        // The same refusal, now decided and receipted, naming its action.
+        let decided = self.refuse_unreadable(refusal.status, "", "", reason).await;
+        let mut body: serde_json::Map<String, Value> =
+            serde_json::from_slice(&refusal.body).unwrap_or_default();
+        if let Ok(Value::Object(ext)) = serde_json::from_slice::<Value>(&decided.body) {
+            for key in ["action_id", "rule"] {
+                if let Some(v) = ext.get(key) {
+                    body.insert(key.into(), v.clone());
+                }
+            }
+        }
+        SyntheticResponse {
+            body: serde_json::to_vec(&body).unwrap_or(refusal.body.clone()),
+            ..refusal
+        }
+    }
+
+    fn response_plan(&mut self, head: &ResponseHead) -> ResponsePlan {
+        if let Kind::WebSocket(_) = self.kind {
+            if head.status != 101 {
+                return ResponsePlan::Pass;
+            }
+            if head.headers.get("sec-websocket-extensions").is_some() {
+                // An extension was negotiated although none was offered: frames may be
+                // compressed, so the connection cannot be inspected.
+                self.response = ResponseHandling::Refuse;
+                self.refusal = Some(
+                    "the upstream switched to WebSocket with an extension aarmor did not offer"
+                        .into(),
+                );
+                return ResponsePlan::Buffer;
+            }
+            return ResponsePlan::Relay;
+        }
+        if self.response == ResponseHandling::Pass {
+            return ResponsePlan::Pass;
+        }
+        if self.response == ResponseHandling::ResultObserve {
+            // Passed untouched; a bounded copy comes back in `on_outcome`.
+            if !(200..300).contains(&head.status) {
+                self.response = ResponseHandling::Pass;
+            } else if is_encoded(head) {
+                // Unreadable: recorded as a read of unclassified data (the default class).
+                self.result_copy = Some(b"<encoded response>".to_vec());
+            }
+            return ResponsePlan::Pass;
+        }
+        if let Kind::Llm(dialect) = self.kind {
+            if !(200..300).contains(&head.status) {
+                // An error: no SDK runs tool calls out of it.
+                return ResponsePlan::Pass;
+            }
+            if let Some(why) = unreadable_llm_response(head) {
+                // Tool calls inside a body aarmor cannot read must not reach the agent.
+                self.response = ResponseHandling::Refuse;
+                self.refusal = Some(why);
+                return ResponsePlan::Buffer;
+            }
+            // Read as the client reads it: its SDK parses a stream when it asked for one and a
+            // JSON document when it did not, whatever the response's declared type.
+            if self.llm_stream {
+                let metas = self.shared.protocols.meta_tools.clone();
+                self.gate = Some(StreamGate::new(
+                    dialect.stream(metas),
+                    self.shared.max_event_bytes,
+                ));
+                return ResponsePlan::Stream;
+            }
+            return ResponsePlan::Buffer;
+        }
+        if is_encoded(head) {
+            if matches!(self.kind, Kind::Mcp) {
+                // Sent encoded although aarmor asked for identity: what the agent now holds is
+                // unreadable, recorded as a result of unclassified data (never skipped).
+                self.response = ResponseHandling::ResultObserve;
+                self.result_copy = Some(b"<encoded response>".to_vec());
+            }
+            return ResponsePlan::Pass;
+        }
+        // MCP: observe. Streams pass through with a bounded copy kept for observation.
+        if is_event_stream(head) {
+            self.result_copy = Some(Vec::new());
+            return ResponsePlan::Stream;
+        }
+        ResponsePlan::Buffer
+    }
+
+    async fn on_response(
+        &mut self,
+        head: &ResponseHead,
+        body: &Bytes,
+    ) -> Result<ResponseVerdict, MediationError> {
+        match (self.response, &self.kind) {
+            (ResponseHandling::Refuse, _) => {
+                Ok(ResponseVerdict::Respond(SyntheticResponse::problem(
+                    502,
+                    "uninspectable-response",
+                    "Refused: the upstream response cannot be inspected",
+                    &format!(
+                        "{}; it may propose tool calls, so it is not passed on",
+                        self.refusal
+                            .as_deref()
+                            .unwrap_or("the response cannot be read")
+                    ),
+                )))
+            }
+            (ResponseHandling::LlmCalls, Kind::Llm(dialect)) => {
+                let dialect = *dialect;
+                let Ok(mut json) = serde_json::from_slice::<Value>(body) else {
+                    // The client's SDK may still read something out of it (some parse NaN,
+                    // or a stream sent under another type): what aarmor cannot read is not
+                    // passed on.
+                    return Ok(ResponseVerdict::Respond(SyntheticResponse::problem(
+                        502,
+                        "uninspectable-response",
+                        "Refused: the upstream response cannot be inspected",
+                        "the response of the LLM API is not JSON aarmor can parse; it may propose tool calls, so it is not passed on",
+                    )));
+                };
+                let metas = &self.shared.protocols.meta_tools;
+                let drafts = dialect.response_calls(&json, metas);
+                let observed = dialect.observe_response(&json);
+                self.observe(dialect.protocol(), observed).await;
+                if drafts.is_empty() {
+                    return Ok(ResponseVerdict::Forward);
+                }
+                let outcomes = self.decide_calls(drafts).await;
+                if outcomes.iter().all(|o| *o == Rendered::Keep) {
+                    return Ok(ResponseVerdict::Forward);
+                }
+                dialect.apply_to_response(&mut json, &outcomes);
+                let body =
+                    serde_json::to_vec(&json).map_err(|e| MediationError::Failed(e.to_string()))?;
+                Ok(ResponseVerdict::Replace(Bytes::from(body)))
+            }
+            (ResponseHandling::McpObserve, _) => {
+                self.observe(
+                    Protocol::Mcp,
+                    mcp::observe_response(body, is_event_stream(head)),
+                )
+                .await;
+                Ok(ResponseVerdict::Forward)
+            }
+            _ => Ok(ResponseVerdict::Forward),
+        }
+    }
+
+    async fn on_response_chunk(&mut self, chunk: &Bytes) -> Result<Bytes, MediationError> {
+        if let Some(copy) = self.result_copy.as_mut() {
+            if copy.len() + chunk.len() <= self.shared.max_event_bytes {
+                copy.extend_from_slice(chunk);
+            }
+            return Ok(chunk.clone());
+        }
+        let gate = self
+            .gate
+            .as_mut()
+            .ok_or_else(|| MediationError::Failed("no stream gate".into()))?;
+        let out = gate
+            .push(chunk)
+            .map_err(|e| MediationError::Failed(format!("cannot inspect the stream: {e}")))?;
+        Ok(self.take_output(out))
+    }
+
+    async fn on_response_pending(&mut self) -> Result<Option<Bytes>, MediationError> {
+        if self.held_calls.is_empty() {
+            if self.stream_ended {
+                self.stream_ended = false;
+                if let (Some(gate), Kind::Llm(d)) = (self.gate.as_mut(), &self.kind) {
+                    let p = d.protocol();
+                    let observed = gate.observations();
+                    self.observe(p, observed).await;
+                }
+            }
+            return Ok(None);
+        }
+        let held = std::mem::take(&mut self.held_calls);
+        let outcomes = self.decide_calls(held).await;
+        let gate = self
+            .gate
+            .as_mut()
+            .ok_or_else(|| MediationError::Failed("no stream gate".into()))?;
+        let out = gate
+            .resolve(outcomes)
+            .map_err(|e| MediationError::Failed(e.to_string()))?;
+        Ok(Some(self.take_output(out)))
+    }
+
+    async fn on_upgraded(
+        &mut self,
+        from: Direction,
+        bytes: &Bytes,
+    ) -> Result<Relayed, MediationError> {
+        let Kind::WebSocket(state) = &mut self.kind else {
+            // Only WebSocket connections are relayed through the inspector.
+            return Err(MediationError::Failed(
+                "an upgraded connection of an unknown kind".into(),
+            ));
+        };
+        let reader = match from {
+            Direction::ToUpstream => &mut state.from_client,
+            Direction::ToClient => &mut state.from_upstream,
+        };
+        let items = ws_frames::items(reader, bytes).map_err(MediationError::Failed)?;
+        let mut out = Relayed::default();
+        let mut to_upstream = Vec::new();
+        let mut to_client = Vec::new();
+        for item in items {
+            match (item, from) {
+                (WsItem::Control(raw), Direction::ToUpstream) => to_upstream.extend(raw),
+                (WsItem::Control(raw), Direction::ToClient) => to_client.extend(raw),
+                (WsItem::Message(m), Direction::ToUpstream) => {
+                    match self.client_message(&m).await {
+                        ClientMessage::Pass => to_upstream.extend(&m.raw),
+                        ClientMessage::Reply(reply) => to_client.extend(reply),
+                        ClientMessage::Close(frame) => {
+                            to_client.extend(frame);
+                            out.close = true;
+                            break;
+                        }
+                    }
+                }
+                (WsItem::Message(m), Direction::ToClient) => {
+                    if let Some(bytes) = self.upstream_message(&m).await {
+                        to_client.extend(bytes);
+                    }
+                }
+            }
+        }
+        out.to_upstream = Bytes::from(to_upstream);
+        out.to_client = Bytes::from(to_client);
+        Ok(out)
+    }
+
+    fn response_copy_limit(&self) -> Option<usize> {
+        (self.response == ResponseHandling::ResultObserve).then_some(self.shared.max_event_bytes)
+    }
+
+    async fn on_outcome(&mut self, outcome: ExchangeOutcome) {
+        if self.response == ResponseHandling::ResultObserve && !self.executed.is_empty() {
+            // What an executed action returned, observed once the agent has it (an encoded body
+            // that passed unread counts as a read of unclassified data).
+            let copy = match self.result_copy.take() {
+                Some(marker) => Bytes::from(marker),
+                None => outcome.body_copy.clone().unwrap_or_default(),
+            };
+            self.observe_result(&copy).await;
+        }
+        for action in std::mem::take(&mut self.executed) {
+            let execution = Execution {
+                status: outcome.status,
+                success: (200..400).contains(&outcome.status),
+                output_hash: outcome.body_sha256.clone(),
+                bytes: outcome.body_bytes,
+                duration_ms: outcome.duration_ms,
+            };
+            self.shared.engine.record_outcome(&action, execution).await;
+        }
+    }
+
+    async fn on_response_end(&mut self) -> Result<Bytes, MediationError> {
+        if let Some(copy) = self.result_copy.take() {
+            self.observe(Protocol::Mcp, mcp::observe_response(&copy, true))
+                .await;
+            return Ok(Bytes::new());
+        }
+        let Some(gate) = self.gate.as_mut() else {
+            return Ok(Bytes::new());
+        };
+        let out = gate
+            .finish()
+            .map_err(|e| MediationError::Failed(e.to_string()))?;
+        let dropped = gate.dropped_tail();
+        if dropped > 0 {
+            tracing::warn!(
+                bytes = dropped,
+                "the stream ended inside an event; the unterminated event was dropped"
+            );
+        }
+        self.stream_ended = true;
+        Ok(self.take_output(out))
+    }
+}
