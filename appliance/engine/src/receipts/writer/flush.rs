@@ -1,0 +1,133 @@
+//! The window thread (batched receipts, and strict mode's deferred records, are handed over
+//! within their window) and batched mode's committer.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, TrySendError};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::receipts::store::ReceiptStore;
+
+use super::*;
+
+/// Sends everything pending on its way: batched, to the committer thread; strict, by waking the
+/// journal thread (which takes it under the journal lock). False once the writer has failed.
+pub(super) fn hand_over_and_send(signer: &Mutex<Signer>, sink: &Sink, failed: &AtomicBool) -> bool {
+    match sink {
+        Sink::Strict(stage) => {
+            stage.kick(signer);
+            !failed.load(Ordering::Acquire)
+        }
+        Sink::Batched(commits) => {
+            let batch = match signer.lock() {
+                Ok(mut s) => s.hand_over(),
+                Err(_) => return false,
+            };
+            let Some(batch) = batch else {
+                return true;
+            };
+            match commits.try_send(batch) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                    failed.store(true, Ordering::Release);
+                    false
+                }
+            }
+        }
+    }
+}
+
+/// The flush thread: sleeps while nothing is pending (an appender that signs the first pending
+/// receipt wakes it through `flush`), then until the oldest pending receipt is due — `window`
+/// after it was signed, less the [`crate::commit_pace::lead`] its commit needs — and hands
+/// everything pending over. A receipt handed over meanwhile by a full batch, a strict commit or
+/// `committed` only moves the next deadline. Ends when the signer is poisoned or the writer
+/// has failed.
+pub(super) fn flush_loop(
+    signer: &Mutex<Signer>,
+    flush: &Condvar,
+    sink: &Sink,
+    failed: &AtomicBool,
+    stats: &WriterStats,
+    window: Duration,
+) {
+    // Strict mode hands over by waking the journal thread, which takes the batch a moment
+    // later: until it has, the same receipt is still the oldest and must not be handed over
+    // again and again. It is looked at again after `recheck`, which doubles while the journal
+    // thread is held up (a slow disk), up to half the window.
+    let mut handed_over: Option<Instant> = None;
+    let mut recheck = Duration::ZERO;
+    let Ok(mut s) = signer.lock() else {
+        return;
+    };
+    loop {
+        let Some(oldest) = s.oldest else {
+            s.flusher_idle = true;
+            s = match flush.wait(s) {
+                Ok(s) => s,
+                Err(_) => return,
+            };
+            s.flusher_idle = false;
+            continue;
+        };
+        let lead = crate::commit_pace::lead(window, stats.recent_commit());
+        let left = if handed_over == Some(oldest) {
+            let first = (lead / 4).max(Duration::from_micros(100));
+            recheck = (recheck * 2).max(first).min(window / 2);
+            recheck
+        } else {
+            recheck = Duration::ZERO;
+            (oldest + window.saturating_sub(lead)).saturating_duration_since(Instant::now())
+        };
+        drop(s);
+        if left.is_zero() {
+            if !hand_over_and_send(signer, sink, failed) {
+                return;
+            }
+            handed_over = Some(oldest);
+        } else {
+            std::thread::sleep(left);
+        }
+        s = match signer.lock() {
+            Ok(s) => s,
+            Err(_) => return,
+        };
+    }
+}
+
+/// Batched mode's committer: merges whatever batches are pending into one LMDB commit.
+pub(super) fn batched_loop(
+    store: Arc<ReceiptStore>,
+    rx: mpsc::Receiver<Batch>,
+    failed: Arc<AtomicBool>,
+    stats: Arc<WriterStats>,
+) {
+    while let Ok(first) = rx.recv() {
+        let mut batches = vec![first];
+        while batches.len() < 1024 {
+            match rx.try_recv() {
+                Ok(more) => batches.push(more),
+                Err(_) => break,
+            }
+        }
+        let head = batches[batches.len() - 1].head.clone();
+        let records: Vec<(u64, String, Vec<u8>)> = batches
+            .iter_mut()
+            .flat_map(|b| b.records.drain(..))
+            .collect();
+        let committed = CommittedGuard(
+            batches
+                .iter_mut()
+                .flat_map(|b| std::mem::take(&mut b.committed))
+                .collect(),
+        );
+        let work = ToCommit {
+            records,
+            head,
+            committed,
+        };
+        let started = Instant::now();
+        commit_to_lmdb(&store, work, &failed, &stats);
+        stats.note_commit(started.elapsed());
+    }
+}
