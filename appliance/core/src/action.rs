@@ -46,6 +46,7 @@ pub enum Protocol {
 }
 
 impl Protocol {
+    /// The `snake_case` name of the JSON form and of the `protocol` metric label (`openai_chat`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::OpenaiChat => "openai_chat",
@@ -69,8 +70,11 @@ impl Protocol {
 /// Where the action was going on the network.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionTarget {
+    /// Canonical host name (see [`crate::host`]) the request was sent to.
     pub host: String,
+    /// TCP port of the upstream.
     pub port: u16,
+    /// HTTP method of the request as the client sent it (`CONNECT` for a connection).
     pub method: String,
     /// Path without the query string.
     pub path: String,
@@ -81,16 +85,26 @@ pub struct ActionTarget {
 /// verified (an unknown agent, a bad or expired user token, a human named only by a header).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
+    /// The human the agent acts for: a verified user token's subject, or a name an operator-named
+    /// header gave (then `evidence.human` says it is unverified).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub human: Option<String>,
+    /// The upstream credential the request carries, as `host/` + its key id (an AWS key id, a JWT
+    /// `kid` or `sub`, a Basic user, else a short sha256 fingerprint); never the secret.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
+    /// The acting agent: its registry name, else what the connection showed (`cert:…`,
+    /// `proxy-user:…`, `ip:…`, `unknown`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
+    /// The session the action is attributed to (a [`crate::SessionId`]); set by the data plane.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session: Option<String>,
+    /// The agent's role or scope from the registry; a verified user token's role replaces it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// Who acts through whom, outermost first: the human (with the token's issuer or the header
+    /// that named them), any RFC 8693 actors, then the agent. Empty when no human is named.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub delegation_chain: Vec<Value>,
     /// Part (`agent`, `human`, `service`) ⇒ how it was established (`mtls`, `credential`,
@@ -107,6 +121,7 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// True when `unverified` is empty: every part of the identity was established.
     pub fn is_verified(&self) -> bool {
         self.unverified.is_empty()
     }
@@ -117,28 +132,56 @@ impl Identity {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RiskSignal {
     /// Tool-call arguments were not valid JSON; `parameters.raw_arguments` holds them verbatim.
-    ArgumentsNotJson { error: String },
+    ArgumentsNotJson {
+        /// The JSON parser's message.
+        error: String,
+    },
     /// SQL did not parse in the endpoint's dialect; `parameters.sql` holds it verbatim.
-    SqlUnparsed { error: String },
+    SqlUnparsed {
+        /// The SQL parser's message (`no statement` when the text held none).
+        error: String,
+    },
     /// A request body, or a part of a multipart body, that is not text (nor JSON, nor a form):
     /// only its size and type are known.
-    OpaqueBody { content_type: String, bytes: usize },
+    OpaqueBody {
+        /// The declared `Content-Type` of the body or part; empty when none was given.
+        content_type: String,
+        /// Size of the body or part, bytes.
+        bytes: usize,
+    },
     /// The call went through a wrapper tool that was resolved to the real tool.
-    MetaToolResolved { wrapper: String },
+    MetaToolResolved {
+        /// Name of the wrapper tool the agent called.
+        wrapper: String,
+    },
     /// A wrapper tool whose inner tool could not be determined.
-    MetaToolUnresolved { wrapper: String },
+    MetaToolUnresolved {
+        /// Name of the wrapper tool the agent called.
+        wrapper: String,
+    },
     /// An item an LLM response asks the client to execute, of a type aarmor does not know how
     /// to read (a new Responses API item, a Chat Completions call type, an Anthropic block).
     /// The engine refuses such an action whatever the policy says: what cannot be inspected
     /// does not run.
-    UninspectableCall { item_type: String },
+    UninspectableCall {
+        /// The item's type as the response gave it (`<untyped>` when it had none).
+        item_type: String,
+    },
     /// A request body aarmor cannot read the way its server may (JSON that does not parse
     /// strictly, an unknown `Content-Encoding`, a body past the inspection limit): refused
     /// whatever the policy says, and in monitor mode too.
-    UninspectableBody { reason: String },
+    UninspectableBody {
+        /// Why the body cannot be read, for the refusal and the receipt.
+        reason: String,
+    },
     /// The destination is one aarmor never connects to for an agent (its own listeners, a
     /// link-local or metadata address): refused whatever the policy says.
-    ForbiddenDestination { address: String, reason: String },
+    ForbiddenDestination {
+        /// The socket address (`ip:port`) aarmor refused to dial.
+        address: String,
+        /// Why it is forbidden (aarmor's own listener, link-local, metadata service).
+        reason: String,
+    },
 }
 
 impl RiskSignal {
@@ -181,10 +224,13 @@ impl RiskSignal {
 /// One action, in the AARM canonical form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Action {
+    /// Fresh for every action ([`ActionId::fresh`]); receipts and outcomes refer to it.
     pub action_id: ActionId,
     /// RFC 3339 UTC with milliseconds (`2026-01-02T03:04:05.678Z`).
     pub timestamp: String,
+    /// The protocol the action was read from.
     pub protocol: Protocol,
+    /// Where the request carrying the action was going.
     pub target: ActionTarget,
     /// What is acted on: a function name, `server.tool` for MCP, the SQL endpoint, `host/path`.
     pub tool: String,
@@ -198,11 +244,13 @@ pub struct Action {
     /// call, a REST request's headers other than credentials and standard ones. Empty, absent.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub envelope: Map<String, Value>,
+    /// Who is acting, bound when the action was submitted.
     #[serde(default)]
     pub identity: Identity,
     /// Pointer into the session context log, once context is recorded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context_ref: Option<String>,
+    /// What parsing could not vouch for; a signal that [`RiskSignal::refuses`] refuses the action.
     #[serde(default)]
     pub risk_signals: Vec<RiskSignal>,
 }

@@ -26,6 +26,7 @@ use serde_json::Value;
 /// Largest integer magnitude an IEEE double holds exactly (2^53).
 const MAX_EXACT_INTEGER: u64 = 1 << 53;
 
+/// Why a value could not be written as canonical JSON (the serializer's message).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot canonicalize: {0}")]
 pub struct CanonicalError(String);

@@ -31,6 +31,7 @@ impl ConnectionMode {
 pub struct Target {
     /// Host name (or IP literal) the client asked for: CONNECT authority or TLS SNI.
     pub host: String,
+    /// TCP port the client asked for (for a transparent connection, the kernel-reported one).
     pub port: u16,
     /// Resolved (or kernel-reported original) address to dial.
     pub addr: SocketAddr,
@@ -43,8 +44,18 @@ pub struct Target {
 /// never forwarded upstream, never logged.
 #[derive(Clone, PartialEq, Eq)]
 pub enum ProxyCredential {
-    Basic { user: String, password: String },
-    Bearer { token: String },
+    /// `Basic` user and password.
+    Basic {
+        /// The user name; never empty when parsed from the header. Loggable.
+        user: String,
+        /// The password, possibly empty. Never logged.
+        password: String,
+    },
+    /// A `Bearer` token.
+    Bearer {
+        /// The token as sent; never empty when parsed from the header. Never logged.
+        token: String,
+    },
 }
 
 impl ProxyCredential {
@@ -69,12 +80,16 @@ impl fmt::Debug for ProxyCredential {
 /// Per-connection facts, established by the front end and visible to every request on it.
 #[derive(Debug, Clone)]
 pub struct ConnectionFacts {
+    /// The client's address; `None` when the listener could not tell.
     pub client_addr: Option<SocketAddr>,
+    /// How the connection reached the proxy; says whether it is TLS.
     pub mode: ConnectionMode,
     /// Known for CONNECT and transparent connections; for forward HTTP each request names its own.
     pub target: Option<Target>,
     /// Server name the client sent in its TLS ClientHello, if any.
     pub sni: Option<String>,
+    /// Parsed from `Proxy-Authorization` of the first request on the explicit listener; `None` on
+    /// the transparent listener, or when absent or malformed.
     pub credential: Option<ProxyCredential>,
     /// The certificate the client presented in the TLS handshake with aarmor, verified against
     /// the configured client CA (optional mTLS).

@@ -7,22 +7,36 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+/// How sensitive data is (AARM R2), ordered least to most: `PUBLIC` < `INTERNAL` <
+/// `CONFIDENTIAL` < `RESTRICTED`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DataClass {
+    /// Fit for anyone to see.
     Public,
+    /// For the organisation's own use.
     Internal,
+    /// Harmful if disclosed; the least class of personal data (PII).
     Confidential,
+    /// The most sensitive: health and financial data, secrets, credentials; also the R2 default
+    /// for data nothing classified.
     Restricted,
 }
 
+/// Why data is sensitive: the kind of data a detector or an operator rule found. Each label
+/// implies a least class ([`DataLabel::class`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DataLabel {
+    /// Personal data (e-mail addresses, phone numbers, US social security numbers): CONFIDENTIAL.
     Pii,
+    /// Protected health information: RESTRICTED.
     Phi,
+    /// Financial account data (payment cards, IBANs): RESTRICTED.
     Financial,
+    /// Private keys and high-entropy tokens: RESTRICTED.
     Secret,
+    /// API keys of known providers: RESTRICTED.
     Credentials,
 }
 
@@ -39,17 +53,22 @@ impl DataLabel {
 /// One detector's hits in a text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
+    /// The kind of data the detector finds.
     pub label: DataLabel,
     /// Which detector (`email`, `payment_card`, `iban`, ...).
     pub detector: String,
+    /// How many confirmed, non-overlapping matches; at least 1.
     pub count: usize,
 }
 
 /// The classification of one piece of data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Classification {
+    /// The highest class any label (or operator rule) gives the data, else the default.
     pub class: DataClass,
+    /// The labels of the findings, each once; empty when nothing was found.
     pub labels: BTreeSet<DataLabel>,
+    /// What each detector or rule found; empty when nothing fired.
     pub findings: Vec<Finding>,
     /// True when nothing classified the data and the class is the default.
     pub defaulted: bool,

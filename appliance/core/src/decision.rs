@@ -8,14 +8,21 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Decision {
+    /// The action proceeds as it is.
     Allow,
+    /// The action is refused.
     Deny,
+    /// The action proceeds with the parameters the policy's patch gives.
     Modify,
+    /// The action waits for a human approval (a quorum of approvers); unanswered, it is refused.
     StepUp,
+    /// The action waits for more context (intent signals, more of the session) and is decided
+    /// again; still undecided when the hold runs out, it is refused.
     Defer,
 }
 
 impl Decision {
+    /// The `SCREAMING_SNAKE_CASE` spelling receipts and logs use (`STEP_UP`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Allow => "ALLOW",
@@ -50,13 +57,20 @@ impl fmt::Display for Decision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DecisionClass {
+    /// Refused whatever the context: wins over every other rule, and must decide DENY. aarmor's
+    /// own refusals (unverified identity, uninspectable request) carry it too.
     Forbidden,
+    /// Refused because of what the session's context shows.
     ContextDeny,
+    /// Permitted (possibly modified) because of what the session's context shows.
     ContextAllow,
+    /// The context does not settle it yet: a rule needs input not known yet, or rules of equal
+    /// priority disagree.
     ContextDefer,
 }
 
 impl DecisionClass {
+    /// Parses the `snake_case` spelling policies write (`context_deny`); `None` for anything else.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "forbidden" => Some(Self::Forbidden),
@@ -67,6 +81,7 @@ impl DecisionClass {
         }
     }
 
+    /// The `snake_case` spelling policies and receipts use.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Forbidden => "forbidden",

@@ -10,10 +10,14 @@ use std::net::{IpAddr, Ipv6Addr};
 /// Why a host name is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HostError {
+    /// Nothing is left once brackets, surrounding spaces and trailing dots are removed.
     #[error("empty host name")]
     Empty,
+    /// A character other than ASCII letters, digits, `-`, `.` and `_`; holds the host as given.
     #[error("host {0:?} contains characters a host name cannot have")]
     BadCharacters(String),
+    /// Every label is a number (`0x7f.1`, `2130706433`) a resolver would read as an address;
+    /// holds the host as given.
     #[error("host {0:?} is a number in a form resolvers read differently (write the address as a.b.c.d)")]
     AmbiguousNumber(String),
 }

@@ -7,6 +7,7 @@ use std::fmt;
 pub struct HeaderList(pub Vec<(String, Vec<u8>)>);
 
 impl HeaderList {
+    /// The first value of a header, its name compared case-insensitively.
     pub fn get(&self, name: &str) -> Option<&[u8]> {
         self.0
             .iter()
@@ -14,15 +15,18 @@ impl HeaderList {
             .map(|(_, v)| v.as_slice())
     }
 
+    /// The first value of a header, when it is valid UTF-8.
     pub fn get_str(&self, name: &str) -> Option<&str> {
         self.get(name).and_then(|v| std::str::from_utf8(v).ok())
     }
 
+    /// Appends a header at the end, its name lower-cased.
     pub fn push(&mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) {
         self.0
             .push((name.into().to_ascii_lowercase(), value.into()));
     }
 
+    /// Every header as (name, value), in wire order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
         self.0.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
     }
@@ -68,13 +72,17 @@ impl fmt::Debug for HeaderList {
 /// The head of a request as the agent sent it, with its target made explicit.
 #[derive(Debug, Clone)]
 pub struct RequestHead {
+    /// HTTP method as the client sent it.
     pub method: String,
     /// `https` when the client spoke TLS (intercepted), `http` otherwise.
     pub scheme: &'static str,
+    /// Canonical host (see [`crate::host`]) the request is for.
     pub host: String,
+    /// Port of the upstream the request goes to.
     pub port: u16,
     /// Origin-form path and query (`/v1/chat/completions?x=1`).
     pub path: String,
+    /// The request's headers as received, aarmor's own (`x-aarm-*`) included.
     pub headers: HeaderList,
     /// The request carries a body: a `Content-Length` above 0 or a `Transfer-Encoding` in
     /// HTTP/1.1, a stream not ended by its HEADERS frame in HTTP/2. Set by the data plane from
@@ -85,15 +93,20 @@ pub struct RequestHead {
 /// The head of an upstream response.
 #[derive(Debug, Clone)]
 pub struct ResponseHead {
+    /// HTTP status code the upstream answered with.
     pub status: u16,
+    /// The response's headers as the upstream sent them.
     pub headers: HeaderList,
 }
 
 /// A response that aarmor writes itself instead of (or in place of) the upstream's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntheticResponse {
+    /// HTTP status code sent to the client.
     pub status: u16,
+    /// Headers as (name, value), names lower-case; the constructors set `content-type`.
     pub headers: Vec<(String, String)>,
+    /// The body, sent as is.
     pub body: Vec<u8>,
 }
 

@@ -2,6 +2,7 @@
 //! the AARM action model (actions, observations, decisions, verdicts) and signed receipts.
 //!
 //! This crate does no I/O.
+#![deny(missing_docs)]
 
 pub mod action;
 pub mod canonical;

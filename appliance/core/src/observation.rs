@@ -26,9 +26,13 @@ pub enum ObservationKind {
 /// One observation. `content` is text for messages and JSON for declarations and results.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Observation {
+    /// The protocol the observed content was read from.
     pub protocol: Protocol,
+    /// Where the exchange that carried it was going.
     pub target: ActionTarget,
+    /// What was observed; says what `content` holds.
     pub kind: ObservationKind,
+    /// What was seen: message text, tool declarations as JSON, a result as JSON or as text.
     pub content: Value,
     /// The action this is the result of, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -43,6 +47,8 @@ pub struct Observation {
 /// when they are JSON, else the text as it came).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolCall {
+    /// The tool's name as the conversation gives it.
     pub name: String,
+    /// The call's arguments: an object when they are JSON, else the text as it came.
     pub arguments: Value,
 }

@@ -23,7 +23,9 @@ use crate::receipt_records::{Approval, Deferral, Execution, Recorded};
 /// `prev_hash` of the first receipt.
 pub const GENESIS_HASH: &str =
     "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+/// Version of the receipt format, written in every receipt's `version`.
 pub const RECEIPT_VERSION: &str = "1.0";
+/// The one algorithm receipts are signed with; verification refuses any other.
 pub const SIGNATURE_ALGORITHM: &str = "Ed25519";
 
 /// What a receipt records.
@@ -42,7 +44,9 @@ pub enum ReceiptKind {
 /// The policy bundle that decided.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyRef {
+    /// The bundle manifest's `policy_id`, else the policy directory's name.
     pub policy_id: String,
+    /// The bundle manifest's `version`, else the first 12 hex digits of `hash`.
     pub version: String,
     /// `sha256:` + hex over the bundle's files.
     pub hash: String,
@@ -51,15 +55,20 @@ pub struct PolicyRef {
 /// The decision part of a receipt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReceiptDecision {
+    /// What was decided (for an outcome receipt: the decision that let the action run).
     pub result: Decision,
+    /// The deciding rule's class (`forbidden` for aarmor's own refusals); absent when a default
+    /// or a failure decided.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub class: Option<DecisionClass>,
     /// The rule that decided; `None` when a default or a failure decided.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
+    /// Why, in plain words: the rule's reason, or what aarmor refused for.
     pub reason: String,
     /// False in monitor mode: the decision was recorded, the action was allowed.
     pub enforced: bool,
+    /// The policy bundle in force when the action was decided.
     pub policy: PolicyRef,
 }
 
@@ -80,24 +89,37 @@ pub struct ReceiptContext {
 /// The signature over the canonical receipt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiptSignature {
+    /// [`SIGNATURE_ALGORITHM`]; verification refuses any other.
     pub algorithm: String,
+    /// Names the signing key; verifiers look its public key up by this id.
     pub key_id: String,
     /// Base64 (standard, padded) of the 64-byte signature.
     pub value: String,
 }
 
+/// One signed link of the receipt chain: a decision, the end of a hold, or what an action did
+/// (see the module's invariants).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Receipt {
+    /// `rct_` and 20 hex digits (see [`crate::ids`]), unique across processes.
     pub receipt_id: String,
+    /// Receipt format version, [`RECEIPT_VERSION`].
     pub version: String,
+    /// Position in the chain: 1 for the first, one more than the receipt before.
     pub seq: u64,
+    /// When the receipt was signed, RFC 3339 UTC with milliseconds.
     pub timestamp: String,
+    /// What the receipt records.
     pub kind: ReceiptKind,
     /// The decision receipt this one resolves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub follows: Option<String>,
+    /// The action, its large values and header values replaced by their hash when written
+    /// (see [`crate::elide`]).
     pub action: Action,
+    /// What the decision saw (an outcome receipt hashes an empty context).
     pub context: ReceiptContext,
+    /// The decision (for an outcome receipt: the one that let the action run).
     pub decision: ReceiptDecision,
     /// For MODIFY: the parameters after the policy's patch (the action as forwarded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -111,24 +133,39 @@ pub struct Receipt {
     /// For an outcome receipt: what the executed action did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution: Option<Recorded<Execution>>,
+    /// Chain hash of the receipt before ([`Receipt::chain_hash`]); [`GENESIS_HASH`] for the first.
     pub prev_hash: String,
+    /// The signature over every other member; `None` only before signing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<ReceiptSignature>,
 }
 
+/// Why a receipt cannot be serialized, or its signature does not verify.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ReceiptError {
+    /// The receipt could not be written as canonical JSON; holds the serializer's message.
     #[error("receipt cannot be serialized: {0}")]
     Serialize(String),
+    /// The receipt has no signature; holds its id.
     #[error("receipt {0} is not signed")]
     Unsigned(String),
+    /// Signed by a key id that is not among the known keys.
     #[error("receipt {receipt_id} is signed by unknown key `{key_id}`")]
-    UnknownKey { receipt_id: String, key_id: String },
+    UnknownKey {
+        /// `receipt_id` of the receipt.
+        receipt_id: String,
+        /// The key id its signature names.
+        key_id: String,
+    },
+    /// Signed with an algorithm other than [`SIGNATURE_ALGORITHM`].
     #[error("receipt {receipt_id}: unsupported signature algorithm `{algorithm}`")]
     Algorithm {
+        /// `receipt_id` of the receipt.
         receipt_id: String,
+        /// The algorithm its signature names.
         algorithm: String,
     },
+    /// The signature is malformed or does not match the signed bytes; holds the receipt's id.
     #[error("receipt {0}: signature does not verify (the receipt was changed after signing)")]
     BadSignature(String),
 }
@@ -166,6 +203,7 @@ impl Receipt {
         sha256_tagged(&bytes)
     }
 
+    /// Signs the receipt with `key` under `key_id`, replacing any signature ([`Receipt::seal`]).
     pub fn sign(&mut self, key: &SigningKey, key_id: &str) -> Result<(), ReceiptError> {
         self.seal(key, key_id).map(|_| ())
     }
@@ -231,13 +269,31 @@ impl Receipt {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChainProblem {
     /// The receipt's own signature or key is wrong.
-    Receipt { seq: u64, error: ReceiptError },
+    Receipt {
+        /// `seq` of the receipt.
+        seq: u64,
+        /// What is wrong with its signature.
+        error: ReceiptError,
+    },
     /// Receipts are missing before this one (its `seq` jumps).
-    Missing { seq: u64, expected_seq: u64 },
+    Missing {
+        /// `seq` of the receipt after the gap.
+        seq: u64,
+        /// The `seq` that should have come next.
+        expected_seq: u64,
+    },
     /// This receipt appears out of order.
-    OutOfOrder { seq: u64, after_seq: u64 },
+    OutOfOrder {
+        /// `seq` of the receipt, not above the one before it.
+        seq: u64,
+        /// `seq` of the receipt it comes after.
+        after_seq: u64,
+    },
     /// `prev_hash` does not match the receipt before it.
-    BrokenLink { seq: u64 },
+    BrokenLink {
+        /// `seq` of the receipt whose `prev_hash` does not match.
+        seq: u64,
+    },
 }
 
 impl std::fmt::Display for ChainProblem {

@@ -12,6 +12,7 @@ use serde_json::Value;
 /// A typed record, or one kept exactly as it was written.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Recorded<T> {
+    /// A shape of `T` that writes back exactly the JSON that was read.
     Typed(T),
     /// Not a shape of `T` (another version wrote it): kept verbatim.
     AsWritten(Value),
@@ -57,10 +58,14 @@ impl<'de, T: DeserializeOwned + Serialize> Deserialize<'de> for Recorded<T> {
 /// One approver's answer to a held action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vote {
+    /// Name of the approver who voted.
     pub approver: String,
+    /// True to approve, false to deny; one denial refuses the action.
     pub approve: bool,
+    /// What the approver wrote with the vote, if anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// When the vote was cast, RFC 3339 UTC with milliseconds.
     pub at: String,
     /// `console`, `api` or `operator`.
     pub via: String,
@@ -75,9 +80,17 @@ pub enum Approval {
     /// An approver denied.
     Denied(ApprovalAnswered),
     /// Nobody answered within the hold.
-    TimedOut { id: String, quorum: u32 },
+    TimedOut {
+        /// The approval's id (as approvers saw it).
+        id: String,
+        /// Approvals that were needed.
+        quorum: u32,
+    },
     /// No approver could be asked (no approvals API, or the queue was full): denied at once.
-    NoApprovers { id: String },
+    NoApprovers {
+        /// The approval's id.
+        id: String,
+    },
 }
 
 /// The answer that decided an approval.
@@ -89,7 +102,9 @@ pub struct ApprovalAnswered {
     pub approver: String,
     /// Their comment.
     pub reason: Option<String>,
+    /// When the deciding vote was cast, RFC 3339 UTC with milliseconds.
     pub at: String,
+    /// Distinct approvals the action needed.
     pub quorum: u32,
     /// Every vote, in order.
     pub votes: Vec<Vote>,
@@ -143,10 +158,14 @@ pub enum Deferral {
         rounds: u32,
         /// `intent` (the model's signals) or `context` (more of the session).
         waited_for: String,
+        /// How long the action was held, milliseconds.
         waited_ms: u64,
     },
     /// Still undecided when the hold ran out: denied.
-    TimedOut { rounds: u32 },
+    TimedOut {
+        /// Re-evaluations made before the hold ran out.
+        rounds: u32,
+    },
 }
 
 /// What an executed action did, as its outcome receipt records it.
@@ -158,7 +177,9 @@ pub struct Execution {
     pub success: bool,
     /// `sha256:` + hex of the body the agent received.
     pub output_hash: String,
+    /// Size of the body the agent received, bytes.
     pub bytes: u64,
+    /// From the request's arrival to the end of the response, milliseconds.
     pub duration_ms: u64,
 }
 

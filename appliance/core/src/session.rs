@@ -43,7 +43,9 @@ fn hashed(parts: &[&str]) -> String {
 /// A session and the agent acting in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRef {
+    /// The session the exchange is attributed to.
     pub id: SessionId,
+    /// The acting agent as identity binding named it (`unknown` when nothing did).
     pub agent: String,
 }
 

@@ -12,13 +12,16 @@ use serde_json::{Map, Value};
 pub struct Denial {
     /// The rule that decided, when one did.
     pub rule: Option<String>,
+    /// Why, in plain words, for the agent and the log.
     pub reason: String,
 }
 
 /// Replacement parameters for an allowed action.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Modification {
+    /// The rule that modified, when one did (rules of one priority joined with `,`).
     pub rule: Option<String>,
+    /// Why the parameters were changed.
     pub reason: String,
     /// The new parameters, replacing the old ones entirely.
     pub parameters: Map<String, Value>,
@@ -27,8 +30,11 @@ pub struct Modification {
 /// A decision that is not known yet (approval, deferral): the data plane parks the action until
 /// `resolution` completes or `timeout` passes, which counts as a denial.
 pub struct Hold {
+    /// Why the action is held; repeated in the denial if the hold does not resolve.
     pub reason: String,
+    /// How long the hold may last; the data plane also caps it at its own hold limit.
     pub timeout: Duration,
+    /// Completes with the verdict once it is known; another hold from it is a denial.
     pub resolution: Pin<Box<dyn Future<Output = Verdict> + Send>>,
 }
 
@@ -44,17 +50,24 @@ impl fmt::Debug for Hold {
 /// What happens to one action.
 #[derive(Debug)]
 pub enum Verdict {
+    /// Forward the action as it is.
     Allow,
+    /// Refuse the action.
     Deny(Denial),
+    /// Forward the action with the replacement parameters.
     Modify(Modification),
+    /// Park the action until the decision is known or the hold times out (a denial).
     Hold(Hold),
 }
 
 /// A verdict after any hold has been resolved: what the data plane renders.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FinalVerdict {
+    /// Forward the action as it is.
     Allow,
+    /// Refuse the action.
     Deny(Denial),
+    /// Forward the action with the replacement parameters.
     Modify(Modification),
 }
 

@@ -20,6 +20,32 @@ use tokio::sync::oneshot;
 
 use crate::settings::IntentSettings;
 
+/// Why an embedding is not available: the action's drift is then unknown (a rule that needs it
+/// decides without it, as its policy says).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IntentError {
+    /// The model failed to load (its loader's message); it is not retried.
+    #[error("the embedding model did not load: {0}")]
+    LoadFailed(String),
+    #[error("the embedding model is still loading")]
+    StillLoading,
+    #[error("the embedding model is not loaded")]
+    NotLoaded,
+    /// More requests wait than the service queues; this one fails at once.
+    #[error("the embedding queue is full")]
+    QueueFull,
+    #[error("the embedding worker stopped")]
+    WorkerStopped,
+    #[error("no embedding within {0} ms")]
+    Timeout(u128),
+    /// The model answered, but not one vector per text.
+    #[error("the model returned {got} vectors for {asked} texts")]
+    WrongCount { asked: usize, got: usize },
+    /// The model itself failed on this batch.
+    #[error("the embedding model failed: {0}")]
+    Model(String),
+}
+
 /// A sentence-embedding model: L2-normalized vectors, one per text, in order.
 pub trait Embedder: Send + Sync + 'static {
     fn embed_batch(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, String>;
@@ -39,7 +65,7 @@ type Vector = Arc<Vec<f32>>;
 
 struct Job {
     text: String,
-    reply: oneshot::Sender<Result<Vector, String>>,
+    reply: oneshot::Sender<Result<Vector, IntentError>>,
 }
 
 /// Counters, exported as `aarmor_intent_*` metrics.
@@ -194,7 +220,7 @@ impl IntentService {
     }
 
     /// Loads the model and waits for it (at start, when the policy bundle needs it).
-    pub fn load_now(&self, timeout: Duration) -> Result<(), String> {
+    pub fn load_now(&self, timeout: Duration) -> Result<(), IntentError> {
         self.start_loading();
         let m = self.shared.model.lock().unwrap_or_else(|p| p.into_inner());
         let (m, _) = self
@@ -204,19 +230,19 @@ impl IntentService {
             .unwrap_or_else(|p| p.into_inner());
         match &*m {
             ModelState::Ready(_) => Ok(()),
-            ModelState::Failed(e) => Err(e.clone()),
-            _ => Err("the embedding model is still loading".into()),
+            ModelState::Failed(e) => Err(IntentError::LoadFailed(e.clone())),
+            _ => Err(IntentError::StillLoading),
         }
     }
 
     /// The embedding of `text`, from the cache or the model, within `timeout_ms`.
-    pub async fn embed(&self, text: &str) -> Result<Vector, String> {
+    pub async fn embed(&self, text: &str) -> Result<Vector, IntentError> {
         let timeout = Duration::from_millis(self.shared.settings.timeout_ms);
         self.embed_within(text, timeout).await
     }
 
     /// The embedding of `text`, from the cache or the model, within `timeout`.
-    pub async fn embed_within(&self, text: &str, timeout: Duration) -> Result<Vector, String> {
+    pub async fn embed_within(&self, text: &str, timeout: Duration) -> Result<Vector, IntentError> {
         if let Some(v) = self
             .shared
             .cache
@@ -233,7 +259,7 @@ impl IntentService {
             let mut q = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
             if q.len() >= MAX_QUEUE {
                 self.shared.stats.failures.inc();
-                return Err("the embedding queue is full".into());
+                return Err(IntentError::QueueFull);
             }
             q.push_back(Job {
                 text: text.to_string(),
@@ -243,10 +269,10 @@ impl IntentService {
         self.shared.queued.notify_one();
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(r)) => r,
-            Ok(Err(_)) => Err("the embedding worker stopped".into()),
+            Ok(Err(_)) => Err(IntentError::WorkerStopped),
             Err(_) => {
                 self.shared.stats.failures.inc();
-                Err(format!("no embedding within {} ms", timeout.as_millis()))
+                Err(IntentError::Timeout(timeout.as_millis()))
             }
         }
     }
@@ -272,8 +298,8 @@ fn worker(shared: Arc<Shared>) {
                 .unwrap_or_else(|p| p.into_inner());
             match &*m {
                 ModelState::Ready(e) => Ok(e.clone()),
-                ModelState::Failed(e) => Err(e.clone()),
-                _ => Err("the embedding model is not loaded".into()),
+                ModelState::Failed(e) => Err(IntentError::LoadFailed(e.clone())),
+                _ => Err(IntentError::NotLoaded),
             }
         };
         // Callers that gave up already are not embedded for.
@@ -282,7 +308,7 @@ fn worker(shared: Arc<Shared>) {
             continue;
         }
         let texts: Vec<String> = jobs.iter().map(|j| j.text.clone()).collect();
-        let result = model.and_then(|m| m.embed_batch(&texts));
+        let result = model.and_then(|m| m.embed_batch(&texts).map_err(IntentError::Model));
         shared.stats.batches.inc();
         match result {
             Ok(vectors) if vectors.len() == jobs.len() => {
@@ -294,11 +320,13 @@ fn worker(shared: Arc<Shared>) {
                     let _ = job.reply.send(Ok(v));
                 }
             }
-            Ok(_) => {
+            Ok(vectors) => {
+                let wrong = IntentError::WrongCount {
+                    asked: jobs.len(),
+                    got: vectors.len(),
+                };
                 for job in jobs {
-                    let _ = job
-                        .reply
-                        .send(Err("the model returned a wrong number of vectors".into()));
+                    let _ = job.reply.send(Err(wrong.clone()));
                 }
             }
             Err(e) => {
@@ -444,7 +472,7 @@ mod tests {
         };
         let s = IntentService::new(settings, Box::new(|| Err("no model here".into())));
         let e = s.embed("x").await.unwrap_err();
-        assert!(e.contains("no model here"), "{e}");
+        assert_eq!(e, IntentError::LoadFailed("no model here".into()));
         assert!(s.load_now(Duration::from_secs(1)).is_err());
     }
 

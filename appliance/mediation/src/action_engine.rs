@@ -16,6 +16,8 @@ pub trait ActionEngine: Send + Sync + 'static {
     /// Short name for logs and metrics.
     fn name(&self) -> &'static str;
 
+    /// Decides one canonical action: allow, deny, modify, or hold it until the decision is known.
+    /// An `Err` refuses the action.
     async fn mediate(&self, action: &Action) -> Result<Verdict, MediationError>;
 
     /// Binds who is acting in an exchange (AARM R6); `session` is filled by the data plane.
@@ -78,8 +80,14 @@ pub fn unbound_identity(facts: &ConnectionFacts) -> Identity {
         (None, Some(a)) => format!("ip:{}", a.ip()),
         (None, None) => "unknown".into(),
     };
+    // Said, not assumed: policy that asks whether the identity was established sees that it
+    // was not.
+    let unverified = vec![format!(
+        "no identity registry: the agent is named {agent} by its connection"
+    )];
     Identity {
         agent: Some(agent),
+        unverified,
         ..Identity::default()
     }
 }

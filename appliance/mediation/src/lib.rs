@@ -11,6 +11,7 @@
 //!
 //! The trip of a request runs one way: data plane → [`Mediator`] → protocols → [`ActionEngine`].
 //! This crate knows neither pingora nor sockets, nor how a decision is made.
+#![deny(missing_docs)]
 
 pub mod action;
 pub mod action_engine;

@@ -21,16 +21,21 @@ use bytes::Bytes;
 /// One request/response exchange as the mediator sees it.
 #[derive(Debug, Clone)]
 pub struct Exchange {
-    /// Unique per process, increasing.
+    /// Unique per process, increasing; 0 for a connection-level action the mediator decides on
+    /// its own (a splice, a refused destination), which is no exchange of the data plane.
     pub id: u64,
+    /// What the front end established about the connection, shared by its requests.
     pub connection: Arc<ConnectionFacts>,
+    /// The request head, its target made explicit.
     pub request: RequestHead,
 }
 
 /// Header edits applied to the request before it is forwarded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HeaderRewrite {
+    /// Headers set as (name, value), replacing any of that name; applied after `remove`.
     pub set: Vec<(String, String)>,
+    /// Names of headers removed.
     pub remove: Vec<String>,
 }
 
@@ -60,16 +65,20 @@ impl std::fmt::Debug for HeadVerdict {
 /// A changed request: a new path-and-query and/or body (`Content-Length` is recomputed).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestEdit {
+    /// Origin-form path and query sent upstream instead of the client's.
     pub path: Option<String>,
+    /// Body sent upstream instead of the one read.
     pub body: Option<Bytes>,
 }
 
 /// Decision on a complete request body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BodyVerdict {
+    /// Forward the request with its body as read.
     Forward,
     /// Forward this edited request instead.
     Edit(RequestEdit),
+    /// Do not forward; answer the client with this response.
     Respond(SyntheticResponse),
 }
 
@@ -99,7 +108,9 @@ pub enum Direction {
 /// What may be sent on, each way, after bytes of an upgraded connection arrived.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Relayed {
+    /// Bytes to send to the upstream now; empty for none.
     pub to_upstream: Bytes,
+    /// Bytes to send to the client now; empty for none.
     pub to_client: Bytes,
     /// End the relay after sending these.
     pub close: bool,
@@ -108,31 +119,51 @@ pub struct Relayed {
 /// Decision on a complete upstream response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResponseVerdict {
+    /// Send the upstream's response to the client as it is.
     Forward,
     /// Send this body instead of the upstream's (status and other headers kept).
     Replace(Bytes),
+    /// Send this response instead of the upstream's.
     Respond(SyntheticResponse),
 }
 
 /// What the client received at the end of an inspected exchange.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExchangeOutcome {
+    /// HTTP status of the response the client received (the upstream's).
     pub status: u16,
     /// `sha256:` + hex of the response body as the client received it.
     pub body_sha256: String,
+    /// Size of the body as the client received it, bytes.
     pub body_bytes: u64,
+    /// From the request's arrival to the end of the response, milliseconds.
     pub duration_ms: u64,
     /// The first bytes of the body as the client received it, when the inspector asked for them
     /// (`response_copy_limit`); the body passed untouched either way.
     pub body_copy: Option<Bytes>,
 }
 
+/// Why a mediator could not decide: the data plane refuses the exchange (fail closed).
 #[derive(Debug, thiserror::Error)]
 pub enum MediationError {
-    #[error("mediator unavailable: {0}")]
-    Unavailable(String),
+    /// A streamed response cannot be read the way the client reads it (the stream is cut).
+    #[error("cannot inspect the stream: {0}")]
+    Stream(#[from] aarmor_protocols::gate::GateError),
+    /// A streamed response reached the inspector without the gate that reads it.
+    #[error("no stream gate for this response")]
+    NoStreamGate,
+    /// A decided response cannot be written back as JSON.
+    #[error("cannot render the decided response: {0}")]
+    Render(#[from] serde_json::Error),
+    /// The frames of an upgraded connection cannot be read (the connection is cut).
+    #[error("unreadable WebSocket frames: {0}")]
+    WebSocket(#[from] aarmor_protocols::websocket::WsError),
+    /// An upgraded connection the inspector does not relay reached it.
+    #[error("an upgraded connection of an unknown kind")]
+    UnknownUpgrade,
+    /// Another implementation's own failure (its decider is down, its classifier failed).
     #[error("mediation failed: {0}")]
-    Failed(String),
+    Other(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Per-exchange state of a mediator that asked to inspect.
@@ -143,6 +174,8 @@ pub trait ExchangeInspector: Send {
         None
     }
 
+    /// The whole request body (decoded when it came with a `Content-Encoding`), before anything
+    /// is sent upstream: whether and what to forward. The default forwards it.
     async fn on_request_body(&mut self, _body: &Bytes) -> Result<BodyVerdict, MediationError> {
         Ok(BodyVerdict::Forward)
     }
@@ -159,10 +192,13 @@ pub trait ExchangeInspector: Send {
         refusal
     }
 
+    /// How to handle the upstream response, from its head. The default passes it through.
     fn response_plan(&mut self, _head: &ResponseHead) -> ResponsePlan {
         ResponsePlan::Pass
     }
 
+    /// The whole upstream response (`ResponsePlan::Buffer`), before any byte reaches the client:
+    /// what the client gets. The default forwards it.
     async fn on_response(
         &mut self,
         _head: &ResponseHead,
@@ -225,6 +261,7 @@ pub trait Mediator: Send + Sync + 'static {
     /// Short name for logs and metrics.
     fn name(&self) -> &'static str;
 
+    /// Decides on a request head, before any byte of the request reaches the upstream.
     async fn on_request_head(&self, exchange: &Exchange) -> Result<HeadVerdict, MediationError>;
 
     /// The data plane refuses to connect to `addr` for a client (aarmor's own listener, a

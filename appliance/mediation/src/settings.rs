@@ -65,10 +65,12 @@ impl MediationSettings {
         cfg
     }
 
+    /// The deadline for one engine decision (`decision_timeout_ms`).
     pub fn decision_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.decision_timeout_ms)
     }
 
+    /// The longest an action may be held (`max_hold_ms`).
     pub fn max_hold(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.max_hold_ms)
     }

@@ -40,7 +40,7 @@ impl Mediator for PathMediator {
             }))
         };
         Ok(match ex.request.path.as_str() {
-            "/fail" => return Err(MediationError::Unavailable("policy engine down".into())),
+            "/fail" => return Err(MediationError::Other("policy engine down".into())),
             "/slow" => {
                 tokio::time::sleep(Duration::from_secs(3)).await;
                 HeadVerdict::Forward
@@ -66,7 +66,7 @@ impl Mediator for PathMediator {
 impl ExchangeInspector for PathInspector {
     async fn on_request_body(&mut self, body: &Bytes) -> Result<BodyVerdict, MediationError> {
         match self.path.as_str() {
-            "/body-fail" => Err(MediationError::Failed("cannot parse".into())),
+            "/body-fail" => Err(MediationError::Other("cannot parse".into())),
             "/body-replace" => Ok(BodyVerdict::Edit(RequestEdit {
                 path: None,
                 body: Some(Bytes::from_static(b"replaced")),
@@ -93,7 +93,7 @@ impl ExchangeInspector for PathInspector {
     ) -> Result<ResponseVerdict, MediationError> {
         assert_eq!(head.status, 200);
         match self.path.as_str() {
-            "/resp-fail" => Err(MediationError::Failed("classifier crashed".into())),
+            "/resp-fail" => Err(MediationError::Other("classifier crashed".into())),
             _ => Ok(ResponseVerdict::Replace(Bytes::from_static(b"redacted"))),
         }
     }

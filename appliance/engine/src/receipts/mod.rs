@@ -9,5 +9,5 @@ pub mod writer;
 
 pub use keys::{KeyError, KeyRing};
 pub use reader::ReceiptReader;
-pub use store::{ReceiptStore, StoreError};
+pub use store::{ReceiptStore, StoreError, WriteRefusal};
 pub use writer::{Durability, ReceiptDraft, ReceiptLog, WriterStats};

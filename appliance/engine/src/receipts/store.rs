@@ -17,8 +17,37 @@ pub enum StoreError {
     Lmdb(#[from] lmdb::Error),
     #[error("receipt store: corrupt record: {0}")]
     Corrupt(String),
+    /// The writer refuses the receipt: the action it is for is denied (fail closed).
     #[error("receipt store unavailable: {0}")]
-    Unavailable(String),
+    Refused(#[from] WriteRefusal),
+    #[error("receipt cannot be signed: {0}")]
+    Sign(#[from] aarmor_core::receipt::ReceiptError),
+    #[error("cannot start the receipt writer thread {name}: {source}")]
+    Spawn {
+        name: String,
+        source: std::io::Error,
+    },
+    #[error("receipt journal: {0}")]
+    Journal(std::io::Error),
+}
+
+/// Why the writer refuses a receipt. Once it has refused one for a failure, it refuses all.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WriteRefusal {
+    #[error("an earlier commit failed")]
+    EarlierFailure,
+    #[error("the journal write failed: {0}")]
+    JournalWrite(std::sync::Arc<std::io::Error>),
+    #[error("the receipt journal lock is poisoned")]
+    JournalPoisoned,
+    #[error("the receipt signer failed")]
+    SignerPoisoned,
+    #[error("the receipt journal thread stopped")]
+    JournalThreadStopped,
+    #[error("the receipt committer is not keeping up or stopped")]
+    CommitterBehind,
+    #[error("the receipt committer stopped")]
+    CommitterStopped,
 }
 
 /// The chain's last committed position.

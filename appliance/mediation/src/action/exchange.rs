@@ -18,7 +18,6 @@ use crate::seam::{
 };
 
 use super::problems::{aarmor_headers, is_encoded, is_event_stream, unreadable_llm_response};
-use super::ws_frames::{self};
 use super::{ActionInspector, ClientMessage, Kind, ResponseHandling};
 
 #[async_trait]
@@ -232,8 +231,7 @@ impl ExchangeInspector for ActionInspector {
                     return Ok(ResponseVerdict::Forward);
                 }
                 dialect.apply_to_response(&mut json, &outcomes);
-                let body =
-                    serde_json::to_vec(&json).map_err(|e| MediationError::Failed(e.to_string()))?;
+                let body = serde_json::to_vec(&json)?;
                 Ok(ResponseVerdict::Replace(Bytes::from(body)))
             }
             (ResponseHandling::McpObserve, _) => {
@@ -255,13 +253,8 @@ impl ExchangeInspector for ActionInspector {
             }
             return Ok(chunk.clone());
         }
-        let gate = self
-            .gate
-            .as_mut()
-            .ok_or_else(|| MediationError::Failed("no stream gate".into()))?;
-        let out = gate
-            .push(chunk)
-            .map_err(|e| MediationError::Failed(format!("cannot inspect the stream: {e}")))?;
+        let gate = self.gate.as_mut().ok_or(MediationError::NoStreamGate)?;
+        let out = gate.push(chunk)?;
         Ok(self.take_output(out))
     }
 
@@ -279,13 +272,8 @@ impl ExchangeInspector for ActionInspector {
         }
         let held = std::mem::take(&mut self.held_calls);
         let outcomes = self.decide_calls(held).await;
-        let gate = self
-            .gate
-            .as_mut()
-            .ok_or_else(|| MediationError::Failed("no stream gate".into()))?;
-        let out = gate
-            .resolve(outcomes)
-            .map_err(|e| MediationError::Failed(e.to_string()))?;
+        let gate = self.gate.as_mut().ok_or(MediationError::NoStreamGate)?;
+        let out = gate.resolve(outcomes)?;
         Ok(Some(self.take_output(out)))
     }
 
@@ -296,15 +284,13 @@ impl ExchangeInspector for ActionInspector {
     ) -> Result<Relayed, MediationError> {
         let Kind::WebSocket(state) = &mut self.kind else {
             // Only WebSocket connections are relayed through the inspector.
-            return Err(MediationError::Failed(
-                "an upgraded connection of an unknown kind".into(),
-            ));
+            return Err(MediationError::UnknownUpgrade);
         };
         let reader = match from {
             Direction::ToUpstream => &mut state.from_client,
             Direction::ToClient => &mut state.from_upstream,
         };
-        let items = ws_frames::items(reader, bytes).map_err(MediationError::Failed)?;
+        let items = reader.push(bytes)?;
         let mut out = Relayed::default();
         let mut to_upstream = Vec::new();
         let mut to_client = Vec::new();
@@ -370,9 +356,7 @@ impl ExchangeInspector for ActionInspector {
         let Some(gate) = self.gate.as_mut() else {
             return Ok(Bytes::new());
         };
-        let out = gate
-            .finish()
-            .map_err(|e| MediationError::Failed(e.to_string()))?;
+        let out = gate.finish()?;
         let dropped = gate.dropped_tail();
         if dropped > 0 {
             tracing::warn!(

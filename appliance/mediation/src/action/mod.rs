@@ -6,9 +6,9 @@
 //! `max_hold_ms` is a denial; a response that cannot be inspected (compressed, oversized event)
 //! never reaches the client.
 //!
-//! The module follows the protocol families: [`rest`] (REST and SQL), [`llm`], [`mcp`],
-//! [`upgrade`] (protocol switches and WebSocket messages); [`decide`] asks the engine about one
-//! action; [`exchange`] walks an exchange through the data plane's phases; [`problems`] writes
+//! The module follows the protocol families: `rest` (REST and SQL), `llm`, `mcp`,
+//! `upgrade` (protocol switches and WebSocket messages); `decide` asks the engine about one
+//! action; `exchange` walks an exchange through the data plane's phases; `problems` writes
 //! the answers aarmor gives instead of the upstream.
 
 mod decide;
@@ -56,6 +56,8 @@ pub struct ActionMediator {
 }
 
 impl ActionMediator {
+    /// The mediator over `engine`, as the `[mediation]` settings configure it; it counts into
+    /// `metrics`, which the data plane registers.
     pub fn new(
         engine: Arc<dyn ActionEngine>,
         settings: &MediationSettings,

@@ -14,7 +14,7 @@
 
 use std::collections::HashSet;
 
-use aarmor_protocols::websocket::{close_frame, text_frame, WsItem, WsMessage, WsReader};
+use aarmor_protocols::websocket::{close_frame, text_frame, WsMessage, WsReader};
 use serde_json::Value;
 
 /// What a WebSocket connection turned out to speak.
@@ -95,11 +95,6 @@ pub fn without_denied_calls(mut event: Value, denied: &HashSet<String>) -> Value
         });
     }
     event
-}
-
-/// Splits the bytes of one direction into items; an error cuts the connection.
-pub fn items(reader: &mut WsReader, bytes: &[u8]) -> Result<Vec<WsItem>, String> {
-    reader.push(bytes).map_err(|e| e.to_string())
 }
 
 /// A server text message (the JSON-RPC errors of refused MCP calls).

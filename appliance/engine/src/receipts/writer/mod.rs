@@ -36,7 +36,7 @@ use tokio::sync::oneshot;
 use super::journal::Journal;
 use super::keys::KeyRing;
 use super::reader::Unstored;
-use super::store::{Head, ReceiptStore, StoreError};
+use super::store::{Head, ReceiptStore, StoreError, WriteRefusal};
 
 mod flush;
 mod lmdb;
@@ -121,7 +121,10 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), StoreError
         .name(name.into())
         .spawn(f)
         .map(drop)
-        .map_err(|e| StoreError::Unavailable(format!("cannot start thread {name}: {e}")))
+        .map_err(|source| StoreError::Spawn {
+            name: name.to_string(),
+            source,
+        })
 }
 
 impl ReceiptLog {
@@ -270,7 +273,7 @@ impl ReceiptLog {
         deferred: bool,
     ) -> Result<Receipt, StoreError> {
         if self.failed.load(Ordering::Acquire) {
-            return Err(StoreError::Unavailable("an earlier commit failed".into()));
+            return Err(WriteRefusal::EarlierFailure.into());
         }
         // Canonicalizing the context is the costly part: done before taking the lock.
         let digest = ContextDigest::of(&draft.context);
@@ -278,10 +281,8 @@ impl ReceiptLog {
             let mut signer = self
                 .signer
                 .lock()
-                .map_err(|_| StoreError::Unavailable("the signer failed".into()))?;
-            let receipt = signer
-                .seal(draft, digest)
-                .map_err(StoreError::Unavailable)?;
+                .map_err(|_| WriteRefusal::SignerPoisoned)?;
+            let receipt = signer.seal(draft, digest)?;
             if signer.wake_flusher() {
                 self.flush.notify_one();
             }
@@ -304,17 +305,15 @@ impl ReceiptLog {
                 stage.commit_or_kick(&self.signer);
             }
             _ if full && !hand_over_and_send(&self.signer, &self.sink, &self.failed) => {
-                return Err(StoreError::Unavailable(
-                    "the receipt committer is not keeping up or stopped".into(),
-                ));
+                return Err(WriteRefusal::CommitterBehind.into());
             }
             _ => {}
         }
         if let Some(wait) = wait {
             match wait.await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => return Err(StoreError::Unavailable(e)),
-                Err(_) => return Err(StoreError::Unavailable("the committer stopped".into())),
+                Ok(Err(e)) => return Err(e.into()),
+                Err(_) => return Err(WriteRefusal::CommitterStopped.into()),
             }
         }
         Ok(receipt)

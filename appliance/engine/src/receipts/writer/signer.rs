@@ -15,7 +15,7 @@ use crate::receipts::store::Head;
 use super::*;
 
 /// A verdict waiting for its receipt (by `seq`) to be durable.
-pub(super) type StrictAck = (oneshot::Sender<Result<(), String>>, u64);
+pub(super) type StrictAck = (oneshot::Sender<Result<(), WriteRefusal>>, u64);
 
 /// A batch handed to the committer.
 pub(super) struct Batch {
@@ -71,7 +71,7 @@ impl Signer {
         &mut self,
         draft: ReceiptDraft,
         digest: ContextDigest,
-    ) -> Result<Receipt, String> {
+    ) -> Result<Receipt, aarmor_core::receipt::ReceiptError> {
         let ReceiptDraft {
             kind,
             follows,
@@ -109,9 +109,7 @@ impl Signer {
             prev_hash: self.head.hash.clone(),
             signature: None,
         };
-        let (hash, bytes) = receipt
-            .seal(&self.keys.signing, &self.keys.key_id)
-            .map_err(|e| e.to_string())?;
+        let (hash, bytes) = receipt.seal(&self.keys.signing, &self.keys.key_id)?;
         self.head = Head { seq, hash };
         self.batch.push((seq, receipt.receipt_id.clone(), bytes));
         self.oldest.get_or_insert_with(Instant::now);

@@ -55,23 +55,23 @@ impl JournalStage {
             Ok(mut journal) => self.commit_pending(&mut journal, signer),
             Err(std::sync::TryLockError::WouldBlock) => self.kick(signer),
             Err(std::sync::TryLockError::Poisoned(_)) => {
-                self.fail_pending(signer, "journal lock poisoned")
+                self.fail_pending(signer, WriteRefusal::JournalPoisoned)
             }
         }
     }
 
     pub(super) fn kick(&self, signer: &Mutex<Signer>) {
         if let Err(TrySendError::Disconnected(())) = self.kick.try_send(()) {
-            self.fail_pending(signer, "the receipt journal thread stopped");
+            self.fail_pending(signer, WriteRefusal::JournalThreadStopped);
         }
         // `Full`: a wake-up is already queued and will take everything pending.
     }
 
     /// Fails closed: no receipt is written any more, and every waiting verdict is refused.
-    pub(super) fn fail_pending(&self, signer: &Mutex<Signer>, why: &str) {
+    pub(super) fn fail_pending(&self, signer: &Mutex<Signer>, why: WriteRefusal) {
         self.failed.store(true, Ordering::Release);
         if let Some(batch) = signer.lock().ok().and_then(|mut s| s.hand_over()) {
-            answer(batch.strict_acks, Err(why.to_string()));
+            answer(batch.strict_acks, Err(why));
         }
     }
 
@@ -97,7 +97,7 @@ impl JournalStage {
         };
         let committed = CommittedGuard(committed);
         if self.failed.load(Ordering::Acquire) {
-            answer(strict_acks, Err("receipt store unavailable".into()));
+            answer(strict_acks, Err(WriteRefusal::EarlierFailure));
             return;
         }
         if !records.is_empty() {
@@ -108,7 +108,10 @@ impl JournalStage {
                 tracing::error!(error = %e, receipts = records.len(), "cannot write the receipt journal; the receipt store is now unavailable and every action will be denied");
                 self.stats.failures.fetch_add(1, Ordering::Relaxed);
                 self.failed.store(true, Ordering::Release);
-                answer(strict_acks, Err(format!("journal write failed: {e}")));
+                answer(
+                    strict_acks,
+                    Err(WriteRefusal::JournalWrite(std::sync::Arc::new(e))),
+                );
                 return;
             }
         }
@@ -179,14 +182,12 @@ pub(super) fn recover(
             "receipts acknowledged before a crash were recovered from the journal"
         );
     }
-    journal
-        .clear()
-        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    journal.clear().map_err(StoreError::Journal)?;
     Ok((head, journal))
 }
 
 /// Releases the verdicts waiting on these receipts, with the same result for all.
-pub(super) fn answer(acks: impl IntoIterator<Item = StrictAck>, result: Result<(), String>) {
+pub(super) fn answer(acks: impl IntoIterator<Item = StrictAck>, result: Result<(), WriteRefusal>) {
     for (ack, _) in acks {
         let _ = ack.send(result.clone());
     }
@@ -202,7 +203,7 @@ pub(super) fn journal_loop(
         match stage.journal.lock() {
             Ok(mut journal) => stage.commit_pending(&mut journal, &signer),
             Err(_) => {
-                stage.fail_pending(&signer, "journal lock poisoned");
+                stage.fail_pending(&signer, WriteRefusal::JournalPoisoned);
                 return;
             }
         }
