@@ -19,12 +19,12 @@ pub(super) struct Appender<'a> {
 }
 
 impl Appender<'_> {
-    pub(super) fn append(&mut self, kind: &str, data: Value) {
+    pub(super) fn append(&mut self, kind: EntryKind, data: Value) {
         let entry = ContextEntry {
             session: self.state.id.clone(),
             seq: self.state.next_seq,
             at: now_rfc3339_millis(),
-            kind: kind.to_string(),
+            kind,
             prev_hash: self.state.head_hash.clone(),
             data,
         };

@@ -16,6 +16,8 @@ use lmdb::{Cursor, Database, DatabaseFlags, Environment, Transaction, WriteFlags
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::entries::EntryKind;
+
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
     #[error("context store {path}: {message}")]
@@ -33,9 +35,8 @@ pub struct ContextEntry {
     pub seq: u64,
     /// RFC 3339 UTC, milliseconds.
     pub at: String,
-    /// `system_prompt`, `user_message`, `tool_result`, `action_result`, `action`, `outcome`,
-    /// `summary`.
-    pub kind: String,
+    /// How `data` reads (see [`super::entries`]).
+    pub kind: EntryKind,
     pub prev_hash: String,
     pub data: Value,
 }
@@ -267,7 +268,7 @@ pub fn verify_chain(
         match &prev {
             None if i == 0 => {
                 let starts_clean = entry.seq == 0 && entry.prev_hash == GENESIS_HASH;
-                if !starts_clean && entry.kind != "summary" {
+                if !starts_clean && entry.kind != EntryKind::Summary {
                     problems.push(ChainProblem {
                         seq: Some(entry.seq),
                         problem: if entry.seq == 0 {

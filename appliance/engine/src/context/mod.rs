@@ -18,6 +18,7 @@
 pub mod agent_reads;
 mod appender;
 pub mod entities;
+pub mod entries;
 pub mod fields;
 pub mod instructions;
 pub mod log;
@@ -49,6 +50,11 @@ use crate::settings::ContextSettings;
 use appender::{
     classification_json, content_text, cut, summary_of, unix_ms, Appender, MAX_ENTRY_ENTITIES,
     MAX_LOGGED_TEXT,
+};
+use entries::data_of;
+pub use entries::{
+    ActionRecord, ContextRecord, EntryKind, OutcomeRecord, ResolutionRecord, TextRecord,
+    UserMessageRecord,
 };
 use log::LogOp;
 pub use log::{verify_chain, ChainProblem, ContextEntry, ContextLog, LogError, SessionHead};
@@ -361,14 +367,12 @@ impl ContextStore {
                         let text = content_text(&o.content);
                         if app.state.first_sight("system", &text) {
                             app.state.add_system_prompt(&text, max_text);
-                            app.append(
-                                "system_prompt",
-                                json!({
-                                    "text": cut(&text, MAX_LOGGED_TEXT),
-                                    "sha256": sha256_tagged(text.as_bytes()),
-                                    "chars": text.chars().count(),
-                                }),
-                            );
+                            let record = TextRecord {
+                                text: cut(&text, MAX_LOGGED_TEXT).to_string(),
+                                sha256: sha256_tagged(text.as_bytes()),
+                                chars: text.chars().count(),
+                            };
+                            app.append(EntryKind::SystemPrompt, data_of(&record));
                         }
                     }
                     ObservationKind::UserMessage => {
@@ -381,25 +385,27 @@ impl ContextStore {
                         if first {
                             out.new_original_request = Some(text.clone());
                         }
-                        app.append(
-                            "user_message",
-                            json!({
-                                "text": cut(&text, MAX_LOGGED_TEXT),
-                                "sha256": sha256_tagged(text.as_bytes()),
-                                "original_request": first,
-                                "entities": found.iter().take(MAX_ENTRY_ENTITIES).collect::<Vec<_>>(),
-                            }),
-                        );
+                        let record = UserMessageRecord {
+                            text: cut(&text, MAX_LOGGED_TEXT).to_string(),
+                            sha256: sha256_tagged(text.as_bytes()),
+                            original_request: first,
+                            entities: found
+                                .iter()
+                                .take(MAX_ENTRY_ENTITIES)
+                                .map(data_of)
+                                .collect(),
+                        };
+                        app.append(EntryKind::UserMessage, data_of(&record));
                         out.changed = true;
                     }
                     ObservationKind::ToolResult | ObservationKind::ActionResult => {
                         let text = content_text(&o.content);
                         let kind = if o.kind == ObservationKind::ToolResult {
-                            "tool_result"
+                            EntryKind::ToolResult
                         } else {
-                            "action_result"
+                            EntryKind::ActionResult
                         };
-                        if !app.state.first_sight(kind, &text) {
+                        if !app.state.first_sight(kind.as_str(), &text) {
                             continue;
                         }
                         let c = classifiers.classify(&text, &o.target, default_class);
@@ -512,19 +518,17 @@ impl ContextStore {
                 classes: Default::default(),
                 success: None,
             });
-            app.append(
-                "action",
-                json!({
-                    "action_id": action.action_id,
-                    "tool": action.tool,
-                    "operation": action.operation,
-                    "decision": decision,
-                    "rule": rule,
-                    "enforced": enforced,
-                    "steered": steered,
-                    "pointed": pointed,
-                }),
-            );
+            let record = ActionRecord {
+                action_id: action.action_id.0.clone(),
+                tool: action.tool.clone(),
+                operation: action.operation.clone(),
+                decision: decision.to_string(),
+                rule: rule.map(str::to_string),
+                enforced,
+                steered,
+                pointed,
+            };
+            app.append(EntryKind::Action, data_of(&record));
         });
     }
 
@@ -541,10 +545,12 @@ impl ContextStore {
             if let Some(a) = app.state.prior_action_mut(&action.action_id.0) {
                 a.decision = decision.to_string();
             }
-            app.append(
-                "resolution",
-                json!({"action_id": action.action_id, "decision": decision, "rule": rule}),
-            );
+            let record = ResolutionRecord {
+                action_id: action.action_id.0.clone(),
+                decision: decision.to_string(),
+                rule: rule.map(str::to_string),
+            };
+            app.append(EntryKind::Resolution, data_of(&record));
         });
     }
 
@@ -560,10 +566,11 @@ impl ContextStore {
             if let Some(a) = app.state.prior_action_mut(action_id) {
                 a.success = Some(execution.success);
             }
-            app.append(
-                "outcome",
-                json!({"action_id": action_id, "execution": execution}),
-            );
+            let record = OutcomeRecord {
+                action_id: action_id.to_string(),
+                execution: execution.clone(),
+            };
+            app.append(EntryKind::Outcome, data_of(&record));
         });
     }
 

@@ -47,7 +47,7 @@ pub(super) fn fold(state: &mut SessionState, why: &str) -> Vec<LogOp> {
     let below = state.next_seq;
     state.entries = 0;
     let mut app = Appender { state, ops: vec![] };
-    app.append("summary", data);
+    app.append(EntryKind::Summary, data);
     let mut ops = app.finish();
     ops.insert(
         0,
@@ -61,7 +61,6 @@ pub(super) fn fold(state: &mut SessionState, why: &str) -> Vec<LogOp> {
 
 /// Applies one stored entry to a state being rebuilt.
 pub(super) fn replay(state: &mut SessionState, e: &ContextEntry, max_text: usize) {
-    let d = &e.data;
     let entities = logged_entities;
     let classes = |v: &Value| -> Vec<DataClass> {
         v.as_array()
@@ -72,19 +71,15 @@ pub(super) fn replay(state: &mut SessionState, e: &ContextEntry, max_text: usize
             })
             .unwrap_or_default()
     };
-    match e.kind.as_str() {
-        "user_message" => {
-            if let Some(t) = d["text"].as_str() {
-                state.first_sight("user", t);
-                state.add_user_message(t, max_text);
-            }
+    match e.record() {
+        ContextRecord::UserMessage(m) if !m.text.is_empty() => {
+            state.first_sight("user", &m.text);
+            state.add_user_message(&m.text, max_text);
         }
-        "system_prompt" => {
-            if let Some(t) = d["text"].as_str() {
-                state.add_system_prompt(t, max_text);
-            }
+        ContextRecord::SystemPrompt(p) if !p.text.is_empty() => {
+            state.add_system_prompt(&p.text, max_text);
         }
-        "tool_result" | "action_result" => {
+        ContextRecord::ToolOutput(d) => {
             state.tool_results += 1;
             let found = entities(&d["entities"]);
             state.add_entities(&found, Source::ToolOutput);
@@ -107,24 +102,22 @@ pub(super) fn replay(state: &mut SessionState, e: &ContextEntry, max_text: usize
                 state.unclassified_reads += 1;
             }
         }
-        "resolution" => {
-            if let (Some(id), Some(d)) = (d["action_id"].as_str(), d["decision"].as_str()) {
-                if let Some(a) = state.prior_action_mut(id) {
-                    a.decision = d.to_string();
-                }
+        ContextRecord::Resolution(r) => {
+            if let Some(a) = state.prior_action_mut(&r.action_id) {
+                a.decision = r.decision;
             }
         }
-        "action" => state.add_action(PriorAction {
-            action_id: d["action_id"].as_str().unwrap_or_default().to_string(),
-            tool: d["tool"].as_str().unwrap_or_default().to_string(),
-            operation: d["operation"].as_str().unwrap_or_default().to_string(),
-            decision: d["decision"].as_str().unwrap_or_default().to_string(),
-            steered: d["steered"].as_bool().unwrap_or(false),
-            pointed: d["pointed"].as_bool().unwrap_or(false),
+        ContextRecord::Action(a) => state.add_action(PriorAction {
+            action_id: a.action_id,
+            tool: a.tool,
+            operation: a.operation,
+            decision: a.decision,
+            steered: a.steered,
+            pointed: a.pointed,
             classes: Default::default(),
             success: None,
         }),
-        "summary" => {
+        ContextRecord::Summary(d) => {
             if let Some(t) = d["original_request"].as_str() {
                 state.original_request = Some(t.to_string());
                 state.add_user_message(t, max_text);
@@ -156,7 +149,10 @@ pub(super) fn replay(state: &mut SessionState, e: &ContextEntry, max_text: usize
                 state.steered_outputs = d["steered_outputs"].as_u64().unwrap_or(1);
             }
         }
-        _ => {}
+        ContextRecord::UserMessage(_)
+        | ContextRecord::SystemPrompt(_)
+        | ContextRecord::Outcome(_)
+        | ContextRecord::Unknown => {}
     }
 }
 

@@ -199,7 +199,7 @@ fn the_log_chains_and_exposes_edits_removals_and_truncation() {
         .entries("s2")
         .unwrap()
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind.as_str().to_string())
         .collect();
     assert_eq!(kinds, ["user_message", "tool_result", "action", "outcome"]);
 
@@ -297,7 +297,7 @@ fn a_restart_replays_the_session_and_compaction_keeps_it_verifiable() {
     assert_eq!(stored.len(), 1);
     assert!(verify_chain("s3", &stored, Some(&head)).is_empty());
     let summary = &s.log().entries("s3").unwrap()[0];
-    assert_eq!(summary.kind, "summary");
+    assert_eq!(summary.kind, EntryKind::Summary);
     assert_eq!(summary.data["folded_entries"], 5);
     assert_eq!(summary.data["action_count"], 2);
     // Coming back, the session continues from the summary.

@@ -32,8 +32,8 @@ impl ContextMetrics {
         for op in ops {
             match op {
                 LogOp::Put(e) => {
-                    self.entries.with_label_values(&[&e.kind]).inc();
-                    if e.kind == "summary" {
+                    self.entries.with_label_values(&[e.kind.as_str()]).inc();
+                    if e.kind == EntryKind::Summary {
                         let why = e.data["reason"].as_str().unwrap_or("unknown");
                         self.compactions.with_label_values(&[why]).inc();
                     }
