@@ -1,10 +1,95 @@
-//! When a group-committing writer starts a commit so that it ends within its window.
+//! When a group-committing writer acts. Every writer thread of the engine (the receipt writer's
+//! window thread and LMDB stage, the context log's writer) keeps its pending work with a [`Due`]
+//! and waits with [`wait_due`]: asleep while nothing is pending, then until the oldest item is
+//! due, or at once when something must not wait (a flush, a waiter, shutdown).
 //!
 //! The receipt writer (batched receipts, strict mode's deferred records) and the context log
 //! promise that a record is on disk one window after it arrived. Each starts the commit ahead
 //! of that deadline by [`lead`]: twice what commits took lately, tracked by [`decayed_max`].
 
-use std::time::Duration;
+use std::sync::{Condvar, LockResult, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+/// The part of a writer's pending state that says when its thread acts.
+///
+/// Invariant: `idle` is true only while the thread waits without a deadline (nothing pending),
+/// so the caller that brings the first item, and only that one, wakes it.
+#[derive(Debug, Default)]
+pub(crate) struct Due {
+    oldest: Option<Instant>,
+    idle: bool,
+}
+
+impl Due {
+    /// Notes that an item arrived (the first one since the work was last taken starts the clock).
+    pub(crate) fn arrived(&mut self) {
+        self.oldest.get_or_insert_with(Instant::now);
+    }
+
+    /// True when the thread sleeps waiting for a first item and must be woken now (it then
+    /// counts as awake).
+    pub(crate) fn wake(&mut self) -> bool {
+        std::mem::take(&mut self.idle)
+    }
+
+    /// Everything pending was taken.
+    pub(crate) fn taken(&mut self) {
+        self.oldest = None;
+    }
+
+    /// When the oldest pending item arrived, if any is pending.
+    pub(crate) fn oldest(&self) -> Option<Instant> {
+        self.oldest
+    }
+}
+
+/// Waits, the lock released meanwhile, until the pending work is due: at once when `now` says so
+/// (a flush, a waiter, shutdown), else when `left` (given when the oldest item arrived) says no
+/// time is left; without limit while nothing is pending. Returns the guard, poisoned or not.
+pub(crate) fn wait_due<'a, T>(
+    mut guard: MutexGuard<'a, T>,
+    wake: &Condvar,
+    due: impl Fn(&mut T) -> &mut Due,
+    now: impl Fn(&T) -> bool,
+    mut left: impl FnMut(Instant) -> Duration,
+) -> LockResult<MutexGuard<'a, T>> {
+    let mut poisoned = false;
+    loop {
+        if now(&guard) {
+            break;
+        }
+        let state = due(&mut guard);
+        let waited = match state.oldest {
+            None => {
+                state.idle = true;
+                let waited = wake.wait(guard);
+                let (mut g, p) = match waited {
+                    Ok(g) => (g, false),
+                    Err(e) => (e.into_inner(), true),
+                };
+                due(&mut g).idle = false;
+                (g, p)
+            }
+            Some(oldest) => {
+                let wait = left(oldest);
+                if wait.is_zero() {
+                    break;
+                }
+                match wake.wait_timeout(guard, wait) {
+                    Ok((g, _)) => (g, false),
+                    Err(e) => (e.into_inner().0, true),
+                }
+            }
+        };
+        guard = waited.0;
+        poisoned |= waited.1;
+    }
+    if poisoned {
+        Err(PoisonError::new(guard))
+    } else {
+        Ok(guard)
+    }
+}
 
 /// How long before the window ends a commit starts: twice the recent commit time, at least a
 /// tenth of the window (scheduling slack) and at most half of it.

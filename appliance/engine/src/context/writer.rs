@@ -2,6 +2,7 @@
 //! caller waits at most one window for its entries to be on disk, and the metrics it keeps.
 
 use super::*;
+use crate::commit_pace::{wait_due, Due};
 
 /// Entries waiting for the writer beyond which appending fails (the store is marked unavailable).
 const QUEUE: usize = 65_536;
@@ -10,10 +11,8 @@ const QUEUE: usize = 65_536;
 #[derive(Default)]
 pub(super) struct Pending {
     pub(super) ops: Vec<LogOp>,
-    /// When the first of `ops` arrived: they are written one window later.
-    pub(super) oldest: Option<Instant>,
-    /// The writer thread waits for a first pending entry and must be woken for it.
-    pub(super) idle: bool,
+    /// When `ops` are due: one window after the first of them arrived.
+    pub(super) due: Due,
     pub(super) flushes: Vec<mpsc::Sender<()>>,
     pub(super) closed: bool,
 }
@@ -116,13 +115,10 @@ impl Writer {
             return;
         }
         guard.ops.extend(ops);
-        if guard.oldest.is_none() {
-            guard.oldest = Some(Instant::now());
-            if guard.idle {
-                guard.idle = false;
-                drop(guard);
-                self.pending.1.notify_one();
-            }
+        guard.due.arrived();
+        if guard.due.wake() {
+            drop(guard);
+            self.pending.1.notify_one();
         }
     }
 
@@ -156,25 +152,16 @@ pub(super) fn write_loop(
         let lead = crate::commit_pace::lead(window, recent_write);
         let (ops, flushes, closed) = {
             let (lock, wake) = pending;
-            let mut guard = lock.lock().unwrap_or_else(|x| x.into_inner());
-            while guard.flushes.is_empty() && !guard.closed {
-                let due = guard.oldest.map(|t| t + (window - lead));
-                guard = match due.map(|d| d.saturating_duration_since(Instant::now())) {
-                    Some(left) if left.is_zero() => break,
-                    Some(left) => {
-                        wake.wait_timeout(guard, left)
-                            .unwrap_or_else(|x| x.into_inner())
-                            .0
-                    }
-                    None => {
-                        guard.idle = true;
-                        let mut g = wake.wait(guard).unwrap_or_else(|x| x.into_inner());
-                        g.idle = false;
-                        g
-                    }
-                };
-            }
-            guard.oldest = None;
+            let guard = lock.lock().unwrap_or_else(|x| x.into_inner());
+            let mut guard = wait_due(
+                guard,
+                wake,
+                |p| &mut p.due,
+                |p| !p.flushes.is_empty() || p.closed,
+                |oldest| (oldest + (window - lead)).saturating_duration_since(Instant::now()),
+            )
+            .unwrap_or_else(|x| x.into_inner());
+            guard.due.taken();
             (
                 std::mem::take(&mut guard.ops),
                 std::mem::take(&mut guard.flushes),

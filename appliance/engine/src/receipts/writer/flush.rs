@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::receipts::store::ReceiptStore;
 
 use super::*;
+use crate::commit_pace::wait_due;
 
 /// Sends everything pending on its way: batched, to the committer thread; strict, by waking the
 /// journal thread (which takes it under the journal lock). False once the writer has failed.
@@ -61,33 +62,27 @@ pub(super) fn flush_loop(
         return;
     };
     loop {
-        let Some(oldest) = s.oldest else {
-            s.flusher_idle = true;
-            s = match flush.wait(s) {
-                Ok(s) => s,
-                Err(_) => return,
-            };
-            s.flusher_idle = false;
-            continue;
-        };
         let lead = crate::commit_pace::lead(window, stats.recent_commit());
-        let left = if handed_over == Some(oldest) {
-            let first = (lead / 4).max(Duration::from_micros(100));
-            recheck = (recheck * 2).max(first).min(window / 2);
-            recheck
-        } else {
+        let left = |oldest: Instant| {
+            if handed_over == Some(oldest) {
+                let first = (lead / 4).max(Duration::from_micros(100));
+                recheck = (recheck * 2).max(first).min(window / 2);
+                // Looked at again after `recheck`: a deadline that never passes.
+                return recheck;
+            }
             recheck = Duration::ZERO;
             (oldest + window.saturating_sub(lead)).saturating_duration_since(Instant::now())
         };
+        s = match wait_due(s, flush, |s| &mut s.due, |_| false, left) {
+            Ok(s) => s,
+            Err(_) => return,
+        };
+        let oldest = s.due.oldest();
         drop(s);
-        if left.is_zero() {
-            if !hand_over_and_send(signer, sink, failed) {
-                return;
-            }
-            handed_over = Some(oldest);
-        } else {
-            std::thread::sleep(left);
+        if !hand_over_and_send(signer, sink, failed) {
+            return;
         }
+        handed_over = oldest;
         s = match signer.lock() {
             Ok(s) => s,
             Err(_) => return,

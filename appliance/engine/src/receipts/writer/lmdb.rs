@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 
@@ -12,6 +12,7 @@ use crate::receipts::reader::Unstored;
 use crate::receipts::store::{Head, ReceiptStore};
 
 use super::*;
+use crate::commit_pace::{wait_due, Due};
 
 /// Answers `committed` waiters when dropped (after the LMDB commit, or when it is skipped).
 pub(super) struct CommittedGuard(pub(super) Vec<oneshot::Sender<()>>);
@@ -42,14 +43,14 @@ pub(super) const LMDB_LAG: Duration = Duration::from_secs(1);
 #[derive(Default)]
 pub(super) struct LmdbQueue {
     pub(super) state: Mutex<LmdbPending>,
-    pub(super) due: std::sync::Condvar,
+    pub(super) wake: std::sync::Condvar,
 }
 
 #[derive(Default)]
 pub(super) struct LmdbPending {
     pub(super) work: Option<ToCommit>,
-    /// When the oldest receipt of `work` arrived.
-    pub(super) oldest: Option<Instant>,
+    /// When `work` is due: `LMDB_LAG` after its oldest receipt arrived.
+    pub(super) due: Due,
     /// The journal's length when `work` was last added to (bytes since it was last emptied).
     pub(super) journaled: u64,
 }
@@ -64,9 +65,11 @@ impl LmdbQueue {
             return false;
         };
         st.journaled = journal_len;
-        if !more.records.is_empty() {
-            st.oldest.get_or_insert_with(Instant::now);
-        }
+        // The stage sleeping without a deadline learns the first receipt's.
+        let first = !more.records.is_empty() && {
+            st.due.arrived();
+            st.due.wake()
+        };
         let urgent = !more.committed.0.is_empty();
         match &mut st.work {
             None => st.work = Some(more),
@@ -76,8 +79,8 @@ impl LmdbQueue {
                 work.committed.0.append(&mut more.committed.0);
             }
         }
-        if urgent || st.journaled >= JOURNAL_CLEAR_AT {
-            self.due.notify_one();
+        if first || urgent || st.journaled >= JOURNAL_CLEAR_AT {
+            self.wake.notify_one();
         }
         true
     }
@@ -114,29 +117,24 @@ pub(super) fn lmdb_loop(
     loop {
         // Waits until something is due: the journal is full, a `committed` caller waits, or
         // the oldest receipt has waited `LMDB_LAG`.
-        let Ok(mut st) = queue.state.lock() else {
+        let Ok(st) = queue.state.lock() else {
             return poisoned();
         };
-        let clear = loop {
-            let waiters = st.work.as_ref().is_some_and(|w| !w.committed.0.is_empty());
-            if st.journaled >= JOURNAL_CLEAR_AT {
-                break true;
-            }
-            let left = st.oldest.map(|t| LMDB_LAG.saturating_sub(t.elapsed()));
-            if waiters || left == Some(Duration::ZERO) {
-                break false;
-            }
-            st = match left {
-                None => queue.due.wait(st).unwrap_or_else(|e| e.into_inner()),
-                Some(left) => match queue.due.wait_timeout(st, left) {
-                    Ok((g, _)) => g,
-                    Err(e) => e.into_inner().0,
-                },
-            };
-        };
+        let mut st = wait_due(
+            st,
+            &queue.wake,
+            |st| &mut st.due,
+            |st| {
+                st.journaled >= JOURNAL_CLEAR_AT
+                    || st.work.as_ref().is_some_and(|w| !w.committed.0.is_empty())
+            },
+            |oldest| LMDB_LAG.saturating_sub(oldest.elapsed()),
+        )
+        .unwrap_or_else(|e| e.into_inner());
+        let clear = st.journaled >= JOURNAL_CLEAR_AT;
         if !clear {
             let work = st.work.take();
-            st.oldest = None;
+            st.due.taken();
             drop(st);
             if let Some(work) = work {
                 commit(work);
@@ -154,7 +152,7 @@ pub(super) fn lmdb_loop(
             return poisoned();
         };
         let work = st.work.take();
-        st.oldest = None;
+        st.due.taken();
         st.journaled = 0;
         drop(st);
         if work.is_none_or(&commit) {

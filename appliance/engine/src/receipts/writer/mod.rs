@@ -37,6 +37,7 @@ use super::journal::Journal;
 use super::keys::KeyRing;
 use super::reader::Unstored;
 use super::store::{Head, ReceiptStore, StoreError, WriteRefusal};
+use crate::commit_pace::Due;
 
 mod flush;
 mod lmdb;
@@ -160,8 +161,7 @@ impl ReceiptLog {
             batch: Vec::new(),
             strict_acks: Vec::new(),
             committed: Vec::new(),
-            oldest: None,
-            flusher_idle: false,
+            due: Due::default(),
         }));
         let failed = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(WriterStats::default());

@@ -1,14 +1,13 @@
 //! The signer: numbers, chains and signs each receipt under one mutex, and hands over what is
 //! pending to the stage that makes it durable.
 
-use std::time::Instant;
-
 use aarmor_core::canonical::canonical_value;
 use aarmor_core::receipt::{sha256_tagged, ReceiptContext, RECEIPT_VERSION};
 use aarmor_core::Receipt;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+use crate::commit_pace::Due;
 use crate::receipts::keys::KeyRing;
 use crate::receipts::store::Head;
 
@@ -35,10 +34,8 @@ pub(super) struct Signer {
     pub(super) strict_acks: Vec<StrictAck>,
     /// `committed` callers waiting for everything signed so far to be in LMDB.
     pub(super) committed: Vec<oneshot::Sender<()>>,
-    /// When the oldest receipt of `batch` was signed.
-    pub(super) oldest: Option<Instant>,
-    /// The flush thread waits on `ReceiptLog::flush` for a first pending receipt.
-    pub(super) flusher_idle: bool,
+    /// When `batch` is due to be handed over (the window thread's clock).
+    pub(super) due: Due,
 }
 
 /// What a receipt records of its evaluation context, computed before the signer is locked.
@@ -112,14 +109,14 @@ impl Signer {
         let (hash, bytes) = receipt.seal(&self.keys.signing, &self.keys.key_id)?;
         self.head = Head { seq, hash };
         self.batch.push((seq, receipt.receipt_id.clone(), bytes));
-        self.oldest.get_or_insert_with(Instant::now);
+        self.due.arrived();
         Ok(receipt)
     }
 
     /// True when the flush thread sleeps waiting for work and must be woken now that a receipt
     /// was signed (it is then counted as awake).
     pub(super) fn wake_flusher(&mut self) -> bool {
-        std::mem::take(&mut self.flusher_idle)
+        self.due.wake()
     }
 
     /// Everything pending: receipts, the verdicts and the `committed` callers waiting on them.
@@ -127,7 +124,7 @@ impl Signer {
         if self.batch.is_empty() && self.committed.is_empty() {
             return None;
         }
-        self.oldest = None;
+        self.due.taken();
         Some(Batch {
             records: std::mem::take(&mut self.batch),
             head: self.head.clone(),
