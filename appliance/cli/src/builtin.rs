@@ -53,7 +53,7 @@ pub enum Install {
 /// they hold their default values and those are missing from the working directory. A directory
 /// configured to anything else is never replaced: when it is missing, that stays an error for the
 /// caller to report.
-pub fn resolve(config: &mut Config, install: Install) -> Result<(), String> {
+pub fn resolve(config: &mut Config, install: Install) -> anyhow::Result<()> {
     if config.policy.dir == PolicySettings::default().dir {
         if let Some(dir) = locate(&POLICIES, &config.policy.dir, &config.data_dir, install)? {
             config.policy.dir = dir;
@@ -74,7 +74,7 @@ fn locate(
     configured: &Path,
     data_dir: &Path,
     install: Install,
-) -> Result<Option<PathBuf>, String> {
+) -> anyhow::Result<Option<PathBuf>> {
     if configured.is_dir() {
         return Ok(None);
     }
@@ -120,7 +120,7 @@ fn note_other_version(builtin: &Builtin, target: &Path) {
 
 /// Writes every file into a scratch directory next to `target`, then renames it into place, so
 /// that an interrupted install leaves no half copy behind.
-fn write_all(builtin: &Builtin, target: &Path) -> Result<(), String> {
+fn write_all(builtin: &Builtin, target: &Path) -> anyhow::Result<()> {
     let err = |path: &Path, e: std::io::Error| {
         format!(
             "cannot install the built-in {} in {}: {e}",
@@ -129,7 +129,9 @@ fn write_all(builtin: &Builtin, target: &Path) -> Result<(), String> {
         )
     };
     let parent = target.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| err(parent, e))?;
+    std::fs::create_dir_all(parent)
+        .map_err(|e| err(parent, e))
+        .map_err(anyhow::Error::msg)?;
     let scratch = parent.join(format!(
         ".{}.installing-{}",
         target
@@ -142,13 +144,17 @@ fn write_all(builtin: &Builtin, target: &Path) -> Result<(), String> {
     for (name, bytes) in builtin.files {
         let path = scratch.join(name);
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| err(dir, e))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| err(dir, e))
+                .map_err(anyhow::Error::msg)?;
         }
-        std::fs::write(&path, bytes).map_err(|e| err(&path, e))?;
+        std::fs::write(&path, bytes)
+            .map_err(|e| err(&path, e))
+            .map_err(anyhow::Error::msg)?;
     }
     std::fs::rename(&scratch, target).map_err(|e| {
         let _ = std::fs::remove_dir_all(&scratch);
-        err(target, e)
+        anyhow::Error::msg(err(target, e))
     })
 }
 

@@ -1,5 +1,6 @@
 //! `aarmor context list | show | export | verify`: the per-session context logs.
 
+use anyhow::anyhow;
 use std::io::{BufRead, Write};
 use std::path::Path;
 
@@ -7,18 +8,18 @@ use aarmor_engine::context::{verify_chain, ContextLog};
 
 use crate::config::Config;
 
-fn open_log(config: &Config) -> Result<ContextLog, String> {
+fn open_log(config: &Config) -> anyhow::Result<ContextLog> {
     let dir = ContextLog::dir(&config.data_dir);
     if !dir.join("data.mdb").exists() {
-        return Err(format!("no context store in {}", dir.display()));
+        return Err(anyhow!("no context store in {}", dir.display()));
     }
     ContextLog::open(&dir, config.context.max_size_mb.saturating_mul(1024 * 1024))
-        .map_err(|e| e.to_string())
+        .map_err(anyhow::Error::msg)
 }
 
-pub fn list(config: &Config) -> Result<(), String> {
+pub fn list(config: &Config) -> anyhow::Result<()> {
     let log = open_log(config)?;
-    let sessions = log.sessions().map_err(|e| e.to_string())?;
+    let sessions = log.sessions()?;
     println!(
         "{:<40} {:<24} {:>8} {:>8}  last seen",
         "session", "agent", "entries", "head"
@@ -33,61 +34,54 @@ pub fn list(config: &Config) -> Result<(), String> {
     Ok(())
 }
 
-pub fn show(config: &Config, session: &str) -> Result<(), String> {
+pub fn show(config: &Config, session: &str) -> anyhow::Result<()> {
     let log = open_log(config)?;
     let head = log
-        .head(session)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no session {session}"))?;
-    let entries = log.entries(session).map_err(|e| e.to_string())?;
+        .head(session)?
+        .ok_or_else(|| anyhow!("no session {session}"))?;
+    let entries = log.entries(session)?;
     let out = serde_json::json!({"session": session, "head": head, "entries": entries});
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
-    );
+    println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
 }
 
-pub fn export(config: &Config, session: &str, out: Option<&Path>) -> Result<(), String> {
+pub fn export(config: &Config, session: &str, out: Option<&Path>) -> anyhow::Result<()> {
     let log = open_log(config)?;
-    if log.head(session).map_err(|e| e.to_string())?.is_none() {
-        return Err(format!("no session {session}"));
+    if log.head(session)?.is_none() {
+        return Err(anyhow!("no session {session}"));
     }
-    let stored = log.raw_entries(session).map_err(|e| e.to_string())?;
+    let stored = log.raw_entries(session)?;
     let mut w: Box<dyn Write> = match out {
-        Some(p) => Box::new(std::fs::File::create(p).map_err(|e| format!("{}: {e}", p.display()))?),
+        Some(p) => Box::new(std::fs::File::create(p).map_err(|e| anyhow!("{}: {e}", p.display()))?),
         None => Box::new(std::io::stdout().lock()),
     };
     for (_, bytes) in &stored {
-        w.write_all(bytes)
-            .and_then(|_| w.write_all(b"\n"))
-            .map_err(|e| e.to_string())?;
+        w.write_all(bytes).and_then(|_| w.write_all(b"\n"))?;
     }
     Ok(())
 }
 
 /// Verifies a session's chain in the store, or an export of it (`--from`), against the head
 /// the store records.
-pub fn verify(config: &Config, session: &str, from: Option<&Path>) -> Result<(), String> {
+pub fn verify(config: &Config, session: &str, from: Option<&Path>) -> anyhow::Result<()> {
     let log = open_log(config)?;
     let head = log
-        .head(session)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no session {session}"))?;
+        .head(session)?
+        .ok_or_else(|| anyhow!("no session {session}"))?;
     let stored: Vec<(u64, Vec<u8>)> = match from {
-        None => log.raw_entries(session).map_err(|e| e.to_string())?,
+        None => log.raw_entries(session)?,
         Some(path) => {
-            let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let f = std::fs::File::open(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
             let mut out = Vec::new();
             for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
-                let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
+                let line = line.map_err(|e| anyhow!("{}: {e}", path.display()))?;
                 if line.trim().is_empty() {
                     continue;
                 }
                 let seq = serde_json::from_str::<serde_json::Value>(&line)
                     .ok()
                     .and_then(|v| v["seq"].as_u64())
-                    .ok_or_else(|| format!("line {}: not a context entry", i + 1))?;
+                    .ok_or_else(|| anyhow!("line {}: not a context entry", i + 1))?;
                 out.push((seq, line.into_bytes()));
             }
             out
@@ -108,7 +102,7 @@ pub fn verify(config: &Config, session: &str, from: Option<&Path>) -> Result<(),
             None => println!("head: {}", p.problem),
         }
     }
-    Err(format!(
+    Err(anyhow!(
         "session {session}: {} problem(s); the context log was altered",
         problems.len()
     ))

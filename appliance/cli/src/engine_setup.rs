@@ -1,6 +1,7 @@
 //! Builds the policy engine for `aarmor run`: policies, signing keys, the receipt store, and the
 //! watcher that reloads policies on SIGHUP or when the policy directory changes.
 
+use anyhow::anyhow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,10 +18,13 @@ use aarmor_intent::EmbeddingModel;
 use crate::config::Config;
 
 /// The engine of `aarmor run`: [`build`], plus the policy watcher and the approvers.
-pub fn start(config: &Config) -> Result<PolicyEngine, String> {
+pub fn start(config: &Config) -> anyhow::Result<PolicyEngine> {
     let engine = build(config)?;
     watch_policies(engine.clone(), config);
-    let approval_token = config.approvals.resolve_token()?;
+    let approval_token = config
+        .approvals
+        .resolve_token()
+        .map_err(anyhow::Error::msg)?;
     let directory = Directory::new(&config.approvals, approval_token.clone());
     let console_url = config
         .approvals
@@ -33,7 +37,7 @@ pub fn start(config: &Config) -> Result<PolicyEngine, String> {
     let notifier = if config.approvals.webhooks.is_empty() {
         None
     } else {
-        Some(Notifier::new(&config.approvals.webhooks, console_url)?)
+        Some(Notifier::new(&config.approvals.webhooks, console_url).map_err(anyhow::Error::msg)?)
     };
     if !directory.anyone() {
         eprintln!("aarmor: no approver configured ([approvals] token or approvers): actions that need approval (STEP_UP) are denied");
@@ -44,14 +48,16 @@ pub fn start(config: &Config) -> Result<PolicyEngine, String> {
 
 /// The policy engine of a configuration: its policy bundle, receipt log, context store, identity
 /// registry, telemetry and intent model; no approvers and no policy watcher (see [`start`]).
-pub fn build(config: &Config) -> Result<PolicyEngine, String> {
+pub fn build(config: &Config) -> anyhow::Result<PolicyEngine> {
     let dir = &config.policy.dir;
-    let set = PolicySet::load(dir, eval_limits(&config.policy)).map_err(|e| {
-        format!(
-            "policy: {e} (set [policy] dir; `aarmor policy check --dir {}` shows the details)",
-            dir.display()
-        )
-    })?;
+    let set = PolicySet::load(dir, eval_limits(&config.policy))
+        .map_err(|e| {
+            format!(
+                "policy: {e} (set [policy] dir; `aarmor policy check --dir {}` shows the details)",
+                dir.display()
+            )
+        })
+        .map_err(anyhow::Error::msg)?;
     eprintln!(
         "aarmor: policy bundle {} version {} ({}) from {}",
         set.policy.policy_id,
@@ -80,7 +86,7 @@ pub fn build(config: &Config) -> Result<PolicyEngine, String> {
             }
         );
     }
-    let (keys, created) = KeyRing::load_or_create(&config.data_dir).map_err(|e| e.to_string())?;
+    let (keys, created) = KeyRing::load_or_create(&config.data_dir)?;
     if created {
         eprintln!(
             "aarmor: created receipt signing key {}; public keys for verification: {}",
@@ -91,12 +97,10 @@ pub fn build(config: &Config) -> Result<PolicyEngine, String> {
     let store = ReceiptStore::open(
         &ReceiptStore::dir(&config.data_dir),
         config.receipts.max_size_mb.saturating_mul(1024 * 1024),
-    )
-    .map_err(|e| e.to_string())?;
-    let log =
-        ReceiptLog::start(store, keys, config.receipts.durability()).map_err(|e| e.to_string())?;
+    )?;
+    let log = ReceiptLog::start(store, keys, config.receipts.durability())?;
     let context = ContextStore::open(&config.data_dir, config.context.clone())
-        .map_err(|e| format!("context store: {e}"))?;
+        .map_err(|e| anyhow!("context store: {e}"))?;
     let uses_drift = set.uses_drift;
     let mut engine = PolicyEngine::builder(
         set,
@@ -109,7 +113,7 @@ pub fn build(config: &Config) -> Result<PolicyEngine, String> {
     .identity(config.identity.clone());
     if !config.telemetry.sinks.is_empty() {
         let telemetry = Telemetry::start(&config.telemetry, &config.data_dir)
-            .map_err(|e| format!("telemetry: {e}"))?;
+            .map_err(|e| anyhow!("telemetry: {e}"))?;
         eprintln!(
             "aarmor: streaming decisions to {} syslog sink(s) as {:?}",
             config.telemetry.sinks.len(),
@@ -126,7 +130,7 @@ pub fn build(config: &Config) -> Result<PolicyEngine, String> {
                     "the policy bundle reads intent.drift but the embedding model in {} did not load: {e} (set [intent] model_dir, or [intent] enabled = false to run without drift)",
                     config.intent.model_dir.display()
                 )
-            })?;
+            }).map_err(anyhow::Error::msg)?;
             eprintln!(
                 "aarmor: embedding model loaded from {} in {} ms",
                 config.intent.model_dir.display(),

@@ -1,5 +1,6 @@
 //! The `aarmor` binary: configuration, the data plane, and CA management.
 
+use anyhow::anyhow;
 mod approvals_cmd;
 mod builtin;
 mod config;
@@ -400,7 +401,7 @@ fn main() -> ExitCode {
                 println!("# configuration is valid; effective values:\n{text}");
                 Ok(())
             }
-            Err(e) => Err(format!("cannot render configuration: {e}")),
+            Err(e) => Err(anyhow!("cannot render configuration: {e}")),
         },
     };
     match result {
@@ -414,7 +415,7 @@ fn main() -> ExitCode {
 
 /// `aarmor policy ...` on the configured directory, or on the pack installed under the data
 /// directory where the configured one is the missing default.
-fn policy(cmd: &PolicyCommand, mut config: Config) -> Result<(), String> {
+fn policy(cmd: &PolicyCommand, mut config: Config) -> anyhow::Result<()> {
     builtin::resolve(&mut config, builtin::Install::No)?;
     let dir_or = |d: &Option<PathBuf>| d.clone().unwrap_or_else(|| config.policy.dir.clone());
     match cmd {
@@ -424,11 +425,11 @@ fn policy(cmd: &PolicyCommand, mut config: Config) -> Result<(), String> {
     }
 }
 
-fn run(mut config: Config) -> Result<(), String> {
+fn run(mut config: Config) -> anyhow::Result<()> {
     init_logging(&config);
     let data_dir = config.data_dir.clone();
     std::fs::create_dir_all(&data_dir)
-        .map_err(|e| format!("data_dir {}: {e}", data_dir.display()))?;
+        .map_err(|e| anyhow!("data_dir {}: {e}", data_dir.display()))?;
     if config.mediation.enabled {
         builtin::resolve(&mut config, builtin::Install::Yes)?;
     }
@@ -454,7 +455,7 @@ fn run(mut config: Config) -> Result<(), String> {
         );
         aarmor_proxy::Decider::Mediator(Arc::new(aarmor_mediation::AllowAllMediator))
     };
-    let prepared = aarmor_proxy::prepare(plane, decider).map_err(|e| e.to_string())?;
+    let prepared = aarmor_proxy::prepare(plane, decider)?;
     let ca = prepared.ca_cert.display().to_string();
     if prepared.ca_created {
         eprintln!("aarmor: created a new interception CA: {ca}");
@@ -485,11 +486,11 @@ fn run(mut config: Config) -> Result<(), String> {
     prepared.run_forever()
 }
 
-fn ca(cmd: &CaCommand, config: &Config) -> Result<(), String> {
+fn ca(cmd: &CaCommand, config: &Config) -> anyhow::Result<()> {
     let paths = CaPaths::in_data_dir(&config.data_dir);
     match cmd {
         CaCommand::Init { force } => {
-            CertificateAuthority::init(&paths, *force).map_err(|e| e.to_string())?;
+            CertificateAuthority::init(&paths, *force)?;
             println!(
                 "created CA certificate {} (key {}, mode 0600)",
                 paths.cert.display(),
@@ -498,8 +499,7 @@ fn ca(cmd: &CaCommand, config: &Config) -> Result<(), String> {
             Ok(())
         }
         CaCommand::Import { cert, key, force } => {
-            let ca = CertificateAuthority::import(&paths, cert, key, *force)
-                .map_err(|e| e.to_string())?;
+            let ca = CertificateAuthority::import(&paths, cert, key, *force)?;
             println!(
                 "imported CA ({} certificate(s) in chain) into {}",
                 ca.chain().len(),
@@ -508,7 +508,7 @@ fn ca(cmd: &CaCommand, config: &Config) -> Result<(), String> {
             Ok(())
         }
         CaCommand::Export { format, out } => {
-            let ca = CertificateAuthority::load(&paths).map_err(|e| e.to_string())?;
+            let ca = CertificateAuthority::load(&paths)?;
             let bytes = match format {
                 ExportFormat::Pem => ca.chain_pem().as_bytes().to_vec(),
                 ExportFormat::Der => ca.cert_der().to_vec(),
@@ -523,18 +523,18 @@ fn ca(cmd: &CaCommand, config: &Config) -> Result<(), String> {
             };
             let cert = std::path::absolute(&paths.cert).unwrap_or_else(|_| paths.cert.clone());
             let script = install_script(name, &cert)
-                .ok_or_else(|| format!("unsupported OS family {name}"))?;
+                .ok_or_else(|| anyhow!("unsupported OS family {name}"))?;
             print!("{script}");
             Ok(())
         }
     }
 }
 
-fn write_out(out: Option<&Path>, bytes: &[u8]) -> Result<(), String> {
+fn write_out(out: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
     match out {
-        Some(path) => std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display())),
+        Some(path) => std::fs::write(path, bytes).map_err(|e| anyhow!("{}: {e}", path.display())),
         None => std::io::stdout()
             .write_all(bytes)
-            .map_err(|e| format!("stdout: {e}")),
+            .map_err(|e| anyhow!("stdout: {e}")),
     }
 }

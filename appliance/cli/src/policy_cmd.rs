@@ -1,5 +1,6 @@
 //! `aarmor policy check | test | eval`.
 
+use anyhow::anyhow;
 use std::path::Path;
 
 use aarmor_core::Action;
@@ -11,8 +12,8 @@ use serde_json::{json, Value};
 
 use crate::config::Config;
 
-pub fn check(dir: &Path, config: &Config) -> Result<(), String> {
-    let sources = PolicySources::read(dir).map_err(|e| e.to_string())?;
+pub fn check(dir: &Path, config: &Config) -> anyhow::Result<()> {
+    let sources = PolicySources::read(dir)?;
     let mut warnings = Vec::new();
     for (path, content) in &sources.rego {
         let package = content
@@ -32,8 +33,7 @@ pub fn check(dir: &Path, config: &Config) -> Result<(), String> {
             warnings.push(format!("{path}: adds nothing to `decisions`"));
         }
     }
-    let set =
-        PolicySet::compile(sources, eval_limits(&config.policy)).map_err(|e| e.to_string())?;
+    let set = PolicySet::compile(sources, eval_limits(&config.policy))?;
     println!(
         "ok: policy {} version {} ({}), {} module(s), {} operator tool schema(s)",
         set.policy.policy_id,
@@ -52,9 +52,9 @@ pub fn check(dir: &Path, config: &Config) -> Result<(), String> {
     Ok(())
 }
 
-pub fn test(dir: &Path) -> Result<(), String> {
-    let sources = PolicySources::read(dir).map_err(|e| e.to_string())?;
-    let outcomes = testing::run(&sources).map_err(|e| e.to_string())?;
+pub fn test(dir: &Path) -> anyhow::Result<()> {
+    let sources = PolicySources::read(dir)?;
+    let outcomes = testing::run(&sources)?;
     let failed = outcomes.iter().filter(|o| !o.passed).count();
     for o in &outcomes {
         if o.passed {
@@ -65,33 +65,37 @@ pub fn test(dir: &Path) -> Result<(), String> {
     }
     println!("{} passed, {} failed", outcomes.len() - failed, failed);
     if failed > 0 {
-        return Err(format!("{failed} policy test(s) failed"));
+        return Err(anyhow!("{failed} policy test(s) failed"));
     }
     if outcomes.is_empty() {
-        return Err("no policy tests found (tests/*.yaml or *_test.rego)".into());
+        return Err(anyhow!(
+            "no policy tests found (tests/*.yaml or *_test.rego)"
+        ));
     }
     Ok(())
 }
 
 /// Evaluates an action (`{"tool": ...}` canonical action) or a whole input document
 /// (`{"action": ..., "context": ...}`) and prints the candidates and the resolution.
-pub fn eval(dir: &Path, input_path: &Path, config: &Config) -> Result<(), String> {
+pub fn eval(dir: &Path, input_path: &Path, config: &Config) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(input_path)
-        .map_err(|e| format!("{}: {e}", input_path.display()))?;
+        .map_err(|e| anyhow!("{}: {e}", input_path.display()))?;
     let value: Value = serde_json::from_str(&text)
-        .map_err(|e| format!("{}: not JSON: {e}", input_path.display()))?;
+        .map_err(|e| anyhow!("{}: not JSON: {e}", input_path.display()))?;
     let input = if value.get("action").is_some() {
         complete_input(value)
     } else {
-        let action: Action = serde_json::from_value(value.clone()).map_err(|e| {
-            format!(
-                "{}: neither an input document (with `action`) nor a canonical action: {e}",
-                input_path.display()
-            )
-        })?;
+        let action: Action = serde_json::from_value(value.clone())
+            .map_err(|e| {
+                format!(
+                    "{}: neither an input document (with `action`) nor a canonical action: {e}",
+                    input_path.display()
+                )
+            })
+            .map_err(anyhow::Error::msg)?;
         complete_input(json!({"action": action, "identity": action.identity}))
     };
-    let set = PolicySet::load(dir, eval_limits(&config.policy)).map_err(|e| e.to_string())?;
+    let set = PolicySet::load(dir, eval_limits(&config.policy))?;
     let protocol = input
         .pointer("/action/protocol")
         .and_then(Value::as_str)

@@ -1,5 +1,6 @@
 //! `aarmor receipts verify | show | export` and `aarmor keys rotate | show`.
 
+use anyhow::anyhow;
 use std::io::{BufRead, Write};
 use std::path::Path;
 
@@ -11,33 +12,33 @@ use aarmor_engine::receipts::{KeyRing, ReceiptStore};
 
 use crate::config::Config;
 
-fn open_store(config: &Config) -> Result<ReceiptStore, String> {
+fn open_store(config: &Config) -> anyhow::Result<ReceiptStore> {
     let dir = ReceiptStore::dir(&config.data_dir);
     if !dir.join("data.mdb").exists() {
-        return Err(format!("no receipt store in {}", dir.display()));
+        return Err(anyhow!("no receipt store in {}", dir.display()));
     }
     ReceiptStore::open(
         &dir,
         config.receipts.max_size_mb.saturating_mul(1024 * 1024),
     )
-    .map_err(|e| e.to_string())
+    .map_err(anyhow::Error::msg)
 }
 
 /// Every receipt of the store, in chain order, as stored: LMDB, then the strict-mode journal's
 /// receipts LMDB does not have yet (acknowledged just before a crash, or being committed now).
-fn store_lines(config: &Config) -> Result<Vec<Vec<u8>>, String> {
+fn store_lines(config: &Config) -> anyhow::Result<Vec<Vec<u8>>> {
     let store = open_store(config)?;
     let mut out = Vec::new();
     let mut from = 1u64;
     loop {
-        let page = store.scan(from, 10_000).map_err(|e| e.to_string())?;
+        let page = store.scan(from, 10_000)?;
         if page.is_empty() {
             break;
         }
         from += page.len() as u64;
         out.extend(page);
     }
-    let journaled = Journal::read(store.path()).map_err(|e| format!("receipt journal: {e}"))?;
+    let journaled = Journal::read(store.path()).map_err(|e| anyhow!("receipt journal: {e}"))?;
     for bytes in journaled {
         let seq = serde_json::from_slice::<serde_json::Value>(&bytes)
             .ok()
@@ -50,24 +51,26 @@ fn store_lines(config: &Config) -> Result<Vec<Vec<u8>>, String> {
     Ok(out)
 }
 
-pub fn verify(config: &Config, public_keys: &Path, from: Option<&Path>) -> Result<(), String> {
+pub fn verify(config: &Config, public_keys: &Path, from: Option<&Path>) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(public_keys)
-        .map_err(|e| format!("{}: {e}", public_keys.display()))?;
-    let entries: Vec<PublicKeyEntry> = serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "{}: not a public-keys.json file: {e}",
-            public_keys.display()
-        )
-    })?;
-    let keys = verifying_keys(&entries)?;
+        .map_err(|e| anyhow!("{}: {e}", public_keys.display()))?;
+    let entries: Vec<PublicKeyEntry> = serde_json::from_str(&text)
+        .map_err(|e| {
+            format!(
+                "{}: not a public-keys.json file: {e}",
+                public_keys.display()
+            )
+        })
+        .map_err(anyhow::Error::msg)?;
+    let keys = verifying_keys(&entries).map_err(anyhow::Error::msg)?;
     let lines: Vec<Vec<u8>> = match from {
         Some(path) => {
-            let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let f = std::fs::File::open(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
             std::io::BufReader::new(f)
                 .lines()
                 .map(|l| l.map(String::into_bytes))
                 .collect::<Result<_, _>>()
-                .map_err(|e| format!("{}: {e}", path.display()))?
+                .map_err(|e| anyhow!("{}: {e}", path.display()))?
         }
         None => store_lines(config)?,
     };
@@ -77,11 +80,11 @@ pub fn verify(config: &Config, public_keys: &Path, from: Option<&Path>) -> Resul
             continue;
         }
         let r =
-            aarmor_core::receipt::parse_exact(line).map_err(|e| format!("line {}: {e}", i + 1))?;
+            aarmor_core::receipt::parse_exact(line).map_err(|e| anyhow!("line {}: {e}", i + 1))?;
         receipts.push(r);
     }
     if receipts.is_empty() {
-        return Err("no receipts to verify".into());
+        return Err(anyhow!("no receipts to verify"));
     }
     let start = (receipts[0].seq == 1).then_some(GENESIS_HASH);
     let problems = verify_chain(&receipts, &keys, start);
@@ -101,19 +104,19 @@ pub fn verify(config: &Config, public_keys: &Path, from: Option<&Path>) -> Resul
     for p in &problems {
         println!("FAIL {p}");
     }
-    Err(format!(
+    Err(anyhow!(
         "{} problem(s) in {} receipts (seq {first}..{last})",
         problems.len(),
         receipts.len()
     ))
 }
 
-pub fn show(config: &Config, id: &str) -> Result<(), String> {
+pub fn show(config: &Config, id: &str) -> anyhow::Result<()> {
     if id.starts_with("act_") {
         return show_action(config, id);
     }
     if !id.starts_with("rct_") {
-        return Err(format!(
+        return Err(anyhow!(
             "{id:?} is not a receipt id (rct_…) or an action id (act_…, the id a refusal names)"
         ));
     }
@@ -126,10 +129,9 @@ pub fn show(config: &Config, id: &str) -> Result<(), String> {
             .find(|r| r.receipt_id == id)
     };
     let receipt = store
-        .get(id)
-        .map_err(|e| e.to_string())?
+        .get(id)?
         .or_else(in_journal)
-        .ok_or_else(|| format!("no receipt {id}"))?;
+        .ok_or_else(|| anyhow!("no receipt {id}"))?;
     println!(
         "{}",
         serde_json::to_string_pretty(&receipt).unwrap_or_default()
@@ -139,7 +141,7 @@ pub fn show(config: &Config, id: &str) -> Result<(), String> {
 
 /// Every receipt of one action (its decision, a resolution, its outcome), in chain order: the
 /// `action_id` a refusal names is enough to find what was decided and why.
-fn show_action(config: &Config, action_id: &str) -> Result<(), String> {
+fn show_action(config: &Config, action_id: &str) -> anyhow::Result<()> {
     let mut found = 0;
     for line in store_lines(config)? {
         let Ok(receipt) = serde_json::from_slice::<Receipt>(&line) else {
@@ -154,17 +156,17 @@ fn show_action(config: &Config, action_id: &str) -> Result<(), String> {
         }
     }
     if found == 0 {
-        return Err(format!("no receipt of action {action_id}"));
+        return Err(anyhow!("no receipt of action {action_id}"));
     }
     Ok(())
 }
 
 /// JSON lines, in chain order. `since` is a seq number or an RFC 3339 timestamp prefix.
-pub fn export(config: &Config, since: Option<&str>, out: Option<&Path>) -> Result<(), String> {
+pub fn export(config: &Config, since: Option<&str>, out: Option<&Path>) -> anyhow::Result<()> {
     let lines = store_lines(config)?;
     let mut sink: Box<dyn Write> = match out {
         Some(path) => {
-            Box::new(std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?)
+            Box::new(std::fs::File::create(path).map_err(|e| anyhow!("{}: {e}", path.display()))?)
         }
         None => Box::new(std::io::stdout().lock()),
     };
@@ -172,7 +174,7 @@ pub fn export(config: &Config, since: Option<&str>, out: Option<&Path>) -> Resul
     let mut n = 0;
     for line in lines {
         if let Some(since) = since {
-            let v: serde_json::Value = serde_json::from_slice(&line).map_err(|e| e.to_string())?;
+            let v: serde_json::Value = serde_json::from_slice(&line)?;
             let keep = match since_seq {
                 Some(seq) => v["seq"].as_u64().unwrap_or(0) >= seq,
                 None => v["timestamp"].as_str().unwrap_or_default() >= since,
@@ -181,18 +183,16 @@ pub fn export(config: &Config, since: Option<&str>, out: Option<&Path>) -> Resul
                 continue;
             }
         }
-        sink.write_all(&line)
-            .and_then(|_| sink.write_all(b"\n"))
-            .map_err(|e| e.to_string())?;
+        sink.write_all(&line).and_then(|_| sink.write_all(b"\n"))?;
         n += 1;
     }
-    sink.flush().map_err(|e| e.to_string())?;
+    sink.flush()?;
     eprintln!("exported {n} receipt(s)");
     Ok(())
 }
 
-pub fn keys_rotate(config: &Config) -> Result<(), String> {
-    let ring = KeyRing::rotate(&config.data_dir).map_err(|e| e.to_string())?;
+pub fn keys_rotate(config: &Config) -> anyhow::Result<()> {
+    let ring = KeyRing::rotate(&config.data_dir)?;
     println!(
         "new receipt signing key {}; a running aarmor signs with it after its next restart. Old public keys stay in {} for verification",
         ring.key_id,
@@ -201,9 +201,9 @@ pub fn keys_rotate(config: &Config) -> Result<(), String> {
     Ok(())
 }
 
-pub fn keys_show(config: &Config) -> Result<(), String> {
+pub fn keys_show(config: &Config) -> anyhow::Result<()> {
     let path = KeyRing::public_keys_path(&config.data_dir);
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
     print!("{text}");
     if !text.ends_with('\n') {
         println!();

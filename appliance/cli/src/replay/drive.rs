@@ -2,6 +2,7 @@
 //! the LLM exchange the data plane would have seen (request, then the model's response), and
 //! what the agent would have received, with the receipts written, says what was decided.
 
+use anyhow::anyhow;
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -68,8 +69,8 @@ const CLIENT: [u8; 4] = [127, 0, 0, 1];
 const UPSTREAM: [u8; 4] = [192, 0, 2, 1];
 
 impl Driver {
-    pub fn new(engine: PolicyEngine, mediation: &MediationSettings) -> Result<Self, String> {
-        let metrics = MediationMetrics::new().map_err(|e| format!("metrics: {e}"))?;
+    pub fn new(engine: PolicyEngine, mediation: &MediationSettings) -> anyhow::Result<Self> {
+        let metrics = MediationMetrics::new().map_err(|e| anyhow!("metrics: {e}"))?;
         let mediator = ActionMediator::new(Arc::new(engine.clone()), mediation, metrics);
         Ok(Self {
             mediator,
@@ -84,7 +85,7 @@ impl Driver {
         &mut self,
         conversation: &Conversation,
         index: usize,
-    ) -> Result<Vec<CallOutcome>, String> {
+    ) -> anyhow::Result<Vec<CallOutcome>> {
         let mut out = Vec::new();
         for turn in conversation.turns() {
             out.extend(self.turn(conversation, index, &turn).await?);
@@ -97,12 +98,10 @@ impl Driver {
         conversation: &Conversation,
         index: usize,
         turn: &Turn,
-    ) -> Result<Vec<CallOutcome>, String> {
+    ) -> anyhow::Result<Vec<CallOutcome>> {
         let exchange = self.exchange(conversation, index, turn);
-        let request =
-            Bytes::from(serde_json::to_vec(&turn.request_body).map_err(|e| e.to_string())?);
-        let response =
-            Bytes::from(serde_json::to_vec(&turn.response_body).map_err(|e| e.to_string())?);
+        let request = Bytes::from(serde_json::to_vec(&turn.request_body)?);
+        let response = Bytes::from(serde_json::to_vec(&turn.response_body)?);
         let delivered = self.exchange_through(&exchange, request, response).await?;
         self.engine.settled().await;
         self.engine.committed().await;
@@ -110,7 +109,7 @@ impl Driver {
             .engine
             .receipts_reader()
             .from_seq(self.next_seq, usize::MAX)
-            .map_err(|e| format!("reading receipts: {e}"))?;
+            .map_err(|e| anyhow!("reading receipts: {e}"))?;
         if let Some(last) = receipts.last() {
             self.next_seq = last.seq + 1;
         }
@@ -176,23 +175,27 @@ impl Driver {
         exchange: &Exchange,
         request: Bytes,
         response: Bytes,
-    ) -> Result<HashSet<String>, String> {
+    ) -> anyhow::Result<HashSet<String>> {
         let failed = |e: aarmor_mediation::MediationError| format!("mediation failed: {e}");
         let mut inspector = match self
             .mediator
             .on_request_head(exchange)
             .await
-            .map_err(failed)?
+            .map_err(failed)
+            .map_err(anyhow::Error::msg)?
         {
             HeadVerdict::Inspect(i) => i,
             // Refused before its body was read: the model was never asked.
             HeadVerdict::Respond(_) => return Ok(HashSet::new()),
             HeadVerdict::Forward | HeadVerdict::Rewrite(_) => {
-                return Err("the LLM request was forwarded without inspection".into())
+                return Err(anyhow!("the LLM request was forwarded without inspection"))
             }
         };
-        if let BodyVerdict::Respond(_) =
-            inspector.on_request_body(&request).await.map_err(failed)?
+        if let BodyVerdict::Respond(_) = inspector
+            .on_request_body(&request)
+            .await
+            .map_err(failed)
+            .map_err(anyhow::Error::msg)?
         {
             return Ok(HashSet::new());
         }
@@ -206,7 +209,8 @@ impl Driver {
             ResponsePlan::Buffer => match inspector
                 .on_response(&head, &response)
                 .await
-                .map_err(failed)?
+                .map_err(failed)
+                .map_err(anyhow::Error::msg)?
             {
                 ResponseVerdict::Forward => response,
                 ResponseVerdict::Replace(b) => b,
@@ -216,17 +220,34 @@ impl Driver {
                 let mut all = inspector
                     .on_response_chunk(&response)
                     .await
-                    .map_err(failed)?
+                    .map_err(failed)
+                    .map_err(anyhow::Error::msg)?
                     .to_vec();
                 for _ in 0..64 {
-                    match inspector.on_response_pending().await.map_err(failed)? {
+                    match inspector
+                        .on_response_pending()
+                        .await
+                        .map_err(failed)
+                        .map_err(anyhow::Error::msg)?
+                    {
                         Some(b) => all.extend_from_slice(&b),
                         None => break,
                     }
                 }
-                all.extend_from_slice(&inspector.on_response_end().await.map_err(failed)?);
+                all.extend_from_slice(
+                    &inspector
+                        .on_response_end()
+                        .await
+                        .map_err(failed)
+                        .map_err(anyhow::Error::msg)?,
+                );
                 for _ in 0..64 {
-                    match inspector.on_response_pending().await.map_err(failed)? {
+                    match inspector
+                        .on_response_pending()
+                        .await
+                        .map_err(failed)
+                        .map_err(anyhow::Error::msg)?
+                    {
                         Some(b) => all.extend_from_slice(&b),
                         None => break,
                     }
@@ -234,7 +255,9 @@ impl Driver {
                 Bytes::from(all)
             }
             ResponsePlan::Pass | ResponsePlan::Relay => {
-                return Err("the LLM response would have passed without inspection".into())
+                return Err(anyhow!(
+                    "the LLM response would have passed without inspection"
+                ))
             }
         };
         inspector

@@ -2,6 +2,7 @@
 //! engine as the proxy (no network, no listener), and a report of what would be stopped and
 //! passed per label, task, domain, style and rule, with the receipts it would write.
 
+use anyhow::anyhow;
 pub mod corpus;
 mod drive;
 mod recorded;
@@ -36,18 +37,18 @@ pub struct Options {
     pub limit: Option<usize>,
 }
 
-pub fn run(mut config: Config, options: &Options) -> Result<(), String> {
+pub fn run(mut config: Config, options: &Options) -> anyhow::Result<()> {
     let mut conversations = Vec::new();
     for path in &options.corpus {
-        conversations.extend(corpus::read(path).map_err(|e| e.to_string())?);
+        conversations.extend(corpus::read(path)?);
     }
     match (&options.receipts, options.context.is_empty()) {
         (Some(receipts), false) => conversations
-            .extend(recorded::read(receipts, &options.context).map_err(|e| e.to_string())?),
+            .extend(recorded::read(receipts, &options.context)?),
         (Some(_), true) => {
-            return Err("--receipts needs the sessions' context exports too (--context FILE, one per `aarmor context export`)".into())
+            return Err(anyhow!("--receipts needs the sessions' context exports too (--context FILE, one per `aarmor context export`)"))
         }
-        (None, false) => return Err("--context needs the receipts export too (--receipts FILE)".into()),
+        (None, false) => return Err(anyhow!("--context needs the receipts export too (--receipts FILE)")),
         (None, true) => {}
     }
     if let Some(split) = &options.split {
@@ -57,7 +58,9 @@ pub fn run(mut config: Config, options: &Options) -> Result<(), String> {
         conversations.truncate(n);
     }
     if conversations.is_empty() {
-        return Err("no conversation to replay (check the files and --split)".into());
+        return Err(anyhow!(
+            "no conversation to replay (check the files and --split)"
+        ));
     }
     let (data_dir, temporary) = data_dir(options.out.as_deref())?;
     config.data_dir = data_dir.clone();
@@ -84,13 +87,13 @@ fn replay(
     mut config: Config,
     options: &Options,
     conversations: &[corpus::Conversation],
-) -> Result<(), String> {
+) -> anyhow::Result<()> {
     builtin::resolve(&mut config, builtin::Install::Yes)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+        .map_err(|e| anyhow!("cannot start the runtime: {e}"))?;
     let mode = if options.monitor {
         "monitor"
     } else {
@@ -107,7 +110,7 @@ fn replay(
             let got = driver
                 .conversation(c, i)
                 .await
-                .map_err(|e| format!("conversation {}: {e}", c.id))?;
+                .map_err(|e| anyhow!("conversation {}: {e}", c.id))?;
             outcomes.extend(got);
             if (i + 1) % 100 == 0 {
                 eprintln!(
@@ -135,8 +138,8 @@ fn replay(
         );
         if let Some(path) = &options.json {
             let doc = serde_json::json!({"report": report, "calls": outcomes});
-            let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
-            std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            let text = serde_json::to_string_pretty(&doc)?;
+            std::fs::write(path, text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
         }
         Ok(())
     })
@@ -144,17 +147,17 @@ fn replay(
 
 /// The data directory of the run: `out` (created; refused when it holds an earlier run), or a
 /// new temporary one that is removed afterwards.
-fn data_dir(out: Option<&Path>) -> Result<(PathBuf, bool), String> {
+fn data_dir(out: Option<&Path>) -> anyhow::Result<(PathBuf, bool)> {
     match out {
         Some(dir) => {
             let used = std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some());
             if used {
-                return Err(format!(
+                return Err(anyhow!(
                     "{} is not empty: replay writes a fresh receipt chain and context logs; give a new directory",
                     dir.display()
                 ));
             }
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|e| anyhow!("{}: {e}", dir.display()))?;
             Ok((dir.to_path_buf(), false))
         }
         None => {
@@ -163,7 +166,7 @@ fn data_dir(out: Option<&Path>) -> Result<(PathBuf, bool), String> {
                 .map_or(0, |d| d.as_nanos());
             let dir =
                 std::env::temp_dir().join(format!("aarmor-replay-{}-{nanos}", std::process::id()));
-            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            std::fs::create_dir_all(&dir).map_err(|e| anyhow!("{}: {e}", dir.display()))?;
             Ok((dir, true))
         }
     }
