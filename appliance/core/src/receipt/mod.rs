@@ -203,11 +203,6 @@ impl Receipt {
         sha256_tagged(&bytes)
     }
 
-    /// Signs the receipt with `key` under `key_id`, replacing any signature ([`Receipt::seal`]).
-    pub fn sign(&mut self, key: &SigningKey, key_id: &str) -> Result<(), ReceiptError> {
-        self.seal(key, key_id).map(|_| ())
-    }
-
     /// Signs the receipt, canonicalizing it once. Returns its chain hash and its JSON (the
     /// signed canonical bytes with the signature member added: valid JSON, and what verifiers
     /// re-canonicalize).

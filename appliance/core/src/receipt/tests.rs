@@ -69,7 +69,7 @@ fn chain(n: u64, k: &SigningKey) -> Vec<Receipt> {
     let mut prev = GENESIS_HASH.to_string();
     for seq in 1..=n {
         let mut r = receipt(seq, prev.clone());
-        r.sign(k, "k1").unwrap();
+        r.seal(k, "k1").unwrap();
         prev = r.chain_hash().unwrap();
         out.push(r);
     }
@@ -140,7 +140,7 @@ fn removal_reordering_and_unknown_keys_are_named() {
         "{problems:?}"
     );
     let mut foreign = base.clone();
-    foreign[2].sign(&key(9), "k9").unwrap();
+    foreign[2].seal(&key(9), "k9").unwrap();
     let problems = verify_chain(&foreign, &keys(&k), Some(GENESIS_HASH));
     assert!(
         matches!(&problems[0], ChainProblem::Receipt { seq: 3, error: ReceiptError::UnknownKey { key_id, .. } } if key_id == "k9")
@@ -148,7 +148,7 @@ fn removal_reordering_and_unknown_keys_are_named() {
     // Re-signing a changed receipt with the real key still breaks the next link.
     let mut resigned = base.clone();
     resigned[1].decision.result = Decision::Allow;
-    resigned[1].sign(&k, "k1").unwrap();
+    resigned[1].seal(&k, "k1").unwrap();
     assert_eq!(
         verify_chain(&resigned, &keys(&k), Some(GENESIS_HASH)),
         vec![ChainProblem::BrokenLink { seq: 3 }]
