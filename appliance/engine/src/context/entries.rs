@@ -4,6 +4,11 @@
 //! kind keeps a name this version does not know as written ([`EntryKind::Other`]), and `data`
 //! stays the JSON that was written; records are read out of it ([`ContextEntry::record`]),
 //! never written back from what was read.
+//!
+//! Tool outputs and summaries stay JSON on purpose: they carry lists (entities, record ids,
+//! addresses, names, instructions) that are restored element by element, so that an element an
+//! earlier version wrote in another shape is skipped rather than losing the whole entry
+//! (`restore.rs`).
 
 use aarmor_core::receipt_records::Execution;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
