@@ -8,9 +8,9 @@
 //! has to say what it decided.
 
 pub mod approvals;
-mod commit_pace;
 pub mod context;
 pub mod data_classes;
+mod group_commit;
 pub mod identity;
 pub mod intent;
 pub mod policy;

@@ -2,7 +2,7 @@
 //! caller waits at most one window for its entries to be on disk, and the metrics it keeps.
 
 use super::*;
-use crate::commit_pace::{wait_due, Due};
+use crate::group_commit::{Due, GroupCommitter};
 
 /// Entries waiting for the writer beyond which appending fails (the store is marked unavailable).
 const QUEUE: usize = 65_536;
@@ -15,6 +15,12 @@ pub(super) struct Pending {
     pub(super) due: Due,
     pub(super) flushes: Vec<mpsc::Sender<()>>,
     pub(super) closed: bool,
+}
+
+impl crate::group_commit::Pending for Pending {
+    fn due(&mut self) -> &mut Due {
+        &mut self.due
+    }
 }
 
 /// Counters, exported as `aarmor_context_*` metrics.
@@ -71,7 +77,7 @@ impl ContextMetrics {
 }
 
 pub(super) struct Writer {
-    pub(super) pending: Arc<(Mutex<Pending>, Condvar)>,
+    pub(super) pending: Arc<GroupCommitter<Pending>>,
     pub(super) thread: Option<std::thread::JoinHandle<()>>,
     pub(super) failed: Arc<AtomicBool>,
     pub(super) error: Arc<Mutex<Option<String>>>,
@@ -80,7 +86,7 @@ pub(super) struct Writer {
 impl Writer {
     /// Starts the writer thread (see [`write_loop`]).
     pub(super) fn start(log: Arc<ContextLog>, window: Duration) -> Result<Self, LogError> {
-        let pending: Arc<(Mutex<Pending>, Condvar)> = Arc::default();
+        let pending = Arc::new(GroupCommitter::new(Pending::default()));
         let failed = Arc::new(AtomicBool::new(false));
         let error = Arc::new(Mutex::new(None));
         let (p, f, e) = (pending.clone(), failed.clone(), error.clone());
@@ -101,8 +107,7 @@ impl Writer {
         if ops.is_empty() {
             return;
         }
-        let (lock, _) = &*self.pending;
-        let mut guard = lock.lock().unwrap_or_else(|x| x.into_inner());
+        let mut guard = self.pending.lock().unwrap_or_else(|x| x.into_inner());
         if guard.ops.len() + ops.len() > QUEUE {
             drop(guard);
             tracing::error!(
@@ -115,33 +120,28 @@ impl Writer {
             return;
         }
         guard.ops.extend(ops);
-        guard.due.arrived();
-        if guard.due.wake() {
-            drop(guard);
-            self.pending.1.notify_one();
-        }
+        self.pending.arrived(&mut guard);
     }
 
     /// Waits until everything sent so far is written.
     pub(super) fn flush(&self) {
         let (tx, rx) = mpsc::channel();
         {
-            let (lock, wake) = &*self.pending;
-            let mut guard = lock.lock().unwrap_or_else(|x| x.into_inner());
+            let mut guard = self.pending.lock().unwrap_or_else(|x| x.into_inner());
             guard.flushes.push(tx);
-            wake.notify_one();
+            self.pending.wake_now();
         }
         let _ = rx.recv_timeout(Duration::from_secs(10));
     }
 }
 
 /// The writer thread: writes everything pending in one transaction so that it is on disk one
-/// `window` after the first of it arrived — it starts [`crate::commit_pace::lead`] before the
+/// `window` after the first of it arrived — it starts [`crate::group_commit::lead`] before the
 /// window ends — and at once for a flush or shutdown.
 /// While nothing is pending it sleeps until something is: the sender of a first entry wakes it,
 /// every other sender only pushes to a list.
 pub(super) fn write_loop(
-    pending: &(Mutex<Pending>, Condvar),
+    pending: &GroupCommitter<Pending>,
     log: &ContextLog,
     failed: &AtomicBool,
     error: &Mutex<Option<String>>,
@@ -149,18 +149,16 @@ pub(super) fn write_loop(
 ) {
     let mut recent_write = Duration::ZERO;
     loop {
-        let lead = crate::commit_pace::lead(window, recent_write);
+        let lead = crate::group_commit::lead(window, recent_write);
         let (ops, flushes, closed) = {
-            let (lock, wake) = pending;
-            let guard = lock.lock().unwrap_or_else(|x| x.into_inner());
-            let mut guard = wait_due(
-                guard,
-                wake,
-                |p| &mut p.due,
-                |p| !p.flushes.is_empty() || p.closed,
-                |oldest| (oldest + (window - lead)).saturating_duration_since(Instant::now()),
-            )
-            .unwrap_or_else(|x| x.into_inner());
+            let guard = pending.lock().unwrap_or_else(|x| x.into_inner());
+            let mut guard = pending
+                .wait_due(
+                    guard,
+                    |p| !p.flushes.is_empty() || p.closed,
+                    |oldest| (oldest + (window - lead)).saturating_duration_since(Instant::now()),
+                )
+                .unwrap_or_else(|x| x.into_inner());
             guard.due.taken();
             (
                 std::mem::take(&mut guard.ops),
@@ -171,7 +169,7 @@ pub(super) fn write_loop(
         if !ops.is_empty() && !failed.load(Ordering::Acquire) {
             let started = Instant::now();
             let written = log.apply(&ops);
-            recent_write = crate::commit_pace::decayed_max(recent_write, started.elapsed());
+            recent_write = crate::group_commit::decayed_max(recent_write, started.elapsed());
             if let Err(err) = written {
                 tracing::error!(error = %err, "context store write failed; actions are denied from now on (fail closed)");
                 if let Ok(mut slot) = error.lock() {
@@ -192,9 +190,11 @@ pub(super) fn write_loop(
 impl Drop for Writer {
     fn drop(&mut self) {
         {
-            let (lock, wake) = &*self.pending;
-            lock.lock().unwrap_or_else(|x| x.into_inner()).closed = true;
-            wake.notify_one();
+            self.pending
+                .lock()
+                .unwrap_or_else(|x| x.into_inner())
+                .closed = true;
+            self.pending.wake_now();
         }
         if let Some(t) = self.thread.take() {
             let _ = t.join();

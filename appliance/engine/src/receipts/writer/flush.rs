@@ -3,17 +3,21 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, TrySendError};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::receipts::store::ReceiptStore;
 
 use super::*;
-use crate::commit_pace::wait_due;
+use crate::group_commit::GroupCommitter;
 
 /// Sends everything pending on its way: batched, to the committer thread; strict, by waking the
 /// journal thread (which takes it under the journal lock). False once the writer has failed.
-pub(super) fn hand_over_and_send(signer: &Mutex<Signer>, sink: &Sink, failed: &AtomicBool) -> bool {
+pub(super) fn hand_over_and_send(
+    signer: &GroupCommitter<Signer>,
+    sink: &Sink,
+    failed: &AtomicBool,
+) -> bool {
     match sink {
         Sink::Strict(stage) => {
             stage.kick(signer);
@@ -39,14 +43,13 @@ pub(super) fn hand_over_and_send(signer: &Mutex<Signer>, sink: &Sink, failed: &A
 }
 
 /// The flush thread: sleeps while nothing is pending (an appender that signs the first pending
-/// receipt wakes it through `flush`), then until the oldest pending receipt is due — `window`
-/// after it was signed, less the [`crate::commit_pace::lead`] its commit needs — and hands
+/// receipt wakes it through the signer's `GroupCommitter`), then until the oldest pending receipt is due — `window`
+/// after it was signed, less the [`crate::group_commit::lead`] its commit needs — and hands
 /// everything pending over. A receipt handed over meanwhile by a full batch, a strict commit or
 /// `committed` only moves the next deadline. Ends when the signer is poisoned or the writer
 /// has failed.
 pub(super) fn flush_loop(
-    signer: &Mutex<Signer>,
-    flush: &Condvar,
+    signer: &GroupCommitter<Signer>,
     sink: &Sink,
     failed: &AtomicBool,
     stats: &WriterStats,
@@ -62,7 +65,7 @@ pub(super) fn flush_loop(
         return;
     };
     loop {
-        let lead = crate::commit_pace::lead(window, stats.recent_commit());
+        let lead = crate::group_commit::lead(window, stats.recent_commit());
         let left = |oldest: Instant| {
             if handed_over == Some(oldest) {
                 let first = (lead / 4).max(Duration::from_micros(100));
@@ -73,7 +76,7 @@ pub(super) fn flush_loop(
             recheck = Duration::ZERO;
             (oldest + window.saturating_sub(lead)).saturating_duration_since(Instant::now())
         };
-        s = match wait_due(s, flush, |s| &mut s.due, |_| false, left) {
+        s = match signer.wait_due(s, |_| false, left) {
             Ok(s) => s,
             Err(_) => return,
         };

@@ -12,7 +12,7 @@ use crate::receipts::reader::Unstored;
 use crate::receipts::store::{Head, ReceiptStore};
 
 use super::*;
-use crate::commit_pace::{wait_due, Due};
+use crate::group_commit::{Due, GroupCommitter, Pending};
 
 /// Answers `committed` waiters when dropped (after the LMDB commit, or when it is skipped).
 pub(super) struct CommittedGuard(pub(super) Vec<oneshot::Sender<()>>);
@@ -40,11 +40,7 @@ pub(super) const JOURNAL_CLEAR_AT: u64 = 1024 * 1024;
 pub(super) const LMDB_LAG: Duration = Duration::from_secs(1);
 
 /// What the journal stage hands to the LMDB stage, and when that stage is due to act.
-#[derive(Default)]
-pub(super) struct LmdbQueue {
-    pub(super) state: Mutex<LmdbPending>,
-    pub(super) wake: std::sync::Condvar,
-}
+pub(super) type LmdbQueue = GroupCommitter<LmdbPending>;
 
 #[derive(Default)]
 pub(super) struct LmdbPending {
@@ -55,21 +51,26 @@ pub(super) struct LmdbPending {
     pub(super) journaled: u64,
 }
 
+impl Pending for LmdbPending {
+    fn due(&mut self) -> &mut Due {
+        &mut self.due
+    }
+}
+
 impl LmdbQueue {
     /// Adds journaled receipts (called under the journal lock, so in journal order), with the
     /// journal's length after them. Wakes the LMDB stage only when it has something to do now:
     /// the journal is due to be emptied, or a `committed` caller waits; otherwise it wakes at
     /// its own deadline. False if the queue is unusable (a thread panicked holding it).
     pub(super) fn push(&self, mut more: ToCommit, journal_len: u64) -> bool {
-        let Ok(mut st) = self.state.lock() else {
+        let Ok(mut st) = self.lock() else {
             return false;
         };
         st.journaled = journal_len;
-        // The stage sleeping without a deadline learns the first receipt's.
-        let first = !more.records.is_empty() && {
-            st.due.arrived();
-            st.due.wake()
-        };
+        if !more.records.is_empty() {
+            // The stage sleeping without a deadline learns the first receipt's.
+            self.arrived(&mut st);
+        }
         let urgent = !more.committed.0.is_empty();
         match &mut st.work {
             None => st.work = Some(more),
@@ -79,8 +80,8 @@ impl LmdbQueue {
                 work.committed.0.append(&mut more.committed.0);
             }
         }
-        if first || urgent || st.journaled >= JOURNAL_CLEAR_AT {
-            self.wake.notify_one();
+        if urgent || st.journaled >= JOURNAL_CLEAR_AT {
+            self.wake_now();
         }
         true
     }
@@ -117,20 +118,19 @@ pub(super) fn lmdb_loop(
     loop {
         // Waits until something is due: the journal is full, a `committed` caller waits, or
         // the oldest receipt has waited `LMDB_LAG`.
-        let Ok(st) = queue.state.lock() else {
+        let Ok(st) = queue.lock() else {
             return poisoned();
         };
-        let mut st = wait_due(
-            st,
-            &queue.wake,
-            |st| &mut st.due,
-            |st| {
-                st.journaled >= JOURNAL_CLEAR_AT
-                    || st.work.as_ref().is_some_and(|w| !w.committed.0.is_empty())
-            },
-            |oldest| LMDB_LAG.saturating_sub(oldest.elapsed()),
-        )
-        .unwrap_or_else(|e| e.into_inner());
+        let mut st = queue
+            .wait_due(
+                st,
+                |st| {
+                    st.journaled >= JOURNAL_CLEAR_AT
+                        || st.work.as_ref().is_some_and(|w| !w.committed.0.is_empty())
+                },
+                |oldest| LMDB_LAG.saturating_sub(oldest.elapsed()),
+            )
+            .unwrap_or_else(|e| e.into_inner());
         let clear = st.journaled >= JOURNAL_CLEAR_AT;
         if !clear {
             let work = st.work.take();
@@ -148,7 +148,7 @@ pub(super) fn lmdb_loop(
         let Ok(mut j) = journal.lock() else {
             return poisoned();
         };
-        let Ok(mut st) = queue.state.lock() else {
+        let Ok(mut st) = queue.lock() else {
             return poisoned();
         };
         let work = st.work.take();

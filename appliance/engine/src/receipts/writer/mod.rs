@@ -25,7 +25,7 @@
 use aarmor_core::receipt_records::{Approval, Deferral, Execution, Recorded};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aarmor_core::receipt::GENESIS_HASH;
@@ -37,7 +37,7 @@ use super::journal::Journal;
 use super::keys::KeyRing;
 use super::reader::Unstored;
 use super::store::{Head, ReceiptStore, StoreError, WriteRefusal};
-use crate::commit_pace::Due;
+use crate::group_commit::{Due, GroupCommitter};
 
 mod flush;
 mod lmdb;
@@ -95,7 +95,7 @@ impl WriterStats {
             .recent_commit_us
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
                 let old = Duration::from_micros(old);
-                Some(micros(crate::commit_pace::decayed_max(old, took)))
+                Some(micros(crate::group_commit::decayed_max(old, took)))
             });
     }
 
@@ -107,9 +107,7 @@ impl WriterStats {
 /// Handle to the receipt log; cheap to clone.
 #[derive(Clone)]
 pub struct ReceiptLog {
-    signer: Arc<Mutex<Signer>>,
-    /// Wakes the flush thread (paired with `signer`).
-    flush: Arc<Condvar>,
+    signer: Arc<GroupCommitter<Signer>>,
     reader: super::reader::ReceiptReader,
     sink: Arc<Sink>,
     failed: Arc<AtomicBool>,
@@ -155,7 +153,7 @@ impl ReceiptLog {
             unstored.clone(),
             keys.verifying_keys(),
         );
-        let signer = Arc::new(Mutex::new(Signer {
+        let signer = Arc::new(GroupCommitter::new(Signer {
             keys,
             head,
             batch: Vec::new(),
@@ -168,7 +166,7 @@ impl ReceiptLog {
         let sink = match durability {
             Durability::Strict => {
                 let journal = Arc::new(Mutex::new(journal));
-                let lmdb = Arc::new(LmdbQueue::default());
+                let lmdb = Arc::new(LmdbQueue::new(LmdbPending::default()));
                 let (q, j, u, f, st) = (
                     lmdb.clone(),
                     journal.clone(),
@@ -210,22 +208,15 @@ impl ReceiptLog {
             Durability::Batched { window } => window,
             Durability::Strict => DEFERRED_WINDOW,
         };
-        let flush = Arc::new(Condvar::new());
         {
-            let (signer, flush, sink, failed, stats) = (
-                signer.clone(),
-                flush.clone(),
-                sink.clone(),
-                failed.clone(),
-                stats.clone(),
-            );
+            let (signer, sink, failed, stats) =
+                (signer.clone(), sink.clone(), failed.clone(), stats.clone());
             spawn("aarmor-receipts-flush", move || {
-                flush_loop(&signer, &flush, &sink, &failed, &stats, window)
+                flush_loop(&signer, &sink, &failed, &stats, window)
             })?;
         }
         Ok(Self {
             signer,
-            flush,
             reader,
             sink,
             failed,
@@ -283,9 +274,7 @@ impl ReceiptLog {
                 .lock()
                 .map_err(|_| WriteRefusal::SignerPoisoned)?;
             let receipt = signer.seal(draft, digest)?;
-            if signer.wake_flusher() {
-                self.flush.notify_one();
-            }
+            self.signer.arrived(&mut signer);
             let wait = match self.durability {
                 Durability::Strict if !deferred => {
                     let (tx, rx) = oneshot::channel();

@@ -7,7 +7,7 @@ use aarmor_core::Receipt;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::commit_pace::Due;
+use crate::group_commit::Due;
 use crate::receipts::keys::KeyRing;
 use crate::receipts::store::Head;
 
@@ -63,6 +63,12 @@ impl ContextDigest {
     }
 }
 
+impl crate::group_commit::Pending for Signer {
+    fn due(&mut self) -> &mut Due {
+        &mut self.due
+    }
+}
+
 impl Signer {
     pub(super) fn seal(
         &mut self,
@@ -109,14 +115,7 @@ impl Signer {
         let (hash, bytes) = receipt.seal(&self.keys.signing, &self.keys.key_id)?;
         self.head = Head { seq, hash };
         self.batch.push((seq, receipt.receipt_id.clone(), bytes));
-        self.due.arrived();
         Ok(receipt)
-    }
-
-    /// True when the flush thread sleeps waiting for work and must be woken now that a receipt
-    /// was signed (it is then counted as awake).
-    pub(super) fn wake_flusher(&mut self) -> bool {
-        self.due.wake()
     }
 
     /// Everything pending: receipts, the verdicts and the `committed` callers waiting on them.

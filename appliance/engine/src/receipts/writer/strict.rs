@@ -13,6 +13,7 @@ use crate::receipts::reader::Unstored;
 use crate::receipts::store::{Head, ReceiptStore, StoreError};
 
 use super::*;
+use crate::group_commit::GroupCommitter;
 
 /// Where signed receipts go to become durable.
 pub(super) enum Sink {
@@ -45,7 +46,7 @@ impl JournalStage {
     /// released one verdict. Otherwise — concurrent verdicts, where a caller that blocked for a
     /// sync would hold up the tasks queued behind it on its thread and keep batches small —
     /// the journal thread writes everything that piles up, one sync per batch.
-    pub(super) fn commit_or_kick(&self, signer: &Mutex<Signer>) {
+    pub(super) fn commit_or_kick(&self, signer: &GroupCommitter<Signer>) {
         let alone = self.waiting.load(Ordering::Acquire) <= 1
             && self.last_batch.load(Ordering::Relaxed) <= 1;
         if !alone {
@@ -60,7 +61,7 @@ impl JournalStage {
         }
     }
 
-    pub(super) fn kick(&self, signer: &Mutex<Signer>) {
+    pub(super) fn kick(&self, signer: &GroupCommitter<Signer>) {
         if let Err(TrySendError::Disconnected(())) = self.kick.try_send(()) {
             self.fail_pending(signer, WriteRefusal::JournalThreadStopped);
         }
@@ -68,7 +69,7 @@ impl JournalStage {
     }
 
     /// Fails closed: no receipt is written any more, and every waiting verdict is refused.
-    pub(super) fn fail_pending(&self, signer: &Mutex<Signer>, why: WriteRefusal) {
+    pub(super) fn fail_pending(&self, signer: &GroupCommitter<Signer>, why: WriteRefusal) {
         self.failed.store(true, Ordering::Release);
         if let Some(batch) = signer.lock().ok().and_then(|mut s| s.hand_over()) {
             answer(batch.strict_acks, Err(why));
@@ -78,7 +79,7 @@ impl JournalStage {
     /// Takes everything pending from the signer (under the journal lock, so batches reach the
     /// journal in `seq` order), appends it with one sync, releases its verdicts and hands it
     /// to the LMDB stage.
-    pub(super) fn commit_pending(&self, journal: &mut Journal, signer: &Mutex<Signer>) {
+    pub(super) fn commit_pending(&self, journal: &mut Journal, signer: &GroupCommitter<Signer>) {
         let batch = match signer.lock() {
             Ok(mut s) => s.hand_over(),
             Err(_) => {
@@ -196,7 +197,7 @@ pub(super) fn answer(acks: impl IntoIterator<Item = StrictAck>, result: Result<(
 /// Strict mode's journal thread: writes what piled up while the journal was busy.
 pub(super) fn journal_loop(
     stage: Arc<JournalStage>,
-    signer: Arc<Mutex<Signer>>,
+    signer: Arc<GroupCommitter<Signer>>,
     kicks: mpsc::Receiver<()>,
 ) {
     while kicks.recv().is_ok() {

@@ -1,14 +1,67 @@
-//! When a group-committing writer acts. Every writer thread of the engine (the receipt writer's
-//! window thread and LMDB stage, the context log's writer) keeps its pending work with a [`Due`]
-//! and waits with [`wait_due`]: asleep while nothing is pending, then until the oldest item is
-//! due, or at once when something must not wait (a flush, a waiter, shutdown).
+//! Group commit, once for every writer thread of the engine (the receipt writer's window thread
+//! and LMDB stage, the context log's writer): a [`GroupCommitter`] holds the pending work under
+//! one lock with the condvar its thread sleeps on. The thread sleeps while nothing is pending (the
+//! caller that brings the first item wakes it), then until the oldest item is due, or acts at
+//! once when something must not wait (a flush, a waiter, shutdown).
 //!
 //! The receipt writer (batched receipts, strict mode's deferred records) and the context log
 //! promise that a record is on disk one window after it arrived. Each starts the commit ahead
 //! of that deadline by [`lead`]: twice what commits took lately, tracked by [`decayed_max`].
 
-use std::sync::{Condvar, LockResult, MutexGuard, PoisonError};
+use std::sync::{Condvar, LockResult, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+
+/// Pending work that knows when it is due.
+pub(crate) trait Pending {
+    fn due(&mut self) -> &mut Due;
+}
+
+/// What a group-committing writer shares with the callers that give it work: the pending work
+/// under one lock, and the condvar its thread sleeps on.
+pub(crate) struct GroupCommitter<P> {
+    pending: Mutex<P>,
+    wake: Condvar,
+}
+
+impl<P: Pending> GroupCommitter<P> {
+    pub(crate) fn new(pending: P) -> Self {
+        Self {
+            pending: Mutex::new(pending),
+            wake: Condvar::new(),
+        }
+    }
+
+    /// The pending work, locked: callers add to it, the thread takes it.
+    pub(crate) fn lock(&self) -> LockResult<MutexGuard<'_, P>> {
+        self.pending.lock()
+    }
+
+    /// Notes, under the lock, that work was added: its clock starts, and the thread is woken if
+    /// it sleeps waiting for a first item.
+    pub(crate) fn arrived(&self, pending: &mut P) {
+        let due = pending.due();
+        due.arrived();
+        if due.wake() {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Wakes the thread now (a flush, a waiter, shutdown): `now` in [`Self::wait_due`] must
+    /// then say so.
+    pub(crate) fn wake_now(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Waits, the lock released meanwhile, until the pending work is due (see [`wait_due`]).
+    pub(crate) fn wait_due<'a>(
+        &'a self,
+        guard: MutexGuard<'a, P>,
+        now: impl Fn(&P) -> bool,
+        left: impl FnMut(Instant) -> Duration,
+    ) -> LockResult<MutexGuard<'a, P>> {
+        wait_due(guard, &self.wake, P::due, now, left)
+    }
+}
 
 /// The part of a writer's pending state that says when its thread acts.
 ///
@@ -46,7 +99,7 @@ impl Due {
 /// Waits, the lock released meanwhile, until the pending work is due: at once when `now` says so
 /// (a flush, a waiter, shutdown), else when `left` (given when the oldest item arrived) says no
 /// time is left; without limit while nothing is pending. Returns the guard, poisoned or not.
-pub(crate) fn wait_due<'a, T>(
+fn wait_due<'a, T>(
     mut guard: MutexGuard<'a, T>,
     wake: &Condvar,
     due: impl Fn(&mut T) -> &mut Due,
