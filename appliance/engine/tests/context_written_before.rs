@@ -57,9 +57,8 @@ fn a_log_of_the_previous_release_verifies_and_reads_as_records() {
                 seen.push("resolution");
             }
             ContextRecord::ToolOutput(d) => {
-                assert!(d["sha256"]
-                    .as_str()
-                    .is_some_and(|h| h.starts_with("sha256:")));
+                assert!(d.sha256.starts_with("sha256:") && !d.summary.is_empty());
+                assert!(d.bytes > 0 && d.classification.class.is_some());
                 seen.push("tool_result");
             }
             other => panic!("unexpected record {other:?}"),

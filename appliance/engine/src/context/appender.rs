@@ -82,11 +82,15 @@ pub(super) fn content_text(content: &Value) -> String {
     }
 }
 
-pub(super) fn classification_json(c: &Classification) -> Value {
-    json!({
-        "class": c.class,
-        "labels": c.labels,
-        "detectors": c.findings.iter().map(|f| json!({"detector": f.detector, "count": f.count})).collect::<Vec<_>>(),
-        "defaulted": c.defaulted,
-    })
+pub(super) fn classification_record(c: &Classification) -> ClassificationRecord {
+    ClassificationRecord {
+        class: Some(c.class),
+        labels: c.labels.iter().map(data_of).collect(),
+        detectors: c
+            .findings
+            .iter()
+            .map(|f| json!({"detector": f.detector, "count": f.count}))
+            .collect(),
+        defaulted: c.defaulted,
+    }
 }

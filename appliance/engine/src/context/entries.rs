@@ -5,12 +5,15 @@
 //! stays the JSON that was written; records are read out of it ([`ContextEntry::record`]),
 //! never written back from what was read.
 //!
-//! Tool outputs and summaries stay JSON on purpose: they carry lists (entities, record ids,
-//! addresses, names, instructions) that are restored element by element, so that an element an
-//! earlier version wrote in another shape is skipped rather than losing the whole entry
-//! (`restore.rs`).
+//! Records are read leniently: a field an earlier version wrote in another shape reads as its
+//! default, and the lists of tool outputs and summaries (entities, record ids, addresses, names,
+//! instructions) keep their elements as JSON, restored one by one (`restore.rs`), so that one
+//! element in another shape is skipped rather than losing the whole entry.
+
+use std::collections::BTreeMap;
 
 use aarmor_core::receipt_records::Execution;
+use aarmor_core::DataClass;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
@@ -138,20 +141,142 @@ pub struct OutcomeRecord {
     pub execution: Execution,
 }
 
+/// Reads a field as `T`, or as its default when it holds something else (another version's
+/// shape): one unreadable field never loses the rest of the record.
+fn lenient<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned + Default>(
+    d: D,
+) -> Result<T, D::Error> {
+    Ok(serde_json::from_value(Value::deserialize(d)?).unwrap_or_default())
+}
+
+/// What a tool output or a summary keeps of the steering it saw: the instructions flagged, the
+/// values only free text carried (and those read as fields or pointed at), and the records
+/// (ids, those that carried an instruction, their addresses and names).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SteeringLists {
+    #[serde(deserialize_with = "lenient")]
+    pub instructions: Vec<Value>,
+    #[serde(deserialize_with = "lenient")]
+    pub free_text_entities: Vec<Value>,
+    #[serde(deserialize_with = "lenient")]
+    pub field_entities: Vec<Value>,
+    #[serde(deserialize_with = "lenient")]
+    pub pointed_entities: Vec<Value>,
+    #[serde(deserialize_with = "lenient")]
+    pub record_ids: Vec<Value>,
+    #[serde(deserialize_with = "lenient")]
+    pub instruction_record_ids: Vec<Value>,
+    /// `[{"id", "addresses": [entity, ...]}]`.
+    #[serde(deserialize_with = "lenient")]
+    pub record_addresses: Vec<Value>,
+    /// `[{"id", "names": [..]}]`.
+    #[serde(deserialize_with = "lenient")]
+    pub record_names: Vec<Value>,
+}
+
+/// How a tool output was classified.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClassificationRecord {
+    #[serde(deserialize_with = "lenient")]
+    pub class: Option<DataClass>,
+    #[serde(deserialize_with = "lenient")]
+    pub labels: Vec<Value>,
+    /// `[{"detector", "count"}]`.
+    #[serde(deserialize_with = "lenient")]
+    pub detectors: Vec<Value>,
+    /// Nothing classified it: it counts as the highest class.
+    #[serde(deserialize_with = "lenient")]
+    pub defaulted: bool,
+}
+
+/// `tool_result` / `action_result`: what a tool or an executed action returned, never the whole
+/// output.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ToolOutputRecord {
+    /// The first characters of the output.
+    #[serde(deserialize_with = "lenient")]
+    pub summary: String,
+    #[serde(deserialize_with = "lenient")]
+    pub sha256: String,
+    #[serde(deserialize_with = "lenient")]
+    pub bytes: u64,
+    /// The executed action it answers.
+    #[serde(deserialize_with = "lenient")]
+    pub action_id: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub classification: ClassificationRecord,
+    #[serde(deserialize_with = "lenient")]
+    pub entities: Vec<Value>,
+    #[serde(flatten)]
+    pub steering: SteeringLists,
+    /// The tool call it answers (LLM tool results).
+    #[serde(deserialize_with = "lenient")]
+    pub call: Option<String>,
+    /// The call it answers was steered by an instruction to the model.
+    #[serde(deserialize_with = "lenient")]
+    pub steered: bool,
+}
+
+/// `summary`: a session folded into one entry that chains onto the entries it replaced.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SummaryRecord {
+    /// Why it was folded (`idle`, `entries`).
+    #[serde(deserialize_with = "lenient")]
+    pub reason: String,
+    #[serde(deserialize_with = "lenient")]
+    pub folded_entries: u64,
+    #[serde(deserialize_with = "lenient")]
+    pub through_seq: u64,
+    #[serde(deserialize_with = "lenient")]
+    pub through_hash: String,
+    #[serde(deserialize_with = "lenient")]
+    pub original_request: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub user_messages: u64,
+    #[serde(deserialize_with = "lenient")]
+    pub tool_results: u64,
+    #[serde(deserialize_with = "lenient")]
+    pub action_count: u64,
+    /// Decisions of the session's recent actions, counted.
+    #[serde(deserialize_with = "lenient")]
+    pub recent_decisions: BTreeMap<String, u64>,
+    #[serde(deserialize_with = "lenient")]
+    pub data_classes: Vec<Value>,
+    #[serde(deserialize_with = "lenient")]
+    pub data_labels: Vec<Value>,
+    #[serde(deserialize_with = "lenient")]
+    pub unclassified_reads: u64,
+    /// `[{"kind", "value", "source"}]`.
+    #[serde(deserialize_with = "lenient")]
+    pub entities: Vec<Value>,
+    #[serde(flatten)]
+    pub steering: SteeringLists,
+    #[serde(deserialize_with = "lenient")]
+    pub steered_outputs: u64,
+    #[serde(deserialize_with = "lenient")]
+    pub steered_entities: Vec<Value>,
+    #[serde(deserialize_with = "lenient")]
+    pub steered_text: String,
+    #[serde(deserialize_with = "lenient")]
+    pub started: String,
+}
+
 /// An entry's record, read out of its `data` by its kind.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ContextRecord<'a> {
+pub enum ContextRecord {
     SystemPrompt(TextRecord),
     UserMessage(UserMessageRecord),
-    /// A tool result or an executed action's result (`data` as written; see
-    /// [`EntryKind::ToolResult`]).
-    ToolOutput(&'a Value),
+    /// A tool result or an executed action's result.
+    ToolOutput(ToolOutputRecord),
     Action(ActionRecord),
     Resolution(ResolutionRecord),
     /// An outcome; `None` when its `execution` is not of this version's shape.
     Outcome(Option<OutcomeRecord>),
-    /// A summary (`data` as written; see [`EntryKind::Summary`]).
-    Summary(&'a Value),
+    Summary(SummaryRecord),
     /// A kind this version does not know.
     Unknown,
 }
@@ -159,7 +284,7 @@ pub enum ContextRecord<'a> {
 impl ContextEntry {
     /// The record this entry holds. Fields a record lacks (written by an earlier version) read
     /// as their defaults.
-    pub fn record(&self) -> ContextRecord<'_> {
+    pub fn record(&self) -> ContextRecord {
         fn read<T: serde::de::DeserializeOwned + Default>(data: &Value) -> T {
             serde_json::from_value(data.clone()).unwrap_or_default()
         }
@@ -167,14 +292,14 @@ impl ContextEntry {
             EntryKind::SystemPrompt => ContextRecord::SystemPrompt(read(&self.data)),
             EntryKind::UserMessage => ContextRecord::UserMessage(read(&self.data)),
             EntryKind::ToolResult | EntryKind::ActionResult => {
-                ContextRecord::ToolOutput(&self.data)
+                ContextRecord::ToolOutput(read(&self.data))
             }
             EntryKind::Action => ContextRecord::Action(read(&self.data)),
             EntryKind::Resolution => ContextRecord::Resolution(read(&self.data)),
             EntryKind::Outcome => {
                 ContextRecord::Outcome(serde_json::from_value(self.data.clone()).ok())
             }
-            EntryKind::Summary => ContextRecord::Summary(&self.data),
+            EntryKind::Summary => ContextRecord::Summary(read(&self.data)),
             EntryKind::Other(_) => ContextRecord::Unknown,
         }
     }

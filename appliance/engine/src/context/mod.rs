@@ -48,13 +48,13 @@ use serde_json::{json, Value};
 use crate::data_classes::Classifiers;
 use crate::settings::ContextSettings;
 use appender::{
-    classification_json, content_text, cut, summary_of, unix_ms, Appender, MAX_ENTRY_ENTITIES,
+    classification_record, content_text, cut, summary_of, unix_ms, Appender, MAX_ENTRY_ENTITIES,
     MAX_LOGGED_TEXT,
 };
 use entries::data_of;
 pub use entries::{
-    ActionRecord, ContextRecord, EntryKind, OutcomeRecord, ResolutionRecord, TextRecord,
-    UserMessageRecord,
+    ActionRecord, ClassificationRecord, ContextRecord, EntryKind, OutcomeRecord, ResolutionRecord,
+    SteeringLists, SummaryRecord, TextRecord, ToolOutputRecord, UserMessageRecord,
 };
 use log::LogOp;
 pub use log::{verify_chain, ChainProblem, ContextEntry, ContextLog, LogError, SessionHead};
@@ -389,11 +389,7 @@ impl ContextStore {
                             text: cut(&text, MAX_LOGGED_TEXT).to_string(),
                             sha256: sha256_tagged(text.as_bytes()),
                             original_request: first,
-                            entities: found
-                                .iter()
-                                .take(MAX_ENTRY_ENTITIES)
-                                .map(data_of)
-                                .collect(),
+                            entities: found.iter().take(MAX_ENTRY_ENTITIES).map(data_of).collect(),
                         };
                         app.append(EntryKind::UserMessage, data_of(&record));
                         out.changed = true;
@@ -454,27 +450,40 @@ impl ContextStore {
                                 a.classes.insert(c.class);
                             }
                         }
-                        app.append(
-                            kind,
-                            json!({
-                                "summary": summary_of(&text),
-                                "sha256": sha256_tagged(text.as_bytes()),
-                                "bytes": text.len(),
-                                "action_id": o.action_id,
-                                "classification": classification_json(&c),
-                                "entities": found.iter().take(MAX_ENTRY_ENTITIES).collect::<Vec<_>>(),
-                                "instructions": instructions,
-                                "free_text_entities": free_text,
-                                "field_entities": fields,
-                                "pointed_entities": read.pointed_prose.iter().take(MAX_ENTRY_ENTITIES).collect::<Vec<_>>(),
-                                "record_ids": records.read,
-                                "instruction_record_ids": records.carriers,
-                                "record_addresses": records_json(records.addresses.iter().map(|(id, found)| (id, found))),
-                                "record_names": names_json(records.names.iter().map(|(id, n)| (id, n))),
-                                "call": o.call.as_ref().map(|c| &c.name),
-                                "steered": steered,
-                            }),
-                        );
+                        let record = ToolOutputRecord {
+                            summary: summary_of(&text),
+                            sha256: sha256_tagged(text.as_bytes()),
+                            bytes: text.len() as u64,
+                            action_id: o.action_id.as_ref().map(|id| id.0.clone()),
+                            classification: classification_record(&c),
+                            entities: found.iter().take(MAX_ENTRY_ENTITIES).map(data_of).collect(),
+                            steering: SteeringLists {
+                                instructions: instructions.iter().map(data_of).collect(),
+                                free_text_entities: free_text.iter().map(data_of).collect(),
+                                field_entities: fields.iter().map(data_of).collect(),
+                                pointed_entities: read
+                                    .pointed_prose
+                                    .iter()
+                                    .take(MAX_ENTRY_ENTITIES)
+                                    .map(data_of)
+                                    .collect(),
+                                record_ids: records.read.iter().map(data_of).collect(),
+                                instruction_record_ids: records
+                                    .carriers
+                                    .iter()
+                                    .map(data_of)
+                                    .collect(),
+                                record_addresses: records_json(
+                                    records.addresses.iter().map(|(id, found)| (id, found)),
+                                ),
+                                record_names: names_json(
+                                    records.names.iter().map(|(id, n)| (id, n)),
+                                ),
+                            },
+                            call: o.call.as_ref().map(|c| c.name.clone()),
+                            steered,
+                        };
+                        app.append(kind, data_of(&record));
                         out.changed = true;
                     }
                     ObservationKind::ToolDeclarations | ObservationKind::AssistantText => {}
