@@ -224,7 +224,12 @@ impl ContextLog {
 
     /// Overwrites or removes one stored entry as is (tests of tamper detection only).
     #[cfg(test)]
-    pub(crate) fn tamper(&self, session: &str, seq: u64, bytes: Option<&[u8]>) -> Result<(), LogError> {
+    pub(crate) fn tamper(
+        &self,
+        session: &str,
+        seq: u64,
+        bytes: Option<&[u8]>,
+    ) -> Result<(), LogError> {
         let mut txn = self.env.begin_rw_txn()?;
         match bytes {
             Some(b) => txn.put(self.entries, &key(session, seq), &b, WriteFlags::empty())?,
