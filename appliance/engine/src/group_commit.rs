@@ -52,14 +52,51 @@ impl<P: Pending> GroupCommitter<P> {
         self.wake.notify_one();
     }
 
-    /// Waits, the lock released meanwhile, until the pending work is due (see [`wait_due`]).
+    /// Waits, the lock released meanwhile, until the pending work is due: at once when `now`
+    /// says so (a flush, a waiter, shutdown), else when `left` (given when the oldest item
+    /// arrived) says no time is left; without limit while nothing is pending. Returns the guard,
+    /// poisoned or not.
     pub(crate) fn wait_due<'a>(
         &'a self,
-        guard: MutexGuard<'a, P>,
+        mut guard: MutexGuard<'a, P>,
         now: impl Fn(&P) -> bool,
-        left: impl FnMut(Instant) -> Duration,
+        mut left: impl FnMut(Instant) -> Duration,
     ) -> LockResult<MutexGuard<'a, P>> {
-        wait_due(guard, &self.wake, P::due, now, left)
+        let mut poisoned = false;
+        loop {
+            if now(&guard) {
+                break;
+            }
+            let state = guard.due();
+            let (g, p) = match state.oldest {
+                None => {
+                    state.idle = true;
+                    let (mut g, p) = match self.wake.wait(guard) {
+                        Ok(g) => (g, false),
+                        Err(e) => (e.into_inner(), true),
+                    };
+                    g.due().idle = false;
+                    (g, p)
+                }
+                Some(oldest) => {
+                    let wait = left(oldest);
+                    if wait.is_zero() {
+                        break;
+                    }
+                    match self.wake.wait_timeout(guard, wait) {
+                        Ok((g, _)) => (g, false),
+                        Err(e) => (e.into_inner().0, true),
+                    }
+                }
+            };
+            guard = g;
+            poisoned |= p;
+        }
+        if poisoned {
+            Err(PoisonError::new(guard))
+        } else {
+            Ok(guard)
+        }
     }
 }
 
@@ -75,13 +112,13 @@ pub(crate) struct Due {
 
 impl Due {
     /// Notes that an item arrived (the first one since the work was last taken starts the clock).
-    pub(crate) fn arrived(&mut self) {
+    fn arrived(&mut self) {
         self.oldest.get_or_insert_with(Instant::now);
     }
 
     /// True when the thread sleeps waiting for a first item and must be woken now (it then
     /// counts as awake).
-    pub(crate) fn wake(&mut self) -> bool {
+    fn wake(&mut self) -> bool {
         std::mem::take(&mut self.idle)
     }
 
@@ -93,54 +130,6 @@ impl Due {
     /// When the oldest pending item arrived, if any is pending.
     pub(crate) fn oldest(&self) -> Option<Instant> {
         self.oldest
-    }
-}
-
-/// Waits, the lock released meanwhile, until the pending work is due: at once when `now` says so
-/// (a flush, a waiter, shutdown), else when `left` (given when the oldest item arrived) says no
-/// time is left; without limit while nothing is pending. Returns the guard, poisoned or not.
-fn wait_due<'a, T>(
-    mut guard: MutexGuard<'a, T>,
-    wake: &Condvar,
-    due: impl Fn(&mut T) -> &mut Due,
-    now: impl Fn(&T) -> bool,
-    mut left: impl FnMut(Instant) -> Duration,
-) -> LockResult<MutexGuard<'a, T>> {
-    let mut poisoned = false;
-    loop {
-        if now(&guard) {
-            break;
-        }
-        let state = due(&mut guard);
-        let waited = match state.oldest {
-            None => {
-                state.idle = true;
-                let waited = wake.wait(guard);
-                let (mut g, p) = match waited {
-                    Ok(g) => (g, false),
-                    Err(e) => (e.into_inner(), true),
-                };
-                due(&mut g).idle = false;
-                (g, p)
-            }
-            Some(oldest) => {
-                let wait = left(oldest);
-                if wait.is_zero() {
-                    break;
-                }
-                match wake.wait_timeout(guard, wait) {
-                    Ok((g, _)) => (g, false),
-                    Err(e) => (e.into_inner().0, true),
-                }
-            }
-        };
-        guard = waited.0;
-        poisoned |= waited.1;
-    }
-    if poisoned {
-        Err(PoisonError::new(guard))
-    } else {
-        Ok(guard)
     }
 }
 
