@@ -48,7 +48,7 @@ impl<'de, T: DeserializeOwned + Serialize> Deserialize<'de> for Recorded<T> {
         let written = Value::deserialize(d)?;
         // Typed only when the type writes back the very same JSON (no field dropped, added
         // or changed): the signature covers what was written.
-        match serde_json::from_value::<T>(written.clone()) {
+        match T::deserialize(&written) {
             Ok(t) if serde_json::to_value(&t).ok().as_ref() == Some(&written) => Ok(Self::Typed(t)),
             _ => Ok(Self::AsWritten(written)),
         }

@@ -286,7 +286,7 @@ impl ContextEntry {
     /// as their defaults.
     pub fn record(&self) -> ContextRecord {
         fn read<T: serde::de::DeserializeOwned + Default>(data: &Value) -> T {
-            serde_json::from_value(data.clone()).unwrap_or_default()
+            T::deserialize(data).unwrap_or_default()
         }
         match self.kind {
             EntryKind::SystemPrompt => ContextRecord::SystemPrompt(read(&self.data)),
@@ -297,7 +297,7 @@ impl ContextEntry {
             EntryKind::Action => ContextRecord::Action(read(&self.data)),
             EntryKind::Resolution => ContextRecord::Resolution(read(&self.data)),
             EntryKind::Outcome => {
-                ContextRecord::Outcome(serde_json::from_value(self.data.clone()).ok())
+                ContextRecord::Outcome(OutcomeRecord::deserialize(&self.data).ok())
             }
             EntryKind::Summary => ContextRecord::Summary(read(&self.data)),
             EntryKind::Other(_) => ContextRecord::Unknown,

@@ -17,10 +17,6 @@ use super::mcp::mcp_result_text;
 use super::{ActionInspector, Kind};
 
 impl ActionInspector {
-    pub(super) fn next_action_id(&self) -> ActionId {
-        ActionId::fresh()
-    }
-
     /// The agent acting, as identity binding named it.
     pub(super) fn agent(&self) -> String {
         self.identity
@@ -116,7 +112,7 @@ impl ActionInspector {
             ..self.identity.clone()
         };
         draft.into_action(
-            self.next_action_id(),
+            ActionId::fresh(),
             aarmor_core::timestamp::now_rfc3339_millis(),
             self.target(),
             identity,
