@@ -248,18 +248,26 @@ class Aarmor:
         )
         self.log_path = workdir / "aarmor.log"
         self.log = open(self.log_path, "w")
-        prefix = ["ip", "netns", "exec", netns] if netns else []
+        self._launch()
+        self.ca = workdir / "data" / "certs" / "ca.pem"
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def _launch(self):
+        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
         self.proc = subprocess.Popen([*prefix, str(BIN), "--config", str(self.config), "run"], stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 20
         while time.time() < deadline:
             assert self.proc.poll() is None, f"aarmor exited early:\n{self.log_path.read_text()}"
             if self._admin_up(prefix):
-                break
+                return
             time.sleep(0.05)
-        else:
-            raise AssertionError("aarmor did not start")
-        self.ca = workdir / "data" / "certs" / "ca.pem"
-        self.url = f"http://127.0.0.1:{self.port}"
+        raise AssertionError("aarmor did not start")
+
+    def kill9_and_relaunch(self):
+        """SIGKILL (no shutdown of any kind), then the same configuration and data started again."""
+        self.proc.kill()
+        self.proc.wait(10)
+        self._launch()
 
     def _admin_up(self, prefix):
         """Both listeners accept connections (the admin listener starts first)."""

@@ -6,7 +6,7 @@ use aarmor_engine::identity::IdentitySettings;
 use aarmor_engine::telemetry::TelemetrySettings;
 use aarmor_engine::{
     ApprovalSettings, ContextSettings, EnforcementSettings, IntentSettings, PolicySettings,
-    ReceiptSettings,
+    ReceiptSettings, RetentionSettings,
 };
 use aarmor_mediation::MediationSettings;
 use aarmor_proxy::{AdminSettings, ProxySettings, UpstreamSettings};
@@ -26,6 +26,7 @@ pub struct Config {
     pub policy: PolicySettings,
     pub enforcement: EnforcementSettings,
     pub receipts: ReceiptSettings,
+    pub retention: RetentionSettings,
     pub approvals: ApprovalSettings,
     pub context: ContextSettings,
     pub intent: IntentSettings,
@@ -45,6 +46,7 @@ impl Default for Config {
             policy: PolicySettings::default(),
             enforcement: EnforcementSettings::default(),
             receipts: ReceiptSettings::default(),
+            retention: RetentionSettings::default(),
             approvals: ApprovalSettings::default(),
             context: ContextSettings::default(),
             intent: IntentSettings::default(),
@@ -230,6 +232,16 @@ impl Config {
             return Err(key_err(
                 "receipts.batch_window_ms",
                 "must be between 1 and 1000",
+            ));
+        }
+        if let Err(e) = self.retention.validate() {
+            let (key, message) = e.split_once(": ").unwrap_or(("retention", e.as_str()));
+            return Err(key_err(key, message));
+        }
+        if self.receipts.max_value_bytes < 64 || self.receipts.max_parameters_bytes < 256 {
+            return Err(key_err(
+                "receipts.max_value_bytes",
+                "must be at least 64 (and max_parameters_bytes at least 256)",
             ));
         }
         if let Err(e) = self.approvals.validate() {

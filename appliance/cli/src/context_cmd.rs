@@ -5,6 +5,7 @@ use std::io::{BufRead, Write};
 use std::path::Path;
 
 use aarmor_engine::context::{verify_chain, ContextLog};
+use aarmor_engine::retention::context::find_archived_session;
 
 use crate::config::Config;
 
@@ -65,9 +66,9 @@ pub fn export(config: &Config, session: &str, out: Option<&Path>) -> anyhow::Res
 /// the store records.
 pub fn verify(config: &Config, session: &str, from: Option<&Path>) -> anyhow::Result<()> {
     let log = open_log(config)?;
-    let head = log
-        .head(session)?
-        .ok_or_else(|| anyhow!("no session {session}"))?;
+    let Some(head) = log.head(session)? else {
+        return verify_archived(config, session);
+    };
     let stored: Vec<(u64, Vec<u8>)> = match from {
         None => log.raw_entries(session)?,
         Some(path) => {
@@ -104,6 +105,42 @@ pub fn verify(config: &Config, session: &str, from: Option<&Path>) -> anyhow::Re
     }
     Err(anyhow!(
         "session {session}: {} problem(s); the context log was altered",
+        problems.len()
+    ))
+}
+
+/// A session no longer in the live store: verified from the context archive, against the head
+/// archived with it (the archive segment itself is checked against its checkpoint by
+/// `aarmor receipts verify`).
+fn verify_archived(config: &Config, session: &str) -> anyhow::Result<()> {
+    let archive = config.retention.archive_dir(&config.data_dir);
+    let found = find_archived_session(&archive, session)
+        .map_err(|e| anyhow!("context archive {}: {e}", archive.display()))?
+        .ok_or_else(|| {
+            anyhow!(
+                "no session {session} in the context store nor in the archive ({})",
+                archive.display()
+            )
+        })?;
+    let problems = verify_chain(session, &found.entries, Some(&found.head));
+    if problems.is_empty() {
+        println!(
+            "OK: session {session} (archived in {}): {} entries (through seq {}), chain intact",
+            found.segment,
+            found.entries.len(),
+            found.head.seq
+        );
+        return Ok(());
+    }
+    for p in &problems {
+        match p.seq {
+            Some(s) => println!("seq {s}: {}", p.problem),
+            None => println!("head: {}", p.problem),
+        }
+    }
+    Err(anyhow!(
+        "session {session} (archived in {}): {} problem(s); the context log was altered",
+        found.segment,
         problems.len()
     ))
 }

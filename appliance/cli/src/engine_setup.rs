@@ -11,6 +11,8 @@ use aarmor_engine::intent::{Embedder, IntentService};
 use aarmor_engine::policy::{PolicySet, PolicySources};
 use aarmor_engine::policy_engine::eval_limits;
 use aarmor_engine::receipts::{KeyRing, ReceiptLog, ReceiptStore};
+use aarmor_engine::retention::Retention;
+use aarmor_engine::settings::RetentionMode;
 use aarmor_engine::telemetry::Telemetry;
 use aarmor_engine::{IntentSettings, PolicyEngine};
 use aarmor_intent::EmbeddingModel;
@@ -98,29 +100,80 @@ pub fn build(config: &Config) -> anyhow::Result<PolicyEngine> {
         &ReceiptStore::dir(&config.data_dir),
         config.receipts.max_size_mb.saturating_mul(1024 * 1024),
     )?;
-    let log = ReceiptLog::start(store, keys, config.receipts.durability())?;
-    let context = ContextStore::open(&config.data_dir, config.context.clone())
-        .map_err(|e| anyhow!("context store: {e}"))?;
+    let log = ReceiptLog::start_with(
+        store,
+        keys,
+        config.receipts.durability(),
+        config.receipts.elision(),
+    )
+    .map_err(|e| match e {
+        aarmor_engine::receipts::StoreError::Lmdb(lmdb_full) if lmdb_full.to_string().contains("MDB_MAP_FULL") => anyhow!(
+            "the receipt store is full: raise [receipts] max_size_mb to start, with [retention] mode = \"archive\" (or \"drop\") to free it ({lmdb_full})"
+        ),
+        other => other.into(),
+    })?;
+    let context = Arc::new(
+        ContextStore::open(&config.data_dir, config.context.clone())
+            .map_err(|e| anyhow!("context store: {e}"))?,
+    );
     let uses_drift = set.uses_drift;
     let mut engine = PolicyEngine::builder(
         set,
         config.policy.clone(),
         config.enforcement.clone(),
-        log,
-        Arc::new(context),
+        log.clone(),
+        context.clone(),
         Duration::from_millis(config.mediation.max_hold_ms),
     )
     .identity(config.identity.clone());
+    let mut telemetry = None;
     if !config.telemetry.sinks.is_empty() {
-        let telemetry = Telemetry::start(&config.telemetry, &config.data_dir)
-            .map_err(|e| anyhow!("telemetry: {e}"))?;
+        let t = Arc::new(
+            Telemetry::start(&config.telemetry, &config.data_dir)
+                .map_err(|e| anyhow!("telemetry: {e}"))?,
+        );
         eprintln!(
             "aarmor: streaming decisions to {} syslog sink(s) as {:?}",
             config.telemetry.sinks.len(),
             config.telemetry.format
         );
-        engine = engine.telemetry(Arc::new(telemetry));
+        engine = engine.telemetry(t.clone());
+        telemetry = Some(t);
     }
+    let archive_dir = config.retention.archive_dir(&config.data_dir);
+    let retention = Retention::new(
+        config.retention.clone(),
+        &archive_dir,
+        log,
+        (config.receipts.max_size_mb as u64).saturating_mul(1024 * 1024),
+        context,
+        telemetry,
+    )
+    .map_err(anyhow::Error::msg)?
+    .start()
+    .map_err(anyhow::Error::msg)?;
+    eprintln!(
+        "aarmor: retention {}: {}",
+        match config.retention.mode {
+            RetentionMode::Archive => "archive",
+            RetentionMode::Off => "off",
+            RetentionMode::Drop => "drop",
+        },
+        match config.retention.mode {
+            RetentionMode::Archive => format!(
+                "receipt segments of up to {} go to {}",
+                config.retention.segment_receipts,
+                archive_dir.display()
+            ),
+            RetentionMode::Off => {
+                "nothing leaves the live stores; they warn as they fill, and a full store denies every action".into()
+            }
+            RetentionMode::Drop => {
+                "the oldest receipts are pruned without an archive when room is needed".into()
+            }
+        }
+    );
+    engine = engine.retention(retention);
     if config.intent.enabled {
         let intent = intent_service(&config.intent);
         if uses_drift {

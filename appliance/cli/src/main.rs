@@ -163,14 +163,23 @@ enum PolicyCommand {
 
 #[derive(Debug, Subcommand)]
 enum ReceiptsCommand {
-    /// Verify signatures and the hash chain, offline. Reads the local store unless --from.
+    /// Verify signatures and the hash chain, offline: the archive's segments and the live store
+    /// as one chain from its first receipt (a missing or altered segment is named), or an
+    /// export (--from).
     Verify {
         /// public-keys.json (from <data_dir>/keys/ or `aarmor keys show`).
         #[arg(long)]
         public_keys: PathBuf,
-        /// A JSON-lines export (`aarmor receipts export`) instead of the local store.
-        #[arg(long)]
+        /// A JSON-lines export (`aarmor receipts export`) instead of the archive and the store.
+        #[arg(long, conflicts_with_all = ["archive", "live_only"])]
         from: Option<PathBuf>,
+        /// The archive directory (default: [retention] archive_dir, else <data_dir>/archive).
+        #[arg(long)]
+        archive: Option<PathBuf>,
+        /// The live store alone: archived segments are taken as their checkpoints describe
+        /// them (the archive is not read).
+        #[arg(long, conflicts_with = "archive")]
+        live_only: bool,
     },
     /// Print one receipt (`rct_…`), or every receipt of one action (`act_…`: the id a refusal
     /// names).
@@ -336,8 +345,22 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Policy(cmd) => policy(cmd, config),
-        Command::Receipts(ReceiptsCommand::Verify { public_keys, from }) => {
-            receipts_cmd::verify(&config, public_keys, from.as_deref())
+        Command::Receipts(ReceiptsCommand::Verify {
+            public_keys,
+            from,
+            archive,
+            live_only,
+        }) => {
+            let scope = match (from, live_only) {
+                (Some(path), _) => receipts_cmd::VerifyScope::Export(path),
+                (None, true) => receipts_cmd::VerifyScope::LiveOnly,
+                (None, false) => receipts_cmd::VerifyScope::Whole(
+                    archive
+                        .clone()
+                        .unwrap_or_else(|| config.retention.archive_dir(&config.data_dir)),
+                ),
+            };
+            receipts_cmd::verify(&config, public_keys, scope)
         }
         Command::Receipts(ReceiptsCommand::Show { id }) => receipts_cmd::show(&config, id),
         Command::Receipts(ReceiptsCommand::Export { since, out }) => {
@@ -446,6 +469,7 @@ fn run(mut config: Config) -> anyhow::Result<()> {
         let approvals = engine_setup::approvals_for(&engine, &config);
         console = approvals.is_some();
         aarmor_proxy::Decider::Actions {
+            retention: engine.retention(),
             engine: Arc::new(engine),
             approvals,
         }

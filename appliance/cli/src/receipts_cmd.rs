@@ -1,4 +1,5 @@
-//! `aarmor receipts verify | show | export` and `aarmor keys rotate | show`.
+//! `aarmor receipts verify | show | export` and `aarmor keys rotate | show`. Verification reads
+//! the archive and the live store as one chain (see `aarmor_engine::receipts::audit`).
 
 use anyhow::anyhow;
 use std::io::{BufRead, Write};
@@ -6,8 +7,9 @@ use std::path::Path;
 
 use aarmor_core::receipt::{verify_chain, GENESIS_HASH};
 use aarmor_core::Receipt;
+use aarmor_engine::receipts::audit::{audit, AuditScope};
 use aarmor_engine::receipts::journal::Journal;
-use aarmor_engine::receipts::keys::{verifying_keys, PublicKeyEntry};
+use aarmor_engine::receipts::keys::{verifying_keys, PublicKeyEntry, VerifyingKeys};
 use aarmor_engine::receipts::{KeyRing, ReceiptStore};
 
 use crate::config::Config;
@@ -51,29 +53,90 @@ fn store_lines(config: &Config) -> anyhow::Result<Vec<Vec<u8>>> {
     Ok(out)
 }
 
-pub fn verify(config: &Config, public_keys: &Path, from: Option<&Path>) -> anyhow::Result<()> {
+/// What `receipts verify` reads.
+pub enum VerifyScope<'a> {
+    /// The archive in this directory and the live store, as one chain.
+    Whole(std::path::PathBuf),
+    /// The live store alone, archived segments taken as their checkpoints say.
+    LiveOnly,
+    /// A JSON-lines export.
+    Export(&'a Path),
+}
+
+fn load_keys(public_keys: &Path) -> anyhow::Result<VerifyingKeys> {
     let text = std::fs::read_to_string(public_keys)
         .map_err(|e| anyhow!("{}: {e}", public_keys.display()))?;
-    let entries: Vec<PublicKeyEntry> = serde_json::from_str(&text)
-        .map_err(|e| {
-            format!(
-                "{}: not a public-keys.json file: {e}",
-                public_keys.display()
-            )
-        })
-        .map_err(anyhow::Error::msg)?;
-    let keys = verifying_keys(&entries).map_err(anyhow::Error::msg)?;
-    let lines: Vec<Vec<u8>> = match from {
-        Some(path) => {
-            let f = std::fs::File::open(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-            std::io::BufReader::new(f)
-                .lines()
-                .map(|l| l.map(String::into_bytes))
-                .collect::<Result<_, _>>()
-                .map_err(|e| anyhow!("{}: {e}", path.display()))?
-        }
-        None => store_lines(config)?,
+    let entries: Vec<PublicKeyEntry> = serde_json::from_str(&text).map_err(|e| {
+        anyhow!(
+            "{}: not a public-keys.json file: {e}",
+            public_keys.display()
+        )
+    })?;
+    verifying_keys(&entries).map_err(anyhow::Error::msg)
+}
+
+pub fn verify(config: &Config, public_keys: &Path, scope: VerifyScope<'_>) -> anyhow::Result<()> {
+    let keys = load_keys(public_keys)?;
+    let (archive, audit_scope) = match scope {
+        VerifyScope::Export(path) => return verify_export(&keys, path),
+        VerifyScope::Whole(dir) => (Some(dir), AuditScope::Whole),
+        VerifyScope::LiveOnly => (None, AuditScope::LiveOnly),
     };
+    if let Some(dir) = &archive {
+        if !dir.exists() {
+            eprintln!(
+                "no archive at {} (nothing archived yet, or pass --archive DIR)",
+                dir.display()
+            );
+        }
+    }
+    let live = store_lines(config)?;
+    let report = audit(archive.as_deref(), &live, &keys, audit_scope);
+    if report.receipts == 0 && report.problems.is_empty() {
+        return Err(anyhow!("no receipts to verify"));
+    }
+    let range = match (report.first_seq, report.last_seq) {
+        (Some(a), Some(b)) => format!("seq {a}..{b}"),
+        _ => "none".into(),
+    };
+    if report.ok() {
+        let accounted = if report.accounted_gaps > 0 {
+            format!(
+                "; {} earlier receipt(s) accounted for by checkpoints{}",
+                report.accounted_gaps,
+                if audit_scope == AuditScope::LiveOnly {
+                    " (archived or dropped)"
+                } else {
+                    " (dropped by retention)"
+                }
+            )
+        } else {
+            String::new()
+        };
+        println!(
+            "OK: {} receipts ({range}) verify across {} archived segment(s) and the live store; signatures valid, chain intact{accounted}",
+            report.receipts, report.segments
+        );
+        return Ok(());
+    }
+    for p in &report.problems {
+        println!("FAIL {p}");
+    }
+    Err(anyhow!(
+        "{} problem(s) in {} receipts ({range}, {} archived segment(s) read)",
+        report.problems.len(),
+        report.receipts,
+        report.segments
+    ))
+}
+
+fn verify_export(keys: &VerifyingKeys, path: &Path) -> anyhow::Result<()> {
+    let f = std::fs::File::open(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let lines: Vec<Vec<u8>> = std::io::BufReader::new(f)
+        .lines()
+        .map(|l| l.map(String::into_bytes))
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
     let mut receipts = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         if line.iter().all(u8::is_ascii_whitespace) {
@@ -87,7 +150,7 @@ pub fn verify(config: &Config, public_keys: &Path, from: Option<&Path>) -> anyho
         return Err(anyhow!("no receipts to verify"));
     }
     let start = (receipts[0].seq == 1).then_some(GENESIS_HASH);
-    let problems = verify_chain(&receipts, &keys, start);
+    let problems = verify_chain(&receipts, keys, start);
     let (first, last) = (receipts[0].seq, receipts[receipts.len() - 1].seq);
     if problems.is_empty() {
         println!(

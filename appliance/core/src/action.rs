@@ -43,6 +43,8 @@ pub enum Protocol {
     Sql,
     /// Any other state-changing HTTP request.
     Rest,
+    /// An act of aarmor itself that its chain records (a checkpoint of archived receipts).
+    Appliance,
 }
 
 impl Protocol {
@@ -55,6 +57,7 @@ impl Protocol {
             Self::Mcp => "mcp",
             Self::Sql => "sql",
             Self::Rest => "rest",
+            Self::Appliance => "appliance",
         }
     }
 

@@ -25,10 +25,19 @@ pub struct ElisionLimits {
 impl Default for ElisionLimits {
     fn default() -> Self {
         Self {
-            max_string_bytes: 4096,
-            max_subtree_bytes: 64 * 1024,
+            max_string_bytes: 1024,
+            max_subtree_bytes: 8 * 1024,
         }
     }
+}
+
+impl ElisionLimits {
+    /// Everything by hash: what an outcome receipt keeps of the parameters its decision
+    /// receipt (`follows`) already recorded.
+    pub const HASH_ONLY: Self = Self {
+        max_string_bytes: 0,
+        max_subtree_bytes: 0,
+    };
 }
 
 /// An integer of magnitude above 2^53, which an IEEE double (and so RFC 8785) cannot hold.

@@ -1,5 +1,6 @@
 //! What a receipt records besides the decision: the approval that resolved a STEP_UP, the
-//! deferral that resolved a DEFER, and what an executed action did.
+//! deferral that resolved a DEFER, what an executed action did, and the segment a checkpoint
+//! sealed.
 //!
 //! Invariant: a receipt read back serializes to exactly the JSON that was signed. A record of a
 //! shape this version does not know (written by another version) is therefore kept as written
@@ -181,6 +182,54 @@ pub struct Execution {
     pub bytes: u64,
     /// From the request's arrival to the end of the response, milliseconds.
     pub duration_ms: u64,
+}
+
+/// What became of a sealed segment of the receipt chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SegmentDisposition {
+    /// Written to the archive as a compressed JSON-lines file, then pruned from the live store.
+    Archived,
+    /// Pruned from the live store without an archive, because the operator configured it so:
+    /// the receipts are gone, and the chain records where and what they ended with.
+    Dropped,
+}
+
+/// Which store a checkpoint's segment came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArchivedStore {
+    /// A segment of the receipt chain (`first_seq..=last_seq`).
+    Receipts,
+    /// Closed sessions' context logs (`first_seq`, `last_seq` and `last_hash` are unused: 0, 0
+    /// and empty; each session's own chain and head are in the segment).
+    Context,
+}
+
+/// What a checkpoint receipt records: a sealed segment that left a live store. For the receipt
+/// chain (`first_seq..=last_seq`), the receipt after the segment carries `prev_hash` =
+/// `last_hash`, so the live chain verifies from the checkpoint without the archive; the
+/// archive's file is checked against `content_hash`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The receipt chain or closed sessions' context logs.
+    pub store: ArchivedStore,
+    /// Archived or dropped.
+    pub disposition: SegmentDisposition,
+    /// The segment's file, relative to the archive directory (empty when dropped).
+    pub segment: String,
+    /// `seq` of the segment's first receipt.
+    pub first_seq: u64,
+    /// `seq` of the segment's last receipt.
+    pub last_seq: u64,
+    /// Chain hash of the segment's last receipt.
+    pub last_hash: String,
+    /// Receipts (or context entries) in the segment.
+    pub records: u64,
+    /// `sha256:` + hex of the segment's JSON lines, uncompressed (empty when dropped).
+    pub content_hash: String,
+    /// Size of the segment's JSON lines, uncompressed, bytes.
+    pub bytes: u64,
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod intent;
 pub mod policy;
 pub mod policy_engine;
 pub mod receipts;
+pub mod retention;
 pub mod settings;
 pub mod telemetry;
 pub mod tls;
@@ -34,5 +35,5 @@ pub use approvals::{ApprovalAnswer, ApprovalError, ApprovalRequest, Approvals};
 pub use policy_engine::PolicyEngine;
 pub use settings::{
     ApprovalSettings, ContextSettings, EnforcementSettings, IntentSettings, PolicySettings,
-    ReceiptSettings,
+    ReceiptSettings, RetentionMode, RetentionSettings,
 };

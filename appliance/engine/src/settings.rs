@@ -100,6 +100,11 @@ pub struct ReceiptSettings {
     pub batch_window_ms: u64,
     /// Largest size of the receipt store, MiB. A full store denies every action.
     pub max_size_mb: usize,
+    /// A parameter string longer than this is recorded by its hash and size, bytes.
+    pub max_value_bytes: usize,
+    /// An object or list of parameters larger than this (as JSON) is recorded by its hash and
+    /// size, bytes.
+    pub max_parameters_bytes: usize,
 }
 
 impl Default for ReceiptSettings {
@@ -108,11 +113,21 @@ impl Default for ReceiptSettings {
             durability: DurabilityMode::Strict,
             batch_window_ms: 10,
             max_size_mb: 10 * 1024,
+            max_value_bytes: 1024,
+            max_parameters_bytes: 8 * 1024,
         }
     }
 }
 
 impl ReceiptSettings {
+    /// What receipts keep of parameters as they are.
+    pub fn elision(&self) -> aarmor_core::elide::ElisionLimits {
+        aarmor_core::elide::ElisionLimits {
+            max_string_bytes: self.max_value_bytes,
+            max_subtree_bytes: self.max_parameters_bytes,
+        }
+    }
+
     pub fn durability(&self) -> crate::receipts::Durability {
         match self.durability {
             DurabilityMode::Strict => crate::receipts::Durability::Strict,
@@ -120,6 +135,95 @@ impl ReceiptSettings {
                 window: Duration::from_millis(self.batch_window_ms),
             },
         }
+    }
+}
+
+/// What happens to receipts and closed sessions' context logs once the live stores hold
+/// enough of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RetentionMode {
+    /// Sealed segments are written to the archive, then pruned from the live store.
+    Archive,
+    /// Nothing leaves the live stores: they fill up (warnings, then denials when full).
+    Off,
+    /// Pruned without an archive (the records are gone; a checkpoint receipt says which). Only
+    /// when the operator asks for it.
+    Drop,
+}
+
+/// The `[retention]` section: archival, pruning and the fill-level warnings of the receipt and
+/// context stores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionSettings {
+    pub mode: RetentionMode,
+    /// Where sealed segments go (a directory, typically a mounted volume); `None`:
+    /// `<data_dir>/archive`.
+    pub archive_dir: Option<std::path::PathBuf>,
+    /// Most receipts in one archived segment.
+    pub segment_receipts: u64,
+    /// A segment is sealed at the latest this long after its first receipt, seconds, so the
+    /// archive (what the SIEM and auditors ingest) lags the live chain by at most this.
+    pub segment_max_age_s: u64,
+    /// Receipts older than this many days leave the live store once archived (0: no age limit).
+    pub keep_live_days: u64,
+    /// The live receipt store is pruned (archived first) down to this size, MiB (0: half of
+    /// `[receipts] max_size_mb`).
+    pub keep_live_mb: usize,
+    /// Closed sessions' context logs idle this many days are archived and removed from the
+    /// live context store (0: kept).
+    pub context_keep_days: u64,
+    /// How often the stores are measured and retention applied, milliseconds.
+    pub check_interval_ms: u64,
+    /// A store this full (percent) raises a warning (log, syslog event, console banner).
+    pub warn_percent: u8,
+    /// A store this full (percent) raises an error: actions are denied once it is full.
+    pub error_percent: u8,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            mode: RetentionMode::Archive,
+            archive_dir: None,
+            segment_receipts: 50_000,
+            segment_max_age_s: 3600,
+            keep_live_days: 7,
+            keep_live_mb: 0,
+            context_keep_days: 7,
+            check_interval_ms: 10_000,
+            warn_percent: 80,
+            error_percent: 95,
+        }
+    }
+}
+
+impl RetentionSettings {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.segment_receipts == 0 {
+            return Err("retention.segment_receipts: must be greater than 0".into());
+        }
+        if self.check_interval_ms == 0 {
+            return Err("retention.check_interval_ms: must be greater than 0".into());
+        }
+        if !(1..=100).contains(&self.warn_percent) || !(1..=100).contains(&self.error_percent) {
+            return Err("retention.warn_percent and error_percent: between 1 and 100".into());
+        }
+        if self.warn_percent >= self.error_percent {
+            return Err(format!(
+                "retention.warn_percent ({}) must be below error_percent ({})",
+                self.warn_percent, self.error_percent
+            ));
+        }
+        Ok(())
+    }
+
+    /// The archive directory under `data_dir` unless set.
+    pub fn archive_dir(&self, data_dir: &std::path::Path) -> std::path::PathBuf {
+        self.archive_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("archive"))
     }
 }
 

@@ -5,6 +5,7 @@
 let csrf = null;
 let version = null;
 let polling = false;
+let storageTimer = null;
 
 const $ = (id) => document.getElementById(id);
 
@@ -44,6 +45,8 @@ function signedIn(session) {
   $("app").hidden = false;
   version = null;
   if (!polling) poll();
+  checkStorage();
+  if (!storageTimer) storageTimer = setInterval(() => { if (csrf) checkStorage(); }, 10000);
 }
 
 function signedOut() {
@@ -112,6 +115,18 @@ function render(list) {
   for (const t of holder.querySelectorAll("textarea")) drafts[t.id] = t.value;
   holder.replaceChildren(...list.map(heldCard));
   for (const [k, v] of Object.entries(drafts)) { const t = document.getElementById(k); if (t) t.value = v; }
+}
+
+// The stores' banner: shown while a store is past its warning level or archival fails.
+async function checkStorage() {
+  try {
+    const res = await api("GET", "/console/api/storage");
+    const banner = $("storage-banner");
+    const b = res.ok ? res.data.banner : null;
+    banner.hidden = !b;
+    banner.className = "banner " + (b ? b.level : "");
+    banner.textContent = b ? b.message : "";
+  } catch (_) { /* the next check retries */ }
 }
 
 async function refresh() {

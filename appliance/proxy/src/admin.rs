@@ -6,6 +6,9 @@
 //! `POST /v1/approvals/{id}/approve`, `POST /v1/approvals/{id}/deny` with an optional JSON body
 //! `{"comment": "..."}`. An approver's own token names them; the operator token (automation)
 //! names the approver in the body (`"approver"`).
+//!
+//! `GET /v1/storage` (no token, like `/metrics`): the receipt and context stores' fill levels,
+//! the archive's lag, and the banner the console shows when a store passed its warning level.
 
 use std::sync::Arc;
 
@@ -20,8 +23,19 @@ use crate::metrics::Metrics;
 
 pub struct AdminApp {
     metrics: Arc<Metrics>,
+    retention: Option<Arc<aarmor_engine::retention::Retention>>,
     desk: Option<Arc<AdminApprovals>>,
     console: Option<Console>,
+}
+
+/// The stores' state with the banner an operator should see (`null` when all is well).
+pub(crate) fn storage_json(
+    status: &aarmor_engine::retention::RetentionStatus,
+) -> serde_json::Value {
+    let banner = status
+        .banner()
+        .map(|(level, message)| json!({"level": level, "message": message}));
+    json!({"banner": banner, "stores": status.stores, "archive_lag": status.archive_lag, "failure": status.failure})
 }
 
 /// The bearer token of a request.
@@ -38,12 +52,17 @@ fn bearer(session: &ServerSession) -> String {
 }
 
 impl AdminApp {
-    pub fn new(metrics: Arc<Metrics>, desk: Option<AdminApprovals>) -> Self {
+    pub fn new(
+        metrics: Arc<Metrics>,
+        desk: Option<AdminApprovals>,
+        retention: Option<Arc<aarmor_engine::retention::Retention>>,
+    ) -> Self {
         let desk = desk.map(Arc::new);
         Self {
             metrics,
-            console: desk.clone().map(Console::new),
+            console: desk.clone().map(|d| Console::new(d, retention.clone())),
             desk,
+            retention,
         }
     }
 
@@ -104,7 +123,16 @@ impl ServeHttp for AdminApp {
         match (req.method.as_str(), path.as_str()) {
             ("GET", "/healthz") => reply(200, "application/json", br#"{"status":"ok"}"#.to_vec()),
             ("GET", "/metrics") => reply(200, "text/plain; version=0.0.4", self.metrics.render()),
-            (_, "/healthz" | "/metrics") => json_reply(405, json!({"error": "method not allowed"})),
+            ("GET", "/v1/storage") => match &self.retention {
+                Some(r) => json_reply(200, storage_json(&r.status())),
+                None => json_reply(
+                    404,
+                    json!({"error": "no stores to report: mediation is off"}),
+                ),
+            },
+            (_, "/healthz" | "/metrics" | "/v1/storage") => {
+                json_reply(405, json!({"error": "method not allowed"}))
+            }
             (_, p) if p == "/v1/approvals" || p.starts_with("/v1/approvals/") => {
                 self.approvals_api(session).await
             }
@@ -117,7 +145,7 @@ impl ServeHttp for AdminApp {
             },
             _ => json_reply(
                 404,
-                json!({"error": "not found", "endpoints": ["/healthz", "/metrics", "/v1/approvals", "/console"]}),
+                json!({"error": "not found", "endpoints": ["/healthz", "/metrics", "/v1/storage", "/v1/approvals", "/console"]}),
             ),
         }
     }

@@ -32,6 +32,7 @@ struct Session {
 
 pub struct Console {
     desk: Arc<AdminApprovals>,
+    retention: Option<Arc<aarmor_engine::retention::Retention>>,
     sessions: Mutex<HashMap<String, Session>>,
 }
 
@@ -115,9 +116,13 @@ fn receipt_row(r: &aarmor_core::Receipt) -> Value {
 }
 
 impl Console {
-    pub fn new(desk: Arc<AdminApprovals>) -> Self {
+    pub fn new(
+        desk: Arc<AdminApprovals>,
+        retention: Option<Arc<aarmor_engine::retention::Retention>>,
+    ) -> Self {
         Self {
             desk,
+            retention,
             sessions: Mutex::new(HashMap::new()),
         }
     }
@@ -269,6 +274,10 @@ impl Console {
                 200,
                 json!({"approver": approver.name, "groups": approver.groups, "operator": approver.operator, "csrf": csrf}),
             ),
+            ("GET", ["storage"]) => match &self.retention {
+                Some(r) => json_reply(200, crate::admin::storage_json(&r.status())),
+                None => json_reply(200, json!({"banner": null, "stores": []})),
+            },
             ("POST", ["logout"]) => {
                 if let Err(r) = self.check_write(session, Some(&csrf)) {
                     return *r;

@@ -63,6 +63,8 @@ pub enum Decider {
         engine: Arc<dyn ActionEngine>,
         /// Approvals and receipts served to approvers by the admin listener.
         approvals: Option<AdminApprovals>,
+        /// The stores' fill levels (`/v1/storage`, the console's banner).
+        retention: Option<Arc<aarmor_engine::retention::Retention>>,
     },
 }
 
@@ -164,9 +166,13 @@ pub fn prepare(config: DataPlaneConfig, decider: Decider) -> Result<Prepared, St
     let server_conf = server.configuration.clone();
     let connector = Connector::new(Some(ConnectorOptions::from_server_conf(&server_conf)));
 
-    let (mediator, approvals): (Arc<dyn Mediator>, _) = match decider {
-        Decider::Mediator(m) => (m, None),
-        Decider::Actions { engine, approvals } => (
+    let (mediator, approvals, retention): (Arc<dyn Mediator>, _, _) = match decider {
+        Decider::Mediator(m) => (m, None, None),
+        Decider::Actions {
+            engine,
+            approvals,
+            retention,
+        } => (
             {
                 engine.register_metrics(metrics.registry());
                 Arc::new(ActionMediator::new(
@@ -176,6 +182,7 @@ pub fn prepare(config: DataPlaneConfig, decider: Decider) -> Result<Prepared, St
                 ))
             },
             approvals,
+            retention,
         ),
     };
     let plane = Arc::new(Plane::new(
@@ -230,7 +237,10 @@ pub fn prepare(config: DataPlaneConfig, decider: Decider) -> Result<Prepared, St
         transparent.add_tcp(&addr.to_string());
         server.add_service(transparent);
     }
-    let mut admin_svc = Service::new("aarmor admin".into(), AdminApp::new(metrics, approvals));
+    let mut admin_svc = Service::new(
+        "aarmor admin".into(),
+        AdminApp::new(metrics, approvals, retention),
+    );
     admin_svc.add_tcp(&admin.listen.to_string());
     admin_svc.threads = Some(1);
     server.add_service(admin_svc);

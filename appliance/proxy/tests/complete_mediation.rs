@@ -125,6 +125,7 @@ fn harness() -> &'static Harness {
         let decider = Decider::Actions {
             engine: engine.clone(),
             approvals: None,
+            retention: None,
         };
         let prepared = aarmor_proxy::prepare(config, decider).expect("data plane prepares");
         std::thread::spawn(move || prepared.run_forever());

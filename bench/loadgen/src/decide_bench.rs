@@ -213,6 +213,7 @@ pub async fn run(policies: &Path, iterations: usize) -> Result<()> {
             approval: None,
             deferral: None,
             execution: None,
+            checkpoint: None,
         };
         let started = Instant::now();
         let mut tasks = Vec::new();

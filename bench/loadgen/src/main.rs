@@ -19,6 +19,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod decide_bench;
 mod embed_bench;
 mod parse_bench;
+mod retention_bench;
 mod scratch;
 mod stream_body;
 
@@ -69,6 +70,9 @@ enum Cmd {
         /// POST a small JSON body to --path (an action, where GET is not).
         #[arg(long)]
         post: bool,
+        /// With --post: add a `note` of this many bytes to the body (a large parameter).
+        #[arg(long, default_value_t = 0)]
+        pad: usize,
         #[arg(long, default_value_t = 60)]
         max_seconds: u64,
         /// Label printed in the result line.
@@ -92,6 +96,12 @@ enum Cmd {
         /// Write the texts used (for the onnxruntime comparison) to this JSON file.
         #[arg(long)]
         texts_out: Option<PathBuf>,
+    },
+    /// Retention cost (no network): a store of --receipts receipts sealed into archive
+    /// segments and pruned in one pass; receipts/s, bytes per receipt, compression.
+    Retention {
+        #[arg(long, short = 'n', default_value_t = 100_000)]
+        receipts: usize,
     },
     /// Decision cost of the engine (no network): policy evaluation, decision with receipt
     /// (strict and batched), and the receipt writer's throughput.
@@ -123,6 +133,7 @@ fn main() -> Result<()> {
                 new_connection,
                 stream,
                 post,
+                pad,
                 max_seconds,
                 label,
             } => {
@@ -138,7 +149,7 @@ fn main() -> Result<()> {
                     path,
                     new_connection,
                     stream,
-                    post,
+                    post.then_some(pad),
                     Duration::from_secs(max_seconds),
                     label,
                 )
@@ -152,6 +163,7 @@ fn main() -> Result<()> {
                 policies,
                 iterations,
             } => decide_bench::run(&policies, iterations).await,
+            Cmd::Retention { receipts } => retention_bench::run(receipts).await,
             Cmd::Embed {
                 model,
                 policies,
@@ -369,7 +381,7 @@ async fn load(
     path: String,
     new_connection: bool,
     stream: bool,
-    post: bool,
+    post: Option<usize>,
     cap: Duration,
     label: String,
 ) -> Result<()> {
@@ -391,8 +403,15 @@ async fn load(
             body.len()
         )
         .into_bytes()
-    } else if post {
-        let body = r#"{"ticket":4711,"status":"closed","comment":"resolved by the agent"}"#;
+    } else if let Some(pad) = post {
+        let note = "n".repeat(pad);
+        let body = if pad == 0 {
+            r#"{"ticket":4711,"status":"closed","comment":"resolved by the agent"}"#.to_string()
+        } else {
+            format!(
+                r#"{{"ticket":4711,"status":"closed","comment":"resolved by the agent","note":"{note}"}}"#
+            )
+        };
         format!(
             "POST {path} HTTP/1.1\r\nHost: {target}\r\nUser-Agent: aarmor-bench\r\nx-aarm-session: bench-post\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
             body.len()

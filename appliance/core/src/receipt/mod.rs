@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use crate::action::Action;
 use crate::decision::{Decision, DecisionClass};
-use crate::receipt_records::{Approval, Deferral, Execution, Recorded};
+use crate::receipt_records::{Approval, Checkpoint, Deferral, Execution, Recorded};
 
 /// `prev_hash` of the first receipt.
 pub const GENESIS_HASH: &str =
@@ -39,6 +39,9 @@ pub enum ReceiptKind {
     /// What happened when the action ran (upstream status, output hash); `follows` names the
     /// receipt that let it run.
     Outcome,
+    /// A sealed segment of the chain left the live store (archived, or dropped on the
+    /// operator's order); `checkpoint` says which, and the chain continues from it.
+    Checkpoint,
 }
 
 /// The policy bundle that decided.
@@ -133,6 +136,9 @@ pub struct Receipt {
     /// For an outcome receipt: what the executed action did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution: Option<Recorded<Execution>>,
+    /// For a checkpoint receipt: the segment of the chain that left the live store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<Recorded<Checkpoint>>,
     /// Chain hash of the receipt before ([`Receipt::chain_hash`]); [`GENESIS_HASH`] for the first.
     pub prev_hash: String,
     /// The signature over every other member; `None` only before signing.
@@ -232,6 +238,30 @@ impl Receipt {
 
     /// Checks the signature against the known public keys.
     pub fn verify(&self, keys: &HashMap<String, VerifyingKey>) -> Result<(), ReceiptError> {
+        self.verify_signed(&self.signed_bytes()?, keys)
+    }
+
+    /// Checks the signature and returns the chain hash too, canonicalizing the receipt once
+    /// (what chain verification needs of every receipt). The hash is `None` when the receipt
+    /// cannot be serialized.
+    pub fn verify_and_chain_hash(
+        &self,
+        keys: &HashMap<String, VerifyingKey>,
+    ) -> (Result<(), ReceiptError>, Option<String>) {
+        match self.signed_bytes() {
+            Ok(signed) => (
+                self.verify_signed(&signed, keys),
+                Some(Self::chain_hash_of(&signed, self.signature.as_ref())),
+            ),
+            Err(e) => (Err(e), None),
+        }
+    }
+
+    fn verify_signed(
+        &self,
+        signed: &[u8],
+        keys: &HashMap<String, VerifyingKey>,
+    ) -> Result<(), ReceiptError> {
         let sig = self
             .signature
             .as_ref()
@@ -255,7 +285,7 @@ impl Receipt {
             .try_into()
             .map_err(|_| ReceiptError::BadSignature(self.receipt_id.clone()))?;
         let signature = ed25519_dalek::Signature::from_bytes(&bytes);
-        key.verify(&self.signed_bytes()?, &signature)
+        key.verify(signed, &signature)
             .map_err(|_| ReceiptError::BadSignature(self.receipt_id.clone()))
     }
 }
@@ -391,7 +421,8 @@ pub fn verify_chain(
     let mut problems = Vec::new();
     let mut prev: Option<(u64, String)> = None;
     for r in receipts {
-        if let Err(error) = r.verify(keys) {
+        let (verified, hash) = r.verify_and_chain_hash(keys);
+        if let Err(error) = verified {
             problems.push(ChainProblem::Receipt { seq: r.seq, error });
         }
         match &prev {
@@ -418,8 +449,7 @@ pub fn verify_chain(
                 }
             }
         }
-        let hash = r.chain_hash().unwrap_or_default();
-        prev = Some((r.seq, hash));
+        prev = Some((r.seq, hash.unwrap_or_default()));
     }
     problems
 }

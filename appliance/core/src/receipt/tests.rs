@@ -59,6 +59,7 @@ fn receipt(seq: u64, prev_hash: String) -> Receipt {
         approval: None,
         deferral: None,
         execution: None,
+        checkpoint: None,
         prev_hash,
         signature: None,
     }

@@ -134,6 +134,11 @@ impl ContextLog {
     }
 
     /// Applies `ops` in one transaction (one fsync).
+    /// How full the store is.
+    pub fn usage(&self) -> Result<crate::retention::usage::StoreUsage, LogError> {
+        Ok(crate::retention::usage::StoreUsage::of(&self.env)?)
+    }
+
     pub fn apply(&self, ops: &[LogOp]) -> Result<(), LogError> {
         let mut txn = self.env.begin_rw_txn()?;
         for op in ops {
@@ -183,6 +188,33 @@ impl ContextLog {
             Err(lmdb::Error::NotFound) => Ok(None),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Removes sessions (their entries and head) in one transaction: their log was archived.
+    pub fn remove_sessions(&self, sessions: &[String]) -> Result<(), LogError> {
+        let mut txn = self.env.begin_rw_txn()?;
+        for session in sessions {
+            let mut doomed = Vec::new();
+            {
+                let mut cursor = txn.open_ro_cursor(self.entries)?;
+                for item in cursor.iter_from(key(session, 0)) {
+                    let (k, _) = item?;
+                    if seq_of(session, k).is_none() {
+                        break;
+                    }
+                    doomed.push(k.to_vec());
+                }
+            }
+            for k in doomed {
+                txn.del(self.entries, &k, None)?;
+            }
+            match txn.del(self.heads, session, None) {
+                Ok(()) | Err(lmdb::Error::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        txn.commit()?;
+        Ok(())
     }
 
     /// Every session with its head, in id order.

@@ -79,6 +79,7 @@ impl Inner {
             approval: extra.approval.map(Recorded::from),
             deferral: extra.deferral.map(Recorded::from),
             execution: None,
+            checkpoint: None,
         };
         let receipt = self
             .receipts

@@ -45,6 +45,7 @@ struct Inner {
     enforcement: EnforcementSettings,
     identity: IdentitySettings,
     telemetry: Option<Arc<Telemetry>>,
+    retention: Option<Arc<crate::retention::Retention>>,
     receipts: ReceiptLog,
     approvals: Arc<Approvals>,
     declared: ToolSchemas,
@@ -103,6 +104,13 @@ impl PolicyEngineBuilder {
         self
     }
 
+    /// Archives, prunes and watches the stores' fill levels (its metrics and the console's
+    /// banner come from it).
+    pub fn retention(mut self, retention: Arc<crate::retention::Retention>) -> Self {
+        self.inner.retention = Some(retention);
+        self
+    }
+
     pub fn build(self) -> PolicyEngine {
         PolicyEngine {
             inner: Arc::new(self.inner),
@@ -130,6 +138,7 @@ impl PolicyEngine {
                 enforcement,
                 identity: IdentitySettings::default(),
                 telemetry: None,
+                retention: None,
                 receipts,
                 approvals: Arc::new(Approvals::default()),
                 declared: ToolSchemas::default(),
@@ -181,6 +190,16 @@ impl PolicyEngine {
     /// Reads receipts while the engine writes them (the console's receipts view).
     pub fn receipts_reader(&self) -> crate::receipts::ReceiptReader {
         self.inner.receipts.reader()
+    }
+
+    /// The receipt log itself (retention appends checkpoints to it).
+    pub fn receipt_log(&self) -> ReceiptLog {
+        self.inner.receipts.clone()
+    }
+
+    /// The stores' fill levels and the archive's state, when retention runs.
+    pub fn retention(&self) -> Option<Arc<crate::retention::Retention>> {
+        self.inner.retention.clone()
     }
 
     pub fn approvals(&self) -> Arc<Approvals> {
@@ -271,6 +290,7 @@ impl ActionEngine for PolicyEngine {
                 approval: None,
                 deferral: None,
                 execution: Some(execution.into()),
+                checkpoint: None,
             };
             if let Err(e) = inner.receipts.append_deferred(draft).await {
                 tracing::error!(error = %e, "cannot write an outcome receipt");
@@ -282,6 +302,9 @@ impl ActionEngine for PolicyEngine {
         self.inner.context.register_metrics(registry);
         if let Some(t) = &self.inner.telemetry {
             t.register(registry);
+        }
+        if let Some(r) = &self.inner.retention {
+            r.register(registry);
         }
         if let Some(intent) = &self.inner.intent {
             intent.stats().register(registry);

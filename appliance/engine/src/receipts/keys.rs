@@ -66,7 +66,10 @@ fn today() -> String {
 }
 
 /// Parses `public-keys.json` content into a verification map.
-pub fn verifying_keys(entries: &[PublicKeyEntry]) -> Result<HashMap<String, VerifyingKey>, String> {
+/// Public keys by key id: what verification looks a receipt's `key_id` up in.
+pub type VerifyingKeys = HashMap<String, VerifyingKey>;
+
+pub fn verifying_keys(entries: &[PublicKeyEntry]) -> Result<VerifyingKeys, String> {
     let mut map = HashMap::new();
     for e in entries {
         let bytes = base64::engine::general_purpose::STANDARD

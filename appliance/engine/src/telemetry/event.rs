@@ -62,7 +62,7 @@ impl Event {
             ReceiptKind::Decision => EventKind::Decision,
             ReceiptKind::Resolution if receipt.approval.is_some() => EventKind::Approval,
             ReceiptKind::Resolution => EventKind::Deferral,
-            ReceiptKind::Outcome => return Vec::new(),
+            ReceiptKind::Outcome | ReceiptKind::Checkpoint => return Vec::new(),
         };
         let mut out = vec![Event {
             kind,

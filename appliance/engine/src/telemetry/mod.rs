@@ -1,10 +1,12 @@
 //! SIEM export (AARM R8): one event per decision, approval, deferral resolution and drift
 //! alert, as OCSF JSON (default) or CEF, in RFC 5424 syslog messages to any number of sinks
 //! over UDP, TCP or TLS. Events leave the data path at once: each sink has a bounded queue
-//! drained by its own thread, which spills to disk while the sink is down.
+//! drained by its own thread, which spills to disk while the sink is down. Events about the
+//! appliance itself (a store filling up) travel the same way ([`health`]).
 
 pub mod cef;
 pub mod event;
+pub mod health;
 pub mod ocsf;
 pub mod sink;
 pub mod spill;
@@ -20,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 pub use event::{Event, EventKind, ParameterMode};
+pub use health::{HealthEvent, HealthKind};
 use sink::{Endpoint, Transport, Worker};
 use syslog::{Facility, Header};
 
@@ -165,8 +168,33 @@ pub struct Formatter {
     parameters: ParameterMode,
 }
 
+/// What a sink is sent: an action's event, or one about the appliance.
+#[derive(Debug, Clone)]
+pub enum Outgoing {
+    Action(Box<Event>),
+    Health(HealthEvent),
+}
+
 impl Formatter {
-    pub fn format(&self, event: &Event) -> String {
+    pub fn format(&self, outgoing: &Outgoing) -> String {
+        match outgoing {
+            Outgoing::Action(event) => self.format_action(event),
+            Outgoing::Health(event) => {
+                let payload = match self.format {
+                    Format::Ocsf => health::to_ocsf(event).to_string(),
+                    Format::Cef => health::to_cef(event),
+                };
+                self.header.message(
+                    event.kind.syslog_severity(),
+                    &event.timestamp,
+                    health::MSGID,
+                    &payload,
+                )
+            }
+        }
+    }
+
+    fn format_action(&self, event: &Event) -> String {
         let payload = match self.format {
             Format::Ocsf => ocsf::to_ocsf(event, self.parameters).to_string(),
             Format::Cef => cef::to_cef(event, self.parameters),
@@ -244,7 +272,7 @@ impl Metrics {
 
 struct SinkHandle {
     name: String,
-    tx: mpsc::Sender<Arc<Event>>,
+    tx: mpsc::Sender<Arc<Outgoing>>,
     metrics: SinkMetrics,
 }
 
@@ -350,16 +378,26 @@ impl Telemetry {
             return;
         }
         for event in Event::from_receipt(receipt, self.drift_threshold) {
-            let event = Arc::new(event);
-            for sink in &self.sinks {
-                if sink.tx.try_send(event.clone()).is_err() {
-                    sink.metrics.dropped.inc();
-                    tracing::warn!(sink = %sink.name, "telemetry queue full; event dropped");
-                } else {
-                    sink.metrics
-                        .queue_depth
-                        .set((sink.tx.max_capacity() - sink.tx.capacity()) as i64);
-                }
+            self.send(Arc::new(Outgoing::Action(Box::new(event))));
+        }
+    }
+
+    /// Queues an event about the appliance for every sink.
+    pub fn health(&self, event: HealthEvent) {
+        if !self.sinks.is_empty() {
+            self.send(Arc::new(Outgoing::Health(event)));
+        }
+    }
+
+    fn send(&self, event: Arc<Outgoing>) {
+        for sink in &self.sinks {
+            if sink.tx.try_send(event.clone()).is_err() {
+                sink.metrics.dropped.inc();
+                tracing::warn!(sink = %sink.name, "telemetry queue full; event dropped");
+            } else {
+                sink.metrics
+                    .queue_depth
+                    .set((sink.tx.max_capacity() - sink.tx.capacity()) as i64);
             }
         }
     }

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use super::spill::Spill;
 use super::syslog::octet_counted;
-use super::{Event, Formatter, SinkMetrics};
+use super::{Formatter, Outgoing, SinkMetrics};
 
 /// Where a sink sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,7 +230,7 @@ impl Worker {
     }
 
     /// Runs until the queue's senders are gone.
-    pub async fn run(mut self, mut rx: mpsc::Receiver<Arc<Event>>) {
+    pub async fn run(mut self, mut rx: mpsc::Receiver<Arc<Outgoing>>) {
         let mut conn: Option<Conn> = None;
         let mut backoff = self.retry_initial;
         let mut next_try = tokio::time::Instant::now();

@@ -9,7 +9,7 @@ use tokio::sync::oneshot;
 
 use crate::receipts::journal::Journal;
 use crate::receipts::reader::Unstored;
-use crate::receipts::store::{Head, ReceiptStore};
+use crate::receipts::store::{Head, ReceiptStore, StoreError};
 
 use super::*;
 use crate::group_commit::{Due, GroupCommitter, Pending};
@@ -190,6 +190,10 @@ pub(super) fn commit_to_lmdb(
             true
         }
         Err(e) => {
+            if matches!(e, StoreError::Lmdb(::lmdb::Error::MapFull)) {
+                stats.store_full.store(true, Ordering::Release);
+                tracing::error!(receipts = records.len(), "the receipt store is full ([receipts] max_size_mb); every action will be denied until it is archived or pruned ([retention]) and aarmor restarted");
+            }
             tracing::error!(error = %e, receipts = records.len(), "cannot commit receipts; the receipt store is now unavailable and every action will be denied");
             stats.failures.fetch_add(1, Ordering::Relaxed);
             failed.store(true, Ordering::Release);

@@ -22,7 +22,7 @@
 //! After a failed commit the chain head is rolled back and the log refuses all further appends
 //! (fail closed): the engine denies every action it cannot receipt.
 
-use aarmor_core::receipt_records::{Approval, Deferral, Execution, Recorded};
+use aarmor_core::receipt_records::{Approval, Checkpoint, Deferral, Execution, Recorded};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self};
 use std::sync::{Arc, Mutex};
@@ -75,6 +75,7 @@ pub struct ReceiptDraft {
     pub approval: Option<Recorded<Approval>>,
     pub deferral: Option<Recorded<Deferral>>,
     pub execution: Option<Recorded<Execution>>,
+    pub checkpoint: Option<Recorded<Checkpoint>>,
 }
 
 /// Counters for metrics and benchmarks.
@@ -83,6 +84,8 @@ pub struct WriterStats {
     pub receipts: AtomicU64,
     pub commits: AtomicU64,
     pub failures: AtomicU64,
+    /// A commit failed because the store is full (`max_size_mb`): what refusals say.
+    pub store_full: AtomicBool,
     /// How long commits take lately, in µs: the longest recent one, decaying by an eighth per
     /// commit. The flush thread hands a batch over that much earlier (twice that, bounded).
     recent_commit_us: AtomicU64,
@@ -108,6 +111,7 @@ impl WriterStats {
 #[derive(Clone)]
 pub struct ReceiptLog {
     signer: Arc<GroupCommitter<Signer>>,
+    store: Arc<ReceiptStore>,
     reader: super::reader::ReceiptReader,
     sink: Arc<Sink>,
     failed: Arc<AtomicBool>,
@@ -127,10 +131,21 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), StoreError
 }
 
 impl ReceiptLog {
+    /// Starts the writer with the default [`aarmor_core::elide::ElisionLimits`].
     pub fn start(
         store: ReceiptStore,
         keys: KeyRing,
         durability: Durability,
+    ) -> Result<Self, StoreError> {
+        Self::start_with(store, keys, durability, Default::default())
+    }
+
+    /// Starts the writer; receipts keep parameters as they are within `limits`.
+    pub fn start_with(
+        store: ReceiptStore,
+        keys: KeyRing,
+        durability: Durability,
+        limits: aarmor_core::elide::ElisionLimits,
     ) -> Result<Self, StoreError> {
         let journal_err = |e: std::io::Error| StoreError::Open {
             path: Journal::path(store.path()),
@@ -147,6 +162,7 @@ impl ReceiptLog {
             Durability::Batched { .. } => journal.discard().map_err(journal_err)?,
         }
         let store = Arc::new(store);
+        let store_handle = store.clone();
         let unstored = Arc::new(Unstored::default());
         let reader = super::reader::ReceiptReader::new(
             store.clone(),
@@ -160,6 +176,7 @@ impl ReceiptLog {
             strict_acks: Vec::new(),
             committed: Vec::new(),
             due: Due::default(),
+            limits,
         }));
         let failed = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(WriterStats::default());
@@ -217,6 +234,7 @@ impl ReceiptLog {
         }
         Ok(Self {
             signer,
+            store: store_handle,
             reader,
             sink,
             failed,
@@ -228,6 +246,11 @@ impl ReceiptLog {
     /// Reads the store while the writer runs (the console's receipts view).
     pub fn reader(&self) -> super::reader::ReceiptReader {
         self.reader.clone()
+    }
+
+    /// The store itself, for retention (archiving and pruning what the writer committed).
+    pub fn store(&self) -> Arc<ReceiptStore> {
+        self.store.clone()
     }
 
     pub fn durability(&self) -> Durability {
@@ -244,6 +267,15 @@ impl ReceiptLog {
         }
         if hand_over_and_send(&self.signer, &self.sink, &self.failed) {
             let _ = rx.await;
+        }
+    }
+
+    /// Why appends are refused once the writer failed.
+    fn refusal(&self) -> WriteRefusal {
+        if self.stats.store_full.load(Ordering::Acquire) {
+            WriteRefusal::StoreFull
+        } else {
+            WriteRefusal::EarlierFailure
         }
     }
 
@@ -264,7 +296,7 @@ impl ReceiptLog {
         deferred: bool,
     ) -> Result<Receipt, StoreError> {
         if self.failed.load(Ordering::Acquire) {
-            return Err(WriteRefusal::EarlierFailure.into());
+            return Err(self.refusal().into());
         }
         // Canonicalizing the context is the costly part: done before taking the lock.
         let digest = ContextDigest::of(&draft.context);

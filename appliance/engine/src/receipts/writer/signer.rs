@@ -36,6 +36,8 @@ pub(super) struct Signer {
     pub(super) committed: Vec<oneshot::Sender<()>>,
     /// When `batch` is due to be handed over (the window thread's clock).
     pub(super) due: Due,
+    /// What receipts keep of parameters as they are.
+    pub(super) limits: aarmor_core::elide::ElisionLimits,
 }
 
 /// What a receipt records of its evaluation context, computed before the signer is locked.
@@ -85,9 +87,14 @@ impl Signer {
             approval,
             deferral,
             execution,
+            checkpoint,
         } = draft;
-        // Large values and header values by hash (see `aarmor_core::elide`).
-        let limits = aarmor_core::elide::ElisionLimits::default();
+        // Large values and header values by hash (see `aarmor_core::elide`); an outcome keeps
+        // the parameters by hash alone (its decision receipt has them).
+        let limits = match kind {
+            ReceiptKind::Outcome => aarmor_core::elide::ElisionLimits::HASH_ONLY,
+            _ => self.limits,
+        };
         let action = aarmor_core::elide::receipt_view(&action, limits);
         let modification = modification.map(|m| aarmor_core::elide::elide_value(&m, limits).0);
         let seq = self.head.seq + 1;
@@ -109,6 +116,7 @@ impl Signer {
             approval,
             deferral,
             execution,
+            checkpoint,
             prev_hash: self.head.hash.clone(),
             signature: None,
         };

@@ -47,6 +47,7 @@ fn draft(n: u64) -> ReceiptDraft {
         approval: None,
         deferral: None,
         execution: None,
+        checkpoint: None,
     }
 }
 

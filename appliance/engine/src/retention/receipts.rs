@@ -1,0 +1,447 @@
+//! Receipt retention: seals segments of the chain into the archive with a checkpoint receipt
+//! the live chain continues from, and prunes what the archive holds once the live store is
+//! over its size or age limit.
+//!
+//! Order of one segment's life, each step durable before the next, so that a crash at any
+//! point loses and duplicates nothing: (1) the segment file is written (temporary, fsync,
+//! rename); (2) its checkpoint receipt is appended and committed; (3) `archived` is recorded in
+//! the store; (4) pruning removes whole sealed segments, never beyond `archived`. At start,
+//! [`recover`] finishes or undoes what a crash interrupted: a segment file whose checkpoint is
+//! in the chain is taken as archived; one without is removed (its receipts are still live and
+//! are sealed again).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use aarmor_core::receipt::{PolicyRef, GENESIS_HASH};
+use aarmor_core::receipt_records::{ArchivedStore, Checkpoint, SegmentDisposition};
+use aarmor_core::{
+    Action, ActionId, ActionTarget, Decision, Identity, Protocol, Receipt, ReceiptDecision,
+    ReceiptKind,
+};
+use serde_json::json;
+
+use crate::receipts::archive::{
+    list_segments, receipts_dir, remove_temporaries, write_segment, SegmentRange, RECEIPTS_DIR,
+};
+use crate::receipts::{Head, ReceiptDraft, ReceiptLog, ReceiptStore, StoreError};
+use crate::settings::{RetentionMode, RetentionSettings};
+
+/// How far past a segment recovery looks for its checkpoint, receipts.
+const CHECKPOINT_SEARCH: usize = 200_000;
+/// Most steps (seal or prune) in one cycle; the next cycle goes on.
+const MAX_STEPS: usize = 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RetentionError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("archive {path}: {source}")]
+    Archive {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("receipts seq {first}..{last} cannot be sealed: {why}")]
+    Seal { first: u64, last: u64, why: String },
+    #[error("the checkpoint receipt cannot be written: {0}")]
+    Checkpoint(StoreError),
+}
+
+/// What one cycle did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CycleReport {
+    pub segments: u64,
+    pub archived: u64,
+    pub dropped: u64,
+    pub pruned: u64,
+    /// Closed sessions whose context log was archived.
+    pub sessions: u64,
+}
+
+/// Applies retention to the receipt store.
+pub struct ReceiptRetention {
+    pub(crate) log: ReceiptLog,
+    pub(super) store: std::sync::Arc<ReceiptStore>,
+    pub(super) settings: RetentionSettings,
+    pub(super) dir: PathBuf,
+    /// The live store is pruned down to this, bytes.
+    pub(super) keep_live_bytes: u64,
+    pub(super) runtime: tokio::runtime::Runtime,
+}
+
+fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
+
+fn parse_receipt(bytes: &[u8], seq: u64) -> Result<Receipt, RetentionError> {
+    serde_json::from_slice(bytes).map_err(|e| RetentionError::Seal {
+        first: seq,
+        last: seq,
+        why: format!("receipt seq {seq} does not read: {e}"),
+    })
+}
+
+fn age_of(receipt: &Receipt) -> Option<Duration> {
+    let t = time::OffsetDateTime::parse(
+        &receipt.timestamp,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .ok()?;
+    Duration::try_from(now() - t).ok()
+}
+
+impl ReceiptRetention {
+    pub fn new(
+        log: ReceiptLog,
+        settings: RetentionSettings,
+        archive_dir: &Path,
+        keep_live_bytes: u64,
+    ) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        Ok(Self {
+            store: log.store(),
+            log,
+            settings,
+            dir: receipts_dir(archive_dir),
+            keep_live_bytes,
+            runtime,
+        })
+    }
+
+    fn archived(&self) -> Result<Head, StoreError> {
+        Ok(self.store.archived()?.unwrap_or(Head {
+            seq: 0,
+            hash: GENESIS_HASH.to_string(),
+        }))
+    }
+
+    fn receipt_at(&self, seq: u64) -> Result<Option<Receipt>, RetentionError> {
+        match self.store.scan(seq, 1)?.into_iter().next() {
+            Some(bytes) => {
+                let r = parse_receipt(&bytes, seq)?;
+                Ok((r.seq == seq).then_some(r))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Finishes or undoes what a crash interrupted (see the module docs).
+    pub fn recover(&self) -> Result<(), RetentionError> {
+        if self.settings.mode != RetentionMode::Archive {
+            return Ok(());
+        }
+        let io = |source| RetentionError::Archive {
+            path: self.dir.clone(),
+            source,
+        };
+        remove_temporaries(&self.dir).map_err(io)?;
+        let mut archived = self.archived()?;
+        for (range, path) in list_segments(&self.dir).map_err(io)? {
+            if range.last_seq <= archived.seq {
+                continue;
+            }
+            let checkpoint = if range.first_seq == archived.seq + 1 {
+                self.find_checkpoint(range)?
+            } else {
+                None
+            };
+            match checkpoint {
+                Some(c) => {
+                    archived = Head {
+                        seq: c.last_seq,
+                        hash: c.last_hash,
+                    };
+                    self.store.set_archived(range.first_seq, &archived)?;
+                    tracing::info!(segment = %range.file_name(), "archived segment recovered after a restart: its checkpoint is in the chain");
+                }
+                None => {
+                    std::fs::remove_file(&path).map_err(io)?;
+                    tracing::warn!(segment = %range.file_name(), "removed an archive segment a crash left without its checkpoint; its receipts are live and will be sealed again");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The checkpoint that sealed `range`, searched in the receipts after it.
+    fn find_checkpoint(&self, range: SegmentRange) -> Result<Option<Checkpoint>, RetentionError> {
+        let name = format!("{RECEIPTS_DIR}/{}", range.file_name());
+        let mut from = range.last_seq + 1;
+        let mut seen = 0;
+        while seen < CHECKPOINT_SEARCH {
+            let page = self.store.scan(from, 1_000)?;
+            if page.is_empty() {
+                break;
+            }
+            for bytes in &page {
+                let r = parse_receipt(bytes, from)?;
+                if let Some(c) = r.checkpoint.as_ref().and_then(|c| c.typed()) {
+                    if c.segment == name
+                        && c.store == ArchivedStore::Receipts
+                        && c.first_seq == range.first_seq
+                        && c.last_seq == range.last_seq
+                    {
+                        return Ok(Some(c.clone()));
+                    }
+                }
+            }
+            seen += page.len();
+            from += page.len() as u64;
+        }
+        Ok(None)
+    }
+
+    /// One pass: seals and prunes until nothing more is due (bounded by [`MAX_STEPS`]).
+    pub fn cycle(&self) -> Result<CycleReport, RetentionError> {
+        let mut report = CycleReport::default();
+        if self.settings.mode == RetentionMode::Off {
+            return Ok(report);
+        }
+        for _ in 0..MAX_STEPS {
+            let Some(head) = self.store.head()? else {
+                break;
+            };
+            let archived = self.archived()?;
+            let pruned = self.store.pruned()?.map_or(0, |p| p.seq);
+            let first = self.receipt_at(self.store.first_seq()?.unwrap_or(head.seq + 1))?;
+            let over_size = self.store.usage()?.used_bytes > self.keep_live_bytes;
+            let too_old = self.settings.keep_live_days > 0
+                && first.as_ref().and_then(age_of).is_some_and(|age| {
+                    age > Duration::from_secs(self.settings.keep_live_days * 86_400)
+                });
+            let unarchived = head.seq.saturating_sub(archived.seq);
+            if over_size || too_old {
+                if pruned < archived.seq {
+                    let removed = self.store.prune_oldest_segment()?;
+                    if removed > 0 {
+                        report.pruned += removed as u64;
+                        continue;
+                    }
+                }
+                if self.more_than_checkpoints(&archived, unarchived)? {
+                    self.seal(&archived, head.seq, &mut report)?;
+                    continue;
+                }
+                break;
+            }
+            if self.settings.mode == RetentionMode::Archive
+                && self.segment_due(&archived, unarchived)?
+            {
+                self.seal(&archived, head.seq, &mut report)?;
+                continue;
+            }
+            break;
+        }
+        Ok(report)
+    }
+
+    /// A full segment is waiting, or its oldest receipt has waited `segment_max_age_s` (and it
+    /// holds more than checkpoints: an idle chain does not seal checkpoint after checkpoint).
+    fn segment_due(&self, archived: &Head, unarchived: u64) -> Result<bool, RetentionError> {
+        if unarchived >= self.settings.segment_receipts {
+            return Ok(true);
+        }
+        if unarchived == 0 {
+            return Ok(false);
+        }
+        let Some(oldest) = self.receipt_at(archived.seq + 1)? else {
+            return Ok(false);
+        };
+        let old = age_of(&oldest)
+            .is_some_and(|a| a >= Duration::from_secs(self.settings.segment_max_age_s));
+        Ok(old && self.more_than_checkpoints(archived, unarchived)?)
+    }
+
+    /// Whether the unarchived receipts hold anything but checkpoints: sealing checkpoints
+    /// alone would only make another checkpoint.
+    fn more_than_checkpoints(
+        &self,
+        archived: &Head,
+        unarchived: u64,
+    ) -> Result<bool, RetentionError> {
+        if unarchived > 64 {
+            return Ok(true);
+        }
+        let lines = self.store.scan(archived.seq + 1, unarchived as usize)?;
+        Ok(lines.iter().any(|b| {
+            serde_json::from_slice::<Receipt>(b).map_or(true, |r| r.kind != ReceiptKind::Checkpoint)
+        }))
+    }
+
+    /// Seals the receipts after `archived` (up to `head`, at most a segment's worth): writes
+    /// the segment (archive mode), appends its checkpoint, records it as archived.
+    fn seal(
+        &self,
+        archived: &Head,
+        head: u64,
+        report: &mut CycleReport,
+    ) -> Result<(), RetentionError> {
+        let first = archived.seq + 1;
+        let last = head.min(archived.seq + self.settings.segment_receipts);
+        let seal_err = |why: String| RetentionError::Seal { first, last, why };
+        let lines = self.store.scan(first, (last - first + 1) as usize)?;
+        if lines.len() as u64 != last - first + 1 {
+            return Err(seal_err(format!("the store holds {} of them", lines.len())));
+        }
+        let opening = parse_receipt(&lines[0], first)?;
+        if opening.seq != first || opening.prev_hash != archived.hash {
+            return Err(seal_err(
+                "the first does not continue the archived chain".into(),
+            ));
+        }
+        let closing = parse_receipt(&lines[lines.len() - 1], last)?;
+        if closing.seq != last {
+            return Err(seal_err("the store's receipts are not consecutive".into()));
+        }
+        let last_hash = closing.chain_hash().map_err(|e| seal_err(e.to_string()))?;
+        let range = SegmentRange {
+            first_seq: first,
+            last_seq: last,
+        };
+        let (disposition, segment, content_hash, bytes) = match self.settings.mode {
+            RetentionMode::Archive => {
+                let w = write_segment(&self.dir, range, &lines).map_err(|source| {
+                    RetentionError::Archive {
+                        path: self.dir.join(range.file_name()),
+                        source,
+                    }
+                })?;
+                (
+                    SegmentDisposition::Archived,
+                    format!("{RECEIPTS_DIR}/{}", w.file_name),
+                    w.content_hash,
+                    w.bytes,
+                )
+            }
+            _ => {
+                let mut content = Vec::new();
+                for l in &lines {
+                    content.extend_from_slice(l);
+                    content.push(b'\n');
+                }
+                (
+                    SegmentDisposition::Dropped,
+                    String::new(),
+                    aarmor_core::canonical::sha256_tagged(&content),
+                    content.len() as u64,
+                )
+            }
+        };
+        let checkpoint = Checkpoint {
+            store: ArchivedStore::Receipts,
+            disposition,
+            segment,
+            first_seq: first,
+            last_seq: last,
+            last_hash: last_hash.clone(),
+            records: last - first + 1,
+            content_hash,
+            bytes,
+        };
+        let draft = checkpoint_draft(checkpoint, retention_policy(&self.settings));
+        self.runtime
+            .block_on(async {
+                let r = self.log.append(draft).await;
+                self.log.committed().await;
+                r
+            })
+            .map_err(RetentionError::Checkpoint)?;
+        self.store.set_archived(
+            first,
+            &Head {
+                seq: last,
+                hash: last_hash,
+            },
+        )?;
+        report.segments += 1;
+        match disposition {
+            SegmentDisposition::Archived => report.archived += last - first + 1,
+            SegmentDisposition::Dropped => report.dropped += last - first + 1,
+        }
+        Ok(())
+    }
+}
+
+/// What a checkpoint's decision names as its policy: the retention settings.
+pub(super) fn retention_policy(settings: &RetentionSettings) -> PolicyRef {
+    let bytes = serde_json::to_vec(settings).unwrap_or_default();
+    PolicyRef {
+        policy_id: "aarmor-retention".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        hash: aarmor_core::canonical::sha256_tagged(&bytes),
+    }
+}
+
+/// The checkpoint receipt of a sealed segment: an act of the appliance, recorded in the chain.
+pub(super) fn checkpoint_draft(checkpoint: Checkpoint, policy: PolicyRef) -> ReceiptDraft {
+    let (operation, reason) = match checkpoint.disposition {
+        _ if checkpoint.store == ArchivedStore::Context => (
+            "archive",
+            format!(
+                "{} context entries of closed sessions archived to {} and leave the live store",
+                checkpoint.records, checkpoint.segment
+            ),
+        ),
+        SegmentDisposition::Archived => (
+            "archive",
+            format!(
+                "receipts seq {}..{} archived to {} and leave the live store",
+                checkpoint.first_seq, checkpoint.last_seq, checkpoint.segment
+            ),
+        ),
+        SegmentDisposition::Dropped => (
+            "drop",
+            format!(
+                "receipts seq {}..{} dropped from the live store without an archive ([retention] mode = \"drop\")",
+                checkpoint.first_seq, checkpoint.last_seq
+            ),
+        ),
+    };
+    let action = Action {
+        action_id: ActionId::fresh(),
+        timestamp: aarmor_core::timestamp::now_rfc3339_millis(),
+        protocol: Protocol::Appliance,
+        target: ActionTarget {
+            host: "aarmor".into(),
+            port: 0,
+            method: operation.to_ascii_uppercase(),
+            path: match checkpoint.store {
+                ArchivedStore::Receipts => {
+                    format!("/receipts/{}-{}", checkpoint.first_seq, checkpoint.last_seq)
+                }
+                ArchivedStore::Context => format!("/{}", checkpoint.segment),
+            },
+        },
+        tool: "aarmor.retention".into(),
+        operation: operation.into(),
+        parameters: Default::default(),
+        envelope: Default::default(),
+        identity: Identity {
+            agent: Some("aarmor".into()),
+            ..Identity::default()
+        },
+        context_ref: None,
+        risk_signals: Vec::new(),
+    };
+    ReceiptDraft {
+        kind: ReceiptKind::Checkpoint,
+        follows: None,
+        action,
+        context: json!({}),
+        decision: ReceiptDecision {
+            result: Decision::Allow,
+            class: None,
+            rule: Some("retention".into()),
+            reason,
+            enforced: true,
+            policy,
+        },
+        modification: None,
+        approval: None,
+        deferral: None,
+        execution: None,
+        checkpoint: Some(checkpoint.into()),
+    }
+}
