@@ -5,6 +5,8 @@ use std::io::{BufRead, Write};
 use std::path::Path;
 
 use aarmor_engine::context::{verify_chain, ContextLog};
+use aarmor_engine::receipts::archive::read_segment;
+use aarmor_engine::receipts::audit::find_checkpoint;
 use aarmor_engine::retention::context::find_archived_session;
 
 use crate::config::Config;
@@ -97,16 +99,20 @@ pub fn verify(config: &Config, session: &str, from: Option<&Path>) -> anyhow::Re
         );
         return Ok(());
     }
-    for p in &problems {
+    print_problems(&problems);
+    Err(anyhow!(
+        "session {session}: {} problem(s); the context log was altered",
+        problems.len()
+    ))
+}
+
+fn print_problems(problems: &[aarmor_engine::context::ChainProblem]) {
+    for p in problems {
         match p.seq {
             Some(s) => println!("seq {s}: {}", p.problem),
             None => println!("head: {}", p.problem),
         }
     }
-    Err(anyhow!(
-        "session {session}: {} problem(s); the context log was altered",
-        problems.len()
-    ))
 }
 
 /// A session no longer in the live store: verified from the context archive, against the head
@@ -122,25 +128,128 @@ fn verify_archived(config: &Config, session: &str) -> anyhow::Result<()> {
                 archive.display()
             )
         })?;
+    // The segment must be the one a checkpoint in the signed chain sealed.
+    let content = read_segment(&archive.join(&found.segment))
+        .map_err(|e| anyhow!("{}: {e}", found.segment))?;
+    let live = crate::receipts_cmd::store_lines(config)?;
+    let Some((cseq, checkpoint)) = find_checkpoint(&archive, &live, &found.segment) else {
+        return Err(anyhow!(
+            "context segment {}: no checkpoint in the receipt chain seals it (added to the archive); session {session} is not verified",
+            found.segment
+        ));
+    };
+    if checkpoint.content_hash != content.content_hash {
+        return Err(anyhow!(
+            "context segment {}: altered: its content is not what checkpoint seq {cseq} recorded",
+            found.segment
+        ));
+    }
     let problems = verify_chain(session, &found.entries, Some(&found.head));
     if problems.is_empty() {
         println!(
-            "OK: session {session} (archived in {}): {} entries (through seq {}), chain intact",
+            "OK: session {session} (archived in {}, sealed by checkpoint seq {cseq}): {} entries (through seq {}), chain intact",
             found.segment,
             found.entries.len(),
             found.head.seq
         );
         return Ok(());
     }
-    for p in &problems {
-        match p.seq {
-            Some(s) => println!("seq {s}: {}", p.problem),
-            None => println!("head: {}", p.problem),
-        }
-    }
+    print_problems(&problems);
     Err(anyhow!(
         "session {session} (archived in {}): {} problem(s); the context log was altered",
         found.segment,
         problems.len()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use aarmor_engine::context::{ContextEntry, ContextStore, EntryKind, LogOp, SessionHead};
+    use aarmor_engine::receipts::{Durability, KeyRing, ReceiptLog, ReceiptStore};
+    use aarmor_engine::retention::Retention;
+
+    use super::*;
+
+    /// A session idle since January, archived by retention.
+    fn archived_session(config: &Config) {
+        let (keys, _) = KeyRing::load_or_create(&config.data_dir).unwrap();
+        let store = ReceiptStore::open(&ReceiptStore::dir(&config.data_dir), 1 << 26).unwrap();
+        let log = ReceiptLog::start(store, keys, Durability::Strict).unwrap();
+        let context =
+            Arc::new(ContextStore::open(&config.data_dir, config.context.clone()).unwrap());
+        let mut prev = aarmor_core::receipt::GENESIS_HASH.to_string();
+        let mut ops = Vec::new();
+        for seq in 0..3 {
+            let entry = ContextEntry {
+                session: "sess-old".into(),
+                seq,
+                at: "2026-01-01T00:00:00.000Z".into(),
+                kind: EntryKind::UserMessage,
+                prev_hash: prev.clone(),
+                data: serde_json::json!({"text": format!("message {seq}")}),
+            };
+            prev = entry.hash();
+            ops.push(LogOp::Put(entry));
+        }
+        ops.push(LogOp::Head(
+            "sess-old".into(),
+            SessionHead {
+                seq: 2,
+                hash: prev,
+                agent: "a".into(),
+                started: "2026-01-01T00:00:00.000Z".into(),
+                started_unix_ms: 0,
+                last_seen: "2026-01-01T00:00:00.000Z".into(),
+                entries: 3,
+            },
+        ));
+        context.log().apply(&ops).unwrap();
+        let retention = Retention::new(
+            config.retention.clone(),
+            &config.retention.archive_dir(&config.data_dir),
+            log,
+            1 << 26,
+            context,
+            None,
+        )
+        .unwrap();
+        assert_eq!(retention.run_once().sessions, 1);
+    }
+
+    #[test]
+    fn an_archived_session_verifies_from_the_archive_against_its_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        std::thread::spawn({
+            let config = config.clone();
+            move || archived_session(&config)
+        })
+        .join()
+        .unwrap();
+        verify(&config, "sess-old", None).unwrap();
+        // A planted segment that no checkpoint seals, sorting newest, is not taken for it.
+        let context_dir = config
+            .retention
+            .archive_dir(&config.data_dir)
+            .join("context");
+        let sealed = std::fs::read_dir(&context_dir)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        std::fs::copy(
+            &sealed,
+            context_dir.join("context-20991231T000000000Z-0.jsonl.gz"),
+        )
+        .unwrap();
+        let e = verify(&config, "sess-old", None).unwrap_err().to_string();
+        assert!(e.contains("no checkpoint"), "{e}");
+        assert!(verify(&config, "sess-never", None).is_err());
+    }
 }

@@ -28,16 +28,21 @@ fn open_store(config: &Config) -> anyhow::Result<ReceiptStore> {
 
 /// Every receipt of the store, in chain order, as stored: LMDB, then the strict-mode journal's
 /// receipts LMDB does not have yet (acknowledged just before a crash, or being committed now).
-fn store_lines(config: &Config) -> anyhow::Result<Vec<Vec<u8>>> {
+pub(crate) fn store_lines(config: &Config) -> anyhow::Result<Vec<Vec<u8>>> {
     let store = open_store(config)?;
     let mut out = Vec::new();
-    let mut from = 1u64;
+    // The live store starts after what retention pruned.
+    let mut from = store.first_seq()?.unwrap_or(1);
     loop {
         let page = store.scan(from, 10_000)?;
-        if page.is_empty() {
+        let Some(last) = page.last() else {
             break;
-        }
-        from += page.len() as u64;
+        };
+        let last_seq = serde_json::from_slice::<serde_json::Value>(last)
+            .ok()
+            .and_then(|v| v["seq"].as_u64())
+            .ok_or_else(|| anyhow!("receipt store: a stored receipt has no seq"))?;
+        from = last_seq + 1;
         out.extend(page);
     }
     let journaled = Journal::read(store.path()).map_err(|e| anyhow!("receipt journal: {e}"))?;
@@ -94,6 +99,9 @@ pub fn verify(config: &Config, public_keys: &Path, scope: VerifyScope<'_>) -> an
     let report = audit(archive.as_deref(), &live, &keys, audit_scope);
     if report.receipts == 0 && report.problems.is_empty() {
         return Err(anyhow!("no receipts to verify"));
+    }
+    for note in &report.notes {
+        println!("NOTE {note}");
     }
     let range = match (report.first_seq, report.last_seq) {
         (Some(a), Some(b)) => format!("seq {a}..{b}"),

@@ -226,10 +226,15 @@ pub struct Checkpoint {
     pub last_hash: String,
     /// Receipts (or context entries) in the segment.
     pub records: u64,
-    /// `sha256:` + hex of the segment's JSON lines, uncompressed (empty when dropped).
+    /// `sha256:` + hex of the segment's JSON lines, uncompressed (for a dropped segment: of the
+    /// lines it had).
     pub content_hash: String,
     /// Size of the segment's JSON lines, uncompressed, bytes.
     pub bytes: u64,
+    /// The last `seq` of the chain that went to the archive so far (this segment's `last_seq`
+    /// when archived; 0 when nothing ever was): receipts up to it must be in the archive, so a
+    /// dropped segment never accounts for archived ones that went missing.
+    pub archived_through: u64,
 }
 
 #[cfg(test)]

@@ -370,8 +370,9 @@ fn a_crash_between_archival_steps_loses_and_repeats_nothing() {
     assert_eq!(archived.seq % 150, 0, "{archived:?}");
     let sealed = segments(&a.archive());
     assert_eq!(sealed.len() as u64, archived.seq / 150);
-    // A crash after the last checkpoint was committed and before `archived` was recorded,
-    // plus a segment written without its checkpoint and a temporary half written.
+    // A crash after the last checkpoint was committed and before its file took its final name
+    // (and `archived` was recorded), plus a segment written without its checkpoint and a
+    // temporary half written.
     let last = list_segments(&receipts_dir(&a.archive()))
         .unwrap()
         .pop()
@@ -385,18 +386,28 @@ fn a_crash_between_archival_steps_loses_and_repeats_nothing() {
             .unwrap(),
     };
     store
-        .set_archived(before.seq.saturating_sub(149), &before)
+        .set_archived(before.seq.saturating_sub(149), &before, true)
         .unwrap();
-    let orphan =
-        receipts_dir(&a.archive()).join("receipts-0000000000000999-0000000000001000.jsonl.gz");
+    let dir_r = receipts_dir(&a.archive());
+    let final_path = dir_r.join(last.file_name());
+    std::fs::rename(
+        &final_path,
+        dir_r.join(format!("{}.pending", last.file_name())),
+    )
+    .unwrap();
+    let orphan = dir_r.join("receipts-0000000000000999-0000000000001000.jsonl.gz.pending");
     std::fs::write(&orphan, b"not sealed").unwrap();
-    let temporary = receipts_dir(&a.archive()).join(format!("{}.tmp", last.file_name()));
+    let temporary = dir_r.join(format!("{}.tmp", last.file_name()));
     std::fs::write(&temporary, b"half").unwrap();
     let dir = a.into_dir();
 
     // Restart.
     let a = start_in(dir, 64, settings(RetentionMode::Archive));
     assert!(!orphan.exists() && !temporary.exists());
+    assert!(
+        final_path.exists(),
+        "the sealed segment took its final name"
+    );
     assert_eq!(a.log.store().archived().unwrap(), Some(archived.clone()));
     a.traffic(401, 200, 1_000);
     a.retention.run_once();
@@ -509,6 +520,21 @@ fn closed_sessions_leave_the_context_store_for_the_archive_under_a_checkpoint() 
         "{:?}",
         report.problems
     );
+    // A context segment no checkpoint seals is named too.
+    let planted = a
+        .archive()
+        .join("context/context-20991231T000000000Z-0.jsonl.gz");
+    std::fs::copy(&path, &planted).unwrap();
+    let report = a.audit(AuditScope::Whole);
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("context-20991231") && p.contains("no checkpoint")),
+        "{:?}",
+        report.problems
+    );
+    std::fs::remove_file(&planted).unwrap();
     std::fs::remove_file(&path).unwrap();
     let report = a.audit(AuditScope::Whole);
     assert!(
@@ -571,4 +597,86 @@ fn a_store_written_by_the_previous_release_opens_archives_and_verifies() {
     assert!(report.ok(), "{:?}", report.problems);
     assert_eq!(report.first_seq, Some(1));
     assert!(report.receipts >= old.len() as u64 + 120);
+}
+
+#[test]
+fn a_segment_that_is_not_this_chains_is_never_deleted_and_start_is_refused() {
+    let a = start_in(
+        tempfile::tempdir().unwrap(),
+        64,
+        settings(RetentionMode::Archive),
+    );
+    a.traffic(1, 200, 1_000);
+    a.retention.run_once();
+    // Another appliance's (or an earlier store's) segment in this archive directory.
+    let foreign =
+        receipts_dir(&a.archive()).join("receipts-0000000000000151-0000000000000400.jsonl.gz");
+    std::fs::write(&foreign, b"someone else's").unwrap();
+    let dir = a.into_dir();
+    let (keys, _) = KeyRing::load_or_create(dir.path()).unwrap();
+    let store = ReceiptStore::open(&ReceiptStore::dir(dir.path()), 64 * MIB).unwrap();
+    let log = ReceiptLog::start(store, keys, Durability::Strict).unwrap();
+    let context = Arc::new(ContextStore::open(dir.path(), ContextSettings::default()).unwrap());
+    let refused = Retention::new(
+        settings(RetentionMode::Archive),
+        &dir.path().join("archive"),
+        log,
+        64 * MIB as u64,
+        context,
+        None,
+    )
+    .err()
+    .expect("start refused");
+    assert!(
+        refused.contains("not part of this store's chain"),
+        "{refused}"
+    );
+    assert!(foreign.exists(), "nothing deleted");
+}
+
+#[test]
+fn a_dropped_segment_does_not_account_for_archived_ones_that_went_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(RetentionMode::Archive);
+    s.segment_receipts = 500;
+    let a = start_with(
+        dir,
+        16,
+        s,
+        Durability::Batched {
+            window: std::time::Duration::from_millis(5),
+        },
+    );
+    a.traffic(1, 3_000, 3_000);
+    a.retention.run_once();
+    assert!(segments(&a.archive()).len() >= 5);
+    let dir = a.into_dir();
+    // Then drop mode, with a store that needs room.
+    let mut s = settings(RetentionMode::Drop);
+    s.segment_receipts = 500;
+    let a = start_with(
+        dir,
+        16,
+        s,
+        Durability::Batched {
+            window: std::time::Duration::from_millis(5),
+        },
+    );
+    a.traffic(3_001, 12_000, 50);
+    let report = a.audit(AuditScope::Whole);
+    assert!(report.ok(), "{:?}", report.problems);
+    // The archived segments deleted: named, though their checkpoints were dropped with later
+    // segments.
+    for f in segments(&a.archive()) {
+        std::fs::remove_file(f).unwrap();
+    }
+    let report = a.audit(AuditScope::Whole);
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("missing from the archive")),
+        "{:?}",
+        report.problems
+    );
 }

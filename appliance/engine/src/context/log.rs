@@ -190,10 +190,21 @@ impl ContextLog {
         }
     }
 
-    /// Removes sessions (their entries and head) in one transaction: their log was archived.
-    pub fn remove_sessions(&self, sessions: &[String]) -> Result<(), LogError> {
+    /// Removes archived sessions (their entries and head) in one transaction, each only if its
+    /// head is still the one archived (`(session, head hash)`): a session that went on after
+    /// its log was archived stays. Returns how many were removed.
+    pub fn remove_sessions(&self, archived: &[(String, String)]) -> Result<usize, LogError> {
         let mut txn = self.env.begin_rw_txn()?;
-        for session in sessions {
+        let mut removed = 0;
+        for (session, hash) in archived {
+            let current: Option<SessionHead> = match txn.get(self.heads, session) {
+                Ok(bytes) => serde_json::from_slice(bytes).ok(),
+                Err(lmdb::Error::NotFound) => None,
+                Err(e) => return Err(e.into()),
+            };
+            if current.is_none_or(|h| &h.hash != hash) {
+                continue;
+            }
             let mut doomed = Vec::new();
             {
                 let mut cursor = txn.open_ro_cursor(self.entries)?;
@@ -208,13 +219,11 @@ impl ContextLog {
             for k in doomed {
                 txn.del(self.entries, &k, None)?;
             }
-            match txn.del(self.heads, session, None) {
-                Ok(()) | Err(lmdb::Error::NotFound) => {}
-                Err(e) => return Err(e.into()),
-            }
+            txn.del(self.heads, session, None)?;
+            removed += 1;
         }
         txn.commit()?;
-        Ok(())
+        Ok(removed)
     }
 
     /// Every session with its head, in id order.

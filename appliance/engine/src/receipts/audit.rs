@@ -18,7 +18,9 @@ use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::archive::{list_segments, read_segment, receipts_dir, SegmentRange, RECEIPTS_DIR};
+use super::archive::{
+    list_segments, read_segment, receipts_dir, SegmentRange, CONTEXT_DIR, RECEIPTS_DIR,
+};
 
 /// How much of the chain is expected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +43,9 @@ pub struct AuditReport {
     pub segments: usize,
     /// Receipts left out by checkpoints: dropped by retention, or archived (live-only audit).
     pub accounted_gaps: u64,
+    /// What could not be checked and why (not a problem: e.g. a context segment whose
+    /// checkpoint retention dropped).
+    pub notes: Vec<String>,
     pub problems: Vec<String>,
 }
 
@@ -169,15 +174,26 @@ impl Walk<'_> {
         }
     }
 
-    /// Receipts `from..=to` that no visible checkpoint names; `next` is the checkpoint after them.
+    /// Receipts `from..=to` that no visible checkpoint names; `next` is the checkpoint after
+    /// them. Those a dropped segment's checkpoint says were archived before it
+    /// (`archived_through`) must be in the archive.
     fn unnamed(&mut self, from: u64, to: u64, next: &Checkpoint, scope: AuditScope) {
-        if scope == AuditScope::LiveOnly || next.disposition == SegmentDisposition::Dropped {
-            self.report.accounted_gaps += to + 1 - from;
-        } else {
-            self.report.problems.push(format!(
-                "seq {from}..{to}: missing from the archive, with the checkpoints that named them (their segments are gone)"
-            ));
-        }
+        let must_be_archived = match (scope, next.disposition) {
+            (AuditScope::LiveOnly, _) => None,
+            (_, SegmentDisposition::Dropped) if next.archived_through < from => None,
+            (_, SegmentDisposition::Dropped) => Some(to.min(next.archived_through)),
+            (_, SegmentDisposition::Archived) => Some(to),
+        };
+        let accounted_from = match must_be_archived {
+            Some(end) => {
+                self.report.problems.push(format!(
+                    "seq {from}..{end}: missing from the archive, with the checkpoints that named them (their segments are gone)"
+                ));
+                end + 1
+            }
+            None => from,
+        };
+        self.report.accounted_gaps += (to + 1).saturating_sub(accounted_from);
     }
 }
 
@@ -313,6 +329,38 @@ pub fn audit(
         }
     }
     if let (Some(dir), AuditScope::Whole) = (archive_dir, scope) {
+        let named: std::collections::HashSet<&str> = walk
+            .context_checkpoints
+            .iter()
+            .map(|(_, c)| c.segment.as_str())
+            .collect();
+        let mut unsealed = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(dir.join(CONTEXT_DIR)) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().to_string();
+                let segment = format!("{CONTEXT_DIR}/{name}");
+                if name.ends_with(".jsonl.gz") && !named.contains(segment.as_str()) {
+                    unsealed.push(segment);
+                }
+            }
+        }
+        unsealed.sort();
+        // Once segments were dropped, a context segment's checkpoint may have gone with them.
+        let dropped = walk
+            .checkpoints
+            .iter()
+            .any(|(_, c)| c.disposition == SegmentDisposition::Dropped);
+        for segment in unsealed {
+            if dropped {
+                walk.report.notes.push(format!(
+                    "context segment {segment}: its checkpoint is not in the chain (retention dropped receipts): not checked"
+                ));
+            } else {
+                walk.report.problems.push(format!(
+                    "context segment {segment}: no checkpoint in the chain seals it (added to the archive)"
+                ));
+            }
+        }
         for (cseq, c) in &walk.context_checkpoints {
             let path = dir.join(&c.segment);
             match read_segment(&path) {
@@ -333,4 +381,26 @@ pub fn audit(
         }
     }
     walk.report
+}
+
+/// The checkpoint that sealed `segment` (a path relative to the archive directory), searched in
+/// the live store's receipts and the archive's receipt segments; with its `seq`.
+pub fn find_checkpoint(
+    archive_dir: &Path,
+    live: &[Vec<u8>],
+    segment: &str,
+) -> Option<(u64, Checkpoint)> {
+    let named = |bytes: &[u8]| {
+        let r: Receipt = serde_json::from_slice(bytes).ok()?;
+        let c = r.checkpoint.as_ref()?.typed()?;
+        (c.segment == segment).then(|| (r.seq, c.clone()))
+    };
+    if let Some(found) = live.iter().rev().find_map(|b| named(b)) {
+        return Some(found);
+    }
+    let segments = list_segments(&receipts_dir(archive_dir)).ok()?;
+    segments.iter().rev().find_map(|(_, path)| {
+        let s = read_segment(path).ok()?;
+        s.lines.iter().find_map(|b| named(b))
+    })
 }

@@ -143,7 +143,8 @@ impl ReceiptReader {
                 let Ok(r) = serde_json::from_slice::<Receipt>(bytes) else {
                     continue;
                 };
-                if !seen.contains(&r.seq) && matches(&r, &words) {
+                // After pruning, a page can start later than `from` and run past `upto`.
+                if r.seq <= upto && !seen.contains(&r.seq) && matches(&r, &words) {
                     out.push(r);
                     if out.len() >= limit {
                         break;
@@ -196,9 +197,11 @@ impl ReceiptReader {
         let mut chain = Vec::new();
         if r.seq > 1 {
             let stored = self.store.scan(r.seq - 1, 1)?.into_iter().next();
+            // The row found must be the one before (after pruning, `scan` finds the next one).
             if let Some(prev) = stored
                 .or_else(|| self.unstored.at(r.seq - 1))
                 .and_then(|b| serde_json::from_slice::<Receipt>(&b).ok())
+                .filter(|p| p.seq == r.seq - 1)
             {
                 chain.push(prev);
             }

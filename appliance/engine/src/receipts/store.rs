@@ -3,7 +3,8 @@
 //!
 //! Databases: `chain` (big-endian `seq` → canonical receipt JSON), `ids` (`receipt_id` → `seq`),
 //! `meta` (`head` → `seq` and chain hash of the last receipt; `archived` → the last `seq`
-//! sealed by a checkpoint and its chain hash; `pruned` → the last `seq` removed from the store),
+//! sealed by a checkpoint and its chain hash; `archived_files` → the last `seq` written to the
+//! archive (not dropped); `pruned` → the last `seq` removed from the store),
 //! `segments` (big-endian last `seq` of each sealed segment still in the store → its first).
 //!
 //! Pruning removes whole sealed segments, oldest first, so the live store always starts right
@@ -160,8 +161,13 @@ impl ReceiptStore {
     }
 
     /// Records a sealed segment (`first_seq..=archived.seq`, its checkpoint written): the chain
-    /// is archived (or dropped) up to `archived`, and the segment may be pruned.
-    pub fn set_archived(&self, first_seq: u64, archived: &Head) -> Result<(), StoreError> {
+    /// is archived (`to_archive`) or dropped up to `archived`, and the segment may be pruned.
+    pub fn set_archived(
+        &self,
+        first_seq: u64,
+        archived: &Head,
+        to_archive: bool,
+    ) -> Result<(), StoreError> {
         let mut txn = self.env.begin_rw_txn()?;
         txn.put(
             self.meta,
@@ -169,6 +175,14 @@ impl ReceiptStore {
             &position_json(archived),
             WriteFlags::empty(),
         )?;
+        if to_archive {
+            txn.put(
+                self.meta,
+                b"archived_files",
+                &archived.seq.to_be_bytes(),
+                WriteFlags::empty(),
+            )?;
+        }
         txn.put(
             self.segments,
             &archived.seq.to_be_bytes(),
@@ -177,6 +191,16 @@ impl ReceiptStore {
         )?;
         txn.commit()?;
         Ok(())
+    }
+
+    /// The last `seq` written to the archive (not dropped); 0 when none.
+    pub fn archived_files(&self) -> Result<u64, StoreError> {
+        let txn = self.env.begin_ro_txn()?;
+        match txn.get(self.meta, b"archived_files") {
+            Ok(bytes) => Ok(<[u8; 8]>::try_from(bytes).map_or(0, u64::from_be_bytes)),
+            Err(lmdb::Error::NotFound) => Ok(0),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Removes the oldest sealed segment still in the store, in one transaction that also
@@ -284,6 +308,9 @@ impl ReceiptStore {
 
     /// Receipts in chain order starting at `from_seq`, at most `limit`, as their stored bytes.
     pub fn scan(&self, from_seq: u64, limit: usize) -> Result<Vec<Vec<u8>>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
         let txn = self.env.begin_ro_txn()?;
         let mut cursor = txn.open_ro_cursor(self.chain)?;
         let mut out = Vec::new();

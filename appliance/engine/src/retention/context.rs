@@ -3,10 +3,11 @@
 //! a `{"session", "head"}` line, then its entries as stored — sealed by a checkpoint receipt
 //! that records the segment's hash, and only then removed from the live context store.
 //!
-//! A crash between those steps: at start, a segment whose sessions are all gone from the store
-//! is complete; one whose sessions are still there is finished (its checkpoint is in the chain:
-//! the sessions are removed) or undone (no checkpoint: the file is removed, and the sessions
-//! are archived again).
+//! The segment is written pending, takes its final name once its checkpoint is committed, and
+//! only then are the sessions removed — each only if its head is still the one archived (a
+//! session that came back meanwhile stays live). A crash between those steps: at start, a
+//! pending segment with its checkpoint is finalized and its sessions removed; one without is
+//! removed (the sessions are archived again).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,9 +18,11 @@ use aarmor_core::receipt_records::{ArchivedStore, Checkpoint, SegmentDisposition
 use aarmor_core::Receipt;
 use serde_json::json;
 
-use super::receipts::{checkpoint_draft, RetentionError};
+use super::receipts::{append_checkpoint, checkpoint_draft, RetentionError};
 use crate::context::{ContextStore, SessionHead};
-use crate::receipts::archive::{read_segment, remove_temporaries, write_lines, CONTEXT_DIR};
+use crate::receipts::archive::{
+    finalize, read_segment, remove_temporaries, write_lines, CONTEXT_DIR, PENDING,
+};
 use crate::receipts::ReceiptLog;
 
 /// Most sessions in one context segment.
@@ -44,6 +47,14 @@ fn idle_for(head: &SessionHead) -> Option<Duration> {
     )
     .ok()?;
     Duration::try_from(time::OffsetDateTime::now_utc() - t).ok()
+}
+
+fn ctx_err(e: crate::context::LogError) -> RetentionError {
+    RetentionError::Seal {
+        first: 0,
+        last: 0,
+        why: format!("context: {e}"),
+    }
 }
 
 fn io_err(path: &Path) -> impl Fn(std::io::Error) -> RetentionError + '_ {
@@ -95,65 +106,76 @@ impl ContextRetention {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(io(e)),
         };
+        let mut names: Vec<String> = Vec::new();
         for entry in entries {
-            let entry = entry.map_err(&io)?;
-            let name = entry.file_name().to_string_lossy().to_string();
-            if !(name.starts_with(PREFIX) && name.ends_with(SUFFIX)) {
-                continue;
-            }
-            let Ok(segment) = read_segment(&entry.path()) else {
-                continue;
+            names.push(
+                entry
+                    .map_err(&io)?
+                    .file_name()
+                    .to_string_lossy()
+                    .to_string(),
+            );
+        }
+        names.sort();
+        for name in names {
+            let (file_name, pending) = match name.strip_suffix(PENDING) {
+                Some(n) => (n.to_string(), true),
+                None => (name.clone(), false),
             };
-            let log = self.context.log();
-            let still_live: Vec<String> = sessions_in(&segment.lines)
-                .into_iter()
-                .filter(|(s, hash)| log.head(s).ok().flatten().is_some_and(|h| &h.hash == hash))
-                .map(|(s, _)| s)
-                .collect();
-            if still_live.is_empty() {
+            if !(file_name.starts_with(PREFIX) && file_name.ends_with(SUFFIX)) {
                 continue;
             }
-            let segment_name = format!("{CONTEXT_DIR}/{name}");
-            if self.checkpointed(&segment_name)? {
-                log.remove_sessions(&still_live)
-                    .map_err(|e| RetentionError::Seal {
-                        first: 0,
-                        last: 0,
-                        why: format!("context: {e}"),
-                    })?;
-                tracing::info!(segment = %segment_name, sessions = still_live.len(), "archived context segment finished after a restart");
-            } else {
-                std::fs::remove_file(entry.path()).map_err(&io)?;
-                tracing::warn!(segment = %segment_name, "removed a context segment a crash left without its checkpoint; its sessions are archived again");
+            let path = self.dir.join(&name);
+            let segment = read_segment(&path).map_err(&io)?;
+            let segment_name = format!("{CONTEXT_DIR}/{file_name}");
+            let sealed = self
+                .checkpoint_of(&segment_name)?
+                .is_some_and(|c| c.content_hash == segment.content_hash);
+            if pending && !sealed {
+                std::fs::remove_file(&path).map_err(&io)?;
+                tracing::warn!(segment = %segment_name, "removed a pending context segment a crash left without its checkpoint; its sessions are archived again");
+                continue;
+            }
+            if pending {
+                finalize(&self.dir, &file_name).map_err(&io)?;
+            }
+            let archived = sessions_in(&segment.lines);
+            if sealed {
+                let removed = self
+                    .context
+                    .log()
+                    .remove_sessions(&archived)
+                    .map_err(ctx_err)?;
+                if removed > 0 {
+                    tracing::info!(segment = %segment_name, sessions = removed, "archived context segment finished after a restart");
+                }
             }
         }
         Ok(())
     }
 
-    /// Whether a checkpoint names `segment` among the latest receipts.
-    fn checkpointed(&self, segment: &str) -> Result<bool, RetentionError> {
+    /// The checkpoint that names `segment`, among the latest receipts.
+    fn checkpoint_of(&self, segment: &str) -> Result<Option<Checkpoint>, RetentionError> {
         let store = self.log.store();
         let Some(head) = store.head()? else {
-            return Ok(false);
+            return Ok(None);
         };
-        let from = head.seq.saturating_sub(CHECKPOINT_SEARCH).max(1);
-        let mut at = from;
+        let mut at = head.seq.saturating_sub(CHECKPOINT_SEARCH).max(1);
         loop {
             let page = store.scan(at, 1_000)?;
             if page.is_empty() {
-                return Ok(false);
+                return Ok(None);
             }
             at += page.len() as u64;
-            let found = page.iter().any(|b| {
-                serde_json::from_slice::<Receipt>(b).is_ok_and(|r| {
-                    r.checkpoint
-                        .as_ref()
-                        .and_then(|c| c.typed())
-                        .is_some_and(|c| c.store == ArchivedStore::Context && c.segment == segment)
-                })
-            });
-            if found {
-                return Ok(true);
+            for b in &page {
+                let Ok(r) = serde_json::from_slice::<Receipt>(b) else {
+                    continue;
+                };
+                if let Some(c) = r.checkpoint.as_ref().and_then(|c| c.typed()) {
+                    if c.store == ArchivedStore::Context && c.segment == segment {
+                        return Ok(Some(c.clone()));
+                    }
+                }
             }
         }
     }
@@ -164,11 +186,6 @@ impl ContextRetention {
             return Ok(0);
         }
         let log = self.context.log();
-        let ctx_err = |e: crate::context::LogError| RetentionError::Seal {
-            first: 0,
-            last: 0,
-            why: format!("context: {e}"),
-        };
         let closed: Vec<(String, SessionHead)> = log
             .sessions()
             .map_err(ctx_err)?
@@ -195,7 +212,12 @@ impl ContextRetention {
             }
         }
         let stamp = aarmor_core::timestamp::now_rfc3339_millis().replace([':', '-', '.'], "");
-        let file_name = format!("{PREFIX}{stamp}{SUFFIX}");
+        // Unique even if the clock steps back: a final name is never reused.
+        let unique = aarmor_core::ids::next_id("c");
+        let file_name = format!(
+            "{PREFIX}{stamp}-{}{SUFFIX}",
+            unique.trim_start_matches("c_")
+        );
         let written = write_lines(&self.dir, file_name, &lines).map_err(io_err(&self.dir))?;
         let checkpoint = Checkpoint {
             store: ArchivedStore::Context,
@@ -207,18 +229,18 @@ impl ContextRetention {
             records: entries,
             content_hash: written.content_hash,
             bytes: written.bytes,
+            archived_through: 0,
         };
-        let draft = checkpoint_draft(checkpoint, policy.clone());
-        self.runtime
-            .block_on(async {
-                let r = self.log.append(draft).await;
-                self.log.committed().await;
-                r
-            })
-            .map_err(RetentionError::Checkpoint)?;
-        let sessions: Vec<String> = closed.into_iter().map(|(s, _)| s).collect();
-        log.remove_sessions(&sessions).map_err(ctx_err)?;
-        Ok(sessions.len())
+        append_checkpoint(
+            &self.log,
+            &self.runtime,
+            checkpoint_draft(checkpoint, policy.clone()),
+        )?;
+        finalize(&self.dir, &written.file_name).map_err(io_err(&self.dir))?;
+        let archived: Vec<(String, String)> =
+            closed.into_iter().map(|(s, h)| (s, h.hash)).collect();
+        // A session that came back meanwhile (its head moved on) stays live.
+        log.remove_sessions(&archived).map_err(ctx_err)
     }
 }
 

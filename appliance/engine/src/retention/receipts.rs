@@ -3,12 +3,13 @@
 //! over its size or age limit.
 //!
 //! Order of one segment's life, each step durable before the next, so that a crash at any
-//! point loses and duplicates nothing: (1) the segment file is written (temporary, fsync,
-//! rename); (2) its checkpoint receipt is appended and committed; (3) `archived` is recorded in
-//! the store; (4) pruning removes whole sealed segments, never beyond `archived`. At start,
-//! [`recover`] finishes or undoes what a crash interrupted: a segment file whose checkpoint is
-//! in the chain is taken as archived; one without is removed (its receipts are still live and
-//! are sealed again).
+//! point loses and duplicates nothing: (1) the segment is written as a pending file
+//! (temporary, fsync, rename); (2) its checkpoint receipt is appended and committed (checked in
+//! the store); (3) the file takes its final name; (4) `archived` is recorded in the store; (5)
+//! pruning removes whole sealed segments, never beyond `archived`. At start,
+//! [`ReceiptRetention::recover`] finishes or undoes what a crash interrupted: a pending segment
+//! whose checkpoint is in the chain (with its content hash) is finalized; one without is
+//! removed (its receipts are still live and are sealed again).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,7 +23,8 @@ use aarmor_core::{
 use serde_json::json;
 
 use crate::receipts::archive::{
-    list_segments, receipts_dir, remove_temporaries, write_segment, SegmentRange, RECEIPTS_DIR,
+    finalize, list_pending, list_segments, read_segment, receipts_dir, remove_temporaries,
+    write_segment, SegmentRange, RECEIPTS_DIR,
 };
 use crate::receipts::{Head, ReceiptDraft, ReceiptLog, ReceiptStore, StoreError};
 use crate::settings::{RetentionMode, RetentionSettings};
@@ -45,6 +47,10 @@ pub enum RetentionError {
     Seal { first: u64, last: u64, why: String },
     #[error("the checkpoint receipt cannot be written: {0}")]
     Checkpoint(StoreError),
+    #[error("the checkpoint receipt did not reach the store: {0}")]
+    CheckpointNotStored(String),
+    #[error("archive segment {path} is not part of this store's chain (another appliance, or a store started afresh with its archive kept): move it aside, or give this appliance an archive_dir of its own")]
+    Foreign { path: PathBuf },
 }
 
 /// What one cycle did.
@@ -127,7 +133,9 @@ impl ReceiptRetention {
         }
     }
 
-    /// Finishes or undoes what a crash interrupted (see the module docs).
+    /// Finishes or undoes what a crash interrupted (see the module docs). A final-named
+    /// segment past the store's `archived` mark without its checkpoint is not this chain's:
+    /// start is refused rather than anything deleted.
     pub fn recover(&self) -> Result<(), RetentionError> {
         if self.settings.mode != RetentionMode::Archive {
             return Ok(());
@@ -138,31 +146,66 @@ impl ReceiptRetention {
         };
         remove_temporaries(&self.dir).map_err(io)?;
         let mut archived = self.archived()?;
+        // A pending segment: sealed (its checkpoint committed) → finalized; else removed (it
+        // was never visible under its final name; its receipts are live and sealed again).
+        for (range, path) in list_pending(&self.dir).map_err(io)? {
+            let sealed = match range.first_seq == archived.seq + 1 {
+                true => self.sealing_checkpoint(range, &path)?,
+                false => None,
+            };
+            match sealed {
+                Some(c) => {
+                    finalize(&self.dir, &range.file_name()).map_err(io)?;
+                    archived = self.mark_archived(range, &c)?;
+                    tracing::info!(segment = %range.file_name(), "archive segment sealed before a restart, finished now");
+                }
+                None => {
+                    std::fs::remove_file(&path).map_err(io)?;
+                    tracing::warn!(segment = %range.file_name(), "removed a pending archive segment a crash left without its checkpoint; its receipts are live and will be sealed again");
+                }
+            }
+        }
+        // A final-named segment past the mark: finalized just before a crash.
         for (range, path) in list_segments(&self.dir).map_err(io)? {
             if range.last_seq <= archived.seq {
                 continue;
             }
-            let checkpoint = if range.first_seq == archived.seq + 1 {
-                self.find_checkpoint(range)?
-            } else {
-                None
+            let sealed = match range.first_seq == archived.seq + 1 {
+                true => self.sealing_checkpoint(range, &path)?,
+                false => None,
             };
-            match checkpoint {
-                Some(c) => {
-                    archived = Head {
-                        seq: c.last_seq,
-                        hash: c.last_hash,
-                    };
-                    self.store.set_archived(range.first_seq, &archived)?;
-                    tracing::info!(segment = %range.file_name(), "archived segment recovered after a restart: its checkpoint is in the chain");
-                }
-                None => {
-                    std::fs::remove_file(&path).map_err(io)?;
-                    tracing::warn!(segment = %range.file_name(), "removed an archive segment a crash left without its checkpoint; its receipts are live and will be sealed again");
-                }
-            }
+            let Some(c) = sealed else {
+                return Err(RetentionError::Foreign { path });
+            };
+            archived = self.mark_archived(range, &c)?;
         }
         Ok(())
+    }
+
+    /// The checkpoint in the chain that sealed the segment at `path`, if its content is what
+    /// the checkpoint recorded.
+    fn sealing_checkpoint(
+        &self,
+        range: SegmentRange,
+        path: &std::path::Path,
+    ) -> Result<Option<Checkpoint>, RetentionError> {
+        let Some(c) = self.find_checkpoint(range)? else {
+            return Ok(None);
+        };
+        let content = read_segment(path).map_err(|source| RetentionError::Archive {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok((content.content_hash == c.content_hash).then_some(c))
+    }
+
+    fn mark_archived(&self, range: SegmentRange, c: &Checkpoint) -> Result<Head, RetentionError> {
+        let archived = Head {
+            seq: c.last_seq,
+            hash: c.last_hash.clone(),
+        };
+        self.store.set_archived(range.first_seq, &archived, true)?;
+        Ok(archived)
     }
 
     /// The checkpoint that sealed `range`, searched in the receipts after it.
@@ -280,6 +323,9 @@ impl ReceiptRetention {
     ) -> Result<(), RetentionError> {
         let first = archived.seq + 1;
         let last = head.min(archived.seq + self.settings.segment_receipts);
+        if last < first {
+            return Ok(());
+        }
         let seal_err = |why: String| RetentionError::Seal { first, last, why };
         let lines = self.store.scan(first, (last - first + 1) as usize)?;
         if lines.len() as u64 != last - first + 1 {
@@ -300,34 +346,31 @@ impl ReceiptRetention {
             first_seq: first,
             last_seq: last,
         };
-        let (disposition, segment, content_hash, bytes) = match self.settings.mode {
-            RetentionMode::Archive => {
-                let w = write_segment(&self.dir, range, &lines).map_err(|source| {
-                    RetentionError::Archive {
-                        path: self.dir.join(range.file_name()),
-                        source,
-                    }
-                })?;
-                (
-                    SegmentDisposition::Archived,
-                    format!("{RECEIPTS_DIR}/{}", w.file_name),
-                    w.content_hash,
-                    w.bytes,
-                )
+        let to_archive = self.settings.mode == RetentionMode::Archive;
+        let archive_err = |source| RetentionError::Archive {
+            path: self.dir.join(range.file_name()),
+            source,
+        };
+        let (disposition, segment, content_hash, bytes) = if to_archive {
+            let w = write_segment(&self.dir, range, &lines).map_err(archive_err)?;
+            (
+                SegmentDisposition::Archived,
+                format!("{RECEIPTS_DIR}/{}", w.file_name),
+                w.content_hash,
+                w.bytes,
+            )
+        } else {
+            let mut content = Vec::new();
+            for l in &lines {
+                content.extend_from_slice(l);
+                content.push(b'\n');
             }
-            _ => {
-                let mut content = Vec::new();
-                for l in &lines {
-                    content.extend_from_slice(l);
-                    content.push(b'\n');
-                }
-                (
-                    SegmentDisposition::Dropped,
-                    String::new(),
-                    aarmor_core::canonical::sha256_tagged(&content),
-                    content.len() as u64,
-                )
-            }
+            (
+                SegmentDisposition::Dropped,
+                String::new(),
+                aarmor_core::canonical::sha256_tagged(&content),
+                content.len() as u64,
+            )
         };
         let checkpoint = Checkpoint {
             store: ArchivedStore::Receipts,
@@ -339,21 +382,24 @@ impl ReceiptRetention {
             records: last - first + 1,
             content_hash,
             bytes,
+            archived_through: if to_archive {
+                last
+            } else {
+                self.store.archived_files()?
+            },
         };
         let draft = checkpoint_draft(checkpoint, retention_policy(&self.settings));
-        self.runtime
-            .block_on(async {
-                let r = self.log.append(draft).await;
-                self.log.committed().await;
-                r
-            })
-            .map_err(RetentionError::Checkpoint)?;
+        append_checkpoint(&self.log, &self.runtime, draft)?;
+        if to_archive {
+            finalize(&self.dir, &range.file_name()).map_err(archive_err)?;
+        }
         self.store.set_archived(
             first,
             &Head {
                 seq: last,
                 hash: last_hash,
             },
+            to_archive,
         )?;
         report.segments += 1;
         match disposition {
@@ -361,6 +407,43 @@ impl ReceiptRetention {
             SegmentDisposition::Dropped => report.dropped += last - first + 1,
         }
         Ok(())
+    }
+}
+
+/// The longest a checkpoint may take to be committed before the pass fails.
+const CHECKPOINT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Appends a checkpoint receipt and returns once the store holds it. Anything less — the
+/// writer refused it, failed to commit it, or took too long — is an error: nothing is then
+/// marked archived, and nothing pruned.
+pub(super) fn append_checkpoint(
+    log: &ReceiptLog,
+    runtime: &tokio::runtime::Runtime,
+    draft: ReceiptDraft,
+) -> Result<Receipt, RetentionError> {
+    let receipt = runtime
+        .block_on(async {
+            tokio::time::timeout(CHECKPOINT_TIMEOUT, async {
+                let r = log.append(draft).await;
+                log.committed().await;
+                r
+            })
+            .await
+        })
+        .map_err(|_| RetentionError::CheckpointNotStored("not committed within 60 s".into()))?
+        .map_err(RetentionError::Checkpoint)?;
+    let stored = log
+        .store()
+        .scan(receipt.seq, 1)?
+        .into_iter()
+        .next()
+        .and_then(|b| serde_json::from_slice::<Receipt>(&b).ok());
+    match stored {
+        Some(r) if r.receipt_id == receipt.receipt_id => Ok(receipt),
+        _ => Err(RetentionError::CheckpointNotStored(format!(
+            "receipt seq {} is not in the store",
+            receipt.seq
+        ))),
     }
 }
 
