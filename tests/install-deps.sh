@@ -4,7 +4,7 @@
 # (SQL-over-HTTP test), rsyslog with its GnuTLS driver (SIEM export test), Debian's chromium
 # (approvals console test), and a Python virtualenv with the clients of tests/requirements.txt
 # (pytest, requests, the openai, anthropic and mcp SDKs, websockets, cryptography, playwright
-# driving the system chromium).
+# driving the system chromium, moto's S3-compatible server and boto3 for the archive upload test).
 set -euo pipefail
 
 need_apt=()

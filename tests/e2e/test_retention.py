@@ -218,3 +218,75 @@ def test_the_console_shows_a_filling_store_in_chromium(start_aarmor, upstream, t
                 page.screenshot(path=shot, full_page=True)
         finally:
             browser.close()
+
+
+def test_archived_segments_are_uploaded_to_an_s3_compatible_store_before_they_leave_the_live_store(start_aarmor, upstream, tmp_path):
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from conftest import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                          aws_access_key_id="test-key", aws_secret_access_key="test-secret")
+        s3.create_bucket(Bucket="audit")
+        secret = tmp_path / "s3-secret"
+        secret.write_text("test-secret\n")
+        secret.chmod(0o600)
+        a = start_aarmor(policy=POLICY, extra=(
+            "[receipts]\nmax_size_mb = 8\n"
+            "[retention]\nsegment_receipts = 300\ncheck_interval_ms = 200\n"
+            f'[retention.s3]\nendpoint = "http://127.0.0.1:{port}"\nbucket = "audit"\naccess_key_id = "test-key"\n'
+            f'secret_access_key_file = "{secret}"\nprefix = "gw-1/"\n'))
+        outcomes = []
+        for t in run_traffic(a, upstream, workers=4, per_worker=700, outcomes=outcomes):
+            t.join(300)
+        assert not [o for o in outcomes if o[2] == 403 and "admin is off limits" not in o[3]]
+        assert wait_for(lambda: len(segments(a)) >= 4, timeout=30)
+
+        def uploaded():
+            listed = s3.list_objects_v2(Bucket="audit", Prefix="gw-1/receipts/").get("Contents", [])
+            return {o["Key"].rsplit("/", 1)[1] for o in listed}
+
+        names = {f.name for f in segments(a)}
+        assert wait_for(lambda: names <= uploaded(), timeout=30), (names, uploaded())
+        # Each object is the archived file, byte for byte, with its marker beside it.
+        for f in segments(a)[:3]:
+            body = s3.get_object(Bucket="audit", Key=f"gw-1/receipts/{f.name}")["Body"].read()
+            assert body == f.read_bytes()
+            assert (f.parent / f"{f.name}.uploaded").exists()
+        metrics = requests.get(f"http://127.0.0.1:{a.admin}/metrics", timeout=5).text
+        assert "aarmor_archive_segments_uploaded_total" in metrics
+        # An auditor verifies from the bucket alone plus the live store.
+        auditor = tmp_path / "from-bucket" / "receipts"
+        auditor.mkdir(parents=True)
+        for key in uploaded():
+            (auditor / key).write_bytes(s3.get_object(Bucket="audit", Key=f"gw-1/receipts/{key}")["Body"].read())
+        r = a.cli("receipts", "verify", "--public-keys", str(a.data / "keys" / "public-keys.json"),
+                  "--archive", str(auditor.parent), timeout=120)
+        assert r.returncode == 0 and "OK:" in r.stdout, r.stdout + r.stderr
+        # With the object store down, nothing more leaves the live store.
+        server.stop()
+        pruned = lambda: sum(float(l.rsplit(" ", 1)[1]) for l in requests.get(
+            f"http://127.0.0.1:{a.admin}/metrics", timeout=5).text.splitlines()
+            if l.startswith("aarmor_receipts_pruned_total"))
+        before = pruned()
+        more = []
+        for t in run_traffic(a, upstream, workers=4, per_worker=500, outcomes=more):
+            t.join(300)
+        assert wait_for(lambda: "object store" in a.logs(), timeout=20)
+        time.sleep(1)
+        archived_not_uploaded = [f for f in segments(a) if not (f.parent / f"{f.name}.uploaded").exists()]
+        assert archived_not_uploaded, "new segments were archived locally"
+        live_first = min(json.loads(line)["seq"] for line in a.cli("receipts", "export").stdout.splitlines() if line)
+        first_waiting = min(int(f.name.split("-")[1]) for f in archived_not_uploaded)
+        assert live_first <= first_waiting, "a segment not uploaded was pruned"
+        assert pruned() >= before
+    finally:
+        try:
+            server.stop()
+        except Exception:
+            pass

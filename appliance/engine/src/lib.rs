@@ -11,6 +11,7 @@ pub mod approvals;
 pub mod context;
 pub mod data_classes;
 mod group_commit;
+pub mod http_client;
 pub mod identity;
 pub mod intent;
 pub mod policy;

@@ -180,6 +180,43 @@ pub struct RetentionSettings {
     pub warn_percent: u8,
     /// A store this full (percent) raises an error: actions are denied once it is full.
     pub error_percent: u8,
+    /// Also upload archived segments to an S3-compatible object store (`[retention.s3]`).
+    pub s3: Option<S3Settings>,
+}
+
+/// The `[retention.s3]` section: where archived segments are uploaded. A receipt segment leaves
+/// the live store only once it is uploaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Settings {
+    /// `https://s3.eu-west-1.amazonaws.com`, `http://minio.internal:9000`, …
+    pub endpoint: String,
+    pub bucket: String,
+    #[serde(default = "default_s3_region")]
+    pub region: String,
+    pub access_key_id: String,
+    /// A file whose first line is the secret access key (mode 0600); without it, the
+    /// environment variable `AARMOR_S3_SECRET_ACCESS_KEY`.
+    #[serde(default)]
+    pub secret_access_key_file: Option<std::path::PathBuf>,
+    /// Prefix of every object key (`aarmor/gw-1/` → `aarmor/gw-1/receipts/receipts-….jsonl.gz`).
+    #[serde(default)]
+    pub prefix: String,
+    /// Path-style URLs (`endpoint/bucket/key`: MinIO and most S3-compatible stores); false:
+    /// virtual-host style (`bucket.endpoint/key`).
+    #[serde(default = "default_true")]
+    pub path_style: bool,
+    /// The object store's CA (https endpoints with a private CA); default: the system roots.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+fn default_s3_region() -> String {
+    "us-east-1".into()
+}
+
+fn default_true() -> bool {
+    true
 }
 
 impl Default for RetentionSettings {
@@ -195,6 +232,7 @@ impl Default for RetentionSettings {
             check_interval_ms: 10_000,
             warn_percent: 80,
             error_percent: 95,
+            s3: None,
         }
     }
 }
@@ -209,6 +247,14 @@ impl RetentionSettings {
         }
         if !(1..=100).contains(&self.warn_percent) || !(1..=100).contains(&self.error_percent) {
             return Err("retention.warn_percent and error_percent: between 1 and 100".into());
+        }
+        if let Some(s3) = &self.s3 {
+            if !(s3.endpoint.starts_with("http://") || s3.endpoint.starts_with("https://")) {
+                return Err("retention.s3.endpoint: an http:// or https:// URL".into());
+            }
+            if s3.bucket.is_empty() || s3.access_key_id.is_empty() {
+                return Err("retention.s3.bucket: bucket and access_key_id are required".into());
+            }
         }
         if self.warn_percent >= self.error_percent {
             return Err(format!(

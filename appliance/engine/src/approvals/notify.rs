@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::ApprovalRequest;
 use crate::settings::{WebhookKind, WebhookSettings};
@@ -171,69 +170,17 @@ impl Notifier {
     }
 }
 
-async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
-    request: &[u8],
-) -> std::io::Result<u16> {
-    stream.write_all(request).await?;
-    stream.flush().await?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(std::io::Error::other("connection closed before a response"));
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut resp = httparse::Response::new(&mut headers);
-        match resp.parse(&buf) {
-            Ok(httparse::Status::Complete(_)) => return Ok(resp.code.unwrap_or(0)),
-            Ok(httparse::Status::Partial) if buf.len() < 64 * 1024 => continue,
-            Ok(httparse::Status::Partial) => {
-                return Err(std::io::Error::other("response head too large"))
-            }
-            Err(e) => return Err(std::io::Error::other(format!("malformed response: {e}"))),
-        }
-    }
-}
-
 async fn post(hook: &Hook, event: &str, body: &[u8]) -> std::io::Result<u16> {
-    let host = hook.url.host().unwrap_or_default();
-    let https = hook.tls.is_some();
-    let port = hook.url.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let path = hook.url.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let timestamp = time::OffsetDateTime::now_utc().unix_timestamp().to_string();
-    let mut head = format!(
-        "POST {path} HTTP/1.1\r\nhost: {}\r\nuser-agent: aarmor/{}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\nx-aarmor-event: {event}\r\nx-aarmor-timestamp: {timestamp}\r\n",
-        hook.url.authority().map(|a| a.as_str()).unwrap_or(host),
-        env!("CARGO_PKG_VERSION"),
-        body.len()
-    );
+    let mut headers = vec![
+        ("content-type", "application/json".to_string()),
+        ("x-aarmor-event", event.to_string()),
+        ("x-aarmor-timestamp", timestamp.clone()),
+    ];
     if let Some(secret) = &hook.secret {
-        head.push_str(&format!(
-            "x-aarmor-signature: {}\r\n",
-            signature(secret, &timestamp, body)
-        ));
+        headers.push(("x-aarmor-signature", signature(secret, &timestamp, body)));
     }
-    head.push_str("\r\n");
-    let mut request = head.into_bytes();
-    request.extend_from_slice(body);
-    let tcp =
-        tokio::net::TcpStream::connect((host.trim_matches(|c| c == '[' || c == ']'), port)).await?;
-    match &hook.tls {
-        None => exchange(tcp, &request).await,
-        Some(config) => {
-            let name = rustls::pki_types::ServerName::try_from(
-                host.trim_matches(|c| c == '[' || c == ']').to_string(),
-            )
-            .map_err(|e| std::io::Error::other(format!("server name: {e}")))?;
-            let tls = tokio_rustls::TlsConnector::from(config.clone())
-                .connect(name, tcp)
-                .await?;
-            exchange(tls, &request).await
-        }
-    }
+    crate::http_client::send(&hook.url, hook.tls.as_ref(), "POST", &headers, body).await
 }
 
 #[cfg(test)]

@@ -203,6 +203,25 @@ impl ReceiptStore {
         }
     }
 
+    /// The oldest sealed segment still in the store: its first and last `seq`.
+    pub fn oldest_segment(&self) -> Result<Option<(u64, u64)>, StoreError> {
+        let txn = self.env.begin_ro_txn()?;
+        let mut cursor = txn.open_ro_cursor(self.segments)?;
+        match cursor.iter_start().next() {
+            Some(item) => {
+                let (key, value) = item?;
+                let seq = |b: &[u8]| <[u8; 8]>::try_from(b).map(u64::from_be_bytes).ok();
+                match (seq(value), seq(key)) {
+                    (Some(first), Some(last)) => Ok(Some((first, last))),
+                    _ => Err(StoreError::Corrupt(
+                        "a segment entry is not two seqs".into(),
+                    )),
+                }
+            }
+            None => Ok(None),
+        }
+    }
+
     /// Removes the oldest sealed segment still in the store, in one transaction that also
     /// records the new `pruned` position. Returns how many receipts it removed (0: no sealed
     /// segment is left to prune).

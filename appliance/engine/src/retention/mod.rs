@@ -7,6 +7,7 @@
 
 pub mod context;
 pub mod receipts;
+pub mod s3;
 pub mod usage;
 
 use std::path::Path;
@@ -78,6 +79,7 @@ struct Metrics {
     pruned: IntCounter,
     segments: IntCounter,
     sessions: IntCounter,
+    uploaded: IntCounter,
     failures: IntCounter,
 }
 
@@ -121,6 +123,10 @@ impl Metrics {
                 "context_sessions_archived_total",
                 "Closed sessions whose context log was archived and left the live store",
             )?,
+            uploaded: IntCounter::new(
+                "archive_segments_uploaded_total",
+                "Archived segments uploaded to the object store ([retention.s3])",
+            )?,
             failures: IntCounter::new(
                 "retention_failures_total",
                 "Retention cycles that failed (archive or prune)",
@@ -140,6 +146,9 @@ pub struct Retention {
     receipts: ReceiptRetention,
     /// In archive mode, with `context_keep_days` > 0.
     closed_sessions: Option<context::ContextRetention>,
+    /// In archive mode, with `[retention.s3]`.
+    object_store: Option<s3::ObjectStore>,
+    archive_dir: std::path::PathBuf,
     context: Arc<ContextStore>,
     telemetry: Option<Arc<Telemetry>>,
     settings: RetentionSettings,
@@ -183,9 +192,15 @@ impl Retention {
             }
             _ => None,
         };
+        let object_store = match (&settings.s3, settings.mode) {
+            (Some(s), RetentionMode::Archive) => Some(s3::ObjectStore::new(s)?),
+            _ => None,
+        };
         Ok(Self {
             receipts,
             closed_sessions,
+            object_store,
+            archive_dir: archive_dir.to_path_buf(),
             context,
             telemetry,
             settings,
@@ -207,7 +222,16 @@ impl Retention {
         std::thread::Builder::new()
             .name("aarmor-retention".into())
             .spawn(move || loop {
-                worker.run_once();
+                // A bug in one pass must not end retention for good (the stores would fill).
+                let pass = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    worker.run_once();
+                }));
+                if pass.is_err() {
+                    worker.metrics.failures.inc();
+                    tracing::error!(
+                        "a retention pass failed unexpectedly; retrying at the next interval"
+                    );
+                }
                 std::thread::sleep(interval);
             })
             .map_err(|e| format!("cannot start the retention thread: {e}"))?;
@@ -216,6 +240,8 @@ impl Retention {
 
     /// One cycle: archive and prune, then measure and report.
     pub fn run_once(&self) -> CycleReport {
+        // Uploads before (what pruning waits for) and after (what this pass sealed).
+        let mut upload_failure = self.upload();
         let mut outcome = self.receipts.cycle();
         if let (Ok(report), Some(c)) = (&mut outcome, &self.closed_sessions) {
             match c.cycle(&receipts::retention_policy(&self.settings)) {
@@ -223,6 +249,7 @@ impl Retention {
                 Err(e) => outcome = Err(e),
             }
         }
+        upload_failure = upload_failure.or_else(|| self.upload());
         let report = match &outcome {
             Ok(r) => *r,
             Err(_) => CycleReport::default(),
@@ -242,9 +269,21 @@ impl Retention {
                 "receipt retention"
             );
         }
-        let failure = outcome.err().map(|e| e.to_string());
+        let failure = outcome.err().map(|e| e.to_string()).or(upload_failure);
         self.measure(failure);
         report
+    }
+
+    /// Uploads what is archived and not yet in the object store; the error, if any.
+    fn upload(&self) -> Option<String> {
+        let store = self.object_store.as_ref()?;
+        match store.upload_pending(&self.archive_dir, 256) {
+            Ok(n) => {
+                self.metrics.uploaded.inc_by(n as u64);
+                None
+            }
+            Err(e) => Some(format!("object store: {e}")),
+        }
     }
 
     fn measure(&self, failure: Option<String>) {
@@ -364,8 +403,9 @@ impl Retention {
 
     pub fn register(&self, registry: &prometheus::Registry) {
         let m = &self.metrics;
-        let all: [Box<dyn prometheus::core::Collector>; 10] = [
+        let all: [Box<dyn prometheus::core::Collector>; 11] = [
             Box::new(m.sessions.clone()),
+            Box::new(m.uploaded.clone()),
             Box::new(m.used.clone()),
             Box::new(m.limit.clone()),
             Box::new(m.seconds_left.clone()),

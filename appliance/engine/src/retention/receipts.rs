@@ -73,6 +73,8 @@ pub struct ReceiptRetention {
     /// The live store is pruned down to this, bytes.
     pub(super) keep_live_bytes: u64,
     pub(super) runtime: tokio::runtime::Runtime,
+    /// Segments are uploaded to an object store: pruning waits for the upload.
+    pub(super) uploads: bool,
 }
 
 fn now() -> time::OffsetDateTime {
@@ -106,12 +108,14 @@ impl ReceiptRetention {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
+        let settings_uploads = settings.s3.is_some() && settings.mode == RetentionMode::Archive;
         Ok(Self {
             store: log.store(),
             log,
             settings,
             dir: receipts_dir(archive_dir),
             keep_live_bytes,
+            uploads: settings_uploads,
             runtime,
         })
     }
@@ -257,6 +261,9 @@ impl ReceiptRetention {
             let unarchived = head.seq.saturating_sub(archived.seq);
             if over_size || too_old {
                 if pruned < archived.seq {
+                    if self.waits_for_upload()? {
+                        break;
+                    }
                     let removed = self.store.prune_oldest_segment()?;
                     if removed > 0 {
                         report.pruned += removed as u64;
@@ -278,6 +285,25 @@ impl ReceiptRetention {
             break;
         }
         Ok(report)
+    }
+
+    /// With an object store, whether the oldest sealed segment is archived locally and not yet
+    /// uploaded: it stays live until it is.
+    fn waits_for_upload(&self) -> Result<bool, RetentionError> {
+        if !self.uploads {
+            return Ok(false);
+        }
+        let Some((first_seq, last_seq)) = self.store.oldest_segment()? else {
+            return Ok(false);
+        };
+        let path = self.dir.join(
+            SegmentRange {
+                first_seq,
+                last_seq,
+            }
+            .file_name(),
+        );
+        Ok(path.exists() && !super::s3::uploaded(&path))
     }
 
     /// A full segment is waiting, or its oldest receipt has waited `segment_max_age_s` (and it
