@@ -27,10 +27,9 @@ fn draft(n: u64) -> ReceiptDraft {
     // About a kilobyte per receipt, kept as is (below max_value_bytes).
     parameters.insert("note".into(), serde_json::Value::String("x".repeat(900)));
     parameters.insert("n".into(), n.into());
-    ReceiptDraft {
-        kind: ReceiptKind::Decision,
-        follows: None,
-        action: Action {
+    ReceiptDraft::new(
+        ReceiptKind::Decision,
+        Action {
             envelope: Default::default(),
             action_id: ActionId(format!("act_{n:020x}")),
             timestamp: "2026-12-05T10:00:00.000Z".into(),
@@ -48,8 +47,8 @@ fn draft(n: u64) -> ReceiptDraft {
             context_ref: None,
             risk_signals: vec![],
         },
-        context: serde_json::json!({}),
-        decision: ReceiptDecision {
+        serde_json::json!({}),
+        ReceiptDecision {
             result: Decision::Allow,
             class: None,
             rule: None,
@@ -61,12 +60,7 @@ fn draft(n: u64) -> ReceiptDraft {
                 hash: "sha256:00".into(),
             },
         },
-        modification: None,
-        approval: None,
-        deferral: None,
-        execution: None,
-        checkpoint: None,
-    }
+    )
 }
 
 struct Appliance {
@@ -125,13 +119,16 @@ fn start_in(dir: tempfile::TempDir, max_mb: usize, settings: RetentionSettings) 
 /// Long runs use batched durability (one sync per window, not per receipt): retention only
 /// ever sees what the store committed, in either mode.
 fn start_batched(max_mb: usize, settings: RetentionSettings) -> Appliance {
+    start_batched_in(tempfile::tempdir().unwrap(), max_mb, settings)
+}
+
+fn start_batched_in(
+    dir: tempfile::TempDir,
+    max_mb: usize,
+    settings: RetentionSettings,
+) -> Appliance {
     let window = std::time::Duration::from_millis(5);
-    start_with(
-        tempfile::tempdir().unwrap(),
-        max_mb,
-        settings,
-        Durability::Batched { window },
-    )
+    start_with(dir, max_mb, settings, Durability::Batched { window })
 }
 
 fn start_with(
@@ -639,14 +636,7 @@ fn a_dropped_segment_does_not_account_for_archived_ones_that_went_missing() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = settings(RetentionMode::Archive);
     s.segment_receipts = 500;
-    let a = start_with(
-        dir,
-        16,
-        s,
-        Durability::Batched {
-            window: std::time::Duration::from_millis(5),
-        },
-    );
+    let a = start_batched_in(dir, 16, s);
     a.traffic(1, 3_000, 3_000);
     a.retention.run_once();
     assert!(segments(&a.archive()).len() >= 5);
@@ -654,14 +644,7 @@ fn a_dropped_segment_does_not_account_for_archived_ones_that_went_missing() {
     // Then drop mode, with a store that needs room.
     let mut s = settings(RetentionMode::Drop);
     s.segment_receipts = 500;
-    let a = start_with(
-        dir,
-        16,
-        s,
-        Durability::Batched {
-            window: std::time::Duration::from_millis(5),
-        },
-    );
+    let a = start_batched_in(dir, 16, s);
     a.traffic(3_001, 12_000, 50);
     let report = a.audit(AuditScope::Whole);
     assert!(report.ok(), "{:?}", report.problems);

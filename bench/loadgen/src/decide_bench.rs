@@ -196,12 +196,11 @@ pub async fn run(policies: &Path, iterations: usize) -> Result<()> {
         )?);
         let total = 100_000usize;
         let producers = 256;
-        let draft = ReceiptDraft {
-            kind: aarmor_core::ReceiptKind::Decision,
-            follows: None,
-            action: actions[2].clone(),
-            context: json!({"context": {}}),
-            decision: aarmor_core::ReceiptDecision {
+        let draft = ReceiptDraft::new(
+            aarmor_core::ReceiptKind::Decision,
+            actions[2].clone(),
+            json!({"context": {}}),
+            aarmor_core::ReceiptDecision {
                 result: aarmor_core::Decision::Allow,
                 class: None,
                 rule: None,
@@ -209,12 +208,7 @@ pub async fn run(policies: &Path, iterations: usize) -> Result<()> {
                 enforced: true,
                 policy: set.policy.clone(),
             },
-            modification: None,
-            approval: None,
-            deferral: None,
-            execution: None,
-            checkpoint: None,
-        };
+        );
         let started = Instant::now();
         let mut tasks = Vec::new();
         for _ in 0..producers {

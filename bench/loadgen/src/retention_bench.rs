@@ -18,10 +18,9 @@ use anyhow::Result;
 use serde_json::json;
 
 fn draft(n: usize) -> ReceiptDraft {
-    ReceiptDraft {
-        kind: ReceiptKind::Decision,
-        follows: None,
-        action: Action {
+    ReceiptDraft::new(
+        ReceiptKind::Decision,
+        Action {
             envelope: Default::default(),
             action_id: ActionId(format!("act_{n:020x}")),
             timestamp: "2026-12-05T10:00:00.000Z".into(),
@@ -46,8 +45,8 @@ fn draft(n: usize) -> ReceiptDraft {
             context_ref: None,
             risk_signals: vec![],
         },
-        context: json!({"context": {"session": format!("sess-{}", n / 20)}}),
-        decision: ReceiptDecision {
+        json!({"context": {"session": format!("sess-{}", n / 20)}}),
+        ReceiptDecision {
             result: Decision::Allow,
             class: None,
             rule: None,
@@ -60,12 +59,7 @@ fn draft(n: usize) -> ReceiptDraft {
                     .into(),
             },
         },
-        modification: None,
-        approval: None,
-        deferral: None,
-        execution: None,
-        checkpoint: None,
-    }
+    )
 }
 
 pub async fn run(receipts: usize) -> Result<()> {

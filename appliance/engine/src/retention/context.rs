@@ -18,7 +18,10 @@ use aarmor_core::receipt_records::{ArchivedStore, Checkpoint, SegmentDisposition
 use aarmor_core::Receipt;
 use serde_json::json;
 
-use super::receipts::{append_checkpoint, checkpoint_draft, RetentionError};
+use super::receipts::{
+    append_checkpoint, checkpoint_draft, elapsed_since, search_receipts, RetentionError,
+    CHECKPOINT_SEARCH,
+};
 use crate::context::{ContextStore, SessionHead};
 use crate::receipts::archive::{
     finalize, read_segment, remove_temporaries, write_lines, CONTEXT_DIR, PENDING,
@@ -27,8 +30,6 @@ use crate::receipts::ReceiptLog;
 
 /// Most sessions in one context segment.
 const MAX_SESSIONS: usize = 1_000;
-/// How far back recovery looks for a context segment's checkpoint, receipts.
-const CHECKPOINT_SEARCH: u64 = 200_000;
 const PREFIX: &str = "context-";
 const SUFFIX: &str = ".jsonl.gz";
 
@@ -41,12 +42,7 @@ pub struct ContextRetention {
 }
 
 fn idle_for(head: &SessionHead) -> Option<Duration> {
-    let t = time::OffsetDateTime::parse(
-        &head.last_seen,
-        &time::format_description::well_known::Rfc3339,
-    )
-    .ok()?;
-    Duration::try_from(time::OffsetDateTime::now_utc() - t).ok()
+    elapsed_since(&head.last_seen)
 }
 
 fn ctx_err(e: crate::context::LogError) -> RetentionError {
@@ -160,24 +156,15 @@ impl ContextRetention {
         let Some(head) = store.head()? else {
             return Ok(None);
         };
-        let mut at = head.seq.saturating_sub(CHECKPOINT_SEARCH).max(1);
-        loop {
-            let page = store.scan(at, 1_000)?;
-            if page.is_empty() {
+        let from = head.seq.saturating_sub(CHECKPOINT_SEARCH).max(1);
+        search_receipts(&store, from, |bytes| {
+            let Ok(r) = serde_json::from_slice::<Receipt>(bytes) else {
                 return Ok(None);
-            }
-            at += page.len() as u64;
-            for b in &page {
-                let Ok(r) = serde_json::from_slice::<Receipt>(b) else {
-                    continue;
-                };
-                if let Some(c) = r.checkpoint.as_ref().and_then(|c| c.typed()) {
-                    if c.store == ArchivedStore::Context && c.segment == segment {
-                        return Ok(Some(c.clone()));
-                    }
-                }
-            }
-        }
+            };
+            Ok(r.checkpoint.as_ref().and_then(|c| c.typed()).and_then(|c| {
+                (c.store == ArchivedStore::Context && c.segment == segment).then(|| c.clone())
+            }))
+        })
     }
 
     /// Archives up to [`MAX_SESSIONS`] closed sessions; returns how many.

@@ -29,8 +29,8 @@ use crate::receipts::archive::{
 use crate::receipts::{Head, ReceiptDraft, ReceiptLog, ReceiptStore, StoreError};
 use crate::settings::{RetentionMode, RetentionSettings};
 
-/// How far past a segment recovery looks for its checkpoint, receipts.
-const CHECKPOINT_SEARCH: usize = 200_000;
+/// How many receipts recovery searches for a segment's checkpoint, at most.
+pub(super) const CHECKPOINT_SEARCH: u64 = 200_000;
 /// Most steps (seal or prune) in one cycle; the next cycle goes on.
 const MAX_STEPS: usize = 256;
 
@@ -89,13 +89,38 @@ fn parse_receipt(bytes: &[u8], seq: u64) -> Result<Receipt, RetentionError> {
     })
 }
 
-fn age_of(receipt: &Receipt) -> Option<Duration> {
-    let t = time::OffsetDateTime::parse(
-        &receipt.timestamp,
-        &time::format_description::well_known::Rfc3339,
-    )
-    .ok()?;
+/// How long ago an RFC 3339 timestamp was; `None` when it does not parse or is in the future.
+pub(super) fn elapsed_since(timestamp: &str) -> Option<Duration> {
+    let t = time::OffsetDateTime::parse(timestamp, &time::format_description::well_known::Rfc3339)
+        .ok()?;
     Duration::try_from(now() - t).ok()
+}
+
+fn age_of(receipt: &Receipt) -> Option<Duration> {
+    elapsed_since(&receipt.timestamp)
+}
+
+/// Visits the stored receipts from `from` on, at most [`CHECKPOINT_SEARCH`] of them, until
+/// `visit` finds what it looks for.
+pub(super) fn search_receipts<T>(
+    store: &ReceiptStore,
+    from: u64,
+    mut visit: impl FnMut(&[u8]) -> Result<Option<T>, RetentionError>,
+) -> Result<Option<T>, RetentionError> {
+    let mut at = from;
+    while at - from < CHECKPOINT_SEARCH {
+        let page = store.scan(at, 1_000)?;
+        if page.is_empty() {
+            break;
+        }
+        for bytes in &page {
+            if let Some(found) = visit(bytes)? {
+                return Ok(Some(found));
+            }
+        }
+        at += page.len() as u64;
+    }
+    Ok(None)
 }
 
 impl ReceiptRetention {
@@ -215,29 +240,17 @@ impl ReceiptRetention {
     /// The checkpoint that sealed `range`, searched in the receipts after it.
     fn find_checkpoint(&self, range: SegmentRange) -> Result<Option<Checkpoint>, RetentionError> {
         let name = format!("{RECEIPTS_DIR}/{}", range.file_name());
-        let mut from = range.last_seq + 1;
-        let mut seen = 0;
-        while seen < CHECKPOINT_SEARCH {
-            let page = self.store.scan(from, 1_000)?;
-            if page.is_empty() {
-                break;
-            }
-            for bytes in &page {
-                let r = parse_receipt(bytes, from)?;
-                if let Some(c) = r.checkpoint.as_ref().and_then(|c| c.typed()) {
-                    if c.segment == name
-                        && c.store == ArchivedStore::Receipts
-                        && c.first_seq == range.first_seq
-                        && c.last_seq == range.last_seq
-                    {
-                        return Ok(Some(c.clone()));
-                    }
-                }
-            }
-            seen += page.len();
-            from += page.len() as u64;
-        }
-        Ok(None)
+        let from = range.last_seq + 1;
+        search_receipts(&self.store, from, |bytes| {
+            let r = parse_receipt(bytes, from)?;
+            Ok(r.checkpoint.as_ref().and_then(|c| c.typed()).and_then(|c| {
+                let sealed = c.segment == name
+                    && c.store == ArchivedStore::Receipts
+                    && c.first_seq == range.first_seq
+                    && c.last_seq == range.last_seq;
+                sealed.then(|| c.clone())
+            }))
+        })
     }
 
     /// One pass: seals and prunes until nothing more is due (bounded by [`MAX_STEPS`]).
@@ -252,12 +265,14 @@ impl ReceiptRetention {
             };
             let archived = self.archived()?;
             let pruned = self.store.pruned()?.map_or(0, |p| p.seq);
-            let first = self.receipt_at(self.store.first_seq()?.unwrap_or(head.seq + 1))?;
             let over_size = self.store.usage()?.used_bytes > self.keep_live_bytes;
-            let too_old = self.settings.keep_live_days > 0
-                && first.as_ref().and_then(age_of).is_some_and(|age| {
+            let too_old = self.settings.keep_live_days > 0 && {
+                // The oldest live receipt is read only when an age limit is set.
+                let first = self.receipt_at(self.store.first_seq()?.unwrap_or(head.seq + 1))?;
+                first.as_ref().and_then(age_of).is_some_and(|age| {
                     age > Duration::from_secs(self.settings.keep_live_days * 86_400)
-                });
+                })
+            };
             let unarchived = head.seq.saturating_sub(archived.seq);
             if over_size || too_old {
                 if pruned < archived.seq {
@@ -534,23 +549,16 @@ pub(super) fn checkpoint_draft(checkpoint: Checkpoint, policy: PolicyRef) -> Rec
         context_ref: None,
         risk_signals: Vec::new(),
     };
+    let decision = ReceiptDecision {
+        result: Decision::Allow,
+        class: None,
+        rule: Some("retention".into()),
+        reason,
+        enforced: true,
+        policy,
+    };
     ReceiptDraft {
-        kind: ReceiptKind::Checkpoint,
-        follows: None,
-        action,
-        context: json!({}),
-        decision: ReceiptDecision {
-            result: Decision::Allow,
-            class: None,
-            rule: Some("retention".into()),
-            reason,
-            enforced: true,
-            policy,
-        },
-        modification: None,
-        approval: None,
-        deferral: None,
-        execution: None,
         checkpoint: Some(checkpoint.into()),
+        ..ReceiptDraft::new(ReceiptKind::Checkpoint, action, json!({}), decision)
     }
 }

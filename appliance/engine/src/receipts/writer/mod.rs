@@ -78,6 +78,30 @@ pub struct ReceiptDraft {
     pub checkpoint: Option<Recorded<Checkpoint>>,
 }
 
+impl ReceiptDraft {
+    /// A draft of `kind` recording `decision` on `action` and nothing more: no `follows`,
+    /// modification, approval, deferral, execution or checkpoint.
+    pub fn new(
+        kind: ReceiptKind,
+        action: Action,
+        context: Value,
+        decision: ReceiptDecision,
+    ) -> Self {
+        Self {
+            kind,
+            follows: None,
+            action,
+            context,
+            decision,
+            modification: None,
+            approval: None,
+            deferral: None,
+            execution: None,
+            checkpoint: None,
+        }
+    }
+}
+
 /// Counters for metrics and benchmarks.
 #[derive(Debug, Default)]
 pub struct WriterStats {

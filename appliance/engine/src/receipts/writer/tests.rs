@@ -9,10 +9,9 @@ use aarmor_core::{ActionId, ActionTarget, Decision, Identity, Protocol};
 use super::*;
 
 fn draft(n: u64) -> ReceiptDraft {
-    ReceiptDraft {
-        kind: ReceiptKind::Decision,
-        follows: None,
-        action: Action {
+    ReceiptDraft::new(
+        ReceiptKind::Decision,
+        Action {
             envelope: Default::default(),
             action_id: ActionId(format!("act_{n:020x}")),
             timestamp: "2026-11-23T10:00:00.000Z".into(),
@@ -30,8 +29,8 @@ fn draft(n: u64) -> ReceiptDraft {
             context_ref: None,
             risk_signals: vec![],
         },
-        context: serde_json::json!({}),
-        decision: ReceiptDecision {
+        serde_json::json!({}),
+        ReceiptDecision {
             result: Decision::Allow,
             class: None,
             rule: None,
@@ -43,12 +42,7 @@ fn draft(n: u64) -> ReceiptDraft {
                 hash: "sha256:00".into(),
             },
         },
-        modification: None,
-        approval: None,
-        deferral: None,
-        execution: None,
-        checkpoint: None,
-    }
+    )
 }
 
 fn all(store_dir: &std::path::Path) -> Vec<Receipt> {
