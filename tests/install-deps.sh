@@ -4,7 +4,10 @@
 # (SQL-over-HTTP test), rsyslog with its GnuTLS driver (SIEM export test), Debian's chromium
 # (approvals console test), and a Python virtualenv with the clients of tests/requirements.txt
 # (pytest, requests, the openai, anthropic and mcp SDKs, websockets, cryptography, playwright
-# driving the system chromium, moto's S3-compatible server and boto3 for the archive upload test).
+# driving the system chromium, moto's S3-compatible server and boto3 for the archive upload test,
+# PyYAML, kubernetes-validate and hadolint for the deployment recipes), Prometheus's promtool and
+# server (monitoring rules and dashboard test), bubblewrap (the container's read-only run), and
+# cargo-deb (the Debian package test).
 set -euo pipefail
 
 need_apt=()
@@ -16,15 +19,29 @@ command -v clickhouse-server >/dev/null || need_apt+=(clickhouse-server)
 command -v rsyslogd >/dev/null || need_apt+=(rsyslog)
 command -v chromium >/dev/null || need_apt+=(chromium)
 compgen -G '/usr/lib/*/rsyslog/lmnsd_gtls.so' >/dev/null || need_apt+=(rsyslog-gnutls)
+command -v bwrap >/dev/null || need_apt+=(bubblewrap)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
-if ((${#need_apt[@]})); then
+need_lean=()
+command -v promtool >/dev/null || need_lean+=(prometheus)
+if ((${#need_apt[@]} + ${#need_lean[@]})); then
     if [[ $(id -u) -ne 0 ]]; then
-        echo "missing packages: ${need_apt[*]} (run as root or install them)" >&2
+        echo "missing packages: ${need_apt[*]} ${need_lean[*]} (run as root or install them)" >&2
         exit 1
     fi
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    if ((${#need_apt[@]})); then
+        apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    fi
+    # Prometheus without its recommended node exporter: the tests need promtool and the server.
+    if ((${#need_lean[@]})); then
+        apt-get install -y -qq --no-install-recommends "${need_lean[@]}" >/dev/null
+    fi
+fi
+
+# The Debian package is built with cargo-deb.
+if ! command -v cargo-deb >/dev/null; then
+    cargo install --locked --quiet cargo-deb --version 3.8.0
 fi
 
 VENV="${AARMOR_VENV:-$HOME/.cache/aarmor-venv}"

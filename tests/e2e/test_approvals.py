@@ -135,6 +135,7 @@ def test_console_in_chromium(start_aarmor, upstream, hooks, pki):
             page.get_by_label("Approver token").fill(TOKENS["ana"])
             page.get_by_role("button", name="Sign in").click()
             expect(page.locator("#who-name")).to_contain_text("ana")
+            page.get_by_role("button", name="Held actions").click()
             # An agent's transfer is held; it appears in the console without a reload.
             t = held_request(a, upstream, "/v1/transfer", "carl@corp.example", results)
             card = page.locator("article.held")

@@ -283,5 +283,7 @@ pub fn approvals_for(
             approvals,
             receipts: engine.receipts_reader(),
             console_session_ttl: Duration::from_secs(config.approvals.console_session_ttl_s),
+            context: engine.context(),
+            telemetry: engine.telemetry(),
         })
 }

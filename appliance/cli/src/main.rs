@@ -5,6 +5,7 @@ mod approvals_cmd;
 mod builtin;
 mod config;
 mod context_cmd;
+mod doctor;
 mod engine_setup;
 mod policy_cmd;
 mod receipts_cmd;
@@ -66,6 +67,27 @@ enum Command {
     /// List, show, export and verify the per-session context logs (in <data_dir>/context/).
     #[command(subcommand)]
     Context(ContextCommand),
+    /// Check the configured appliance and say what to fix: the configuration, the data
+    /// directory and its free space, the CA and its expiry, the signing keys and their modes,
+    /// the stores' sizes, the policy bundle, the identity registry, the embedding model, the
+    /// approvers, the SIEM sinks, the object store, the webhooks, and the running appliance.
+    ///
+    /// Read-only: it never creates or repairs anything. Exit status 1 when a check fails.
+    /// Run it as the user the service runs as (`sudo -u aarmor aarmor doctor`).
+    Doctor {
+        /// The running appliance's admin listener, HOST:PORT (default: [admin] listen).
+        #[arg(long)]
+        admin: Option<String>,
+        /// Skip the network checks (SIEM sinks, object store, webhooks, running appliance).
+        #[arg(long)]
+        offline: bool,
+        /// Load the embedding model even when no policy reads intent drift.
+        #[arg(long)]
+        load_model: bool,
+        /// Print the checks as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Replay recorded agent conversations against a policy bundle, offline, and report what
     /// would be stopped and passed (per label, task, domain, style and rule).
     ///
@@ -330,6 +352,22 @@ fn init_replay_logging() {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Doctor {
+        admin,
+        offline,
+        load_model,
+        json,
+    } = &cli.command
+    {
+        // A configuration that does not load is a finding, not a reason to stop.
+        let options = doctor::Options {
+            config_path: cli.config.clone(),
+            admin: admin.clone(),
+            offline: *offline,
+            load_model: *load_model,
+        };
+        return doctor::command(load_config(&cli), &options, *json);
+    }
     let config = match load_config(&cli) {
         Ok(c) => c,
         Err(e) => {
@@ -339,6 +377,7 @@ fn main() -> ExitCode {
     };
     let result = match &cli.command {
         Command::Run => run(config),
+        Command::Doctor { .. } => Ok(()),
         Command::Ca(cmd) => ca(cmd, &config),
         Command::Config(ConfigCommand::PrintDefault) => {
             print!("{DEFAULT_CONFIG_TOML}");

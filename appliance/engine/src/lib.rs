@@ -14,6 +14,7 @@ mod group_commit;
 pub mod http_client;
 pub mod identity;
 pub mod intent;
+pub mod overview;
 pub mod policy;
 pub mod policy_engine;
 pub mod receipts;

@@ -1,11 +1,15 @@
-// aarmor approvals console. Plain DOM, no dependencies; every value from the server is
-// inserted as text (textContent), never as markup.
+// aarmor console: the overview, held actions, sessions and receipts. Plain DOM, no
+// dependencies; every value from the server is inserted as text (textContent), never as markup.
+// The charts are SVG documents the appliance draws; they are parsed as SVG (DOMParser) and
+// imported, never assigned as HTML.
 "use strict";
 
 let csrf = null;
 let version = null;
 let polling = false;
 let storageTimer = null;
+let overviewTimer = null;
+let currentTab = "overview";
 
 const $ = (id) => document.getElementById(id);
 
@@ -47,6 +51,7 @@ function signedIn(session) {
   if (!polling) poll();
   checkStorage();
   if (!storageTimer) storageTimer = setInterval(() => { if (csrf) checkStorage(); }, 10000);
+  showTab(currentTab);
 }
 
 function signedOut() {
@@ -181,13 +186,177 @@ async function search(ev) {
   }));
 }
 
+const TABS = ["overview", "queue", "sessions", "receipts"];
+
 function showTab(which) {
-  const queue = which === "queue";
-  $("queue").hidden = !queue;
-  $("receipts").hidden = queue;
-  $("tab-queue").setAttribute("aria-pressed", String(queue));
-  $("tab-receipts").setAttribute("aria-pressed", String(!queue));
-  if (!queue) search();
+  currentTab = which;
+  for (const t of TABS) {
+    $(t).hidden = t !== which;
+    $("tab-" + t).setAttribute("aria-pressed", String(t === which));
+  }
+  clearInterval(overviewTimer);
+  overviewTimer = null;
+  if (which === "overview") {
+    loadOverview();
+    overviewTimer = setInterval(() => { if (csrf && currentTab === "overview") loadOverview(); }, 10000);
+  }
+  if (which === "sessions") loadSessions();
+  if (which === "receipts") search();
+}
+
+// An SVG chart drawn by the appliance, parsed as SVG and imported into the page.
+function putChart(id, svgText) {
+  const holder = $(id).querySelector(".svg");
+  const doc = new DOMParser().parseFromString(svgText || "", "image/svg+xml");
+  const root = doc.documentElement;
+  if (!root || root.nodeName !== "svg") { holder.replaceChildren(el("p", { class: "error" }, "chart unavailable")); return; }
+  holder.replaceChildren(document.importNode(root, true));
+}
+
+async function loadOverview() {
+  const res = await api("GET", "/console/api/overview");
+  if (!res.ok) { $("overview-updated").textContent = res.data.error || "unavailable"; return; }
+  const o = res.data;
+  $("overview-updated").textContent = "— updated " + o.generated_at.slice(11, 19) + " UTC";
+  const note = [];
+  if (o.truncated) note.push(`More decisions than the ${o.receipts_read} newest receipts read: the counts cover those.`);
+  if (o.read_error) note.push("Receipts unreadable: " + o.read_error);
+  $("overview-note").hidden = note.length === 0;
+  $("overview-note").textContent = note.join(" ");
+  const totals = Object.entries(o.totals);
+  $("totals").replaceChildren(...(totals.length ? totals : [["none", 0]]).flatMap(([k, v]) => [el("dt", { class: "decision-" + k }, k), el("dd", { "data-decision": k }, String(v))]));
+  if (o.monitored) $("totals").append(el("dt", {}, "not enforced (monitor)"), el("dd", {}, String(o.monitored)));
+  $("held-count").textContent = String(o.held.count);
+  $("held-list").replaceChildren(...o.held.items.map((h) => el("li", {}, `${h.tool}.${h.operation} — ${h.agent || "unknown agent"} (${h.rule || "default"}), ${h.votes}/${h.quorum}, since ${h.created.slice(11, 19)}`)));
+  const c = o.chain;
+  const st = $("chain-status");
+  st.className = c.ok ? "verified" : "broken";
+  st.textContent = c.ok ? (c.checked ? `✓ intact: the newest ${c.checked} receipt(s) verify` : "no receipts yet") : "✗ " + (c.problems || []).join("; ");
+  const storage = o.storage || {};
+  const receiptsStore = (storage.stores || []).find((x) => x.name === "receipts");
+  facts2($("chain-facts"), [
+    ["Head", c.head_seq ? "seq " + c.head_seq : null],
+    ["Checked from", c.first_checked ? "seq " + c.first_checked : null],
+    ["Archive lag", storage.archive_lag !== undefined && storage.archive_lag !== null ? storage.archive_lag + " receipt(s)" : null],
+    ["Store", receiptsStore ? `${receiptsStore.percent.toFixed(1)}% of ${Math.round(receiptsStore.usage.limit_bytes / 1048576)} MiB` : null],
+    ["Retention", storage.failure ? "failing: " + storage.failure : null],
+  ]);
+  const sinks = o.sinks || [];
+  $("sinks-none").hidden = sinks.length > 0;
+  $("sinks-table").hidden = sinks.length === 0;
+  $("sinks-table").tBodies[0].replaceChildren(...sinks.map((k) => el("tr", { "data-sink": k.name },
+    el("td", {}, k.name, el("br"), el("span", { class: "muted" }, k.url)),
+    el("td", { class: k.up ? "verified" : "broken" }, k.up ? "connected" : "down"),
+    el("td", {}, String(k.queued)),
+    el("td", {}, k.spill_bytes ? `${k.spill_bytes} bytes on disk` : "0"),
+    el("td", {}, String(k.dropped)))));
+  putChart("chart-decisions", o.charts.decisions);
+  putChart("chart-rules", o.charts.rules);
+  putChart("chart-agents", o.charts.agents);
+  putChart("chart-drift", o.charts.drift);
+}
+
+function facts2(dl, pairs) {
+  dl.replaceChildren(...pairs.filter(([, v]) => v !== null && v !== undefined).flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, String(v))]));
+}
+
+async function loadSessions(ev) {
+  if (ev) ev.preventDefault();
+  $("sessions-status").textContent = "Loading…";
+  const res = await api("GET", "/console/api/sessions?limit=200&q=" + encodeURIComponent($("sq").value));
+  if (!res.ok) { $("sessions-status").textContent = res.data.error || "failed"; return; }
+  const d = res.data;
+  $("sessions-status").textContent = `${d.matched} of ${d.total} session(s)` + (d.matched > d.sessions.length ? `, the ${d.sessions.length} most recent shown` : "");
+  $("sessions-table").tBodies[0].replaceChildren(...d.sessions.map((s) => el("tr", {},
+    el("td", {}, s.last_seen),
+    el("td", {}, el("button", { type: "button", class: "link", onclick: () => showSession(s.session) }, s.session)),
+    el("td", {}, s.agent), el("td", {}, String(s.entries)), el("td", {}, s.open ? "active" : "closed"))));
+}
+
+function badge(text, cls) { return el("span", { class: "badge " + (cls || "") }, text); }
+
+function receiptLine(r) {
+  const open = el("button", { type: "button", class: "link", onclick: () => { showTab("receipts"); $("q").value = r.receipt_id; search(); } }, r.receipt_id);
+  const approval = r.approval ? ` — approval ${r.approval.status}${r.approval.approver ? " by " + r.approval.approver : ""}${r.approval.reason ? " (" + r.approval.reason + ")" : ""}` : "";
+  const drift = r.drift !== undefined && r.drift !== null ? ` — drift ${r.drift}` : "";
+  const exec = r.execution ? ` — upstream ${r.execution.status}` : "";
+  return el("div", { class: "receipt-line" },
+    badge(r.kind), " ", el("span", { class: "decision-" + r.decision }, r.decision + (r.enforced ? "" : " (monitor)")),
+    ` ${r.rule || "(default)"}: ${r.reason}${drift}${approval}${exec} `, open,
+    r.provenance ? el("details", {}, el("summary", {}, "Argument provenance"), el("pre", {}, JSON.stringify(r.provenance, null, 2))) : null);
+}
+
+function timelineItem(it) {
+  const d = it.data || {};
+  const when = el("time", { datetime: it.at }, it.at.slice(11, 23));
+  let title; let body = [];
+  switch (it.kind) {
+    case "user_message":
+      title = [badge("user", "user"), d.original_request ? badge("original request") : null];
+      body = [el("p", { class: "quote" }, d.text)];
+      break;
+    case "system_prompt":
+      title = [badge("system prompt")];
+      body = [el("details", {}, el("summary", {}, `${d.chars} characters`), el("p", { class: "quote" }, d.text))];
+      break;
+    case "tool_result":
+    case "action_result": {
+      const c = d.classification || {};
+      title = [badge(it.kind === "tool_result" ? "tool output" : "action output", "output"), " ", badge(c.class || "unclassified", "class-" + (c.class || "none"))];
+      const labels = (c.labels || []).map((l) => typeof l === "string" ? l : JSON.stringify(l));
+      body = [el("p", { class: "quote" }, d.summary),
+        facts([["Labels", labels.join(", ")], ["Detectors", (c.detectors || []).map((x) => `${x.detector} ×${x.count}`).join(", ")],
+          ["Answers", d.call || d.action_id], ["Bytes", d.bytes], ["Instructions seen", (d.instructions || []).length || null],
+          ["Unclassified (counts as highest class)", c.defaulted ? "yes" : null]])];
+      break;
+    }
+    case "action":
+      title = [badge("action", "action"), ` ${d.tool}.${d.operation} `, el("span", { class: "decision-" + d.decision }, d.decision), ` ${d.rule || "(default)"}`];
+      body = [facts([["Steered by an instruction", d.steered ? "yes" : null], ["Names what the user pointed at", d.pointed ? "yes" : null], ["Enforced", d.enforced === false ? "no (monitor)" : null], ["Action", d.action_id]])];
+      break;
+    case "resolution":
+      title = [badge("resolution"), " ", el("span", { class: "decision-" + d.decision }, d.decision), ` ${d.rule || ""}`];
+      break;
+    case "outcome":
+      title = [badge("outcome"), ` upstream ${d.execution ? d.execution.status : "?"}`];
+      break;
+    case "summary":
+      title = [badge("summary"), ` ${d.folded_entries} earlier entries folded (${d.reason})`];
+      body = [facts([["Original request", d.original_request], ["Actions", d.action_count], ["Recent decisions", d.recent_decisions]])];
+      break;
+    default:
+      title = [badge(it.kind)];
+  }
+  return el("li", { class: "tl tl-" + it.kind, "data-kind": it.kind, "data-seq": it.seq },
+    el("div", { class: "tl-head" }, when, " ", ...title), ...body, ...(it.receipts || []).map(receiptLine));
+}
+
+async function showSession(id) {
+  const res = await api("GET", "/console/api/sessions/" + encodeURIComponent(id));
+  if (!res.ok) { $("sessions-status").textContent = res.data.error || "failed"; return; }
+  const s = res.data;
+  $("timeline").hidden = false;
+  $("timeline").dataset.session = id;
+  $("timeline-title").textContent = "Session " + id;
+  $("timeline-facts").textContent = `agent ${s.head.agent}, started ${s.head.started}, last activity ${s.head.last_seen}, ${s.head.entries} entries, ${s.open ? "active" : "closed"}`;
+  $("timeline-verify-result").textContent = "";
+  const items = s.items.map(timelineItem);
+  if (s.other_receipts.length) items.push(el("li", { class: "tl tl-other" }, el("div", { class: "tl-head" }, badge("receipts without a context entry")), ...s.other_receipts.map(receiptLine)));
+  $("timeline-list").replaceChildren(...items);
+  $("timeline").scrollIntoView();
+}
+
+async function verifySession() {
+  const id = $("timeline").dataset.session;
+  const out = $("timeline-verify-result");
+  out.textContent = "Checking…";
+  const res = await api("GET", `/console/api/sessions/${encodeURIComponent(id)}/verify`);
+  if (!res.ok) { out.className = "broken"; out.textContent = res.data.error || "failed"; return; }
+  const v = res.data;
+  out.className = v.ok ? "verified" : "broken";
+  out.textContent = v.ok
+    ? `✓ intact: ${v.context.entries} context entries chain to the session's head; ${v.receipts.checked} receipt(s) verify`
+    : "✗ " + [...v.context.problems.map((p) => (p.seq !== null ? `entry ${p.seq}: ` : "") + p.problem), ...v.receipts.problems].join("; ");
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
@@ -200,9 +369,10 @@ document.addEventListener("DOMContentLoaded", async () => {
     signedIn(res.data);
   });
   $("logout").addEventListener("click", async () => { await api("POST", "/console/api/logout", {}); signedOut(); });
-  $("tab-queue").addEventListener("click", () => showTab("queue"));
-  $("tab-receipts").addEventListener("click", () => showTab("receipts"));
+  for (const t of TABS) $("tab-" + t).addEventListener("click", () => showTab(t));
   $("search-form").addEventListener("submit", search);
+  $("sessions-form").addEventListener("submit", loadSessions);
+  $("timeline-verify").addEventListener("click", verifySession);
   const res = await api("GET", "/console/api/session");
   if (res.ok) signedIn(res.data); else signedOut();
 });

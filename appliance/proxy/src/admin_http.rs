@@ -14,6 +14,10 @@ pub struct AdminApprovals {
     pub approvals: Arc<aarmor_engine::Approvals>,
     pub receipts: aarmor_engine::receipts::ReceiptReader,
     pub console_session_ttl: std::time::Duration,
+    /// The sessions' context logs (the console's sessions view).
+    pub context: Arc<aarmor_engine::context::ContextStore>,
+    /// The SIEM sinks, when configured (their state on the overview).
+    pub telemetry: Option<Arc<aarmor_engine::telemetry::Telemetry>>,
 }
 
 pub(crate) fn reply(status: u16, content_type: &str, body: Vec<u8>) -> http::Response<Vec<u8>> {

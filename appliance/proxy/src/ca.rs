@@ -104,6 +104,13 @@ impl CertificateAuthority {
         self.chain[0].as_ref()
     }
 
+    /// When the signing certificate stops being valid, Unix seconds.
+    pub fn not_after(&self) -> Option<i64> {
+        x509_parser::parse_x509_certificate(self.cert_der())
+            .ok()
+            .map(|(_, c)| c.validity().not_after.timestamp())
+    }
+
     /// Load `ca.pem` and `ca.key`; checks that the key matches the certificate.
     pub fn load(paths: &CaPaths) -> Result<Self, CaError> {
         if !paths.cert.exists() || !paths.key.exists() {

@@ -34,7 +34,12 @@ pub struct Console {
     desk: Arc<AdminApprovals>,
     retention: Option<Arc<aarmor_engine::retention::Retention>>,
     sessions: Mutex<HashMap<String, Session>>,
+    /// The operator views read the stores: at most this many at once (the rest wait).
+    views: Arc<tokio::sync::Semaphore>,
 }
+
+/// Operator views computed at once; each reads up to tens of thousands of receipts.
+const CONCURRENT_VIEWS: usize = 2;
 
 fn random_hex(bytes: usize) -> Option<String> {
     let mut buf = vec![0u8; bytes];
@@ -124,6 +129,7 @@ impl Console {
             desk,
             retention,
             sessions: Mutex::new(HashMap::new()),
+            views: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_VIEWS)),
         }
     }
 
@@ -181,6 +187,28 @@ impl Console {
             }
         }
         Ok(())
+    }
+
+    /// Runs an operator view off the async workers, a few at a time. `Ok(None)`: not found.
+    async fn view(
+        &self,
+        compute: impl FnOnce() -> Result<Option<Value>, String> + Send + 'static,
+    ) -> http::Response<Vec<u8>> {
+        let Ok(_permit) = self.views.clone().acquire_owned().await else {
+            return json_reply(503, json!({"error": "the console is shutting down"}));
+        };
+        match tokio::task::spawn_blocking(compute).await {
+            Ok(Ok(Some(v))) => json_reply(200, v),
+            Ok(Ok(None)) => json_reply(404, json!({"error": "not found"})),
+            Ok(Err(e)) => json_reply(503, json!({"error": e})),
+            Err(e) => {
+                tracing::error!(error = %e, "a console view failed");
+                json_reply(
+                    500,
+                    json!({"error": "the view failed; see the appliance log"}),
+                )
+            }
+        }
     }
 
     pub async fn serve(&self, session: &mut ServerSession) -> http::Response<Vec<u8>> {
@@ -338,6 +366,37 @@ impl Console {
                     .map(|c| c.chars().take(2000).collect::<String>());
                 let result = approvals.vote(id, &approver, *verb == "approve", comment, "console");
                 vote_reply(id, &approver, result)
+            }
+            ("GET", ["overview"]) => {
+                let (desk, retention) = (self.desk.clone(), self.retention.clone());
+                self.view(move || {
+                    Ok(Some(crate::console_views::overview(
+                        &desk,
+                        retention.as_deref(),
+                        &approver,
+                    )))
+                })
+                .await
+            }
+            ("GET", ["sessions"]) => {
+                let q = query_param(session, "q").unwrap_or_default();
+                let limit = query_param(session, "limit")
+                    .and_then(|l| l.parse::<usize>().ok())
+                    .unwrap_or(100)
+                    .clamp(1, 1000);
+                let desk = self.desk.clone();
+                self.view(move || crate::console_views::sessions(&desk, &q, limit).map(Some))
+                    .await
+            }
+            ("GET", ["sessions", id]) => {
+                let (desk, id) = (self.desk.clone(), id.to_string());
+                self.view(move || crate::console_views::session(&desk, &id))
+                    .await
+            }
+            ("GET", ["sessions", id, "verify"]) => {
+                let (desk, id) = (self.desk.clone(), id.to_string());
+                self.view(move || crate::console_views::verify_session(&desk, &id))
+                    .await
             }
             ("GET", ["receipts"]) => {
                 let q = query_param(session, "q").unwrap_or_default();

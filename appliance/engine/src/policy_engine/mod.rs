@@ -197,6 +197,11 @@ impl PolicyEngine {
         self.inner.receipts.clone()
     }
 
+    /// The SIEM export, when sinks are configured.
+    pub fn telemetry(&self) -> Option<Arc<Telemetry>> {
+        self.inner.telemetry.clone()
+    }
+
     /// The stores' fill levels and the archive's state, when retention runs.
     pub fn retention(&self) -> Option<Arc<crate::retention::Retention>> {
         self.inner.retention.clone()

@@ -86,7 +86,8 @@ pub fn verifying_keys(entries: &[PublicKeyEntry]) -> Result<VerifyingKeys, Strin
 }
 
 impl KeyRing {
-    fn dir(data_dir: &Path) -> PathBuf {
+    /// Where the signing keys live: `<data_dir>/keys`.
+    pub fn dir(data_dir: &Path) -> PathBuf {
         data_dir.join("keys")
     }
 

@@ -64,6 +64,19 @@ pub struct ReceiptReader {
     keys: Arc<HashMap<String, VerifyingKey>>,
 }
 
+/// The newest receipts of the chain, checked ([`ReceiptReader::check_newest`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct ChainCheck {
+    /// The newest receipt's seq (0: none yet).
+    pub head_seq: u64,
+    pub first_checked: Option<u64>,
+    pub checked: usize,
+    /// Every signature valid and every link intact.
+    pub ok: bool,
+    /// The first problems found.
+    pub problems: Vec<String>,
+}
+
 /// The result of verifying one receipt.
 #[derive(Debug, Clone, Serialize)]
 pub struct Verification {
@@ -113,42 +126,31 @@ impl ReceiptReader {
         }
     }
 
-    /// Newest first: receipts whose id, action, tool, decision, rule, reason, agent, human,
-    /// session or host contain every word of `query` (case-insensitive).
-    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Receipt>, StoreError> {
-        let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
-        let mut out = Vec::new();
-        // Seen among the unstored ones (LMDB may have just committed some of them too).
-        let mut seen = std::collections::HashSet::new();
+    /// Visits the stored bytes of receipts newest first (those durable but not yet in LMDB
+    /// first), at most `window` back from the store's head, until `visit` returns false. A
+    /// receipt may be visited twice (LMDB may have just committed an unstored one): callers
+    /// skip seqs they saw.
+    fn newest_first(
+        &self,
+        window: u64,
+        mut visit: impl FnMut(&[u8]) -> bool,
+    ) -> Result<(), StoreError> {
         for bytes in self.unstored.newest_first() {
-            if out.len() >= limit {
-                return Ok(out);
-            }
-            if let Ok(r) = serde_json::from_slice::<Receipt>(&bytes) {
-                seen.insert(r.seq);
-                if matches(&r, &words) {
-                    out.push(r);
-                }
+            if !visit(&bytes) {
+                return Ok(());
             }
         }
         let Some(head) = self.store.head()? else {
-            return Ok(out);
+            return Ok(());
         };
-        let floor = head.seq.saturating_sub(SEARCH_WINDOW).max(1);
+        let floor = head.seq.saturating_sub(window).max(1);
         let mut upto = head.seq;
-        while upto >= floor && out.len() < limit {
+        while upto >= floor {
             let from = upto.saturating_sub(499).max(floor);
             let page = self.store.scan(from, (upto - from + 1) as usize)?;
             for bytes in page.iter().rev() {
-                let Ok(r) = serde_json::from_slice::<Receipt>(bytes) else {
-                    continue;
-                };
-                // After pruning, a page can start later than `from` and run past `upto`.
-                if r.seq <= upto && !seen.contains(&r.seq) && matches(&r, &words) {
-                    out.push(r);
-                    if out.len() >= limit {
-                        break;
-                    }
+                if !visit(bytes) {
+                    return Ok(());
                 }
             }
             if from == floor {
@@ -156,7 +158,94 @@ impl ReceiptReader {
             }
             upto = from - 1;
         }
+        Ok(())
+    }
+
+    /// Newest first: receipts whose id, action, tool, decision, rule, reason, agent, human,
+    /// session or host contain every word of `query` (case-insensitive).
+    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Receipt>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
+        let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        self.newest_first(SEARCH_WINDOW, |bytes| {
+            if let Ok(r) = serde_json::from_slice::<Receipt>(bytes) {
+                // Seen twice: unstored and just committed, or, after pruning, a page that
+                // started later than asked and ran into the page before.
+                if seen.insert(r.seq) && matches(&r, &words) {
+                    out.push(r);
+                }
+            }
+            out.len() < limit
+        })?;
         Ok(out)
+    }
+
+    /// The digests of the receipts signed at `since` or later (RFC 3339, compared as text),
+    /// newest first, at most `max` of them; true with them when older ones in the window were
+    /// not read because of `max`.
+    pub fn digests_since(
+        &self,
+        since: &str,
+        max: usize,
+    ) -> Result<(Vec<crate::overview::ReceiptDigest>, bool), StoreError> {
+        let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut truncated = false;
+        self.newest_first(max as u64, |bytes| {
+            let Ok(r) = serde_json::from_slice::<crate::overview::ReceiptDigest>(bytes) else {
+                return true;
+            };
+            if r.timestamp.as_str() < since {
+                // Receipts come newest first (the unstored ones are newer than the stored):
+                // every one after this is older still.
+                return false;
+            }
+            if !seen.insert(r.seq) {
+                return true;
+            }
+            if out.len() >= max {
+                truncated = true;
+                return false;
+            }
+            out.push(r);
+            true
+        })?;
+        Ok((out, truncated))
+    }
+
+    /// Verifies the newest `count` receipts: each signature, and each link to the receipt
+    /// before it (the oldest one's own link is checked by the full audit,
+    /// `aarmor receipts verify`).
+    pub fn check_newest(&self, count: usize) -> Result<ChainCheck, StoreError> {
+        let head = self.store.head()?.map(|h| h.seq).unwrap_or(0);
+        let unstored_head = self
+            .unstored
+            .newest_first()
+            .first()
+            .and_then(|b| serde_json::from_slice::<Receipt>(b).ok())
+            .map(|r| r.seq)
+            .unwrap_or(0);
+        let head = head.max(unstored_head);
+        let from = head.saturating_sub(count.saturating_sub(1) as u64).max(1);
+        let chain = if head == 0 {
+            Vec::new()
+        } else {
+            self.from_seq(from, count)?
+        };
+        let problems: Vec<String> = verify_chain(&chain, &self.keys, None)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        Ok(ChainCheck {
+            head_seq: head,
+            first_checked: chain.first().map(|r| r.seq),
+            checked: chain.len(),
+            ok: problems.is_empty(),
+            problems: problems.into_iter().take(10).collect(),
+        })
     }
 
     /// Every receipt written so far from `seq` on, in chain order, at most `limit`: the stored

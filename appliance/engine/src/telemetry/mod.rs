@@ -23,7 +23,8 @@ use tokio::sync::mpsc;
 
 pub use event::{Event, EventKind, ParameterMode};
 pub use health::{HealthEvent, HealthKind};
-use sink::{Endpoint, Transport, Worker};
+pub use sink::Transport;
+use sink::{Endpoint, Worker};
 use syslog::{Facility, Header};
 
 /// Payload format.
@@ -93,7 +94,8 @@ impl Default for TelemetrySettings {
     }
 }
 
-fn parse_url(url: &str) -> Result<(Transport, String, u16), String> {
+/// A sink URL's transport, host and port (`udp://host:514`, `tcp://host:601`, `tls://host:6514`).
+pub fn parse_url(url: &str) -> Result<(Transport, String, u16), String> {
     let (scheme, rest) = url
         .split_once("://")
         .ok_or("expected udp://host:port, tcp://host:port or tls://host:port")?;
@@ -208,6 +210,22 @@ impl Formatter {
     }
 }
 
+/// A SIEM sink's state, for the operator's overview.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SinkState {
+    pub name: String,
+    pub url: String,
+    /// Connected now.
+    pub up: bool,
+    /// Events waiting in memory.
+    pub queued: u64,
+    /// Size of the spill file: events waiting on disk until the sink is back.
+    pub spill_bytes: u64,
+    pub sent: u64,
+    pub spilled: u64,
+    pub dropped: u64,
+}
+
 /// Metrics of one sink.
 #[derive(Clone)]
 pub struct SinkMetrics {
@@ -272,6 +290,7 @@ impl Metrics {
 
 struct SinkHandle {
     name: String,
+    url: String,
     tx: mpsc::Sender<Arc<Outgoing>>,
     metrics: SinkMetrics,
 }
@@ -356,6 +375,7 @@ impl Telemetry {
                 .map_err(|e| format!("{key}: cannot start its thread: {e}"))?;
             sinks.push(SinkHandle {
                 name: s.name.clone(),
+                url: s.url.clone(),
                 tx,
                 metrics: sink_metrics,
             });
@@ -366,6 +386,23 @@ impl Telemetry {
                 .then_some(settings.drift_alert_threshold),
             metrics,
         })
+    }
+
+    /// Each sink's state now: connected, events waiting in memory and in its spill file.
+    pub fn sink_states(&self) -> Vec<SinkState> {
+        self.sinks
+            .iter()
+            .map(|s| SinkState {
+                name: s.name.clone(),
+                url: s.url.clone(),
+                up: s.metrics.up.get() == 1,
+                queued: s.metrics.queue_depth.get().max(0) as u64,
+                spill_bytes: s.metrics.spill_bytes.get().max(0) as u64,
+                sent: s.metrics.sent.get(),
+                spilled: s.metrics.spilled.get(),
+                dropped: s.metrics.dropped.get(),
+            })
+            .collect()
     }
 
     pub fn is_active(&self) -> bool {

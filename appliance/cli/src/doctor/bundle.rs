@@ -1,0 +1,199 @@
+//! Doctor's checks of what decides: the policy bundle compiles, the identity registry parses
+//! and names agents, the embedding model loads where the bundle needs it, and someone can
+//! answer the actions held for approval.
+
+use aarmor_engine::identity::Identities;
+use aarmor_engine::policy::{PolicySet, PolicySources};
+use aarmor_engine::policy_engine::eval_limits;
+
+use super::Check;
+use crate::config::Config;
+
+pub fn check(config: &Config, load_model: bool) -> Vec<Check> {
+    let mut checks = Vec::new();
+    if !config.mediation.enabled {
+        checks.push(Check::warn(
+            "policy",
+            "[mediation] enabled = false: every exchange is forwarded without a decision",
+            "set [mediation] enabled = true (the default)",
+        ));
+        return checks;
+    }
+    let dir = &config.policy.dir;
+    if *dir == aarmor_engine::PolicySettings::default().dir && !dir.is_dir() {
+        checks.push(Check::skip(
+            "policy",
+            format!(
+                "no {} here and none installed yet: `aarmor run` installs the built-in pack in {} on first start",
+                dir.display(),
+                config.data_dir.join("policies").display()
+            ),
+        ));
+        checks.push(approvers(config));
+        return checks;
+    }
+    let mut sources = match PolicySources::read(dir) {
+        Ok(s) => s,
+        Err(e) => {
+            checks.push(Check::fail(
+                "policy",
+                e.to_string(),
+                format!(
+                    "point [policy] dir at a policy directory (`aarmor run` installs the built-in pack under the data dir when the default \"policies\" is missing); `aarmor policy check --dir {}`",
+                    dir.display()
+                ),
+            ));
+            return checks;
+        }
+    };
+    checks.push(identities(config, &mut sources));
+    let set = match PolicySet::compile(sources, eval_limits(&config.policy)) {
+        Ok(set) => {
+            checks.push(Check::ok(
+                "policy",
+                format!(
+                    "bundle {} version {} ({}) from {} compiles",
+                    set.policy.policy_id,
+                    set.policy.version,
+                    set.policy.hash,
+                    dir.display()
+                ),
+            ));
+            Some(set)
+        }
+        Err(e) => {
+            checks.push(Check::fail(
+                "policy",
+                format!("{} does not compile: {e}", dir.display()),
+                format!(
+                    "fix the file it names (`aarmor policy check --dir {}` shows the details); a running appliance keeps its last good bundle",
+                    dir.display()
+                ),
+            ));
+            None
+        }
+    };
+    checks.push(model(config, set.as_ref(), load_model));
+    checks.push(approvers(config));
+    checks
+}
+
+/// Compiles the bundle's `identities.yaml` on its own, so that its error is named apart from
+/// the policies'; a registry that does not compile is taken out of `sources`.
+fn identities(config: &Config, sources: &mut PolicySources) -> Check {
+    let path = sources.dir.join(aarmor_engine::identity::REGISTRY_FILE);
+    let unverified = match config.identity.unverified {
+        aarmor_engine::identity::UnverifiedMode::Deny => "denied",
+        aarmor_engine::identity::UnverifiedMode::Flag => "flagged",
+    };
+    let Some(text) = &sources.identities else {
+        return Check::warn(
+            "identities",
+            format!("no {}: every agent is unknown and its actions are {unverified}", path.display()),
+            "register your agents (source CIDRs, proxy credentials or client certificates) in identities.yaml",
+        );
+    };
+    match Identities::compile(&sources.dir, text) {
+        Ok(ids) if ids.agent_count() == 0 => Check::warn(
+            "identities",
+            format!(
+                "{} registers no agent: every action is {unverified}",
+                path.display()
+            ),
+            "register your agents (source CIDRs, proxy credentials or client certificates)",
+        ),
+        Ok(ids) => Check::ok(
+            "identities",
+            format!(
+                "{} parses: {} agent(s){}",
+                path.display(),
+                ids.agent_count(),
+                if ids.verifies_user_tokens() {
+                    ", humans from verified user tokens"
+                } else {
+                    ""
+                }
+            ),
+        ),
+        Err(e) => {
+            sources.identities = None;
+            Check::fail(
+                "identities",
+                format!("{} does not parse: {e}", path.display()),
+                "correct the entry it names (policies/identities.yaml documents the format); the bundle is refused until it parses",
+            )
+        }
+    }
+}
+
+fn model(config: &Config, set: Option<&PolicySet>, load_anyway: bool) -> Check {
+    let dir = &config.intent.model_dir;
+    if !config.intent.enabled {
+        return Check::skip(
+            "model",
+            "[intent] enabled = false: intent drift is never known",
+        );
+    }
+    let needed = set.is_some_and(|s| s.uses_drift);
+    if !needed && !load_anyway {
+        return Check::skip(
+            "model",
+            format!(
+                "no policy reads intent.drift: the model in {} is not loaded at start (--load-model checks it anyway)",
+                dir.display()
+            ),
+        );
+    }
+    let started = std::time::Instant::now();
+    match aarmor_intent::EmbeddingModel::load(dir) {
+        Ok(_) => Check::ok(
+            "model",
+            format!(
+                "embedding model in {} loads ({} ms)",
+                dir.display(),
+                started.elapsed().as_millis()
+            ),
+        ),
+        Err(e) => {
+            let why = if needed {
+                "the bundle reads intent.drift: `aarmor run` refuses to start"
+            } else {
+                "no policy reads intent.drift yet"
+            };
+            let check = if needed { Check::fail } else { Check::warn };
+            check(
+                "model",
+                format!("the embedding model in {} does not load ({why}): {e}", dir.display()),
+                "restore the model directory (model-int8.onnx, tokenizer.json, SHA256SUMS), point [intent] model_dir at it, or set [intent] enabled = false",
+            )
+        }
+    }
+}
+
+fn approvers(config: &Config) -> Check {
+    let token = match config.approvals.resolve_token() {
+        Ok(t) => t,
+        Err(e) => {
+            return Check::fail(
+                "approvers",
+                e,
+                "fix [approvals] token_file (the first line of the file is the token)",
+            )
+        }
+    };
+    let people = config.approvals.approvers.len();
+    match (token.is_some(), people) {
+        (false, 0) => Check::warn(
+            "approvers",
+            "no approver and no operator token: actions that need approval (STEP_UP) are denied at once",
+            "add [[approvals.approvers]] (or [approvals] token for automation)",
+        ),
+        (op, n) => Check::ok(
+            "approvers",
+            format!(
+                "{n} approver(s){}",
+                if op { " and the operator token" } else { "" }
+            ),
+        ),
+    }
+}
