@@ -5,7 +5,7 @@
 # (approvals console test), and a Python virtualenv with the clients of tests/requirements.txt
 # (pytest, requests, the openai, anthropic and mcp SDKs, websockets, cryptography, playwright
 # driving the system chromium, moto's S3-compatible server and boto3 for the archive upload test,
-# PyYAML, kubernetes-validate and hadolint for the deployment recipes), Prometheus's promtool and
+# PyYAML, kubernetes-validate, hadolint and dockerfile-parse for the deployment recipes), Prometheus's promtool and
 # server (monitoring rules and dashboard test), bubblewrap (the container's read-only run), and
 # cargo-deb (the Debian package test).
 set -euo pipefail

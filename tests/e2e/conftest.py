@@ -19,6 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+import contextlib
 import ipaddress
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -211,7 +212,7 @@ class Aarmor:
     """aarmor started from the release binary; `netns` runs it inside that network namespace."""
 
     def __init__(self, workdir: Path, upstream_ca: Path, extra_proxy="", extra="", netns=None, policy=None, extra_policy="",
-                 policy_files=None):
+                 policy_files=None, extra_approvals=""):
         """`policy`: Rego source for `package aarmor.policy` (written to a policy directory of
         its own); without it the repository's default pack in policies/ decides.
         `policy_files`: {relative path: text} written over a copy of the default pack."""
@@ -243,7 +244,7 @@ class Aarmor:
             f'[upstream]\nca_files = ["{upstream_ca}"]\n'
             f'[admin]\nlisten = "127.0.0.1:{self.admin}"\n'
             f'[policy]\ndir = "{policy_dir}"\n{extra_policy}\n'
-            f'[approvals]\ntoken = "{self.token}"\n'
+            f'[approvals]\ntoken = "{self.token}"\n{extra_approvals}\n'
             f'[intent]\nmodel_dir = "{ROOT / "models" / "all-MiniLM-L6-v2"}"\n'
         )
         self.log_path = workdir / "aarmor.log"
@@ -325,10 +326,11 @@ class Aarmor:
 def start_aarmor(tmp_path, pki):
     started = []
 
-    def start(extra_proxy="", extra="", policy=None, extra_policy="", policy_files=None):
+    def start(extra_proxy="", extra="", policy=None, extra_policy="", policy_files=None, extra_approvals=""):
         d = tmp_path / f"aarmor{len(started)}"
         d.mkdir()
-        a = Aarmor(d, pki["ca"], extra_proxy, extra, policy=policy, extra_policy=extra_policy, policy_files=policy_files)
+        a = Aarmor(d, pki["ca"], extra_proxy, extra, policy=policy, extra_policy=extra_policy, policy_files=policy_files,
+                   extra_approvals=extra_approvals)
         started.append(a)
         return a
 
@@ -411,3 +413,22 @@ def wait_for(predicate, timeout=20):
 def curl(*args, timeout=30):
     """Run curl; returns CompletedProcess with text output."""
     return subprocess.run(["curl", "-sS", "--max-time", "20", *args], capture_output=True, text=True, timeout=timeout)
+
+
+@contextlib.contextmanager
+def console_page(admin_port, token, viewport=None):
+    """A page of Debian's headless Chromium, signed in to the console at `admin_port` with
+    `token` (an approver's or the operator token)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        try:
+            page = browser.new_page(viewport=viewport) if viewport else browser.new_page()
+            page.goto(f"http://127.0.0.1:{admin_port}/console")
+            page.get_by_label("Approver token").fill(token)
+            page.get_by_role("button", name="Sign in").click()
+            yield page
+        finally:
+            browser.close()

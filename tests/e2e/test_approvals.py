@@ -17,7 +17,7 @@ import openai
 import pytest
 import requests
 
-from conftest import BIN, curl, wait_for
+from conftest import BIN, console_page, curl, wait_for
 from llm_upstream import LlmUpstream
 
 TOKENS = {"ana": "tok-ana-7f3c", "ben": "tok-ben-91aa", "sec": "tok-sec-0d4e"}
@@ -105,10 +105,9 @@ def resolution(a, rule):
 
 
 def test_console_in_chromium(start_aarmor, upstream, hooks, pki):
-    from playwright.sync_api import sync_playwright, expect
+    from playwright.sync_api import expect
 
     a = start(start_aarmor, hooks)
-    console = f"http://127.0.0.1:{a.admin}/console"
     results = {}
     # The agent's conversation first: the user's request, a tool call, its output (with PII).
     llm = LlmUpstream(*pki["leaf"])
@@ -126,49 +125,40 @@ def test_console_in_chromium(start_aarmor, upstream, hooks, pki):
         chat.chat.completions.create(model="gpt-test", messages=convo)
     finally:
         llm.close()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.goto(console)
-            page.get_by_label("Approver token").fill(TOKENS["ana"])
-            page.get_by_role("button", name="Sign in").click()
-            expect(page.locator("#who-name")).to_contain_text("ana")
-            page.get_by_role("button", name="Held actions").click()
-            # An agent's transfer is held; it appears in the console without a reload.
-            t = held_request(a, upstream, "/v1/transfer", "carl@corp.example", results)
-            card = page.locator("article.held")
-            expect(card).to_have_count(1, timeout=15000)
-            for text in ["localhost/v1/transfer", "test.transfer", "transfers need a finance approval", "risk",
-                         "local", "carl@corp.example", "Identity chain", "finance", "Pay invoice 4471",
-                         "get_invoice.call", "PII", "Intent drift"]:
-                expect(card).to_contain_text(text)
-            if os.environ.get("AARMOR_CONSOLE_SCREENSHOT"):
-                page.screenshot(path=os.environ["AARMOR_CONSOLE_SCREENSHOT"], full_page=True)
-            card.get_by_label("Comment").fill("checked with carl by phone")
-            card.get_by_role("button", name="Approve").click()
-            t.join(30)
-            assert results["/v1/transfer"].status_code == 200, "the agent's request completes"
-            expect(card).to_have_count(0, timeout=10000)
+    with console_page(a.admin, TOKENS["ana"], {"width": 1200, "height": 900}) as page:
+        expect(page.locator("#who-name")).to_contain_text("ana")
+        page.get_by_role("button", name="Held actions").click()
+        # An agent's transfer is held; it appears in the console without a reload.
+        t = held_request(a, upstream, "/v1/transfer", "carl@corp.example", results)
+        card = page.locator("article.held")
+        expect(card).to_have_count(1, timeout=15000)
+        for text in ["localhost/v1/transfer", "test.transfer", "transfers need a finance approval", "risk",
+                     "local", "carl@corp.example", "Identity chain", "finance", "Pay invoice 4471",
+                     "get_invoice.call", "PII", "Intent drift"]:
+            expect(card).to_contain_text(text)
+        if os.environ.get("AARMOR_CONSOLE_SCREENSHOT"):
+            page.screenshot(path=os.environ["AARMOR_CONSOLE_SCREENSHOT"], full_page=True)
+        card.get_by_label("Comment").fill("checked with carl by phone")
+        card.get_by_role("button", name="Approve").click()
+        t.join(30)
+        assert results["/v1/transfer"].status_code == 200, "the agent's request completes"
+        expect(card).to_have_count(0, timeout=10000)
 
-            # The follow-up receipt names the approver, the comment, the time.
-            r = resolution(a, "test.transfer")
-            assert r["decision"]["result"] == "ALLOW"
-            approval = r["approval"]
-            assert approval["approver"] == "ana" and approval["reason"] == "checked with carl by phone"
-            assert approval["votes"][0]["via"] == "console" and approval["at"].endswith("Z")
+        # The follow-up receipt names the approver, the comment, the time.
+        r = resolution(a, "test.transfer")
+        assert r["decision"]["result"] == "ALLOW"
+        approval = r["approval"]
+        assert approval["approver"] == "ana" and approval["reason"] == "checked with carl by phone"
+        assert approval["votes"][0]["via"] == "console" and approval["at"].endswith("Z")
 
-            # Receipts view: search, then verify the resolution receipt.
-            page.get_by_role("button", name="Receipts").click()
-            page.get_by_label("Search receipts").fill(r["receipt_id"])
-            page.get_by_role("button", name="Search").click()
-            row = page.locator("#receipts-table tbody tr")
-            expect(row).to_have_count(1)
-            row.get_by_role("button", name="Verify").click()
-            expect(row.locator(".verified")).to_contain_text("valid")
-        finally:
-            browser.close()
+        # Receipts view: search, then verify the resolution receipt.
+        page.get_by_role("button", name="Receipts").click()
+        page.get_by_label("Search receipts").fill(r["receipt_id"])
+        page.get_by_role("button", name="Search").click()
+        row = page.locator("#receipts-table tbody tr")
+        expect(row).to_have_count(1)
+        row.get_by_role("button", name="Verify").click()
+        expect(row.locator(".verified")).to_contain_text("valid")
 
     # Webhooks: requested and resolved, generic ones signed with HMAC, Slack ones well-formed.
     assert wait_for(lambda: len([h for h in Hooks.received if h["path"] == "/generic"]) >= 2), ([h["path"] for h in Hooks.received], a.logs()[-3000:])

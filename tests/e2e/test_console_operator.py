@@ -13,7 +13,7 @@ import threading
 import openai
 import requests
 
-from conftest import free_port, wait_for
+from conftest import console_page, free_port, wait_for
 from llm_upstream import LlmUpstream
 
 HOLD = """package aarmor.policy
@@ -80,7 +80,7 @@ def chat_client(a, llm_port, user=None, proxy_user=None):
 
 
 def test_overview_and_session_timeline_in_chromium(start_aarmor, upstream, pki):
-    from playwright.sync_api import sync_playwright, expect
+    from playwright.sync_api import expect
 
     collector = SyslogCollector()
     closed_port = free_port()
@@ -147,88 +147,79 @@ def test_overview_and_session_timeline_in_chromium(start_aarmor, upstream, pki):
 
     shots = os.environ.get("AARMOR_CONSOLE_SHOTS")
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                        args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 1000})
-                page.goto(f"http://127.0.0.1:{a.admin}/console")
-                page.get_by_label("Approver token").fill(a.token)
-                page.get_by_role("button", name="Sign in").click()
+        with console_page(a.admin, a.token, {"width": 1280, "height": 1000}) as page:
 
-                # The overview is the home view.
-                overview = page.locator("#overview")
-                expect(overview).to_be_visible()
-                expect(page.locator("#chain-status")).to_contain_text("intact", timeout=15000)
-                n_decisions = len(decisions)
-                allow = sum(1 for r in decisions if r["decision"]["result"] == "ALLOW")
-                deny = sum(1 for r in decisions if r["decision"]["result"] == "DENY")
-                expect(page.locator('#totals dd[data-decision="ALLOW"]')).to_have_text(str(allow))
-                expect(page.locator('#totals dd[data-decision="DENY"]')).to_have_text(str(deny))
-                # The chart draws every decision: its bars add up to the receipts' decisions.
-                bars = page.locator("#chart-decisions svg rect.bar")
-                expect(bars.first).to_be_visible()
-                drawn = sum(int(b.get_attribute("data-count")) for b in bars.all())
-                assert drawn == n_decisions, (drawn, n_decisions)
-                assert page.locator('#chart-decisions svg rect.bar[data-decision="DENY"]').count() >= 1
-                # Top rules and agents, by name.
-                rules = page.locator("#chart-rules svg g.row")
-                rule_names = [g.get_attribute("data-name") for g in rules.all()]
-                assert denied_rules & set(rule_names), (denied_rules, rule_names)
-                assert "ops.transfer_approval" in rule_names
-                agents = {g.get_attribute("data-name"): int(g.get_attribute("data-count"))
-                          for g in page.locator("#chart-agents svg g.row").all()}
-                assert agents.get("research-bot", 0) >= 3 and agents.get("local", 0) >= 6, agents
-                # The held transfer, the drift histogram, the SIEM sinks.
-                expect(page.locator("#held-count")).to_have_text("1")
-                expect(page.locator("#held-list")).to_contain_text("ops.transfer_approval")
-                buckets = page.locator("#chart-drift svg rect.bucket")
-                expect(buckets).to_have_count(10)
-                with_drift = sum(int(b.get_attribute("data-count")) for b in buckets.all())
-                unknown = int(page.locator("#chart-drift svg .drift-unknown").get_attribute("data-count"))
-                assert with_drift + unknown == n_decisions
-                assert with_drift >= 1, "the held transfer's rule required drift"
-                expect(page.locator('#sinks-table tr[data-sink="siem"]')).to_contain_text("connected")
-                expect(page.locator('#sinks-table tr[data-sink="backup"]')).to_contain_text("down")
-                expect(page.locator('#sinks-table tr[data-sink="backup"]')).to_contain_text("bytes on disk", timeout=15000)
-                if shots:
-                    page.screenshot(path=os.path.join(shots, "console-overview.png"), full_page=True)
+            # The overview is the home view.
+            overview = page.locator("#overview")
+            expect(overview).to_be_visible()
+            expect(page.locator("#chain-status")).to_contain_text("intact", timeout=15000)
+            n_decisions = len(decisions)
+            allow = sum(1 for r in decisions if r["decision"]["result"] == "ALLOW")
+            deny = sum(1 for r in decisions if r["decision"]["result"] == "DENY")
+            expect(page.locator('#totals dd[data-decision="ALLOW"]')).to_have_text(str(allow))
+            expect(page.locator('#totals dd[data-decision="DENY"]')).to_have_text(str(deny))
+            # The chart draws every decision: its bars add up to the receipts' decisions.
+            bars = page.locator("#chart-decisions svg rect.bar")
+            expect(bars.first).to_be_visible()
+            drawn = sum(int(b.get_attribute("data-count")) for b in bars.all())
+            assert drawn == n_decisions, (drawn, n_decisions)
+            assert page.locator('#chart-decisions svg rect.bar[data-decision="DENY"]').count() >= 1
+            # Top rules and agents, by name.
+            rules = page.locator("#chart-rules svg g.row")
+            rule_names = [g.get_attribute("data-name") for g in rules.all()]
+            assert denied_rules & set(rule_names), (denied_rules, rule_names)
+            assert "ops.transfer_approval" in rule_names
+            agents = {g.get_attribute("data-name"): int(g.get_attribute("data-count"))
+                      for g in page.locator("#chart-agents svg g.row").all()}
+            assert agents.get("research-bot", 0) >= 3 and agents.get("local", 0) >= 6, agents
+            # The held transfer, the drift histogram, the SIEM sinks.
+            expect(page.locator("#held-count")).to_have_text("1")
+            expect(page.locator("#held-list")).to_contain_text("ops.transfer_approval")
+            buckets = page.locator("#chart-drift svg rect.bucket")
+            expect(buckets).to_have_count(10)
+            with_drift = sum(int(b.get_attribute("data-count")) for b in buckets.all())
+            unknown = int(page.locator("#chart-drift svg .drift-unknown").get_attribute("data-count"))
+            assert with_drift + unknown == n_decisions
+            assert with_drift >= 1, "the held transfer's rule required drift"
+            expect(page.locator('#sinks-table tr[data-sink="siem"]')).to_contain_text("connected")
+            expect(page.locator('#sinks-table tr[data-sink="backup"]')).to_contain_text("down")
+            expect(page.locator('#sinks-table tr[data-sink="backup"]')).to_contain_text("bytes on disk", timeout=15000)
+            if shots:
+                page.screenshot(path=os.path.join(shots, "console-overview.png"), full_page=True)
 
-                # Sessions: find the conversation, open its timeline.
-                page.get_by_role("button", name="Sessions").click()
-                page.get_by_label("Search sessions").fill(session)
-                page.get_by_role("button", name="Find").click()
-                row = page.locator("#sessions-table tbody tr")
-                expect(row).to_have_count(1)
-                expect(row).to_contain_text("local")
-                row.get_by_role("button", name=session).click()
-                timeline = page.locator("#timeline-list")
-                user = timeline.locator('li[data-kind="user_message"]')
-                expect(user.first).to_contain_text("Look up customer 88")
-                expect(user.first).to_contain_text("original request")
-                output = timeline.locator('li[data-kind="tool_result"]')
-                expect(output.first).to_contain_text("Dana Smith")
-                expect(output.first.locator(".badge").nth(1)).not_to_have_text("")
-                actions = timeline.locator('li[data-kind="action"]')
-                expect(actions.filter(has_text="get_weather").first).to_contain_text("ALLOW")
-                held_action = actions.filter(has_text="delete_repo").first
-                expect(held_action).to_contain_text("STEP_UP")
-                expect(held_action.locator(".receipt-line").first).to_contain_text("rct_")
-                resolution = timeline.locator('li[data-kind="resolution"]').first
-                expect(resolution).to_contain_text("DENY")
-                expect(resolution.locator(".receipt-line").first).to_contain_text("approval denied by oncall")
-                page.get_by_role("button", name="Check chain").click()
-                expect(page.locator("#timeline-verify-result")).to_contain_text("intact", timeout=15000)
-                if shots:
-                    page.screenshot(path=os.path.join(shots, "console-session.png"))
-                # A receipt link opens the receipt in the receipts view.
-                rid = held_action.locator(".receipt-line button.link").first.text_content()
-                held_action.locator(".receipt-line button.link").first.click()
-                expect(page.locator("#receipts")).to_be_visible()
-                expect(page.locator("#receipts-table tbody tr")).to_have_count(1)
-                expect(page.locator("#receipts-table tbody tr")).to_contain_text(rid)
-            finally:
-                browser.close()
+            # Sessions: find the conversation, open its timeline.
+            page.get_by_role("button", name="Sessions").click()
+            page.get_by_label("Search sessions").fill(session)
+            page.get_by_role("button", name="Find").click()
+            row = page.locator("#sessions-table tbody tr")
+            expect(row).to_have_count(1)
+            expect(row).to_contain_text("local")
+            row.get_by_role("button", name=session).click()
+            timeline = page.locator("#timeline-list")
+            user = timeline.locator('li[data-kind="user_message"]')
+            expect(user.first).to_contain_text("Look up customer 88")
+            expect(user.first).to_contain_text("original request")
+            output = timeline.locator('li[data-kind="tool_result"]')
+            expect(output.first).to_contain_text("Dana Smith")
+            expect(output.first.locator(".badge").nth(1)).not_to_have_text("")
+            actions = timeline.locator('li[data-kind="action"]')
+            expect(actions.filter(has_text="get_weather").first).to_contain_text("ALLOW")
+            held_action = actions.filter(has_text="delete_repo").first
+            expect(held_action).to_contain_text("STEP_UP")
+            expect(held_action.locator(".receipt-line").first).to_contain_text("rct_")
+            resolution = timeline.locator('li[data-kind="resolution"]').first
+            expect(resolution).to_contain_text("DENY")
+            expect(resolution.locator(".receipt-line").first).to_contain_text("approval denied by oncall")
+            page.get_by_role("button", name="Check chain").click()
+            expect(page.locator("#timeline-verify-result")).to_contain_text("intact", timeout=15000)
+            if shots:
+                page.screenshot(path=os.path.join(shots, "console-session.png"))
+            # A receipt link opens the receipt in the receipts view.
+            rid = held_action.locator(".receipt-line button.link").first.text_content()
+            held_action.locator(".receipt-line button.link").first.click()
+            expect(page.locator("#receipts")).to_be_visible()
+            expect(page.locator("#receipts-table tbody tr")).to_have_count(1)
+            expect(page.locator("#receipts-table tbody tr")).to_contain_text(rid)
     finally:
         for ap in a.approvals():
             a.answer(ap["id"], approve=False)
@@ -237,15 +228,48 @@ def test_overview_and_session_timeline_in_chromium(start_aarmor, upstream, pki):
     assert held["r"].status_code == 403
 
 
-def test_the_operator_views_need_a_sign_in(start_aarmor):
-    a = start_aarmor()
-    for path in ["/console/api/overview", "/console/api/sessions", "/console/api/sessions/x", "/console/api/sessions/x/verify"]:
-        r = requests.get(f"http://127.0.0.1:{a.admin}{path}", timeout=10)
+def test_the_operator_views_need_a_sign_in_and_an_operator(start_aarmor):
+    tokens = {"olga": "tok-olga-1", "ana": "tok-ana-2"}
+    approvers = "".join(f'[[approvals.approvers]]\nname = "{n}"\ntoken_sha256 = "{hashlib.sha256(t.encode()).hexdigest()}"\n'
+                        for n, t in tokens.items())
+    a = start_aarmor(extra_approvals='operators = ["olga"]\n' + approvers)
+    base = f"http://127.0.0.1:{a.admin}/console/api"
+    views = ["/overview", "/sessions", "/sessions/x", "/sessions/x/verify"]
+    for path in views:
+        r = requests.get(base + path, timeout=10)
         assert r.status_code == 401, (path, r.status_code)
-    s = requests.Session()
-    r = s.post(f"http://127.0.0.1:{a.admin}/console/api/login", json={"token": a.token}, timeout=10)
-    assert r.status_code == 200
-    assert s.get(f"http://127.0.0.1:{a.admin}/console/api/sessions/no-such-session", timeout=10).status_code == 404
-    o = s.get(f"http://127.0.0.1:{a.admin}/console/api/overview", timeout=10).json()
-    assert o["window_minutes"] == 60 and len(o["per_minute"]) == 60 and o["chain"]["ok"] is True
-    assert o["charts"]["decisions"].startswith("<svg")
+
+    def signed_in(token):
+        s = requests.Session()
+        r = s.post(base + "/login", json={"token": token}, timeout=10)
+        assert r.status_code == 200
+        return s, r.json()
+
+    # An approver not named in [approvals] operators answers approvals and reads receipts, but
+    # sees no session's content.
+    ana, who = signed_in(tokens["ana"])
+    assert who["operations"] is False
+    for path in views:
+        r = ana.get(base + path, timeout=10)
+        assert r.status_code == 403 and "[approvals] operators" in r.json()["error"], (path, r.status_code)
+    assert ana.get(base + "/receipts", timeout=10).status_code == 200
+    # One named there, and the operator token, see them.
+    for token in [tokens["olga"], a.token]:
+        s, who = signed_in(token)
+        assert who["operations"] is True
+        assert s.get(base + "/sessions/no-such-session", timeout=10).status_code == 404
+        o = s.get(base + "/overview", timeout=10).json()
+        assert o["window_minutes"] == 60 and len(o["per_minute"]) == 60 and o["chain"]["ok"] is True
+        assert o["charts"]["decisions"].startswith("<svg")
+
+
+def test_an_approver_without_the_operator_views_does_not_see_their_tabs(start_aarmor):
+    from playwright.sync_api import expect
+
+    token = "tok-ana-2"
+    a = start_aarmor(extra_approvals=f'[[approvals.approvers]]\nname = "ana"\ntoken_sha256 = "{hashlib.sha256(token.encode()).hexdigest()}"\n')
+    with console_page(a.admin, token) as page:
+        expect(page.locator("#queue")).to_be_visible()
+        expect(page.locator("#tab-overview")).to_be_hidden()
+        expect(page.locator("#tab-sessions")).to_be_hidden()
+        expect(page.locator("#overview")).to_be_hidden()

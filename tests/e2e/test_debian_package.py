@@ -115,7 +115,10 @@ def test_the_debian_package_installs_runs_as_aarmor_and_upgrades_keeping_config_
         sh("dpkg", "-i", str(first))
         # What the package installed, with the owners and modes an operator relies on.
         assert os.access("/usr/bin/aarmor", os.X_OK)
-        assert UNIT.exists() and "ExecStart=/usr/bin/aarmor --config /etc/aarmor/aarmor.toml run" in UNIT.read_text()
+        unit = UNIT.read_text()
+        assert "ExecStart=/usr/bin/aarmor --config /etc/aarmor/aarmor.toml run" in unit
+        # systemd applies the data dir's mode at every start: it must be the package's 0750.
+        assert "StateDirectoryMode=0750" in unit and "UMask=0027" in unit
         assert "/etc/aarmor/aarmor.toml" in sh("dpkg-query", "--showformat=${Conffiles}", "-W", "aarmor").stdout
         for f in ["nftables/aarmor-gateway.nft", "nftables/aarmor-local.nft", "prometheus/aarmor-rules.yml", "grafana/aarmor.json"]:
             assert (Path("/usr/share/aarmor") / f).is_file(), f
@@ -161,6 +164,8 @@ def test_the_debian_package_installs_runs_as_aarmor_and_upgrades_keeping_config_
         common.write_text(common.read_text() + "\n# edited by the operator\n")
         sh("dpkg", "-i", str(second))
         assert sh("dpkg-query", "--showformat=${Version}", "-W", "aarmor").stdout == "0.1.1-1"
+        conf = os.stat("/etc/aarmor/aarmor.toml")
+        assert conf.st_gid == user.pw_gid and stat.S_IMODE(conf.st_mode) == 0o640, "the upgrade keeps owners and modes"
         assert Path("/etc/aarmor/aarmor.toml").read_text() == edited_config, "the configuration is kept"
         assert common.read_text().endswith("# edited by the operator\n"), "the policy pack is kept"
         service = Service(tmp_path / "aarmor.log")

@@ -39,6 +39,7 @@ import pytest
 from conftest import BIN, ROOT, curl, free_port, wait_for
 
 yaml = pytest.importorskip("yaml")
+DockerfileParser = pytest.importorskip("dockerfile_parse").DockerfileParser
 
 CONTAINER = ROOT / "deploy" / "container"
 CONTAINERFILE = CONTAINER / "Containerfile"
@@ -55,26 +56,17 @@ NAMESPACED = {"ServiceAccount", "ConfigMap", "PersistentVolumeClaim", "Deploymen
 
 
 def parse_containerfile(path=CONTAINERFILE):
-    """[(instruction, arguments)] per stage, with line continuations joined, comments dropped
-    and build arguments of FROM lines substituted."""
-    lines, current = [], ""
-    for raw in path.read_text().splitlines():
-        stripped = raw.strip()
-        if not current and (not stripped or stripped.startswith("#")):
-            continue
-        if current and stripped.startswith("#"):
-            continue
-        if stripped.endswith("\\"):
-            current += stripped[:-1] + " "
-            continue
-        lines.append(current + stripped)
-        current = ""
-    assert not current, "the Containerfile ends inside a continued line"
+    """[(instruction, arguments)] per stage, as dockerfile-parse reads them (continued lines
+    joined, comments dropped), whitespace runs collapsed, and the build arguments of FROM lines
+    substituted."""
+    with open(path, "rb") as f:
+        structure = DockerfileParser(fileobj=f).structure
     args, stages = {}, []
-    for line in lines:
-        instruction, _, rest = line.partition(" ")
-        instruction = instruction.upper()
-        rest = rest.strip()
+    for item in structure:
+        instruction = item["instruction"].upper()
+        if instruction == "COMMENT":
+            continue
+        rest = re.sub(r"\s+", " ", item["value"]).strip()
         if instruction == "ARG" and not stages:
             name, _, default = rest.partition("=")
             args[name] = default

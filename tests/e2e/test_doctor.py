@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import socket
-import stat
 import subprocess
 import threading
 
@@ -145,12 +144,15 @@ def test_configuration_data_dir_ca_and_key_faults(prepared, tmp_path):
     assert rc == 0, checks
 
 
-def test_store_and_disk_faults(prepared, tmp_path):
-    data = prepared.data
+def test_store_and_disk_faults(start_aarmor, upstream, tmp_path):
+    a = start_aarmor()
+    for i in range(40):
+        requests.post(f"https://localhost:{upstream.port}/v1/notes", json={"n": i, "note": "x" * 900},
+                      proxies={"https": a.url}, verify=str(a.ca), timeout=30)
+    a.stop()
+    data = a.data
     cfg = tmp_path / "aarmor.toml"
-    used = (data / "receipts" / "data.mdb").stat().st_size
-    assert used > 0
-    # A limit the store is already past the error level of.
+    # A limit the store is already past the error level of (its pages in use are counted).
     write_config(cfg, data, extra='[receipts]\nmax_size_mb = 1\n[retention]\nmode = "off"\nwarn_percent = 1\nerror_percent = 2\n')
     rc, checks = doctor(cfg, "--offline")
     assert rc == 1 and checks["receipts store"]["status"] == "fail" and "error level" in checks["receipts store"]["detail"]

@@ -12,7 +12,7 @@ import time
 
 import requests
 
-from conftest import wait_for
+from conftest import console_page, wait_for
 from test_siem import rsyslog  # noqa: F401  (the real rsyslog fixture)
 
 POLICY = """package aarmor.policy
@@ -189,35 +189,26 @@ def test_kill_9_during_archival_loses_and_repeats_no_receipt(start_aarmor, upstr
 
 def test_the_console_shows_a_filling_store_in_chromium(start_aarmor, upstream, tmp_path):
     import os
-    from playwright.sync_api import sync_playwright, expect
+    from playwright.sync_api import expect
 
     a = start_aarmor(policy=POLICY, extra='[receipts]\nmax_size_mb = 4\n'
                                           '[retention]\nmode = "off"\nwarn_percent = 2\nerror_percent = 90\ncheck_interval_ms = 100\n')
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 700})
-            page.goto(f"http://127.0.0.1:{a.admin}/console")
-            page.get_by_label("Approver token").fill(a.token)
-            page.get_by_role("button", name="Sign in").click()
-            expect(page.locator("#app")).to_be_visible()
-            banner = page.locator("#storage-banner")
-            expect(banner).to_be_hidden()
-            outcomes = []
-            for t in run_traffic(a, upstream, workers=2, per_worker=60, outcomes=outcomes, pad=900):
-                t.join(60)
-            assert wait_for(lambda: requests.get(f"http://127.0.0.1:{a.admin}/v1/storage", timeout=5).json()["banner"], timeout=20)
-            # The console checks every 10 s: the banner appears without a reload.
-            expect(banner).to_be_visible(timeout=15000)
-            expect(banner).to_contain_text("receipt store")
-            expect(banner).to_contain_text("warning level 2%")
-            assert "warning" in banner.get_attribute("class")
-            shot = os.environ.get("AARMOR_STORAGE_SCREENSHOT")
-            if shot:
-                page.screenshot(path=shot, full_page=True)
-        finally:
-            browser.close()
+    with console_page(a.admin, a.token, {"width": 1200, "height": 700}) as page:
+        expect(page.locator("#app")).to_be_visible()
+        banner = page.locator("#storage-banner")
+        expect(banner).to_be_hidden()
+        outcomes = []
+        for t in run_traffic(a, upstream, workers=2, per_worker=60, outcomes=outcomes, pad=900):
+            t.join(60)
+        assert wait_for(lambda: requests.get(f"http://127.0.0.1:{a.admin}/v1/storage", timeout=5).json()["banner"], timeout=20)
+        # The console checks every 10 s: the banner appears without a reload.
+        expect(banner).to_be_visible(timeout=15000)
+        expect(banner).to_contain_text("receipt store")
+        expect(banner).to_contain_text("warning level 2%")
+        assert "warning" in banner.get_attribute("class")
+        shot = os.environ.get("AARMOR_STORAGE_SCREENSHOT")
+        if shot:
+            page.screenshot(path=shot, full_page=True)
 
 
 def test_archived_segments_are_uploaded_to_an_s3_compatible_store_before_they_leave_the_live_store(start_aarmor, upstream, tmp_path):

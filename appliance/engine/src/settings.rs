@@ -308,6 +308,10 @@ pub struct ApprovalSettings {
     /// Most actions of one agent waiting for approval at once; past it that agent's STEP_UPs
     /// are denied at once.
     pub max_pending_per_agent: usize,
+    /// Approvers (names) who may use the console's operator views, Overview and Sessions: what
+    /// every session's user asked and what its tools returned. The operator token always may;
+    /// other approvers see held actions and receipts only.
+    pub operators: Vec<String>,
 }
 
 impl Default for ApprovalSettings {
@@ -326,6 +330,7 @@ impl Default for ApprovalSettings {
             max_pending: 1000,
             max_pending_per_agent: 100,
             public_url: None,
+            operators: Vec::new(),
         }
     }
 }
@@ -408,6 +413,13 @@ impl ApprovalSettings {
                         "approvals.groups.{group}: {m} is not an approver ([[approvals.approvers]])"
                     ));
                 }
+            }
+        }
+        for o in &self.operators {
+            if !names.contains(o.as_str()) {
+                return Err(format!(
+                    "approvals.operators: {o} is not an approver ([[approvals.approvers]])"
+                ));
             }
         }
         for g in self.default_groups.iter().chain(&self.escalate_to) {

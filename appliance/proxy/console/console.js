@@ -10,6 +10,7 @@ let polling = false;
 let storageTimer = null;
 let overviewTimer = null;
 let currentTab = "overview";
+let operations = false;
 
 const $ = (id) => document.getElementById(id);
 
@@ -47,6 +48,10 @@ function signedIn(session) {
   $("who").hidden = false;
   $("login").hidden = true;
   $("app").hidden = false;
+  // The operator views (Overview, Sessions) only for those allowed them.
+  operations = !!session.operations;
+  for (const t of ["overview", "sessions"]) $("tab-" + t).hidden = !operations;
+  if (!operations && (currentTab === "overview" || currentTab === "sessions")) currentTab = "queue";
   version = null;
   if (!polling) poll();
   checkStorage();
@@ -213,7 +218,21 @@ function putChart(id, svgText) {
   holder.replaceChildren(document.importNode(root, true));
 }
 
+let overviewLoading = false;
+
 async function loadOverview() {
+  // One request at a time: a slow answer is not piled up by the next refresh.
+  if (overviewLoading) return;
+  overviewLoading = true;
+  try { await renderOverview(); } finally { overviewLoading = false; }
+}
+
+// A session id as one path segment: dots too are encoded, so "." or ".." stay ids.
+function sessionPath(id) {
+  return "/console/api/sessions/" + encodeURIComponent(id).replace(/\./g, "%2E");
+}
+
+async function renderOverview() {
   const res = await api("GET", "/console/api/overview");
   if (!res.ok) { $("overview-updated").textContent = res.data.error || "unavailable"; return; }
   const o = res.data;
@@ -332,13 +351,15 @@ function timelineItem(it) {
 }
 
 async function showSession(id) {
-  const res = await api("GET", "/console/api/sessions/" + encodeURIComponent(id));
+  const res = await api("GET", sessionPath(id));
   if (!res.ok) { $("sessions-status").textContent = res.data.error || "failed"; return; }
   const s = res.data;
   $("timeline").hidden = false;
   $("timeline").dataset.session = id;
   $("timeline-title").textContent = "Session " + id;
-  $("timeline-facts").textContent = `agent ${s.head.agent}, started ${s.head.started}, last activity ${s.head.last_seen}, ${s.head.entries} entries, ${s.open ? "active" : "closed"}`;
+  $("timeline-facts").textContent = `agent ${s.head.agent}, started ${s.head.started}, last activity ${s.head.last_seen}, ${s.head.entries} entries, ${s.open ? "active" : "closed"}`
+    + (s.entries_shown < s.entries_total ? ` — the newest ${s.entries_shown} of ${s.entries_total} entries shown (aarmor context show for all)` : "")
+    + (s.receipts_cut ? " — older receipts of this session are beyond the receipts searched" : "");
   $("timeline-verify-result").textContent = "";
   const items = s.items.map(timelineItem);
   if (s.other_receipts.length) items.push(el("li", { class: "tl tl-other" }, el("div", { class: "tl-head" }, badge("receipts without a context entry")), ...s.other_receipts.map(receiptLine)));
@@ -350,7 +371,7 @@ async function verifySession() {
   const id = $("timeline").dataset.session;
   const out = $("timeline-verify-result");
   out.textContent = "Checking…";
-  const res = await api("GET", `/console/api/sessions/${encodeURIComponent(id)}/verify`);
+  const res = await api("GET", sessionPath(id) + "/verify");
   if (!res.ok) { out.className = "broken"; out.textContent = res.data.error || "failed"; return; }
   const v = res.data;
   out.className = v.ok ? "verified" : "broken";
@@ -368,7 +389,8 @@ document.addEventListener("DOMContentLoaded", async () => {
     $("login-error").textContent = "";
     signedIn(res.data);
   });
-  $("logout").addEventListener("click", async () => { await api("POST", "/console/api/logout", {}); signedOut(); });
+  // Signing out reloads the page: nothing the last user saw stays in it.
+  $("logout").addEventListener("click", async () => { await api("POST", "/console/api/logout", {}); location.reload(); });
   for (const t of TABS) $("tab-" + t).addEventListener("click", () => showTab(t));
   $("search-form").addEventListener("submit", search);
   $("sessions-form").addEventListener("submit", loadSessions);

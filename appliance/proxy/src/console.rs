@@ -36,7 +36,13 @@ pub struct Console {
     sessions: Mutex<HashMap<String, Session>>,
     /// The operator views read the stores: at most this many at once (the rest wait).
     views: Arc<tokio::sync::Semaphore>,
+    /// The overview's costly part and when it was computed: shared by every viewer for
+    /// [`ACTIVITY_FRESH`].
+    activity: Arc<Mutex<Option<(Instant, Value)>>>,
 }
+
+/// How long a computed overview is served again.
+const ACTIVITY_FRESH: Duration = Duration::from_secs(5);
 
 /// Operator views computed at once; each reads up to tens of thousands of receipts.
 const CONCURRENT_VIEWS: usize = 2;
@@ -101,6 +107,13 @@ fn query_value(query: &str, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// A path segment as the page encoded it (`encodeURIComponent`), decoded.
+fn path_segment(raw: &str) -> String {
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
 /// A summary row of the receipts view.
 fn receipt_row(r: &aarmor_core::Receipt) -> Value {
     json!({
@@ -130,6 +143,7 @@ impl Console {
             retention,
             sessions: Mutex::new(HashMap::new()),
             views: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_VIEWS)),
+            activity: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -275,7 +289,7 @@ impl Console {
         tracing::info!(approver = %approver.name, "console sign-in");
         let mut resp = json_reply(
             200,
-            json!({"approver": approver.name, "groups": approver.groups, "operator": approver.operator, "csrf": csrf}),
+            json!({"approver": approver.name, "groups": approver.groups, "operator": approver.operator, "operations": approver.sees_operations, "csrf": csrf}),
         );
         let cookie = format!(
             "{COOKIE}={id}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={}",
@@ -300,7 +314,11 @@ impl Console {
         match (method, &parts[3..]) {
             ("GET", ["session"]) => json_reply(
                 200,
-                json!({"approver": approver.name, "groups": approver.groups, "operator": approver.operator, "csrf": csrf}),
+                json!({"approver": approver.name, "groups": approver.groups, "operator": approver.operator, "operations": approver.sees_operations, "csrf": csrf}),
+            ),
+            ("GET", ["overview" | "sessions", ..]) if !approver.sees_operations => json_reply(
+                403,
+                json!({"error": "the operator views need the operator token or an approver named in [approvals] operators"}),
             ),
             ("GET", ["storage"]) => match &self.retention {
                 Some(r) => json_reply(200, crate::admin::storage_json(&r.status())),
@@ -369,11 +387,28 @@ impl Console {
             }
             ("GET", ["overview"]) => {
                 let (desk, retention) = (self.desk.clone(), self.retention.clone());
+                let cache = self.activity.clone();
                 self.view(move || {
+                    let fresh = cache.lock().ok().and_then(|c| {
+                        c.as_ref()
+                            .filter(|(at, _)| at.elapsed() < ACTIVITY_FRESH)
+                            .map(|(_, v)| v.clone())
+                    });
+                    let activity = match fresh {
+                        Some(v) => v,
+                        None => {
+                            let v = crate::console_views::activity(&desk);
+                            if let Ok(mut c) = cache.lock() {
+                                *c = Some((Instant::now(), v.clone()));
+                            }
+                            v
+                        }
+                    };
                     Ok(Some(crate::console_views::overview(
                         &desk,
                         retention.as_deref(),
                         &approver,
+                        &activity,
                     )))
                 })
                 .await
@@ -389,12 +424,12 @@ impl Console {
                     .await
             }
             ("GET", ["sessions", id]) => {
-                let (desk, id) = (self.desk.clone(), id.to_string());
+                let (desk, id) = (self.desk.clone(), path_segment(id));
                 self.view(move || crate::console_views::session(&desk, &id))
                     .await
             }
             ("GET", ["sessions", id, "verify"]) => {
-                let (desk, id) = (self.desk.clone(), id.to_string());
+                let (desk, id) = (self.desk.clone(), path_segment(id));
                 self.view(move || crate::console_views::verify_session(&desk, &id))
                     .await
             }

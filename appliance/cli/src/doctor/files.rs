@@ -33,14 +33,14 @@ pub fn check(config: &Config) -> Vec<Check> {
     checks.push(keys(data));
     let receipts = store(
         "receipts store",
-        &ReceiptStore::dir(data).join("data.mdb"),
+        &ReceiptStore::dir(data),
         config.receipts.max_size_mb,
         config,
         "[receipts] max_size_mb",
     );
     let context = store(
         "context store",
-        &ContextLog::dir(data).join("data.mdb"),
+        &ContextLog::dir(data),
         config.context.max_size_mb,
         config,
         "[context] max_size_mb",
@@ -52,36 +52,56 @@ pub fn check(config: &Config) -> Vec<Check> {
     checks
 }
 
-/// The data directory is a directory this user can write.
+/// The data directory is a directory this user can write (asked of the kernel: nothing is
+/// written).
 fn data_dir(data: &Path) -> Check {
+    let euid = rustix::process::geteuid().as_raw();
     match std::fs::metadata(data) {
         Ok(m) if !m.is_dir() => Check::fail(
             "data dir",
             format!("{} is not a directory", data.display()),
             "point data_dir (or AARMOR_DATA_DIR) at a directory",
         ),
-        Ok(m) => {
-            let probe = data.join(format!(".doctor-{}", std::process::id()));
-            match std::fs::write(&probe, b"") {
-                Ok(()) => {
-                    let _ = std::fs::remove_file(&probe);
-                    Check::ok(
-                        "data dir",
-                        format!("{} is writable (owner uid {})", data.display(), m.uid()),
-                    )
-                }
-                Err(e) => Check::fail(
-                    "data dir",
-                    format!("{} is not writable by uid {}: {e}", data.display(), rustix::process::geteuid().as_raw()),
-                    format!("run as the directory's owner (uid {}), or `chown -R` it to the service's user", m.uid()),
+        Ok(m) => match rustix::fs::access(data, rustix::fs::Access::WRITE_OK) {
+            Ok(()) if euid == 0 && m.uid() != 0 => Check::warn(
+                "data dir",
+                format!(
+                    "{} is owned by uid {}, and doctor runs as root: what the service's user may do is not checked",
+                    data.display(),
+                    m.uid()
                 ),
-            }
-        }
+                "run doctor as the service's user: `sudo -u aarmor aarmor doctor`",
+            ),
+            Ok(()) => Check::ok(
+                "data dir",
+                format!("{} is writable (owner uid {})", data.display(), m.uid()),
+            ),
+            Err(e) => Check::fail(
+                "data dir",
+                format!("{} is not writable by uid {euid}: {e}", data.display()),
+                format!(
+                    "run as the directory's owner (uid {}), or `chown -R` it to the service's user",
+                    m.uid()
+                ),
+            ),
+        },
         Err(e) => Check::fail(
             "data dir",
             format!("{}: {e}", data.display()),
             "point data_dir (or AARMOR_DATA_DIR) at a readable directory",
         ),
+    }
+}
+
+/// A file this user cannot read: the finding is the permission, not the file.
+fn unreadable(name: &str, path: &Path) -> Option<Check> {
+    match std::fs::File::open(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Some(Check::fail(
+            name,
+            format!("{} cannot be read by uid {}", path.display(), rustix::process::geteuid().as_raw()),
+            "run doctor as the service's user (`sudo -u aarmor aarmor doctor`); never replace the CA or the keys for this",
+        )),
+        _ => None,
     }
 }
 
@@ -98,6 +118,9 @@ fn ca(data: &Path) -> Check {
             format!("no interception CA in {}", paths.dir.display()),
             "`aarmor run` creates one on first start (or `aarmor ca init`, or `aarmor ca import` your own intermediate)",
         );
+    }
+    if let Some(c) = unreadable("ca", &paths.key).or_else(|| unreadable("ca", &paths.cert)) {
+        return c;
     }
     let ca = match CertificateAuthority::load(&paths) {
         Ok(ca) => ca,
@@ -174,6 +197,20 @@ fn keys(data: &Path) -> Check {
             "`aarmor run` creates one on first start",
         );
     }
+    let private: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "key"))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(c) = std::iter::once(dir.join("current"))
+        .chain(private.iter().cloned())
+        .find_map(|p| unreadable("keys", &p))
+    {
+        return c;
+    }
     let ring = match KeyRing::load(data) {
         Ok(r) => r,
         Err(e) => {
@@ -184,14 +221,6 @@ fn keys(data: &Path) -> Check {
             )
         }
     };
-    let private: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "key"))
-                .collect()
-        })
-        .unwrap_or_default();
     for p in &private {
         if let Ok(m) = std::fs::metadata(p) {
             let mode = m.permissions().mode() & 0o777;
@@ -215,10 +244,13 @@ fn keys(data: &Path) -> Check {
     )
 }
 
-/// A store's size against its limit: the check, and the bytes it may still grow by.
-fn store(name: &str, file: &Path, max_mb: usize, config: &Config, key: &str) -> (Check, u64) {
+/// A store's size against its limit: the check, and the bytes it may still grow by. The
+/// pages in use are read from the store itself (read-only); where it cannot be opened, the file
+/// size is an upper bound (LMDB reuses freed pages and never shrinks the file).
+fn store(name: &str, dir: &Path, max_mb: usize, config: &Config, key: &str) -> (Check, u64) {
     let limit = (max_mb as u64).saturating_mul(1024 * 1024);
-    let used = match std::fs::metadata(file) {
+    let file = dir.join("data.mdb");
+    let size = match std::fs::metadata(&file) {
         Ok(m) => m.len(),
         Err(_) => {
             return (
@@ -227,6 +259,10 @@ fn store(name: &str, file: &Path, max_mb: usize, config: &Config, key: &str) -> 
             )
         }
     };
+    let (used, exact) = match aarmor_engine::retention::usage::StoreUsage::measure(dir, limit) {
+        Ok(u) => (u.used_bytes, true),
+        Err(_) => (size, false),
+    };
     let percent = if limit == 0 {
         100.0
     } else {
@@ -234,7 +270,8 @@ fn store(name: &str, file: &Path, max_mb: usize, config: &Config, key: &str) -> 
     };
     let room = limit.saturating_sub(used);
     let detail = format!(
-        "{} of {} ({percent:.0}%) in {}",
+        "{}{} of {} ({percent:.0}%) in {}",
+        if exact { "" } else { "at most " },
         human_bytes(used),
         human_bytes(limit),
         file.display()
@@ -247,14 +284,19 @@ fn store(name: &str, file: &Path, max_mb: usize, config: &Config, key: &str) -> 
             aarmor_engine::RetentionMode::Drop => "drop",
         }
     );
-    let check = if percent >= f64::from(config.retention.error_percent) {
+    let check = if exact && percent >= f64::from(config.retention.error_percent) {
         Check::fail(
             name,
             format!("{detail}: past the error level; a full store denies every action"),
             fix,
         )
     } else if percent >= f64::from(config.retention.warn_percent) {
-        Check::warn(name, format!("{detail}: past the warning level"), fix)
+        let why = if exact {
+            "past the warning level"
+        } else {
+            "the file is past the warning level (the store could not be opened to count its pages in use: run doctor as the service user)"
+        };
+        Check::warn(name, format!("{detail}: {why}"), fix)
     } else {
         Check::ok(name, detail)
     };

@@ -215,7 +215,13 @@ fn appliance(addr: &str) -> Check {
 
 /// What the running appliance says of its stores.
 fn storage(addr: &str, body: &[u8]) -> Check {
-    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return Check::warn(
+            "appliance",
+            format!("running, but http://{addr}/v1/storage is not JSON: is this aarmor's admin listener?"),
+            "pass --admin HOST:PORT of the appliance's [admin] listen",
+        );
+    };
     let banner = v.get("banner").filter(|b| !b.is_null());
     let fix = "archive or prune ([retention]), or give the stores more room; `aarmor receipts verify` after any manual change";
     match banner {

@@ -15,6 +15,9 @@ pub struct Approver {
     pub groups: BTreeSet<String>,
     /// The operator token: may answer anything; names the approver per request.
     pub operator: bool,
+    /// May use the console's operator views (Overview, Sessions): the operator token, and the
+    /// approvers `[approvals] operators` names.
+    pub sees_operations: bool,
 }
 
 impl Approver {
@@ -25,6 +28,7 @@ impl Approver {
             principal: name.to_string(),
             groups: BTreeSet::new(),
             operator: true,
+            sees_operations: true,
         }
     }
 }
@@ -72,6 +76,7 @@ impl Directory {
                         principal: a.principal.clone().unwrap_or_else(|| a.name.clone()),
                         groups: groups_of.get(a.name.as_str()).cloned().unwrap_or_default(),
                         operator: false,
+                        sees_operations: settings.operators.contains(&a.name),
                     },
                 )
             })

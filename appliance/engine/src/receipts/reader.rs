@@ -194,7 +194,7 @@ impl ReceiptReader {
         let mut out = Vec::new();
         let mut seen = std::collections::HashSet::new();
         let mut truncated = false;
-        self.newest_first(max as u64, |bytes| {
+        self.newest_first(max as u64 + 1, |bytes| {
             let Ok(r) = serde_json::from_slice::<crate::overview::ReceiptDigest>(bytes) else {
                 return true;
             };
@@ -252,13 +252,16 @@ impl ReceiptReader {
     /// ones and those durable but not yet in LMDB. Call after the writer's `committed` to see
     /// every decision made before it.
     pub fn from_seq(&self, seq: u64, limit: usize) -> Result<Vec<Receipt>, StoreError> {
+        // The unstored receipts first: the writer moves them to LMDB and then forgets them, so
+        // read the other way round a batch committed in between would be in neither read.
+        let unstored = self.unstored.newest_first();
         let mut by_seq: BTreeMap<u64, Receipt> = BTreeMap::new();
         for bytes in self.store.scan(seq, limit)? {
             if let Ok(r) = serde_json::from_slice::<Receipt>(&bytes) {
                 by_seq.insert(r.seq, r);
             }
         }
-        for bytes in self.unstored.newest_first() {
+        for bytes in unstored {
             if let Ok(r) = serde_json::from_slice::<Receipt>(&bytes) {
                 if r.seq >= seq {
                     by_seq.entry(r.seq).or_insert(r);
@@ -266,6 +269,34 @@ impl ReceiptReader {
             }
         }
         Ok(by_seq.into_values().take(limit).collect())
+    }
+
+    /// Newest first: the receipts of `session` exactly (the session the decision saw, or the
+    /// one the action named), at most `limit`, among the newest receipts the search covers;
+    /// true with them when the search window ended before the session's first receipt could
+    /// have been reached.
+    pub fn of_session(
+        &self,
+        session: &str,
+        limit: usize,
+    ) -> Result<(Vec<Receipt>, bool), StoreError> {
+        let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut oldest = u64::MAX;
+        self.newest_first(SEARCH_WINDOW, |bytes| {
+            if let Ok(r) = serde_json::from_slice::<Receipt>(bytes) {
+                oldest = oldest.min(r.seq);
+                let ours = r.context.session.as_deref() == Some(session)
+                    || r.action.identity.session.as_deref() == Some(session);
+                if seen.insert(r.seq) && ours {
+                    out.push(r);
+                }
+            }
+            out.len() < limit
+        })?;
+        let first_live = self.store.first_seq()?.unwrap_or(1);
+        let cut = out.len() >= limit || (oldest != u64::MAX && oldest > first_live);
+        Ok((out, cut))
     }
 
     pub fn get(&self, receipt_id: &str) -> Result<Option<Receipt>, StoreError> {

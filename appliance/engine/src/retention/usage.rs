@@ -30,6 +30,20 @@ impl StoreUsage {
         })
     }
 
+    /// Of the LMDB store in `dir`, opened read-only (nothing is created or written; another
+    /// process may be writing it): the pages in use against `limit_bytes`.
+    pub fn measure(dir: &std::path::Path, limit_bytes: u64) -> Result<Self, lmdb::Error> {
+        let env = Environment::new()
+            .set_max_dbs(8)
+            .set_flags(lmdb::EnvironmentFlags::READ_ONLY)
+            .open(dir)?;
+        let used = Self::of(&env)?.used_bytes;
+        Ok(Self {
+            used_bytes: used,
+            limit_bytes,
+        })
+    }
+
     /// Used, in percent of the limit.
     pub fn percent(&self) -> f64 {
         if self.limit_bytes == 0 {

@@ -264,3 +264,51 @@ async fn readers_see_strict_receipts_before_and_after_their_lmdb_commit() {
     }
     assert_eq!(log.stats.receipts.load(Ordering::Relaxed), 3);
 }
+
+#[tokio::test]
+async fn operator_views_read_a_sessions_receipts_exactly_the_newest_digests_and_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let (keys, _) = KeyRing::load_or_create(dir.path()).unwrap();
+    let log = ReceiptLog::start(
+        ReceiptStore::open(&dir.path().join("receipts"), 1 << 24).unwrap(),
+        keys,
+        Durability::Strict,
+    )
+    .unwrap();
+    let reader = log.reader();
+    // Sessions "a" and "ab": a search for "a" matches both, the session view only the first.
+    for n in 0..6 {
+        let mut d = draft(n);
+        d.action.identity.session = Some(if n % 2 == 0 { "a" } else { "ab" }.into());
+        log.append(d).await.unwrap();
+    }
+    for round in 0..2 {
+        let (of_a, cut) = reader.of_session("a", 100).unwrap();
+        assert_eq!(of_a.len(), 3, "round {round}");
+        assert!(!cut);
+        assert!(of_a
+            .iter()
+            .all(|r| r.action.identity.session.as_deref() == Some("a")));
+        assert!(of_a.windows(2).all(|w| w[0].seq > w[1].seq), "newest first");
+        let (first_two, cut) = reader.of_session("a", 2).unwrap();
+        assert_eq!(first_two.len(), 2);
+        assert!(cut, "the limit cut it");
+        // Digests: every receipt since long ago; with a bound, the newest and `truncated`.
+        let (all, truncated) = reader.digests_since("2000-01-01", 100).unwrap();
+        assert_eq!((all.len(), truncated), (6, false));
+        let (some, truncated) = reader.digests_since("2000-01-01", 4).unwrap();
+        assert_eq!((some.len(), truncated), (4, true));
+        assert_eq!(some[0].seq, 6);
+        let (none, _) = reader.digests_since("2999-01-01", 100).unwrap();
+        assert!(none.is_empty(), "nothing is newer than the window's start");
+        // The chain check of the newest receipts.
+        let check = reader.check_newest(4).unwrap();
+        assert!(check.ok, "{:?}", check.problems);
+        assert_eq!(
+            (check.head_seq, check.first_checked, check.checked),
+            (6, Some(3), 4)
+        );
+        // The second round reads them from LMDB.
+        log.committed().await;
+    }
+}
