@@ -45,6 +45,17 @@ fn draft(n: u64) -> ReceiptDraft {
     )
 }
 
+/// A strict-durability log with a new key in `dir`.
+fn strict_log(dir: &std::path::Path) -> ReceiptLog {
+    let (keys, _) = KeyRing::load_or_create(dir).unwrap();
+    ReceiptLog::start(
+        ReceiptStore::open(&dir.join("receipts"), 1 << 24).unwrap(),
+        keys,
+        Durability::Strict,
+    )
+    .unwrap()
+}
+
 fn all(store_dir: &std::path::Path) -> Vec<Receipt> {
     let store = ReceiptStore::open(store_dir, 1 << 24).unwrap();
     store
@@ -234,13 +245,7 @@ async fn a_full_store_fails_closed() {
 #[tokio::test]
 async fn readers_see_strict_receipts_before_and_after_their_lmdb_commit() {
     let dir = tempfile::tempdir().unwrap();
-    let (keys, _) = KeyRing::load_or_create(dir.path()).unwrap();
-    let log = ReceiptLog::start(
-        ReceiptStore::open(&dir.path().join("receipts"), 1 << 24).unwrap(),
-        keys,
-        Durability::Strict,
-    )
-    .unwrap();
+    let log = strict_log(dir.path());
     let reader = log.reader();
     let mut ids = Vec::new();
     for n in 0..3 {
@@ -268,13 +273,7 @@ async fn readers_see_strict_receipts_before_and_after_their_lmdb_commit() {
 #[tokio::test]
 async fn operator_views_read_a_sessions_receipts_exactly_the_newest_digests_and_the_chain() {
     let dir = tempfile::tempdir().unwrap();
-    let (keys, _) = KeyRing::load_or_create(dir.path()).unwrap();
-    let log = ReceiptLog::start(
-        ReceiptStore::open(&dir.path().join("receipts"), 1 << 24).unwrap(),
-        keys,
-        Durability::Strict,
-    )
-    .unwrap();
+    let log = strict_log(dir.path());
     let reader = log.reader();
     // Sessions "a" and "ab": a search for "a" matches both, the session view only the first.
     for n in 0..6 {
