@@ -50,17 +50,23 @@ pub enum Install {
 }
 
 /// Points `[policy] dir` and `[intent] model_dir` at the copies under the data directory where
-/// they hold their default values and those are missing from the working directory. A directory
-/// configured to anything else is never replaced: when it is missing, that stays an error for the
-/// caller to report.
+/// they hold their default values and those are missing from the working directory; a directory
+/// configured to where the copy goes (`<data_dir>/policies`, `<data_dir>/models/...`) is
+/// installed there when missing. A directory configured to anything else is never replaced:
+/// when it is missing, that stays an error for the caller to report.
 pub fn resolve(config: &mut Config, install: Install) -> anyhow::Result<()> {
-    if config.policy.dir == PolicySettings::default().dir {
+    let at = |builtin: &Builtin, configured: &Path| {
+        same_path(configured, &config.data_dir.join(builtin.subdir))
+    };
+    if config.policy.dir == PolicySettings::default().dir || at(&POLICIES, &config.policy.dir) {
         if let Some(dir) = locate(&POLICIES, &config.policy.dir, &config.data_dir, install)? {
             config.policy.dir = dir;
         }
     }
     let wants_model = config.mediation.enabled && config.intent.enabled;
-    if config.intent.model_dir == IntentSettings::default().model_dir && wants_model {
+    let model_default = config.intent.model_dir == IntentSettings::default().model_dir
+        || at(&MODEL, &config.intent.model_dir);
+    if model_default && wants_model {
         if let Some(dir) = locate(&MODEL, &config.intent.model_dir, &config.data_dir, install)? {
             config.intent.model_dir = dir;
         }
@@ -75,10 +81,15 @@ fn locate(
     data_dir: &Path,
     install: Install,
 ) -> anyhow::Result<Option<PathBuf>> {
+    let target = data_dir.join(builtin.subdir);
     if configured.is_dir() {
+        // The installed copy, named directly (the packaged configuration does): say when it
+        // is not this version's.
+        if same_path(configured, &target) {
+            note_other_version(builtin, &target);
+        }
         return Ok(None);
     }
-    let target = data_dir.join(builtin.subdir);
     if target.is_dir() {
         note_other_version(builtin, &target);
         return Ok(Some(target));
@@ -95,6 +106,14 @@ fn locate(
         builtin.hint
     );
     Ok(Some(target))
+}
+
+/// Whether two paths name the same place (relative ones against the working directory).
+fn same_path(a: &Path, b: &Path) -> bool {
+    match (std::path::absolute(a), std::path::absolute(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 /// An installed copy is never overwritten (it may hold the operator's edits); a different

@@ -73,7 +73,7 @@ enum Command {
     /// approvers, the SIEM sinks, the object store, the webhooks, and the running appliance.
     ///
     /// Read-only: it never creates or repairs anything. Exit status 1 when a check fails.
-    /// Run it as the user the service runs as (`sudo -u aarmor aarmor doctor`).
+    /// Run it as the user the service runs as (`sudo -u aarmor aarmor --config /etc/aarmor/aarmor.toml doctor`).
     Doctor {
         /// The running appliance's admin listener, HOST:PORT (default: [admin] listen).
         #[arg(long)]

@@ -20,7 +20,9 @@ pub fn check(config: &Config, load_model: bool) -> Vec<Check> {
         return checks;
     }
     let dir = &config.policy.dir;
-    if *dir == aarmor_engine::PolicySettings::default().dir && !dir.is_dir() {
+    let installs_here = *dir == aarmor_engine::PolicySettings::default().dir
+        || *dir == config.data_dir.join("policies");
+    if installs_here && !dir.is_dir() {
         checks.push(Check::skip(
             "policy",
             format!(
@@ -140,6 +142,17 @@ fn model(config: &Config, set: Option<&PolicySet>, load_anyway: bool) -> Check {
             "model",
             format!(
                 "no policy reads intent.drift: the model in {} is not loaded at start (--load-model checks it anyway)",
+                dir.display()
+            ),
+        );
+    }
+    let installs_here = *dir == aarmor_engine::IntentSettings::default().model_dir
+        || dir.starts_with(config.data_dir.join("models"));
+    if installs_here && !dir.is_dir() {
+        return Check::skip(
+            "model",
+            format!(
+                "not installed yet: `aarmor run` installs the built-in model in {} on first start",
                 dir.display()
             ),
         );

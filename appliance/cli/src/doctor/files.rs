@@ -70,7 +70,7 @@ fn data_dir(data: &Path) -> Check {
                     data.display(),
                     m.uid()
                 ),
-                "run doctor as the service's user: `sudo -u aarmor aarmor doctor`",
+                "run doctor as the service's user: `sudo -u aarmor aarmor --config /etc/aarmor/aarmor.toml doctor`",
             ),
             Ok(()) => Check::ok(
                 "data dir",
@@ -99,7 +99,7 @@ fn unreadable(name: &str, path: &Path) -> Option<Check> {
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Some(Check::fail(
             name,
             format!("{} cannot be read by uid {}", path.display(), rustix::process::geteuid().as_raw()),
-            "run doctor as the service's user (`sudo -u aarmor aarmor doctor`); never replace the CA or the keys for this",
+            "run doctor as the service's user (`sudo -u aarmor aarmor --config /etc/aarmor/aarmor.toml doctor`); never replace the CA or the keys for this",
         )),
         _ => None,
     }
