@@ -132,6 +132,8 @@ def test_overview_and_session_timeline_in_chromium(start_aarmor, upstream, pki):
         t = threading.Thread(target=transfer)
         t.start()
         assert wait_for(lambda: len(a.approvals()) == 1)
+        metrics = requests.get(f"http://127.0.0.1:{a.admin}/metrics", timeout=10).text
+        assert "\naarmor_approvals_pending 1\n" in metrics, "the held transfer is counted"
     finally:
         llm.close()
 

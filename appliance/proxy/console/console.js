@@ -11,6 +11,7 @@ let storageTimer = null;
 let overviewTimer = null;
 let currentTab = "overview";
 let operations = false;
+let searchSeq = 0;
 
 const $ = (id) => document.getElementById(id);
 
@@ -165,7 +166,9 @@ async function search(ev) {
   if (ev) ev.preventDefault();
   const q = $("q").value;
   $("receipts-status").textContent = "Searching…";
+  const mine = ++searchSeq;
   const res = await api("GET", "/console/api/receipts?limit=100&q=" + encodeURIComponent(q));
+  if (mine !== searchSeq) return; // a newer search is under way: its answer is the one shown
   const body = $("receipts-table").tBodies[0];
   if (!res.ok) { $("receipts-status").textContent = res.data.error || "failed"; return; }
   $("receipts-status").textContent = `${res.data.receipts.length} receipt(s)`;
@@ -295,7 +298,7 @@ async function loadSessions(ev) {
 function badge(text, cls) { return el("span", { class: "badge " + (cls || "") }, text); }
 
 function receiptLine(r) {
-  const open = el("button", { type: "button", class: "link", onclick: () => { showTab("receipts"); $("q").value = r.receipt_id; search(); } }, r.receipt_id);
+  const open = el("button", { type: "button", class: "link", onclick: () => { $("q").value = r.receipt_id; showTab("receipts"); } }, r.receipt_id);
   const approval = r.approval ? ` — approval ${r.approval.status}${r.approval.approver ? " by " + r.approval.approver : ""}${r.approval.reason ? " (" + r.approval.reason + ")" : ""}` : "";
   const drift = r.drift !== undefined && r.drift !== null ? ` — drift ${r.drift}` : "";
   const exec = r.execution ? ` — upstream ${r.execution.status}` : "";

@@ -119,6 +119,8 @@ pub struct Approvals {
     notifier: RwLock<Option<Arc<Notifier>>>,
     /// Bumped on every change, for live views.
     version: watch::Sender<u64>,
+    /// Actions waiting for an answer now (`aarmor_approvals_pending`), set on every change.
+    pending_gauge: Option<prometheus::IntGauge>,
 }
 
 impl Default for Approvals {
@@ -128,6 +130,11 @@ impl Default for Approvals {
             directory: RwLock::new(Arc::new(Directory::default())),
             notifier: RwLock::new(None),
             version: watch::channel(0).0,
+            pending_gauge: prometheus::IntGauge::new(
+                "approvals_pending",
+                "Actions held for approval (STEP_UP) now",
+            )
+            .ok(),
         }
     }
 }
@@ -160,8 +167,21 @@ impl Approvals {
         self.version.subscribe()
     }
 
+    /// Called after every change, never with `pending` locked.
     fn changed(&self) {
+        if let (Some(g), Ok(map)) = (&self.pending_gauge, self.pending.lock()) {
+            g.set(map.values().filter(|p| p.alive()).count() as i64);
+        }
         self.version.send_modify(|v| *v += 1);
+    }
+
+    /// Exports `aarmor_approvals_pending`.
+    pub fn register(&self, registry: &prometheus::Registry) {
+        if let Some(g) = &self.pending_gauge {
+            if let Err(e) = registry.register(Box::new(g.clone())) {
+                tracing::warn!(error = %e, "cannot register the approvals metric");
+            }
+        }
     }
 
     fn notify(&self, event: &str, request: &ApprovalRequest, status: Option<&str>) {

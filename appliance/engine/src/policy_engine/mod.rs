@@ -305,6 +305,7 @@ impl ActionEngine for PolicyEngine {
 
     fn register_metrics(&self, registry: &prometheus::Registry) {
         self.inner.context.register_metrics(registry);
+        self.inner.approvals.register(registry);
         if let Some(t) = &self.inner.telemetry {
             t.register(registry);
         }
