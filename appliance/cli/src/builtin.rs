@@ -55,23 +55,46 @@ pub enum Install {
 /// installed there when missing. A directory configured to anything else is never replaced:
 /// when it is missing, that stays an error for the caller to report.
 pub fn resolve(config: &mut Config, install: Install) -> anyhow::Result<()> {
-    let at = |builtin: &Builtin, configured: &Path| {
-        same_path(configured, &config.data_dir.join(builtin.subdir))
-    };
-    if config.policy.dir == PolicySettings::default().dir || at(&POLICIES, &config.policy.dir) {
+    if names_policies_copy(config) {
         if let Some(dir) = locate(&POLICIES, &config.policy.dir, &config.data_dir, install)? {
             config.policy.dir = dir;
         }
     }
     let wants_model = config.mediation.enabled && config.intent.enabled;
-    let model_default = config.intent.model_dir == IntentSettings::default().model_dir
-        || at(&MODEL, &config.intent.model_dir);
-    if model_default && wants_model {
+    if names_model_copy(config) && wants_model {
         if let Some(dir) = locate(&MODEL, &config.intent.model_dir, &config.data_dir, install)? {
             config.intent.model_dir = dir;
         }
     }
     Ok(())
+}
+
+/// `[policy] dir` is the default or names the copy under the data directory: the built-in pack
+/// is used (and installed) there.
+fn names_policies_copy(config: &Config) -> bool {
+    config.policy.dir == PolicySettings::default().dir
+        || same_path(&config.policy.dir, &config.data_dir.join(POLICIES.subdir))
+}
+
+/// `[intent] model_dir` is the default or names the copy under the data directory.
+fn names_model_copy(config: &Config) -> bool {
+    config.intent.model_dir == IntentSettings::default().model_dir
+        || same_path(
+            &config.intent.model_dir,
+            &config.data_dir.join(MODEL.subdir),
+        )
+}
+
+/// After [`resolve`]: `aarmor run` installs the built-in policy pack at `[policy] dir` on its
+/// first start (it is missing, and it is where the built-in one goes).
+pub fn installs_policies(config: &Config) -> bool {
+    names_policies_copy(config) && !config.policy.dir.is_dir()
+}
+
+/// After [`resolve`]: `aarmor run` installs the built-in model at `[intent] model_dir` on its
+/// first start.
+pub fn installs_model(config: &Config) -> bool {
+    names_model_copy(config) && !config.intent.model_dir.is_dir()
 }
 
 /// The directory to use instead of `configured`, if any.

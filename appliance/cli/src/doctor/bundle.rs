@@ -20,9 +20,7 @@ pub fn check(config: &Config, load_model: bool) -> Vec<Check> {
         return checks;
     }
     let dir = &config.policy.dir;
-    let installs_here = *dir == aarmor_engine::PolicySettings::default().dir
-        || *dir == config.data_dir.join("policies");
-    if installs_here && !dir.is_dir() {
+    if crate::builtin::installs_policies(config) {
         checks.push(Check::skip(
             "policy",
             format!(
@@ -146,9 +144,7 @@ fn model(config: &Config, set: Option<&PolicySet>, load_anyway: bool) -> Check {
             ),
         );
     }
-    let installs_here = *dir == aarmor_engine::IntentSettings::default().model_dir
-        || dir.starts_with(config.data_dir.join("models"));
-    if installs_here && !dir.is_dir() {
+    if crate::builtin::installs_model(config) {
         return Check::skip(
             "model",
             format!(
