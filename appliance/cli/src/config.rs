@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use aarmor_engine::cluster::ClusterSettings;
 use aarmor_engine::identity::IdentitySettings;
 use aarmor_engine::telemetry::TelemetrySettings;
 use aarmor_engine::{
@@ -29,6 +30,7 @@ pub struct Config {
     pub retention: RetentionSettings,
     pub approvals: ApprovalSettings,
     pub context: ContextSettings,
+    pub cluster: ClusterSettings,
     pub intent: IntentSettings,
     pub identity: IdentitySettings,
     pub telemetry: TelemetrySettings,
@@ -49,6 +51,7 @@ impl Default for Config {
             retention: RetentionSettings::default(),
             approvals: ApprovalSettings::default(),
             context: ContextSettings::default(),
+            cluster: ClusterSettings::default(),
             intent: IntentSettings::default(),
             identity: IdentitySettings::default(),
             telemetry: TelemetrySettings::default(),
@@ -246,6 +249,10 @@ impl Config {
         }
         if let Err(e) = self.approvals.validate() {
             let (key, message) = e.split_once(": ").unwrap_or(("approvals", e.as_str()));
+            return Err(key_err(key, message));
+        }
+        if let Err(e) = self.cluster.validate() {
+            let (key, message) = e.split_once(": ").unwrap_or(("cluster", e.as_str()));
             return Err(key_err(key, message));
         }
         if let Err(e) = self.approvals.resolve_token() {

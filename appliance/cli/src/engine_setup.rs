@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aarmor_engine::approvals::{Directory, Notifier};
+use aarmor_engine::cluster::Cluster;
 use aarmor_engine::context::ContextStore;
 use aarmor_engine::intent::{Embedder, IntentService};
 use aarmor_engine::policy::{PolicySet, PolicySources};
@@ -88,7 +89,16 @@ pub fn build(config: &Config) -> anyhow::Result<PolicyEngine> {
             }
         );
     }
-    let (keys, created) = KeyRing::load_or_create(&config.data_dir)?;
+    let replica = config
+        .cluster
+        .enabled
+        .then(|| config.cluster.replica_name());
+    let (keys, created) = match &replica {
+        Some(name) => KeyRing::load_or_create_for(&config.data_dir, name)?,
+        None => KeyRing::load_or_create(&config.data_dir)?,
+    };
+    let signing_key = keys.key_id.clone();
+    let public_keys = keys.public.clone();
     if created {
         eprintln!(
             "aarmor: created receipt signing key {}; public keys for verification: {}",
@@ -126,6 +136,16 @@ pub fn build(config: &Config) -> anyhow::Result<PolicyEngine> {
         Duration::from_millis(config.mediation.max_hold_ms),
     )
     .identity(config.identity.clone());
+    if let Some(name) = &replica {
+        let cluster = Cluster::new(config.cluster.clone()).map_err(|e| anyhow!("cluster: {e}"))?;
+        cluster.set_public_keys(public_keys);
+        eprintln!(
+            "aarmor: cluster replica {name}: session context, holds and approvals shared through {}; receipts signed with {}",
+            config.cluster.redis_url_redacted(),
+            signing_key
+        );
+        engine = engine.cluster(cluster);
+    }
     let mut telemetry = None;
     if !config.telemetry.sinks.is_empty() {
         let t = Arc::new(

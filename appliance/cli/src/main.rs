@@ -3,6 +3,7 @@
 use anyhow::anyhow;
 mod approvals_cmd;
 mod builtin;
+mod cluster_cmd;
 mod config;
 mod context_cmd;
 mod doctor;
@@ -67,6 +68,10 @@ enum Command {
     /// List, show, export and verify the per-session context logs (in <data_dir>/context/).
     #[command(subcommand)]
     Context(ContextCommand),
+    /// Inspect the replicas of a cluster (`[cluster]`) through its Redis: which are alive, all
+    /// their public keys, a session's shared chain.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
     /// Check the configured appliance and say what to fix: the configuration, the data
     /// directory and its free space, the CA and its expiry, the signing keys and their modes,
     /// the stores' sizes, the policy bundle, the identity registry, the embedding model, the
@@ -132,6 +137,31 @@ enum Command {
         /// Replay at most this many conversations.
         #[arg(long)]
         limit: Option<usize>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClusterCommand {
+    /// The replicas Redis knows: alive or not, last heartbeat, actions each holds.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every replica's public keys in one public-keys.json, to verify a merged export:
+    /// `aarmor receipts verify --from merged.jsonl --public-keys all-keys.json` checks each
+    /// replica's chain on its own and reports a replica whose receipts are missing.
+    Keys {
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Verify a session's shared context chain as Redis holds it (and export it).
+    Context {
+        session: String,
+        /// Also write the entries as JSON lines to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -420,6 +450,13 @@ fn main() -> ExitCode {
                 approver,
                 reason,
             } => approvals_cmd::answer(&config, id, false, approver, reason.as_deref()),
+        },
+        Command::Cluster(cmd) => match cmd {
+            ClusterCommand::Status { json } => cluster_cmd::status(&config, *json),
+            ClusterCommand::Keys { out } => cluster_cmd::keys(&config, out.as_deref()),
+            ClusterCommand::Context { session, out } => {
+                cluster_cmd::context(&config, session, out.as_deref())
+            }
         },
         Command::Context(cmd) => match cmd {
             ContextCommand::List => context_cmd::list(&config),

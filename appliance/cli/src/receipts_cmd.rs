@@ -68,22 +68,22 @@ pub enum VerifyScope<'a> {
     Export(&'a Path),
 }
 
-fn load_keys(public_keys: &Path) -> anyhow::Result<VerifyingKeys> {
+fn load_key_entries(public_keys: &Path) -> anyhow::Result<Vec<PublicKeyEntry>> {
     let text = std::fs::read_to_string(public_keys)
         .map_err(|e| anyhow!("{}: {e}", public_keys.display()))?;
-    let entries: Vec<PublicKeyEntry> = serde_json::from_str(&text).map_err(|e| {
+    serde_json::from_str(&text).map_err(|e| {
         anyhow!(
             "{}: not a public-keys.json file: {e}",
             public_keys.display()
         )
-    })?;
-    verifying_keys(&entries).map_err(anyhow::Error::msg)
+    })
 }
 
 pub fn verify(config: &Config, public_keys: &Path, scope: VerifyScope<'_>) -> anyhow::Result<()> {
-    let keys = load_keys(public_keys)?;
+    let entries = load_key_entries(public_keys)?;
+    let keys = verifying_keys(&entries).map_err(anyhow::Error::msg)?;
     let (archive, audit_scope) = match scope {
-        VerifyScope::Export(path) => return verify_export(&keys, path),
+        VerifyScope::Export(path) => return verify_export(&keys, &entries, path),
         VerifyScope::Whole(dir) => (Some(dir), AuditScope::Whole),
         VerifyScope::LiveOnly => (None, AuditScope::LiveOnly),
     };
@@ -138,7 +138,14 @@ pub fn verify(config: &Config, public_keys: &Path, scope: VerifyScope<'_>) -> an
     ))
 }
 
-fn verify_export(keys: &VerifyingKeys, path: &Path) -> anyhow::Result<()> {
+/// Verifies an export: one chain, or (a merged export of cluster replicas) one chain per
+/// replica, each checked on its own; a replica whose keys are listed but whose receipts are
+/// not in the export is reported as missing.
+fn verify_export(
+    keys: &VerifyingKeys,
+    entries: &[PublicKeyEntry],
+    path: &Path,
+) -> anyhow::Result<()> {
     let f = std::fs::File::open(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
     let lines: Vec<Vec<u8>> = std::io::BufReader::new(f)
         .lines()
@@ -157,29 +164,87 @@ fn verify_export(keys: &VerifyingKeys, path: &Path) -> anyhow::Result<()> {
     if receipts.is_empty() {
         return Err(anyhow!("no receipts to verify"));
     }
-    let start = (receipts[0].seq == 1).then_some(GENESIS_HASH);
-    let problems = verify_chain(&receipts, keys, start);
-    let (first, last) = (receipts[0].seq, receipts[receipts.len() - 1].seq);
-    if problems.is_empty() {
-        println!(
-            "OK: {} receipts (seq {first}..{last}) verify; signatures valid, chain intact{}",
-            receipts.len(),
-            if start.is_none() {
-                " (export starts mid-chain)"
-            } else {
-                ""
-            }
-        );
+    let chains = replica_chains(receipts, entries);
+    let merged = chains.len() > 1 || chains.keys().any(|k| k.is_some());
+    let mut failed = 0usize;
+    let mut total = 0usize;
+    for (replica, chain) in &chains {
+        let start = (chain[0].seq == 1).then_some(GENESIS_HASH);
+        let problems = verify_chain(chain, keys, start);
+        let (first, last) = (chain[0].seq, chain[chain.len() - 1].seq);
+        let name = match replica {
+            Some(r) => format!("replica {r}: "),
+            None if merged => "receipts signed by no replica's key: ".to_string(),
+            None => String::new(),
+        };
+        total += chain.len();
+        if problems.is_empty() {
+            println!(
+                "OK: {name}{} receipts (seq {first}..{last}) verify; signatures valid, chain intact{}",
+                chain.len(),
+                if start.is_none() {
+                    " (export starts mid-chain)"
+                } else {
+                    ""
+                }
+            );
+            continue;
+        }
+        for p in &problems {
+            println!("FAIL {name}{p}");
+        }
+        failed += problems.len();
+    }
+    let mut named: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| e.replica.as_deref())
+        .collect();
+    named.sort_unstable();
+    named.dedup();
+    for r in named {
+        if !chains.contains_key(&Some(r.to_string())) {
+            println!(
+                "FAIL replica {r}: none of its receipts are in the export (its chain is missing from the merge)"
+            );
+            failed += 1;
+        }
+    }
+    if failed == 0 {
+        if merged {
+            println!("OK: {total} receipts in {} replica chain(s)", chains.len());
+        }
         return Ok(());
     }
-    for p in &problems {
-        println!("FAIL {p}");
+    Err(anyhow!("{failed} problem(s) in {total} receipts"))
+}
+
+/// Groups receipts by the replica whose key signed them (`None`: a key no replica owns, or an
+/// unsigned receipt), each group in `seq` order.
+fn replica_chains(
+    receipts: Vec<aarmor_core::Receipt>,
+    entries: &[PublicKeyEntry],
+) -> std::collections::BTreeMap<Option<String>, Vec<aarmor_core::Receipt>> {
+    let owner: std::collections::HashMap<&str, &str> = entries
+        .iter()
+        .filter_map(|e| Some((e.key_id.as_str(), e.replica.as_deref()?)))
+        .collect();
+    let mut chains: std::collections::BTreeMap<Option<String>, Vec<aarmor_core::Receipt>> =
+        Default::default();
+    for r in receipts {
+        let replica = r
+            .signature
+            .as_ref()
+            .and_then(|s| owner.get(s.key_id.as_str()))
+            .map(|r| r.to_string());
+        chains.entry(replica).or_default().push(r);
     }
-    Err(anyhow!(
-        "{} problem(s) in {} receipts (seq {first}..{last})",
-        problems.len(),
-        receipts.len()
-    ))
+    if chains.len() > 1 {
+        // Merged exports interleave the replicas' lines; one chain keeps its export order.
+        for chain in chains.values_mut() {
+            chain.sort_by_key(|r| r.seq);
+        }
+    }
+    chains
 }
 
 pub fn show(config: &Config, id: &str) -> anyhow::Result<()> {

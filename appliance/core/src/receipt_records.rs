@@ -92,6 +92,14 @@ pub enum Approval {
         /// The approval's id.
         id: String,
     },
+    /// The cluster replica that held the action stopped (its agent's connection went with it):
+    /// another replica recorded the denial.
+    ReplicaLost {
+        /// The approval's id.
+        id: String,
+        /// The replica that held it.
+        replica: String,
+    },
 }
 
 /// The answer that decided an approval.
@@ -116,17 +124,18 @@ impl Approval {
     pub fn approver(&self) -> Option<&str> {
         match self {
             Self::Approved(a) | Self::Denied(a) => Some(&a.approver),
-            Self::TimedOut { .. } | Self::NoApprovers { .. } => None,
+            Self::TimedOut { .. } | Self::NoApprovers { .. } | Self::ReplicaLost { .. } => None,
         }
     }
 
-    /// `approved`, `denied`, `timed_out` or `no_approvers`.
+    /// `approved`, `denied`, `timed_out`, `no_approvers` or `replica_lost`.
     pub fn status(&self) -> &'static str {
         match self {
             Self::Approved(_) => "approved",
             Self::Denied(_) => "denied",
             Self::TimedOut { .. } => "timed_out",
             Self::NoApprovers { .. } => "no_approvers",
+            Self::ReplicaLost { .. } => "replica_lost",
         }
     }
 }
@@ -166,6 +175,12 @@ pub enum Deferral {
     TimedOut {
         /// Re-evaluations made before the hold ran out.
         rounds: u32,
+    },
+    /// The cluster replica that held the action stopped (its agent's connection went with it):
+    /// another replica recorded the denial.
+    ReplicaLost {
+        /// The replica that held it.
+        replica: String,
     },
 }
 

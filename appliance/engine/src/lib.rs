@@ -8,6 +8,7 @@
 //! has to say what it decided.
 
 pub mod approvals;
+pub mod cluster;
 pub mod context;
 pub mod data_classes;
 mod group_commit;

@@ -48,7 +48,7 @@ pub trait ActionEngine: Send + Sync + 'static {
     /// The session of an exchange: the one the `x-aarm-session` header names (`explicit`), else
     /// the one of the conversation (`conversation`: system prompt and first user message of an
     /// LLM request), else the agent's active session. The default keeps no state.
-    fn attribute(
+    async fn attribute(
         &self,
         agent: &str,
         explicit: Option<&str>,

@@ -104,7 +104,9 @@ impl AdminApp {
                     .and_then(Value::as_str)
                     .filter(|c| !c.trim().is_empty())
                     .map(str::to_string);
-                let result = approvals.vote(id, &approver, *verb == "approve", comment, "api");
+                let result = approvals
+                    .vote_anywhere(id, &approver, *verb == "approve", comment, "api")
+                    .await;
                 vote_reply(id, &approver, result)
             }
             _ => json_reply(

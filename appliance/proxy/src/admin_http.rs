@@ -99,6 +99,7 @@ pub(crate) fn vote_reply(
                 | ApprovalError::SelfApproval(_)
                 | ApprovalError::OperatorAsApprover(_) => 403,
                 ApprovalError::AlreadyVoted(_) => 409,
+                ApprovalError::Unreachable(..) => 503,
             };
             tracing::warn!(approval = %id, approver = %approver.name, error = %e, "approval answer refused");
             json_reply(status, json!({"error": e.to_string()}))

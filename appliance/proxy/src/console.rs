@@ -382,7 +382,9 @@ impl Console {
                     .map(str::trim)
                     .filter(|c| !c.is_empty())
                     .map(|c| c.chars().take(2000).collect::<String>());
-                let result = approvals.vote(id, &approver, *verb == "approve", comment, "console");
+                let result = approvals
+                    .vote_anywhere(id, &approver, *verb == "approve", comment, "console")
+                    .await;
                 vote_reply(id, &approver, result)
             }
             ("GET", ["overview"]) => {

@@ -7,7 +7,7 @@ use crate::identity::sha256_hex;
 use crate::settings::ApprovalSettings;
 
 /// An authenticated approver.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Approver {
     pub name: String,
     /// The human this approver is (self-approval check).

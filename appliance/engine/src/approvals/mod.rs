@@ -5,23 +5,25 @@
 
 pub mod directory;
 pub mod notify;
+pub mod remote;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use aarmor_core::Action;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::{oneshot, watch};
 
 pub use directory::{Approver, Directory};
 pub use notify::Notifier;
+pub use remote::RemoteApprovals;
 
 /// One approver's answer (as resolution receipts record it).
 pub use aarmor_core::receipt_records::Vote;
 
 /// What an approver sees.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApprovalRequest {
     pub id: String,
     /// The decision receipt of the STEP_UP.
@@ -71,7 +73,8 @@ pub struct ApprovalAnswer {
     pub votes: Vec<Vote>,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "error", content = "detail", rename_all = "snake_case")]
 pub enum ApprovalError {
     #[error("no pending approval {0}")]
     NotFound(String),
@@ -83,6 +86,9 @@ pub enum ApprovalError {
     SelfApproval(String),
     #[error("{0} has already answered this approval")]
     AlreadyVoted(String),
+    /// The replica holding the action could not be reached (`[cluster]`).
+    #[error("approval {0} is held by replica {1}, which did not answer: {2}")]
+    Unreachable(String, String, String),
     /// The operator token names a configured approver: it may answer for automation, never as
     /// one of the people whose distinct votes make a quorum.
     #[error("the operator token cannot answer as approver {0}: they answer with their own token")]
@@ -90,7 +96,7 @@ pub enum ApprovalError {
 }
 
 /// The result of one vote.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum VoteOutcome {
     Approved,
@@ -121,6 +127,8 @@ pub struct Approvals {
     version: watch::Sender<u64>,
     /// Actions waiting for an answer now (`aarmor_approvals_pending`), set on every change.
     pending_gauge: Option<prometheus::IntGauge>,
+    /// `[cluster]`: the approvals other replicas hold.
+    remote: RwLock<Option<Arc<dyn RemoteApprovals>>>,
 }
 
 impl Default for Approvals {
@@ -135,6 +143,7 @@ impl Default for Approvals {
                 "Actions held for approval (STEP_UP) now",
             )
             .ok(),
+            remote: RwLock::new(None),
         }
     }
 }
@@ -148,6 +157,22 @@ impl Approvals {
         if let Ok(mut n) = self.notifier.write() {
             *n = notifier.map(Arc::new);
         }
+    }
+
+    /// Shows and answers the approvals other cluster replicas hold.
+    pub fn set_remote(&self, remote: Arc<dyn RemoteApprovals>) {
+        if let Ok(mut r) = self.remote.write() {
+            *r = Some(remote);
+        }
+    }
+
+    fn remote(&self) -> Option<Arc<dyn RemoteApprovals>> {
+        self.remote.read().ok().and_then(|r| r.clone())
+    }
+
+    /// Tells live views that the approvals other replicas hold changed.
+    pub fn remote_changed(&self) {
+        self.version.send_modify(|v| *v += 1);
     }
 
     pub fn directory(&self) -> Arc<Directory> {
@@ -279,7 +304,25 @@ impl Approvals {
         self.get(id).filter(|r| routed_to(r, approver))
     }
 
+    /// Every pending approval: this replica's, and (`[cluster]`) those other replicas hold.
     pub fn list(&self) -> Vec<ApprovalRequest> {
+        let mut out = self.list_local();
+        if let Some(remote) = self.remote() {
+            let local: std::collections::HashSet<String> =
+                out.iter().map(|r| r.id.clone()).collect();
+            out.extend(
+                remote
+                    .held_elsewhere()
+                    .into_iter()
+                    .filter(|r| !local.contains(&r.id)),
+            );
+        }
+        out.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
+        out
+    }
+
+    /// The approvals this replica holds.
+    pub fn list_local(&self) -> Vec<ApprovalRequest> {
         let Ok(mut map) = self.pending.lock() else {
             return Vec::new();
         };
@@ -290,12 +333,41 @@ impl Approvals {
     }
 
     pub fn get(&self, id: &str) -> Option<ApprovalRequest> {
-        self.pending
+        let local = self
+            .pending
             .lock()
             .ok()?
             .get(id)
             .filter(|p| p.alive())
-            .map(|p| p.request.clone())
+            .map(|p| p.request.clone());
+        local.or_else(|| {
+            self.remote()?
+                .held_elsewhere()
+                .into_iter()
+                .find(|r| r.id == id)
+        })
+    }
+
+    /// [`Self::vote`] on an approval whichever replica holds it (`[cluster]`).
+    pub async fn vote_anywhere(
+        &self,
+        id: &str,
+        approver: &Approver,
+        approve: bool,
+        comment: Option<String>,
+        via: &str,
+    ) -> Result<VoteOutcome, ApprovalError> {
+        match self.vote(id, approver, approve, comment.clone(), via) {
+            Err(ApprovalError::NotFound(_)) => {}
+            other => return other,
+        }
+        let Some(remote) = self.remote() else {
+            return Err(ApprovalError::NotFound(id.to_string()));
+        };
+        remote
+            .vote(id, approver, approve, comment, via)
+            .await
+            .unwrap_or_else(|| Err(ApprovalError::NotFound(id.to_string())))
     }
 
     /// Whether `approver` may answer `request` now.

@@ -26,6 +26,7 @@ pub mod log;
 pub mod provenance;
 pub mod records;
 mod restore;
+pub mod shared;
 mod signals;
 pub mod state;
 pub mod tool_outputs;
@@ -59,6 +60,7 @@ pub use entries::{
 pub use log::LogOp;
 pub use log::{verify_chain, ChainProblem, ContextEntry, ContextLog, LogError, SessionHead};
 use restore::{fold, names_json, records_json, replay};
+pub use shared::{Absorbed, Outbox, RemoteChain};
 pub use state::{InstructionNote, PriorAction, SessionState, Source};
 pub use tool_outputs::{OutputRead, ReadBy};
 use writer::{ContextMetrics, Writer};
@@ -83,6 +85,8 @@ pub struct ContextStore {
     agent_reads: agent_reads::AgentReads,
     last_sweep: Mutex<Instant>,
     metrics: ContextMetrics,
+    /// Shared mode (see [`shared`]).
+    shared: AtomicBool,
 }
 
 impl ContextStore {
@@ -122,6 +126,7 @@ impl ContextStore {
             agent_reads,
             last_sweep: Mutex::new(Instant::now()),
             metrics: ContextMetrics::new(),
+            shared: AtomicBool::new(false),
         })
     }
 
@@ -206,6 +211,16 @@ impl ContextStore {
             .map(|(s, _)| s.clone())
     }
 
+    /// Records `session` as the agent's active session (shared mode: as Redis resolved it).
+    pub fn set_active(&self, agent: &str, session: &SessionId) {
+        let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        if active.len() >= self.settings.max_sessions && !active.contains_key(agent) {
+            let ttl = self.ttl();
+            active.retain(|_, (_, at)| at.elapsed() <= ttl);
+        }
+        active.insert(agent.to_string(), (session.clone(), Instant::now()));
+    }
+
     /// The agent a session belongs to: the one that opened it (in memory, else its log head);
     /// `None` for a session nobody has opened yet.
     pub fn owner(&self, session: &SessionId) -> Option<String> {
@@ -259,6 +274,8 @@ impl ContextStore {
             return f(&mut app);
         };
         state.last_seen = Instant::now();
+        let (before_next, before_hash, before_entries) =
+            (state.next_seq, state.head_hash.clone(), state.entries);
         let mut app = Appender {
             state,
             ops: Vec::new(),
@@ -268,9 +285,24 @@ impl ContextStore {
         if state.entries > self.settings.max_entries_per_session {
             ops.extend(fold(state, "size_limit"));
         }
+        self.metrics.count(&ops);
+        if self.is_shared() {
+            if state.outbox.entries.len() >= shared::MAX_OUTBOX {
+                // Redis has been away for long: the session's actions are refused meanwhile
+                // (its outbox is not empty), and what they would add is not kept (the receipts
+                // have the decisions). The chain stays whole: its head goes back.
+                state.next_seq = before_next;
+                state.head_hash = before_hash;
+                state.entries = before_entries;
+                tracing::warn!(session = %session, "the session's unshared context is full; entry not recorded");
+            } else if !ops.is_empty() {
+                Self::to_outbox(state, ops, before_next, &before_hash);
+            }
+            self.metrics.sessions.set(sessions.len() as i64);
+            return out;
+        }
         self.metrics.sessions.set(sessions.len() as i64);
         drop(sessions);
-        self.metrics.count(&ops);
         self.writer.send(ops);
         out
     }
@@ -306,8 +338,10 @@ impl ContextStore {
     }
 
     fn evict_oldest(&self, sessions: &mut HashMap<String, SessionState>) {
+        // A session with unconfirmed appends stays (shared mode): they would be lost.
         if let Some(oldest) = sessions
             .values()
+            .filter(|s| s.outbox.is_empty())
             .min_by_key(|s| s.last_seen)
             .map(|s| s.id.clone())
         {
@@ -334,13 +368,17 @@ impl ContextStore {
         let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
         let expired: Vec<String> = sessions
             .values()
-            .filter(|s| s.last_seen.elapsed() > ttl)
+            .filter(|s| s.last_seen.elapsed() > ttl && s.outbox.is_empty())
             .map(|s| s.id.clone())
             .collect();
         let mut ops = Vec::new();
         for id in &expired {
             if let Some(mut s) = sessions.remove(id) {
-                ops.extend(fold(&mut s, "expired"));
+                // Shared mode: another replica may still be using the session; only this
+                // replica's memory of it goes (the shared chain expires on its own).
+                if !self.is_shared() {
+                    ops.extend(fold(&mut s, "expired"));
+                }
             }
         }
         self.metrics.sessions.set(sessions.len() as i64);

@@ -124,6 +124,8 @@ pub struct SessionState {
     pub head_hash: String,
     /// Entries stored since the last compaction.
     pub entries: u64,
+    /// Shared mode: what this replica appended and the shared store has not confirmed yet.
+    pub(crate) outbox: super::shared::Outbox,
     pub original_request: Option<String>,
     pub last_user_message: Option<String>,
     pub user_messages: u64,
@@ -228,6 +230,7 @@ impl SessionState {
             pointed_prose: HashSet::new(),
             whole_values: HashSet::new(),
             agent_tools: Vec::new(),
+            outbox: super::shared::Outbox::default(),
             pointed_text: String::new(),
             entities: Vec::new(),
             entity_index: HashSet::new(),

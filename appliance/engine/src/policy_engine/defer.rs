@@ -44,10 +44,17 @@ impl Inner {
             receipt_id,
             limit,
         };
+        // `[cluster]`: published while held, so that the denial is recorded if this replica
+        // stops before the hold ends.
+        let guard = self.hold_deferral(&held.action, &held.receipt_id);
+        let resolution = self.clone().await_resolution(held);
         Verdict::Hold(Hold {
             reason,
             timeout: limit + Duration::from_secs(2),
-            resolution: Box::pin(self.clone().await_resolution(held)),
+            resolution: Box::pin(async move {
+                let _published = guard;
+                resolution.await
+            }),
         })
     }
 
@@ -87,12 +94,17 @@ impl Inner {
                     .await;
             }
             rounds += 1;
-            self.move_to_active_session(&mut action);
+            self.move_to_active_session(&mut action).await;
             let set = self.current();
+            let unready = self.ready(&action, true).await.err();
             let mut input = self.input(&action, &set);
-            let mut again = self
-                .decide_within(&set, &mut input, &action, patience)
-                .await;
+            let mut again = match unready {
+                Some(denied) => *denied,
+                None => {
+                    self.decide_within(&set, &mut input, &action, patience)
+                        .await
+                }
+            };
             if again.decision == Decision::Defer {
                 if rounds < self.settings.max_deferrals {
                     continue;
@@ -141,10 +153,21 @@ impl Inner {
     /// An action that came before any conversation of its agent was known sits in the agent's
     /// default session; once the agent has an active session, the action is evaluated in it
     /// (the rest of its identity is unchanged).
-    fn move_to_active_session(&self, action: &mut Action) {
+    async fn move_to_active_session(&self, action: &mut Action) {
         let agent = agent_of(action).to_string();
         if session_of(action) == SessionId::agent_default(&agent) {
-            let active = self.context.active_session(&agent);
+            let active = match &self.cluster {
+                // The conversation may have started on another replica.
+                Some(cluster) => cluster
+                    .attribute(
+                        &self.context,
+                        &agent,
+                        crate::cluster::sessions::Naming::Active { agent: &agent },
+                    )
+                    .await
+                    .ok(),
+                None => self.context.active_session(&agent),
+            };
             if let Some(s) = active.filter(|s| *s != session_of(action)) {
                 action.identity.session = Some(s.0);
             }

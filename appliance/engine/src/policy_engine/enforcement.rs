@@ -186,6 +186,9 @@ impl Inner {
                 res.rule.as_deref(),
             );
         }
+        if !action.is_llm_request() {
+            self.share(&session_of(action));
+        }
         if monitored || matches!(res.decision, Decision::Allow | Decision::Modify) {
             self.remember_run(&receipt);
         }
@@ -258,6 +261,7 @@ impl Inner {
             Decision::Deny.as_str(),
             rule.as_deref(),
         );
+        self.share(&session_of(action));
         Verdict::Deny(Denial { rule, reason: why })
     }
 

@@ -11,6 +11,7 @@
 mod defer;
 mod enforcement;
 mod evaluation;
+mod shared;
 mod step_up;
 
 use aarmor_core::receipt_records::Execution;
@@ -28,6 +29,8 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use crate::approvals::Approvals;
+use crate::cluster::sessions::Naming;
+use crate::cluster::Cluster;
 use crate::context::ContextStore;
 use crate::identity::IdentitySettings;
 use crate::intent::IntentService;
@@ -50,12 +53,19 @@ struct Inner {
     approvals: Arc<Approvals>,
     declared: ToolSchemas,
     context: Arc<ContextStore>,
+    /// `[cluster]`: the replicas' shared state.
+    cluster: Option<Arc<Cluster>>,
     intent: Option<IntentService>,
     context_changed: watch::Sender<u64>,
     /// Deferrals of monitored actions being resolved in the background (the action ran; the
     /// resolution enforcement would reach is still receipted).
     background: watch::Sender<usize>,
     max_hold: Duration,
+    /// `[cluster]`: the DEFERs this replica holds, published with its heartbeat.
+    deferrals: shared::Deferrals,
+    /// `[cluster]`: its background tasks start with the first exchange (inside the runtime
+    /// that serves traffic).
+    cluster_started: std::sync::Once,
     /// The last receipt that let each recent action run, for its outcome receipt.
     ran: Mutex<lru::LruCache<String, (String, ReceiptDecision)>>,
 }
@@ -111,6 +121,14 @@ impl PolicyEngineBuilder {
         self
     }
 
+    /// Shares session context with the other replicas through Redis (`[cluster]`); the
+    /// context store switches to shared mode.
+    pub fn cluster(mut self, cluster: Arc<Cluster>) -> Self {
+        self.inner.context.share();
+        self.inner.cluster = Some(cluster);
+        self
+    }
+
     pub fn build(self) -> PolicyEngine {
         PolicyEngine {
             inner: Arc::new(self.inner),
@@ -143,10 +161,13 @@ impl PolicyEngine {
                 approvals: Arc::new(Approvals::default()),
                 declared: ToolSchemas::default(),
                 context,
+                cluster: None,
                 intent: None,
                 context_changed,
                 background,
                 max_hold,
+                cluster_started: std::sync::Once::new(),
+                deferrals: shared::Deferrals::default(),
                 ran: Mutex::new(lru::LruCache::new(
                     std::num::NonZeroUsize::new(16_384).unwrap_or(std::num::NonZeroUsize::MIN),
                 )),
@@ -207,6 +228,11 @@ impl PolicyEngine {
         self.inner.retention.clone()
     }
 
+    /// The link to the other replicas, with `[cluster]`.
+    pub fn cluster(&self) -> Option<Arc<Cluster>> {
+        self.inner.cluster.clone()
+    }
+
     pub fn approvals(&self) -> Arc<Approvals> {
         self.inner.approvals.clone()
     }
@@ -244,10 +270,15 @@ impl ActionEngine for PolicyEngine {
     }
 
     async fn mediate(&self, action: &Action) -> Result<Verdict, MediationError> {
+        shared::start_once(&self.inner);
         let started = Instant::now();
         let set = self.inner.current();
+        let unready = self.inner.ready(action, false).await.err();
         let mut input = self.inner.input(action, &set);
-        let res = self.inner.decide(&set, &mut input, action).await;
+        let res = match unready {
+            Some(denied) => *denied,
+            None => self.inner.decide(&set, &mut input, action).await,
+        };
         tracing::debug!(action = %action.action_id, decision = %res.decision, rule = ?res.rule, eval_us = started.elapsed().as_micros() as u64, "evaluated");
         Ok(self
             .inner
@@ -280,6 +311,7 @@ impl ActionEngine for PolicyEngine {
                 &action.action_id.0,
                 &execution,
             );
+            self.inner.share(&session_of(action));
         }
         let inner = self.inner.clone();
         let action = action.clone();
@@ -305,6 +337,9 @@ impl ActionEngine for PolicyEngine {
 
     fn register_metrics(&self, registry: &prometheus::Registry) {
         self.inner.context.register_metrics(registry);
+        if let Some(c) = &self.inner.cluster {
+            c.register(registry);
+        }
         self.inner.approvals.register(registry);
         if let Some(t) = &self.inner.telemetry {
             t.register(registry);
@@ -334,13 +369,29 @@ impl ActionEngine for PolicyEngine {
         self.inner.current().read_action_hosts.covers(host)
     }
 
-    fn attribute(
+    async fn attribute(
         &self,
         agent: &str,
         explicit: Option<&str>,
         conversation: Option<(&str, &str)>,
     ) -> SessionId {
-        self.inner.context.attribute(agent, explicit, conversation)
+        let Some(cluster) = &self.inner.cluster else {
+            return self.inner.context.attribute(agent, explicit, conversation);
+        };
+        shared::start_once(&self.inner);
+        let naming = match (explicit, conversation) {
+            (Some(h), _) => Naming::Named(SessionId::explicit(h)),
+            (None, Some((system, user))) => Naming::Named(SessionId::derived(agent, system, user)),
+            _ => Naming::Active { agent },
+        };
+        match cluster.attribute(&self.inner.context, agent, naming).await {
+            Ok(session) => session,
+            Err(e) => {
+                // The action is refused when it is decided (its session cannot be read).
+                tracing::warn!(agent, error = %e, "cannot read the agent's session from redis");
+                self.inner.context.attribute(agent, explicit, conversation)
+            }
+        }
     }
 
     async fn observe(&self, session: &SessionRef, observations: Vec<Observation>) {
@@ -365,6 +416,7 @@ impl ActionEngine for PolicyEngine {
             &set.classifiers,
         );
         changed |= seen.changed;
+        self.inner.share_now(&session.id).await;
         if let (Some(text), Some(intent)) = (seen.new_original_request, &self.inner.intent) {
             if set.uses_drift {
                 // Embedded now, off the action path; actions find it in the cache.

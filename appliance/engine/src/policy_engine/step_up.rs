@@ -228,6 +228,7 @@ impl Inner {
             decision.as_str(),
             res.rule.as_deref(),
         );
+        self.share(&session_of(&action));
         if decision == Decision::Allow {
             Verdict::Allow
         } else {

@@ -34,6 +34,10 @@ pub struct PublicKeyEntry {
     pub algorithm: String,
     pub public_key: String,
     pub created: String,
+    /// The cluster replica that signs with this key (`[cluster]`); absent on a single box.
+    /// A merged export is verified chain by chain, one chain per replica.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica: Option<String>,
 }
 
 /// The current signing key and every public key ever used.
@@ -97,11 +101,7 @@ impl KeyRing {
 
     /// Loads the key ring, creating a first key when there is none.
     pub fn load_or_create(data_dir: &Path) -> Result<(Self, bool), KeyError> {
-        let current = Self::dir(data_dir).join("current");
-        if current.exists() {
-            return Ok((Self::load(data_dir)?, false));
-        }
-        Self::rotate(data_dir).map(|k| (k, true))
+        Self::load_or_create_named(data_dir, None)
     }
 
     pub fn load(data_dir: &Path) -> Result<Self, KeyError> {
@@ -146,8 +146,45 @@ impl KeyRing {
         Ok(ring)
     }
 
-    /// Creates a new current key; earlier public keys are kept.
+    /// [`Self::load_or_create`] for a cluster replica: its current key must name it (key id
+    /// `aarmor-<replica>-<date>-<fingerprint>`); a key that does not (the box joined a cluster,
+    /// or was renamed) is rotated, and the earlier keys stay for the receipts they signed.
+    pub fn load_or_create_for(data_dir: &Path, replica: &str) -> Result<(Self, bool), KeyError> {
+        let (ring, created) = Self::load_or_create_named(data_dir, Some(replica))?;
+        if ring.replica_of_current() == Some(replica) {
+            return Ok((ring, created));
+        }
+        Self::rotate_named(data_dir, Some(replica)).map(|k| (k, true))
+    }
+
+    fn load_or_create_named(
+        data_dir: &Path,
+        replica: Option<&str>,
+    ) -> Result<(Self, bool), KeyError> {
+        let current = Self::dir(data_dir).join("current");
+        if current.exists() {
+            return Ok((Self::load(data_dir)?, false));
+        }
+        Self::rotate_named(data_dir, replica).map(|k| (k, true))
+    }
+
+    /// The replica the current key belongs to, if it is a replica's.
+    pub fn replica_of_current(&self) -> Option<&str> {
+        self.public
+            .iter()
+            .find(|e| e.key_id == self.key_id)
+            .and_then(|e| e.replica.as_deref())
+    }
+
+    /// Creates a new current key; earlier public keys are kept. A replica's key keeps naming it.
     pub fn rotate(data_dir: &Path) -> Result<Self, KeyError> {
+        let replica = Self::load(data_dir)
+            .ok()
+            .and_then(|r| r.replica_of_current().map(str::to_string));
+        Self::rotate_named(data_dir, replica.as_deref())
+    }
+
+    fn rotate_named(data_dir: &Path, replica: Option<&str>) -> Result<Self, KeyError> {
         let dir = Self::dir(data_dir);
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
@@ -158,7 +195,8 @@ impl KeyRing {
         let fingerprint = aarmor_core::receipt::sha256_tagged(&public_bytes);
         let date = today();
         let key_id = format!(
-            "aarmor-{}-{}",
+            "aarmor-{}{}-{}",
+            replica.map(|r| format!("{r}-")).unwrap_or_default(),
             &date[..10].replace('-', ""),
             &fingerprint[7..15]
         );
@@ -186,6 +224,7 @@ impl KeyRing {
             algorithm: "Ed25519".into(),
             public_key: base64::engine::general_purpose::STANDARD.encode(public_bytes),
             created: date,
+            replica: replica.map(str::to_string),
         });
         write_atomically(
             &pub_path,

@@ -31,7 +31,7 @@ impl ActionInspector {
 
     /// The exchange's session: attributed once, from the header or the agent's active session
     /// (LLM requests attribute theirs from the conversation first, in `on_request_body`).
-    pub(super) fn session(&mut self) -> SessionRef {
+    pub(super) async fn session(&mut self) -> SessionRef {
         let agent = self.agent();
         let id = match &self.session {
             Some(s) => s.clone(),
@@ -39,7 +39,8 @@ impl ActionInspector {
                 let s = self
                     .shared
                     .engine
-                    .attribute(&agent, self.explicit_session(), None);
+                    .attribute(&agent, self.explicit_session(), None)
+                    .await;
                 self.session = Some(s.clone());
                 s
             }
@@ -209,7 +210,7 @@ impl ActionInspector {
         if observed.is_empty() {
             return;
         }
-        let session = self.session();
+        let session = self.session().await;
         // A result is tied to the action that produced it when the exchange ran exactly one.
         let result_of = match self.executed.as_slice() {
             [one] => Some(one.action_id.clone()),

@@ -38,11 +38,12 @@ impl ActionInspector {
         let conversation = text_of(ObservationKind::UserMessage)
             .map(|user| (text_of(ObservationKind::SystemPrompt).unwrap_or(""), user));
         let agent = self.agent();
-        self.session = Some(self.shared.engine.attribute(
-            &agent,
-            self.explicit_session(),
-            conversation,
-        ));
+        self.session = Some(
+            self.shared
+                .engine
+                .attribute(&agent, self.explicit_session(), conversation)
+                .await,
+        );
         let draft = dialect.request_draft(json, &self.exchange.request.path);
         let action = self.request_action(draft);
         match self.decide_request_action(&action).await {

@@ -45,7 +45,7 @@ impl ActionInspector {
         // Every message is an action: `tools/call` as the tool it calls, any other one as the
         // server's operation (a JSON-RPC envelope is never a way around a decision).
         let calls = mcp::calls(&req, &server, &self.shared.protocols.meta_tools);
-        self.session();
+        self.session().await;
         self.response = ResponseHandling::McpObserve;
         let mut denied = Vec::new();
         let mut modified = false;

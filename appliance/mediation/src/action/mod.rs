@@ -217,7 +217,7 @@ impl ActionMediator {
             parameters,
             risk_signals,
         };
-        inspector.session();
+        inspector.session().await;
         let action = inspector.request_action(draft);
         let verdict = inspector.decide(&action).await;
         (action, verdict)

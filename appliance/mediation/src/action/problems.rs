@@ -141,7 +141,7 @@ impl ActionInspector {
                 reason: reason.to_string(),
             }],
         };
-        self.session();
+        self.session().await;
         let action = self.request_action(draft);
         let rule = match self.decide(&action).await {
             FinalVerdict::Deny(d) => d.rule,

@@ -70,7 +70,7 @@ impl ActionInspector {
             };
         };
         let draft = sql::draft(ep.dialect, &ep.tool_name(), &text);
-        self.session();
+        self.session().await;
         self.response = ResponseHandling::ResultObserve;
         let action = self.request_action(draft);
         let verdict = self.decide_request_action(&action).await;
@@ -105,7 +105,7 @@ impl ActionInspector {
             body_len,
             &self.shared.protocols.routes,
         );
-        self.session();
+        self.session().await;
         self.response = ResponseHandling::ResultObserve;
         let action = self.request_action(draft);
         let verdict = self.decide_request_action(&action).await;

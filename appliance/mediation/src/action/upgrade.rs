@@ -33,7 +33,7 @@ impl ActionInspector {
             parameters,
             risk_signals: Vec::new(),
         };
-        self.session();
+        self.session().await;
         let action = self.request_action(draft);
         match self.decide(&action).await {
             FinalVerdict::Allow => {
@@ -79,7 +79,7 @@ impl ActionInspector {
                 .protocols
                 .mcp_server_name(&self.exchange.request);
             let calls = mcp::calls(&req, &server, &self.shared.protocols.meta_tools);
-            self.session();
+            self.session().await;
             let mut denied = Vec::new();
             for call in calls {
                 let action = self.request_action(call.draft);
@@ -114,7 +114,7 @@ impl ActionInspector {
             envelope: Default::default(),
             risk_signals: Vec::new(),
         };
-        self.session();
+        self.session().await;
         let action = self.request_action(draft);
         match self.decide(&action).await {
             FinalVerdict::Allow => ClientMessage::Pass,
@@ -162,7 +162,7 @@ impl ActionInspector {
             aarmor_protocols::llm::CallArguments::Text(&arguments),
             &self.shared.protocols.meta_tools,
         );
-        self.session();
+        self.session().await;
         let action = self.action(draft);
         match self.decide(&action).await {
             FinalVerdict::Allow => Some(m.raw.clone()),

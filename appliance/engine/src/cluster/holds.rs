@@ -1,0 +1,281 @@
+//! Held actions across replicas: each replica publishes what it holds (STEP_UP approvals and
+//! DEFERs) with a heartbeat, reads what the others hold (one queue on every console), forwards
+//! an answer to the replica that holds the action (a Redis list as its inbox), and claims the
+//! holds of a replica that stopped so that their denial is recorded.
+//!
+//! Invariant: a dead replica's holds are claimed by exactly one replica (a script reads and
+//! deletes them atomically), so each lost action gets exactly one denial receipt.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use aarmor_core::Action;
+use redis::{AsyncCommands, Value};
+use serde::{Deserialize, Serialize};
+
+use super::{text, Cluster, ClusterError};
+use crate::approvals::{ApprovalError, ApprovalRequest, Approver, VoteOutcome};
+
+/// An action a replica holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HeldAction {
+    /// The replica holding it (its agent's connection is there).
+    pub replica: String,
+    /// `step_up` or `defer`.
+    pub kind: HoldKind,
+    /// The approval id (STEP_UP) or the decision receipt id (DEFER).
+    pub id: String,
+    /// The decision receipt a resolution follows.
+    pub receipt_id: String,
+    pub action: Action,
+    /// The evaluation context the policy saw.
+    #[serde(default)]
+    pub context: serde_json::Value,
+    pub since: String,
+    /// What approvers see (STEP_UP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalRequest>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldKind {
+    StepUp,
+    Defer,
+}
+
+/// A vote forwarded to the replica that holds the approval.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ForwardedVote {
+    pub nonce: String,
+    pub id: String,
+    pub approver: Approver,
+    pub approve: bool,
+    pub comment: Option<String>,
+    pub via: String,
+    /// The replica the approver answered on.
+    pub from: String,
+}
+
+/// Heartbeat and this replica's holds, replaced at once.
+const PUBLISH: &str = r#"
+local p, me, ttl, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+redis.call('SET', p .. 'replica:' .. me, now, 'PX', ttl)
+redis.call('SADD', p .. 'replicas', me)
+local hkey = p .. 'holds:' .. me
+redis.call('DEL', hkey)
+for i = 5, #ARGV, 2 do redis.call('HSET', hkey, ARGV[i], ARGV[i + 1]) end
+return 1
+"#;
+
+/// The holds of the live replicas other than ARGV[2].
+const OTHERS: &str = r#"
+local p, me = ARGV[1], ARGV[2]
+local out = {}
+for _, r in ipairs(redis.call('SMEMBERS', p .. 'replicas')) do
+  if r ~= me and redis.call('EXISTS', p .. 'replica:' .. r) == 1 then
+    for _, v in ipairs(redis.call('HVALS', p .. 'holds:' .. r)) do out[#out + 1] = v end
+  end
+end
+return out
+"#;
+
+/// Claims the holds of replicas whose heartbeat expired (and, with ARGV[3] = 1, this
+/// replica's own holds from before a restart): read and deleted in one step.
+const CLAIM: &str = r#"
+local p, me, own = ARGV[1], ARGV[2], ARGV[3]
+local out = {}
+for _, r in ipairs(redis.call('SMEMBERS', p .. 'replicas')) do
+  local dead = r ~= me and redis.call('EXISTS', p .. 'replica:' .. r) == 0
+  if dead or (r == me and own == '1') then
+    local hkey = p .. 'holds:' .. r
+    for _, v in ipairs(redis.call('HVALS', hkey)) do out[#out + 1] = v end
+    redis.call('DEL', hkey)
+    if dead then redis.call('SREM', p .. 'replicas', r) end
+  end
+end
+return out
+"#;
+
+static PUBLISH_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(PUBLISH));
+static OTHERS_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(OTHERS));
+static CLAIM_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(CLAIM));
+
+/// How long a replica that forwarded a vote waits for the holder's answer.
+const VOTE_WAIT: Duration = Duration::from_secs(3);
+
+impl Cluster {
+    /// Says this replica is alive and replaces the holds it publishes.
+    pub async fn publish_holds(&self, holds: &[HeldAction]) -> Result<(), ClusterError> {
+        let mut args: Vec<(String, String)> = Vec::with_capacity(holds.len());
+        for h in holds {
+            let json =
+                serde_json::to_string(h).map_err(|e| ClusterError::Protocol(e.to_string()))?;
+            args.push((h.id.clone(), json));
+        }
+        let ttl = self.settings.replica_timeout_s.saturating_mul(1000);
+        let now = aarmor_core::timestamp::now_rfc3339_millis();
+        self.round_trip("heartbeat", async |c| {
+            let mut call = PUBLISH_SCRIPT.prepare_invoke();
+            call.arg(self.prefix())
+                .arg(self.replica())
+                .arg(ttl)
+                .arg(&now);
+            for (id, json) in &args {
+                call.arg(id).arg(json);
+            }
+            call.invoke_async::<i64>(c).await
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// What the other live replicas hold.
+    pub async fn held_by_others(&self) -> Result<Vec<HeldAction>, ClusterError> {
+        let reply: Value = self
+            .round_trip("holds", async |c| {
+                OTHERS_SCRIPT
+                    .arg(self.prefix())
+                    .arg(self.replica())
+                    .invoke_async(c)
+                    .await
+            })
+            .await?;
+        Ok(parse_holds(&reply))
+    }
+
+    /// Claims the holds of replicas that stopped (and, with `own`, this replica's own from
+    /// before it restarted): the caller records their denial.
+    pub async fn claim_lost_holds(&self, own: bool) -> Result<Vec<HeldAction>, ClusterError> {
+        let reply: Value = self
+            .round_trip("claim", async |c| {
+                CLAIM_SCRIPT
+                    .arg(self.prefix())
+                    .arg(self.replica())
+                    .arg(if own { "1" } else { "0" })
+                    .invoke_async(c)
+                    .await
+            })
+            .await?;
+        Ok(parse_holds(&reply))
+    }
+
+    /// A connection of its own for blocking reads (a blocked read would stall the shared one).
+    async fn blocking_connection(
+        &self,
+        wait: Duration,
+    ) -> Result<redis::aio::MultiplexedConnection, ClusterError> {
+        let timeout = Duration::from_millis(self.settings.timeout_ms);
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(wait + timeout));
+        match tokio::time::timeout(
+            timeout,
+            self.client
+                .get_multiplexed_async_connection_with_config(&config),
+        )
+        .await
+        {
+            Ok(r) => r.map_err(ClusterError::Redis),
+            Err(_) => Err(ClusterError::Timeout(self.settings.timeout_ms)),
+        }
+    }
+
+    /// Sends a vote to the replica that holds the approval and waits for its outcome.
+    pub async fn forward_vote(
+        &self,
+        holder: &str,
+        mut vote: ForwardedVote,
+    ) -> Result<Result<VoteOutcome, ApprovalError>, ClusterError> {
+        let mut nonce = [0u8; 12];
+        getrandom::fill(&mut nonce).map_err(|e| ClusterError::Protocol(e.to_string()))?;
+        vote.nonce = hex::encode(nonce);
+        vote.from = self.replica().to_string();
+        let json =
+            serde_json::to_string(&vote).map_err(|e| ClusterError::Protocol(e.to_string()))?;
+        let inbox = format!("{}inbox:{holder}", self.prefix());
+        let reply_key = format!("{}reply:{}", self.prefix(), vote.nonce);
+        let mut conn = self.blocking_connection(VOTE_WAIT).await?;
+        let mut pipe = redis::pipe();
+        pipe.rpush(&inbox, &json)
+            .ignore()
+            .pexpire(&inbox, 30_000)
+            .ignore();
+        pipe.query_async::<()>(&mut conn).await?;
+        let answer: Option<(String, String)> =
+            conn.blpop(&reply_key, VOTE_WAIT.as_secs_f64()).await?;
+        let Some((_, body)) = answer else {
+            return Err(ClusterError::Timeout(VOTE_WAIT.as_millis() as u64));
+        };
+        serde_json::from_str(&body).map_err(|e| ClusterError::Protocol(e.to_string()))
+    }
+
+    /// Waits (up to `wait`) for the next vote forwarded to this replica.
+    pub async fn next_forwarded_vote(
+        &self,
+        conn: &mut Option<redis::aio::MultiplexedConnection>,
+        wait: Duration,
+    ) -> Result<Option<ForwardedVote>, ClusterError> {
+        if conn.is_none() {
+            *conn = Some(self.blocking_connection(wait).await?);
+        }
+        let Some(c) = conn.as_mut() else {
+            return Ok(None);
+        };
+        let inbox = format!("{}inbox:{}", self.prefix(), self.replica());
+        let got: Result<Option<(String, String)>, _> = c.blpop(&inbox, wait.as_secs_f64()).await;
+        match got {
+            Ok(Some((_, body))) => match serde_json::from_str(&body) {
+                Ok(v) => Ok(Some(v)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "a forwarded vote that does not parse; dropped");
+                    Ok(None)
+                }
+            },
+            Ok(None) => Ok(None),
+            Err(e) => {
+                *conn = None;
+                Err(ClusterError::Redis(e))
+            }
+        }
+    }
+
+    /// Answers a forwarded vote.
+    pub async fn answer_vote(
+        &self,
+        nonce: &str,
+        outcome: &Result<VoteOutcome, ApprovalError>,
+    ) -> Result<(), ClusterError> {
+        let key = format!("{}reply:{nonce}", self.prefix());
+        let body =
+            serde_json::to_string(outcome).map_err(|e| ClusterError::Protocol(e.to_string()))?;
+        self.round_trip("vote_reply", async |c| {
+            let mut pipe = redis::pipe();
+            pipe.rpush(&key, &body)
+                .ignore()
+                .pexpire(&key, 10_000)
+                .ignore();
+            pipe.query_async::<()>(c).await
+        })
+        .await
+    }
+}
+
+fn parse_holds(reply: &Value) -> Vec<HeldAction> {
+    let Value::Array(items) = reply else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|v| {
+            let t = text(v)?;
+            match serde_json::from_str(&t) {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    tracing::warn!(error = %e, "a held action in redis that does not parse; skipped");
+                    None
+                }
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,432 @@
+//! The engine's side of `[cluster]`: a decision reads its session from Redis first (fail
+//! closed when it cannot), what the engine records in a session is appended to the shared
+//! chain, a change another replica made wakes this replica's deferrals, the actions this
+//! replica holds are published (and those of a replica that stopped are recorded as denied),
+//! and answers given on other replicas reach the approvals held here.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use aarmor_core::receipt_records::{Approval, Deferral};
+use aarmor_core::{Action, Decision, ReceiptDecision, SessionId};
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::approvals::{ApprovalError, ApprovalRequest, Approver, RemoteApprovals, VoteOutcome};
+use crate::cluster::holds::{ForwardedVote, HeldAction, HoldKind};
+use crate::cluster::Cluster;
+use crate::policy::Resolution;
+
+use super::enforcement::{Decided, ReceiptExtra, Stage};
+use super::evaluation::{agent_of, deny_resolution, session_of};
+use super::Inner;
+
+/// The DEFERs this replica holds (STEP_UPs are in the approvals queue), for publication.
+#[derive(Default)]
+pub(super) struct Deferrals(Mutex<HashMap<String, HeldAction>>);
+
+/// Removes a deferral from [`Deferrals`] when its hold ends, however it ends.
+pub(super) struct DeferralGuard {
+    inner: Weak<Inner>,
+    id: String,
+}
+
+impl Drop for DeferralGuard {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.upgrade() {
+            if let Ok(mut d) = inner.deferrals.0.lock() {
+                d.remove(&self.id);
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// Brings the action's session up to the shared chain; the denial to record when it cannot.
+    /// `again`: a held action decided again reads the session whatever this replica read last.
+    pub(super) async fn ready(&self, action: &Action, again: bool) -> Result<(), Box<Resolution>> {
+        let Some(cluster) = &self.cluster else {
+            return Ok(());
+        };
+        let session = session_of(action);
+        let synced = if again {
+            cluster.sync_now(&self.context, &session).await
+        } else {
+            cluster.sync(&self.context, &session).await
+        };
+        synced.map_err(|e| {
+                Box::new(deny_resolution(format!(
+                    "context store unavailable: the shared session state cannot be read ({e}); refused (fail closed)"
+                )))
+            })
+    }
+
+    /// Appends what was just recorded in the session to the shared chain, in the background
+    /// (its order is kept: this replica's appends to one session are serialized).
+    pub(super) fn share(&self, session: &SessionId) {
+        if let Some(cluster) = &self.cluster {
+            let (cluster, ctx, session) = (cluster.clone(), self.context.clone(), session.clone());
+            tokio::spawn(async move {
+                if let Err(e) = cluster.push(&ctx, &session).await {
+                    tracing::warn!(session = %session, error = %e, "context not appended to the shared chain yet; the session's actions are refused until it is");
+                }
+            });
+        }
+    }
+
+    /// [`Inner::share`], waited for: what an exchange showed is in the shared chain before the
+    /// exchange goes on, so an agent cannot outrun it to another replica.
+    pub(super) async fn share_now(&self, session: &SessionId) {
+        if let Some(cluster) = &self.cluster {
+            if let Err(e) = cluster.push(&self.context, session).await {
+                tracing::warn!(session = %session, error = %e, "context not appended to the shared chain yet; the session's actions are refused until it is");
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// Registers a DEFER this replica holds (`[cluster]`); it leaves when the guard drops.
+    pub(super) fn hold_deferral(
+        self: &Arc<Self>,
+        action: &Action,
+        receipt_id: &str,
+    ) -> Option<DeferralGuard> {
+        let cluster = self.cluster.as_ref()?;
+        let held = HeldAction {
+            replica: cluster.replica().to_string(),
+            kind: HoldKind::Defer,
+            id: receipt_id.to_string(),
+            receipt_id: receipt_id.to_string(),
+            action: action.clone(),
+            context: Value::Null,
+            since: aarmor_core::timestamp::now_rfc3339_millis(),
+            approval: None,
+        };
+        if let Ok(mut d) = self.deferrals.0.lock() {
+            d.insert(receipt_id.to_string(), held);
+        }
+        Some(DeferralGuard {
+            inner: Arc::downgrade(self),
+            id: receipt_id.to_string(),
+        })
+    }
+
+    /// What this replica holds now: its STEP_UPs and DEFERs.
+    fn held_here(&self, replica: &str) -> Vec<HeldAction> {
+        let mut out: Vec<HeldAction> = self
+            .approvals
+            .list_local()
+            .into_iter()
+            .map(|r| HeldAction {
+                replica: replica.to_string(),
+                kind: HoldKind::StepUp,
+                id: r.id.clone(),
+                receipt_id: r.receipt_id.clone(),
+                action: r.action.clone(),
+                context: r.context.clone(),
+                since: r.created.clone(),
+                approval: Some(r),
+            })
+            .collect();
+        if let Ok(d) = self.deferrals.0.lock() {
+            out.extend(d.values().cloned());
+        }
+        out
+    }
+
+    /// Records the denial of an action a replica held when it stopped: its agent's connection
+    /// went with it, so the action never ran.
+    async fn deny_lost(&self, held: HeldAction, me: &str) {
+        let replica = held.replica.clone();
+        let (approval, deferral) = match held.kind {
+            HoldKind::StepUp => (
+                Some(Approval::ReplicaLost {
+                    id: held.id.clone(),
+                    replica: replica.clone(),
+                }),
+                None,
+            ),
+            HoldKind::Defer => (
+                None,
+                Some(Deferral::ReplicaLost {
+                    replica: replica.clone(),
+                }),
+            ),
+        };
+        let rule = "cluster.replica_lost";
+        let reason = if replica == me {
+            "this replica restarted while it held the action (its agent's connection went with it); recorded as denied".to_string()
+        } else {
+            format!("replica {replica} stopped while it held the action (its agent's connection went with it); recorded as denied by replica {me}")
+        };
+        let receipt = self
+            .receipt(Decided {
+                stage: Stage::Resolution {
+                    follows: held.receipt_id.clone(),
+                },
+                action: &held.action,
+                input: &held.context,
+                decision: ReceiptDecision {
+                    result: Decision::Deny,
+                    class: None,
+                    rule: Some(rule.into()),
+                    reason,
+                    enforced: true,
+                    policy: self.current().policy.clone(),
+                },
+                extra: ReceiptExtra {
+                    approval,
+                    deferral,
+                    ..ReceiptExtra::default()
+                },
+            })
+            .await;
+        match receipt {
+            Ok(r) => {
+                tracing::warn!(replica = %replica, action = %held.action.action_id, receipt = %r.receipt_id, "an action held by a stopped replica recorded as denied")
+            }
+            Err(e) => {
+                tracing::error!(replica = %replica, action = %held.action.action_id, error = %e, "cannot record the denial of an action a stopped replica held")
+            }
+        }
+        let session = session_of(&held.action);
+        self.context.record_resolution(
+            &session,
+            agent_of(&held.action),
+            &held.action,
+            Decision::Deny.as_str(),
+            Some(rule),
+        );
+        self.share(&session);
+    }
+}
+
+/// The approvals other replicas hold, as this replica's queue shows them.
+struct ClusterApprovals {
+    cluster: Arc<Cluster>,
+    cache: Mutex<Vec<HeldAction>>,
+}
+
+#[async_trait]
+impl RemoteApprovals for ClusterApprovals {
+    fn held_elsewhere(&self) -> Vec<ApprovalRequest> {
+        self.cache
+            .lock()
+            .map(|c| c.iter().filter_map(|h| h.approval.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    async fn vote(
+        &self,
+        id: &str,
+        approver: &Approver,
+        approve: bool,
+        comment: Option<String>,
+        via: &str,
+    ) -> Option<Result<VoteOutcome, ApprovalError>> {
+        let holder = self.cache.lock().ok().and_then(|c| {
+            c.iter()
+                .find(|h| h.kind == HoldKind::StepUp && h.id == id)
+                .map(|h| h.replica.clone())
+        })?;
+        let vote = ForwardedVote {
+            nonce: String::new(),
+            id: id.to_string(),
+            approver: approver.clone(),
+            approve,
+            comment,
+            via: via.to_string(),
+            from: String::new(),
+        };
+        Some(match self.cluster.forward_vote(&holder, vote).await {
+            Ok(outcome) => outcome,
+            Err(e) => Err(ApprovalError::Unreachable(
+                id.to_string(),
+                holder,
+                e.to_string(),
+            )),
+        })
+    }
+}
+
+/// Starts [`start`] once, from inside the runtime that serves traffic.
+pub(super) fn start_once(inner: &Arc<Inner>) {
+    if let Some(cluster) = &inner.cluster {
+        inner
+            .cluster_started
+            .call_once(|| start(inner, cluster.clone()));
+    }
+}
+
+/// Wakes deferrals when another replica changed a session, and retries appends that failed
+/// while Redis was away; runs until the engine is dropped.
+fn start(inner: &Arc<Inner>, cluster: Arc<Cluster>) {
+    let weak = Arc::downgrade(inner);
+    let listener = cluster.clone();
+    tokio::spawn(async move {
+        let replica = listener.replica().to_string();
+        let channel = format!("{}changed", listener.prefix());
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match listener.subscriber().await {
+                Ok(mut sub) => {
+                    if sub.subscribe(&channel).await.is_ok() {
+                        pause = Duration::from_millis(100);
+                        let mut messages = sub.on_message();
+                        use futures_util::StreamExt;
+                        while let Some(m) = messages.next().await {
+                            let Some(inner) = weak.upgrade() else { return };
+                            let text: String = m.get_payload().unwrap_or_default();
+                            // `<replica> <session>`: this replica's own appends woke it already.
+                            let (from, session) = text.split_once(' ').unwrap_or(("", ""));
+                            if from != replica {
+                                listener.forget_synced(session);
+                                inner.context_changed.send_modify(|g| *g += 1);
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "cannot subscribe to session changes"),
+            }
+            if weak.strong_count() == 0 {
+                return;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(2));
+        }
+    });
+    let remote = Arc::new(ClusterApprovals {
+        cluster: cluster.clone(),
+        cache: Mutex::new(Vec::new()),
+    });
+    inner.approvals.set_remote(remote.clone());
+    tokio::spawn(publish_holds(
+        Arc::downgrade(inner),
+        cluster.clone(),
+        remote,
+    ));
+    tokio::spawn(answer_forwarded_votes(
+        Arc::downgrade(inner),
+        cluster.clone(),
+    ));
+    let weak = Arc::downgrade(inner);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tick.tick().await;
+            let Some(inner) = weak.upgrade() else { return };
+            for session in inner.context.unpushed_sessions() {
+                if cluster.push(&inner.context, &session).await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+}
+
+/// Every `heartbeat_s`, and at once when the local queue changes: says this replica is alive,
+/// publishes what it holds, reads what the others hold, and claims the holds of replicas that
+/// stopped (its own from before a restart on the first round).
+async fn publish_holds(weak: Weak<Inner>, cluster: Arc<Cluster>, remote: Arc<ClusterApprovals>) {
+    let mut changes = match weak.upgrade() {
+        Some(inner) => inner.approvals.changes(),
+        None => return,
+    };
+    let period = Duration::from_secs(cluster.settings().heartbeat_s.max(1));
+    let me = cluster.replica().to_string();
+    let mut first = true;
+    loop {
+        let Some(inner) = weak.upgrade() else { return };
+        if first {
+            match cluster.claim_lost_holds(true).await {
+                Ok(lost) => {
+                    first = false;
+                    if let Err(e) = cluster.publish_keys(&cluster.own_public_keys()).await {
+                        tracing::warn!(error = %e, "cannot publish this replica's public keys");
+                    }
+                    for h in lost {
+                        inner.deny_lost(h, &me).await;
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "cannot claim this replica's earlier holds yet")
+                }
+            }
+        }
+        if !first {
+            let _ = cluster.publish_holds(&inner.held_here(&me)).await;
+            if let Ok(others) = cluster.held_by_others().await {
+                let changed = remote
+                    .cache
+                    .lock()
+                    .map(|mut c| {
+                        let before: Vec<(String, usize)> = c
+                            .iter()
+                            .map(|h| {
+                                (
+                                    h.id.clone(),
+                                    h.approval.as_ref().map_or(0, |a| a.votes.len()),
+                                )
+                            })
+                            .collect();
+                        let after: Vec<(String, usize)> = others
+                            .iter()
+                            .map(|h| {
+                                (
+                                    h.id.clone(),
+                                    h.approval.as_ref().map_or(0, |a| a.votes.len()),
+                                )
+                            })
+                            .collect();
+                        *c = others;
+                        before != after
+                    })
+                    .unwrap_or(false);
+                if changed {
+                    inner.approvals.remote_changed();
+                }
+            }
+            if let Ok(lost) = cluster.claim_lost_holds(false).await {
+                for h in lost {
+                    inner.deny_lost(h, &me).await;
+                }
+            }
+        }
+        drop(inner);
+        // A local change is published at once; others' changes are read each period.
+        let _ = tokio::time::timeout(period, changes.changed()).await;
+    }
+}
+
+/// Applies the votes other replicas forward to the approvals this replica holds.
+async fn answer_forwarded_votes(weak: Weak<Inner>, cluster: Arc<Cluster>) {
+    let mut conn = None;
+    loop {
+        if weak.strong_count() == 0 {
+            return;
+        }
+        match cluster
+            .next_forwarded_vote(&mut conn, Duration::from_secs(2))
+            .await
+        {
+            Ok(Some(v)) => {
+                let Some(inner) = weak.upgrade() else { return };
+                let outcome =
+                    inner
+                        .approvals
+                        .vote(&v.id, &v.approver, v.approve, v.comment.clone(), &v.via);
+                tracing::info!(approval = %v.id, approver = %v.approver.name, from = %v.from, ok = outcome.is_ok(), "answer forwarded by another replica");
+                if let Err(e) = cluster.answer_vote(&v.nonce, &outcome).await {
+                    tracing::warn!(approval = %v.id, error = %e, "cannot send the outcome of a forwarded answer back");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot read forwarded answers; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
