@@ -6,8 +6,9 @@
 # (pytest, requests, the openai, anthropic and mcp SDKs, websockets, cryptography, playwright
 # driving the system chromium, moto's S3-compatible server and boto3 for the archive upload test,
 # PyYAML, kubernetes-validate, hadolint and dockerfile-parse for the deployment recipes), Prometheus's promtool and
-# server (monitoring rules and dashboard test), bubblewrap (the container's read-only run), and
-# cargo-deb (the Debian package test).
+# server (monitoring rules and dashboard test), bubblewrap (the container's read-only run),
+# redis-server (cluster tests) and haproxy (the cluster recipes' balancer), and cargo-deb (the
+# Debian package test).
 set -euo pipefail
 
 need_apt=()
@@ -20,6 +21,8 @@ command -v rsyslogd >/dev/null || need_apt+=(rsyslog)
 command -v chromium >/dev/null || need_apt+=(chromium)
 compgen -G '/usr/lib/*/rsyslog/lmnsd_gtls.so' >/dev/null || need_apt+=(rsyslog-gnutls)
 command -v bwrap >/dev/null || need_apt+=(bubblewrap)
+command -v redis-server >/dev/null || need_apt+=(redis-server)
+command -v haproxy >/dev/null || [[ -x /usr/sbin/haproxy ]] || need_apt+=(haproxy)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 need_lean=()
 command -v promtool >/dev/null || need_lean+=(prometheus)

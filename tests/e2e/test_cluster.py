@@ -126,6 +126,8 @@ def test_one_session_across_replicas_pii_approval_and_deferral(cluster, pki, ups
         assert "cluster replica" in a.logs()
     llm = LlmUpstream(*pki["leaf"])
     try:
+        # Control: before the agent has read anything, the send passes on any replica.
+        assert post(r3, upstream, "/v1/send", {"to": "partner@elsewhere.example"}, session="clean-1").status_code == 200
         # The agent's conversation goes through replica 1: a tool output with personal data.
         llm.server.calls_override = []
         llm_client(r1, llm).chat.completions.create(model="gpt-test", messages=[
@@ -146,8 +148,11 @@ def test_one_session_across_replicas_pii_approval_and_deferral(cluster, pki, ups
         assert denied["decision"]["rule"] == "test.no_pii_out"
         assert denied["action"]["identity"]["session"] == conversation
         assert denied["signature"]["key_id"].startswith("aarmor-r2-"), "the key id names the replica"
-        # Control: the same send in a session that read nothing passes.
-        assert post(r3, upstream, "/v1/send", {"to": "partner@elsewhere.example"}, session="clean-1").status_code == 200
+        # Naming a fresh session on yet another replica does not wash the read away: what an
+        # agent read counts in all of its sessions, on every replica.
+        r = post(r3, upstream, "/v1/send", {"to": "partner@elsewhere.example"}, session="fresh-1")
+        assert r.status_code == 403 and decisions(r3, "/v1/send")[-1]["decision"]["rule"] == "test.no_pii_out", r.text
+        assert not any(s["path"] == "/v1/send" for s in upstream.seen[before:])
 
         # A STEP_UP held on replica 1 shows on every console and is approved through replica 3.
         result = {}
@@ -157,6 +162,13 @@ def test_one_session_across_replicas_pii_approval_and_deferral(cluster, pki, ups
         assert held, "replica 3 shows the action replica 1 holds"
         assert any(x["id"] == held[0]["id"] for x in r2.approvals()), "and so does replica 2"
         assert not any(s["path"] == "/v1/transfer" for s in upstream.seen)
+        # An answer written straight into Redis (no approver's credential behind it) is dropped.
+        forged = {"nonce": "00", "id": held[0]["id"], "approver": "oncall", "operator": True, "approve": True,
+                  "comment": None, "via": "api", "from": "r3", "deadline_ms": int(time.time() * 1000) + 60000, "mac": "00" * 32}
+        redis.cli("RPUSH", "aarmor:inbox:r1", json.dumps(forged))
+        time.sleep(1.5)
+        assert "r" not in result and not any(s["path"] == "/v1/transfer" for s in upstream.seen)
+        assert "forged, altered or late" in r1.logs()
         answer = r3.answer(held[0]["id"], approve=True, approver="oncall")
         assert answer.status_code == 200, answer.text
         t.join(30)
@@ -296,15 +308,26 @@ def test_a_replica_killed_under_load_leaves_receipts_that_verify_and_its_hold_de
     assert {k.get("replica") for k in json.loads(keys.read_text())} == {"r1", "r2", "r3"}
     merged = tmp_path / "merged.jsonl"
     merged.write_text("".join(exports))
-    ok = r1.cli("receipts", "verify", "--from", str(merged), "--public-keys", str(keys))
-    assert ok.returncode == 0, ok.stdout + ok.stderr
-    for name in ("r1", "r2", "r3"):
-        assert f"OK: replica {name}:" in ok.stdout
+    own_files = [str(a.data / "keys" / "public-keys.json") for a in (r1, r2, r3)]
+    for key_args in (["--public-keys", str(keys)], [x for f in own_files for x in ("--public-keys", f)]):
+        ok = r1.cli("receipts", "verify", "--from", str(merged), *key_args)
+        assert ok.returncode == 0, ok.stdout + ok.stderr
+        for name in ("r1", "r2", "r3"):
+            assert f"OK: replica {name}:" in ok.stdout
     # A merge without replica 3's chain says so.
     partial = tmp_path / "partial.jsonl"
     partial.write_text(exports[0] + exports[1])
     bad = r1.cli("receipts", "verify", "--from", str(partial), "--public-keys", str(keys))
     assert bad.returncode == 1 and "replica r3: none of its receipts" in bad.stdout, bad.stdout
+    # A key published over another replica's (whoever can write to Redis) is refused, not used.
+    forged = json.loads(keys.read_text())
+    victim = next(k for k in forged if k["replica"] == "r1")
+    redis.cli("HSET", "aarmor:keys", "zz-forger", json.dumps([dict(victim, public_key="A" * 43 + "=")]))
+    refused = r1.cli("cluster", "keys")
+    assert refused.returncode != 0 and "published twice" in refused.stderr, refused.stdout + refused.stderr
+    (tmp_path / "forged.json").write_text(json.dumps([dict(victim, public_key="A" * 43 + "=")]))
+    bad = r1.cli("receipts", "verify", "--from", str(merged), "--public-keys", own_files[0], "--public-keys", str(tmp_path / "forged.json"))
+    assert bad.returncode != 0 and "listed with another public key" in bad.stderr, bad.stdout + bad.stderr
 
 
 def test_redis_away_refuses_actions_and_recovers_without_restart(cluster, upstream):

@@ -219,9 +219,11 @@ enum ReceiptsCommand {
     /// as one chain from its first receipt (a missing or altered segment is named), or an
     /// export (--from).
     Verify {
-        /// public-keys.json (from <data_dir>/keys/ or `aarmor keys show`).
-        #[arg(long)]
-        public_keys: PathBuf,
+        /// public-keys.json (from <data_dir>/keys/ or `aarmor keys show`). Repeat it for a
+        /// merged export of cluster replicas: one file per replica (each replica's own
+        /// `<data_dir>/keys/public-keys.json`), or `aarmor cluster keys` output.
+        #[arg(long, required = true)]
+        public_keys: Vec<PathBuf>,
         /// A JSON-lines export (`aarmor receipts export`) instead of the archive and the store.
         #[arg(long, conflicts_with_all = ["archive", "live_only"])]
         from: Option<PathBuf>,

@@ -79,8 +79,34 @@ fn load_key_entries(public_keys: &Path) -> anyhow::Result<Vec<PublicKeyEntry>> {
     })
 }
 
-pub fn verify(config: &Config, public_keys: &Path, scope: VerifyScope<'_>) -> anyhow::Result<()> {
-    let entries = load_key_entries(public_keys)?;
+/// The public keys of several files together; a key id listed with two different keys (or
+/// for two replicas) is refused: one of the files is not what it claims.
+fn merged_key_entries(files: &[std::path::PathBuf]) -> anyhow::Result<Vec<PublicKeyEntry>> {
+    let mut out: Vec<PublicKeyEntry> = Vec::new();
+    for f in files {
+        for e in load_key_entries(f)? {
+            match out.iter().find(|o| o.key_id == e.key_id) {
+                Some(o) if o.public_key != e.public_key || o.replica != e.replica => {
+                    return Err(anyhow!(
+                        "{}: key {} is listed with another public key or replica than in an earlier file; refusing to verify with either",
+                        f.display(),
+                        e.key_id
+                    ));
+                }
+                Some(_) => {}
+                None => out.push(e),
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub fn verify(
+    config: &Config,
+    public_keys: &[std::path::PathBuf],
+    scope: VerifyScope<'_>,
+) -> anyhow::Result<()> {
+    let entries = merged_key_entries(public_keys)?;
     let keys = verifying_keys(&entries).map_err(anyhow::Error::msg)?;
     let (archive, audit_scope) = match scope {
         VerifyScope::Export(path) => return verify_export(&keys, &entries, path),

@@ -286,7 +286,8 @@ async fn decisions_receipts_approvals_and_deferrals() {
             call: None,
         }],
     )
-    .await;
+    .await
+    .expect("observations recorded");
     assert_eq!(waiter.await.unwrap(), FinalVerdict::Allow);
 
     e.committed().await;
@@ -477,7 +478,8 @@ async fn evaluation_errors_deny_and_endless_deferrals_are_cut() {
                 call: None,
             }],
         )
-        .await;
+        .await
+        .expect("observations recorded");
         if waiter.is_finished() {
             break;
         }
@@ -550,7 +552,8 @@ async fn intent_signals_are_computed_lazily_and_decide() {
             ),
         ],
     )
-    .await;
+    .await
+    .expect("observations recorded");
     // Actions no intent rule matches never run the model.
     tokio::time::sleep(Duration::from_millis(100)).await;
     let before = model.texts.load(Ordering::SeqCst);
@@ -654,7 +657,8 @@ async fn an_unavailable_context_store_denies_everything() {
                 call: None,
             }],
         )
-        .await;
+        .await
+        .expect("observations recorded");
         context.flush();
         if context.healthy().is_err() {
             break;
@@ -798,7 +802,8 @@ async fn a_late_drift_is_resolved_when_it_arrives_in_enforce_and_monitor_mode_al
                 call: None,
             }],
         )
-        .await;
+        .await
+        .expect("observations recorded");
         let ok = action(
             "send_email",
             json!({"to": "cfo@corp.example", "subject": "quarterly report"}),

@@ -62,7 +62,15 @@ pub trait ActionEngine: Send + Sync + 'static {
     }
 
     /// Records observations in a session's context. Must not block the data path for long.
-    async fn observe(&self, _session: &SessionRef, _observations: Vec<Observation>) {}
+    /// `Err` says why they could not be recorded where every decision will see them (a cluster
+    /// replica that cannot reach the shared store): the exchange that showed them must not go on.
+    async fn observe(
+        &self,
+        _session: &SessionRef,
+        _observations: Vec<Observation>,
+    ) -> Result<(), String> {
+        Ok(())
+    }
 
     /// Adds the engine's own metrics to the data plane's registry (served on `/metrics`).
     fn register_metrics(&self, _registry: &prometheus::Registry) {}

@@ -195,7 +195,8 @@ pub async fn run(
                 call: None,
             }],
         )
-        .await;
+        .await
+        .expect("observations recorded");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let n = iterations.min(2000);
     for (name, tool, vary) in [
@@ -340,7 +341,8 @@ async fn concurrent(
                     call: None,
                 }],
             )
-            .await;
+            .await
+            .expect("observations recorded");
     }
     // The original requests are embedded when first seen: let that finish.
     tokio::time::sleep(Duration::from_millis(200 + 20 * agents as u64)).await;

@@ -73,6 +73,10 @@ enum Cmd {
         /// With --post: add a `note` of this many bytes to the body (a large parameter).
         #[arg(long, default_value_t = 0)]
         pad: usize,
+        /// With --post: each connection names a session of its own (`bench-post-<n>`) instead
+        /// of all sharing `bench-post`.
+        #[arg(long)]
+        session_per_connection: bool,
         #[arg(long, default_value_t = 60)]
         max_seconds: u64,
         /// Label printed in the result line.
@@ -134,6 +138,7 @@ fn main() -> Result<()> {
                 stream,
                 post,
                 pad,
+                session_per_connection,
                 max_seconds,
                 label,
             } => {
@@ -150,6 +155,7 @@ fn main() -> Result<()> {
                     new_connection,
                     stream,
                     post.then_some(pad),
+                    session_per_connection,
                     Duration::from_secs(max_seconds),
                     label,
                 )
@@ -382,6 +388,7 @@ async fn load(
     new_connection: bool,
     stream: bool,
     post: Option<usize>,
+    session_per_connection: bool,
     cap: Duration,
     label: String,
 ) -> Result<()> {
@@ -426,13 +433,17 @@ async fn load(
     // Warm-up: one request per connection slot is not counted.
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..connections.max(1) {
-        let (connector, target, proxy, req) = (
-            connector.clone(),
-            target.clone(),
-            proxy.clone(),
-            req.clone(),
-        );
+    for index in 0..connections.max(1) {
+        let req = if session_per_connection {
+            let text = String::from_utf8_lossy(&req).replace(
+                "x-aarm-session: bench-post\r\n",
+                &format!("x-aarm-session: bench-post-{index}\r\n"),
+            );
+            Arc::new(text.into_bytes())
+        } else {
+            req.clone()
+        };
+        let (connector, target, proxy) = (connector.clone(), target.clone(), proxy.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(per_conn);
             let mut first = Vec::with_capacity(per_conn);

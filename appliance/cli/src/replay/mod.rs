@@ -89,6 +89,8 @@ fn replay(
     conversations: &[corpus::Conversation],
 ) -> anyhow::Result<()> {
     builtin::resolve(&mut config, builtin::Install::Yes)?;
+    // Offline: a replay never joins the cluster its configuration may name.
+    config.cluster.enabled = false;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -104,6 +104,32 @@ impl Directory {
         self.operator_token.is_some() || !self.by_token.is_empty()
     }
 
+    /// The secret a vote forwarded between cluster replicas is authenticated with: the hash of
+    /// the approver's token (of the operator token for the operator), which every replica's
+    /// configuration holds and Redis never sees. `None`: no such approver here.
+    pub fn vote_key(&self, name: &str, operator: bool) -> Option<Vec<u8>> {
+        if operator {
+            let op = self.operator_token.as_ref()?;
+            return Some(sha256_hex(op.as_bytes()).into_bytes());
+        }
+        self.by_token
+            .iter()
+            .find(|(_, a)| a.name == name)
+            .map(|(hash, _)| hash.clone().into_bytes())
+    }
+
+    /// The approver a forwarded vote names, as this replica's configuration defines them
+    /// (groups and principal come from here, never from the forwarded vote).
+    pub fn approver_named(&self, name: &str, operator: bool) -> Option<Approver> {
+        if operator {
+            return self
+                .operator_token
+                .as_ref()
+                .map(|_| Approver::operator(name));
+        }
+        self.by_token.values().find(|a| a.name == name).cloned()
+    }
+
     /// The approver a bearer token belongs to; `named` is who the operator token acts for.
     pub fn authenticate(&self, token: &str, named: Option<&str>) -> Option<Approver> {
         if token.is_empty() {

@@ -14,7 +14,7 @@ use redis::{AsyncCommands, Value};
 use serde::{Deserialize, Serialize};
 
 use super::{text, Cluster, ClusterError};
-use crate::approvals::{ApprovalError, ApprovalRequest, Approver, VoteOutcome};
+use crate::approvals::{ApprovalError, ApprovalRequest, VoteOutcome};
 
 /// An action a replica holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -44,17 +44,72 @@ pub enum HoldKind {
     Defer,
 }
 
-/// A vote forwarded to the replica that holds the approval.
+/// A vote forwarded to the replica that holds the approval. Authenticated with a MAC keyed by
+/// the approver's credential as both replicas' configurations know it (see
+/// `Directory::vote_key`): whoever can write to Redis cannot cast one, and the holder takes the
+/// approver's groups from its own configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ForwardedVote {
     pub nonce: String,
     pub id: String,
-    pub approver: Approver,
+    pub approver: String,
+    /// Cast with the operator token.
+    pub operator: bool,
     pub approve: bool,
     pub comment: Option<String>,
     pub via: String,
     /// The replica the approver answered on.
     pub from: String,
+    /// Past this (Unix ms) the vote is not applied: the approver was told it failed.
+    pub deadline_ms: u64,
+    /// HMAC-SHA256 of the fields above, hex.
+    pub mac: String,
+}
+
+impl ForwardedVote {
+    fn message(&self) -> Vec<u8> {
+        let fields = [
+            "aarmor-forwarded-vote-v1",
+            &self.nonce,
+            &self.id,
+            &self.approver,
+            if self.operator { "operator" } else { "approver" },
+            if self.approve { "approve" } else { "deny" },
+            self.comment.as_deref().unwrap_or(""),
+            &self.via,
+            &self.from,
+            &self.deadline_ms.to_string(),
+        ];
+        let mut out = Vec::new();
+        for f in fields {
+            out.extend_from_slice(&(f.len() as u64).to_be_bytes());
+            out.extend_from_slice(f.as_bytes());
+        }
+        out
+    }
+
+    /// Sets the MAC with `key`.
+    pub fn sign(&mut self, key: &[u8]) {
+        let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+        self.mac = hex::encode(ring::hmac::sign(&k, &self.message()).as_ref());
+    }
+
+    /// Whether the MAC is right for `key` and the deadline has not passed.
+    pub fn verify(&self, key: &[u8], now_ms: u64) -> bool {
+        let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+        let Ok(mac) = hex::decode(&self.mac) else {
+            return false;
+        };
+        now_ms <= self.deadline_ms && ring::hmac::verify(&k, &self.message(), &mac).is_ok()
+    }
+}
+
+/// Now, Unix milliseconds.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// Heartbeat and this replica's holds, replaced at once.
@@ -182,15 +237,19 @@ impl Cluster {
     }
 
     /// Sends a vote to the replica that holds the approval and waits for its outcome.
+    /// `key`: the approver's vote key (see [`ForwardedVote`]).
     pub async fn forward_vote(
         &self,
         holder: &str,
         mut vote: ForwardedVote,
+        key: &[u8],
     ) -> Result<Result<VoteOutcome, ApprovalError>, ClusterError> {
         let mut nonce = [0u8; 12];
         getrandom::fill(&mut nonce).map_err(|e| ClusterError::Protocol(e.to_string()))?;
         vote.nonce = hex::encode(nonce);
         vote.from = self.replica().to_string();
+        vote.deadline_ms = unix_ms() + VOTE_WAIT.as_millis() as u64;
+        vote.sign(key);
         let json =
             serde_json::to_string(&vote).map_err(|e| ClusterError::Protocol(e.to_string()))?;
         let inbox = format!("{}inbox:{holder}", self.prefix());

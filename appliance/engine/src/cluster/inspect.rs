@@ -70,8 +70,15 @@ impl Cluster {
                 ClusterError::Protocol(format!("public keys of replica {replica}: {e}"))
             })?;
             for e in entries {
-                if !out.iter().any(|o| o.key_id == e.key_id) {
-                    out.push(e);
+                match out.iter().find(|o| o.key_id == e.key_id) {
+                    Some(o) if o.public_key != e.public_key || o.replica != e.replica => {
+                        return Err(ClusterError::Protocol(format!(
+                            "key {} is published twice with different public keys or replicas (replica {replica} and another): collect each replica's own public-keys.json instead",
+                            e.key_id
+                        )));
+                    }
+                    Some(_) => {}
+                    None => out.push(e),
                 }
             }
         }

@@ -104,6 +104,8 @@ pub struct Cluster {
     stripes: Vec<tokio::sync::Mutex<()>>,
     /// When each session was last read from Redis (bounded).
     synced: Mutex<lru::LruCache<String, std::time::Instant>>,
+    /// Sessions this replica guessed while Redis could not attribute an exchange (bounded).
+    unattributed: Mutex<lru::LruCache<String, std::time::Instant>>,
     reachable: AtomicBool,
     last_error: Mutex<Option<String>>,
     /// This replica's public keys, published with its first heartbeat.
@@ -134,6 +136,9 @@ impl Cluster {
             stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
             synced: Mutex::new(lru::LruCache::new(
                 std::num::NonZeroUsize::new(65_536).unwrap_or(std::num::NonZeroUsize::MIN),
+            )),
+            unattributed: Mutex::new(lru::LruCache::new(
+                std::num::NonZeroUsize::new(16_384).unwrap_or(std::num::NonZeroUsize::MIN),
             )),
             reachable: AtomicBool::new(false),
             last_error: Mutex::new(None),

@@ -13,12 +13,13 @@ use aarmor_core::SessionId;
 use redis::Value;
 
 use super::{text, Cluster, ClusterError};
+use crate::context::agent_reads::SharedRead;
 use crate::context::{Absorbed, ContextEntry, ContextStore, Outbox, RemoteChain, SessionHead};
 
 /// Resolves the session (`mode`: `set` records `candidate` as the agent's active session,
 /// `active` reads the agent's active session or records `candidate`, `none` takes
-/// `candidate`), then returns `{session, head, base, entries from ARGV[6]}`; `{session}`
-/// when the session has no chain.
+/// `candidate`), then returns `{session, head, base, entries from ARGV[6], agent's reads}`
+/// (`head` and `base` empty when the session has no chain; no reads without an agent).
 const READ: &str = r#"
 local p, agent, mode, session, guess = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local from, ttl = tonumber(ARGV[6]), tonumber(ARGV[7])
@@ -36,23 +37,36 @@ if mode ~= 'none' then
     redis.call('SET', akey, session, 'PX', ttl)
   end
 end
+local reads = {}
+if agent ~= '' then reads = redis.call('LRANGE', p .. 'reads:' .. agent, 0, -1) end
 local h = redis.call('HMGET', p .. 'head:' .. session, 'head', 'base')
-if not h[1] then return {session} end
+if not h[1] then return {session, '', '', {}, reads} end
 local base = tonumber(h[2])
 if session ~= guess or from < base then from = base end
-return {session, h[1], h[2], redis.call('LRANGE', p .. 'log:' .. session, from - base, -1)}
+return {session, h[1], h[2], redis.call('LRANGE', p .. 'log:' .. session, from - base, -1), reads}
 "#;
 
-/// Appends ARGV[11..] when the chain's head is (ARGV[3] - 1, ARGV[4]) (or there is no chain),
-/// folds below ARGV[8] when set, and publishes the session on `changed`: `{1}`. Else
-/// `{0, head, base, entries from ARGV[3]}` (from `base` when the caller is ahead of the chain).
+/// Shares the agent's reads (ARGV[13] of them, from ARGV[14]), then appends the entries after
+/// them when the chain's head is (ARGV[3] - 1, ARGV[4]) (or there is no chain) and publishes
+/// the session on `changed`: `{1}`; `{1}` too when the head already is the one the entries end
+/// at (a retry of an append whose answer was lost). Else `{0, head, base, entries from ARGV[3]}`
+/// (from `base` when the caller is ahead of the chain). The chain is never trimmed: a fold
+/// appends its summary entry, and every replica can still read the whole session.
 const APPEND: &str = r#"
 local p, session = ARGV[1], ARGV[2]
+local k = tonumber(ARGV[13])
+if k > 0 then
+  local rkey = p .. 'reads:' .. ARGV[11]
+  for i = 14, 13 + k do redis.call('RPUSH', rkey, ARGV[i]) end
+  redis.call('LTRIM', rkey, -512, -1)
+  redis.call('PEXPIRE', rkey, tonumber(ARGV[12]))
+end
 local hkey, lkey = p .. 'head:' .. session, p .. 'log:' .. session
 local expected = tonumber(ARGV[3])
 local h = redis.call('HMGET', hkey, 'seq', 'hash', 'base', 'head')
 local base
 if h[1] then
+  if tonumber(h[1]) == tonumber(ARGV[6]) and h[2] == ARGV[7] then return {1} end
   base = tonumber(h[3])
   local next = tonumber(h[1]) + 1
   if next ~= expected or h[2] ~= ARGV[4] then
@@ -64,12 +78,7 @@ else
   base = expected
   redis.call('DEL', lkey)
 end
-for i = 11, #ARGV do redis.call('RPUSH', lkey, ARGV[i]) end
-local fold = tonumber(ARGV[8])
-if fold > base then
-  redis.call('LTRIM', lkey, fold - base, -1)
-  base = fold
-end
+for i = 14 + k, #ARGV do redis.call('RPUSH', lkey, ARGV[i]) end
 redis.call('HSET', hkey, 'head', ARGV[5], 'seq', ARGV[6], 'hash', ARGV[7], 'base', tostring(base))
 local ttl = tonumber(ARGV[9])
 redis.call('PEXPIRE', hkey, ttl)
@@ -93,6 +102,33 @@ pub enum Naming<'a> {
 }
 
 impl Cluster {
+    fn reads_ttl_ms(&self) -> u64 {
+        self.settings.session_retention_s.saturating_mul(1000)
+    }
+
+    /// Shares reads alone (their session had nothing else to append).
+    async fn share_reads(&self, agent: &str, reads: &[SharedRead]) -> Result<(), ClusterError> {
+        let key = format!("{}reads:{agent}", self.prefix());
+        let mut lines = Vec::with_capacity(reads.len());
+        for r in reads {
+            lines
+                .push(serde_json::to_string(r).map_err(|e| ClusterError::Protocol(e.to_string()))?);
+        }
+        let ttl = self.reads_ttl_ms();
+        self.round_trip("reads", async |c| {
+            let mut pipe = redis::pipe();
+            for l in &lines {
+                pipe.rpush(&key, l).ignore();
+            }
+            pipe.ltrim(&key, -512, -1)
+                .ignore()
+                .pexpire(&key, ttl as i64)
+                .ignore();
+            pipe.query_async::<()>(c).await
+        })
+        .await
+    }
+
     fn retention_ms(&self) -> u64 {
         self.settings.session_retention_s.saturating_mul(1000)
     }
@@ -119,6 +155,7 @@ impl Cluster {
         };
         let session = self.read(ctx, agent, mode, &candidate, &guess).await?;
         ctx.set_active(agent, &session);
+        self.attributed(&session);
         Ok(session)
     }
 
@@ -157,8 +194,11 @@ impl Cluster {
             let reply = self
                 .read_once(ctx, agent, mode, candidate, guess, from)
                 .await?;
-            let (session, remote) = parse_read(&reply)?;
+            let (session, remote, reads) = parse_read(&reply)?;
             let session = SessionId(session);
+            if !agent.is_empty() {
+                ctx.absorb_reads(agent, &reads);
+            }
             if session == *guess {
                 if ctx.absorb(&session, remote) == Absorbed::InStep {
                     self.mark_synced(&session);
@@ -182,6 +222,10 @@ impl Cluster {
         mut first: Option<RemoteChain>,
     ) -> Result<(), ClusterError> {
         let _serial = self.stripe(&session.0).lock().await;
+        if ctx.unpushed(session) {
+            // A read made before this push is older than the copy now: read again.
+            first = None;
+        }
         self.push_locked(ctx, session).await?;
         let mut from = ctx.next_seq(session);
         for _ in 0..3 {
@@ -248,6 +292,38 @@ impl Cluster {
         self.catch_up(ctx, session, None).await
     }
 
+    /// An exchange could not be attributed through Redis and went to `session` by this
+    /// replica's guess: actions in it are refused until an attribution succeeds (the agent's
+    /// real active session may be another one, with context the guess does not have).
+    pub fn unattributed(&self, session: &SessionId) {
+        if let Ok(mut u) = self.unattributed.lock() {
+            u.put(session.0.clone(), Instant::now());
+        }
+    }
+
+    fn attributed(&self, session: &SessionId) {
+        if let Ok(mut u) = self.unattributed.lock() {
+            u.pop(&session.0);
+        }
+    }
+
+    /// Whether `session` was a guess made while Redis could not be asked (within the TTL).
+    pub fn is_unattributed(&self, session: &SessionId) -> bool {
+        const GUESS_TTL: Duration = Duration::from_secs(30);
+        self.unattributed
+            .lock()
+            .ok()
+            .and_then(|mut u| u.get(&session.0).copied())
+            .is_some_and(|at| at.elapsed() <= GUESS_TTL)
+    }
+
+    /// Every session is read again at its next decision.
+    pub fn forget_all_synced(&self) {
+        if let Ok(mut s) = self.synced.lock() {
+            s.clear();
+        }
+    }
+
     /// Another replica changed the session: the next decision reads it again.
     pub fn forget_synced(&self, session: &str) {
         if let Ok(mut s) = self.synced.lock() {
@@ -264,7 +340,8 @@ impl Cluster {
     /// Appends what this replica recorded in the session to the shared chain (nothing to do
     /// when it recorded nothing).
     pub async fn push(&self, ctx: &ContextStore, session: &SessionId) -> Result<(), ClusterError> {
-        if !ctx.unpushed(session) {
+        let agent = ctx.agent_of(session).unwrap_or_default();
+        if !ctx.unpushed(session) && !ctx.has_unshared_reads(&agent) {
             return Ok(());
         }
         let _serial = self.stripe(&session.0).lock().await;
@@ -276,11 +353,25 @@ impl Cluster {
         ctx: &ContextStore,
         session: &SessionId,
     ) -> Result<(), ClusterError> {
+        let agent = ctx.agent_of(session).unwrap_or_default();
+        // The agent's reads go with the first attempt (they are facts whatever the chain does).
+        let mut reads = ctx.take_unshared_reads(&agent);
         for attempt in 0..MAX_APPEND_ATTEMPTS {
             let Some(outbox) = ctx.outbox(session) else {
+                if !reads.is_empty() {
+                    if let Err(e) = self.share_reads(&agent, &reads).await {
+                        ctx.unshare_reads(&agent, reads);
+                        return Err(e);
+                    }
+                }
                 return Ok(());
             };
-            match self.append(session, &outbox).await? {
+            let appended = self.append(session, &outbox, &agent, &reads).await;
+            if appended.is_err() {
+                ctx.unshare_reads(&agent, std::mem::take(&mut reads));
+            }
+            reads.clear();
+            match appended? {
                 None => {
                     ctx.pushed(session, &outbox);
                     self.mark_synced(session);
@@ -303,6 +394,8 @@ impl Cluster {
         &self,
         session: &SessionId,
         outbox: &Outbox,
+        agent: &str,
+        reads: &[SharedRead],
     ) -> Result<Option<RemoteChain>, ClusterError> {
         let head = outbox
             .head
@@ -318,6 +411,12 @@ impl Cluster {
         }
         let script = &*APPEND_SCRIPT;
         let retention = self.retention_ms();
+        let reads_ttl = self.reads_ttl_ms();
+        let mut shared_reads = Vec::with_capacity(reads.len());
+        for r in reads {
+            shared_reads
+                .push(serde_json::to_string(r).map_err(|e| ClusterError::Protocol(e.to_string()))?);
+        }
         let reply: Value = self
             .round_trip("append", async |c| {
                 let mut call = script.prepare_invoke();
@@ -328,9 +427,15 @@ impl Cluster {
                     .arg(&head_json)
                     .arg(head.seq)
                     .arg(&head.hash)
-                    .arg(outbox.fold_below.unwrap_or(0))
+                    .arg(0)
                     .arg(retention)
-                    .arg(self.replica());
+                    .arg(self.replica())
+                    .arg(agent)
+                    .arg(reads_ttl)
+                    .arg(shared_reads.len());
+                for r in &shared_reads {
+                    call.arg(r.as_str());
+                }
                 for e in &entries {
                     call.arg(e.as_slice());
                 }
@@ -348,8 +453,8 @@ impl Cluster {
     }
 }
 
-/// `{session}` or `{session, head, base, entries}`.
-fn parse_read(reply: &Value) -> Result<(String, RemoteChain), ClusterError> {
+/// `{session, head, base, entries, reads}` (`head` empty: the session has no chain).
+fn parse_read(reply: &Value) -> Result<(String, RemoteChain, Vec<SharedRead>), ClusterError> {
     let Value::Array(items) = reply else {
         return Err(ClusterError::Protocol("read: not an array".into()));
     };
@@ -357,10 +462,19 @@ fn parse_read(reply: &Value) -> Result<(String, RemoteChain), ClusterError> {
         .first()
         .and_then(text)
         .ok_or_else(|| ClusterError::Protocol("read: no session".into()))?;
-    if items.len() == 1 {
-        return Ok((session, RemoteChain::default()));
+    let mut reads = Vec::new();
+    if let Some(Value::Array(list)) = items.get(4) {
+        for v in list {
+            // A read that does not parse is skipped: it only ever adds to what policy sees.
+            if let Some(r) = text(v).and_then(|t| serde_json::from_str(&t).ok()) {
+                reads.push(r);
+            }
+        }
     }
-    Ok((session, parse_chain(&items[1..])?))
+    if items.get(1).and_then(text).is_none_or(|h| h.is_empty()) {
+        return Ok((session, RemoteChain::default(), reads));
+    }
+    Ok((session, parse_chain(&items[1..4])?, reads))
 }
 
 /// `{head, base, entries}`.

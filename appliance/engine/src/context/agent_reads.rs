@@ -16,6 +16,17 @@ use super::entities::Entity;
 /// Entities remembered per agent (the most recent).
 pub const MAX_AGENT_ENTITIES: usize = 256;
 
+/// One read as replicas share it (`[cluster]`): what class and labels the data had, and the
+/// entities in it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SharedRead {
+    pub class: DataClass,
+    #[serde(default)]
+    pub labels: Vec<DataLabel>,
+    #[serde(default)]
+    pub entities: Vec<Entity>,
+}
+
 /// One agent's reads.
 #[derive(Debug, Clone, Default)]
 pub struct Reads {
@@ -41,6 +52,26 @@ impl AgentReads {
 
     /// Records that `agent` read data of this classification, with these entities in it.
     pub fn record(&self, agent: &str, c: &Classification, entities: &[Entity]) {
+        self.record_parts(agent, c.class, c.labels.iter().copied(), entities);
+    }
+
+    /// Records a read another replica shared.
+    pub fn record_shared(&self, agent: &str, read: &SharedRead) {
+        self.record_parts(
+            agent,
+            read.class,
+            read.labels.iter().copied(),
+            &read.entities,
+        );
+    }
+
+    fn record_parts(
+        &self,
+        agent: &str,
+        class: DataClass,
+        labels: impl Iterator<Item = DataLabel>,
+        entities: &[Entity],
+    ) {
         let now = Instant::now();
         let mut map = self.by_agent.lock().unwrap_or_else(|p| p.into_inner());
         if !map.contains_key(agent) && map.len() >= self.max_agents {
@@ -63,8 +94,8 @@ impl AgentReads {
             *reads = Reads::default();
         }
         *at = now;
-        reads.classes.insert(c.class);
-        reads.labels.extend(c.labels.iter().copied());
+        reads.classes.insert(class);
+        reads.labels.extend(labels);
         for e in entities {
             if !reads.entities.contains(e) {
                 if reads.entities.len() >= MAX_AGENT_ENTITIES {

@@ -87,6 +87,8 @@ pub struct ContextStore {
     metrics: ContextMetrics,
     /// Shared mode (see [`shared`]).
     shared: AtomicBool,
+    /// Shared mode: reads not yet shared with the other replicas, by agent.
+    unshared_reads: Mutex<HashMap<String, Vec<agent_reads::SharedRead>>>,
 }
 
 impl ContextStore {
@@ -127,6 +129,7 @@ impl ContextStore {
             last_sweep: Mutex::new(Instant::now()),
             metrics: ContextMetrics::new(),
             shared: AtomicBool::new(false),
+            unshared_reads: Mutex::new(HashMap::new()),
         })
     }
 
@@ -255,6 +258,13 @@ impl ContextStore {
         if !sessions.contains_key(&session.0) {
             if sessions.len() >= self.settings.max_sessions {
                 self.evict_oldest(&mut sessions);
+            }
+            if sessions.len() >= self.settings.max_sessions {
+                // Every session in memory has appends the shared store has not confirmed
+                // (Redis away for long): nothing more is taken in; the session's actions are
+                // refused meanwhile, since its state cannot be read from Redis either.
+                tracing::warn!(session = %session, "no room for another session with unshared context; nothing recorded");
+                return R::default();
             }
             let state = self.load(&session.0, agent);
             sessions.insert(session.0.clone(), state);
@@ -491,6 +501,9 @@ impl ContextStore {
                         let fields = logged(&|e| app.state.is_field(e));
                         app.state.add_classification(&c);
                         self.agent_reads.record(agent, &c, found);
+                        if self.is_shared() {
+                            self.queue_shared_read(agent, &c, found);
+                        }
                         if let Some(id) = &o.action_id {
                             if let Some(a) = app.state.prior_action_mut(&id.0) {
                                 a.classes.insert(c.class);

@@ -13,6 +13,9 @@
 
 use super::*;
 
+/// Reads per agent waiting to be shared (while Redis is away) before the oldest go.
+pub const MAX_UNSHARED_READS: usize = 512;
+
 /// Entries a session may hold unconfirmed (while Redis is away) before more are dropped.
 pub const MAX_OUTBOX: usize = 4096;
 
@@ -187,6 +190,9 @@ impl ContextStore {
             if sessions.len() >= self.settings.max_sessions {
                 self.evict_oldest(&mut sessions);
             }
+            if sessions.len() >= self.settings.max_sessions {
+                return Absorbed::Unpushed;
+            }
             let state = self.load(&session.0, &head.agent);
             sessions.insert(session.0.clone(), state);
         }
@@ -291,6 +297,82 @@ impl ContextStore {
         outbox.head = Some(appender::head_of(state));
         state.outbox = outbox.clone();
         Some(outbox)
+    }
+
+    /// Queues a read for the other replicas (an agent's reads count in all its sessions).
+    pub(super) fn queue_shared_read(
+        &self,
+        agent: &str,
+        c: &aarmor_core::Classification,
+        found: &[entities::Entity],
+    ) {
+        let read = agent_reads::SharedRead {
+            class: c.class,
+            labels: c.labels.iter().copied().collect(),
+            entities: found
+                .iter()
+                .take(agent_reads::MAX_AGENT_ENTITIES)
+                .cloned()
+                .collect(),
+        };
+        let mut pending = self
+            .unshared_reads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if !pending.contains_key(agent) && pending.len() >= self.settings.max_sessions {
+            // Redis has been away for long; the oldest agents' unshared reads go first.
+            pending.clear();
+        }
+        let list = pending.entry(agent.to_string()).or_default();
+        if list.len() >= MAX_UNSHARED_READS {
+            list.remove(0);
+        }
+        list.push(read);
+    }
+
+    /// Takes the reads of `agent` not yet shared (put back with [`Self::unshare_reads`] when
+    /// they could not be).
+    pub fn take_unshared_reads(&self, agent: &str) -> Vec<agent_reads::SharedRead> {
+        self.unshared_reads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(agent)
+            .unwrap_or_default()
+    }
+
+    pub fn unshare_reads(&self, agent: &str, mut reads: Vec<agent_reads::SharedRead>) {
+        if reads.is_empty() {
+            return;
+        }
+        let mut pending = self
+            .unshared_reads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let list = pending.entry(agent.to_string()).or_default();
+        reads.append(list);
+        reads.truncate(MAX_UNSHARED_READS);
+        *list = reads;
+    }
+
+    /// Whether `agent` has reads the other replicas have not been told of.
+    pub fn has_unshared_reads(&self, agent: &str) -> bool {
+        self.unshared_reads
+            .lock()
+            .map(|p| p.get(agent).is_some_and(|l| !l.is_empty()))
+            .unwrap_or(true)
+    }
+
+    /// Reads other replicas shared for `agent`.
+    pub fn absorb_reads(&self, agent: &str, reads: &[agent_reads::SharedRead]) {
+        for r in reads {
+            self.agent_reads.record_shared(agent, r);
+        }
+    }
+
+    /// The agent a session in memory belongs to.
+    pub fn agent_of(&self, session: &SessionId) -> Option<String> {
+        let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        sessions.get(&session.0).map(|s| s.agent.clone())
     }
 
     /// Drops the session from memory (its LMDB copy stays): it is rebuilt when next used.

@@ -800,3 +800,173 @@ fn a_record_an_instruction_names_by_its_name_is_named_by_it() {
         Some(json!(["url"]))
     );
 }
+
+/// The shared chain as Redis holds it, appended to by the append script's rule: only onto the
+/// head the entries chain to; otherwise the caller gets what was appended since.
+#[derive(Default)]
+struct SharedChain {
+    head: Option<SessionHead>,
+    entries: Vec<ContextEntry>,
+}
+
+impl SharedChain {
+    fn read(&self, from: u64) -> RemoteChain {
+        RemoteChain {
+            head: self.head.clone(),
+            base: 0,
+            entries: self
+                .entries
+                .iter()
+                .filter(|e| e.seq >= from)
+                .cloned()
+                .collect(),
+        }
+    }
+
+    fn append(&mut self, o: &Outbox) -> Option<RemoteChain> {
+        if let Some(h) = &self.head {
+            if h.seq + 1 != o.base_next || h.hash != o.base_hash {
+                return Some(self.read(o.base_next));
+            }
+        }
+        self.entries.extend(o.entries.iter().cloned());
+        self.head = o.head.clone();
+        None
+    }
+
+    /// What `Cluster::push` does: append, re-chain after a lost race, append again.
+    fn push(&mut self, s: &ContextStore, id: &SessionId) -> usize {
+        let mut conflicts = 0;
+        while let Some(o) = s.outbox(id) {
+            match self.append(&o) {
+                None => {
+                    s.pushed(id, &o);
+                    break;
+                }
+                Some(remote) => {
+                    conflicts += 1;
+                    assert!(s.rebase(id, remote).is_some());
+                }
+            }
+        }
+        conflicts
+    }
+
+    fn verifies(&self, session: &str) -> bool {
+        let raw: Vec<(u64, Vec<u8>)> = self
+            .entries
+            .iter()
+            .map(|e| (e.seq, aarmor_core::receipt::canonical_json(e).unwrap()))
+            .collect();
+        verify_chain(session, &raw, self.head.as_ref()).is_empty()
+    }
+}
+
+fn shared_store(dir: &Path) -> ContextStore {
+    let s = store(dir, ContextSettings::default());
+    s.share();
+    s
+}
+
+#[test]
+fn replicas_share_one_chain_and_the_loser_of_a_race_is_chained_after_the_winner() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (shared_store(da.path()), shared_store(db.path()));
+    let id = SessionId("shared-1".into());
+    let mut chain = SharedChain::default();
+    // Replica A sees the user's request and a tool output with personal data.
+    a.observe(
+        &id,
+        "agent-1",
+        &[
+            obs(ObservationKind::UserMessage, "Summarize Ada's account."),
+            obs(ObservationKind::ToolResult, "Ada Lovelace, ada@example.org"),
+        ],
+        &Classifiers::default(),
+    );
+    assert!(
+        a.unpushed(&id),
+        "nothing reaches LMDB before the shared store has it"
+    );
+    assert_eq!(chain.push(&a, &id), 0);
+    assert!(!a.unpushed(&id));
+    // Replica B reads the chain: what A saw is what B's policy sees.
+    assert_eq!(b.absorb(&id, chain.read(b.next_seq(&id))), Absorbed::InStep);
+    let seen = b.context_json(&id).unwrap();
+    assert_eq!(seen["original_request"], json!("Summarize Ada's account."));
+    assert_eq!(b.owner(&id).as_deref(), Some("agent-1"));
+    // Both decide an action on the same head: A appends first, B is re-chained after it.
+    a.record_decision(&id, "agent-1", &action("act_a", "t"), "ALLOW", None, true);
+    b.record_decision(&id, "agent-1", &action("act_b", "t"), "ALLOW", None, true);
+    assert_eq!(chain.push(&a, &id), 0);
+    assert_eq!(chain.push(&b, &id), 1);
+    assert!(chain.verifies(&id.0), "one chain, never forked");
+    let actions: Vec<&str> = chain
+        .entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::Action)
+        .map(|e| e.data["action_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["act_a", "act_b"]);
+    // B knows A's action; A catches up with B's.
+    assert!(b
+        .read(&id, |s| s
+            .prior_actions
+            .iter()
+            .any(|p| p.action_id == "act_a"))
+        .unwrap());
+    assert_eq!(a.absorb(&id, chain.read(a.next_seq(&id))), Absorbed::InStep);
+    assert_eq!(a.next_seq(&id), chain.head.as_ref().unwrap().seq + 1);
+    assert!(a
+        .read(&id, |s| s
+            .prior_actions
+            .iter()
+            .any(|p| p.action_id == "act_b"))
+        .unwrap());
+    // Each replica's own log is a copy of the chain that verifies.
+    for s in [&a, &b] {
+        s.flush();
+        let head = s.log().head(&id.0).unwrap().unwrap();
+        assert_eq!(head.seq, chain.head.as_ref().unwrap().seq);
+        let raw = s.log().raw_entries(&id.0).unwrap();
+        assert!(verify_chain(&id.0, &raw, Some(&head)).is_empty());
+    }
+}
+
+#[test]
+fn a_copy_that_does_not_continue_the_shared_chain_is_replaced_by_it() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let id = SessionId("shared-2".into());
+    let mut chain = SharedChain::default();
+    let a = shared_store(da.path());
+    a.observe(
+        &id,
+        "agent-1",
+        &[obs(ObservationKind::UserMessage, "Book the flight.")],
+        &Classifiers::default(),
+    );
+    chain.push(&a, &id);
+    // B holds a copy of its own that the shared chain never had (a Redis that lost data, say).
+    let b = shared_store(db.path());
+    b.observe(
+        &id,
+        "agent-1",
+        &[obs(
+            ObservationKind::UserMessage,
+            "Something else entirely.",
+        )],
+        &Classifiers::default(),
+    );
+    let mut lost = SharedChain::default();
+    lost.push(&b, &id);
+    // Its copy does not continue the chain: it is read from the base and rebuilt from it.
+    match b.absorb(&id, chain.read(b.next_seq(&id))) {
+        Absorbed::NeedsFrom(base) => {
+            assert_eq!(b.absorb(&id, chain.read(base)), Absorbed::InStep)
+        }
+        other => panic!("expected a read from the base, got {other:?}"),
+    }
+    let seen = b.context_json(&id).unwrap();
+    assert_eq!(seen["original_request"], json!("Book the flight."));
+    assert_eq!(b.next_seq(&id), chain.head.as_ref().unwrap().seq + 1);
+}

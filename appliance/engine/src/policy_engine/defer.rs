@@ -105,6 +105,13 @@ impl Inner {
                         .await
                 }
             };
+            if self.lease_lost() && again.decision != Decision::Deny {
+                again.decision = Decision::Deny;
+                again.reason = format!(
+                    "this replica lost touch with the cluster while it held the action (its holds count as lost); refused: {}",
+                    again.reason
+                );
+            }
             if again.decision == Decision::Defer {
                 if rounds < self.settings.max_deferrals {
                     continue;

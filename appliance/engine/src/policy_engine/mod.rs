@@ -63,9 +63,8 @@ struct Inner {
     max_hold: Duration,
     /// `[cluster]`: the DEFERs this replica holds, published with its heartbeat.
     deferrals: shared::Deferrals,
-    /// `[cluster]`: its background tasks start with the first exchange (inside the runtime
-    /// that serves traffic).
-    cluster_started: std::sync::Once,
+    /// `[cluster]`: when this replica's heartbeat last reached Redis.
+    lease: shared::Lease,
     /// The last receipt that let each recent action run, for its outcome receipt.
     ran: Mutex<lru::LruCache<String, (String, ReceiptDecision)>>,
 }
@@ -129,10 +128,12 @@ impl PolicyEngineBuilder {
         self
     }
 
+    /// Builds the engine; with `[cluster]`, starts its background tasks (heartbeat, holds,
+    /// forwarded answers, change notifications) on a thread of their own, from now on.
     pub fn build(self) -> PolicyEngine {
-        PolicyEngine {
-            inner: Arc::new(self.inner),
-        }
+        let inner = Arc::new(self.inner);
+        shared::start_thread(&inner);
+        PolicyEngine { inner }
     }
 }
 
@@ -166,8 +167,8 @@ impl PolicyEngine {
                 context_changed,
                 background,
                 max_hold,
-                cluster_started: std::sync::Once::new(),
                 deferrals: shared::Deferrals::default(),
+                lease: shared::Lease::default(),
                 ran: Mutex::new(lru::LruCache::new(
                     std::num::NonZeroUsize::new(16_384).unwrap_or(std::num::NonZeroUsize::MIN),
                 )),
@@ -270,7 +271,6 @@ impl ActionEngine for PolicyEngine {
     }
 
     async fn mediate(&self, action: &Action) -> Result<Verdict, MediationError> {
-        shared::start_once(&self.inner);
         let started = Instant::now();
         let set = self.inner.current();
         let unready = self.inner.ready(action, false).await.err();
@@ -378,7 +378,6 @@ impl ActionEngine for PolicyEngine {
         let Some(cluster) = &self.inner.cluster else {
             return self.inner.context.attribute(agent, explicit, conversation);
         };
-        shared::start_once(&self.inner);
         let naming = match (explicit, conversation) {
             (Some(h), _) => Naming::Named(SessionId::explicit(h)),
             (None, Some((system, user))) => Naming::Named(SessionId::derived(agent, system, user)),
@@ -387,14 +386,22 @@ impl ActionEngine for PolicyEngine {
         match cluster.attribute(&self.inner.context, agent, naming).await {
             Ok(session) => session,
             Err(e) => {
-                // The action is refused when it is decided (its session cannot be read).
+                // A guess: the exchange's actions are refused (see `Cluster::unattributed`).
                 tracing::warn!(agent, error = %e, "cannot read the agent's session from redis");
-                self.inner.context.attribute(agent, explicit, conversation)
+                let guess = self.inner.context.attribute(agent, explicit, conversation);
+                if explicit.is_none() && conversation.is_none() {
+                    cluster.unattributed(&guess);
+                }
+                guess
             }
         }
     }
 
-    async fn observe(&self, session: &SessionRef, observations: Vec<Observation>) {
+    async fn observe(
+        &self,
+        session: &SessionRef,
+        observations: Vec<Observation>,
+    ) -> Result<(), String> {
         let set = self.inner.current();
         let mut changed = false;
         let mut learned = 0;
@@ -416,7 +423,7 @@ impl ActionEngine for PolicyEngine {
             &set.classifiers,
         );
         changed |= seen.changed;
-        self.inner.share_now(&session.id).await;
+        let shared = self.inner.share_now(&session.id).await;
         if let (Some(text), Some(intent)) = (seen.new_original_request, &self.inner.intent) {
             if set.uses_drift {
                 // Embedded now, off the action path; actions find it in the cache.
@@ -431,5 +438,6 @@ impl ActionEngine for PolicyEngine {
         if changed {
             self.inner.context_changed.send_modify(|g| *g += 1);
         }
+        shared
     }
 }

@@ -50,6 +50,11 @@ impl Inner {
             return Ok(());
         };
         let session = session_of(action);
+        if cluster.is_unattributed(&session) {
+            return Err(Box::new(deny_resolution(format!(
+                "context store unavailable: the agent's session could not be read from the shared state when this exchange began (session {session} is a guess); refused (fail closed)"
+            ))));
+        }
         let synced = if again {
             cluster.sync_now(&self.context, &session).await
         } else {
@@ -77,16 +82,44 @@ impl Inner {
 
     /// [`Inner::share`], waited for: what an exchange showed is in the shared chain before the
     /// exchange goes on, so an agent cannot outrun it to another replica.
-    pub(super) async fn share_now(&self, session: &SessionId) {
-        if let Some(cluster) = &self.cluster {
-            if let Err(e) = cluster.push(&self.context, session).await {
-                tracing::warn!(session = %session, error = %e, "context not appended to the shared chain yet; the session's actions are refused until it is");
-            }
-        }
+    pub(super) async fn share_now(&self, session: &SessionId) -> Result<(), String> {
+        let Some(cluster) = &self.cluster else {
+            return Ok(());
+        };
+        cluster.push(&self.context, session).await.map_err(|e| {
+            tracing::warn!(session = %session, error = %e, "context not appended to the shared chain yet; the exchange is refused, and the session's actions until it is");
+            format!("shared state: {e}")
+        })
     }
 }
 
+/// When this replica last told the cluster it is alive (Unix ms; 0: never).
+#[derive(Default)]
+pub(super) struct Lease(std::sync::atomic::AtomicU64);
+
 impl Inner {
+    /// Whether this replica's heartbeat may have expired: the other replicas may then have
+    /// claimed what it holds and recorded it as denied, so none of it may be released here.
+    pub(super) fn lease_lost(&self) -> bool {
+        let Some(cluster) = &self.cluster else {
+            return false;
+        };
+        let last = self.lease.0.load(std::sync::atomic::Ordering::Acquire);
+        let timeout_ms = cluster.settings().replica_timeout_s.saturating_mul(1000);
+        // A margin of one heartbeat: the lease is given up before the others may claim.
+        let margin = cluster.settings().heartbeat_s.saturating_mul(1000);
+        last == 0
+            || crate::cluster::holds::unix_ms().saturating_sub(last)
+                > timeout_ms.saturating_sub(margin)
+    }
+
+    pub(super) fn replica_name(&self) -> String {
+        self.cluster
+            .as_ref()
+            .map(|c| c.replica().to_string())
+            .unwrap_or_default()
+    }
+
     /// Registers a DEFER this replica holds (`[cluster]`); it leaves when the guard drops.
     pub(super) fn hold_deferral(
         self: &Arc<Self>,
@@ -207,6 +240,8 @@ impl Inner {
 struct ClusterApprovals {
     cluster: Arc<Cluster>,
     cache: Mutex<Vec<HeldAction>>,
+    /// Who may answer (this replica's configuration).
+    directory: Weak<crate::approvals::Approvals>,
 }
 
 #[async_trait]
@@ -231,16 +266,26 @@ impl RemoteApprovals for ClusterApprovals {
                 .find(|h| h.kind == HoldKind::StepUp && h.id == id)
                 .map(|h| h.replica.clone())
         })?;
+        let Some(key) = self
+            .directory
+            .upgrade()
+            .and_then(|a| a.directory().vote_key(&approver.name, approver.operator))
+        else {
+            return Some(Err(ApprovalError::NotFound(id.to_string())));
+        };
         let vote = ForwardedVote {
             nonce: String::new(),
             id: id.to_string(),
-            approver: approver.clone(),
+            approver: approver.name.clone(),
+            operator: approver.operator,
             approve,
             comment,
             via: via.to_string(),
             from: String::new(),
+            deadline_ms: 0,
+            mac: String::new(),
         };
-        Some(match self.cluster.forward_vote(&holder, vote).await {
+        Some(match self.cluster.forward_vote(&holder, vote, &key).await {
             Ok(outcome) => outcome,
             Err(e) => Err(ApprovalError::Unreachable(
                 id.to_string(),
@@ -251,12 +296,37 @@ impl RemoteApprovals for ClusterApprovals {
     }
 }
 
-/// Starts [`start`] once, from inside the runtime that serves traffic.
-pub(super) fn start_once(inner: &Arc<Inner>) {
-    if let Some(cluster) = &inner.cluster {
-        inner
-            .cluster_started
-            .call_once(|| start(inner, cluster.clone()));
+/// Runs [`start`] on a thread of its own with its own runtime, so that the replica says it is
+/// alive, publishes its keys and claims what it held before a restart from the moment it starts,
+/// traffic or not.
+pub(super) fn start_thread(inner: &Arc<Inner>) {
+    let Some(cluster) = inner.cluster.clone() else {
+        return;
+    };
+    let inner = Arc::downgrade(inner);
+    let spawned = std::thread::Builder::new()
+        .name("aarmor-cluster".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start the cluster tasks");
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                if let Some(inner) = inner.upgrade() {
+                    start(&inner, cluster);
+                }
+                // The tasks end when the engine is dropped; the thread lives with the process.
+                std::future::pending::<()>().await
+            });
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the cluster thread");
     }
 }
 
@@ -274,6 +344,12 @@ fn start(inner: &Arc<Inner>, cluster: Arc<Cluster>) {
                 Ok(mut sub) => {
                     if sub.subscribe(&channel).await.is_ok() {
                         pause = Duration::from_millis(100);
+                        // Changes made while unsubscribed were not heard: every session is read
+                        // again at its next decision, and waiting deferrals look again now.
+                        listener.forget_all_synced();
+                        if let Some(inner) = weak.upgrade() {
+                            inner.context_changed.send_modify(|g| *g += 1);
+                        }
                         let mut messages = sub.on_message();
                         use futures_util::StreamExt;
                         while let Some(m) = messages.next().await {
@@ -300,6 +376,7 @@ fn start(inner: &Arc<Inner>, cluster: Arc<Cluster>) {
     let remote = Arc::new(ClusterApprovals {
         cluster: cluster.clone(),
         cache: Mutex::new(Vec::new()),
+        directory: Arc::downgrade(&inner.approvals),
     });
     inner.approvals.set_remote(remote.clone());
     tokio::spawn(publish_holds(
@@ -356,7 +433,13 @@ async fn publish_holds(weak: Weak<Inner>, cluster: Arc<Cluster>, remote: Arc<Clu
             }
         }
         if !first {
-            let _ = cluster.publish_holds(&inner.held_here(&me)).await;
+            let started = crate::cluster::holds::unix_ms();
+            if cluster.publish_holds(&inner.held_here(&me)).await.is_ok() {
+                inner
+                    .lease
+                    .0
+                    .store(started, std::sync::atomic::Ordering::Release);
+            }
             if let Ok(others) = cluster.held_by_others().await {
                 let changed = remote
                     .cache
@@ -413,11 +496,22 @@ async fn answer_forwarded_votes(weak: Weak<Inner>, cluster: Arc<Cluster>) {
         {
             Ok(Some(v)) => {
                 let Some(inner) = weak.upgrade() else { return };
+                let directory = inner.approvals.directory();
+                let key = directory.vote_key(&v.approver, v.operator);
+                let approver = directory.approver_named(&v.approver, v.operator);
+                let (Some(key), Some(approver)) = (key, approver) else {
+                    tracing::warn!(approval = %v.id, approver = %v.approver, from = %v.from, "a forwarded answer names no approver of this replica; dropped");
+                    continue;
+                };
+                if !v.verify(&key, crate::cluster::holds::unix_ms()) {
+                    tracing::warn!(approval = %v.id, approver = %v.approver, from = %v.from, "a forwarded answer that is forged, altered or late; dropped");
+                    continue;
+                }
                 let outcome =
                     inner
                         .approvals
-                        .vote(&v.id, &v.approver, v.approve, v.comment.clone(), &v.via);
-                tracing::info!(approval = %v.id, approver = %v.approver.name, from = %v.from, ok = outcome.is_ok(), "answer forwarded by another replica");
+                        .vote(&v.id, &approver, v.approve, v.comment.clone(), &v.via);
+                tracing::info!(approval = %v.id, approver = %v.approver, from = %v.from, ok = outcome.is_ok(), "answer forwarded by another replica");
                 if let Err(e) = cluster.answer_vote(&v.nonce, &outcome).await {
                     tracing::warn!(approval = %v.id, error = %e, "cannot send the outcome of a forwarded answer back");
                 }

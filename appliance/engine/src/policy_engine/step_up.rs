@@ -184,6 +184,16 @@ impl Inner {
             None => tokio::time::timeout_at(deadline, answer).await,
         };
         let (decision, why, approval) = match outcome {
+            Ok(Ok(_)) if self.lease_lost() => (
+                // Other replicas may have recorded this hold as lost and denied: it is not
+                // released now, whatever the answer (one action never ends both ways).
+                Decision::Deny,
+                format!("approval {id} answered, but this replica lost touch with the cluster while it held the action (its holds count as lost); refused"),
+                Approval::ReplicaLost {
+                    id: id.clone(),
+                    replica: self.replica_name(),
+                },
+            ),
             Ok(Ok(a)) => answered(&id, quorum, &a, &action),
             _ => (
                 Decision::Deny,

@@ -154,6 +154,20 @@ impl KeyRing {
         if ring.replica_of_current() == Some(replica) {
             return Ok((ring, created));
         }
+        // The keys this box signed with before it joined belong to its chain, which goes on
+        // as this replica's: they are assigned to it, so a merged export keeps one chain.
+        if ring.public.iter().any(|e| e.replica.is_none()) {
+            let mut public = ring.public.clone();
+            for e in public.iter_mut().filter(|e| e.replica.is_none()) {
+                e.replica = Some(replica.to_string());
+            }
+            write_atomically(
+                &Self::public_keys_path(data_dir),
+                serde_json::to_string_pretty(&public)
+                    .unwrap_or_default()
+                    .as_bytes(),
+            )?;
+        }
         Self::rotate_named(data_dir, Some(replica)).map(|k| (k, true))
     }
 

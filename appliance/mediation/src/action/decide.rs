@@ -206,9 +206,15 @@ impl ActionInspector {
         join_all(decisions).await
     }
 
-    pub(super) async fn observe(&mut self, protocol: Protocol, mut observed: Vec<Observed>) {
+    /// Records what the exchange showed; `Err` (see [`ActionEngine::observe`]) when it could not
+    /// be recorded where every decision sees it.
+    pub(super) async fn observe(
+        &mut self,
+        protocol: Protocol,
+        mut observed: Vec<Observed>,
+    ) -> Result<(), String> {
         if observed.is_empty() {
-            return;
+            return Ok(());
         }
         let session = self.session().await;
         // A result is tied to the action that produced it when the exchange ran exactly one.
@@ -265,7 +271,7 @@ impl ActionInspector {
                 }
             })
             .collect();
-        self.shared.engine.observe(&session, observations).await;
+        self.shared.engine.observe(&session, observations).await
     }
 
     /// Records what an executed SQL statement, REST call or MCP message returned (classified as
@@ -280,14 +286,17 @@ impl ActionInspector {
             _ => Protocol::Rest,
         };
         let text = String::from_utf8_lossy(copy).into_owned();
-        self.observe(
-            protocol,
-            vec![Observed::new(
-                ObservationKind::ActionResult,
-                Value::String(text),
-            )],
-        )
-        .await;
+        // The agent has the result already: a failure to share it is logged by the engine, and
+        // the session's next decision is refused until it is shared.
+        let _ = self
+            .observe(
+                protocol,
+                vec![Observed::new(
+                    ObservationKind::ActionResult,
+                    Value::String(text),
+                )],
+            )
+            .await;
     }
 }
 

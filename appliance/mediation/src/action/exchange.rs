@@ -17,7 +17,9 @@ use crate::seam::{
     MediationError, Relayed, ResponsePlan, ResponseVerdict,
 };
 
-use super::problems::{aarmor_headers, is_encoded, is_event_stream, unreadable_llm_response};
+use super::problems::{
+    aarmor_headers, is_encoded, is_event_stream, unreadable_llm_response, unrecorded_problem,
+};
 use super::{ActionInspector, ClientMessage, Kind, ResponseHandling};
 
 #[async_trait]
@@ -222,7 +224,8 @@ impl ExchangeInspector for ActionInspector {
                 let metas = &self.shared.protocols.meta_tools;
                 let drafts = dialect.response_calls(&json, metas);
                 let observed = dialect.observe_response(&json);
-                self.observe(dialect.protocol(), observed).await;
+                // What a model answers adds no context entry a later decision depends on.
+                let _ = self.observe(dialect.protocol(), observed).await;
                 if drafts.is_empty() {
                     return Ok(ResponseVerdict::Forward);
                 }
@@ -235,12 +238,12 @@ impl ExchangeInspector for ActionInspector {
                 Ok(ResponseVerdict::Replace(Bytes::from(body)))
             }
             (ResponseHandling::McpObserve, _) => {
-                self.observe(
-                    Protocol::Mcp,
-                    mcp::observe_response(body, is_event_stream(head)),
-                )
-                .await;
-                Ok(ResponseVerdict::Forward)
+                let seen = mcp::observe_response(body, is_event_stream(head));
+                match self.observe(Protocol::Mcp, seen).await {
+                    Ok(()) => Ok(ResponseVerdict::Forward),
+                    // A tool result the other replicas would not know the agent read: withheld.
+                    Err(why) => Ok(ResponseVerdict::Respond(unrecorded_problem(&why))),
+                }
             }
             _ => Ok(ResponseVerdict::Forward),
         }
@@ -265,7 +268,7 @@ impl ExchangeInspector for ActionInspector {
                 if let (Some(gate), Kind::Llm(d)) = (self.gate.as_mut(), &self.kind) {
                     let p = d.protocol();
                     let observed = gate.observations();
-                    self.observe(p, observed).await;
+                    let _ = self.observe(p, observed).await;
                 }
             }
             return Ok(None);
@@ -349,7 +352,10 @@ impl ExchangeInspector for ActionInspector {
 
     async fn on_response_end(&mut self) -> Result<Bytes, MediationError> {
         if let Some(copy) = self.result_copy.take() {
-            self.observe(Protocol::Mcp, mcp::observe_response(&copy, true))
+            // Streamed MCP events were passed on as they came: a failure to share them is
+            // logged by the engine, and the session's next decision waits for them.
+            let _ = self
+                .observe(Protocol::Mcp, mcp::observe_response(&copy, true))
                 .await;
             return Ok(Bytes::new());
         }

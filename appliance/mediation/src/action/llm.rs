@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::seam::{BodyVerdict, RequestEdit};
 
-use super::problems::denied_problem;
+use super::problems::{denied_problem, unrecorded_problem};
 use super::{ActionInspector, Kind, ResponseHandling};
 
 impl ActionInspector {
@@ -49,8 +49,10 @@ impl ActionInspector {
         match self.decide_request_action(&action).await {
             FinalVerdict::Allow => {
                 self.response = ResponseHandling::LlmCalls;
-                self.observe(dialect.protocol(), observed).await;
-                BodyVerdict::Forward
+                match self.observe(dialect.protocol(), observed).await {
+                    Ok(()) => BodyVerdict::Forward,
+                    Err(why) => BodyVerdict::Respond(unrecorded_problem(&why)),
+                }
             }
             FinalVerdict::Deny(d) => BodyVerdict::Respond(denied_problem(&action, &d)),
             FinalVerdict::Modify(m) => {
@@ -58,12 +60,14 @@ impl ActionInspector {
                 match serde_json::to_vec(&new_body) {
                     Ok(bytes) if new_body.is_object() => {
                         self.response = ResponseHandling::LlmCalls;
-                        self.observe(dialect.protocol(), dialect.observe_request(&new_body))
-                            .await;
-                        BodyVerdict::Edit(RequestEdit {
-                            path: None,
-                            body: Some(Bytes::from(bytes)),
-                        })
+                        let seen = dialect.observe_request(&new_body);
+                        match self.observe(dialect.protocol(), seen).await {
+                            Ok(()) => BodyVerdict::Edit(RequestEdit {
+                                path: None,
+                                body: Some(Bytes::from(bytes)),
+                            }),
+                            Err(why) => BodyVerdict::Respond(unrecorded_problem(&why)),
+                        }
                     }
                     _ => BodyVerdict::Respond(denied_problem(&action, &Denial { rule: m.rule, reason: "the request had to be rewritten but the new body is not a JSON object; refused".into() })),
                 }

@@ -62,6 +62,17 @@ pub(super) fn unreadable_llm_response(head: &ResponseHead) -> Option<String> {
     None
 }
 
+/// 503 for an exchange whose observations could not be recorded where every decision sees them
+/// (a cluster replica cut off from the shared store): it does not go on (fail closed).
+pub(super) fn unrecorded_problem(why: &str) -> SyntheticResponse {
+    SyntheticResponse::problem(
+        503,
+        "context-unavailable",
+        "Refused: context store unavailable",
+        &format!("what this exchange showed could not be recorded in the session's shared context ({why}); refused (fail closed)"),
+    )
+}
+
 /// A problem response for a request refused with a decision, naming the action and rule.
 pub(super) fn refusal_problem(
     status: u16,
