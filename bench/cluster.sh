@@ -59,7 +59,7 @@ CA="$WORK/single-data/certs/ca.pem"
 sleep 0.5
 
 round_trips() { # admin port → "op=count ..." from aarmor_cluster_redis_round_trips_total
-    curl -s "http://127.0.0.1:$1/metrics" | awk -F'[{}" ]' '/^aarmor_cluster_redis_round_trips_total/ {printf "%s=%s ", $4, $NF}'
+    curl -s "http://127.0.0.1:$1/metrics" | awk -F'[{}" ]' '/^aarmor_cluster_redis_round_trips_total/ {printf "%s=%s ", $3, $NF}'
 }
 load() { # label proxy connections requests [extra args]
     local label=$1 proxy=$2 conns=$3 n=$4; shift 4
@@ -82,6 +82,10 @@ for round in $(seq "$ROUNDS"); do
     wait "$a"
     cat "$WORK/a.out" "$WORK/b.out"
 done | tee "$RESULTS"
+
+# Redis's own cost per script call (CPU time inside Redis, per command).
+redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' | grep -E '^cmdstat_(evalsha|eval|rpush|blpop|hgetall):' \
+    | sed 's/^cmdstat_/redis\t/' >> "$RESULTS"
 
 echo
 python3 - "$RESULTS" "$ROUNDS" <<'PY'
@@ -117,6 +121,11 @@ if trips:
     print("redis round trips per allowed action (mean over rounds): " +
           ", ".join(f"{op} {sum(t.get(op, 0) for t in trips)/len(trips):.2f}" for op in ops) +
           f"; total {sum(sum(t.values()) for t in trips)/len(trips):.2f}")
+for line in open(sys.argv[1]):
+    if line.startswith("redis\t"):
+        name, rest = line[6:].strip().split(":", 1)
+        stats = dict(kv.split("=") for kv in rest.split(","))
+        print(f"redis {name}: {stats['calls']} calls, {float(stats['usec_per_call']):.1f} µs of Redis CPU per call")
 one, a, b, single = med.get("c16/one-replica"), med.get("c16/two-replicas-a"), med.get("c16/two-replicas-b"), med.get("c16/single")
 if one and a and b:
     two = float(a["rps"]) + float(b["rps"])

@@ -48,7 +48,8 @@ PII_OUTPUT = "Customer record: Ada Lovelace, ada@example.org, +44 20 7946 0958, 
 
 
 class Redis:
-    """redis-server on a loopback port, in memory only; stop() and start() keep the port."""
+    """redis-server on a loopback port, persisted as aarmor's Redis must be (append-only file,
+    fsync on every write, no eviction); stop() and start() keep the port and the data."""
 
     def __init__(self, workdir: Path):
         self.dir = workdir
@@ -58,8 +59,9 @@ class Redis:
 
     def start(self):
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+             "--appendfsync", "always", "--maxmemory-policy", "noeviction", "--dir", str(self.dir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 10
         while time.time() < deadline:
             try:
@@ -357,6 +359,7 @@ def test_redis_away_refuses_actions_and_recovers_without_restart(cluster, upstre
     assert during.status_code == 403 and "context store unavailable" in during.json()["reason"], during.text
     read = requests.get(f"https://localhost:{upstream.port}/v1/status", proxies={"https": r1.url}, verify=str(r1.ca), timeout=10)
     assert read.status_code == 200
+    assert cluster_check(r1)["status"] == "fail", "doctor names the missing Redis"
     redis.start()
     # Back: decided again, nothing restarted.
     assert wait_for(lambda: post(r2, upstream, "/v1/notes", {"n": 2}, session="s-2").status_code == 200 or None, timeout=15)
@@ -364,6 +367,8 @@ def test_redis_away_refuses_actions_and_recovers_without_restart(cluster, upstre
     for t in threads:
         t.join(60)
     assert r1.proc.poll() is None and r2.proc.poll() is None
+    back = wait_for(lambda: (lambda c: c["status"] == "ok" and "alive: r1, r2" in c["detail"] and c)(cluster_check(r1)), timeout=10)
+    assert back, cluster_check(r1)
     # No action passed undecided: every request the upstream saw has an ALLOW receipt, and every
     # refusal a DENY receipt.
     allowed, denied = set(), set()
@@ -381,8 +386,62 @@ def test_redis_away_refuses_actions_and_recovers_without_restart(cluster, upstre
     assert refused and set(refused) <= denied
 
 
+def cluster_check(a):
+    out = a.cli("doctor", "--json")
+    return next(c for c in json.loads(out.stdout) if c["name"] == "cluster")
+
+
 def _try(f):
     try:
         return f()
     except requests.RequestException:
         return None
+
+
+def test_redis_over_tls_with_a_password_kept_in_a_file(tmp_path, pki, upstream):
+    """rediss:// with Redis's certificate checked against `ca_file`, the URL (and its password)
+    read from `redis_url_file`, which no log or status output repeats."""
+    cert, key = pki["leaf"]
+    port = free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1", "--tls-cert-file", str(cert),
+         "--tls-key-file", str(key), "--tls-ca-cert-file", str(pki["ca"]), "--tls-auth-clients", "no",
+         "--requirepass", "s3cret-pass", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: _connects(port), timeout=10)
+        url_file = tmp_path / "redis-url"
+        url_file.write_text(f"rediss://:s3cret-pass@localhost:{port}/0\n")
+        url_file.chmod(0o600)
+        d = tmp_path / "tls-replica"
+        d.mkdir()
+        a = Aarmor(d, pki["ca"], policy=POLICY,
+                   extra=f'[cluster]\nenabled = true\nredis_url_file = "{url_file}"\nca_file = "{pki["ca"]}"\n'
+                         f'replica = "t1"\nheartbeat_s = 1\nreplica_timeout_s = 3\n')
+        try:
+            assert post(a, upstream, "/v1/notes", {"n": 1}, session="tls-1").status_code == 200
+            ok = a.cli("cluster", "context", "tls-1")
+            assert ok.returncode == 0 and "chain intact" in ok.stdout, ok.stdout + ok.stderr
+            status = a.cli("cluster", "status")
+            assert status.returncode == 0 and "t1" in status.stdout, status.stdout + status.stderr
+            assert "s3cret-pass" not in a.logs() + status.stdout + status.stderr
+        finally:
+            a.stop()
+        # A CA Redis's certificate does not chain to: the connection is refused.
+        wrong_ca = tmp_path / "wrong-ca.pem"
+        shutil.copy(pki["rogue_leaf"][0], wrong_ca)
+        cfg = d / "aarmor.toml"
+        cfg.write_text(cfg.read_text().replace(f'ca_file = "{pki["ca"]}"', f'ca_file = "{wrong_ca}"'))
+        refused = subprocess.run([str(BIN), "--config", str(cfg), "cluster", "status"], capture_output=True, text=True, timeout=30)
+        assert refused.returncode != 0 and "s3cret-pass" not in refused.stderr, refused.stderr
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _connects(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False

@@ -2,8 +2,9 @@
 configs, HAProxy, the ECMP router's nftables, and the Kubernetes overlay, checked with the tools
 that read them and run the way the README runs them. Loopback and private network namespaces only.
 
-- redis.conf: redis-server runs with it (persistence on, no eviction, default user off, the aarmor
-  user confined to its key prefix and to non-administrative commands);
+- redis.conf: redis-server runs with it (persistence on, no eviction, passwords required, the
+  aarmor user confined to its key prefix and to non-administrative commands), and a restart from
+  its append-only file keeps what aarmor wrote;
 - systemd/aarmor@.service: systemd-analyze verify passes, and it carries the single unit's
   hardening with one data dir per instance; replica-a.toml and the replica-b/-c made from it with
   the README's sed commands pass `aarmor config check` and differ only where they must;
@@ -17,7 +18,7 @@ that read them and run the way the README runs them. Loopback and private networ
 - nftables-ecmp.nft: `nft -c` accepts it, and loaded unchanged into a router namespace it spreads
   an agent subnet's connections over three replica namespaces (each with
   deploy/nftables/aarmor-gateway.nft unchanged): every replica serves some, the agents' addresses
-  reach the replicas, and the README's failover step moves a dead replica's share;
+  reach the replicas, and the file's failover command moves a dead replica's share;
 - kubernetes/: `kubectl kustomize` renders the overlay over ../../kubernetes, the objects validate
   against the Kubernetes schemas, the StatefulSet keeps the single gateway's security settings,
   and setup.sh, run as the init container runs it (read-only root, the image's user, the
@@ -58,7 +59,7 @@ K8S_BASE = ROOT / "deploy" / "kubernetes"
 GATEWAY_NFT = ROOT / "deploy" / "nftables" / "aarmor-gateway.nft"
 REPLICAS = ("replica-a", "replica-b", "replica-c")
 AARMOR_PASSWORD = "aarmor-" + secrets.token_hex(12)
-OPS_PASSWORD = "ops-" + secrets.token_hex(12)
+ADMIN_PASSWORD = "admin-" + secrets.token_hex(12)
 TOKEN = "cluster-recipes-token"
 
 # Decides /v1/transfer by approval (held), everything else by default (allowed).
@@ -244,7 +245,7 @@ class RecipeRedis:
 
     def __init__(self, workdir: Path, bind="127.0.0.1", netns=None):
         text = REDIS_CONF.read_text()
-        for placeholder, password in (("REPLACE-with-the-aarmor-password", AARMOR_PASSWORD), ("REPLACE-with-the-ops-password", OPS_PASSWORD)):
+        for placeholder, password in (("REPLACE-with-the-aarmor-password", AARMOR_PASSWORD), ("REPLACE-with-the-admin-password", ADMIN_PASSWORD)):
             assert text.count(f">{placeholder}") == 1, placeholder
             text = text.replace(f">{placeholder}", f">{password}")
         self.dir = workdir
@@ -254,14 +255,17 @@ class RecipeRedis:
         text += f"\n# The test's own\nport {self.port}\nbind {bind}\ndir {workdir}\nlogfile {workdir / 'redis.log'}\n"
         self.conf = workdir / "redis.conf"
         self.conf.write_text(text)
+        self.start()
+
+    def start(self):
         self.proc = subprocess.Popen([*self.prefix, "redis-server", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         assert wait_for(lambda: self.cli("PING").strip() == "PONG" or self.proc.poll() is not None, 15)
-        assert self.proc.poll() is None, (workdir / "redis.log").read_text()
+        assert self.proc.poll() is None, (self.dir / "redis.log").read_text()
 
     def url(self):
         return f"redis://aarmor:{AARMOR_PASSWORD}@{self.host}:{self.port}/0"
 
-    def cli(self, *args, user="ops", password=OPS_PASSWORD):
+    def cli(self, *args, user="default", password=ADMIN_PASSWORD):
         auth = ["--user", user, "--pass", password, "--no-auth-warning"] if user else []
         r = subprocess.run([*self.prefix, "redis-cli", "-h", self.host, "-p", str(self.port), *auth, *args],
                            capture_output=True, text=True, timeout=10)
@@ -294,7 +298,7 @@ def test_redis_conf_persists_never_evicts_and_confines_aarmor(redis):
     assert get("protected-mode") == ["yes"]
     assert get("cluster-enabled") == ["no"], "one primary: Redis Cluster is not supported"
     assert wait_for(lambda: any(redis.dir.rglob("*.aof")), 10), "the append-only file is written"
-    # Nobody gets in without a password; the default user is off.
+    # Nobody gets in without a password.
     assert "NOAUTH" in redis.cli("PING", user=None)
     assert "WRONGPASS" in redis.cli("PING", user="default", password="guess")
     assert "WRONGPASS" in redis.cli("PING", user="aarmor", password="guess")
@@ -639,11 +643,36 @@ def test_the_lab_serves_through_haproxy_shares_approvals_and_verifies_merged_rec
     assert r.returncode == 0, r.stdout + r.stderr
     for name in REPLICAS:
         assert f"OK: replica {name}:" in r.stdout
-
     # Redis refused nothing aarmor asked for, and aarmor wrote under its prefix only.
     assert redis.cli("ACL", "LOG").strip() == "", redis.cli("ACL", "LOG")
     ours = [k for k in redis.cli("--scan", "--pattern", "aarmor:*").split() if k]
     assert ours and int(redis.cli("DBSIZE").strip()) == len(ours)
+    chains = {k for k in ours if k.startswith(("aarmor:head:", "aarmor:log:"))} | {"aarmor:keys"}
+    assert len(chains) > 1
+
+    # The same with the replicas' own key files, one --public-keys each, and without Redis.
+    redis.stop()
+    files = [arg for replica in replicas for arg in ("--public-keys", replica.data / "keys" / "public-keys.json")]
+    r = run(BIN, "receipts", "verify", "--from", merged, *files, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for name in REPLICAS:
+        assert f"OK: replica {name}:" in r.stdout
+    # A merge without one replica's chain says so.
+    partial = tmp_path / "partial.jsonl"
+    partial.write_text("".join(replica.cli("receipts", "export").stdout for replica in replicas[:2]))
+    r = run(BIN, "receipts", "verify", "--from", partial, *files, timeout=60)
+    assert r.returncode != 0 and "replica replica-c" in r.stdout, r.stdout
+
+    # Redis restarted from its append-only file still holds the session chains and the keys.
+    redis.start()
+    after = set(redis.cli("--scan", "--pattern", "aarmor:*").split())
+    log = (redis.dir / "redis.log").read_text()
+    assert chains <= after, (sorted(chains - after), [line for line in log.splitlines() if "CRITICAL" in line][:3])
+    r = replicas[0].cli("cluster", "keys")
+    assert r.returncode == 0 and {k["replica"] for k in json.loads(r.stdout)} == set(REPLICAS), r.stdout + r.stderr
+    # The replicas reconnected by themselves, decide again, and Redis refused them nothing.
+    assert wait_for(lambda: through(balancer, ca, upstream, "/after-restart", "POST", json={}).status_code == 200 or None, 20)
+    assert redis.cli("ACL", "LOG").strip() == "", redis.cli("ACL", "LOG")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1154,11 +1183,33 @@ def test_the_readme_names_the_recipes_files_and_the_commands_that_exist():
             assert r.returncode == 0, f"aarmor {sub}: {r.stderr}"
 
 
+def test_the_readmes_lab_commands_set_the_passwords_redis_and_the_replicas_share(tmp_path):
+    need("openssl")
+    need_binary()
+    lines = [line.strip() for line in README.read_text().splitlines()]
+    commands = [next(line for line in lines if line.startswith('sed -i "s/REPLACE-with-the-aarmor-password/')),
+                next(line for line in lines if line.startswith("pw=$(")),
+                next(line for line in lines if line.startswith('sed -i "s/REPLACE-with-the-redis-password/'))]
+    shutil.copy(REDIS_CONF, tmp_path / "aarmor.conf")
+    shutil.copy(REPLICA_A, tmp_path / "replica-a.toml")
+    script = "\n".join(c.replace("/etc/redis/aarmor.conf", str(tmp_path / "aarmor.conf")) for c in commands)
+    r = run("bash", "-euc", script, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    conf = (tmp_path / "aarmor.conf").read_text()
+    assert "REPLACE" not in re.sub(r"(?m)^#.*$", "", conf)
+    passwords = dict(re.findall(r"(?m)^user (\w+) on >([0-9a-f]{64}) ", conf))
+    assert set(passwords) == {"aarmor", "default"} and passwords["aarmor"] != passwords["default"]
+    config = tomllib.loads((tmp_path / "replica-a.toml").read_text())
+    assert config["cluster"]["redis_url"] == f"redis://aarmor:{passwords['aarmor']}@127.0.0.1:6379/0"
+    r = run(BIN, "--config", tmp_path / "replica-a.toml", "config", "check")
+    assert r.returncode == 0, r.stderr
+
+
 def test_the_readme_says_what_this_build_does_with_rediss_urls(tmp_path):
     need_binary()
     path = tmp_path / "tls.toml"
     path.write_text('[cluster]\nenabled = true\nredis_url = "rediss://aarmor:x@redis.example:6380/0"\n')
-    accepted = run(BIN, "--config", path, "config", "check").returncode == 0
+    r = run(BIN, "--config", path, "config", "check")
+    assert r.returncode == 0, r.stderr
     text = README.read_text()
-    says_refused = "refuses `rediss://`" in text
-    assert says_refused == (not accepted), "the README's Redis section must say whether rediss:// URLs work"
+    assert "`rediss://` URLs" in text and "ca_file" in text and "redis_url_file" in text

@@ -40,11 +40,67 @@ pub fn check(config: &Config, admin: Option<&str>) -> Vec<Check> {
     for (i, hook) in config.approvals.webhooks.iter().enumerate() {
         checks.push(http_endpoint(&format!("webhook {}", i + 1), &hook.url));
     }
+    if config.cluster.enabled {
+        checks.push(cluster(config));
+    }
     let admin = admin
         .map(str::to_string)
         .unwrap_or_else(|| config.admin.listen.to_string());
     checks.push(appliance(&admin));
     checks
+}
+
+/// `[cluster]`: Redis answers, and which replicas it knows are alive (this one among them when
+/// it runs).
+fn cluster(config: &Config) -> Check {
+    let url = config.cluster.redis_url_redacted();
+    let me = config.cluster.replica_name();
+    let replicas = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|rt| {
+            let cluster = aarmor_engine::cluster::Cluster::new(config.cluster.clone())
+                .map_err(|e| e.to_string())?;
+            rt.block_on(cluster.replicas()).map_err(|e| e.to_string())
+        });
+    match replicas {
+        Err(e) => Check::fail(
+            "cluster",
+            format!("Redis at {url} does not answer: {e}"),
+            "start Redis or fix [cluster] redis_url (and its password); while it is away every action is refused",
+        ),
+        Ok(list) => {
+            let alive: Vec<&str> = list
+                .iter()
+                .filter(|r| r.alive)
+                .map(|r| r.replica.as_str())
+                .collect();
+            let dead: Vec<&str> = list
+                .iter()
+                .filter(|r| !r.alive)
+                .map(|r| r.replica.as_str())
+                .collect();
+            let detail = format!(
+                "Redis at {url} answers; this replica is {me}; alive: {}{}",
+                if alive.is_empty() { "none".to_string() } else { alive.join(", ") },
+                if dead.is_empty() {
+                    String::new()
+                } else {
+                    format!("; not alive: {}", dead.join(", "))
+                }
+            );
+            if dead.is_empty() {
+                Check::ok("cluster", detail)
+            } else {
+                Check::warn(
+                    "cluster",
+                    detail,
+                    "a replica that stopped is forgotten once another replica claims what it held; if it was removed for good, nothing to do",
+                )
+            }
+        }
+    }
 }
 
 /// Connects to the first address of `host:port` that accepts, within [`CONNECT_TIMEOUT`] each.

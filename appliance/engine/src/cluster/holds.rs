@@ -73,7 +73,11 @@ impl ForwardedVote {
             &self.nonce,
             &self.id,
             &self.approver,
-            if self.operator { "operator" } else { "approver" },
+            if self.operator {
+                "operator"
+            } else {
+                "approver"
+            },
             if self.approve { "approve" } else { "deny" },
             self.comment.as_deref().unwrap_or(""),
             &self.via,
@@ -112,14 +116,16 @@ pub fn unix_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Heartbeat and this replica's holds, replaced at once.
+/// Heartbeat and this replica's holds, replaced at once; with ARGV[5] = 1 (they changed), the
+/// other replicas are told on `holds`.
 const PUBLISH: &str = r#"
 local p, me, ttl, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 redis.call('SET', p .. 'replica:' .. me, now, 'PX', ttl)
 redis.call('SADD', p .. 'replicas', me)
 local hkey = p .. 'holds:' .. me
 redis.call('DEL', hkey)
-for i = 5, #ARGV, 2 do redis.call('HSET', hkey, ARGV[i], ARGV[i + 1]) end
+for i = 6, #ARGV, 2 do redis.call('HSET', hkey, ARGV[i], ARGV[i + 1]) end
+if ARGV[5] == '1' then redis.call('PUBLISH', p .. 'holds', me) end
 return 1
 "#;
 
@@ -160,8 +166,13 @@ static CLAIM_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::n
 const VOTE_WAIT: Duration = Duration::from_secs(3);
 
 impl Cluster {
-    /// Says this replica is alive and replaces the holds it publishes.
-    pub async fn publish_holds(&self, holds: &[HeldAction]) -> Result<(), ClusterError> {
+    /// Says this replica is alive and replaces the holds it publishes (`changed`: they are not
+    /// the ones it published last, and the other replicas' consoles are told at once).
+    pub async fn publish_holds(
+        &self,
+        holds: &[HeldAction],
+        changed: bool,
+    ) -> Result<(), ClusterError> {
         let mut args: Vec<(String, String)> = Vec::with_capacity(holds.len());
         for h in holds {
             let json =
@@ -175,7 +186,8 @@ impl Cluster {
             call.arg(self.prefix())
                 .arg(self.replica())
                 .arg(ttl)
-                .arg(&now);
+                .arg(&now)
+                .arg(if changed { "1" } else { "0" });
             for (id, json) in &args {
                 call.arg(id).arg(json);
             }

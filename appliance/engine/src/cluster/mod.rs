@@ -23,7 +23,7 @@ pub mod inspect;
 pub mod sessions;
 pub mod settings;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -106,7 +106,8 @@ pub struct Cluster {
     synced: Mutex<lru::LruCache<String, std::time::Instant>>,
     /// Sessions this replica guessed while Redis could not attribute an exchange (bounded).
     unattributed: Mutex<lru::LruCache<String, std::time::Instant>>,
-    reachable: AtomicBool,
+    /// 0: not known yet, 1: the last round trip succeeded, 2: it failed.
+    reachable: AtomicU8,
     last_error: Mutex<Option<String>>,
     /// This replica's public keys, published with its first heartbeat.
     public_keys: Mutex<Vec<crate::receipts::keys::PublicKeyEntry>>,
@@ -118,7 +119,21 @@ impl Cluster {
     /// Prepares the link; nothing is dialled yet (the first round trip connects), so a replica
     /// starts while Redis is down and refuses actions until it is back.
     pub fn new(settings: ClusterSettings) -> Result<Arc<Self>, ClusterError> {
-        let client = redis::Client::open(settings.redis_url.as_str())?;
+        let url = settings.url().map_err(ClusterError::Protocol)?;
+        let client = match &settings.ca_file {
+            None => redis::Client::open(url.as_str())?,
+            Some(ca) => {
+                let root = std::fs::read(ca)
+                    .map_err(|e| ClusterError::Protocol(format!("{}: {e}", ca.display())))?;
+                redis::Client::build_with_tls(
+                    url.as_str(),
+                    redis::TlsCertificates {
+                        client_tls: None,
+                        root_cert: Some(root),
+                    },
+                )?
+            }
+        };
         let timeout = Duration::from_millis(settings.timeout_ms);
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
@@ -140,7 +155,7 @@ impl Cluster {
             unattributed: Mutex::new(lru::LruCache::new(
                 std::num::NonZeroUsize::new(16_384).unwrap_or(std::num::NonZeroUsize::MIN),
             )),
-            reachable: AtomicBool::new(false),
+            reachable: AtomicU8::new(0),
             last_error: Mutex::new(None),
             public_keys: Mutex::new(Vec::new()),
             settings,
@@ -188,7 +203,7 @@ impl Cluster {
     /// Whether the last round trip succeeded, and the last error.
     pub fn state(&self) -> (bool, Option<String>) {
         (
-            self.reachable.load(Ordering::Acquire),
+            self.reachable.load(Ordering::Acquire) == 1,
             self.last_error.lock().ok().and_then(|e| e.clone()),
         )
     }
@@ -230,7 +245,7 @@ impl Cluster {
         };
         match &result {
             Ok(_) => {
-                if !self.reachable.swap(true, Ordering::AcqRel) {
+                if self.reachable.swap(1, Ordering::AcqRel) != 1 {
                     tracing::info!(replica = %self.replica, "redis reachable");
                 }
                 self.metrics.up.set(1);
@@ -238,7 +253,7 @@ impl Cluster {
             Err(e) => {
                 self.metrics.errors.with_label_values(&[op]).inc();
                 self.metrics.up.set(0);
-                if self.reachable.swap(false, Ordering::AcqRel) {
+                if self.reachable.swap(2, Ordering::AcqRel) != 2 {
                     tracing::error!(replica = %self.replica, error = %e, "redis unreachable: actions that need shared state are refused until it returns");
                 }
                 if let Ok(mut last) = self.last_error.lock() {

@@ -11,6 +11,10 @@ pub struct ClusterSettings {
     /// `redis://[user:password@]host:port/db` or `rediss://` (TLS). Redis 7 protocol: Redis,
     /// Valkey and managed Redis all serve it (a single primary; Redis Cluster is not supported).
     pub redis_url: String,
+    /// A file holding the URL instead (mode 0600; keeps the password out of this file).
+    pub redis_url_file: Option<std::path::PathBuf>,
+    /// `rediss://`: the CA (PEM) Redis's certificate chains to, instead of the system roots.
+    pub ca_file: Option<std::path::PathBuf>,
     /// This replica's name: it names its receipt signing keys and the actions it holds. Unique
     /// per replica; empty: the host name.
     pub replica: String,
@@ -35,6 +39,8 @@ impl Default for ClusterSettings {
         Self {
             enabled: false,
             redis_url: "redis://127.0.0.1:6379/0".into(),
+            redis_url_file: None,
+            ca_file: None,
             replica: String::new(),
             key_prefix: "aarmor:".into(),
             timeout_ms: 500,
@@ -52,8 +58,22 @@ impl ClusterSettings {
         if !self.enabled {
             return Ok(());
         }
-        if let Err(e) = redis::Client::open(self.redis_url.as_str()) {
-            return Err(format!("cluster.redis_url: {e}"));
+        let url = self.url()?;
+        let key = if self.redis_url_file.is_some() {
+            "cluster.redis_url_file"
+        } else {
+            "cluster.redis_url"
+        };
+        if let Err(e) = redis::Client::open(url.as_str()) {
+            return Err(format!("{key}: {e}"));
+        }
+        if let Some(ca) = &self.ca_file {
+            if !url.starts_with("rediss://") {
+                return Err("cluster.ca_file: only for a rediss:// (TLS) URL".into());
+            }
+            if let Err(e) = std::fs::read(ca) {
+                return Err(format!("cluster.ca_file: {}: {e}", ca.display()));
+            }
         }
         if !self.replica.is_empty() && !valid_replica_name(&self.replica) {
             return Err("cluster.replica: 1 to 63 letters, digits, '.', '_' or '-'".into());
@@ -76,15 +96,28 @@ impl ClusterSettings {
         Ok(())
     }
 
+    /// The Redis URL: `redis_url`, or the content of `redis_url_file`.
+    pub fn url(&self) -> Result<String, String> {
+        match &self.redis_url_file {
+            None => Ok(self.redis_url.clone()),
+            Some(path) => std::fs::read_to_string(path)
+                .map(|t| t.trim().to_string())
+                .map_err(|e| format!("cluster.redis_url_file: {}: {e}", path.display())),
+        }
+    }
+
     /// The Redis URL without its password (for logs and status).
     pub fn redis_url_redacted(&self) -> String {
-        match (self.redis_url.split_once("://"), self.redis_url.rfind('@')) {
+        let url = self
+            .url()
+            .unwrap_or_else(|_| "(unreadable redis_url_file)".into());
+        match (url.split_once("://"), url.rfind('@')) {
             (Some((scheme, rest)), Some(at)) if at > scheme.len() + 3 => {
-                let host = &self.redis_url[at + 1..];
+                let host = &url[at + 1..];
                 let user = rest.split(['@', ':']).next().unwrap_or("");
                 format!("{scheme}://{user}:***@{host}")
             }
-            _ => self.redis_url.clone(),
+            _ => url,
         }
     }
 

@@ -12,6 +12,9 @@ use crate::policy::Resolution;
 
 use super::{agent_of, session_of, HeldDenial, Inner, ReceiptExtra, Stage};
 
+/// How often a held DEFER reads its session from Redis itself (`[cluster]`).
+const CLUSTER_LOOK: Duration = Duration::from_secs(2);
+
 /// A DEFER waiting to be decided again: what the hold needs until then.
 struct HeldDeferral {
     action: Action,
@@ -85,6 +88,9 @@ impl Inner {
             let changed = if model_wait {
                 model_wait = false;
                 Ok(Ok(()))
+            } else if self.cluster.is_some() {
+                self.cluster_change(&mut action, &mut changes, deadline)
+                    .await
             } else {
                 tokio::time::timeout_at(deadline, changes.changed()).await
             };
@@ -154,6 +160,35 @@ impl Inner {
                 },
                 v => v,
             };
+        }
+    }
+
+    /// `[cluster]`: waits for a change of the context, as announced by any replica; every
+    /// [`CLUSTER_LOOK`] it also reads the session from Redis itself (an announcement lost while
+    /// the subscription was down must not leave the action waiting), and counts that as a change
+    /// only when the session grew. `Err` at the deadline.
+    async fn cluster_change(
+        &self,
+        action: &mut Action,
+        changes: &mut tokio::sync::watch::Receiver<u64>,
+        deadline: tokio::time::Instant,
+    ) -> Result<Result<(), tokio::sync::watch::error::RecvError>, tokio::time::error::Elapsed> {
+        loop {
+            let look = (tokio::time::Instant::now() + CLUSTER_LOOK).min(deadline);
+            match tokio::time::timeout_at(look, changes.changed()).await {
+                Ok(r) => return Ok(r),
+                Err(elapsed) if tokio::time::Instant::now() >= deadline => return Err(elapsed),
+                Err(_) => {
+                    self.move_to_active_session(action).await;
+                    let session = session_of(action);
+                    let before = self.context.next_seq(&session);
+                    if self.ready(action, true).await.is_ok()
+                        && self.context.next_seq(&session) != before
+                    {
+                        return Ok(Ok(()));
+                    }
+                }
+            }
         }
     }
 

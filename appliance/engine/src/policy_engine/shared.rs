@@ -338,11 +338,14 @@ fn start(inner: &Arc<Inner>, cluster: Arc<Cluster>) {
     tokio::spawn(async move {
         let replica = listener.replica().to_string();
         let channel = format!("{}changed", listener.prefix());
+        let holds_channel = format!("{}holds", listener.prefix());
         let mut pause = Duration::from_millis(100);
         loop {
             match listener.subscriber().await {
                 Ok(mut sub) => {
-                    if sub.subscribe(&channel).await.is_ok() {
+                    if sub.subscribe(&channel).await.is_ok()
+                        && sub.subscribe(&holds_channel).await.is_ok()
+                    {
                         pause = Duration::from_millis(100);
                         // Changes made while unsubscribed were not heard: every session is read
                         // again at its next decision, and waiting deferrals look again now.
@@ -355,6 +358,14 @@ fn start(inner: &Arc<Inner>, cluster: Arc<Cluster>) {
                         while let Some(m) = messages.next().await {
                             let Some(inner) = weak.upgrade() else { return };
                             let text: String = m.get_payload().unwrap_or_default();
+                            if m.get_channel_name() == holds_channel {
+                                // Another replica's holds changed: this replica's queue reads
+                                // them now, not at its next heartbeat.
+                                if text != replica {
+                                    inner.approvals.remote_changed();
+                                }
+                                continue;
+                            }
                             // `<replica> <session>`: this replica's own appends woke it already.
                             let (from, session) = text.split_once(' ').unwrap_or(("", ""));
                             if from != replica {
@@ -414,15 +425,14 @@ async fn publish_holds(weak: Weak<Inner>, cluster: Arc<Cluster>, remote: Arc<Clu
     let period = Duration::from_secs(cluster.settings().heartbeat_s.max(1));
     let me = cluster.replica().to_string();
     let mut first = true;
+    // What this replica published last (hold ids and vote counts).
+    let mut published: Vec<(String, usize)> = Vec::new();
     loop {
         let Some(inner) = weak.upgrade() else { return };
         if first {
             match cluster.claim_lost_holds(true).await {
                 Ok(lost) => {
                     first = false;
-                    if let Err(e) = cluster.publish_keys(&cluster.own_public_keys()).await {
-                        tracing::warn!(error = %e, "cannot publish this replica's public keys");
-                    }
                     for h in lost {
                         inner.deny_lost(h, &me).await;
                     }
@@ -433,8 +443,24 @@ async fn publish_holds(weak: Weak<Inner>, cluster: Arc<Cluster>, remote: Arc<Clu
             }
         }
         if !first {
+            // Each round: a Redis that was restarted empty has them again.
+            if let Err(e) = cluster.publish_keys(&cluster.own_public_keys()).await {
+                tracing::debug!(error = %e, "cannot publish this replica's public keys");
+            }
             let started = crate::cluster::holds::unix_ms();
-            if cluster.publish_holds(&inner.held_here(&me)).await.is_ok() {
+            let held = inner.held_here(&me);
+            let fingerprint: Vec<(String, usize)> = held
+                .iter()
+                .map(|h| {
+                    (
+                        h.id.clone(),
+                        h.approval.as_ref().map_or(0, |a| a.votes.len()),
+                    )
+                })
+                .collect();
+            let changed = fingerprint != published;
+            if cluster.publish_holds(&held, changed).await.is_ok() {
+                published = fingerprint;
                 inner
                     .lease
                     .0
