@@ -5,7 +5,6 @@ concurrent writers never fork a session's chain, a replica killed with SIGKILL l
 acknowledged action receipted and its held action denied, and Redis going away refuses actions
 (reads pass) until it returns, without restarting anything."""
 import json
-import os
 import shutil
 import socket
 import ssl
@@ -215,7 +214,7 @@ def test_concurrent_writers_on_one_session_never_fork_its_chain(cluster, upstrea
 
     def writer(a):
         for i in range(per_replica):
-            statuses.append(post(a, upstream, f"/v1/notes", {"n": i, "via": a.dir.name}, session="busy-1").status_code)
+            statuses.append(post(a, upstream, "/v1/notes", {"n": i, "via": a.dir.name}, session="busy-1").status_code)
 
     threads = [threading.Thread(target=writer, args=(a,)) for a in replicas]
     for t in threads:
