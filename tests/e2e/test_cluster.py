@@ -125,6 +125,11 @@ def test_one_session_across_replicas_pii_approval_and_deferral(cluster, pki, ups
     r1, r2, r3 = start("r1"), start("r2"), start("r3")
     for a in (r1, r2, r3):
         assert "cluster replica" in a.logs()
+    seen0 = len(upstream.seen)  # the upstream is shared with other tests
+
+    def reached(path):
+        return any(s["path"] == path for s in upstream.seen[seen0:])
+
     llm = LlmUpstream(*pki["leaf"])
     try:
         # Control: before the agent has read anything, the send passes on any replica.
@@ -162,19 +167,19 @@ def test_one_session_across_replicas_pii_approval_and_deferral(cluster, pki, ups
         held = wait_for(lambda: [x for x in r3.approvals() if x["rule"] == "test.transfer"], timeout=15)
         assert held, "replica 3 shows the action replica 1 holds"
         assert any(x["id"] == held[0]["id"] for x in r2.approvals()), "and so does replica 2"
-        assert not any(s["path"] == "/v1/transfer" for s in upstream.seen)
+        assert not reached("/v1/transfer")
         # An answer written straight into Redis (no approver's credential behind it) is dropped.
         forged = {"nonce": "00", "id": held[0]["id"], "approver": "oncall", "operator": True, "approve": True,
                   "comment": None, "via": "api", "from": "r3", "deadline_ms": int(time.time() * 1000) + 60000, "mac": "00" * 32}
         redis.cli("RPUSH", "aarmor:inbox:r1", json.dumps(forged))
         time.sleep(1.5)
-        assert "r" not in result and not any(s["path"] == "/v1/transfer" for s in upstream.seen)
+        assert "r" not in result and not reached("/v1/transfer")
         assert "forged, altered or late" in r1.logs()
         answer = r3.answer(held[0]["id"], approve=True, approver="oncall")
         assert answer.status_code == 200, answer.text
         t.join(30)
         assert result["r"].status_code == 200, result["r"].text
-        assert any(s["path"] == "/v1/transfer" for s in upstream.seen)
+        assert reached("/v1/transfer")
         resolution = [x for x in decisions(r1, "/v1/transfer") if x["kind"] == "resolution"][-1]
         assert resolution["decision"]["result"] == "ALLOW" and resolution["approval"]["status"] == "approved"
         assert wait_for(lambda: not r2.approvals(), timeout=10), "the answered approval left every queue"
@@ -187,7 +192,7 @@ def test_one_session_across_replicas_pii_approval_and_deferral(cluster, pki, ups
             proxies={"https": r2.url}, verify=str(r2.ca), timeout=40)))
         t.start()
         assert wait_for(lambda: [x for x in decisions(r2, "/testdata") if x["decision"]["result"] == "DEFER"], timeout=15)
-        assert "r" not in result and not any(s["path"] == "/testdata" for s in upstream.seen)
+        assert "r" not in result and not reached("/testdata")
         c = openai.OpenAI(base_url=f"https://localhost:{llm.port}/v1", api_key="sk-test", max_retries=0,
                           default_headers={"x-aarm-session": "job-7"},
                           http_client=openai.DefaultHttpxClient(proxy=r1.url, verify=ssl.create_default_context(cafile=str(r1.ca))))
