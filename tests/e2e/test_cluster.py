@@ -5,6 +5,7 @@ concurrent writers never fork a session's chain, a replica killed with SIGKILL l
 acknowledged action receipted and its held action denied, and Redis going away refuses actions
 (reads pass) until it returns, without restarting anything."""
 import json
+import os
 import shutil
 import socket
 import ssl
@@ -36,7 +37,7 @@ decisions contains d if {
 }
 
 decisions contains d if {
-    input.action.target.path == "/testdata"
+    input.action.target.path == "/v1/jobdata"
     input.action.target.method == "DELETE"
     d := {"decision": "allow", "class": "context_allow", "priority": 100, "rule": "test.delete_if_asked",
           "reason": "the user asked for it", "requires": ["context.original_request"], "timeout": 20}
@@ -84,6 +85,9 @@ def cluster(tmp_path, pki):
     """Starts Redis; `start(name)` starts a replica sharing the first replica's CA."""
     redis = Redis(tmp_path)
     replicas = []
+    secret = tmp_path / "cluster-secret"
+    secret.write_text(os.urandom(32).hex())
+    secret.chmod(0o600)
 
     def start(name, extra_cluster=""):
         d = tmp_path / name
@@ -93,7 +97,8 @@ def cluster(tmp_path, pki):
             shutil.copytree(replicas[0].data / "certs", d / "data" / "certs")
         a = Aarmor(d, pki["ca"], policy=POLICY,
                    extra=f'[cluster]\nenabled = true\nredis_url = "redis://127.0.0.1:{redis.port}/0"\n'
-                         f'replica = "{name}"\nheartbeat_s = 1\nreplica_timeout_s = 3\n{extra_cluster}\n')
+                         f'replica = "{name}"\nsecret_file = "{secret}"\nheartbeat_s = 1\nreplica_timeout_s = 3\n'
+                         f'{extra_cluster}\n')
         replicas.append(a)
         return a
 
@@ -188,18 +193,18 @@ def test_one_session_across_replicas_pii_approval_and_deferral(cluster, pki, ups
         # released by the user's request arriving through replica 1.
         result = {}
         t = threading.Thread(target=lambda: result.update(r=requests.delete(
-            f"https://localhost:{upstream.port}/testdata", headers={"x-aarm-session": "job-7"},
+            f"https://localhost:{upstream.port}/v1/jobdata", headers={"x-aarm-session": "job-7"},
             proxies={"https": r2.url}, verify=str(r2.ca), timeout=40)))
         t.start()
-        assert wait_for(lambda: [x for x in decisions(r2, "/testdata") if x["decision"]["result"] == "DEFER"], timeout=15)
-        assert "r" not in result and not reached("/testdata")
+        assert wait_for(lambda: [x for x in decisions(r2, "/v1/jobdata") if x["decision"]["result"] == "DEFER"], timeout=15)
+        assert "r" not in result and not reached("/v1/jobdata")
         c = openai.OpenAI(base_url=f"https://localhost:{llm.port}/v1", api_key="sk-test", max_retries=0,
                           default_headers={"x-aarm-session": "job-7"},
                           http_client=openai.DefaultHttpxClient(proxy=r1.url, verify=ssl.create_default_context(cafile=str(r1.ca))))
         c.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "Please delete my test data."}])
         t.join(30)
         assert result["r"].status_code == 200, result["r"].text
-        kinds = [(x["kind"], x["decision"]["result"]) for x in decisions(r2, "/testdata")]
+        kinds = [(x["kind"], x["decision"]["result"]) for x in decisions(r2, "/v1/jobdata")]
         assert kinds[:2] == [("decision", "DEFER"), ("resolution", "ALLOW")], kinds
     finally:
         llm.close()

@@ -98,15 +98,21 @@ impl ForwardedVote {
         self.mac = hex::encode(ring::hmac::sign(&k, &self.message()).as_ref());
     }
 
-    /// Whether the MAC is right for `key` and the deadline has not passed.
+    /// Whether the MAC is right for `key` and the deadline has not passed (allowing for
+    /// [`CLOCK_SKEW_MS`] between the replicas' clocks; a replay within it is refused as a second
+    /// vote of the same approver).
     pub fn verify(&self, key: &[u8], now_ms: u64) -> bool {
         let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
         let Ok(mac) = hex::decode(&self.mac) else {
             return false;
         };
-        now_ms <= self.deadline_ms && ring::hmac::verify(&k, &self.message(), &mac).is_ok()
+        now_ms <= self.deadline_ms.saturating_add(CLOCK_SKEW_MS)
+            && ring::hmac::verify(&k, &self.message(), &mac).is_ok()
     }
 }
+
+/// How far apart the replicas' clocks may be for a forwarded answer's deadline.
+pub const CLOCK_SKEW_MS: u64 = 30_000;
 
 /// Now, Unix milliseconds.
 pub fn unix_ms() -> u64 {
@@ -276,6 +282,8 @@ impl Cluster {
         let answer: Option<(String, String)> =
             conn.blpop(&reply_key, VOTE_WAIT.as_secs_f64()).await?;
         let Some((_, body)) = answer else {
+            // Not applied later behind the approver's back: taken back if still queued.
+            let _: Result<i64, _> = conn.lrem(&inbox, 1, &json).await;
             return Err(ClusterError::Timeout(VOTE_WAIT.as_millis() as u64));
         };
         serde_json::from_str(&body).map_err(|e| ClusterError::Protocol(e.to_string()))

@@ -95,8 +95,11 @@ pub struct Cluster {
     settings: ClusterSettings,
     replica: String,
     client: redis::Client,
-    /// Made on the first round trip, inside the runtime that serves traffic.
+    /// The connection decisions use, made on the first of their round trips, inside the
+    /// runtime that serves traffic (its I/O is driven there).
     conn: tokio::sync::OnceCell<ConnectionManager>,
+    /// The connection of the background tasks (heartbeat, holds, keys), made on their thread.
+    background: tokio::sync::OnceCell<ConnectionManager>,
     config: ConnectionManagerConfig,
     pub(crate) metrics: ClusterMetrics,
     /// Serializes this replica's reads and appends of one session (striped by session id), so
@@ -109,8 +112,10 @@ pub struct Cluster {
     /// 0: not known yet, 1: the last round trip succeeded, 2: it failed.
     reachable: AtomicU8,
     last_error: Mutex<Option<String>>,
-    /// This replica's public keys, published with its first heartbeat.
+    /// This replica's public keys, published with its heartbeat.
     public_keys: Mutex<Vec<crate::receipts::keys::PublicKeyEntry>>,
+    /// `secret_file`'s content: the key forwarded answers are authenticated with.
+    secret: Option<Vec<u8>>,
 }
 
 const STRIPES: usize = 256;
@@ -142,10 +147,19 @@ impl Cluster {
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500));
         let replica = settings.replica_name();
+        let secret = match &settings.secret_file {
+            None => None,
+            Some(path) => Some(
+                std::fs::read(path)
+                    .map(|b| b.trim_ascii().to_vec())
+                    .map_err(|e| ClusterError::Protocol(format!("{}: {e}", path.display())))?,
+            ),
+        };
         Ok(Arc::new(Self {
             replica,
             client,
             conn: tokio::sync::OnceCell::new(),
+            background: tokio::sync::OnceCell::new(),
             config,
             metrics: ClusterMetrics::new(),
             stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
@@ -158,6 +172,7 @@ impl Cluster {
             reachable: AtomicU8::new(0),
             last_error: Mutex::new(None),
             public_keys: Mutex::new(Vec::new()),
+            secret,
             settings,
         }))
     }
@@ -174,6 +189,22 @@ impl Cluster {
             .lock()
             .map(|k| k.clone())
             .unwrap_or_default()
+    }
+
+    /// The key an answer forwarded for `approver` is authenticated with: derived from the
+    /// cluster secret when there is one, else `credential` (the approver's token hash).
+    pub fn vote_key(&self, approver: &str, operator: bool, credential: Vec<u8>) -> Vec<u8> {
+        match &self.secret {
+            None => credential,
+            Some(secret) => {
+                let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
+                let who = format!(
+                    "aarmor-vote-key\0{}\0{approver}",
+                    if operator { "operator" } else { "approver" }
+                );
+                ring::hmac::sign(&k, who.as_bytes()).as_ref().to_vec()
+            }
+        }
     }
 
     pub fn settings(&self) -> &ClusterSettings {
@@ -226,8 +257,17 @@ impl Cluster {
     {
         self.metrics.round_trips.with_label_values(&[op]).inc();
         let limit = Duration::from_millis(self.settings.timeout_ms);
-        let result = match self
-            .conn
+        // What the background tasks do never shares a connection with decisions.
+        let background = matches!(
+            op,
+            "heartbeat" | "holds" | "claim" | "keys" | "vote_reply" | "status" | "chain"
+        );
+        let cell = if background {
+            &self.background
+        } else {
+            &self.conn
+        };
+        let result = match cell
             .get_or_try_init(async || {
                 ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
             })

@@ -13,13 +13,53 @@ use aarmor_core::SessionId;
 use redis::Value;
 
 use super::{text, Cluster, ClusterError};
-use crate::context::agent_reads::SharedRead;
+use crate::context::agent_reads::SharedReads;
 use crate::context::{Absorbed, ContextEntry, ContextStore, Outbox, RemoteChain, SessionHead};
+
+/// Lua that merges the agent's reads (ARGV[13], a JSON aggregate; empty: none) into
+/// `reads:<ARGV[11]>`, expiring after ARGV[12] ms: classes and labels as sets, the newest 256
+/// distinct entities.
+macro_rules! merge_reads {
+    () => {
+        r#"
+if ARGV[13] ~= '' then
+  local rkey = p .. 'reads:' .. ARGV[11]
+  local cur = redis.call('GET', rkey)
+  local a = cur and cjson.decode(cur) or {}
+  local b = cjson.decode(ARGV[13])
+  local function union(x, y)
+    local seen, out = {}, {}
+    for _, v in ipairs(x or {}) do if not seen[v] then seen[v] = true; out[#out + 1] = v end end
+    for _, v in ipairs(y or {}) do if not seen[v] then seen[v] = true; out[#out + 1] = v end end
+    return out
+  end
+  a.classes = union(a.classes, b.classes)
+  a.labels = union(a.labels, b.labels)
+  local seen, ents = {}, {}
+  for _, list in ipairs({a.entities or {}, b.entities or {}}) do
+    for _, e in ipairs(list) do
+      local k = tostring(e.kind) .. '\0' .. tostring(e.value)
+      if not seen[k] then seen[k] = true; ents[#ents + 1] = e end
+    end
+  end
+  while #ents > 256 do table.remove(ents, 1) end
+  a.entities = ents
+  redis.call('SET', rkey, cjson.encode(a), 'PX', tonumber(ARGV[12]))
+end
+"#
+    };
+}
+
+/// Merges reads alone (ARGV as [`APPEND`]'s 11 to 13; the rest unused).
+const READS: &str = concat!("local p = ARGV[1]\n", merge_reads!(), "return 1\n");
 
 /// Resolves the session (`mode`: `set` records `candidate` as the agent's active session,
 /// `active` reads the agent's active session or records `candidate`, `none` takes
-/// `candidate`), then returns `{session, head, base, entries from ARGV[6], agent's reads}`
-/// (`head` and `base` empty when the session has no chain; no reads without an agent).
+/// `candidate`), then returns `{session, head, start, entries, agent's reads}`: the entries
+/// from ARGV[6] when this replica's copy continues the chain (`start` is then the first seq
+/// Redis keeps); for another session than ARGV[5], or ARGV[6] = -1 or older than what Redis
+/// keeps, from the latest summary entry (`fold`), else the first kept entry, and `start` is
+/// that seq: the caller rebuilds its copy from there. `head` is empty when there is no chain.
 const READ: &str = r#"
 local p, agent, mode, session, guess = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local from, ttl = tonumber(ARGV[6]), tonumber(ARGV[7])
@@ -37,33 +77,37 @@ if mode ~= 'none' then
     redis.call('SET', akey, session, 'PX', ttl)
   end
 end
-local reads = {}
-if agent ~= '' then reads = redis.call('LRANGE', p .. 'reads:' .. agent, 0, -1) end
-local h = redis.call('HMGET', p .. 'head:' .. session, 'head', 'base')
+local reads = ''
+if agent ~= '' then reads = redis.call('GET', p .. 'reads:' .. agent) or '' end
+local h = redis.call('HMGET', p .. 'head:' .. session, 'head', 'base', 'fold')
 if not h[1] then return {session, '', '', {}, reads} end
-local base = tonumber(h[2])
-if session ~= guess or from < base then from = base end
-return {session, h[1], h[2], redis.call('LRANGE', p .. 'log:' .. session, from - base, -1), reads}
+local base, fold = tonumber(h[2]), tonumber(h[3] or '0')
+local start = base
+if session ~= guess or from < base then
+  from = base
+  if fold > base then from = fold end
+  start = from
+end
+return {session, h[1], tostring(start), redis.call('LRANGE', p .. 'log:' .. session, from - base, -1), reads}
 "#;
 
-/// Shares the agent's reads (ARGV[13] of them, from ARGV[14]), then appends the entries after
-/// them when the chain's head is (ARGV[3] - 1, ARGV[4]) (or there is no chain) and publishes
-/// the session on `changed`: `{1}`; `{1}` too when the head already is the one the entries end
-/// at (a retry of an append whose answer was lost). Else `{0, head, base, entries from ARGV[3]}`
-/// (from `base` when the caller is ahead of the chain). The chain is never trimmed: a fold
-/// appends its summary entry, and every replica can still read the whole session.
-const APPEND: &str = r#"
+/// Merges the agent's reads (ARGV[13], a JSON aggregate, empty for none) into `reads:<agent>`
+/// (expiring after ARGV[12] ms), then appends the entries ARGV[14..] when the chain's head is
+/// (ARGV[3] - 1, ARGV[4]) (or there is no chain) and publishes the session on `changed`: `{1}`;
+/// `{1}` too when the head already is the one the entries end at (a retry of an append whose
+/// answer was lost). Else `{0, head, base, entries from ARGV[3]}` (from `base` when the caller is
+/// ahead of the chain). ARGV[8] > 0: the entries fold the session (a summary entry at that seq):
+/// the log keeps the previous summary onward, so it stays bounded and every replica can rebuild
+/// the session from the latest summary.
+const APPEND: &str = concat!(
+    r#"
 local p, session = ARGV[1], ARGV[2]
-local k = tonumber(ARGV[13])
-if k > 0 then
-  local rkey = p .. 'reads:' .. ARGV[11]
-  for i = 14, 13 + k do redis.call('RPUSH', rkey, ARGV[i]) end
-  redis.call('LTRIM', rkey, -512, -1)
-  redis.call('PEXPIRE', rkey, tonumber(ARGV[12]))
-end
+"#,
+    merge_reads!(),
+    r#"
 local hkey, lkey = p .. 'head:' .. session, p .. 'log:' .. session
 local expected = tonumber(ARGV[3])
-local h = redis.call('HMGET', hkey, 'seq', 'hash', 'base', 'head')
+local h = redis.call('HMGET', hkey, 'seq', 'hash', 'base', 'head', 'fold')
 local base
 if h[1] then
   if tonumber(h[1]) == tonumber(ARGV[6]) and h[2] == ARGV[7] then return {1} end
@@ -72,23 +116,38 @@ if h[1] then
   if next ~= expected or h[2] ~= ARGV[4] then
     local from = expected
     if from < base or from > next then from = base end
-    return {0, h[4], h[3], redis.call('LRANGE', lkey, from - base, -1)}
+    return {0, h[4], tostring(from), redis.call('LRANGE', lkey, from - base, -1)}
   end
 else
   base = expected
   redis.call('DEL', lkey)
 end
-for i = 14 + k, #ARGV do redis.call('RPUSH', lkey, ARGV[i]) end
-redis.call('HSET', hkey, 'head', ARGV[5], 'seq', ARGV[6], 'hash', ARGV[7], 'base', tostring(base))
+for i = 14, #ARGV do redis.call('RPUSH', lkey, ARGV[i]) end
+local fields = {'head', ARGV[5], 'seq', ARGV[6], 'hash', ARGV[7]}
+local fold = tonumber(ARGV[8])
+if fold > 0 then
+  local previous = tonumber(h[5] or '0')
+  if previous > base then
+    redis.call('LTRIM', lkey, previous - base, -1)
+    base = previous
+  end
+  fields[#fields + 1] = 'fold'
+  fields[#fields + 1] = tostring(fold)
+end
+fields[#fields + 1] = 'base'
+fields[#fields + 1] = tostring(base)
+redis.call('HSET', hkey, unpack(fields))
 local ttl = tonumber(ARGV[9])
 redis.call('PEXPIRE', hkey, ttl)
 redis.call('PEXPIRE', lkey, ttl)
 redis.call('PUBLISH', p .. 'changed', ARGV[10] .. ' ' .. session)
 return {1}
-"#;
+"#
+);
 
 static READ_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(READ));
 static APPEND_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(APPEND));
+static READS_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(READS));
 
 /// Appends retried after a conflict before the action is refused.
 const MAX_APPEND_ATTEMPTS: u32 = 8;
@@ -102,31 +161,28 @@ pub enum Naming<'a> {
 }
 
 impl Cluster {
-    fn reads_ttl_ms(&self) -> u64 {
-        self.settings.session_retention_s.saturating_mul(1000)
-    }
-
     /// Shares reads alone (their session had nothing else to append).
-    async fn share_reads(&self, agent: &str, reads: &[SharedRead]) -> Result<(), ClusterError> {
-        let key = format!("{}reads:{agent}", self.prefix());
-        let mut lines = Vec::with_capacity(reads.len());
-        for r in reads {
-            lines
-                .push(serde_json::to_string(r).map_err(|e| ClusterError::Protocol(e.to_string()))?);
-        }
-        let ttl = self.reads_ttl_ms();
+    async fn share_reads(
+        &self,
+        ctx: &ContextStore,
+        agent: &str,
+        reads: &SharedReads,
+    ) -> Result<(), ClusterError> {
+        let json =
+            serde_json::to_string(reads).map_err(|e| ClusterError::Protocol(e.to_string()))?;
+        let ttl = reads_ttl_ms(ctx);
+        let script = &*READS_SCRIPT;
         self.round_trip("reads", async |c| {
-            let mut pipe = redis::pipe();
-            for l in &lines {
-                pipe.rpush(&key, l).ignore();
+            let mut call = script.prepare_invoke();
+            call.arg(self.prefix());
+            for _ in 2..=10 {
+                call.arg("");
             }
-            pipe.ltrim(&key, -512, -1)
-                .ignore()
-                .pexpire(&key, ttl as i64)
-                .ignore();
-            pipe.query_async::<()>(c).await
+            call.arg(agent).arg(ttl).arg(&json);
+            call.invoke_async::<i64>(c).await
         })
-        .await
+        .await?;
+        Ok(())
     }
 
     fn retention_ms(&self) -> u64 {
@@ -190,7 +246,7 @@ impl Cluster {
         let (session, remote) = {
             let _serial = self.stripe(&guess.0).lock().await;
             self.push_locked(ctx, guess).await?;
-            let from = ctx.next_seq(guess);
+            let from = ctx.next_seq(guess) as i64;
             let reply = self
                 .read_once(ctx, agent, mode, candidate, guess, from)
                 .await?;
@@ -226,16 +282,30 @@ impl Cluster {
             // A read made before this push is older than the copy now: read again.
             first = None;
         }
+        if first
+            .as_ref()
+            .and_then(|r| r.head.as_ref())
+            .is_some_and(|h| h.seq + 1 < ctx.next_seq(session))
+        {
+            // Another task of this replica appended after that read was made: read again.
+            first = None;
+        }
         self.push_locked(ctx, session).await?;
-        let mut from = ctx.next_seq(session);
+        // The session's owner: its reads are read with the chain.
+        let agent = ctx.agent_of(session).unwrap_or_default();
+        let mut from = ctx.next_seq(session) as i64;
         for _ in 0..3 {
             let remote = match first.take() {
                 Some(r) => r,
                 None => {
                     let reply = self
-                        .read_once(ctx, "", "none", session, session, from)
+                        .read_once(ctx, &agent, "none", session, session, from)
                         .await?;
-                    parse_read(&reply)?.1
+                    let (_, remote, reads) = parse_read(&reply)?;
+                    if !agent.is_empty() {
+                        ctx.absorb_reads(&agent, &reads);
+                    }
+                    remote
                 }
             };
             match ctx.absorb(session, remote) {
@@ -243,10 +313,11 @@ impl Cluster {
                     self.mark_synced(session);
                     return Ok(());
                 }
-                Absorbed::NeedsFrom(base) => from = base,
+                // Rebuilt from the latest summary (or the first entry Redis keeps).
+                Absorbed::NeedsFrom(_) => from = -1,
                 Absorbed::Unpushed => {
                     self.push_locked(ctx, session).await?;
-                    from = ctx.next_seq(session);
+                    from = ctx.next_seq(session) as i64;
                 }
             }
         }
@@ -263,7 +334,7 @@ impl Cluster {
         mode: &str,
         candidate: &SessionId,
         guess: &SessionId,
-        from: u64,
+        from: i64,
     ) -> Result<Value, ClusterError> {
         let script = &*READ_SCRIPT;
         let ttl = self.active_ttl_ms(ctx);
@@ -340,6 +411,11 @@ impl Cluster {
     /// Appends what this replica recorded in the session to the shared chain (nothing to do
     /// when it recorded nothing).
     pub async fn push(&self, ctx: &ContextStore, session: &SessionId) -> Result<(), ClusterError> {
+        if ctx.take_unrecorded(session) {
+            return Err(ClusterError::Protocol(
+                "no room in memory for another session with unshared context; not recorded".into(),
+            ));
+        }
         let agent = ctx.agent_of(session).unwrap_or_default();
         if !ctx.unpushed(session) && !ctx.has_unshared_reads(&agent) {
             return Ok(());
@@ -359,18 +435,18 @@ impl Cluster {
         for attempt in 0..MAX_APPEND_ATTEMPTS {
             let Some(outbox) = ctx.outbox(session) else {
                 if !reads.is_empty() {
-                    if let Err(e) = self.share_reads(&agent, &reads).await {
+                    if let Err(e) = self.share_reads(ctx, &agent, &reads).await {
                         ctx.unshare_reads(&agent, reads);
                         return Err(e);
                     }
                 }
                 return Ok(());
             };
-            let appended = self.append(session, &outbox, &agent, &reads).await;
+            let appended = self.append(ctx, session, &outbox, &agent, &reads).await;
             if appended.is_err() {
                 ctx.unshare_reads(&agent, std::mem::take(&mut reads));
             }
-            reads.clear();
+            reads = SharedReads::default();
             match appended? {
                 None => {
                     ctx.pushed(session, &outbox);
@@ -392,10 +468,11 @@ impl Cluster {
     /// One compare-and-append; `Some` is what the chain holds beyond the outbox's base.
     async fn append(
         &self,
+        ctx: &ContextStore,
         session: &SessionId,
         outbox: &Outbox,
         agent: &str,
-        reads: &[SharedRead],
+        reads: &SharedReads,
     ) -> Result<Option<RemoteChain>, ClusterError> {
         let head = outbox
             .head
@@ -411,12 +488,12 @@ impl Cluster {
         }
         let script = &*APPEND_SCRIPT;
         let retention = self.retention_ms();
-        let reads_ttl = self.reads_ttl_ms();
-        let mut shared_reads = Vec::with_capacity(reads.len());
-        for r in reads {
-            shared_reads
-                .push(serde_json::to_string(r).map_err(|e| ClusterError::Protocol(e.to_string()))?);
-        }
+        let reads_ttl = reads_ttl_ms(ctx);
+        let shared_reads = if reads.is_empty() {
+            String::new()
+        } else {
+            serde_json::to_string(reads).map_err(|e| ClusterError::Protocol(e.to_string()))?
+        };
         let reply: Value = self
             .round_trip("append", async |c| {
                 let mut call = script.prepare_invoke();
@@ -427,15 +504,12 @@ impl Cluster {
                     .arg(&head_json)
                     .arg(head.seq)
                     .arg(&head.hash)
-                    .arg(0)
+                    .arg(outbox.fold_below.unwrap_or(0))
                     .arg(retention)
                     .arg(self.replica())
                     .arg(agent)
                     .arg(reads_ttl)
-                    .arg(shared_reads.len());
-                for r in &shared_reads {
-                    call.arg(r.as_str());
-                }
+                    .arg(&shared_reads);
                 for e in &entries {
                     call.arg(e.as_slice());
                 }
@@ -453,8 +527,8 @@ impl Cluster {
     }
 }
 
-/// `{session, head, base, entries, reads}` (`head` empty: the session has no chain).
-fn parse_read(reply: &Value) -> Result<(String, RemoteChain, Vec<SharedRead>), ClusterError> {
+/// `{session, head, start, entries, reads}` (`head` empty: the session has no chain).
+fn parse_read(reply: &Value) -> Result<(String, RemoteChain, SharedReads), ClusterError> {
     let Value::Array(items) = reply else {
         return Err(ClusterError::Protocol("read: not an array".into()));
     };
@@ -462,19 +536,23 @@ fn parse_read(reply: &Value) -> Result<(String, RemoteChain, Vec<SharedRead>), C
         .first()
         .and_then(text)
         .ok_or_else(|| ClusterError::Protocol("read: no session".into()))?;
-    let mut reads = Vec::new();
-    if let Some(Value::Array(list)) = items.get(4) {
-        for v in list {
-            // A read that does not parse is skipped: it only ever adds to what policy sees.
-            if let Some(r) = text(v).and_then(|t| serde_json::from_str(&t).ok()) {
-                reads.push(r);
-            }
-        }
-    }
+    // Reads that do not parse are left out: they only ever add to what policy sees.
+    let reads = items
+        .get(4)
+        .and_then(text)
+        .filter(|t| !t.is_empty())
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
     if items.get(1).and_then(text).is_none_or(|h| h.is_empty()) {
         return Ok((session, RemoteChain::default(), reads));
     }
     Ok((session, parse_chain(&items[1..4])?, reads))
+}
+
+/// How long Redis keeps an agent's reads: as long as this replica keeps them
+/// (`[context] session_ttl_s`).
+fn reads_ttl_ms(ctx: &ContextStore) -> u64 {
+    ctx.settings().session_ttl_s.max(1).saturating_mul(1000)
 }
 
 /// `{head, base, entries}`.

@@ -15,6 +15,10 @@ pub struct ClusterSettings {
     pub redis_url_file: Option<std::path::PathBuf>,
     /// `rediss://`: the CA (PEM) Redis's certificate chains to, instead of the system roots.
     pub ca_file: Option<std::path::PathBuf>,
+    /// A secret all replicas share (a file, at least 32 bytes, mode 0600): answers forwarded
+    /// between replicas are authenticated with it. Without it they are authenticated with the
+    /// approver's token hash from the configuration, which whoever reads the configuration knows.
+    pub secret_file: Option<std::path::PathBuf>,
     /// This replica's name: it names its receipt signing keys and the actions it holds. Unique
     /// per replica; empty: the host name.
     pub replica: String,
@@ -41,6 +45,7 @@ impl Default for ClusterSettings {
             redis_url: "redis://127.0.0.1:6379/0".into(),
             redis_url_file: None,
             ca_file: None,
+            secret_file: None,
             replica: String::new(),
             key_prefix: "aarmor:".into(),
             timeout_ms: 500,
@@ -75,6 +80,18 @@ impl ClusterSettings {
                 return Err(format!("cluster.ca_file: {}: {e}", ca.display()));
             }
         }
+        if let Some(path) = &self.secret_file {
+            match std::fs::read(path) {
+                Ok(b) if b.trim_ascii().len() >= 32 => {}
+                Ok(_) => {
+                    return Err(format!(
+                        "cluster.secret_file: {}: at least 32 bytes (e.g. `openssl rand -hex 32`)",
+                        path.display()
+                    ))
+                }
+                Err(e) => return Err(format!("cluster.secret_file: {}: {e}", path.display())),
+            }
+        }
         if !self.replica.is_empty() && !valid_replica_name(&self.replica) {
             return Err("cluster.replica: 1 to 63 letters, digits, '.', '_' or '-'".into());
         }
@@ -90,8 +107,10 @@ impl ClusterSettings {
                 return Err(format!("{key}: must be greater than 0"));
             }
         }
-        if self.replica_timeout_s < 2 * self.heartbeat_s {
-            return Err("cluster.replica_timeout_s: must be at least twice heartbeat_s".into());
+        if self.replica_timeout_s < 3 * self.heartbeat_s {
+            return Err(
+                "cluster.replica_timeout_s: must be at least three times heartbeat_s".into(),
+            );
         }
         Ok(())
     }

@@ -10,21 +10,93 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use aarmor_core::{Classification, DataClass, DataLabel};
+use serde::Deserialize as _;
 
 use super::entities::Entity;
 
 /// Entities remembered per agent (the most recent).
 pub const MAX_AGENT_ENTITIES: usize = 256;
 
-/// One read as replicas share it (`[cluster]`): what class and labels the data had, and the
-/// entities in it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct SharedRead {
-    pub class: DataClass,
-    #[serde(default)]
+/// What an agent read, as replicas share it (`[cluster]`): every class and label of the data it
+/// read, and the most recent entities in it (at most [`MAX_AGENT_ENTITIES`]). One aggregate per
+/// agent, merged, never a list that could push an old read out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SharedReads {
+    #[serde(default, deserialize_with = "list_or_empty")]
+    pub classes: Vec<DataClass>,
+    #[serde(default, deserialize_with = "list_or_empty")]
     pub labels: Vec<DataLabel>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "list_or_empty")]
     pub entities: Vec<Entity>,
+}
+
+impl SharedReads {
+    pub fn is_empty(&self) -> bool {
+        self.classes.is_empty() && self.labels.is_empty() && self.entities.is_empty()
+    }
+
+    /// Adds one read.
+    pub fn add(
+        &mut self,
+        class: DataClass,
+        labels: impl Iterator<Item = DataLabel>,
+        entities: &[Entity],
+    ) {
+        if !self.classes.contains(&class) {
+            self.classes.push(class);
+        }
+        for l in labels {
+            if !self.labels.contains(&l) {
+                self.labels.push(l);
+            }
+        }
+        for e in entities {
+            if !self.entities.contains(e) {
+                if self.entities.len() >= MAX_AGENT_ENTITIES {
+                    self.entities.remove(0);
+                }
+                self.entities.push(e.clone());
+            }
+        }
+    }
+
+    /// Adds everything `other` holds.
+    pub fn merge(&mut self, other: &SharedReads) {
+        for c in &other.classes {
+            self.add(*c, other.labels.iter().copied(), &[]);
+        }
+        for l in &other.labels {
+            if !self.labels.contains(l) {
+                self.labels.push(*l);
+            }
+        }
+        for e in &other.entities {
+            if !self.entities.contains(e) {
+                if self.entities.len() >= MAX_AGENT_ENTITIES {
+                    self.entities.remove(0);
+                }
+                self.entities.push(e.clone());
+            }
+        }
+    }
+}
+
+/// A JSON list, or the empty object Redis's Lua JSON encoder writes for an empty list.
+fn list_or_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum ListOrEmpty<T> {
+        List(Vec<T>),
+        Empty(#[allow(dead_code)] serde_json::Map<String, serde_json::Value>),
+    }
+    Ok(match ListOrEmpty::deserialize(d)? {
+        ListOrEmpty::List(v) => v,
+        ListOrEmpty::Empty(_) => Vec::new(),
+    })
 }
 
 /// One agent's reads.
@@ -55,14 +127,11 @@ impl AgentReads {
         self.record_parts(agent, c.class, c.labels.iter().copied(), entities);
     }
 
-    /// Records a read another replica shared.
-    pub fn record_shared(&self, agent: &str, read: &SharedRead) {
-        self.record_parts(
-            agent,
-            read.class,
-            read.labels.iter().copied(),
-            &read.entities,
-        );
+    /// Records what other replicas shared of `agent`'s reads.
+    pub fn record_shared(&self, agent: &str, reads: &SharedReads) {
+        for c in &reads.classes {
+            self.record_parts(agent, *c, reads.labels.iter().copied(), &reads.entities);
+        }
     }
 
     fn record_parts(

@@ -88,7 +88,9 @@ pub struct ContextStore {
     /// Shared mode (see [`shared`]).
     shared: AtomicBool,
     /// Shared mode: reads not yet shared with the other replicas, by agent.
-    unshared_reads: Mutex<HashMap<String, Vec<agent_reads::SharedRead>>>,
+    unshared_reads: Mutex<HashMap<String, agent_reads::SharedReads>>,
+    /// Shared mode: sessions whose last update could not be recorded at all (no room).
+    unrecorded: Mutex<std::collections::HashSet<String>>,
 }
 
 impl ContextStore {
@@ -130,6 +132,7 @@ impl ContextStore {
             metrics: ContextMetrics::new(),
             shared: AtomicBool::new(false),
             unshared_reads: Mutex::new(HashMap::new()),
+            unrecorded: Mutex::new(std::collections::HashSet::new()),
         })
     }
 
@@ -259,11 +262,13 @@ impl ContextStore {
             if sessions.len() >= self.settings.max_sessions {
                 self.evict_oldest(&mut sessions);
             }
-            if sessions.len() >= self.settings.max_sessions {
+            if self.is_shared() && sessions.len() >= self.settings.max_sessions {
                 // Every session in memory has appends the shared store has not confirmed
-                // (Redis away for long): nothing more is taken in; the session's actions are
-                // refused meanwhile, since its state cannot be read from Redis either.
+                // (Redis away for long): nothing more is taken in, and the exchange that
+                // brought this is refused (`Cluster::push` reports it), as are the session's
+                // actions, whose state cannot be read from Redis either.
                 tracing::warn!(session = %session, "no room for another session with unshared context; nothing recorded");
+                self.note_unrecorded(session);
                 return R::default();
             }
             let state = self.load(&session.0, agent);

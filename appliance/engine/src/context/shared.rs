@@ -13,9 +13,6 @@
 
 use super::*;
 
-/// Reads per agent waiting to be shared (while Redis is away) before the oldest go.
-pub const MAX_UNSHARED_READS: usize = 512;
-
 /// Entries a session may hold unconfirmed (while Redis is away) before more are dropped.
 pub const MAX_OUTBOX: usize = 4096;
 
@@ -278,8 +275,17 @@ impl ContextStore {
         if outbox.fold_below.take().is_some() {
             outbox.entries.retain(|e| e.kind != EntryKind::Summary);
         }
+        // Entries of this outbox the store already holds (an append whose answer was lost,
+        // overtaken since) are neither appended nor applied twice.
+        let ours: std::collections::HashSet<String> =
+            outbox.entries.iter().map(ContextEntry::hash).collect();
+        let held: std::collections::HashSet<String> =
+            remote.entries.iter().map(ContextEntry::hash).collect();
+        outbox.entries.retain(|e| !held.contains(&e.hash()));
         for e in &remote.entries {
-            replay(state, e, max_text);
+            if !ours.contains(&e.hash()) {
+                replay(state, e, max_text);
+            }
         }
         outbox.absorbed.extend(remote.entries.iter().cloned());
         outbox.base_next = head.seq + 1;
@@ -306,33 +312,28 @@ impl ContextStore {
         c: &aarmor_core::Classification,
         found: &[entities::Entity],
     ) {
-        let read = agent_reads::SharedRead {
-            class: c.class,
-            labels: c.labels.iter().copied().collect(),
-            entities: found
-                .iter()
-                .take(agent_reads::MAX_AGENT_ENTITIES)
-                .cloned()
-                .collect(),
-        };
         let mut pending = self
             .unshared_reads
             .lock()
             .unwrap_or_else(|p| p.into_inner());
+        // Bounded by the agents there are (one aggregate each); an agent past `max_sessions`
+        // waits with its session's outbox, whose actions are refused meanwhile.
         if !pending.contains_key(agent) && pending.len() >= self.settings.max_sessions {
-            // Redis has been away for long; the oldest agents' unshared reads go first.
-            pending.clear();
+            tracing::warn!(
+                agent,
+                "too many agents with unshared reads; this read stays local"
+            );
+            return;
         }
-        let list = pending.entry(agent.to_string()).or_default();
-        if list.len() >= MAX_UNSHARED_READS {
-            list.remove(0);
-        }
-        list.push(read);
+        pending
+            .entry(agent.to_string())
+            .or_default()
+            .add(c.class, c.labels.iter().copied(), found);
     }
 
     /// Takes the reads of `agent` not yet shared (put back with [`Self::unshare_reads`] when
     /// they could not be).
-    pub fn take_unshared_reads(&self, agent: &str) -> Vec<agent_reads::SharedRead> {
+    pub fn take_unshared_reads(&self, agent: &str) -> agent_reads::SharedReads {
         self.unshared_reads
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -340,7 +341,7 @@ impl ContextStore {
             .unwrap_or_default()
     }
 
-    pub fn unshare_reads(&self, agent: &str, mut reads: Vec<agent_reads::SharedRead>) {
+    pub fn unshare_reads(&self, agent: &str, reads: agent_reads::SharedReads) {
         if reads.is_empty() {
             return;
         }
@@ -348,25 +349,36 @@ impl ContextStore {
             .unshared_reads
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        let list = pending.entry(agent.to_string()).or_default();
-        reads.append(list);
-        reads.truncate(MAX_UNSHARED_READS);
-        *list = reads;
+        pending.entry(agent.to_string()).or_default().merge(&reads);
     }
 
     /// Whether `agent` has reads the other replicas have not been told of.
     pub fn has_unshared_reads(&self, agent: &str) -> bool {
         self.unshared_reads
             .lock()
-            .map(|p| p.get(agent).is_some_and(|l| !l.is_empty()))
+            .map(|p| p.get(agent).is_some_and(|r| !r.is_empty()))
             .unwrap_or(true)
     }
 
-    /// Reads other replicas shared for `agent`.
-    pub fn absorb_reads(&self, agent: &str, reads: &[agent_reads::SharedRead]) {
-        for r in reads {
-            self.agent_reads.record_shared(agent, r);
+    /// What other replicas shared of `agent`'s reads.
+    pub fn absorb_reads(&self, agent: &str, reads: &agent_reads::SharedReads) {
+        self.agent_reads.record_shared(agent, reads);
+    }
+
+    pub(super) fn note_unrecorded(&self, session: &SessionId) {
+        let mut u = self.unrecorded.lock().unwrap_or_else(|p| p.into_inner());
+        if u.len() >= 4096 {
+            u.clear();
         }
+        u.insert(session.0.clone());
+    }
+
+    /// Whether an update of the session could not be recorded at all since the last call.
+    pub fn take_unrecorded(&self, session: &SessionId) -> bool {
+        self.unrecorded
+            .lock()
+            .map(|mut u| u.remove(&session.0))
+            .unwrap_or(true)
     }
 
     /// The agent a session in memory belongs to.

@@ -24,6 +24,8 @@ struct HeldDeferral {
     receipt_id: String,
     limit: Duration,
     changes: tokio::sync::watch::Receiver<u64>,
+    /// `[cluster]`: the lease term the hold began in (see `shared::Lease`).
+    term: u64,
 }
 
 impl Inner {
@@ -40,6 +42,7 @@ impl Inner {
         tracing::info!(action = %action.action_id, timeout_s = limit.as_secs(), rule = ?res.rule, "action deferred until the context resolves it");
         let reason = format!("deferred: {}", res.reason);
         let held = HeldDeferral {
+            term: self.lease_term(),
             changes: self.context_changed.subscribe(),
             action,
             res,
@@ -71,6 +74,7 @@ impl Inner {
             receipt_id,
             limit,
             mut changes,
+            term,
         } = held;
         let started = tokio::time::Instant::now();
         let deadline = started + limit;
@@ -111,7 +115,7 @@ impl Inner {
                         .await
                 }
             };
-            if self.lease_lost() && again.decision != Decision::Deny {
+            if !self.may_release(term) && again.decision != Decision::Deny {
                 again.decision = Decision::Deny;
                 again.reason = format!(
                     "this replica lost touch with the cluster while it held the action (its holds count as lost); refused: {}",

@@ -93,9 +93,25 @@ impl Inner {
     }
 }
 
-/// When this replica last told the cluster it is alive (Unix ms; 0: never).
+/// This replica's lease on what it holds: when its heartbeat last reached Redis (milliseconds
+/// on a monotonic clock since the process started; 0: never), and how many times it lapsed.
+/// A hold taken under one lapse count is never released under another: in between, the other
+/// replicas may have claimed it and recorded it as denied.
 #[derive(Default)]
-pub(super) struct Lease(std::sync::atomic::AtomicU64);
+pub(super) struct Lease {
+    renewed_ms: std::sync::atomic::AtomicU64,
+    lapses: std::sync::atomic::AtomicU64,
+}
+
+/// Milliseconds since the process started (monotonic: a clock step changes nothing).
+fn monotonic_ms() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
+        + 1
+}
 
 impl Inner {
     /// Whether this replica's heartbeat may have expired: the other replicas may then have
@@ -104,13 +120,24 @@ impl Inner {
         let Some(cluster) = &self.cluster else {
             return false;
         };
-        let last = self.lease.0.load(std::sync::atomic::Ordering::Acquire);
+        let last = self
+            .lease
+            .renewed_ms
+            .load(std::sync::atomic::Ordering::Acquire);
         let timeout_ms = cluster.settings().replica_timeout_s.saturating_mul(1000);
         // A margin of one heartbeat: the lease is given up before the others may claim.
         let margin = cluster.settings().heartbeat_s.saturating_mul(1000);
-        last == 0
-            || crate::cluster::holds::unix_ms().saturating_sub(last)
-                > timeout_ms.saturating_sub(margin)
+        last == 0 || monotonic_ms().saturating_sub(last) > timeout_ms.saturating_sub(margin)
+    }
+
+    /// The lease's lapse count now (taken when a hold starts).
+    pub(super) fn lease_term(&self) -> u64 {
+        self.lease.lapses.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Whether a hold taken in lease term `term` may be released now.
+    pub(super) fn may_release(&self, term: u64) -> bool {
+        self.cluster.is_none() || (!self.lease_lost() && self.lease_term() == term)
     }
 
     pub(super) fn replica_name(&self) -> String {
@@ -266,13 +293,16 @@ impl RemoteApprovals for ClusterApprovals {
                 .find(|h| h.kind == HoldKind::StepUp && h.id == id)
                 .map(|h| h.replica.clone())
         })?;
-        let Some(key) = self
+        let Some(credential) = self
             .directory
             .upgrade()
             .and_then(|a| a.directory().vote_key(&approver.name, approver.operator))
         else {
             return Some(Err(ApprovalError::NotFound(id.to_string())));
         };
+        let key = self
+            .cluster
+            .vote_key(&approver.name, approver.operator, credential);
         let vote = ForwardedVote {
             nonce: String::new(),
             id: id.to_string(),
@@ -447,7 +477,25 @@ async fn publish_holds(weak: Weak<Inner>, cluster: Arc<Cluster>, remote: Arc<Clu
             if let Err(e) = cluster.publish_keys(&cluster.own_public_keys()).await {
                 tracing::debug!(error = %e, "cannot publish this replica's public keys");
             }
-            let started = crate::cluster::holds::unix_ms();
+            if inner.lease_lost() {
+                // Lapsed (or never held): what is held now may be claimed by the others.
+                let renewed = inner
+                    .lease
+                    .renewed_ms
+                    .load(std::sync::atomic::Ordering::Acquire);
+                if renewed != 0 {
+                    inner
+                        .lease
+                        .lapses
+                        .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                    inner
+                        .lease
+                        .renewed_ms
+                        .store(0, std::sync::atomic::Ordering::Release);
+                    tracing::error!(replica = %me, "this replica's lease lapsed: nothing it holds now will be released");
+                }
+            }
+            let started = monotonic_ms();
             let held = inner.held_here(&me);
             let fingerprint: Vec<(String, usize)> = held
                 .iter()
@@ -463,7 +511,7 @@ async fn publish_holds(weak: Weak<Inner>, cluster: Arc<Cluster>, remote: Arc<Clu
                 published = fingerprint;
                 inner
                     .lease
-                    .0
+                    .renewed_ms
                     .store(started, std::sync::atomic::Ordering::Release);
             }
             if let Ok(others) = cluster.held_by_others().await {
@@ -523,7 +571,9 @@ async fn answer_forwarded_votes(weak: Weak<Inner>, cluster: Arc<Cluster>) {
             Ok(Some(v)) => {
                 let Some(inner) = weak.upgrade() else { return };
                 let directory = inner.approvals.directory();
-                let key = directory.vote_key(&v.approver, v.operator);
+                let key = directory
+                    .vote_key(&v.approver, v.operator)
+                    .map(|c| cluster.vote_key(&v.approver, v.operator, c));
                 let approver = directory.approver_named(&v.approver, v.operator);
                 let (Some(key), Some(approver)) = (key, approver) else {
                     tracing::warn!(approval = %v.id, approver = %v.approver, from = %v.from, "a forwarded answer names no approver of this replica; dropped");

@@ -34,6 +34,8 @@ struct HeldApproval {
     policy: PolicyRef,
     /// The decision receipt the resolution follows.
     receipt_id: String,
+    /// `[cluster]`: the lease term the hold began in (see `shared::Lease`).
+    term: u64,
 }
 
 impl Inner {
@@ -97,6 +99,7 @@ impl Inner {
             res,
             policy,
             receipt_id,
+            term: self.lease_term(),
         };
         Verdict::Hold(Hold {
             reason,
@@ -171,6 +174,7 @@ impl Inner {
             res,
             policy,
             receipt_id,
+            term,
         } = held;
         let deadline = tokio::time::Instant::now() + limit;
         let outcome = match escalate_after {
@@ -184,7 +188,7 @@ impl Inner {
             None => tokio::time::timeout_at(deadline, answer).await,
         };
         let (decision, why, approval) = match outcome {
-            Ok(Ok(_)) if self.lease_lost() => (
+            Ok(Ok(_)) if !self.may_release(term) => (
                 // Other replicas may have recorded this hold as lost and denied: it is not
                 // released now, whatever the answer (one action never ends both ways).
                 Decision::Deny,
