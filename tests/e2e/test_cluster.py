@@ -90,7 +90,7 @@ def cluster(tmp_path, pki):
     secret.chmod(0o600)
 
     def start(name, extra_cluster=""):
-        d = tmp_path / name
+        d = tmp_path / f"{name}-{len(replicas)}"
         d.mkdir()
         if replicas:
             # One interception CA for all replicas: agents trust one certificate.
@@ -393,6 +393,20 @@ def test_redis_away_refuses_actions_and_recovers_without_restart(cluster, upstre
     assert seen <= allowed
     refused = [p for (_, p, code) in results if code == 403]
     assert refused and set(refused) <= denied
+
+
+def test_two_processes_never_share_a_replica_name(cluster, upstream):
+    redis, start = cluster
+    r1 = start("r1")
+    assert post(r1, upstream, "/v1/notes", {"n": 1}, session="dup-1").status_code == 200
+    twin = start("r1")  # a second process configured with the same name
+    assert wait_for(lambda: "replica name taken" in twin.logs(), timeout=10), twin.logs()[-2000:]
+    r = post(twin, upstream, "/v1/notes", {"n": 2}, session="dup-2")
+    assert r.status_code == 403 and "another process runs as cluster replica r1" in r.json()["reason"], r.text
+    # The first one goes on, alone under its name.
+    assert post(r1, upstream, "/v1/notes", {"n": 3}, session="dup-1").status_code == 200
+    status = json.loads(r1.cli("cluster", "status", "--json").stdout)
+    assert [s["replica"] for s in status] == ["r1"]
 
 
 def cluster_check(a):

@@ -90,7 +90,13 @@ fn cluster(config: &Config) -> Check {
                     format!("; not alive: {}", dead.join(", "))
                 }
             );
-            if dead.is_empty() {
+            if config.cluster.secret_file.is_none() {
+                Check::warn(
+                    "cluster",
+                    detail,
+                    "set [cluster] secret_file (the same secret on every replica: openssl rand -hex 32): answers forwarded between replicas are otherwise authenticated with approvers' token hashes from the configuration",
+                )
+            } else if dead.is_empty() {
                 Check::ok("cluster", detail)
             } else {
                 Check::warn(

@@ -123,14 +123,24 @@ pub fn unix_ms() -> u64 {
 }
 
 /// Heartbeat and this replica's holds, replaced at once; with ARGV[5] = 1 (they changed), the
-/// other replicas are told on `holds`.
+/// other replicas are told on `holds`. The heartbeat is `<process instance>|<ms>|<time>`: when
+/// another process (ARGV[6] is this one) beat under the same name within ARGV[7] ms, nothing is
+/// written and `0` comes back (two processes must never share a replica name). Holds from ARGV[8].
 const PUBLISH: &str = r#"
 local p, me, ttl, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-redis.call('SET', p .. 'replica:' .. me, now, 'PX', ttl)
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local key = p .. 'replica:' .. me
+local prev = redis.call('GET', key)
+if prev then
+  local inst, at = string.match(prev, '^([^|]+)|(%d+)|')
+  if inst and inst ~= ARGV[6] and now_ms - tonumber(at) < tonumber(ARGV[7]) then return 0 end
+end
+redis.call('SET', key, ARGV[6] .. '|' .. now_ms .. '|' .. now, 'PX', ttl)
 redis.call('SADD', p .. 'replicas', me)
 local hkey = p .. 'holds:' .. me
 redis.call('DEL', hkey)
-for i = 6, #ARGV, 2 do redis.call('HSET', hkey, ARGV[i], ARGV[i + 1]) end
+for i = 8, #ARGV, 2 do redis.call('HSET', hkey, ARGV[i], ARGV[i + 1]) end
 if ARGV[5] == '1' then redis.call('PUBLISH', p .. 'holds', me) end
 return 1
 "#;
@@ -174,6 +184,7 @@ const VOTE_WAIT: Duration = Duration::from_secs(3);
 impl Cluster {
     /// Says this replica is alive and replaces the holds it publishes (`changed`: they are not
     /// the ones it published last, and the other replicas' consoles are told at once).
+    /// [`ClusterError::NameTaken`] when another process runs under this replica's name.
     pub async fn publish_holds(
         &self,
         holds: &[HeldAction],
@@ -187,19 +198,30 @@ impl Cluster {
         }
         let ttl = self.settings.replica_timeout_s.saturating_mul(1000);
         let now = aarmor_core::timestamp::now_rfc3339_millis();
-        self.round_trip("heartbeat", async |c| {
-            let mut call = PUBLISH_SCRIPT.prepare_invoke();
-            call.arg(self.prefix())
-                .arg(self.replica())
-                .arg(ttl)
-                .arg(&now)
-                .arg(if changed { "1" } else { "0" });
-            for (id, json) in &args {
-                call.arg(id).arg(json);
-            }
-            call.invoke_async::<i64>(c).await
-        })
-        .await?;
+        // Another process's heartbeat younger than two periods: not a restart of this one.
+        let taken_within = self.settings.heartbeat_s.saturating_mul(2000);
+        let written = self
+            .round_trip("heartbeat", async |c| {
+                let mut call = PUBLISH_SCRIPT.prepare_invoke();
+                call.arg(self.prefix())
+                    .arg(self.replica())
+                    .arg(ttl)
+                    .arg(&now)
+                    .arg(if changed { "1" } else { "0" })
+                    .arg(self.instance())
+                    .arg(taken_within);
+                for (id, json) in &args {
+                    call.arg(id).arg(json);
+                }
+                call.invoke_async::<i64>(c).await
+            })
+            .await?;
+        let taken = written == 0;
+        self.name_taken
+            .store(taken, std::sync::atomic::Ordering::Release);
+        if taken {
+            return Err(ClusterError::NameTaken(self.replica().to_string()));
+        }
         Ok(())
     }
 

@@ -97,7 +97,9 @@ impl Cluster {
             .map(|(replica, beat, holds)| ReplicaStatus {
                 replica,
                 alive: !beat.is_empty(),
-                last_heartbeat: (!beat.is_empty()).then_some(beat),
+                // `<instance>|<ms>|<time>`: the time.
+                last_heartbeat: (!beat.is_empty())
+                    .then(|| beat.rsplit('|').next().unwrap_or(&beat).to_string()),
                 holds,
             })
             .collect();

@@ -41,6 +41,8 @@ pub enum ClusterError {
     Protocol(String),
     #[error("the session's chain kept moving under {0} attempts to append to it")]
     Contended(u32),
+    #[error("another process runs as replica {0} (its heartbeat is current): replica names must be unique; this one holds nothing it could release")]
+    NameTaken(String),
 }
 
 /// Counters, exported as `aarmor_cluster_*`.
@@ -116,6 +118,10 @@ pub struct Cluster {
     public_keys: Mutex<Vec<crate::receipts::keys::PublicKeyEntry>>,
     /// `secret_file`'s content: the key forwarded answers are authenticated with.
     secret: Option<Vec<u8>>,
+    /// This process, among all that ever ran under this replica name.
+    instance: String,
+    /// Another live process runs under this replica's name (set by the heartbeat).
+    pub(crate) name_taken: std::sync::atomic::AtomicBool,
 }
 
 const STRIPES: usize = 256;
@@ -147,6 +153,9 @@ impl Cluster {
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500));
         let replica = settings.replica_name();
+        let mut id = [0u8; 8];
+        getrandom::fill(&mut id).map_err(|e| ClusterError::Protocol(e.to_string()))?;
+        let instance = hex::encode(id);
         let secret = match &settings.secret_file {
             None => None,
             Some(path) => Some(
@@ -173,6 +182,8 @@ impl Cluster {
             last_error: Mutex::new(None),
             public_keys: Mutex::new(Vec::new()),
             secret,
+            instance,
+            name_taken: std::sync::atomic::AtomicBool::new(false),
             settings,
         }))
     }
@@ -214,6 +225,11 @@ impl Cluster {
     /// This replica's name.
     pub fn replica(&self) -> &str {
         &self.replica
+    }
+
+    /// This process's id (random per start).
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     pub fn register(&self, registry: &prometheus::Registry) {

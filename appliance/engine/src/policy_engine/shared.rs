@@ -50,6 +50,15 @@ impl Inner {
             return Ok(());
         };
         let session = session_of(action);
+        if cluster
+            .name_taken
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            return Err(Box::new(deny_resolution(format!(
+                "another process runs as cluster replica {}: replica names must be unique (its receipts would mix with this one's); refused (fail closed)",
+                cluster.replica()
+            ))));
+        }
         if cluster.is_unattributed(&session) {
             return Err(Box::new(deny_resolution(format!(
                 "context store unavailable: the agent's session could not be read from the shared state when this exchange began (session {session} is a guess); refused (fail closed)"
@@ -507,12 +516,18 @@ async fn publish_holds(weak: Weak<Inner>, cluster: Arc<Cluster>, remote: Arc<Clu
                 })
                 .collect();
             let changed = fingerprint != published;
-            if cluster.publish_holds(&held, changed).await.is_ok() {
-                published = fingerprint;
-                inner
-                    .lease
-                    .renewed_ms
-                    .store(started, std::sync::atomic::Ordering::Release);
+            match cluster.publish_holds(&held, changed).await {
+                Ok(()) => {
+                    published = fingerprint;
+                    inner
+                        .lease
+                        .renewed_ms
+                        .store(started, std::sync::atomic::Ordering::Release);
+                }
+                Err(e @ crate::cluster::ClusterError::NameTaken(_)) => {
+                    tracing::error!(replica = %me, error = %e, "replica name taken");
+                }
+                Err(_) => {}
             }
             if let Ok(others) = cluster.held_by_others().await {
                 let changed = remote
