@@ -11,7 +11,8 @@ pub struct ClusterSettings {
     /// `redis://[user:password@]host:port/db` or `rediss://` (TLS). Redis 7 protocol: Redis,
     /// Valkey and managed Redis all serve it (a single primary; Redis Cluster is not supported).
     pub redis_url: String,
-    /// A file holding the URL instead (mode 0600; keeps the password out of this file).
+    /// A file holding the URL instead (readable by the service user only; keeps the password out
+    /// of this file).
     pub redis_url_file: Option<std::path::PathBuf>,
     /// `rediss://`: the CA (PEM) Redis's certificate chains to, instead of the system roots.
     pub ca_file: Option<std::path::PathBuf>,
