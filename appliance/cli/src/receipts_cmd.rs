@@ -9,7 +9,9 @@ use aarmor_core::receipt::{verify_chain, GENESIS_HASH};
 use aarmor_core::Receipt;
 use aarmor_engine::receipts::audit::{audit, AuditScope};
 use aarmor_engine::receipts::journal::Journal;
-use aarmor_engine::receipts::keys::{verifying_keys, PublicKeyEntry, VerifyingKeys};
+use aarmor_engine::receipts::keys::{
+    merge_public_keys, verifying_keys, PublicKeyEntry, VerifyingKeys,
+};
 use aarmor_engine::receipts::{KeyRing, ReceiptStore};
 
 use crate::config::Config;
@@ -84,19 +86,12 @@ fn load_key_entries(public_keys: &Path) -> anyhow::Result<Vec<PublicKeyEntry>> {
 fn merged_key_entries(files: &[std::path::PathBuf]) -> anyhow::Result<Vec<PublicKeyEntry>> {
     let mut out: Vec<PublicKeyEntry> = Vec::new();
     for f in files {
-        for e in load_key_entries(f)? {
-            match out.iter().find(|o| o.key_id == e.key_id) {
-                Some(o) if o.public_key != e.public_key || o.replica != e.replica => {
-                    return Err(anyhow!(
-                        "{}: key {} is listed with another public key or replica than in an earlier file; refusing to verify with either",
-                        f.display(),
-                        e.key_id
-                    ));
-                }
-                Some(_) => {}
-                None => out.push(e),
-            }
-        }
+        merge_public_keys(&mut out, load_key_entries(f)?).map_err(|key_id| {
+            anyhow!(
+                "{}: key {key_id} is listed with another public key or replica than in an earlier file; refusing to verify with either",
+                f.display()
+            )
+        })?;
     }
     Ok(out)
 }

@@ -37,6 +37,20 @@ pub struct HeldAction {
     pub approval: Option<ApprovalRequest>,
 }
 
+/// What tells one set of holds from another for the consoles: each hold's id and the votes it
+/// has so far.
+pub fn fingerprint(holds: &[HeldAction]) -> Vec<(String, usize)> {
+    holds
+        .iter()
+        .map(|h| {
+            (
+                h.id.clone(),
+                h.approval.as_ref().map_or(0, |a| a.votes.len()),
+            )
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HoldKind {

@@ -69,18 +69,11 @@ impl Cluster {
             let entries: Vec<PublicKeyEntry> = serde_json::from_str(&json).map_err(|e| {
                 ClusterError::Protocol(format!("public keys of replica {replica}: {e}"))
             })?;
-            for e in entries {
-                match out.iter().find(|o| o.key_id == e.key_id) {
-                    Some(o) if o.public_key != e.public_key || o.replica != e.replica => {
-                        return Err(ClusterError::Protocol(format!(
-                            "key {} is published twice with different public keys or replicas (replica {replica} and another): collect each replica's own public-keys.json instead",
-                            e.key_id
-                        )));
-                    }
-                    Some(_) => {}
-                    None => out.push(e),
-                }
-            }
+            crate::receipts::keys::merge_public_keys(&mut out, entries).map_err(|key_id| {
+                ClusterError::Protocol(format!(
+                    "key {key_id} is published twice with different public keys or replicas (replica {replica} and another): collect each replica's own public-keys.json instead"
+                ))
+            })?;
         }
         Ok(out)
     }

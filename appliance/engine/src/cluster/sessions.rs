@@ -170,7 +170,7 @@ impl Cluster {
     ) -> Result<(), ClusterError> {
         let json =
             serde_json::to_string(reads).map_err(|e| ClusterError::Protocol(e.to_string()))?;
-        let ttl = reads_ttl_ms(ctx);
+        let ttl = session_ttl_ms(ctx);
         let script = &*READS_SCRIPT;
         self.round_trip("reads", async |c| {
             let mut call = script.prepare_invoke();
@@ -187,10 +187,6 @@ impl Cluster {
 
     fn retention_ms(&self) -> u64 {
         self.settings.session_retention_s.saturating_mul(1000)
-    }
-
-    fn active_ttl_ms(&self, ctx: &ContextStore) -> u64 {
-        ctx.settings().session_ttl_s.max(1).saturating_mul(1000)
     }
 
     /// The exchange's session, read fresh from Redis (one round trip): the agent's active
@@ -337,7 +333,7 @@ impl Cluster {
         from: i64,
     ) -> Result<Value, ClusterError> {
         let script = &*READ_SCRIPT;
-        let ttl = self.active_ttl_ms(ctx);
+        let ttl = session_ttl_ms(ctx);
         self.round_trip("read", async |c| {
             script
                 .arg(self.prefix())
@@ -488,7 +484,7 @@ impl Cluster {
         }
         let script = &*APPEND_SCRIPT;
         let retention = self.retention_ms();
-        let reads_ttl = reads_ttl_ms(ctx);
+        let reads_ttl = session_ttl_ms(ctx);
         let shared_reads = if reads.is_empty() {
             String::new()
         } else {
@@ -549,9 +545,9 @@ fn parse_read(reply: &Value) -> Result<(String, RemoteChain, SharedReads), Clust
     Ok((session, parse_chain(&items[1..4])?, reads))
 }
 
-/// How long Redis keeps an agent's reads: as long as this replica keeps them
-/// (`[context] session_ttl_s`).
-fn reads_ttl_ms(ctx: &ContextStore) -> u64 {
+/// `[context] session_ttl_s` in ms: how long an agent's active session stays active, and how
+/// long Redis keeps its reads (as long as a replica keeps them).
+fn session_ttl_ms(ctx: &ContextStore) -> u64 {
     ctx.settings().session_ttl_s.max(1).saturating_mul(1000)
 }
 

@@ -258,21 +258,12 @@ impl ContextStore {
     ) -> R {
         self.sweep_if_due();
         let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        if !sessions.contains_key(&session.0) {
-            if sessions.len() >= self.settings.max_sessions {
-                self.evict_oldest(&mut sessions);
-            }
-            if self.is_shared() && sessions.len() >= self.settings.max_sessions {
-                // Every session in memory has appends the shared store has not confirmed
-                // (Redis away for long): nothing more is taken in, and the exchange that
-                // brought this is refused (`Cluster::push` reports it), as are the session's
-                // actions, whose state cannot be read from Redis either.
-                tracing::warn!(session = %session, "no room for another session with unshared context; nothing recorded");
-                self.note_unrecorded(session);
-                return R::default();
-            }
-            let state = self.load(&session.0, agent);
-            sessions.insert(session.0.clone(), state);
+        if !self.admit(&mut sessions, &session.0, agent) {
+            // The exchange that brought this is refused (`Cluster::push` reports it), as are
+            // the session's actions, whose state cannot be read from Redis either.
+            tracing::warn!(session = %session, "no room for another session with unshared context; nothing recorded");
+            self.note_unrecorded(session);
+            return R::default();
         }
         if sessions.get(&session.0).is_some_and(|s| s.agent != agent) {
             tracing::warn!(session = %session, agent, "an agent used a session another agent opened; nothing recorded");
@@ -320,6 +311,25 @@ impl ContextStore {
         drop(sessions);
         self.writer.send(ops);
         out
+    }
+
+    /// Makes sure the session is in memory (loaded from its log, or new), evicting the least
+    /// recently active one when full. `false` in shared mode when every session in memory has
+    /// appends the shared store has not confirmed (Redis away for long): nothing more is taken
+    /// in. On one box the session is always admitted.
+    fn admit(&self, sessions: &mut HashMap<String, SessionState>, id: &str, agent: &str) -> bool {
+        if sessions.contains_key(id) {
+            return true;
+        }
+        if sessions.len() >= self.settings.max_sessions {
+            self.evict_oldest(sessions);
+        }
+        if self.is_shared() && sessions.len() >= self.settings.max_sessions {
+            return false;
+        }
+        let state = self.load(id, agent);
+        sessions.insert(id.to_string(), state);
+        true
     }
 
     /// A session's state rebuilt from its log, or a new one.

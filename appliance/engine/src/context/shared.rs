@@ -183,15 +183,8 @@ impl ContextStore {
         };
         let max_text = self.settings.max_text_bytes;
         let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        if !sessions.contains_key(&session.0) {
-            if sessions.len() >= self.settings.max_sessions {
-                self.evict_oldest(&mut sessions);
-            }
-            if sessions.len() >= self.settings.max_sessions {
-                return Absorbed::Unpushed;
-            }
-            let state = self.load(&session.0, &head.agent);
-            sessions.insert(session.0.clone(), state);
+        if !self.admit(&mut sessions, &session.0, &head.agent) {
+            return Absorbed::Unpushed;
         }
         let Some(state) = sessions.get_mut(&session.0) else {
             return Absorbed::InStep;

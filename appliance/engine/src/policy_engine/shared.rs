@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::approvals::{ApprovalError, ApprovalRequest, Approver, RemoteApprovals, VoteOutcome};
-use crate::cluster::holds::{ForwardedVote, HeldAction, HoldKind};
+use crate::cluster::holds::{fingerprint, ForwardedVote, HeldAction, HoldKind};
 use crate::cluster::Cluster;
 use crate::policy::Resolution;
 
@@ -110,6 +110,24 @@ impl Inner {
 pub(super) struct Lease {
     renewed_ms: std::sync::atomic::AtomicU64,
     lapses: std::sync::atomic::AtomicU64,
+}
+
+impl Lease {
+    /// The heartbeat that began at `started_ms` reached Redis.
+    fn renew(&self, started_ms: u64) {
+        self.renewed_ms
+            .store(started_ms, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Ends the current term, if one was running: `true` when it did (a lapse, not a start).
+    fn lapse(&self) -> bool {
+        if self.renewed_ms.swap(0, std::sync::atomic::Ordering::AcqRel) == 0 {
+            return false;
+        }
+        self.lapses
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        true
+    }
 }
 
 /// Milliseconds since the process started (monotonic: a clock step changes nothing).
@@ -486,43 +504,17 @@ async fn publish_holds(weak: Weak<Inner>, cluster: Arc<Cluster>, remote: Arc<Clu
             if let Err(e) = cluster.publish_keys(&cluster.own_public_keys()).await {
                 tracing::debug!(error = %e, "cannot publish this replica's public keys");
             }
-            if inner.lease_lost() {
-                // Lapsed (or never held): what is held now may be claimed by the others.
-                let renewed = inner
-                    .lease
-                    .renewed_ms
-                    .load(std::sync::atomic::Ordering::Acquire);
-                if renewed != 0 {
-                    inner
-                        .lease
-                        .lapses
-                        .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-                    inner
-                        .lease
-                        .renewed_ms
-                        .store(0, std::sync::atomic::Ordering::Release);
-                    tracing::error!(replica = %me, "this replica's lease lapsed: nothing it holds now will be released");
-                }
+            if inner.lease_lost() && inner.lease.lapse() {
+                tracing::error!(replica = %me, "this replica's lease lapsed: nothing it holds now will be released");
             }
             let started = monotonic_ms();
             let held = inner.held_here(&me);
-            let fingerprint: Vec<(String, usize)> = held
-                .iter()
-                .map(|h| {
-                    (
-                        h.id.clone(),
-                        h.approval.as_ref().map_or(0, |a| a.votes.len()),
-                    )
-                })
-                .collect();
-            let changed = fingerprint != published;
+            let now_held = fingerprint(&held);
+            let changed = now_held != published;
             match cluster.publish_holds(&held, changed).await {
                 Ok(()) => {
-                    published = fingerprint;
-                    inner
-                        .lease
-                        .renewed_ms
-                        .store(started, std::sync::atomic::Ordering::Release);
+                    published = now_held;
+                    inner.lease.renew(started);
                 }
                 Err(e @ crate::cluster::ClusterError::NameTaken(_)) => {
                     tracing::error!(replica = %me, error = %e, "replica name taken");
@@ -534,26 +526,9 @@ async fn publish_holds(weak: Weak<Inner>, cluster: Arc<Cluster>, remote: Arc<Clu
                     .cache
                     .lock()
                     .map(|mut c| {
-                        let before: Vec<(String, usize)> = c
-                            .iter()
-                            .map(|h| {
-                                (
-                                    h.id.clone(),
-                                    h.approval.as_ref().map_or(0, |a| a.votes.len()),
-                                )
-                            })
-                            .collect();
-                        let after: Vec<(String, usize)> = others
-                            .iter()
-                            .map(|h| {
-                                (
-                                    h.id.clone(),
-                                    h.approval.as_ref().map_or(0, |a| a.votes.len()),
-                                )
-                            })
-                            .collect();
+                        let changed = fingerprint(&c) != fingerprint(&others);
                         *c = others;
-                        before != after
+                        changed
                     })
                     .unwrap_or(false);
                 if changed {

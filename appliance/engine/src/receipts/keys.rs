@@ -69,6 +69,24 @@ fn today() -> String {
     format!("{}Z", &t[..19])
 }
 
+/// Adds `entries` to `into`, once each. `Err` names a key id `into` already lists with another
+/// public key or replica: one of the two sources is not what it claims, and neither may be used.
+pub fn merge_public_keys(
+    into: &mut Vec<PublicKeyEntry>,
+    entries: Vec<PublicKeyEntry>,
+) -> Result<(), String> {
+    for e in entries {
+        match into.iter().find(|o| o.key_id == e.key_id) {
+            Some(o) if o.public_key != e.public_key || o.replica != e.replica => {
+                return Err(e.key_id);
+            }
+            Some(_) => {}
+            None => into.push(e),
+        }
+    }
+    Ok(())
+}
+
 /// Parses `public-keys.json` content into a verification map.
 /// Public keys by key id: what verification looks a receipt's `key_id` up in.
 pub type VerifyingKeys = HashMap<String, VerifyingKey>;
