@@ -265,13 +265,60 @@ def test_defer_resolved_by_later_context_and_another_times_out(start_aarmor, ups
         llm.close()
     t.join(20)
     assert result["r"].status_code == 200
-    kinds = [(r["kind"], r["decision"]["result"]) for r in a.receipts() if r["action"]["target"]["path"] == "/testdata"]
+    receipts = [r for r in a.receipts() if r["action"]["target"]["path"] == "/testdata"]
+    kinds = [(r["kind"], r["decision"]["result"]) for r in receipts]
     assert kinds[:2] == [("decision", "DEFER"), ("resolution", "ALLOW")]
+    # The resolution says how: by new context, which field arrived, after how many rounds, when.
+    deferral = receipts[1]["deferral"]
+    assert deferral["status"] == "resolved" and deferral["method"] == "context"
+    assert deferral["resolved_by"] == ["context.original_request"]
+    assert deferral["rounds"] >= 1 and deferral["waited_ms"] >= 400 and deferral["ended_at"].endswith("Z")
 
-    # Without that context, another deferral times out and is denied.
+    # Without that context, another deferral times out and is denied, naming what never came.
     b = start_aarmor(policy=DEFER_UNTIL_ASKED.replace('"timeout": 5', '"timeout": 0.5'))
     r = requests.delete(f"https://localhost:{upstream.port}/testdata", proxies={"https": b.url}, verify=str(b.ca), timeout=20)
     assert r.status_code == 403 and "not resolved" in r.json()["reason"]
+    timed_out = [x for x in b.receipts() if x["kind"] == "resolution"][-1]["deferral"]
+    assert timed_out["status"] == "timed_out" and timed_out["missing"] == ["context.original_request"]
+    assert timed_out["waited_ms"] >= 400 and timed_out["ended_at"].endswith("Z")
+
+
+def test_held_actions_end_with_a_receipt_when_aarmor_shuts_down(start_aarmor, upstream):
+    """SIGTERM while a DEFER and a STEP_UP are held: both agents get a refusal before the data
+    plane stops, and both resolutions are receipted with status `shutdown`."""
+    policy = DEFER_UNTIL_ASKED.replace('"timeout": 5', '"timeout": 60') + """
+decisions contains d if {
+    input.action.target.path == "/approve-me"
+    d := {"decision": "step_up", "class": "context_allow", "priority": 100, "rule": "needs-a-human",
+          "reason": "a human decides", "timeout": 60}
+}
+"""
+    a = start_aarmor(policy=policy)
+    results = {}
+
+    def send(name, method, path):
+        results[name] = requests.request(method, f"https://localhost:{upstream.port}{path}", json={},
+                                         proxies={"https": a.url}, verify=str(a.ca), timeout=30)
+
+    threads = [threading.Thread(target=send, args=("defer", "DELETE", "/testdata")),
+               threading.Thread(target=send, args=("step_up", "POST", "/approve-me"))]
+    for t in threads:
+        t.start()
+    assert wait_for(lambda: len(a.approvals()) == 1, 10)
+    time.sleep(0.3)
+    a.proc.send_signal(signal.SIGTERM)
+    for t in threads:
+        t.join(20)
+    assert results["defer"].status_code == 403 and "shutting down" in results["defer"].json()["reason"]
+    assert results["step_up"].status_code == 403 and "shutting down" in results["step_up"].json()["reason"]
+    a.proc.wait(20)
+    ends = {r["action"]["target"]["path"]: r for r in a.receipts() if r["kind"] == "resolution"}
+    deferral = ends["/testdata"]["deferral"]
+    assert deferral["status"] == "shutdown" and deferral["rounds"] == 0 and deferral["ended_at"].endswith("Z")
+    approval = ends["/approve-me"]["approval"]
+    assert approval["status"] == "shutdown" and approval["waited_ms"] >= 300
+    verified = a.cli("receipts", "verify", "--public-keys", str(a.data / "keys" / "public-keys.json"))
+    assert verified.returncode == 0, verified.stderr + verified.stdout
 
 
 def test_monitor_mode_allows_and_marks_receipts(start_aarmor, upstream):

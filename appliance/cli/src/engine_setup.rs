@@ -212,6 +212,20 @@ pub fn build(config: &Config) -> anyhow::Result<PolicyEngine> {
         }
         engine = engine.intent(intent);
     }
+    let minter = aarmor_engine::credentials::mint::Minter::load_or_create(
+        &config.data_dir.join("credentials"),
+    )?;
+    let engine = engine
+        .credentials(aarmor_engine::credentials::CredentialBroker::with_minter(
+            minter,
+        ))
+        .map_err(|e| {
+            anyhow!(
+                "policy: {}/{}: {e}",
+                dir.display(),
+                aarmor_engine::credentials::CREDENTIALS_FILE
+            )
+        })?;
     Ok(engine.build())
 }
 

@@ -542,12 +542,21 @@ fn run(mut config: Config) -> anyhow::Result<()> {
         mediation: config.mediation.clone(),
     };
     let mut console = false;
+    let mut on_shutdown: Option<aarmor_proxy::ShutdownHook> = None;
     let decider = if config.mediation.enabled {
         let engine = engine_setup::start(&config)?;
         let approvals = engine_setup::approvals_for(&engine, &config);
         console = approvals.is_some();
+        let stopping = engine.clone();
+        // Held actions end before the data plane stops serving: their agents are answered
+        // and their resolutions receipted (`shutdown`).
+        on_shutdown = Some(Box::new(move || {
+            let engine = stopping.clone();
+            Box::pin(async move { engine.shut_down(std::time::Duration::from_secs(3)).await })
+        }));
         aarmor_proxy::Decider::Actions {
             retention: engine.retention(),
+            jwks: engine.credential_broker().minter().map(|m| m.jwks()),
             engine: Arc::new(engine),
             approvals,
         }
@@ -585,7 +594,7 @@ fn run(mut config: Config) -> anyhow::Result<()> {
         }
     );
     tracing::info!(proxy = %config.proxy.listen, admin = %config.admin.listen, "aarmor started");
-    prepared.run_forever()
+    prepared.run_until_stopped(on_shutdown)
 }
 
 fn ca(cmd: &CaCommand, config: &Config) -> anyhow::Result<()> {

@@ -185,6 +185,31 @@ pub enum RiskSignal {
         /// Why it is forbidden (aarmor's own listener, link-local, metadata service).
         reason: String,
     },
+    /// The request names a brokered credential it may not use here (another host, path,
+    /// method class or tool than its bindings allow; an unknown name; two names): refused
+    /// whatever the policy says.
+    CredentialScopeViolation {
+        /// The credential named (empty when none could be read).
+        credential: String,
+        /// Why this use is outside the credential's bindings.
+        reason: String,
+    },
+    /// The secret of a bound credential cannot be had now (its source failed): refused.
+    CredentialUnavailable {
+        /// The credential named.
+        credential: String,
+        /// What failed (never the secret).
+        reason: String,
+    },
+    /// A secret aarmor holds, or a token it minted, is leaving in the request (a header, the
+    /// URL, the body): agents never hold either legitimately, so this is exfiltration or
+    /// replay, refused whatever the policy says.
+    CredentialLeak {
+        /// What leaked: a credential's name, or `minted token`.
+        credential: String,
+        /// Where it was found (`header authorization`, `url`, `body`, `parameters`).
+        location: String,
+    },
 }
 
 impl RiskSignal {
@@ -195,6 +220,9 @@ impl RiskSignal {
             Self::UninspectableCall { .. }
                 | Self::UninspectableBody { .. }
                 | Self::ForbiddenDestination { .. }
+                | Self::CredentialScopeViolation { .. }
+                | Self::CredentialUnavailable { .. }
+                | Self::CredentialLeak { .. }
         )
     }
 
@@ -205,6 +233,9 @@ impl RiskSignal {
                 Some("aarmor.uninspectable")
             }
             Self::ForbiddenDestination { .. } => Some("aarmor.forbidden_destination"),
+            Self::CredentialScopeViolation { .. } => Some("credentials.scope_violation"),
+            Self::CredentialUnavailable { .. } => Some("credentials.unavailable"),
+            Self::CredentialLeak { .. } => Some("secrets.credential_leak"),
             _ => None,
         }
     }
@@ -219,6 +250,16 @@ impl RiskSignal {
             Self::ForbiddenDestination { address, reason } => {
                 Some(format!("aarmor does not connect to {address}: {reason}"))
             }
+            Self::CredentialScopeViolation { credential, reason } => Some(format!(
+                "credential {credential:?} may not be used for this action: {reason}"
+            )),
+            Self::CredentialUnavailable { credential, reason } => Some(format!(
+                "credential {credential:?} is unavailable ({reason}); refused (fail closed)"
+            )),
+            Self::CredentialLeak { credential, location } => Some(format!(
+                "the request carries {} in its {location}; agents never hold it, so it is not sent",
+                if credential == MINTED_TOKEN { "a token aarmor minted".to_string() } else { format!("the secret of credential {credential:?}") }
+            )),
             _ => None,
         }
     }
@@ -256,7 +297,14 @@ pub struct Action {
     /// What parsing could not vouch for; a signal that [`RiskSignal::refuses`] refuses the action.
     #[serde(default)]
     pub risk_signals: Vec<RiskSignal>,
+    /// The brokered credential aarmor attaches if the action is allowed (AARM R9), by name;
+    /// absent when none is asked for or bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<crate::credential::CredentialUse>,
 }
+
+/// What [`RiskSignal::CredentialLeak`] names when the leak is a token aarmor minted.
+pub const MINTED_TOKEN: &str = "minted token";
 
 /// The operation of a request to an LLM API: the request itself, an action on its body.
 pub const LLM_REQUEST_OPERATION: &str = "request";

@@ -7,6 +7,7 @@
 pub mod action;
 pub mod canonical;
 pub mod connection;
+pub mod credential;
 pub mod data_class;
 pub mod decision;
 pub mod elide;
@@ -22,6 +23,7 @@ pub mod verdict;
 
 pub use action::{Action, ActionId, ActionTarget, Identity, Protocol, RiskSignal};
 pub use connection::{ClientCertificate, ConnectionFacts, ConnectionMode, ProxyCredential, Target};
+pub use credential::{Attachment, CredentialAsk, CredentialUse, SentRequest};
 pub use data_class::{Classification, DataClass, DataLabel, Finding};
 pub use decision::{Decision, DecisionClass};
 pub use http::{HeaderList, RequestHead, ResponseHead, SyntheticResponse};

@@ -87,6 +87,15 @@ pub enum Approval {
         /// Approvals that were needed.
         quorum: u32,
     },
+    /// The appliance shut down while the action waited for its approval: denied.
+    Shutdown {
+        /// The approval's id.
+        id: String,
+        /// How long the action was held, milliseconds.
+        waited_ms: u64,
+        /// When the hold ended, RFC 3339 UTC with milliseconds.
+        ended_at: String,
+    },
     /// No approver could be asked (no approvals API, or the queue was full): denied at once.
     NoApprovers {
         /// The approval's id.
@@ -124,7 +133,10 @@ impl Approval {
     pub fn approver(&self) -> Option<&str> {
         match self {
             Self::Approved(a) | Self::Denied(a) => Some(&a.approver),
-            Self::TimedOut { .. } | Self::NoApprovers { .. } | Self::ReplicaLost { .. } => None,
+            Self::TimedOut { .. }
+            | Self::NoApprovers { .. }
+            | Self::ReplicaLost { .. }
+            | Self::Shutdown { .. } => None,
         }
     }
 
@@ -134,6 +146,7 @@ impl Approval {
             Self::Approved(_) => "approved",
             Self::Denied(_) => "denied",
             Self::TimedOut { .. } => "timed_out",
+            Self::Shutdown { .. } => "shutdown",
             Self::NoApprovers { .. } => "no_approvers",
             Self::ReplicaLost { .. } => "replica_lost",
         }
@@ -158,23 +171,48 @@ impl Recorded<Approval> {
     }
 }
 
-/// How a DEFER ended, as its resolution receipt records it.
+/// How a DEFER ended, as its resolution receipt records it: `status` says which way (resolved,
+/// timed out, the appliance shut down, its replica was lost), with the rounds of
+/// re-evaluation, how long it was held and when it ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Deferral {
     /// What it waited for arrived and the action was decided again.
     Resolved {
+        /// What resolved it: `context` (more of the session) or `intent` (the model's signals).
+        method: String,
+        /// The fields it waited for that are now known (`context.original_request`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        resolved_by: Vec<String>,
         /// Re-evaluations made.
         rounds: u32,
-        /// `intent` (the model's signals) or `context` (more of the session).
-        waited_for: String,
         /// How long the action was held, milliseconds.
         waited_ms: u64,
+        /// When the hold ended, RFC 3339 UTC with milliseconds.
+        ended_at: String,
     },
     /// Still undecided when the hold ran out: denied.
     TimedOut {
         /// Re-evaluations made before the hold ran out.
         rounds: u32,
+        /// How long the action was held, milliseconds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        waited_ms: Option<u64>,
+        /// The fields it waited for that never became known.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        missing: Vec<String>,
+        /// When the hold ended.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ended_at: Option<String>,
+    },
+    /// The appliance shut down while the action was held: denied (the agent is told so).
+    Shutdown {
+        /// Re-evaluations made before the shutdown.
+        rounds: u32,
+        /// How long the action was held, milliseconds.
+        waited_ms: u64,
+        /// When the hold ended.
+        ended_at: String,
     },
     /// The cluster replica that held the action stopped (its agent's connection went with it):
     /// another replica recorded the denial.
@@ -182,6 +220,18 @@ pub enum Deferral {
         /// The replica that held it.
         replica: String,
     },
+}
+
+impl Deferral {
+    /// `resolved`, `timed_out`, `shutdown` or `replica_lost`.
+    pub fn status(&self) -> &'static str {
+        match self {
+            Self::Resolved { .. } => "resolved",
+            Self::TimedOut { .. } => "timed_out",
+            Self::Shutdown { .. } => "shutdown",
+            Self::ReplicaLost { .. } => "replica_lost",
+        }
+    }
 }
 
 /// What an executed action did, as its outcome receipt records it.
@@ -268,7 +318,15 @@ mod tests {
         assert_eq!(serde_json::to_value(&r).unwrap(), written);
         let timed_out = json!({"status": "timed_out", "rounds": 3});
         let d: Recorded<Deferral> = serde_json::from_value(timed_out.clone()).unwrap();
-        assert_eq!(d, Recorded::Typed(Deferral::TimedOut { rounds: 3 }));
+        assert_eq!(
+            d,
+            Recorded::Typed(Deferral::TimedOut {
+                rounds: 3,
+                waited_ms: None,
+                missing: vec![],
+                ended_at: None
+            })
+        );
         assert_eq!(serde_json::to_value(&d).unwrap(), timed_out);
     }
 
@@ -286,9 +344,16 @@ mod tests {
             "reason": "not today", "at": "t", "quorum": 1,
             "votes": [{"approver": "bob", "approve": false, "comment": "not today", "at": "t", "via": "api"}]}));
         typed::<Deferral>(
-            json!({"status": "resolved", "rounds": 1, "waited_for": "intent", "waited_ms": 12}),
+            json!({"status": "resolved", "method": "context", "resolved_by": ["context.original_request"],
+                "rounds": 1, "waited_ms": 12, "ended_at": "2026-01-02T03:04:05.678Z"}),
         );
         typed::<Deferral>(json!({"status": "timed_out", "rounds": 0}));
+        typed::<Deferral>(
+            json!({"status": "timed_out", "rounds": 2, "waited_ms": 5000,
+            "missing": ["context.original_request"], "ended_at": "2026-01-02T03:04:05.678Z"}),
+        );
+        typed::<Deferral>(json!({"status": "shutdown", "rounds": 0, "waited_ms": 40,
+            "ended_at": "2026-01-02T03:04:05.678Z"}));
         typed::<Execution>(
             json!({"status": 200, "success": true, "output_hash": "sha256:00",
             "bytes": 346, "duration_ms": 0}),

@@ -1,15 +1,22 @@
 //! A minimal HTTP/1.1 client for aarmor's own outbound calls (approval webhooks, archive
-//! uploads): one request per connection over TCP or TLS (rustls), the status read back with
-//! httparse. Never used on the data path.
+//! uploads, OAuth2 token requests): one request per connection over TCP or TLS (rustls), the
+//! status (and, when asked, a bounded body) read back with httparse. Never used on the data
+//! path.
 
 use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+/// Largest response body [`send_for_body`] reads.
+const MAX_BODY: usize = 256 * 1024;
+
+/// Sends `request`; reads the status, and the body when `with_body` (framed by
+/// `Content-Length`, or by the connection's end: the request says `connection: close`).
+async fn exchange_body<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     request: &[u8],
-) -> std::io::Result<u16> {
+    with_body: bool,
+) -> std::io::Result<(u16, Vec<u8>)> {
     stream.write_all(request).await?;
     stream.flush().await?;
     let mut buf = Vec::new();
@@ -23,7 +30,45 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut resp = httparse::Response::new(&mut headers);
         match resp.parse(&buf) {
-            Ok(httparse::Status::Complete(_)) => return Ok(resp.code.unwrap_or(0)),
+            Ok(httparse::Status::Complete(head_len)) => {
+                let status = resp.code.unwrap_or(0);
+                if !with_body {
+                    return Ok((status, Vec::new()));
+                }
+                let chunked = resp.headers.iter().any(|h| {
+                    h.name.eq_ignore_ascii_case("transfer-encoding")
+                        && !String::from_utf8_lossy(h.value)
+                            .trim()
+                            .eq_ignore_ascii_case("identity")
+                });
+                if chunked {
+                    return Err(std::io::Error::other("chunked responses are not read"));
+                }
+                let length = resp
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                    .and_then(|h| std::str::from_utf8(h.value).ok())
+                    .and_then(|v| v.trim().parse::<usize>().ok());
+                let mut body = buf[head_len..].to_vec();
+                loop {
+                    if length.is_some_and(|l| body.len() >= l) {
+                        body.truncate(length.unwrap_or(0));
+                        return Ok((status, body));
+                    }
+                    if body.len() > MAX_BODY {
+                        return Err(std::io::Error::other("response body too large"));
+                    }
+                    let n = stream.read(&mut chunk).await?;
+                    if n == 0 {
+                        return match length {
+                            Some(_) => Err(std::io::Error::other("response body cut short")),
+                            None => Ok((status, body)),
+                        };
+                    }
+                    body.extend_from_slice(&chunk[..n]);
+                }
+            }
             Ok(httparse::Status::Partial) if buf.len() < 64 * 1024 => continue,
             Ok(httparse::Status::Partial) => {
                 return Err(std::io::Error::other("response head too large"))
@@ -41,6 +86,30 @@ pub async fn send(
     headers: &[(&str, String)],
     body: &[u8],
 ) -> std::io::Result<u16> {
+    send_inner(url, tls, method, headers, body, false)
+        .await
+        .map(|(s, _)| s)
+}
+
+/// [`send`], returning the response body too (at most 256 KiB; not chunked).
+pub async fn send_for_body(
+    url: &http::Uri,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    method: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> std::io::Result<(u16, Vec<u8>)> {
+    send_inner(url, tls, method, headers, body, true).await
+}
+
+async fn send_inner(
+    url: &http::Uri,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    method: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+    with_body: bool,
+) -> std::io::Result<(u16, Vec<u8>)> {
     let host = url.host().unwrap_or_default();
     let port = url
         .port_u16()
@@ -61,14 +130,14 @@ pub async fn send(
     let bare_host = host.trim_matches(|c| c == '[' || c == ']');
     let tcp = tokio::net::TcpStream::connect((bare_host, port)).await?;
     match tls {
-        None => exchange(tcp, &request).await,
+        None => exchange_body(tcp, &request, with_body).await,
         Some(config) => {
             let name = rustls::pki_types::ServerName::try_from(bare_host.to_string())
                 .map_err(|e| std::io::Error::other(format!("server name: {e}")))?;
             let tls = tokio_rustls::TlsConnector::from(config.clone())
                 .connect(name, tcp)
                 .await?;
-            exchange(tls, &request).await
+            exchange_body(tls, &request, with_body).await
         }
     }
 }

@@ -10,6 +10,7 @@
 pub mod approvals;
 pub mod cluster;
 pub mod context;
+pub mod credentials;
 pub mod data_classes;
 mod group_commit;
 pub mod http_client;

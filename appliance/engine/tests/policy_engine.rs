@@ -77,6 +77,7 @@ fn action(tool: &str, params: serde_json::Value) -> Action {
         identity: Identity::default(),
         context_ref: None,
         risk_signals: vec![],
+        credential: None,
     }
 }
 
@@ -826,9 +827,7 @@ async fn a_late_drift_is_resolved_when_it_arrives_in_enforce_and_monitor_mode_al
         assert_eq!(all[1].kind, aarmor_core::ReceiptKind::Resolution);
         assert_eq!(all[1].follows.as_deref(), Some(all[0].receipt_id.as_str()));
         let deferral = all[1].deferral.as_ref().unwrap().typed();
-        assert!(
-            matches!(deferral, Some(Deferral::Resolved { waited_for, .. }) if waited_for == "intent")
-        );
+        assert!(matches!(deferral, Some(Deferral::Resolved { method, .. }) if method == "intent"));
         let enforced = mode == EnforcementMode::Enforce;
         assert!(all.iter().all(|r| r.decision.enforced == enforced));
         assert!(intent.stats().late.get() >= 1);

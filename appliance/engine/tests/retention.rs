@@ -46,6 +46,7 @@ fn draft(n: u64) -> ReceiptDraft {
             identity: Identity::default(),
             context_ref: None,
             risk_signals: vec![],
+            credential: None,
         },
         serde_json::json!({}),
         ReceiptDecision {

@@ -1,9 +1,10 @@
 //! The engine's entry points for the data plane: `mediate` an action, `observe` what is not one.
 
+use aarmor_core::credential::{AskError, Attachment, CredentialAsk, SentRequest};
 use aarmor_core::receipt_records::Execution;
 use aarmor_core::{
-    Action, ConnectionFacts, Identity, Observation, ProxyCredential, RequestHead, SessionId,
-    SessionRef, Verdict,
+    Action, ConnectionFacts, Identity, Observation, ProxyCredential, RequestHead, RiskSignal,
+    SessionId, SessionRef, Verdict,
 };
 use async_trait::async_trait;
 
@@ -70,6 +71,45 @@ pub trait ActionEngine: Send + Sync + 'static {
         _observations: Vec<Observation>,
     ) -> Result<(), String> {
         Ok(())
+    }
+
+    /// Binds the brokered credential a request asks for with a placeholder (`ask`), or that a
+    /// binding attaches by itself, to its action (AARM R9): fills `action.credential`, or adds
+    /// the signal that refuses a use outside the credential's bindings. Called before
+    /// `mediate`. The default brokers nothing: any placeholder is refused.
+    async fn bind_credential(
+        &self,
+        action: &mut Action,
+        ask: Result<Option<CredentialAsk>, AskError>,
+    ) {
+        let reason = match ask {
+            Ok(None) => return,
+            Ok(Some(_)) => "no credential broker is configured".to_string(),
+            Err(e) => e.to_string(),
+        };
+        action
+            .risk_signals
+            .push(RiskSignal::CredentialScopeViolation {
+                credential: String::new(),
+                reason,
+            });
+    }
+
+    /// The header that carries an allowed action's credential (`action.credential`), the
+    /// secret or a token minted for this request as `sent`. Called only after the action was
+    /// allowed; `Err` refuses the request (nothing is sent).
+    async fn attach_credential(
+        &self,
+        _action: &Action,
+        _sent: SentRequest<'_>,
+    ) -> Result<Attachment, String> {
+        Err("no credential broker is configured".into())
+    }
+
+    /// Which brokered credential's secret, or which token the engine minted, `bytes` carry
+    /// (a header value, a URL, a body): agents never hold either. The default knows none.
+    fn credential_leak(&self, _bytes: &[u8]) -> Option<String> {
+        None
     }
 
     /// Adds the engine's own metrics to the data plane's registry (served on `/metrics`).

@@ -192,6 +192,13 @@ pub trait ExchangeInspector: Send {
         refusal
     }
 
+    /// A response header's value as the client may see it: `Some` replaces it (a brokered
+    /// secret an upstream echoed). Asked for every header before the response plan; the
+    /// default keeps them all.
+    fn response_header_value(&mut self, _name: &str, _value: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+
     /// How to handle the upstream response, from its head. The default passes it through.
     fn response_plan(&mut self, _head: &ResponseHead) -> ResponsePlan {
         ResponsePlan::Pass

@@ -47,6 +47,7 @@ impl ActionDraft {
             identity,
             context_ref: None,
             risk_signals: self.risk_signals,
+            credential: None,
         }
     }
 }

@@ -7,6 +7,9 @@
 //! `{"comment": "..."}`. An approver's own token names them; the operator token (automation)
 //! names the approver in the body (`"approver"`).
 //!
+//! `GET /.well-known/jwks.json` (no token): the public key that verifies the credentials aarmor
+//! mints per allowed action (see `aarmor_engine::credentials::mint`).
+//!
 //! `GET /v1/storage` (no token, like `/metrics`): the receipt and context stores' fill levels,
 //! the archive's lag, and the banner the console shows when a store passed its warning level.
 
@@ -26,6 +29,8 @@ pub struct AdminApp {
     retention: Option<Arc<aarmor_engine::retention::Retention>>,
     desk: Option<Arc<AdminApprovals>>,
     console: Option<Console>,
+    /// The JWKS of minted credentials.
+    jwks: Option<Value>,
 }
 
 /// The stores' state with the banner an operator should see (`null` when all is well).
@@ -56,9 +61,11 @@ impl AdminApp {
         metrics: Arc<Metrics>,
         desk: Option<AdminApprovals>,
         retention: Option<Arc<aarmor_engine::retention::Retention>>,
+        jwks: Option<Value>,
     ) -> Self {
         let desk = desk.map(Arc::new);
         Self {
+            jwks,
             metrics,
             console: desk.clone().map(|d| Console::new(d, retention.clone())),
             desk,
@@ -132,7 +139,11 @@ impl ServeHttp for AdminApp {
                     json!({"error": "no stores to report: mediation is off"}),
                 ),
             },
-            (_, "/healthz" | "/metrics" | "/v1/storage") => {
+            ("GET", "/.well-known/jwks.json") => match &self.jwks {
+                Some(jwks) => json_reply(200, jwks.clone()),
+                None => json_reply(404, json!({"error": "no minting key: mediation is off"})),
+            },
+            (_, "/healthz" | "/metrics" | "/v1/storage" | "/.well-known/jwks.json") => {
                 json_reply(405, json!({"error": "method not allowed"}))
             }
             (_, p) if p == "/v1/approvals" || p.starts_with("/v1/approvals/") => {
@@ -147,7 +158,7 @@ impl ServeHttp for AdminApp {
             },
             _ => json_reply(
                 404,
-                json!({"error": "not found", "endpoints": ["/healthz", "/metrics", "/v1/storage", "/v1/approvals", "/console"]}),
+                json!({"error": "not found", "endpoints": ["/healthz", "/metrics", "/v1/storage", "/.well-known/jwks.json", "/v1/approvals", "/console"]}),
             ),
         }
     }

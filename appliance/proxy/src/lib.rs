@@ -36,5 +36,5 @@ pub mod tls_listener;
 pub mod upstream;
 
 pub use admin_http::AdminApprovals;
-pub use server::{prepare, DataPlaneConfig, Decider, Prepared, StartError};
+pub use server::{prepare, DataPlaneConfig, Decider, Prepared, ShutdownHook, StartError};
 pub use settings::{AdminSettings, ProxySettings, UpstreamSettings};

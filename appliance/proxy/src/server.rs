@@ -65,6 +65,8 @@ pub enum Decider {
         approvals: Option<AdminApprovals>,
         /// The stores' fill levels (`/v1/storage`, the console's banner).
         retention: Option<Arc<aarmor_engine::retention::Retention>>,
+        /// The JWKS that verifies the credentials aarmor mints (`/.well-known/jwks.json`).
+        jwks: Option<serde_json::Value>,
     },
 }
 
@@ -75,10 +77,42 @@ pub struct Prepared {
     server: Server,
 }
 
+/// What runs when the appliance is told to stop (SIGTERM, SIGINT), before the data plane stops
+/// serving: the engine ends its held actions, so their agents get an answer and their receipts
+/// are written.
+pub type ShutdownHook =
+    Box<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync>;
+
+/// The Unix signals pingora watches, with [`ShutdownHook`] run before a shutdown goes on (not
+/// before a graceful upgrade, SIGQUIT, which hands the listeners to a new process).
+struct HookedShutdown(Option<ShutdownHook>);
+
+#[async_trait::async_trait]
+impl pingora::server::ShutdownSignalWatch for HookedShutdown {
+    async fn recv(&self) -> pingora::server::ShutdownSignal {
+        let signal = pingora::server::UnixShutdownSignalWatch.recv().await;
+        if !matches!(signal, pingora::server::ShutdownSignal::GracefulUpgrade) {
+            if let Some(hook) = &self.0 {
+                tracing::info!("shutting down");
+                hook().await;
+            }
+        }
+        signal
+    }
+}
+
 impl Prepared {
     /// Serve until SIGINT/SIGTERM. Never returns.
     pub fn run_forever(self) -> ! {
-        self.server.run_forever()
+        self.run_until_stopped(None)
+    }
+
+    /// Serve until SIGINT/SIGTERM, running `on_shutdown` first. Never returns.
+    pub fn run_until_stopped(self, on_shutdown: Option<ShutdownHook>) -> ! {
+        self.server.run(pingora::server::RunArgs {
+            shutdown_signal: Box::new(HookedShutdown(on_shutdown)),
+        });
+        std::process::exit(0)
     }
 }
 
@@ -166,12 +200,13 @@ pub fn prepare(config: DataPlaneConfig, decider: Decider) -> Result<Prepared, St
     let server_conf = server.configuration.clone();
     let connector = Connector::new(Some(ConnectorOptions::from_server_conf(&server_conf)));
 
-    let (mediator, approvals, retention): (Arc<dyn Mediator>, _, _) = match decider {
-        Decider::Mediator(m) => (m, None, None),
+    let (mediator, approvals, retention, jwks): (Arc<dyn Mediator>, _, _, _) = match decider {
+        Decider::Mediator(m) => (m, None, None, None),
         Decider::Actions {
             engine,
             approvals,
             retention,
+            jwks,
         } => (
             {
                 engine.register_metrics(metrics.registry());
@@ -183,6 +218,7 @@ pub fn prepare(config: DataPlaneConfig, decider: Decider) -> Result<Prepared, St
             },
             approvals,
             retention,
+            jwks,
         ),
     };
     let plane = Arc::new(Plane::new(
@@ -239,7 +275,7 @@ pub fn prepare(config: DataPlaneConfig, decider: Decider) -> Result<Prepared, St
     }
     let mut admin_svc = Service::new(
         "aarmor admin".into(),
-        AdminApp::new(metrics, approvals, retention),
+        AdminApp::new(metrics, approvals, retention, jwks),
     );
     admin_svc.add_tcp(&admin.listen.to_string());
     admin_svc.threads = Some(1);

@@ -126,6 +126,7 @@ fn harness() -> &'static Harness {
             engine: engine.clone(),
             approvals: None,
             retention: None,
+            jwks: None,
         };
         let prepared = aarmor_proxy::prepare(config, decider).expect("data plane prepares");
         std::thread::spawn(move || prepared.run_forever());

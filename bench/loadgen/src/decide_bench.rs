@@ -34,6 +34,7 @@ fn actions() -> Vec<Action> {
         identity: Identity::default(),
         context_ref: None,
         risk_signals: vec![],
+        credential: None,
     };
     vec![
         mk(

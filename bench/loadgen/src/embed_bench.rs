@@ -80,6 +80,7 @@ fn action(tool: &str, params: serde_json::Value, session: &SessionId) -> Action 
         },
         context_ref: None,
         risk_signals: vec![],
+        credential: None,
     }
 }
 

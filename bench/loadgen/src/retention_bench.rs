@@ -44,6 +44,7 @@ fn draft(n: usize) -> ReceiptDraft {
             },
             context_ref: None,
             risk_signals: vec![],
+            credential: None,
         },
         json!({"context": {"session": format!("sess-{}", n / 20)}}),
         ReceiptDecision {

@@ -37,6 +37,7 @@ fn receipt(seq: u64, prev_hash: String) -> Receipt {
             identity: Identity::default(),
             context_ref: None,
             risk_signals: vec![],
+            credential: None,
         },
         context: ReceiptContext {
             context_hash: sha256_tagged(b"{}"),

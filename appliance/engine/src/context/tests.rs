@@ -37,6 +37,7 @@ fn action(id: &str, tool: &str) -> Action {
         identity: Identity::default(),
         context_ref: None,
         risk_signals: vec![],
+        credential: None,
     }
 }
 

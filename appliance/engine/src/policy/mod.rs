@@ -79,6 +79,8 @@ pub struct PolicySources {
     pub classifiers: Vec<(String, String)>,
     /// The identity registry (`identities.yaml`), when the bundle has one.
     pub identities: Option<String>,
+    /// The brokered credentials (`credentials.yaml`), when the bundle has them.
+    pub credentials: Option<String>,
     /// `sha256:` over every file except tests.
     pub hash: String,
 }
@@ -132,6 +134,7 @@ impl PolicySources {
                 || rel == "data.json"
                 || rel == "manifest.json"
                 || rel == crate::identity::REGISTRY_FILE
+                || rel == crate::credentials::CREDENTIALS_FILE
                 || is_classifier
                 || (rel.starts_with("tools/") && rel.ends_with(".json"));
             if !wanted {
@@ -148,6 +151,8 @@ impl PolicySources {
                 sources.rego.push((rel, content));
             } else if rel == crate::identity::REGISTRY_FILE {
                 sources.identities = Some(content);
+            } else if rel == crate::credentials::CREDENTIALS_FILE {
+                sources.credentials = Some(content);
             } else if is_classifier {
                 sources.classifiers.push((rel, content));
             } else {
@@ -233,6 +238,8 @@ pub struct PolicySet {
     pub uses_drift: bool,
     /// Hosts where every request, reads included, is an action.
     pub read_action_hosts: Arc<ReadActionHosts>,
+    /// The brokered credentials and their bindings (`credentials.yaml`).
+    pub credentials: Arc<crate::credentials::CredentialConfig>,
 }
 
 /// Hosts (each with its subdomains) where every request is an action, reads (`GET`) included:
@@ -338,11 +345,19 @@ impl PolicySet {
             Some(text) => Identities::compile(&sources.dir, text).map_err(PolicyError::Compile)?,
             None => Identities::empty(),
         };
+        let credentials = match &sources.credentials {
+            Some(text) => crate::credentials::CredentialConfig::compile(&sources.dir, text)
+                .map_err(|e| {
+                    PolicyError::Compile(format!("{}: {e}", crate::credentials::CREDENTIALS_FILE))
+                })?,
+            None => Default::default(),
+        };
         let uses_drift = sources
             .rego
             .iter()
             .any(|(p, c)| !p.ends_with("_test.rego") && c.contains("intent.drift"));
         let set = Self {
+            credentials: Arc::new(credentials),
             read_action_hosts: Arc::new(read_action_hosts),
             classifiers: Arc::new(classifiers),
             identities: Arc::new(identities),

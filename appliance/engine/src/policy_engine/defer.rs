@@ -8,9 +8,16 @@ use std::time::Duration;
 use aarmor_core::receipt::PolicyRef;
 use aarmor_core::{Action, Decision, DecisionClass, Denial, Hold, SessionId, Verdict};
 
+use crate::policy::resolve::populated;
 use crate::policy::Resolution;
 
-use super::{agent_of, session_of, HeldDenial, Inner, ReceiptExtra, Stage};
+use super::{agent_of, session_of, shutting_down, HeldDenial, Inner, ReceiptExtra, Stage};
+
+/// Where a hold stood when it ended without a resolution.
+struct Ended {
+    rounds: u32,
+    waited_ms: u64,
+}
 
 /// How often a held DEFER reads its session from Redis itself (`[cluster]`).
 const CLUSTER_LOOK: Duration = Duration::from_secs(2);
@@ -53,12 +60,14 @@ impl Inner {
         // `[cluster]`: published while held, so that the denial is recorded if this replica
         // stops before the hold ends.
         let guard = self.hold_deferral(&held.action, &held.receipt_id);
+        let holding = self.holding();
         let resolution = self.clone().await_resolution(held);
         Verdict::Hold(Hold {
             reason,
             timeout: limit + Duration::from_secs(2),
             resolution: Box::pin(async move {
                 let _published = guard;
+                let _holding = holding;
                 resolution.await
             }),
         })
@@ -79,28 +88,68 @@ impl Inner {
         let started = tokio::time::Instant::now();
         let deadline = started + limit;
         let mut rounds = 0u32;
+        let mut shutdown = self.shutdown.subscribe();
+        // The fields the deferral waits for that are not known yet: the resolution names those
+        // that arrived, a timeout those that never did.
+        let waiting_on = {
+            let input = self.input(&action, &self.current());
+            let mut fields: Vec<String> = res
+                .candidates
+                .iter()
+                .filter(|c| c.decision == Decision::Defer)
+                .flat_map(|c| c.requires.iter())
+                .filter(|p| !populated(&input, p))
+                .cloned()
+                .collect();
+            fields.sort();
+            fields.dedup();
+            fields
+        };
         // A deferral that waits on the model (its signal missed `timeout_ms` under load) is
         // resolved as soon as the model answers, not at the next context change: the decision
         // does not depend on whether other traffic arrives.
         let mut model_wait = res.candidates.iter().any(|c| {
             c.decision == Decision::Defer && c.requires.iter().any(|r| r.starts_with("intent."))
         });
-        let waited_for = if model_wait { "intent" } else { "context" };
+        let method = if model_wait { "intent" } else { "context" };
         loop {
             let patience =
                 model_wait.then(|| deadline.saturating_duration_since(tokio::time::Instant::now()));
             let changed = if model_wait {
                 model_wait = false;
                 Ok(Ok(()))
-            } else if self.cluster.is_some() {
-                self.cluster_change(&mut action, &mut changes, deadline)
-                    .await
             } else {
-                tokio::time::timeout_at(deadline, changes.changed()).await
+                let wait = async {
+                    if self.cluster.is_some() {
+                        self.cluster_change(&mut action, &mut changes, deadline)
+                            .await
+                    } else {
+                        tokio::time::timeout_at(deadline, changes.changed()).await
+                    }
+                };
+                tokio::select! {
+                    changed = wait => changed,
+                    _ = shutting_down(&mut shutdown) => {
+                        let ended = Ended { rounds, waited_ms: started.elapsed().as_millis() as u64 };
+                        return self.deferral_shut_down(&action, &res, &policy, receipt_id, ended).await;
+                    }
+                }
             };
             if !matches!(changed, Ok(Ok(()))) {
+                let ended = Ended {
+                    rounds,
+                    waited_ms: started.elapsed().as_millis() as u64,
+                };
                 return self
-                    .deferral_timed_out(&action, &res, &policy, receipt_id, limit, rounds)
+                    .deferral_timed_out(
+                        &action,
+                        &res,
+                        &policy,
+                        receipt_id,
+                        limit,
+                        ended,
+                        &waiting_on,
+                    )
                     .await;
             }
             rounds += 1;
@@ -134,9 +183,15 @@ impl Inner {
             }
             tracing::info!(action = %action.action_id, decision = %again.decision, rounds, "deferred action re-evaluated");
             let deferral = Deferral::Resolved {
+                method: method.to_string(),
+                resolved_by: waiting_on
+                    .iter()
+                    .filter(|p| populated(&input, p))
+                    .cloned()
+                    .collect(),
                 rounds,
-                waited_for: waited_for.to_string(),
                 waited_ms: started.elapsed().as_millis() as u64,
+                ended_at: aarmor_core::timestamp::now_rfc3339_millis(),
             };
             let verdict = Box::pin(self.enforce(
                 &action,
@@ -220,7 +275,9 @@ impl Inner {
         }
     }
 
-    /// The DENY that ends a deferral nothing resolved in time, receipted.
+    /// The DENY that ends a deferral nothing resolved in time, receipted with the fields that
+    /// never became known.
+    #[allow(clippy::too_many_arguments)]
     async fn deferral_timed_out(
         &self,
         action: &Action,
@@ -228,18 +285,56 @@ impl Inner {
         policy: &PolicyRef,
         receipt_id: String,
         limit: Duration,
-        rounds: u32,
+        ended: Ended,
+        waiting_on: &[String],
     ) -> Verdict {
         let why = format!("deferred action not resolved within {} s", limit.as_secs());
         let input = self.input(action, &self.current());
         let extra = ReceiptExtra {
-            deferral: Some(Deferral::TimedOut { rounds }),
+            deferral: Some(Deferral::TimedOut {
+                rounds: ended.rounds,
+                waited_ms: Some(ended.waited_ms),
+                missing: waiting_on
+                    .iter()
+                    .filter(|p| !populated(&input, p))
+                    .cloned()
+                    .collect(),
+                ended_at: Some(aarmor_core::timestamp::now_rfc3339_millis()),
+            }),
             ..Default::default()
         };
         let denial = HeldDenial {
             class: Some(DecisionClass::ContextDefer),
             rule: res.rule.clone(),
             reason: why,
+        };
+        self.deny_held(action, &input, receipt_id, denial, policy, extra)
+            .await
+    }
+
+    /// The DENY that ends a deferral when the appliance shuts down, receipted.
+    async fn deferral_shut_down(
+        &self,
+        action: &Action,
+        res: &Resolution,
+        policy: &PolicyRef,
+        receipt_id: String,
+        ended: Ended,
+    ) -> Verdict {
+        let input = self.input(action, &self.current());
+        let extra = ReceiptExtra {
+            deferral: Some(Deferral::Shutdown {
+                rounds: ended.rounds,
+                waited_ms: ended.waited_ms,
+                ended_at: aarmor_core::timestamp::now_rfc3339_millis(),
+            }),
+            ..Default::default()
+        };
+        let denial = HeldDenial {
+            class: Some(DecisionClass::ContextDefer),
+            rule: res.rule.clone(),
+            reason: "aarmor is shutting down; the deferred action was not resolved and is refused"
+                .into(),
         };
         self.deny_held(action, &input, receipt_id, denial, policy, extra)
             .await

@@ -99,6 +99,7 @@ impl Inner {
             });
         json!({
             "action": action_json,
+            "credential": serde_json::to_value(&action.credential).unwrap_or(Value::Null),
             "identity": serde_json::to_value(&action.identity).unwrap_or(json!({})),
             "context": context,
             "intent": intent,

@@ -14,6 +14,7 @@ mod evaluation;
 mod shared;
 mod step_up;
 
+use aarmor_core::credential::{AskError, Attachment, CredentialAsk, SentRequest};
 use aarmor_core::receipt_records::Execution;
 use aarmor_mediation::{ActionEngine, MediationError};
 use std::sync::{Arc, Mutex, RwLock};
@@ -32,6 +33,7 @@ use crate::approvals::Approvals;
 use crate::cluster::sessions::Naming;
 use crate::cluster::Cluster;
 use crate::context::ContextStore;
+use crate::credentials::CredentialBroker;
 use crate::identity::IdentitySettings;
 use crate::intent::IntentService;
 use crate::policy::{EvalLimits, PolicyError, PolicySet, Resolution, ToolSchemas};
@@ -67,6 +69,36 @@ struct Inner {
     lease: shared::Lease,
     /// The last receipt that let each recent action run, for its outcome receipt.
     ran: Mutex<lru::LruCache<String, (String, ReceiptDecision)>>,
+    /// Brokered credentials (AARM R9): secrets, minting, leaks.
+    credentials: Arc<CredentialBroker>,
+    /// Set once the appliance shuts down: every hold ends, denied and receipted.
+    shutdown: watch::Sender<bool>,
+    /// Actions held now (STEP_UP, DEFER), counted while their hold lasts.
+    holding: Arc<watch::Sender<usize>>,
+}
+
+/// Completes once the appliance shuts down (never, if the sender is gone).
+pub(super) async fn shutting_down(shutdown: &mut watch::Receiver<bool>) {
+    if shutdown.wait_for(|down| *down).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Counts one held action while it lives.
+pub(super) struct Holding(Arc<watch::Sender<usize>>);
+
+impl Drop for Holding {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+impl Inner {
+    /// Counts a hold until the returned guard is dropped.
+    pub(super) fn holding(&self) -> Holding {
+        self.holding.send_modify(|n| *n += 1);
+        Holding(self.holding.clone())
+    }
 }
 
 /// The policy engine; cheap to clone.
@@ -128,6 +160,14 @@ impl PolicyEngineBuilder {
         self
     }
 
+    /// Brokers credentials with `broker` (its minting key); the bundle's file and environment
+    /// secrets are read now, and again on every reload.
+    pub fn credentials(mut self, broker: CredentialBroker) -> Result<Self, String> {
+        broker.preload(&self.inner.current().credentials)?;
+        self.inner.credentials = Arc::new(broker);
+        Ok(self)
+    }
+
     /// Builds the engine; with `[cluster]`, starts its background tasks (heartbeat, holds,
     /// forwarded answers, change notifications) on a thread of their own, from now on.
     pub fn build(self) -> PolicyEngine {
@@ -172,6 +212,9 @@ impl PolicyEngine {
                 ran: Mutex::new(lru::LruCache::new(
                     std::num::NonZeroUsize::new(16_384).unwrap_or(std::num::NonZeroUsize::MIN),
                 )),
+                credentials: Arc::new(CredentialBroker::default()),
+                shutdown: watch::channel(false).0,
+                holding: Arc::new(watch::channel(0usize).0),
             },
         }
     }
@@ -191,6 +234,20 @@ impl PolicyEngine {
     /// Waits until every receipt written so far is in the receipt store (tests, shutdown).
     pub async fn committed(&self) {
         self.inner.receipts.committed().await;
+    }
+
+    /// The appliance is shutting down: every held action (STEP_UP, DEFER) ends now, denied,
+    /// its resolution receipted with status `shutdown`; waits (at most `grace`) for them, then
+    /// until every receipt is in the store.
+    pub async fn shut_down(&self, grace: Duration) {
+        self.inner.shutdown.send_replace(true);
+        let mut held = self.inner.holding.subscribe();
+        let held_now = *held.borrow();
+        if held_now > 0 {
+            tracing::info!(held = held_now, "shutting down: ending held actions");
+        }
+        let _ = tokio::time::timeout(grace, held.wait_for(|n| *n == 0)).await;
+        let _ = tokio::time::timeout(grace, self.inner.receipts.committed()).await;
     }
 
     /// Waits until no monitored action's deferral is still being resolved in the background
@@ -245,6 +302,14 @@ impl PolicyEngine {
     /// Compiles the policy directory again and swaps it in; on error the old bundle stays.
     pub fn reload(&self) -> Result<PolicyRef, PolicyError> {
         let set = PolicySet::load(&self.inner.settings.dir, eval_limits(&self.inner.settings))?;
+        // Secrets are read before the bundle is swapped in: one that cannot be read keeps the
+        // running bundle.
+        self.inner
+            .credentials
+            .preload(&set.credentials)
+            .map_err(|e| {
+                PolicyError::Compile(format!("{}: {e}", crate::credentials::CREDENTIALS_FILE))
+            })?;
         let policy = set.policy.clone();
         if let (true, Some(intent)) = (set.uses_drift, &self.inner.intent) {
             // A bundle that now reads intent.drift: the model loads in the background.
@@ -254,6 +319,11 @@ impl PolicyEngine {
             *p = Arc::new(set);
         }
         Ok(policy)
+    }
+
+    /// The credential broker (its minting key's JWKS is served on the admin listener).
+    pub fn credential_broker(&self) -> Arc<CredentialBroker> {
+        self.inner.credentials.clone()
     }
 
     /// The full evaluation of an action without enforcing or receipting it (`policy eval`).
@@ -272,6 +342,19 @@ impl ActionEngine for PolicyEngine {
 
     async fn mediate(&self, action: &Action) -> Result<Verdict, MediationError> {
         let started = Instant::now();
+        // An action that tries to send a brokered secret or a minted token is refused; what is
+        // receipted, recorded and streamed of it names the credential instead of the secret.
+        let redacted;
+        let action = if action
+            .risk_signals
+            .iter()
+            .any(|s| matches!(s, aarmor_core::RiskSignal::CredentialLeak { .. }))
+        {
+            redacted = self.inner.credentials.redacted(action);
+            &redacted
+        } else {
+            action
+        };
         let set = self.inner.current();
         let unready = self.inner.ready(action, false).await.err();
         let mut input = self.inner.input(action, &set);
@@ -366,7 +449,43 @@ impl ActionEngine for PolicyEngine {
     }
 
     fn reads_are_actions(&self, host: &str) -> bool {
-        self.inner.current().read_action_hosts.covers(host)
+        let set = self.inner.current();
+        set.read_action_hosts.covers(host) || set.credentials.attaches_on(host)
+    }
+
+    async fn bind_credential(
+        &self,
+        action: &mut Action,
+        ask: Result<Option<CredentialAsk>, AskError>,
+    ) {
+        let set = self.inner.current();
+        self.inner
+            .credentials
+            .bind(&set.credentials, action, ask)
+            .await;
+    }
+
+    async fn attach_credential(
+        &self,
+        action: &Action,
+        sent: SentRequest<'_>,
+    ) -> Result<Attachment, String> {
+        let receipt = self
+            .inner
+            .ran
+            .lock()
+            .ok()
+            .and_then(|r| r.peek(&action.action_id.0).map(|(id, _)| id.clone()))
+            .ok_or("no receipt allowed this action")?;
+        let set = self.inner.current();
+        self.inner
+            .credentials
+            .attach(&set.credentials, action, &receipt, sent)
+            .await
+    }
+
+    fn credential_leak(&self, bytes: &[u8]) -> Option<String> {
+        self.inner.credentials.leak(bytes)
     }
 
     async fn attribute(

@@ -15,8 +15,8 @@ use crate::approvals::{ApprovalAnswer, ApprovalRequest};
 use crate::policy::Resolution;
 
 use super::{
-    agent_of, evaluation_context, in_future, receipt_failure, session_of, Decided, HeldDenial,
-    Inner, ReceiptExtra, Stage,
+    agent_of, evaluation_context, in_future, receipt_failure, session_of, shutting_down, Decided,
+    HeldDenial, Inner, ReceiptExtra, Stage,
 };
 
 /// A STEP_UP waiting for its approval: what the hold needs once the answer (or the timeout)
@@ -101,10 +101,15 @@ impl Inner {
             receipt_id,
             term: self.lease_term(),
         };
+        let holding = self.holding();
+        let resolution = self.clone().await_approval(held);
         Verdict::Hold(Hold {
             reason,
             timeout: limit + Duration::from_secs(2),
-            resolution: Box::pin(self.clone().await_approval(held)),
+            resolution: Box::pin(async move {
+                let _holding = holding;
+                resolution.await
+            }),
         })
     }
 
@@ -176,18 +181,36 @@ impl Inner {
             receipt_id,
             term,
         } = held;
-        let deadline = tokio::time::Instant::now() + limit;
-        let outcome = match escalate_after {
-            Some(window) => match tokio::time::timeout(window, &mut answer).await {
-                Ok(r) => Ok(r),
-                Err(_) => {
-                    self.approvals.escalate(&id);
-                    tokio::time::timeout_at(deadline, answer).await
-                }
-            },
-            None => tokio::time::timeout_at(deadline, answer).await,
+        let started = tokio::time::Instant::now();
+        let deadline = started + limit;
+        let mut shutdown = self.shutdown.subscribe();
+        let wait = async {
+            match escalate_after {
+                Some(window) => match tokio::time::timeout(window, &mut answer).await {
+                    Ok(r) => Ok(r),
+                    Err(_) => {
+                        self.approvals.escalate(&id);
+                        tokio::time::timeout_at(deadline, answer).await
+                    }
+                },
+                None => tokio::time::timeout_at(deadline, answer).await,
+            }
+        };
+        let outcome = tokio::select! {
+            outcome = wait => Some(outcome),
+            _ = shutting_down(&mut shutdown) => None,
         };
         let (decision, why, approval) = match outcome {
+            None => (
+                Decision::Deny,
+                format!("aarmor is shutting down; approval {id} was not given and the action is refused"),
+                Approval::Shutdown {
+                    id: id.clone(),
+                    waited_ms: started.elapsed().as_millis() as u64,
+                    ended_at: aarmor_core::timestamp::now_rfc3339_millis(),
+                },
+            ),
+            Some(outcome) => match outcome {
             Ok(Ok(_)) if !self.may_release(term) => (
                 // Other replicas may have recorded this hold as lost and denied: it is not
                 // released now, whatever the answer (one action never ends both ways).
@@ -207,6 +230,7 @@ impl Inner {
                     quorum,
                 },
             ),
+            },
         };
         self.approvals.close(&id, approval.status());
         let receipt = self

@@ -548,6 +548,7 @@ pub(super) fn checkpoint_draft(checkpoint: Checkpoint, policy: PolicyRef) -> Rec
         },
         context_ref: None,
         risk_signals: Vec::new(),
+        credential: None,
     };
     let decision = ReceiptDecision {
         result: Decision::Allow,

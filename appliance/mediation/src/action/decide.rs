@@ -50,6 +50,7 @@ impl ActionInspector {
 
     /// The action of the request itself (not of a tool call in its response): its envelope
     /// carries the request's headers besides credentials and framing, which leave with it.
+    /// A brokered secret or minted token the request carries refuses it (see `credentials`).
     pub(super) fn request_action(&self, mut draft: ActionDraft) -> Action {
         let headers = self.envelope_headers();
         if !headers.is_empty() {
@@ -57,7 +58,9 @@ impl ActionInspector {
                 .envelope
                 .insert("headers".into(), Value::Object(headers));
         }
-        self.action(draft)
+        let mut action = self.action(draft);
+        self.flag_leaks(&mut action);
+        action
     }
 
     /// Request headers policy may scan: all but credentials (never copied into a receipt),
@@ -185,9 +188,11 @@ impl ActionInspector {
         verdict
     }
 
-    /// Decides an action carried by the request; one allowed to run is remembered for its
-    /// outcome record.
-    pub(super) async fn decide_request_action(&mut self, action: &Action) -> FinalVerdict {
+    /// Decides an action carried by the request, the brokered credential it names (or a
+    /// binding attaches) bound to it first; one allowed to run is remembered for its outcome
+    /// record (and its credential attached, see `credentials`).
+    pub(super) async fn decide_request_action(&mut self, action: &mut Action) -> FinalVerdict {
+        self.bind_credential(action).await;
         let verdict = self.decide(action).await;
         if !matches!(verdict, FinalVerdict::Deny(_)) {
             self.executed.push(action.clone());

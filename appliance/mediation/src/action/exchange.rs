@@ -22,34 +22,10 @@ use super::problems::{
 };
 use super::{ActionInspector, ClientMessage, Kind, ResponseHandling};
 
-#[async_trait]
-impl ExchangeInspector for ActionInspector {
-    fn header_rewrite(&self) -> Option<HeaderRewrite> {
-        // aarmor's own headers never reach the upstream; responses aarmor must read are
-        // requested uncompressed.
-        let mut remove = aarmor_headers(&self.exchange.request, &self.shared.engine);
-        match self.kind {
-            Kind::Llm(_) | Kind::Mcp | Kind::Sql(_) => Some(HeaderRewrite {
-                set: vec![("accept-encoding".into(), "identity".into())],
-                remove,
-            }),
-            // No compression extension: every message must be readable.
-            Kind::WebSocket(_) => {
-                remove.push("sec-websocket-extensions".into());
-                Some(HeaderRewrite {
-                    set: vec![],
-                    remove,
-                })
-            }
-            _ if !remove.is_empty() => Some(HeaderRewrite {
-                set: vec![],
-                remove,
-            }),
-            _ => None,
-        }
-    }
-
-    async fn on_request_body(&mut self, body: &Bytes) -> Result<BodyVerdict, MediationError> {
+impl ActionInspector {
+    /// Decides the actions the request body carries (by kind), before any credential is
+    /// attached.
+    async fn decide_body(&mut self, body: &Bytes) -> Result<BodyVerdict, MediationError> {
         match &self.kind {
             Kind::WebSocket(_) if !body.is_empty() => Ok(BodyVerdict::Respond(
                 self.refuse_unreadable(
@@ -97,6 +73,66 @@ impl ExchangeInspector for ActionInspector {
         }
     }
 
+    /// The header edits of the exchange's kind: aarmor's own headers removed, readable
+    /// responses requested where aarmor reads them.
+    fn own_header_rewrite(&self) -> Option<HeaderRewrite> {
+        // aarmor's own headers never reach the upstream; responses aarmor must read are
+        // requested uncompressed.
+        let mut remove = aarmor_headers(&self.exchange.request, &self.shared.engine);
+        match self.kind {
+            Kind::Llm(_) | Kind::Mcp | Kind::Sql(_) => Some(HeaderRewrite {
+                set: vec![("accept-encoding".into(), "identity".into())],
+                remove,
+            }),
+            // No compression extension: every message must be readable.
+            Kind::WebSocket(_) => {
+                remove.push("sec-websocket-extensions".into());
+                Some(HeaderRewrite {
+                    set: vec![],
+                    remove,
+                })
+            }
+            _ if !remove.is_empty() => Some(HeaderRewrite {
+                set: vec![],
+                remove,
+            }),
+            _ => None,
+        }
+    }
+}
+
+#[async_trait]
+impl ExchangeInspector for ActionInspector {
+    fn header_rewrite(&self) -> Option<HeaderRewrite> {
+        let mut rewrite = self.own_header_rewrite();
+        if let Some(attached) = &self.attachment {
+            // The placeholders go; the credential takes their place (after the action was
+            // allowed: `attachment` is set by `attach_credential` only). The response must be
+            // readable to be scrubbed of it.
+            let rw = rewrite.get_or_insert_with(HeaderRewrite::default);
+            if let Ok(Some(ask)) = &self.ask {
+                rw.remove.extend(ask.headers.iter().cloned());
+            }
+            rw.set.retain(|(n, _)| n != "accept-encoding");
+            rw.set.push(("accept-encoding".into(), "identity".into()));
+            rw.set
+                .push((attached.header.clone(), attached.value.clone()));
+        }
+        rewrite
+    }
+
+    async fn on_request_body(&mut self, body: &Bytes) -> Result<BodyVerdict, MediationError> {
+        if self.leak.is_none() && !body.is_empty() {
+            self.leak = self
+                .shared
+                .engine
+                .credential_leak(body)
+                .map(|c| (c, "body".to_string()));
+        }
+        let verdict = self.decide_body(body).await?;
+        Ok(self.attach_credential(verdict, body).await)
+    }
+
     async fn on_request_refused(
         &mut self,
         refusal: SyntheticResponse,
@@ -119,74 +155,29 @@ impl ExchangeInspector for ActionInspector {
         }
     }
 
+    fn response_header_value(&mut self, _name: &str, value: &[u8]) -> Option<Vec<u8>> {
+        self.scrubbed_header(value)
+    }
+
     fn response_plan(&mut self, head: &ResponseHead) -> ResponsePlan {
-        if let Kind::WebSocket(_) = self.kind {
-            if head.status != 101 {
-                return ResponsePlan::Pass;
-            }
-            if head.headers.get("sec-websocket-extensions").is_some() {
-                // An extension was negotiated although none was offered: frames may be
-                // compressed, so the connection cannot be inspected.
-                self.response = ResponseHandling::Refuse;
-                self.refusal = Some(
-                    "the upstream switched to WebSocket with an extension aarmor did not offer"
-                        .into(),
-                );
-                return ResponsePlan::Buffer;
-            }
-            return ResponsePlan::Relay;
+        let plan = self.plan_for(head);
+        if self.scrubber.is_none() || plan == ResponsePlan::Relay {
+            return plan;
         }
-        if self.response == ResponseHandling::Pass {
-            return ResponsePlan::Pass;
-        }
-        if self.response == ResponseHandling::ResultObserve {
-            // Passed untouched; a bounded copy comes back in `on_outcome`.
-            if !(200..300).contains(&head.status) {
-                self.response = ResponseHandling::Pass;
-            } else if is_encoded(head) {
-                // Unreadable: recorded as a read of unclassified data (the default class).
-                self.result_copy = Some(b"<encoded response>".to_vec());
-            }
-            return ResponsePlan::Pass;
-        }
-        if let Kind::Llm(dialect) = self.kind {
-            if !(200..300).contains(&head.status) {
-                // An error: no SDK runs tool calls out of it.
-                return ResponsePlan::Pass;
-            }
-            if let Some(why) = unreadable_llm_response(head) {
-                // Tool calls inside a body aarmor cannot read must not reach the agent.
-                self.response = ResponseHandling::Refuse;
-                self.refusal = Some(why);
-                return ResponsePlan::Buffer;
-            }
-            // Read as the client reads it: its SDK parses a stream when it asked for one and a
-            // JSON document when it did not, whatever the response's declared type.
-            if self.llm_stream {
-                let metas = self.shared.protocols.meta_tools.clone();
-                self.gate = Some(StreamGate::new(
-                    dialect.stream(metas),
-                    self.shared.max_event_bytes,
-                ));
-                return ResponsePlan::Stream;
-            }
+        // A brokered secret went with the request: what comes back is scrubbed of it, so it
+        // must be readable, and is streamed through the scrubber rather than passed.
+        if is_encoded(head) && self.response != ResponseHandling::Refuse {
+            self.response = ResponseHandling::Refuse;
+            self.refusal = Some(format!(
+                "the response is encoded ({}) although an uncompressed one was requested, and it may carry the brokered credential",
+                head.headers.get_str("content-encoding").unwrap_or("?")
+            ));
             return ResponsePlan::Buffer;
         }
-        if is_encoded(head) {
-            if matches!(self.kind, Kind::Mcp) {
-                // Sent encoded although aarmor asked for identity: what the agent now holds is
-                // unreadable, recorded as a result of unclassified data (never skipped).
-                self.response = ResponseHandling::ResultObserve;
-                self.result_copy = Some(b"<encoded response>".to_vec());
-            }
-            return ResponsePlan::Pass;
+        match plan {
+            ResponsePlan::Pass => ResponsePlan::Stream,
+            other => other,
         }
-        // MCP: observe. Streams pass through with a bounded copy kept for observation.
-        if is_event_stream(head) {
-            self.result_copy = Some(Vec::new());
-            return ResponsePlan::Stream;
-        }
-        ResponsePlan::Buffer
     }
 
     async fn on_response(
@@ -194,92 +185,36 @@ impl ExchangeInspector for ActionInspector {
         head: &ResponseHead,
         body: &Bytes,
     ) -> Result<ResponseVerdict, MediationError> {
-        match (self.response, &self.kind) {
-            (ResponseHandling::Refuse, _) => {
-                Ok(ResponseVerdict::Respond(SyntheticResponse::problem(
-                    502,
-                    "uninspectable-response",
-                    "Refused: the upstream response cannot be inspected",
-                    &format!(
-                        "{}; it may propose tool calls, so it is not passed on",
-                        self.refusal
-                            .as_deref()
-                            .unwrap_or("the response cannot be read")
-                    ),
-                )))
-            }
-            (ResponseHandling::LlmCalls, Kind::Llm(dialect)) => {
-                let dialect = *dialect;
-                let Ok(mut json) = serde_json::from_slice::<Value>(body) else {
-                    // The client's SDK may still read something out of it (some parse NaN,
-                    // or a stream sent under another type): what aarmor cannot read is not
-                    // passed on.
-                    return Ok(ResponseVerdict::Respond(SyntheticResponse::problem(
-                        502,
-                        "uninspectable-response",
-                        "Refused: the upstream response cannot be inspected",
-                        "the response of the LLM API is not JSON aarmor can parse; it may propose tool calls, so it is not passed on",
-                    )));
-                };
-                let metas = &self.shared.protocols.meta_tools;
-                let drafts = dialect.response_calls(&json, metas);
-                let observed = dialect.observe_response(&json);
-                // What a model answers adds no context entry a later decision depends on.
-                let _ = self.observe(dialect.protocol(), observed).await;
-                if drafts.is_empty() {
-                    return Ok(ResponseVerdict::Forward);
-                }
-                let outcomes = self.decide_calls(drafts).await;
-                if outcomes.iter().all(|o| *o == Rendered::Keep) {
-                    return Ok(ResponseVerdict::Forward);
-                }
-                dialect.apply_to_response(&mut json, &outcomes);
-                let body = serde_json::to_vec(&json)?;
-                Ok(ResponseVerdict::Replace(Bytes::from(body)))
-            }
-            (ResponseHandling::McpObserve, _) => {
-                let seen = mcp::observe_response(body, is_event_stream(head));
-                match self.observe(Protocol::Mcp, seen).await {
-                    Ok(()) => Ok(ResponseVerdict::Forward),
-                    // A tool result the other replicas would not know the agent read: withheld.
-                    Err(why) => Ok(ResponseVerdict::Respond(unrecorded_problem(&why))),
-                }
-            }
-            _ => Ok(ResponseVerdict::Forward),
+        let verdict = self.respond_to(head, body).await?;
+        if self.scrubber.is_none() {
+            return Ok(verdict);
         }
+        Ok(match verdict {
+            ResponseVerdict::Forward => match self.scrubbed_whole(body) {
+                Some(clean) => ResponseVerdict::Replace(clean),
+                None => ResponseVerdict::Forward,
+            },
+            ResponseVerdict::Replace(b) => {
+                ResponseVerdict::Replace(self.scrubbed_whole(&b).unwrap_or(b))
+            }
+            respond => respond,
+        })
     }
 
     async fn on_response_chunk(&mut self, chunk: &Bytes) -> Result<Bytes, MediationError> {
-        if let Some(copy) = self.result_copy.as_mut() {
-            if copy.len() + chunk.len() <= self.shared.max_event_bytes {
-                copy.extend_from_slice(chunk);
-            }
-            return Ok(chunk.clone());
-        }
-        let gate = self.gate.as_mut().ok_or(MediationError::NoStreamGate)?;
-        let out = gate.push(chunk)?;
-        Ok(self.take_output(out))
+        let out = self.chunk_out(chunk)?;
+        Ok(self.scrubbed(out, false))
     }
 
     async fn on_response_pending(&mut self) -> Result<Option<Bytes>, MediationError> {
-        if self.held_calls.is_empty() {
-            if self.stream_ended {
-                self.stream_ended = false;
-                if let (Some(gate), Kind::Llm(d)) = (self.gate.as_mut(), &self.kind) {
-                    let p = d.protocol();
-                    let observed = gate.observations();
-                    let _ = self.observe(p, observed).await;
-                }
-            }
-            return Ok(None);
-        }
-        let held = std::mem::take(&mut self.held_calls);
-        let outcomes = self.decide_calls(held).await;
-        let gate = self.gate.as_mut().ok_or(MediationError::NoStreamGate)?;
-        let out = gate.resolve(outcomes)?;
-        Ok(Some(self.take_output(out)))
+        let out = self.pending_out().await?;
+        Ok(out.map(|b| self.scrubbed(b, false)))
     }
 
+    async fn on_response_end(&mut self) -> Result<Bytes, MediationError> {
+        let out = self.end_out().await?;
+        Ok(self.scrubbed(out, true))
+    }
     async fn on_upgraded(
         &mut self,
         from: Direction,
@@ -349,8 +284,175 @@ impl ExchangeInspector for ActionInspector {
             self.shared.engine.record_outcome(&action, execution).await;
         }
     }
+}
 
-    async fn on_response_end(&mut self) -> Result<Bytes, MediationError> {
+impl ActionInspector {
+    fn plan_for(&mut self, head: &ResponseHead) -> ResponsePlan {
+        if let Kind::WebSocket(_) = self.kind {
+            if head.status != 101 {
+                return ResponsePlan::Pass;
+            }
+            if head.headers.get("sec-websocket-extensions").is_some() {
+                // An extension was negotiated although none was offered: frames may be
+                // compressed, so the connection cannot be inspected.
+                self.response = ResponseHandling::Refuse;
+                self.refusal = Some(
+                    "the upstream switched to WebSocket with an extension aarmor did not offer"
+                        .into(),
+                );
+                return ResponsePlan::Buffer;
+            }
+            return ResponsePlan::Relay;
+        }
+        if self.response == ResponseHandling::Pass {
+            return ResponsePlan::Pass;
+        }
+        if self.response == ResponseHandling::ResultObserve {
+            // Passed untouched; a bounded copy comes back in `on_outcome`.
+            if !(200..300).contains(&head.status) {
+                self.response = ResponseHandling::Pass;
+            } else if is_encoded(head) {
+                // Unreadable: recorded as a read of unclassified data (the default class).
+                self.result_copy = Some(b"<encoded response>".to_vec());
+            }
+            return ResponsePlan::Pass;
+        }
+        if let Kind::Llm(dialect) = self.kind {
+            if !(200..300).contains(&head.status) {
+                // An error: no SDK runs tool calls out of it.
+                return ResponsePlan::Pass;
+            }
+            if let Some(why) = unreadable_llm_response(head) {
+                // Tool calls inside a body aarmor cannot read must not reach the agent.
+                self.response = ResponseHandling::Refuse;
+                self.refusal = Some(why);
+                return ResponsePlan::Buffer;
+            }
+            // Read as the client reads it: its SDK parses a stream when it asked for one and a
+            // JSON document when it did not, whatever the response's declared type.
+            if self.llm_stream {
+                let metas = self.shared.protocols.meta_tools.clone();
+                self.gate = Some(StreamGate::new(
+                    dialect.stream(metas),
+                    self.shared.max_event_bytes,
+                ));
+                return ResponsePlan::Stream;
+            }
+            return ResponsePlan::Buffer;
+        }
+        if is_encoded(head) {
+            if matches!(self.kind, Kind::Mcp) {
+                // Sent encoded although aarmor asked for identity: what the agent now holds is
+                // unreadable, recorded as a result of unclassified data (never skipped).
+                self.response = ResponseHandling::ResultObserve;
+                self.result_copy = Some(b"<encoded response>".to_vec());
+            }
+            return ResponsePlan::Pass;
+        }
+        // MCP: observe. Streams pass through with a bounded copy kept for observation.
+        if is_event_stream(head) {
+            self.result_copy = Some(Vec::new());
+            return ResponsePlan::Stream;
+        }
+        ResponsePlan::Buffer
+    }
+
+    async fn respond_to(
+        &mut self,
+        head: &ResponseHead,
+        body: &Bytes,
+    ) -> Result<ResponseVerdict, MediationError> {
+        match (self.response, &self.kind) {
+            (ResponseHandling::Refuse, _) => {
+                Ok(ResponseVerdict::Respond(SyntheticResponse::problem(
+                    502,
+                    "uninspectable-response",
+                    "Refused: the upstream response cannot be inspected",
+                    &format!(
+                        "{}; it may propose tool calls, so it is not passed on",
+                        self.refusal
+                            .as_deref()
+                            .unwrap_or("the response cannot be read")
+                    ),
+                )))
+            }
+            (ResponseHandling::LlmCalls, Kind::Llm(dialect)) => {
+                let dialect = *dialect;
+                let Ok(mut json) = serde_json::from_slice::<Value>(body) else {
+                    // The client's SDK may still read something out of it (some parse NaN,
+                    // or a stream sent under another type): what aarmor cannot read is not
+                    // passed on.
+                    return Ok(ResponseVerdict::Respond(SyntheticResponse::problem(
+                        502,
+                        "uninspectable-response",
+                        "Refused: the upstream response cannot be inspected",
+                        "the response of the LLM API is not JSON aarmor can parse; it may propose tool calls, so it is not passed on",
+                    )));
+                };
+                let metas = &self.shared.protocols.meta_tools;
+                let drafts = dialect.response_calls(&json, metas);
+                let observed = dialect.observe_response(&json);
+                // What a model answers adds no context entry a later decision depends on.
+                let _ = self.observe(dialect.protocol(), observed).await;
+                if drafts.is_empty() {
+                    return Ok(ResponseVerdict::Forward);
+                }
+                let outcomes = self.decide_calls(drafts).await;
+                if outcomes.iter().all(|o| *o == Rendered::Keep) {
+                    return Ok(ResponseVerdict::Forward);
+                }
+                dialect.apply_to_response(&mut json, &outcomes);
+                let body = serde_json::to_vec(&json)?;
+                Ok(ResponseVerdict::Replace(Bytes::from(body)))
+            }
+            (ResponseHandling::McpObserve, _) => {
+                let seen = mcp::observe_response(body, is_event_stream(head));
+                match self.observe(Protocol::Mcp, seen).await {
+                    Ok(()) => Ok(ResponseVerdict::Forward),
+                    // A tool result the other replicas would not know the agent read: withheld.
+                    Err(why) => Ok(ResponseVerdict::Respond(unrecorded_problem(&why))),
+                }
+            }
+            _ => Ok(ResponseVerdict::Forward),
+        }
+    }
+
+    fn chunk_out(&mut self, chunk: &Bytes) -> Result<Bytes, MediationError> {
+        if let Some(copy) = self.result_copy.as_mut() {
+            if copy.len() + chunk.len() <= self.shared.max_event_bytes {
+                copy.extend_from_slice(chunk);
+            }
+            return Ok(chunk.clone());
+        }
+        if self.gate.is_none() && self.scrubber.is_some() {
+            // A passed response, streamed only to be scrubbed.
+            return Ok(chunk.clone());
+        }
+        let gate = self.gate.as_mut().ok_or(MediationError::NoStreamGate)?;
+        let out = gate.push(chunk)?;
+        Ok(self.take_output(out))
+    }
+
+    async fn pending_out(&mut self) -> Result<Option<Bytes>, MediationError> {
+        if self.held_calls.is_empty() {
+            if self.stream_ended {
+                self.stream_ended = false;
+                if let (Some(gate), Kind::Llm(d)) = (self.gate.as_mut(), &self.kind) {
+                    let p = d.protocol();
+                    let observed = gate.observations();
+                    let _ = self.observe(p, observed).await;
+                }
+            }
+            return Ok(None);
+        }
+        let held = std::mem::take(&mut self.held_calls);
+        let outcomes = self.decide_calls(held).await;
+        let gate = self.gate.as_mut().ok_or(MediationError::NoStreamGate)?;
+        let out = gate.resolve(outcomes)?;
+        Ok(Some(self.take_output(out)))
+    }
+
+    async fn end_out(&mut self) -> Result<Bytes, MediationError> {
         if let Some(copy) = self.result_copy.take() {
             // Streamed MCP events were passed on as they came: a failure to share them is
             // logged by the engine, and the session's next decision waits for them.

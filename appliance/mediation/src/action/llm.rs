@@ -45,8 +45,8 @@ impl ActionInspector {
                 .await,
         );
         let draft = dialect.request_draft(json, &self.exchange.request.path);
-        let action = self.request_action(draft);
-        match self.decide_request_action(&action).await {
+        let mut action = self.request_action(draft);
+        match self.decide_request_action(&mut action).await {
             FinalVerdict::Allow => {
                 self.response = ResponseHandling::LlmCalls;
                 match self.observe(dialect.protocol(), observed).await {

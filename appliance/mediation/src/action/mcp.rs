@@ -51,8 +51,8 @@ impl ActionInspector {
         let mut modified = false;
         for call in calls {
             let wrapped = call.draft.is_wrapped();
-            let action = self.request_action(call.draft);
-            let verdict = self.decide_request_action(&action).await;
+            let mut action = self.request_action(call.draft);
+            let verdict = self.decide_request_action(&mut action).await;
             match verdict {
                 FinalVerdict::Allow => {}
                 FinalVerdict::Deny(d) => denied.push((call.position, d.reason, d.rule)),

@@ -11,6 +11,7 @@
 //! action; `exchange` walks an exchange through the data plane's phases; `problems` writes
 //! the answers aarmor gives instead of the upstream.
 
+mod credentials;
 mod decide;
 mod exchange;
 mod llm;
@@ -23,6 +24,7 @@ mod ws_frames;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aarmor_core::credential::{AskError, Attachment, CredentialAsk};
 use aarmor_core::{
     Action, FinalVerdict, Identity, Protocol, ProxyCredential, RiskSignal, SessionId,
     SyntheticResponse,
@@ -137,8 +139,13 @@ impl Mediator for ActionMediator {
 
     async fn on_request_head(&self, exchange: &Exchange) -> Result<HeadVerdict, MediationError> {
         // The classification table (aarmor_protocols::classify): everything but a bodiless
-        // read gets a decision.
-        let watched = self.shared.engine.reads_are_actions(&exchange.request.host);
+        // read gets a decision. A read that names a brokered credential, or carries a secret
+        // aarmor holds, is decided too.
+        let ask = CredentialAsk::from_headers(&exchange.request.headers);
+        let leak = credentials::head_leak(&self.shared.engine, &exchange.request);
+        let watched = self.shared.engine.reads_are_actions(&exchange.request.host)
+            || !matches!(ask, Ok(None))
+            || leak.is_some();
         let kind = match classify_head(&exchange.request, &self.shared.protocols, watched) {
             HeadClass::BodilessRead => {
                 // aarmor's own headers never reach the upstream.
@@ -157,16 +164,17 @@ impl Mediator for ActionMediator {
             )),
             // Any other protocol switch is decided now, then relayed as it is.
             HeadClass::Upgrade(protocol) => {
-                let mut inspector = self.inspector(exchange, Kind::Rest);
+                let mut inspector = self.inspector(exchange, Kind::Rest, ask);
+                inspector.leak = leak;
                 return Ok(inspector.decide_upgrade(&protocol).await);
             }
             HeadClass::Llm(dialect) => Kind::Llm(dialect),
             HeadClass::Sql(ep) => Kind::Sql(ep.clone()),
             HeadClass::Action => Kind::Undecided,
         };
-        Ok(HeadVerdict::Inspect(Box::new(
-            self.inspector(exchange, kind),
-        )))
+        let mut inspector = self.inspector(exchange, kind, ask);
+        inspector.leak = leak;
+        Ok(HeadVerdict::Inspect(Box::new(inspector)))
     }
 }
 
@@ -203,7 +211,7 @@ impl ActionMediator {
                 has_body: false,
             },
         };
-        let mut inspector = self.inspector(&exchange, Kind::Rest);
+        let mut inspector = self.inspector(&exchange, Kind::Rest, Ok(None));
         let mut parameters = serde_json::Map::new();
         parameters.insert("address".into(), Value::String(addr.to_string()));
         if let Some(why) = splice {
@@ -223,7 +231,12 @@ impl ActionMediator {
         (action, verdict)
     }
 
-    fn inspector(&self, exchange: &Exchange, kind: Kind) -> ActionInspector {
+    fn inspector(
+        &self,
+        exchange: &Exchange,
+        kind: Kind,
+        ask: Result<Option<CredentialAsk>, AskError>,
+    ) -> ActionInspector {
         let identity = self
             .shared
             .engine
@@ -242,6 +255,10 @@ impl ActionMediator {
             stream_ended: false,
             result_copy: None,
             session: None,
+            ask,
+            leak: None,
+            attachment: None,
+            scrubber: None,
         }
     }
 }
@@ -307,4 +324,12 @@ struct ActionInspector {
     result_copy: Option<Vec<u8>>,
     /// The session the exchange belongs to, once attributed.
     session: Option<SessionId>,
+    /// The brokered credential the request names with a placeholder, if any.
+    ask: Result<Option<CredentialAsk>, AskError>,
+    /// A brokered secret or minted token the request carries (head or body), and where.
+    leak: Option<credentials::Leak>,
+    /// The credential attached to the request once its action was allowed.
+    attachment: Option<Attachment>,
+    /// Scrubs the attached secret from the response.
+    scrubber: Option<credentials::Scrubber>,
 }

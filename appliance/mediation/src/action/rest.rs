@@ -72,8 +72,8 @@ impl ActionInspector {
         let draft = sql::draft(ep.dialect, &ep.tool_name(), &text);
         self.session().await;
         self.response = ResponseHandling::ResultObserve;
-        let action = self.request_action(draft);
-        let verdict = self.decide_request_action(&action).await;
+        let mut action = self.request_action(draft);
+        let verdict = self.decide_request_action(&mut action).await;
         match verdict {
             FinalVerdict::Allow => BodyVerdict::Forward,
             FinalVerdict::Deny(d) => BodyVerdict::Respond(denied_problem(&action, &d)),
@@ -107,8 +107,8 @@ impl ActionInspector {
         );
         self.session().await;
         self.response = ResponseHandling::ResultObserve;
-        let action = self.request_action(draft);
-        let verdict = self.decide_request_action(&action).await;
+        let mut action = self.request_action(draft);
+        let verdict = self.decide_request_action(&mut action).await;
         match verdict {
             FinalVerdict::Allow => BodyVerdict::Forward,
             FinalVerdict::Deny(d) => BodyVerdict::Respond(denied_problem(&action, &d)),

@@ -7,9 +7,11 @@ use aarmor_protocols::websocket::WsMessage;
 use aarmor_protocols::{rest, ActionDraft};
 use serde_json::Value;
 
-use crate::seam::{HeadVerdict, HeaderRewrite};
+use bytes::Bytes;
 
-use super::problems::{aarmor_headers, denied_problem};
+use crate::seam::{BodyVerdict, ExchangeInspector, HeadVerdict};
+
+use super::problems::denied_problem;
 use super::ws_frames::{self, WsFlavor};
 use super::{ActionInspector, ClientMessage, Kind};
 
@@ -34,17 +36,18 @@ impl ActionInspector {
             risk_signals: Vec::new(),
         };
         self.session().await;
-        let action = self.request_action(draft);
-        match self.decide(&action).await {
+        let mut action = self.request_action(draft);
+        match self.decide_request_action(&mut action).await {
             FinalVerdict::Allow => {
-                let remove = aarmor_headers(&self.exchange.request, &self.shared.engine);
-                if remove.is_empty() {
-                    HeadVerdict::Forward
-                } else {
-                    HeadVerdict::Rewrite(HeaderRewrite {
-                        set: vec![],
-                        remove,
-                    })
+                let attached = self
+                    .attach_credential(BodyVerdict::Forward, &Bytes::new())
+                    .await;
+                if let BodyVerdict::Respond(refusal) = attached {
+                    return HeadVerdict::Respond(refusal);
+                }
+                match self.header_rewrite() {
+                    Some(rw) => HeadVerdict::Rewrite(rw),
+                    None => HeadVerdict::Forward,
                 }
             }
             FinalVerdict::Deny(d) => HeadVerdict::Respond(denied_problem(&action, &d)),

@@ -39,8 +39,37 @@ pub(super) async fn handle_response(
     let Sent {
         client,
         peer,
-        resp_header,
+        mut resp_header,
     } = sent;
+    // Header values the client may not see (a brokered secret an upstream echoed) are replaced
+    // before anything else reads them.
+    let names: Vec<http::HeaderName> = resp_header.headers.keys().cloned().collect();
+    for name in names {
+        let mut changed = false;
+        let values: Vec<Vec<u8>> = resp_header
+            .headers
+            .get_all(&name)
+            .iter()
+            .map(
+                |v| match inspector.response_header_value(name.as_str(), v.as_bytes()) {
+                    Some(clean) => {
+                        changed = true;
+                        clean
+                    }
+                    None => v.as_bytes().to_vec(),
+                },
+            )
+            .collect();
+        if !changed {
+            continue;
+        }
+        resp_header.remove_header(&name);
+        for v in values {
+            if let Ok(value) = http::HeaderValue::from_bytes(&v) {
+                let _ = resp_header.append_header(name.clone(), value);
+            }
+        }
+    }
     let mut headers = HeaderList::default();
     for (n, v) in resp_header.headers.iter() {
         headers.push(n.as_str(), v.as_bytes());
