@@ -14,7 +14,7 @@
 #
 #   bench/run.sh            # N=20000 requests per keep-alive scenario
 #   N=5000 bench/run.sh     # quicker
-#   SCENARIOS="ka1 ka16" bench/run.sh      # some scenarios only (ka1 ka16 newconn big stream action)
+#   SCENARIOS="ka1 ka16" bench/run.sh      # some scenarios only (ka1 ka16 newconn big stream action credential)
 #   ROUNDS=1 bench/run.sh                  # one round per scenario (default 3, the median is shown)
 #   AARMOR_THREADS=1 bench/run.sh          # aarmor worker threads (default 0: aarmor's default, one per CPU)
 #   BASELINE_BIN=/path/to/old/aarmor bench/run.sh   # also runs that binary, with BASELINE_POLICIES
@@ -82,6 +82,24 @@ while True:
     c, _ = s.accept(); threading.Thread(target=drain, args=(c,), daemon=True).start()
 PY
 sleep 0.3
+# The engine with brokered credentials: the same default pack plus a credentials.yaml binding a
+# file secret and a minted token to the origin (the `credential` scenario sends placeholders).
+mkdir -p "$WORK/cred-policies"
+cp -r policies/. "$WORK/cred-policies/"
+printf 'bench-secret-%s\n' "$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$WORK/cred-policies/bench.secret"
+chmod 600 "$WORK/cred-policies/bench.secret"
+cat > "$WORK/cred-policies/credentials.yaml" <<'YAML'
+credentials:
+  bench-static:
+    source: {file: bench.secret}
+    scope: write
+    bindings: [{host: localhost, paths: ["/v1/**"]}]
+  bench-mint:
+    source: {mint: {audience: "https://bench.test", ttl_s: 30}}
+    scope: write
+    bindings: [{host: localhost, paths: ["/v1/**"]}]
+YAML
+start_aarmor aarmor-cred 13138 19098 "" "" "$BIN/aarmor" "$WORK/cred-policies"
 start_aarmor aarmor-siem 13133 19093 $'[telemetry]\n[[telemetry.sinks]]\nname = "bench"\nurl = "tcp://127.0.0.1:'"$SYSLOG_PORT"$'"'
 BASELINE_SETUPS=()
 if [[ -n ${BASELINE_BIN:-} ]]; then
@@ -99,6 +117,9 @@ PROXY[aarmor-tls]="127.0.0.1:13134"; CA[aarmor-tls]="$WORK/aarmor-data/certs/ca.
 PROXY[aarmor-plain]="127.0.0.1:13131"; CA[aarmor-plain]="$WORK/aarmor-plain-data/certs/ca.pem"
 PROXY[aarmor-batched]="127.0.0.1:13132"; CA[aarmor-batched]="$WORK/aarmor-batched-data/certs/ca.pem"
 PROXY[aarmor-siem]="127.0.0.1:13133"; CA[aarmor-siem]="$WORK/aarmor-siem-data/certs/ca.pem"
+for kind in static mint; do
+    PROXY[aarmor-cred-$kind]="127.0.0.1:13138"; CA[aarmor-cred-$kind]="$WORK/aarmor-cred-data/certs/ca.pem"
+done
 PROXY[base-plain]="127.0.0.1:13135"; CA[base-plain]="$WORK/base-plain-data/certs/ca.pem"
 PROXY[base-batched]="127.0.0.1:13136"; CA[base-batched]="$WORK/base-batched-data/certs/ca.pem"
 PROXY[base]="127.0.0.1:13137"; CA[base]="$WORK/base-data/certs/ca.pem"
@@ -161,11 +182,14 @@ ACTION_N="${ACTION_N:-5000}"
 # setup, the round with the median requests/s (one loaded 2-core VM is noisy: a single round can
 # be off by 20% either way, for every setup).
 ROUNDS="${ROUNDS:-3}"
-for scenario in ${SCENARIOS:-ka1 ka16 newconn big stream action}; do
+for scenario in ${SCENARIOS:-ka1 ka16 newconn big stream action credential}; do
   for round in $(seq "$ROUNDS"); do
     setups=("${SETUPS[@]}")
     # An allowed action (POST with a JSON body) through the plain data plane and the engine.
     [[ $scenario == action ]] && setups=(direct aarmor-plain aarmor-batched aarmor aarmor-siem "${BASELINE_SETUPS[@]}")
+    # The same allowed action without a credential, with a file secret attached, with a token
+    # minted for it (strict receipts in all three).
+    [[ $scenario == credential ]] && setups=(aarmor aarmor-cred-static aarmor-cred-mint)
     # Keep-alive through the TLS proxy listener (TLS to aarmor, then TLS inside it).
     [[ $scenario == ka1 ]] && setups+=(aarmor-tls)
     # The baseline binary with its default configuration, beside the current one.
@@ -178,6 +202,10 @@ for scenario in ${SCENARIOS:-ka1 ka16 newconn big stream action}; do
             big) run "$setup" big256k -c 4 -n "$BIG_N" --path /big ;;
             stream) run "$setup" stream -c 1 -n "$STREAM_N" --stream ;;
             action) run "$setup" action-post -c 1 -n "$ACTION_N" --post --path /v1/tickets/4711 ;;
+            credential)
+                header=()
+                [[ $setup == aarmor-cred-* ]] && header=(--header "Authorization: Bearer aarmor:bench-${setup#aarmor-cred-}")
+                run "$setup" credential -c 1 -n "$ACTION_N" --post --path /v1/tickets/4711 "${header[@]}" ;;
         esac
     done
   done
@@ -234,9 +262,22 @@ if plain:
         p50, p99 = int(base["p50_us"]), int(base["p99_us"])
         b50, b99 = int(base_plain["p50_us"]), int(base_plain["p99_us"])
         print(f"  {'baseline, batched receipts':26} p50 {p50} µs (+{p50-b50} µs over its plain {b50} µs)  p99 {p99} µs (+{p99-b99} µs)")
+cred = rows.get("credential", {})
+bare = cred.get("aarmor")
+if bare:
+    print()
+    print("allowed action with a brokered credential vs without (engine, strict receipts, same run)")
+    b50, b99 = int(bare["p50_us"]), int(bare["p99_us"])
+    print(f"  {'no credential':26} p50 {b50} µs  p99 {b99} µs")
+    for setup, name in {"aarmor-cred-static": "file secret attached", "aarmor-cred-mint": "token minted per action"}.items():
+        if setup in cred:
+            p50, p99 = int(cred[setup]["p50_us"]), int(cred[setup]["p99_us"])
+            print(f"  {name:26} p50 {p50} µs ({p50/b50:.2f}x, {p50-b50:+} µs)  p99 {p99} µs ({p99/b99:.2f}x)")
 PY
 
 echo
 "$BIN/aarmor-bench" parse -n "${PARSE_N:-20000}"
 echo
 "$BIN/aarmor-bench" decide --policies policies -n "${DECIDE_N:-20000}"
+echo
+"$BIN/aarmor-bench" credentials -n "${CREDENTIALS_N:-20000}"

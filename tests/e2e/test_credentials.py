@@ -7,6 +7,7 @@ import base64
 import http.server
 import importlib.util
 import json
+import os
 import secrets
 import ssl
 import subprocess
@@ -44,7 +45,15 @@ class EchoHandler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(n)
         self.server.seen.append({"method": self.command, "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
         auth = self.headers.get("authorization", "")
-        reply = json.dumps({"path": self.path, "you_sent": auth, "debug": f"auth={auth}"}).encode()
+        if self.path.endswith("/store"):
+            self.server.stored = auth
+        if self.path.endswith("/last"):
+            # What an earlier request carried, read back later, as it is and base64-encoded.
+            last = getattr(self.server, "stored", "")
+            reply = json.dumps({"last": last, "b64": base64.b64encode(last.encode()).decode()}).encode()
+        else:
+            reply = json.dumps({"path": self.path, "you_sent": auth, "debug": f"auth={auth}",
+                                "b64": base64.b64encode(auth.encode()).decode()}).encode()
         self.send_response(200)
         self.send_header("content-type", "application/json")
         self.send_header("x-echo-authorization", auth or "none")
@@ -135,6 +144,7 @@ credentials:
       - host: 127.0.0.1
         port: {oauth['port']}
         paths: ["/check"]
+        allow_plain_http: true
 """
     return text
 
@@ -235,6 +245,72 @@ def test_read_credential_reads_cannot_write_or_go_elsewhere_and_never_reaches_th
     siem = siem_log.read_text()
     assert read_secret not in siem and write_secret not in siem
     assert read_secret not in a.logs() and write_secret not in a.logs()
+
+
+def test_a_read_credential_cannot_be_shaped_into_a_write_or_read_back(start_aarmor, pki, tmp_path, monkeypatch, plain_upstream):
+    """The ways around a read scope and the response scrubber an adversarial agent tries: a body
+    shaped like JSON-RPC, a method override, paths a server routes elsewhere, plain HTTP, and
+    the secret stored upstream then read back (as it is and base64-encoded) without a
+    placeholder. Each is refused, or reaches the agent scrubbed; the controls pass."""
+    echo = Echo(*pki["leaf"])
+    read_secret = "rd-" + secrets.token_hex(16)
+    monkeypatch.setenv("AARMOR_TEST_WRITE_SECRET", "wr-" + secrets.token_hex(16))
+    yaml = credentials_yaml(secret_file(tmp_path, "r.secret", read_secret), echo.port, free_port())
+    yaml += f"""
+  plain-read:
+    source: {{file: {tmp_path / "r.secret"}}}
+    scope: read
+    bindings:
+      - host: 127.0.0.1
+        port: {plain_upstream.port}
+"""
+    a = start_aarmor(policy_files={"credentials.yaml": yaml})
+    base = f"https://localhost:{echo.port}"
+    ph = {"Authorization": "Bearer aarmor:echo-read"}
+    try:
+        seen = len(echo.seen)
+        shaped = [
+            ("DELETE", "/repos/o/r", {}, {"jsonrpc": "2.0", "method": "ping", "id": 1}),
+            ("POST", "/repos/o/r/issues", {}, {"jsonrpc": "2.0", "method": "resources/read", "id": 1}),
+            ("GET", "/repos/o/r", {"X-HTTP-Method-Override": "DELETE"}, None),
+            ("GET", "/repos/o/r?_method=DELETE", {}, None),
+            ("GET", "/repos/x/..%2F..%2Fadmin", {}, None),
+            ("GET", "/repos/x/..;/..;/admin", {}, None),
+            ("GET", "/repos/%252e%252e/admin", {}, None),
+        ]
+        for method, path, extra, body in shaped:
+            r = through(a, method, f"{base}{path}", headers={**ph, **extra}, json=body)
+            if r.status_code == 200:
+                # A POST read as MCP is refused as MCP refuses: a JSON-RPC error.
+                assert "scope is read" in r.json()["error"]["data"]["reason"], (method, path, r.text)
+                continue
+            assert r.status_code == 403 and r.json()["rule"] == "credentials.scope_violation", (method, path, r.text)
+        # Plain HTTP carries no credential unless its binding says so.
+        r = through(a, "GET", f"http://127.0.0.1:{plain_upstream.port}/x", headers={"Authorization": "Bearer aarmor:plain-read"})
+        assert r.status_code == 403 and "HTTPS only" in r.json()["reason"], r.text
+        assert len(echo.seen) == seen
+
+        # Stored upstream with the placeholder, read back later without one: scrubbed, both forms.
+        r = through(a, "GET", f"{base}/repos/o/store", headers=ph)
+        assert r.status_code == 200 and echo.seen[-1]["headers"]["authorization"] == f"Bearer {read_secret}"
+        assert read_secret not in r.text and r.json()["b64"] != base64.b64encode(f"Bearer {read_secret}".encode()).decode()
+        r = through(a, "GET", f"{base}/other/last")
+        assert r.status_code == 200, r.text
+        assert r.json()["last"] == "Bearer aarmor:echo-read", r.text
+        assert base64.b64encode(read_secret.encode()).decode()[:20] not in r.text
+        # A body the upstream echoes it into, through a JSON-RPC-shaped write with the write
+        # credential: the agent and the context log get it scrubbed.
+        r = through(a, "POST", f"{base}/repos/o/r/mcp", headers={"x-aarm-credential": "echo-write"},
+                    json={"jsonrpc": "2.0", "method": "resources/read", "id": 7, "params": {"uri": "x"}})
+        assert r.status_code == 200 and os.environ["AARMOR_TEST_WRITE_SECRET"] not in r.text, r.text
+        # Controls: the plain read with the placeholder, and a GET without one.
+        assert through(a, "GET", f"{base}/repos/o/r", headers=ph).status_code == 200
+        assert through(a, "GET", f"{base}/repos/o/r").status_code == 200
+    finally:
+        echo.close()
+    for session in [line.split()[0] for line in a.cli("context", "list").stdout.splitlines()[1:] if line.strip()]:
+        exported = a.cli("context", "export", session).stdout
+        assert read_secret not in exported and os.environ["AARMOR_TEST_WRITE_SECRET"] not in exported
 
 
 def test_minted_token_is_accepted_by_the_verifier_for_its_own_action_only(start_aarmor, pki, tmp_path, monkeypatch):

@@ -74,7 +74,9 @@ impl CredentialAsk {
                 continue;
             };
             let named = if name.eq_ignore_ascii_case(CREDENTIAL_HEADER) {
-                Some(value.trim().trim_start_matches(PLACEHOLDER_PREFIX))
+                // The bare name, or the placeholder form (`aarmor:` once, any case).
+                let v = value.trim();
+                Some(placeholder_in(v).unwrap_or(v))
             } else {
                 placeholder_in(value)
             };
@@ -218,5 +220,10 @@ mod tests {
         assert!(matches!(bad, Err(AskError::BadName(_))));
         let bad = CredentialAsk::from_headers(&headers(&[("x-aarm-credential", "a b/c")]));
         assert!(matches!(bad, Err(AskError::BadName(_))));
+        let twice =
+            CredentialAsk::from_headers(&headers(&[("x-aarm-credential", "aarmor:aarmor:a")]));
+        assert!(matches!(twice, Err(AskError::BadName(_))));
+        let upper = CredentialAsk::from_headers(&headers(&[("x-aarm-credential", "AARMOR:a")]));
+        assert_eq!(upper.unwrap().unwrap().name, "a");
     }
 }

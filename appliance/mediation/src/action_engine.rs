@@ -73,14 +73,16 @@ pub trait ActionEngine: Send + Sync + 'static {
         Ok(())
     }
 
-    /// Binds the brokered credential a request asks for with a placeholder (`ask`), or that a
-    /// binding attaches by itself, to its action (AARM R9): fills `action.credential`, or adds
-    /// the signal that refuses a use outside the credential's bindings. Called before
-    /// `mediate`. The default brokers nothing: any placeholder is refused.
+    /// Binds the brokered credential a request (sent over `scheme`) asks for with a placeholder
+    /// (`ask`), or that a binding attaches by itself, to its action (AARM R9): fills
+    /// `action.credential`, or adds the signal that refuses a use outside the credential's
+    /// bindings. Called before `mediate`. The default brokers nothing: any placeholder is
+    /// refused.
     async fn bind_credential(
         &self,
         action: &mut Action,
         ask: Result<Option<CredentialAsk>, AskError>,
+        _scheme: &str,
     ) {
         let reason = match ask {
             Ok(None) => return,
@@ -104,6 +106,12 @@ pub trait ActionEngine: Send + Sync + 'static {
         _sent: SentRequest<'_>,
     ) -> Result<Attachment, String> {
         Err("no credential broker is configured".into())
+    }
+
+    /// For an exchange with `host`: `(form, credential name)` of every brokered secret, when a
+    /// credential is bound to the host — what it answers is scrubbed of them. `None` elsewhere.
+    fn scrub_patterns(&self, _host: &str) -> Option<std::sync::Arc<[(String, String)]>> {
+        None
     }
 
     /// Which brokered credential's secret, or which token the engine minted, `bytes` carry

@@ -214,7 +214,9 @@ pub fn classify_body(head: &RequestHead, body: &[u8]) -> Result<BodyClass, Unins
         ));
     }
     let read = crate::body::read(head.headers.get_str("content-type"), body)?;
-    if let BodyRead::Json(value) = &read {
+    // MCP clients send their messages with POST (streamable HTTP): a JSON-RPC-shaped body on
+    // any other method is the REST request it is (a `DELETE` does not become an MCP message).
+    if let (BodyRead::Json(value), true) = (&read, head.method.eq_ignore_ascii_case("POST")) {
         if let Some(req) = mcp::request_from(value)? {
             return Ok(BodyClass::Mcp(req));
         }

@@ -16,6 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod credentials_bench;
 mod decide_bench;
 mod embed_bench;
 mod parse_bench;
@@ -77,6 +78,9 @@ enum Cmd {
         /// of all sharing `bench-post`.
         #[arg(long)]
         session_per_connection: bool,
+        /// A header added to every request (`name: value`); repeatable.
+        #[arg(long = "header")]
+        headers: Vec<String>,
         #[arg(long, default_value_t = 60)]
         max_seconds: u64,
         /// Label printed in the result line.
@@ -106,6 +110,12 @@ enum Cmd {
     Retention {
         #[arg(long, short = 'n', default_value_t = 100_000)]
         receipts: usize,
+    },
+    /// Brokered credentials' own cost (no network): minting a token, attaching a secret, and
+    /// scanning a request for the secrets and tokens aarmor holds.
+    Credentials {
+        #[arg(long, short = 'n', default_value_t = 20000)]
+        iterations: usize,
     },
     /// Decision cost of the engine (no network): policy evaluation, decision with receipt
     /// (strict and batched), and the receipt writer's throughput.
@@ -139,6 +149,7 @@ fn main() -> Result<()> {
                 post,
                 pad,
                 session_per_connection,
+                headers,
                 max_seconds,
                 label,
             } => {
@@ -156,6 +167,7 @@ fn main() -> Result<()> {
                     stream,
                     post.then_some(pad),
                     session_per_connection,
+                    &headers,
                     Duration::from_secs(max_seconds),
                     label,
                 )
@@ -170,6 +182,7 @@ fn main() -> Result<()> {
                 iterations,
             } => decide_bench::run(&policies, iterations).await,
             Cmd::Retention { receipts } => retention_bench::run(receipts).await,
+            Cmd::Credentials { iterations } => credentials_bench::run(iterations).await,
             Cmd::Embed {
                 model,
                 policies,
@@ -389,6 +402,7 @@ async fn load(
     stream: bool,
     post: Option<usize>,
     session_per_connection: bool,
+    headers: &[String],
     cap: Duration,
     label: String,
 ) -> Result<()> {
@@ -428,6 +442,18 @@ async fn load(
         format!("GET {path} HTTP/1.1\r\nHost: {target}\r\nUser-Agent: aarmor-bench\r\n\r\n")
             .into_bytes()
     });
+    // Extra headers go right after the request line's Host header.
+    let req = if headers.is_empty() {
+        req
+    } else {
+        let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
+        let text = String::from_utf8_lossy(&req).replacen(
+            "User-Agent: aarmor-bench\r\n",
+            &format!("User-Agent: aarmor-bench\r\n{extra}"),
+            1,
+        );
+        Arc::new(text.into_bytes())
+    };
     let per_conn = requests.div_ceil(connections.max(1));
     let deadline = Instant::now() + cap;
     // Warm-up: one request per connection slot is not counted.

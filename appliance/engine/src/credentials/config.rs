@@ -152,6 +152,9 @@ struct BindingSpec {
     host: String,
     #[serde(default)]
     port: Option<u16>,
+    /// Attach over plain HTTP too (a loopback or internal service); HTTPS only by default.
+    #[serde(default)]
+    allow_plain_http: bool,
     #[serde(default)]
     paths: Vec<String>,
     #[serde(default)]
@@ -190,6 +193,7 @@ pub struct Binding {
     pub label: String,
     host: String,
     port: Option<u16>,
+    allow_plain_http: bool,
     paths: Option<globset::GlobSet>,
     path_text: Vec<String>,
     methods: Vec<String>,
@@ -246,24 +250,77 @@ fn glob_set(patterns: &[String], what: &str) -> Result<Option<globset::GlobSet>,
 /// credential ride on).
 const READ_METHODS: &[&str] = &["GET", "HEAD", "OPTIONS"];
 
-/// SQL statement kinds that only read.
+/// SQL statement kinds that only read (on an endpoint the operator declared for SQL).
 const READ_STATEMENTS: &[&str] = &["select", "show", "explain", "describe", "values"];
 
-/// Whether `action` is a read, as scope `read` understands it.
+/// Headers and query parameters servers honour to run a request as another method.
+const METHOD_OVERRIDES: &[&str] = &[
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
+/// Whether `action` is a read, as scope `read` understands it: a safe HTTP method (whatever the
+/// body looks like: a JSON-RPC-shaped body does not make a `DELETE` a read), no method override,
+/// no protocol switch; on a declared SQL endpoint, a read-only statement.
 pub fn is_read(action: &Action) -> bool {
+    let method = action.target.method.to_ascii_uppercase();
+    if action.operation == "upgrade" || overrides_method(action) {
+        return false;
+    }
     match action.protocol {
         Protocol::Sql => READ_STATEMENTS.contains(&action.operation.as_str()),
-        Protocol::Mcp => action.operation != "tools/call",
-        _ => READ_METHODS.contains(&action.target.method.to_ascii_uppercase().as_str()),
+        _ => READ_METHODS.contains(&method.as_str()),
     }
 }
 
+/// Whether the request asks the server to run it as another method (`X-HTTP-Method-Override`,
+/// `_method=`).
+fn overrides_method(action: &Action) -> bool {
+    let headers = action.envelope.get("headers").and_then(|h| h.as_object());
+    let in_headers =
+        headers.is_some_and(|h| h.keys().any(|k| METHOD_OVERRIDES.contains(&k.as_str())));
+    let in_query = action
+        .parameters
+        .get("query")
+        .and_then(|q| q.as_object())
+        .is_some_and(|q| q.keys().any(|k| k.eq_ignore_ascii_case("_method")));
+    in_headers || in_query
+}
+
+/// Why a path could be routed by a server to another place than the glob saw: encoded
+/// separators, backslashes, double encoding, `;` parameters (`..;/`).
+fn ambiguous_path(path: &str) -> Option<&'static str> {
+    let lower = path.to_ascii_lowercase();
+    if lower.contains("%2f") || lower.contains("%5c") || path.contains('\\') {
+        return Some("an encoded or backslash path separator");
+    }
+    if lower.contains("%25") {
+        return Some("a double-encoded character");
+    }
+    if path.contains(';') {
+        return Some("a `;` path parameter");
+    }
+    None
+}
+
 impl Binding {
-    /// Why `action` is outside this binding; `None` when it is inside.
-    pub fn mismatch(&self, action: &Action) -> Option<String> {
+    /// Why `action` (sent over `scheme`) is outside this binding; `None` when it is inside.
+    pub fn mismatch(&self, action: &Action, scheme: &str) -> Option<String> {
         let t = &action.target;
         if !host_matches(&self.host, &t.host) {
             return Some(format!("it is bound to host {}, not {}", self.host, t.host));
+        }
+        if scheme != "https" && !self.allow_plain_http {
+            return Some(format!(
+                "it is attached over HTTPS only, and this request is {scheme} (allow_plain_http)"
+            ));
+        }
+        if let Some(why) = ambiguous_path(&t.path) {
+            return Some(format!(
+                "the path {} has {why}, which servers may route elsewhere",
+                t.path
+            ));
         }
         if let Some(port) = self.port {
             if port != t.port {
@@ -303,17 +360,22 @@ impl Binding {
 }
 
 impl Credential {
-    /// The binding `action` may use this credential under, or why there is none.
-    pub fn binding_for(&self, action: &Action) -> Result<&Binding, String> {
+    /// The binding `action` (sent over `scheme`) may use this credential under, or why there
+    /// is none.
+    pub fn binding_for(&self, action: &Action, scheme: &str) -> Result<&Binding, String> {
         if self.scope == Scope::Read && !is_read(action) {
-            return Err(format!(
-                "its scope is read and {} {} is a write",
-                action.target.method, action.operation
-            ));
+            let what = if overrides_method(action) {
+                "a request that overrides its method".to_string()
+            } else if action.operation == "upgrade" {
+                "a protocol switch".to_string()
+            } else {
+                format!("{} {}", action.target.method, action.operation)
+            };
+            return Err(format!("its scope is read and {what} is a write"));
         }
         let mut why = Vec::new();
         for b in &self.bindings {
-            match b.mismatch(action) {
+            match b.mismatch(action, scheme) {
                 None => return Ok(b),
                 Some(w) => why.push(w),
             }
@@ -447,6 +509,7 @@ impl CredentialConfig {
                     label,
                     host,
                     port: b.port,
+                    allow_plain_http: b.allow_plain_http,
                     paths,
                     path_text: b.paths,
                     methods: b.methods.iter().map(|m| m.to_ascii_uppercase()).collect(),
@@ -477,19 +540,26 @@ impl CredentialConfig {
         })
     }
 
-    /// Whether any credential is attached without a placeholder on `host`: its reads are
-    /// actions there.
-    pub fn attaches_on(&self, host: &str) -> bool {
-        self.credentials.values().any(|c| {
-            c.attach == Attach::Always && c.bindings.iter().any(|b| host_matches(&b.host, host))
-        })
-    }
-
     /// The credential attached by itself to `action` (no placeholder), if any binds it.
-    pub fn bound_to(&self, action: &Action) -> Option<(&Credential, &Binding)> {
+    pub fn bound_to(&self, action: &Action, scheme: &str) -> Option<(&Credential, &Binding)> {
         self.credentials
             .values()
             .filter(|c| c.attach == Attach::Always)
-            .find_map(|c| c.binding_for(action).ok().map(|b| (c, b)))
+            .find_map(|c| c.binding_for(action, scheme).ok().map(|b| (c, b)))
+    }
+
+    /// Whether any credential is bound to `host`: what it answers is scrubbed of every secret,
+    /// and its reads are actions.
+    pub fn binds_host(&self, host: &str) -> bool {
+        self.credentials
+            .values()
+            .any(|c| c.bindings.iter().any(|b| host_matches(&b.host, host)))
+    }
+
+    /// Whether any credential is minted.
+    pub fn mints(&self) -> bool {
+        self.credentials
+            .values()
+            .any(|c| matches!(c.source, Source::Mint(_)))
     }
 }

@@ -14,6 +14,7 @@ pub struct LeakMatcher {
     automaton: Option<AhoCorasick>,
     /// The credential name of each pattern.
     names: Vec<String>,
+    patterns: std::sync::Arc<[(String, String)]>,
 }
 
 /// The base64 text that encodes `secret` whatever bytes come before it: for each alignment,
@@ -41,40 +42,52 @@ fn base64_fragments(secret: &[u8]) -> Vec<String> {
     out
 }
 
+/// Every form a secret is looked for in: as it is, percent-encoded, hex, and base64 at each
+/// alignment (matched without regard to ASCII case).
+pub fn forms(secret: &str) -> Vec<String> {
+    let mut forms = vec![secret.to_string()];
+    let encoded = percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+        .to_string();
+    if encoded != secret {
+        forms.push(encoded);
+    }
+    forms.push(hex::encode(secret.as_bytes()));
+    forms.extend(base64_fragments(secret.as_bytes()));
+    forms.retain(|f| f.len() >= MIN_FRAGMENT);
+    forms
+}
+
+/// One automaton over `(form, name)` pairs, ASCII case ignored.
+fn automaton(patterns: &[(String, String)]) -> Option<AhoCorasick> {
+    if patterns.is_empty() {
+        return None;
+    }
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(patterns.iter().map(|(form, _)| form))
+        .ok()
+}
+
 impl LeakMatcher {
     /// A matcher for `(credential name, secret)` pairs.
     pub fn build(version: u64, secrets: &[(String, String)]) -> Self {
-        let mut patterns: Vec<String> = Vec::new();
-        let mut names = Vec::new();
+        let mut patterns: Vec<(String, String)> = Vec::new();
         for (name, secret) in secrets {
-            let mut forms = vec![secret.clone()];
-            let encoded =
-                percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
-                    .to_string();
-            if encoded != *secret {
-                forms.push(encoded);
-            }
-            forms.extend(base64_fragments(secret.as_bytes()));
-            for f in forms {
-                if f.len() >= MIN_FRAGMENT {
-                    patterns.push(f);
-                    names.push(name.clone());
-                }
+            for f in forms(secret) {
+                patterns.push((f, name.clone()));
             }
         }
-        let automaton = if patterns.is_empty() {
-            None
-        } else {
-            AhoCorasick::builder()
-                .ascii_case_insensitive(false)
-                .build(&patterns)
-                .ok()
-        };
         Self {
             version,
-            automaton,
-            names,
+            automaton: automaton(&patterns),
+            names: patterns.iter().map(|(_, n)| n.clone()).collect(),
+            patterns: std::sync::Arc::from(patterns),
         }
+    }
+
+    /// Every `(form, credential name)` looked for.
+    pub fn patterns(&self) -> std::sync::Arc<[(String, String)]> {
+        self.patterns.clone()
     }
 
     /// `text` with every secret (in any form looked for) replaced by `[secret of <name>]`;
@@ -130,5 +143,15 @@ mod tests {
             }
         }
         assert_eq!(m.find(b"nothing to see here, zq81-unusual"), None);
+        // Case and hex do not hide it either.
+        assert_eq!(
+            m.find(secret.to_uppercase().as_bytes()).as_deref(),
+            Some("svc")
+        );
+        assert_eq!(
+            m.find(hex::encode(secret).to_uppercase().as_bytes())
+                .as_deref(),
+            Some("svc")
+        );
     }
 }

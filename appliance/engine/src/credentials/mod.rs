@@ -45,7 +45,13 @@ struct Cached {
     origin: String,
     secret: Secret,
     refresh_at: Option<Instant>,
+    /// Secrets this credential had before (rotated files, refreshed tokens), newest first: an
+    /// upstream may still accept them, so they are still looked for.
+    previous: Vec<Secret>,
 }
+
+/// Earlier secrets of one credential still looked for in what leaves.
+const PREVIOUS_KEPT: usize = 4;
 
 /// The broker: the secrets' cache, the leak matcher, the minting key.
 #[derive(Default)]
@@ -107,6 +113,7 @@ impl CredentialBroker {
         config: &CredentialConfig,
         action: &mut Action,
         ask: Result<Option<CredentialAsk>, AskError>,
+        scheme: &str,
     ) {
         let (credential, binding, presented) = match ask {
             Err(e) => {
@@ -121,7 +128,7 @@ impl CredentialBroker {
                     ));
                     return;
                 };
-                match credential.binding_for(action) {
+                match credential.binding_for(action, scheme) {
                     Ok(b) => (credential, b, Presented::Placeholder),
                     Err(why) => {
                         action.risk_signals.push(violation(&ask.name, why));
@@ -129,7 +136,7 @@ impl CredentialBroker {
                     }
                 }
             }
-            Ok(None) => match config.bound_to(action) {
+            Ok(None) => match config.bound_to(action, scheme) {
                 Some((c, b)) => (c, b, Presented::Bound),
                 None => return,
             },
@@ -213,15 +220,26 @@ impl CredentialBroker {
 
     fn store(&self, name: &str, origin: String, secret: Secret, refresh_at: Option<Instant>) {
         if let Ok(mut cache) = self.cache.lock() {
-            let changed = cache
-                .get(name)
+            let earlier = cache.remove(name);
+            let changed = earlier
+                .as_ref()
                 .is_none_or(|c| c.secret != secret || c.origin != origin);
+            let previous = match earlier {
+                Some(mut c) if c.secret != secret => {
+                    c.previous.insert(0, c.secret);
+                    c.previous.truncate(PREVIOUS_KEPT);
+                    c.previous
+                }
+                Some(c) => c.previous,
+                None => Vec::new(),
+            };
             cache.insert(
                 name.to_string(),
                 Cached {
                     origin,
                     secret,
                     refresh_at,
+                    previous,
                 },
             );
             if changed {
@@ -233,6 +251,10 @@ impl CredentialBroker {
     /// Reads every file and environment secret of `config` now: a bundle whose secrets cannot
     /// be read is refused, and every secret is known to the leak matcher from the start.
     pub fn preload(&self, config: &CredentialConfig) -> Result<(), String> {
+        if config.mints() && self.minter.is_some() {
+            // Tokens minted before a restart may still be presented.
+            self.minted.store(true, Ordering::Relaxed);
+        }
         for c in config.credentials.values() {
             let secret = match &c.source {
                 Source::File(p) => read_secret_file(p),
@@ -300,7 +322,7 @@ impl CredentialBroker {
         let value = credential.header_value(&secret);
         Ok(Attachment {
             header: credential.header.clone(),
-            scrub: vec![secret],
+            scrub: leaks::forms(&secret),
             value,
         })
     }
@@ -362,6 +384,33 @@ impl CredentialBroker {
         None
     }
 
+    /// For a response from `host`: every form of every secret the broker holds, with its
+    /// credential's name, when a credential is bound to the host (what it answers is scrubbed
+    /// of them); `None` for other hosts.
+    pub fn scrub_patterns(
+        &self,
+        config: &CredentialConfig,
+        host: &str,
+    ) -> Option<Arc<[(String, String)]>> {
+        if !config.binds_host(host) {
+            return None;
+        }
+        Some(
+            self.matcher()
+                .map(|m| m.patterns())
+                .unwrap_or_else(|| Arc::from(Vec::new())),
+        )
+    }
+
+    /// Replaces every secret the broker holds, in every string of `value`, by a mention of it
+    /// (what is recorded of a response or tool output).
+    pub fn redact_value(&self, value: &mut Value) {
+        let Some(matcher) = self.matcher() else {
+            return;
+        };
+        redact_strings(value, &|text: &str| matcher.redact(text));
+    }
+
     /// `action` with every secret and minted token in it replaced by a mention of it: what is
     /// receipted, recorded and evaluated for an action that tried to send one.
     pub fn redacted(&self, action: &Action) -> Action {
@@ -406,7 +455,11 @@ impl CredentialBroker {
             .lock()
             .ok()?
             .iter()
-            .map(|(name, c)| (name.clone(), c.secret.expose().to_string()))
+            .flat_map(|(name, c)| {
+                std::iter::once(&c.secret)
+                    .chain(c.previous.iter())
+                    .map(move |s| (name.clone(), s.expose().to_string()))
+            })
             .collect();
         let built = Arc::new(LeakMatcher::build(version, &secrets));
         if let Ok(mut current) = self.leaks.write() {

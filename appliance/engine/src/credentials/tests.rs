@@ -96,7 +96,9 @@ async fn a_credential_is_bound_only_within_its_bindings_and_scope() {
     let (config, broker) = setup(dir.path());
 
     let mut read = action("GET", "api.github.test", "/repos/o/r");
-    broker.bind(&config, &mut read, ask("gh-read")).await;
+    broker
+        .bind(&config, &mut read, ask("gh-read"), "https")
+        .await;
     assert_eq!(violation(&read), None);
     let used = read.credential.clone().unwrap();
     assert_eq!(
@@ -107,7 +109,9 @@ async fn a_credential_is_bound_only_within_its_bindings_and_scope() {
     assert_eq!(used.presented, Presented::Placeholder);
 
     let mut write = action("POST", "api.github.test", "/repos/o/r");
-    broker.bind(&config, &mut write, ask("gh-read")).await;
+    broker
+        .bind(&config, &mut write, ask("gh-read"), "https")
+        .await;
     assert!(violation(&write).unwrap().contains("scope is read"));
     assert!(write.credential.is_none());
 
@@ -117,32 +121,41 @@ async fn a_credential_is_bound_only_within_its_bindings_and_scope() {
         ("GET", "api.github.test.evil.test", "/repos/o/r"),
     ] {
         let mut a = action(method, host, path);
-        broker.bind(&config, &mut a, ask("gh-read")).await;
+        broker.bind(&config, &mut a, ask("gh-read"), "https").await;
         assert!(violation(&a).is_some(), "{method} {host}{path}");
     }
     // A write credential: its methods and path pattern (one segment per `*`).
     let mut ok = action("POST", "api.github.test", "/repos/o/issues");
-    broker.bind(&config, &mut ok, ask("gh-write")).await;
+    broker
+        .bind(&config, &mut ok, ask("gh-write"), "https")
+        .await;
     assert_eq!(violation(&ok), None);
     let mut deep = action("POST", "api.github.test", "/repos/o/r/issues");
-    broker.bind(&config, &mut deep, ask("gh-write")).await;
+    broker
+        .bind(&config, &mut deep, ask("gh-write"), "https")
+        .await;
     assert!(violation(&deep).is_some());
     let mut delete = action("DELETE", "api.github.test", "/repos/o/issues");
-    broker.bind(&config, &mut delete, ask("gh-write")).await;
+    broker
+        .bind(&config, &mut delete, ask("gh-write"), "https")
+        .await;
     assert!(violation(&delete).unwrap().contains("methods POST"));
 
     let mut unknown = action("GET", "api.github.test", "/repos/o/r");
-    broker.bind(&config, &mut unknown, ask("nope")).await;
+    broker
+        .bind(&config, &mut unknown, ask("nope"), "https")
+        .await;
     assert!(violation(&unknown).unwrap().contains("no credential"));
 
     // Nothing asked: only an `attach: always` binding attaches by itself.
     let mut bare = action("GET", "api.github.test", "/repos/o/r");
-    broker.bind(&config, &mut bare, Ok(None)).await;
+    broker.bind(&config, &mut bare, Ok(None), "https").await;
     assert!(bare.credential.is_none() && bare.risk_signals.is_empty());
     let mut svc = action("GET", "svc.test", "/x");
-    broker.bind(&config, &mut svc, Ok(None)).await;
+    broker.bind(&config, &mut svc, Ok(None), "https").await;
     assert_eq!(svc.credential.unwrap().presented, Presented::Bound);
-    assert!(config.attaches_on("svc.test") && !config.attaches_on("api.github.test"));
+    assert!(config.binds_host("svc.test") && config.binds_host("api.github.test"));
+    assert!(!config.binds_host("evil.test"));
 }
 
 #[tokio::test]
@@ -150,7 +163,7 @@ async fn secrets_are_attached_after_the_decision_reloaded_and_found_leaking() {
     let dir = tempfile::tempdir().unwrap();
     let (config, broker) = setup(dir.path());
     let mut a = action("GET", "api.github.test", "/repos/o/r");
-    broker.bind(&config, &mut a, ask("gh-read")).await;
+    broker.bind(&config, &mut a, ask("gh-read"), "https").await;
     let sent = SentRequest {
         path: "/repos/o/r",
         body: b"",
@@ -201,7 +214,7 @@ async fn secrets_are_attached_after_the_decision_reloaded_and_found_leaking() {
     std::fs::remove_file(dir.path().join("gh.secret")).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let mut b = action("GET", "api.github.test", "/repos/o/r");
-    broker.bind(&config, &mut b, ask("gh-read")).await;
+    broker.bind(&config, &mut b, ask("gh-read"), "https").await;
     assert!(b
         .risk_signals
         .iter()
@@ -213,7 +226,7 @@ async fn minted_tokens_name_their_action_and_are_found_when_replayed() {
     let dir = tempfile::tempdir().unwrap();
     let (config, broker) = setup(dir.path());
     let mut a = action("GET", "svc.test", "/reports?x=1");
-    broker.bind(&config, &mut a, Ok(None)).await;
+    broker.bind(&config, &mut a, Ok(None), "https").await;
     let sent = SentRequest {
         path: "/reports?x=1",
         body: b"",

@@ -450,19 +450,27 @@ impl ActionEngine for PolicyEngine {
 
     fn reads_are_actions(&self, host: &str) -> bool {
         let set = self.inner.current();
-        set.read_action_hosts.covers(host) || set.credentials.attaches_on(host)
+        set.read_action_hosts.covers(host) || set.credentials.binds_host(host)
     }
 
     async fn bind_credential(
         &self,
         action: &mut Action,
         ask: Result<Option<CredentialAsk>, AskError>,
+        scheme: &str,
     ) {
         let set = self.inner.current();
         self.inner
             .credentials
-            .bind(&set.credentials, action, ask)
+            .bind(&set.credentials, action, ask, scheme)
             .await;
+    }
+
+    fn scrub_patterns(&self, host: &str) -> Option<Arc<[(String, String)]>> {
+        let set = self.inner.current();
+        self.inner
+            .credentials
+            .scrub_patterns(&set.credentials, host)
     }
 
     async fn attach_credential(
@@ -519,9 +527,14 @@ impl ActionEngine for PolicyEngine {
     async fn observe(
         &self,
         session: &SessionRef,
-        observations: Vec<Observation>,
+        mut observations: Vec<Observation>,
     ) -> Result<(), String> {
         let set = self.inner.current();
+        // What the agent saw is recorded without any brokered secret in it (an upstream that
+        // echoed one, in a form the response scrubber does not know).
+        for o in observations.iter_mut() {
+            self.inner.credentials.redact_value(&mut o.content);
+        }
         let mut changed = false;
         let mut learned = 0;
         for o in &observations {

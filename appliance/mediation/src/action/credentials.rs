@@ -3,7 +3,7 @@
 //! action) is set in the request, the placeholder headers removed; what the upstream answers is
 //! scrubbed of the secret; and a secret or minted token an agent sends is refused.
 
-use aarmor_core::credential::{Attachment, SentRequest};
+use aarmor_core::credential::SentRequest;
 use std::sync::Arc;
 
 use aarmor_core::{Action, RequestHead, RiskSignal, SyntheticResponse};
@@ -57,7 +57,7 @@ impl ActionInspector {
     pub(super) async fn bind_credential(&self, action: &mut Action) {
         self.shared
             .engine
-            .bind_credential(action, self.ask.clone())
+            .bind_credential(action, self.ask.clone(), self.exchange.request.scheme)
             .await;
     }
 
@@ -109,7 +109,16 @@ impl ActionInspector {
         };
         match self.shared.engine.attach_credential(&action, sent).await {
             Ok(attachment) => {
-                self.scrubber = Scrubber::new(&attachment, &action);
+                let name = action.credential.as_ref().map(|c| c.name.clone());
+                let own: Vec<(String, String)> = attachment
+                    .scrub
+                    .iter()
+                    .map(|form| (form.clone(), name.clone().unwrap_or_default()))
+                    .collect();
+                self.scrub_forms = Some(match self.scrub_forms.take() {
+                    Some(known) => known.iter().cloned().chain(own).collect(),
+                    None => Arc::from(own),
+                });
                 self.attachment = Some(attachment);
                 verdict
             }
@@ -131,13 +140,14 @@ pub(super) fn credential_problem(why: &str) -> SyntheticResponse {
     )
 }
 
-/// Replaces brokered secrets in what the upstream answers with the credential's placeholder,
-/// across chunk boundaries: the last bytes of a chunk that could begin a secret are held back
-/// until the next chunk (or the end).
+/// Replaces brokered secrets in what the upstream answers with the credential's placeholder
+/// (`aarmor:<name>`), across chunk boundaries: the last bytes of a chunk that could begin a
+/// secret are held back until the next chunk (or the end).
 pub(super) struct Scrubber {
     automaton: AhoCorasick,
-    replacement: Vec<u8>,
-    /// Longest secret, bytes.
+    /// The placeholder of each pattern's credential.
+    replacements: Vec<Vec<u8>>,
+    /// Longest pattern, bytes.
     longest: usize,
     held: Vec<u8>,
     /// The stream ended: nothing more is held back.
@@ -147,23 +157,21 @@ pub(super) struct Scrubber {
 }
 
 impl Scrubber {
-    fn new(attachment: &Attachment, action: &Action) -> Option<Self> {
-        let needles: Vec<&str> = attachment
-            .scrub
-            .iter()
-            .map(String::as_str)
-            .filter(|s| !s.is_empty())
-            .collect();
-        let longest = needles.iter().map(|s| s.len()).max()?;
-        let automaton = AhoCorasick::new(&needles).ok()?;
-        let name = action
-            .credential
-            .as_ref()
-            .map(|c| c.name.as_str())
-            .unwrap_or("credential");
+    /// A scrubber for `(form, credential name)` patterns (ASCII case ignored); `None` for none.
+    pub(super) fn new(patterns: &[(String, String)]) -> Option<Self> {
+        let patterns: Vec<&(String, String)> =
+            patterns.iter().filter(|(f, _)| !f.is_empty()).collect();
+        let longest = patterns.iter().map(|(f, _)| f.len()).max()?;
+        let automaton = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(patterns.iter().map(|(f, _)| f))
+            .ok()?;
         Some(Self {
             automaton,
-            replacement: format!("aarmor:{name}").into_bytes(),
+            replacements: patterns
+                .iter()
+                .map(|(_, name)| format!("aarmor:{name}").into_bytes())
+                .collect(),
             longest,
             held: Vec::new(),
             ended: false,
@@ -173,13 +181,14 @@ impl Scrubber {
 
     /// Replaces every secret in `bytes` (a whole value: nothing is held).
     pub(super) fn whole(&mut self, bytes: &[u8]) -> Option<Vec<u8>> {
-        if self.automaton.find(bytes).is_none() {
-            return None;
-        }
+        self.automaton.find(bytes)?;
         let mut out = Vec::with_capacity(bytes.len());
+        let replacements = &self.replacements;
         self.automaton
-            .replace_all_with_bytes(bytes, &mut out, |_, _, dst| {
-                dst.extend_from_slice(&self.replacement);
+            .replace_all_with_bytes(bytes, &mut out, |m, _, dst| {
+                if let Some(r) = replacements.get(m.pattern().as_usize()) {
+                    dst.extend_from_slice(r);
+                }
                 true
             });
         self.replaced += 1;
@@ -205,7 +214,9 @@ impl Scrubber {
                 break;
             }
             out.extend_from_slice(&data[at..m.start()]);
-            out.extend_from_slice(&self.replacement);
+            if let Some(r) = self.replacements.get(m.pattern().as_usize()) {
+                out.extend_from_slice(r);
+            }
             self.replaced += 1;
             at = m.end();
             safe = safe.max(at);
@@ -228,7 +239,17 @@ impl Scrubber {
 }
 
 impl ActionInspector {
-    /// Bytes of the response on their way to the agent, scrubbed of the attached secret;
+    /// Builds the response scrubber once the response is about to be read: every secret when a
+    /// credential is bound to the host, plus the forms of what was attached to this request.
+    pub(super) fn arm_scrubber(&mut self) {
+        if self.scrubber.is_none() {
+            if let Some(forms) = &self.scrub_forms {
+                self.scrubber = Scrubber::new(forms);
+            }
+        }
+    }
+
+    /// Bytes of the response on their way to the agent, scrubbed of brokered secrets;
     /// `last` flushes what was held back.
     pub(super) fn scrubbed(&mut self, bytes: Bytes, last: bool) -> Bytes {
         let Some(s) = self.scrubber.as_mut() else {
@@ -239,6 +260,28 @@ impl ActionInspector {
             out.extend_from_slice(&s.finish());
         }
         Bytes::from(out)
+    }
+
+    /// A message of an upgraded connection on its way to the agent (`frames`, as relayed):
+    /// a text message is sent with brokered secrets replaced; a binary one that carries one is
+    /// not sent (`None`: the connection is closed).
+    pub(super) fn scrubbed_message(
+        &mut self,
+        m: &aarmor_protocols::websocket::WsMessage,
+        frames: Vec<u8>,
+    ) -> Option<Vec<u8>> {
+        let Some(scrubber) = self.scrubber.as_mut() else {
+            return Some(frames);
+        };
+        match m.as_text() {
+            Some(text) => Some(match scrubber.whole(text.as_bytes()) {
+                Some(clean) => {
+                    aarmor_protocols::websocket::text_frame(&String::from_utf8_lossy(&clean))
+                }
+                None => frames,
+            }),
+            None => scrubber.whole(&m.payload).is_none().then_some(frames),
+        }
     }
 
     /// The whole body of a held response, scrubbed; `None` when nothing had to be.
@@ -257,14 +300,7 @@ mod tests {
     use super::*;
 
     fn scrubber(secret: &str) -> Scrubber {
-        Scrubber {
-            automaton: AhoCorasick::new([secret]).unwrap(),
-            replacement: b"aarmor:c".to_vec(),
-            longest: secret.len(),
-            held: Vec::new(),
-            ended: false,
-            replaced: 0,
-        }
+        Scrubber::new(&[(secret.to_string(), "c".to_string())]).unwrap()
     }
 
     #[test]
@@ -280,6 +316,10 @@ mod tests {
         }
         let mut s = scrubber("SECRET-VALUE-123");
         assert_eq!(s.whole(b"no secret"), None);
+        assert_eq!(
+            s.whole(b"x secret-value-123").as_deref(),
+            Some(&b"x aarmor:c"[..])
+        );
         let mut bytes = Vec::new();
         for b in text {
             bytes.extend_from_slice(&s.push(&[*b]));

@@ -105,6 +105,12 @@ impl ActionInspector {
 impl ExchangeInspector for ActionInspector {
     fn header_rewrite(&self) -> Option<HeaderRewrite> {
         let mut rewrite = self.own_header_rewrite();
+        if self.scrub_forms.is_some() {
+            // A response that may carry a brokered secret must be readable to be scrubbed.
+            let rw = rewrite.get_or_insert_with(HeaderRewrite::default);
+            rw.set.retain(|(n, _)| n != "accept-encoding");
+            rw.set.push(("accept-encoding".into(), "identity".into()));
+        }
         if let Some(attached) = &self.attachment {
             // The placeholders go; the credential takes their place (after the action was
             // allowed: `attachment` is set by `attach_credential` only). The response must be
@@ -156,10 +162,12 @@ impl ExchangeInspector for ActionInspector {
     }
 
     fn response_header_value(&mut self, _name: &str, value: &[u8]) -> Option<Vec<u8>> {
+        self.arm_scrubber();
         self.scrubbed_header(value)
     }
 
     fn response_plan(&mut self, head: &ResponseHead) -> ResponsePlan {
+        self.arm_scrubber();
         let plan = self.plan_for(head);
         if self.scrubber.is_none() || plan == ResponsePlan::Relay {
             return plan;
@@ -185,35 +193,39 @@ impl ExchangeInspector for ActionInspector {
         head: &ResponseHead,
         body: &Bytes,
     ) -> Result<ResponseVerdict, MediationError> {
-        let verdict = self.respond_to(head, body).await?;
-        if self.scrubber.is_none() {
-            return Ok(verdict);
-        }
-        Ok(match verdict {
-            ResponseVerdict::Forward => match self.scrubbed_whole(body) {
-                Some(clean) => ResponseVerdict::Replace(clean),
-                None => ResponseVerdict::Forward,
-            },
-            ResponseVerdict::Replace(b) => {
+        // Scrubbed before anything reads it: what is observed and recorded is what the agent
+        // gets.
+        let clean = self.scrubbed_whole(body);
+        let verdict = self
+            .respond_to(head, clean.as_ref().unwrap_or(body))
+            .await?;
+        Ok(match (verdict, clean) {
+            (ResponseVerdict::Forward, Some(clean)) => ResponseVerdict::Replace(clean),
+            (ResponseVerdict::Replace(b), _) => {
                 ResponseVerdict::Replace(self.scrubbed_whole(&b).unwrap_or(b))
             }
-            respond => respond,
+            (verdict, _) => verdict,
         })
     }
 
     async fn on_response_chunk(&mut self, chunk: &Bytes) -> Result<Bytes, MediationError> {
-        let out = self.chunk_out(chunk)?;
-        Ok(self.scrubbed(out, false))
+        // Scrubbed first: the gate, the copy that is observed and the agent all see the same.
+        let clean = self.scrubbed(chunk.clone(), false);
+        self.chunk_out(&clean)
     }
 
     async fn on_response_pending(&mut self) -> Result<Option<Bytes>, MediationError> {
-        let out = self.pending_out().await?;
-        Ok(out.map(|b| self.scrubbed(b, false)))
+        self.pending_out().await
     }
 
     async fn on_response_end(&mut self) -> Result<Bytes, MediationError> {
-        let out = self.end_out().await?;
-        Ok(self.scrubbed(out, true))
+        let mut out = Vec::new();
+        if self.scrubber.is_some() {
+            let tail = self.scrubbed(Bytes::new(), true);
+            out.extend_from_slice(&self.chunk_out(&tail)?);
+        }
+        out.extend_from_slice(&self.end_out().await?);
+        Ok(Bytes::from(out))
     }
     async fn on_upgraded(
         &mut self,
@@ -249,7 +261,16 @@ impl ExchangeInspector for ActionInspector {
                 }
                 (WsItem::Message(m), Direction::ToClient) => {
                     if let Some(bytes) = self.upstream_message(&m).await {
-                        to_client.extend(bytes);
+                        match self.scrubbed_message(&m, bytes) {
+                            Some(bytes) => to_client.extend(bytes),
+                            None => {
+                                to_client.extend(super::ws_frames::refusal_close(
+                                    "the upstream sent a brokered credential",
+                                ));
+                                out.close = true;
+                                break;
+                            }
+                        }
                     }
                 }
             }

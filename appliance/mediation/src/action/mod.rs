@@ -255,6 +255,7 @@ impl ActionMediator {
             stream_ended: false,
             result_copy: None,
             session: None,
+            scrub_forms: self.shared.engine.scrub_patterns(&exchange.request.host),
             ask,
             leak: None,
             attachment: None,
@@ -330,6 +331,9 @@ struct ActionInspector {
     leak: Option<credentials::Leak>,
     /// The credential attached to the request once its action was allowed.
     attachment: Option<Attachment>,
-    /// Scrubs the attached secret from the response.
+    /// What the response is scrubbed of: every brokered secret when a credential is bound to
+    /// the host, and the forms of the one attached (`None`: nothing to scrub).
+    scrub_forms: Option<Arc<[(String, String)]>>,
+    /// Scrubs brokered secrets from the response.
     scrubber: Option<credentials::Scrubber>,
 }
