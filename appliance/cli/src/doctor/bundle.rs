@@ -73,9 +73,55 @@ pub fn check(config: &Config, load_model: bool) -> Vec<Check> {
             None
         }
     };
+    if let Some(set) = &set {
+        checks.push(credentials(config, set));
+    }
     checks.push(model(config, set.as_ref(), load_model));
     checks.push(approvers(config));
     checks
+}
+
+/// `credentials.yaml`: every brokered credential's secret can be had now (files private and
+/// readable, variables set, token endpoints answering).
+fn credentials(config: &Config, set: &PolicySet) -> Check {
+    use aarmor_engine::credentials::{mint::MINT_KEY_FILE, CredentialBroker, CREDENTIALS_FILE};
+    let config_creds = &set.credentials;
+    if config_creds.credentials.is_empty() {
+        return Check::skip(
+            "credentials",
+            format!("no {CREDENTIALS_FILE}: agents bring their own upstream credentials"),
+        );
+    }
+    let key = config.data_dir.join("credentials").join(MINT_KEY_FILE);
+    let results = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(CredentialBroker::check_sources(config_creds, &key)),
+        Err(e) => {
+            return Check::fail(
+                "credentials",
+                format!("cannot check the credentials: {e}"),
+                "retry",
+            )
+        }
+    };
+    let failed: Vec<String> = results
+        .iter()
+        .filter_map(|(name, r)| r.as_ref().err().map(|e| format!("{name}: {e}")))
+        .collect();
+    if failed.is_empty() {
+        let names: Vec<&str> = results.iter().map(|(n, _)| n.as_str()).collect();
+        return Check::ok(
+            "credentials",
+            format!("{} brokered credential(s) ready: {}", names.len(), names.join(", ")),
+        );
+    }
+    Check::fail(
+        "credentials",
+        failed.join("; "),
+        "fix the secret's source (files mode 0600 and readable by aarmor, variables set in aarmor's environment, the token endpoint reachable); actions that need it are refused",
+    )
 }
 
 /// Compiles the bundle's `identities.yaml` on its own, so that its error is named apart from

@@ -287,6 +287,40 @@ impl CredentialBroker {
         Ok(())
     }
 
+    /// Whether each credential's secret can be had now, without keeping it (`aarmor doctor`):
+    /// files and variables are read, OAuth2 endpoints asked for a token, minted credentials
+    /// need `mint_key` (the key file) to exist or be creatable. `(name, Ok(what) | Err(why))`.
+    pub async fn check_sources(
+        config: &CredentialConfig,
+        mint_key: &std::path::Path,
+    ) -> Vec<(String, Result<String, String>)> {
+        let mut out = Vec::new();
+        for c in config.credentials.values() {
+            let result = match &c.source {
+                Source::File(p) => read_secret_file(p).map(|_| format!("file {}", p.display())),
+                Source::Env(v) => read_secret_env(v).map(|_| format!("environment variable {v}")),
+                Source::OAuth2(o) => match OAuth2Source::new(o.clone()) {
+                    Ok(client) => client
+                        .fetch()
+                        .await
+                        .map(|_| format!("token endpoint {} issued a token", o.token_url)),
+                    Err(e) => Err(e),
+                },
+                Source::Mint(m) => Ok(if mint_key.exists() {
+                    format!("minted for {} with {}", m.audience, mint_key.display())
+                } else {
+                    format!(
+                        "minted for {}; the key {} is created on first start",
+                        m.audience,
+                        mint_key.display()
+                    )
+                }),
+            };
+            out.push((c.name.clone(), result.map_err(|e| e.to_string())));
+        }
+        out
+    }
+
     /// The header to set on an allowed action's request: the credential's secret, or a token
     /// minted for this action (`receipt_id` is the decision that allowed it), and what must be
     /// scrubbed from the response.
