@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from conftest import ROOT, free_port, wait_for
@@ -453,3 +454,58 @@ def test_doctor_checks_the_secrets_and_a_secret_gone_at_runtime_refuses(start_aa
         assert r.status_code == 200, r.text
     finally:
         echo.close()
+
+
+def test_official_sdks_run_on_placeholder_keys(start_aarmor, pki, tmp_path):
+    """The agent's SDKs hold only placeholders (`OPENAI_API_KEY=aarmor:openai`, the Anthropic
+    SDK's `x-api-key`): the provider receives the real keys, streamed and whole responses reach
+    the SDKs, and the keys are never in what they got."""
+    import anthropic
+    import openai
+    from llm_upstream import LlmUpstream
+
+    llm = LlmUpstream(*pki["leaf"])
+    openai_key = "sk-" + secrets.token_hex(24)
+    anthropic_key = "sk-ant-" + secrets.token_hex(24)
+    yaml = f"""
+credentials:
+  openai:
+    source: {{file: {secret_file(tmp_path, "openai.key", openai_key)}}}
+    scope: write
+    bindings: [{{host: localhost, port: {llm.port}, paths: ["/v1/chat/completions"]}}]
+  anthropic:
+    source: {{file: {secret_file(tmp_path, "anthropic.key", anthropic_key)}}}
+    scope: write
+    inject: {{header: x-api-key, format: "{{secret}}"}}
+    bindings: [{{host: localhost, port: {llm.port}, paths: ["/v1/messages"]}}]
+"""
+    a = start_aarmor(policy_files={"credentials.yaml": yaml})
+    verify = ssl.create_default_context(cafile=str(a.ca))
+    try:
+        llm.server.calls_override = []
+        client = openai.OpenAI(base_url=f"https://localhost:{llm.port}/v1", api_key="aarmor:openai", max_retries=0,
+                               http_client=openai.DefaultHttpxClient(proxy=a.url, verify=verify))
+        answer = client.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "hello"}])
+        assert llm.seen[-1]["headers"].get("authorization", llm.seen[-1]["headers"].get("Authorization")) == f"Bearer {openai_key}"
+        streamed = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
+            model="gpt-test", messages=[{"role": "user", "content": "hello"}], stream=True) if c.choices)
+        assert streamed and openai_key not in streamed and openai_key not in answer.model_dump_json()
+
+        claude = anthropic.Anthropic(base_url=f"https://localhost:{llm.port}", api_key="aarmor:anthropic", max_retries=0,
+                                     http_client=anthropic.DefaultHttpxClient(proxy=a.url, verify=verify))
+        message = claude.messages.create(model="claude-test", max_tokens=64, messages=[{"role": "user", "content": "hello"}])
+        headers = {k.lower(): v for k, v in llm.seen[-1]["headers"].items()}
+        assert headers["x-api-key"] == anthropic_key
+        assert anthropic_key not in message.model_dump_json()
+        # The OpenAI key on the Anthropic path is outside its binding: refused.
+        wrong = openai.OpenAI(base_url=f"https://localhost:{llm.port}/v1/messages#", api_key="aarmor:openai", max_retries=0,
+                              http_client=openai.DefaultHttpxClient(proxy=a.url, verify=verify))
+        seen = len(llm.seen)
+        with pytest.raises(openai.APIStatusError) as refused:
+            wrong.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "hello"}])
+        assert refused.value.status_code == 403 and "credentials.scope_violation" in refused.value.response.text
+        assert len(llm.seen) == seen
+    finally:
+        llm.close()
+    exported = a.cli("receipts", "export").stdout
+    assert openai_key not in exported and anthropic_key not in exported

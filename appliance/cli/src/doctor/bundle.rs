@@ -114,7 +114,11 @@ fn credentials(config: &Config, set: &PolicySet) -> Check {
         let names: Vec<&str> = results.iter().map(|(n, _)| n.as_str()).collect();
         return Check::ok(
             "credentials",
-            format!("{} brokered credential(s) ready: {}", names.len(), names.join(", ")),
+            format!(
+                "{} brokered credential(s) ready: {}",
+                names.len(),
+                names.join(", ")
+            ),
         );
     }
     Check::fail(

@@ -149,6 +149,10 @@ pub(super) struct Scrubber {
     replacements: Vec<Vec<u8>>,
     /// Longest pattern, bytes.
     longest: usize,
+    /// The patterns, ASCII lower-case, to tell whether a chunk ends inside one.
+    lowered: Vec<Vec<u8>>,
+    /// Which bytes (lower-case) begin a pattern.
+    first: [bool; 256],
     held: Vec<u8>,
     /// The stream ended: nothing more is held back.
     ended: bool,
@@ -166,6 +170,16 @@ impl Scrubber {
             .ascii_case_insensitive(true)
             .build(patterns.iter().map(|(f, _)| f))
             .ok()?;
+        let lowered: Vec<Vec<u8>> = patterns
+            .iter()
+            .map(|(f, _)| f.to_ascii_lowercase().into_bytes())
+            .collect();
+        let mut first = [false; 256];
+        for p in &lowered {
+            if let Some(b) = p.first() {
+                first[*b as usize] = true;
+            }
+        }
         Some(Self {
             automaton,
             replacements: patterns
@@ -173,6 +187,8 @@ impl Scrubber {
                 .map(|(_, name)| format!("aarmor:{name}").into_bytes())
                 .collect(),
             longest,
+            lowered,
+            first,
             held: Vec::new(),
             ended: false,
             replaced: 0,
@@ -205,8 +221,9 @@ impl Scrubber {
         }
         self.held.extend_from_slice(chunk);
         let data = std::mem::take(&mut self.held);
-        // Everything before `safe` can go; after it, a secret may still be starting.
-        let mut safe = data.len().saturating_sub(self.longest - 1);
+        // Everything before `safe` can go; from it on, the data is the beginning of a secret
+        // that the next chunk may complete. (A secret starting earlier would be whole in `data`.)
+        let mut safe = self.partial_start(&data);
         let mut out = Vec::with_capacity(data.len());
         let mut at = 0;
         for m in self.automaton.find_iter(&data) {
@@ -225,6 +242,27 @@ impl Scrubber {
         out.extend_from_slice(&data[at..safe]);
         self.held = data[safe..].to_vec();
         Bytes::from(out)
+    }
+
+    /// Where the shortest suffix of `data` that is a proper prefix of a pattern begins (the
+    /// bytes to hold back); `data.len()` when none is.
+    fn partial_start(&self, data: &[u8]) -> usize {
+        let from = data.len().saturating_sub(self.longest.saturating_sub(1));
+        for start in from..data.len() {
+            let Some(b) = data.get(start) else { break };
+            if !self.first[b.to_ascii_lowercase() as usize] {
+                continue;
+            }
+            let rest = &data[start..];
+            let begins_one = self
+                .lowered
+                .iter()
+                .any(|p| p.len() > rest.len() && p[..rest.len()].eq_ignore_ascii_case(rest));
+            if begins_one {
+                return start;
+            }
+        }
+        data.len()
     }
 
     /// The end of the stream: what was held back, secrets replaced.
@@ -326,5 +364,14 @@ mod tests {
         }
         bytes.extend_from_slice(&s.finish());
         assert_eq!(bytes, b"head aarmor:c mid aarmor:c tail");
+        // Only what could begin a secret is held back: an event ending in other text goes out
+        // whole at once.
+        let mut s = scrubber("SECRET-VALUE-123");
+        assert_eq!(
+            &s.push(b"data: {\"x\": 1}\n\n")[..],
+            b"data: {\"x\": 1}\n\n"
+        );
+        assert_eq!(&s.push(b"data: SECR")[..], b"data: ");
+        assert_eq!(&s.push(b"ET-VALUE-123!")[..], b"aarmor:c!");
     }
 }
