@@ -156,8 +156,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 class Upstream:
-    def __init__(self, cert, key, host="127.0.0.1", tls=True, port=0):
-        self.server = http.server.ThreadingHTTPServer((host, port), Handler)
+    """A threaded HTTP(S) server on loopback that records what reaches it (`seen`); `handler`
+    answers (the default: `Handler`)."""
+
+    def __init__(self, cert, key, host="127.0.0.1", tls=True, port=0, handler=None):
+        self.server = http.server.ThreadingHTTPServer((host, port), handler or Handler)
         self.server.daemon_threads = True
         self.server.seen = []
         if tls:

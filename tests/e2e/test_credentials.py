@@ -12,14 +12,13 @@ import secrets
 import ssl
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from conftest import ROOT, free_port, wait_for
+from conftest import ROOT, Upstream, free_port, wait_for
 from test_siem import rsyslog  # noqa: F401  (the real rsyslogd the SIEM sink writes to)
 
 VERIFIER = ROOT / "examples" / "credential-verifier" / "verifier.py"
@@ -65,24 +64,9 @@ class EchoHandler(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = _serve
 
 
-class Echo:
-    def __init__(self, cert, key):
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), EchoHandler)
-        self.server.daemon_threads = True
-        self.server.seen = []
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(cert, key)
-        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def seen(self):
-        return self.server.seen
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+def Echo(cert, key):
+    """The echoing upstream, TLS on loopback."""
+    return Upstream(cert, key, handler=EchoHandler)
 
 
 def started(proc, what):
@@ -185,7 +169,7 @@ def test_read_credential_reads_cannot_write_or_go_elsewhere_and_never_reaches_th
         assert r.headers["x-echo-authorization"] == "Bearer aarmor:echo-read"
         decision = receipts_for(a, "/repos/o/r")[0]
         assert decision["decision"]["result"] == "ALLOW"
-        assert decision["action"]["credential"] == {"name": "echo-read", "scope": "read", "binding": f"localhost/repos/**",
+        assert decision["action"]["credential"] == {"name": "echo-read", "scope": "read", "binding": "localhost/repos/**",
                                                     "source": "file", "presented": "placeholder"}
 
         # The same placeholder on a write: refused, receipted, and the upstream saw nothing.
