@@ -299,6 +299,46 @@ def test_a_read_credential_cannot_be_shaped_into_a_write_or_read_back(start_aarm
         assert read_secret not in exported and os.environ["AARMOR_TEST_WRITE_SECRET"] not in exported
 
 
+def test_protocol_switches_and_hidden_tokens_get_nothing_past(start_aarmor, pki, tmp_path, monkeypatch):
+    """A protocol switch aarmor would relay unread carries no credential and no body; a minted
+    token hidden behind decoy tokens, or base64-encoded, is still found."""
+    echo = Echo(*pki["leaf"])
+    write_secret = "wr-" + secrets.token_hex(16)
+    monkeypatch.setenv("AARMOR_TEST_WRITE_SECRET", write_secret)
+    yaml = credentials_yaml(secret_file(tmp_path, "r.secret", "rd-" + secrets.token_hex(16)), echo.port, free_port())
+    data = ROOT / "policies" / "data.json"
+    config = json.loads(data.read_text())
+    config["aarmor"]["config"].setdefault("upgrades", {})["allowed_hosts"] = {"localhost": True}
+    a = start_aarmor(policy_files={"credentials.yaml": yaml, "data.json": json.dumps(config)})
+    base = f"https://localhost:{echo.port}"
+    try:
+        seen = len(echo.seen)
+        # Upgrade: foo (the upstream may ignore it and answer 200 with the secret echoed).
+        r = through(a, "GET", f"{base}/repos/o/x", headers={"x-aarm-credential": "echo-write", "Connection": "Upgrade", "Upgrade": "foo"})
+        assert r.status_code == 403 and r.json()["rule"] == "credentials.scope_violation", r.text
+        assert "WebSocket" in r.json()["reason"]
+        # A body on a protocol switch would be relayed unread: refused with a receipt.
+        r = through(a, "POST", f"{base}/other/x", headers={"Connection": "Upgrade", "Upgrade": "foo"},
+                    data=f"key={write_secret}")
+        assert r.status_code == 400 and r.json()["rule"] == "aarmor.uninspectable", r.text
+        assert len(echo.seen) == seen
+
+        # A minted token: captured, then hidden.
+        r = through(a, "GET", f"{base}/capture", headers={"Authorization": "Bearer aarmor:svc-token"})
+        assert r.status_code == 200, r.text
+        token = echo.seen[-1]["headers"]["authorization"].split(" ", 1)[1]
+        seen = len(echo.seen)
+        decoys = "eyJhbGciOiJub25lIn0.e30.x " * 40
+        for body in (decoys + token, base64.b64encode(token.encode()).decode(), token.split(".", 1)[1]):
+            r = through(a, "POST", f"https://127.0.0.1:{echo.port}/paste", data=body, headers={"content-type": "text/plain"})
+            assert r.status_code == 403 and r.json()["rule"] == "secrets.credential_leak", (body[:40], r.text)
+        assert len(echo.seen) == seen
+        # Control: a decoy-only body goes through.
+        assert through(a, "POST", f"https://127.0.0.1:{echo.port}/paste", data=decoys, headers={"content-type": "text/plain"}).status_code == 200
+    finally:
+        echo.close()
+
+
 def test_minted_token_is_accepted_by_the_verifier_for_its_own_action_only(start_aarmor, pki, tmp_path, monkeypatch):
     verifier = load_verifier()
     echo = Echo(*pki["leaf"])
@@ -331,9 +371,10 @@ def test_minted_token_is_accepted_by_the_verifier_for_its_own_action_only(start_
 
         # A token captured in flight (an upstream that records it) ...
         r = through(a, "GET", f"https://localhost:{echo.port}/capture", headers={"Authorization": "Bearer aarmor:svc-token"})
-        assert r.status_code == 200 and "aarmor:svc-token" in r.text, r.text
         token = echo.seen[-1]["headers"]["authorization"].split(" ", 1)[1]
         assert token.count(".") == 2
+        # The echo reaches the agent with the token broken up (its markers replaced).
+        assert r.status_code == 200 and token not in r.text and "aarmor:minted token" in r.text, r.text
         check = dict(audience="https://svc.test", host="localhost", path="/capture", body=b"")
         assert verifier.verify(token, jwks, method="GET", **check)["path"] == "/capture"
         # ... is refused after it expires, for another method, path or body.

@@ -156,8 +156,6 @@ pub struct Attachment {
     pub header: String,
     /// Its value, the secret in it.
     pub value: String,
-    /// Values that must never reach the agent: the response is scrubbed of them.
-    pub scrub: Vec<String>,
 }
 
 impl std::fmt::Debug for Attachment {

@@ -108,9 +108,15 @@ pub trait ActionEngine: Send + Sync + 'static {
         Err("no credential broker is configured".into())
     }
 
-    /// For an exchange with `host`: `(form, credential name)` of every brokered secret, when a
-    /// credential is bound to the host — what it answers is scrubbed of them. `None` elsewhere.
-    fn scrub_patterns(&self, _host: &str) -> Option<std::sync::Arc<[(String, String)]>> {
+    /// Whether a brokered credential is bound to `host`: its responses are scrubbed of every
+    /// secret (and must be readable for it). The default brokers nothing.
+    fn binds_host(&self, _host: &str) -> bool {
+        false
+    }
+
+    /// Every form of every brokered secret (and of the tokens the engine mints), to scrub
+    /// responses of; asked when a response arrives, so it includes what was just fetched.
+    fn response_scrub(&self) -> Option<std::sync::Arc<crate::ScrubSet>> {
         None
     }
 

@@ -8,6 +8,7 @@
 //!   actions and observations with `aarmor-protocols`, asks the engine about each action, and
 //!   renders the verdicts back into the wire format the agent speaks.
 //! - [`allow_all`]: a mediator that forwards everything (mediation switched off), logged.
+//! - [`scrub`]: brokered secrets found and replaced in what comes back (the response scrubber).
 //!
 //! The trip of a request runs one way: data plane → [`Mediator`] → protocols → [`ActionEngine`].
 //! This crate knows neither pingora nor sockets, nor how a decision is made.
@@ -17,6 +18,7 @@ pub mod action;
 pub mod action_engine;
 pub mod allow_all;
 pub mod metrics;
+pub mod scrub;
 pub mod seam;
 pub mod settings;
 
@@ -24,6 +26,7 @@ pub use action::ActionMediator;
 pub use action_engine::ActionEngine;
 pub use allow_all::AllowAllMediator;
 pub use metrics::MediationMetrics;
+pub use scrub::{ScrubSet, Scrubber};
 pub use seam::{
     BodyVerdict, Direction, Exchange, ExchangeInspector, ExchangeOutcome, HeadVerdict,
     HeaderRewrite, MediationError, Mediator, Relayed, RequestEdit, ResponsePlan, ResponseVerdict,

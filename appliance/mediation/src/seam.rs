@@ -193,8 +193,10 @@ pub trait ExchangeInspector: Send {
     }
 
     /// A response header's value as the client may see it: `Some` replaces it (a brokered
-    /// secret an upstream echoed). Asked for every header before the response plan; the
-    /// default keeps them all.
+    /// secret an upstream echoed). Asked before the response plan for every header's value,
+    /// every header's name (`name` empty: `Some` removes the header) and the status line's
+    /// reason phrase (`name` `:reason`: `Some` replaces it with the canonical one); the default
+    /// keeps them all.
     fn response_header_value(&mut self, _name: &str, _value: &[u8]) -> Option<Vec<u8>> {
         None
     }

@@ -265,13 +265,22 @@ const METHOD_OVERRIDES: &[&str] = &[
 /// no protocol switch; on a declared SQL endpoint, a read-only statement.
 pub fn is_read(action: &Action) -> bool {
     let method = action.target.method.to_ascii_uppercase();
-    if action.operation == "upgrade" || overrides_method(action) {
+    if action.operation == "upgrade" || overrides_method(action) || carries_body(action) {
         return false;
     }
     match action.protocol {
         Protocol::Sql => READ_STATEMENTS.contains(&action.operation.as_str()),
         _ => READ_METHODS.contains(&method.as_str()),
     }
+}
+
+/// Whether a request that is not SQL carries a body (a `GET` with one: some servers act on it).
+fn carries_body(action: &Action) -> bool {
+    action.protocol != Protocol::Sql
+        && action
+            .parameters
+            .get("body")
+            .is_some_and(|b| !b.is_null() && b.as_str() != Some(""))
 }
 
 /// Whether the request asks the server to run it as another method (`X-HTTP-Method-Override`,
@@ -363,9 +372,19 @@ impl Credential {
     /// The binding `action` (sent over `scheme`) may use this credential under, or why there
     /// is none.
     pub fn binding_for(&self, action: &Action, scheme: &str) -> Result<&Binding, String> {
+        let protocol = action.parameters.get("protocol").and_then(|p| p.as_str());
+        if action.operation == "upgrade" && protocol != Some("websocket") {
+            // Its response is relayed, not read: nothing would scrub the secret from it.
+            return Err(format!(
+                "credentials ride only on WebSocket upgrades, whose messages aarmor reads, not on {}",
+                protocol.unwrap_or("this protocol switch")
+            ));
+        }
         if self.scope == Scope::Read && !is_read(action) {
             let what = if overrides_method(action) {
                 "a request that overrides its method".to_string()
+            } else if carries_body(action) {
+                format!("a {} with a body", action.target.method)
             } else if action.operation == "upgrade" {
                 "a protocol switch".to_string()
             } else {

@@ -1,20 +1,31 @@
-//! Finding brokered secrets in what leaves: each secret as it is, percent-encoded, and in
-//! base64 (standard and URL-safe, at each of the three byte alignments, so a secret inside a
-//! `Basic` header or any base64 blob is found), all matched in one pass (Aho-Corasick).
+//! Finding brokered secrets in what leaves and what comes back: each secret as it is,
+//! percent-encoded (every reserved character, or only those RFC 3986 does not leave alone),
+//! JSON-escaped (`\/`, `\u00XX`), as HTML character references, in hex, and in base64
+//! (standard and URL-safe, at each of the three byte alignments, so a secret inside a `Basic`
+//! header or any base64 blob is found), all matched in one pass without regard to ASCII case
+//! (one [`ScrubSet`], shared with the response scrubber).
 
-use aho_corasick::AhoCorasick;
+use std::sync::Arc;
+
+use aarmor_mediation::ScrubSet;
 use base64::Engine as _;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 
 /// Shortest encoded fragment looked for: shorter ones match by chance.
 const MIN_FRAGMENT: usize = 8;
 
+/// What RFC 3986 percent-encoding leaves as it is: letters, digits and `-._~`
+/// (`encodeURIComponent`, `urllib.parse.quote`).
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// The secrets known at one version of the broker's cache.
 pub struct LeakMatcher {
     pub version: u64,
-    automaton: Option<AhoCorasick>,
-    /// The credential name of each pattern.
-    names: Vec<String>,
-    patterns: std::sync::Arc<[(String, String)]>,
+    set: Option<Arc<ScrubSet>>,
 }
 
 /// The base64 text that encodes `secret` whatever bytes come before it: for each alignment,
@@ -42,30 +53,40 @@ fn base64_fragments(secret: &[u8]) -> Vec<String> {
     out
 }
 
-/// Every form a secret is looked for in: as it is, percent-encoded, hex, and base64 at each
-/// alignment (matched without regard to ASCII case).
-pub fn forms(secret: &str) -> Vec<String> {
-    let mut forms = vec![secret.to_string()];
-    let encoded = percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
-        .to_string();
-    if encoded != secret {
-        forms.push(encoded);
-    }
-    forms.push(hex::encode(secret.as_bytes()));
-    forms.extend(base64_fragments(secret.as_bytes()));
-    forms.retain(|f| f.len() >= MIN_FRAGMENT);
-    forms
+/// `secret` with every character but letters and digits written by `escape`.
+fn escaped(secret: &str, escape: impl Fn(char) -> String) -> String {
+    secret
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_string()
+            } else {
+                escape(c)
+            }
+        })
+        .collect()
 }
 
-/// One automaton over `(form, name)` pairs, ASCII case ignored.
-fn automaton(patterns: &[(String, String)]) -> Option<AhoCorasick> {
-    if patterns.is_empty() {
-        return None;
-    }
-    AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .build(patterns.iter().map(|(form, _)| form))
-        .ok()
+/// Every form a secret is looked for in (matched without regard to ASCII case).
+pub fn forms(secret: &str) -> Vec<String> {
+    let mut forms = vec![
+        secret.to_string(),
+        percent_encoding::utf8_percent_encode(secret, NON_ALPHANUMERIC).to_string(),
+        percent_encoding::utf8_percent_encode(secret, UNRESERVED).to_string(),
+        // JSON as PHP writes it (`\/`), and with every other character as `\u00XX`.
+        serde_json::to_string(secret)
+            .map(|j| j.trim_matches('"').replace('/', "\\/"))
+            .unwrap_or_default(),
+        escaped(secret, |c| format!("\\u{:04x}", c as u32)),
+        escaped(secret, |c| format!("&#{};", c as u32)),
+        escaped(secret, |c| format!("&#x{:x};", c as u32)),
+        hex::encode(secret.as_bytes()),
+    ];
+    forms.extend(base64_fragments(secret.as_bytes()));
+    forms.retain(|f| f.len() >= MIN_FRAGMENT);
+    forms.sort();
+    forms.dedup();
+    forms
 }
 
 impl LeakMatcher {
@@ -79,35 +100,27 @@ impl LeakMatcher {
         }
         Self {
             version,
-            automaton: automaton(&patterns),
-            names: patterns.iter().map(|(_, n)| n.clone()).collect(),
-            patterns: std::sync::Arc::from(patterns),
+            set: ScrubSet::new(&patterns).map(Arc::new),
         }
     }
 
-    /// Every `(form, credential name)` looked for.
-    pub fn patterns(&self) -> std::sync::Arc<[(String, String)]> {
-        self.patterns.clone()
+    /// The patterns as the response scrubber uses them.
+    pub fn scrub_set(&self) -> Option<Arc<ScrubSet>> {
+        self.set.clone()
     }
 
     /// `text` with every secret (in any form looked for) replaced by `[secret of <name>]`;
     /// `None` when it holds none.
     pub fn redact(&self, text: &str) -> Option<String> {
-        let automaton = self.automaton.as_ref()?;
-        automaton.find(text)?;
-        let mut out = String::with_capacity(text.len());
-        automaton.replace_all_with(text, &mut out, |m, _, dst| {
-            let name = self.names.get(m.pattern().as_usize()).map(String::as_str);
-            dst.push_str(&format!("[secret of {}]", name.unwrap_or("a credential")));
-            true
-        });
-        Some(out)
+        let replaced = self.set.as_ref()?.replace_with(text.as_bytes(), &|name| {
+            format!("[secret of {name}]").into_bytes()
+        })?;
+        Some(String::from_utf8_lossy(&replaced).into_owned())
     }
 
     /// The credential whose secret `bytes` carries.
     pub fn find(&self, bytes: &[u8]) -> Option<String> {
-        let m = self.automaton.as_ref()?.find(bytes)?;
-        self.names.get(m.pattern().as_usize()).cloned()
+        self.set.as_ref()?.find(bytes).map(str::to_string)
     }
 }
 
@@ -123,12 +136,22 @@ mod tests {
             m.find(format!("x {secret} y").as_bytes()).as_deref(),
             Some("svc")
         );
-        let pct = percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
-            .to_string();
-        assert_eq!(
-            m.find(format!("?k={pct}").as_bytes()).as_deref(),
-            Some("svc")
-        );
+        for encoded in [
+            percent_encoding::utf8_percent_encode(secret, NON_ALPHANUMERIC).to_string(),
+            percent_encoding::utf8_percent_encode(secret, UNRESERVED).to_string(),
+            r"zq81-unusual\/secret+value".to_string(),
+            r"zq81\u002dunusual\u002fsecret\u002bvalue".to_string(),
+            "zq81&#45;unusual&#47;secret&#43;value".to_string(),
+            "zq81&#x2d;unusual&#x2f;secret&#x2b;value".to_string(),
+            secret.to_uppercase(),
+            hex::encode(secret).to_uppercase(),
+        ] {
+            assert_eq!(
+                m.find(format!("?k={encoded}").as_bytes()).as_deref(),
+                Some("svc"),
+                "{encoded}"
+            );
+        }
         for prefix in ["", "u:", "us:", "use:"] {
             for engine in [
                 &base64::engine::general_purpose::STANDARD,
@@ -143,15 +166,9 @@ mod tests {
             }
         }
         assert_eq!(m.find(b"nothing to see here, zq81-unusual"), None);
-        // Case and hex do not hide it either.
         assert_eq!(
-            m.find(secret.to_uppercase().as_bytes()).as_deref(),
-            Some("svc")
-        );
-        assert_eq!(
-            m.find(hex::encode(secret).to_uppercase().as_bytes())
-                .as_deref(),
-            Some("svc")
+            m.redact(&format!("key={secret}")).as_deref(),
+            Some("key=[secret of svc]")
         );
     }
 }

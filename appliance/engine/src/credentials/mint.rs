@@ -128,6 +128,15 @@ impl Minter {
         &self.kid
     }
 
+    /// The first segment of every token this key mints (its JOSE header, base64url).
+    pub fn header_segment(&self) -> Option<String> {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.kid.clone());
+        header.typ = Some("JWT".into());
+        let token = jsonwebtoken::encode(&header, &json!({}), &self.encoding).ok()?;
+        token.split('.').next().map(str::to_string)
+    }
+
     /// The JWKS that verifies minted tokens (RFC 7517, RFC 8037 OKP key).
     pub fn jwks(&self) -> Value {
         json!({"keys": [{
@@ -166,26 +175,30 @@ impl Minter {
     }
 }
 
-/// The JWTs in `text` (three base64url parts, the first a JSON header), at most a few.
-pub fn jwts_in(text: &[u8]) -> impl Iterator<Item = &str> {
+/// The JWTs in `text` (three base64url parts) whose header names key `kid`: every one, however
+/// many other tokens surround them (each candidate's header is decoded, no signature checked).
+pub fn jwts_in<'a>(text: &'a [u8], kid: &'a str) -> impl Iterator<Item = &'a str> + 'a {
     // A JWT header starts `{"` in JSON, `eyJ` in base64url.
     let mut at = 0;
-    let mut found = 0;
-    std::iter::from_fn(move || {
-        while found < 16 {
-            let start = at + memfind(&text[at..], b"eyJ")?;
-            let len = text[start..]
-                .iter()
-                .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-                .count();
-            at = start + len.max(3);
-            let candidate = std::str::from_utf8(&text[start..start + len]).ok()?;
-            if candidate.split('.').count() == 3 {
-                found += 1;
-                return Some(candidate);
-            }
+    std::iter::from_fn(move || loop {
+        let start = at + memfind(text.get(at..)?, b"eyJ")?;
+        let len = text[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            .count();
+        at = start + len.max(3);
+        let Ok(candidate) = std::str::from_utf8(&text[start..start + len]) else {
+            continue;
+        };
+        if candidate.split('.').count() != 3 {
+            continue;
         }
-        None
+        let names_kid = jsonwebtoken::decode_header(candidate)
+            .ok()
+            .is_some_and(|h| h.kid.as_deref() == Some(kid));
+        if names_kid {
+            return Some(candidate);
+        }
     })
 }
 
@@ -231,9 +244,13 @@ mod tests {
         assert!(minter.signed(&token), "expired tokens are still ours");
         let text = format!("x={token}&y=1");
         assert_eq!(
-            jwts_in(text.as_bytes()).collect::<Vec<_>>(),
+            jwts_in(text.as_bytes(), minter.kid()).collect::<Vec<_>>(),
             vec![token.as_str()]
         );
+        // Decoys before it do not hide it.
+        let decoys = "eyJhbGciOiJub25lIn0.e30.x ".repeat(40) + &token;
+        assert_eq!(jwts_in(decoys.as_bytes(), minter.kid()).count(), 1);
+        assert!(token.starts_with(&minter.header_segment().unwrap()));
         let other = Minter::load_or_create(tempfile::tempdir().unwrap().path()).unwrap();
         assert!(!other.signed(&token));
         let second = minter.mint(&claims(2)).unwrap();

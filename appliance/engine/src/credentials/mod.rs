@@ -57,8 +57,14 @@ const PREVIOUS_KEPT: usize = 4;
 #[derive(Default)]
 pub struct CredentialBroker {
     minter: Option<Arc<Minter>>,
-    /// Whether a token was ever minted (only then are JWTs in traffic checked).
+    /// Whether tokens may be out there (a bundle mints, or a token was minted): only then are
+    /// JWTs in traffic checked, and the markers of minted tokens looked for.
     minted: AtomicBool,
+    /// What every token this broker mints begins with, whatever its claims: its header segment,
+    /// and for each minted credential the first claims as JSON (`{"iss":…,"aud":…,"sub":"`).
+    /// Looked for like secrets (in every form), so a minted token is found encoded or taken
+    /// apart.
+    mint_markers: RwLock<Vec<String>>,
     cache: Mutex<HashMap<String, Cached>>,
     /// Bumped whenever a cached secret changes: the leak matcher is rebuilt.
     version: AtomicU64,
@@ -253,7 +259,7 @@ impl CredentialBroker {
     pub fn preload(&self, config: &CredentialConfig) -> Result<(), String> {
         if config.mints() && self.minter.is_some() {
             // Tokens minted before a restart may still be presented.
-            self.minted.store(true, Ordering::Relaxed);
+            self.set_mint_markers(config);
         }
         for c in config.credentials.values() {
             let secret = match &c.source {
@@ -343,7 +349,9 @@ impl CredentialBroker {
             Source::Mint(spec) => {
                 let minter = self.minter.as_ref().ok_or("no minting key is loaded")?;
                 let claims = self.claims(config, spec, action, receipt_id, sent, &used.scope)?;
-                self.minted.store(true, Ordering::Relaxed);
+                if !self.minted.load(Ordering::Relaxed) {
+                    self.set_mint_markers(config);
+                }
                 minter.mint(&claims)?
             }
             _ => self
@@ -356,7 +364,6 @@ impl CredentialBroker {
         let value = credential.header_value(&secret);
         Ok(Attachment {
             header: credential.header.clone(),
-            scrub: leaks::forms(&secret),
             value,
         })
     }
@@ -403,14 +410,15 @@ impl CredentialBroker {
     }
 
     /// The credential whose secret (in a common encoding) `bytes` carries, or
-    /// [`aarmor_core::action::MINTED_TOKEN`] for a token this broker minted.
+    /// [`aarmor_core::action::MINTED_TOKEN`] for a token this broker minted (whole, encoded, or
+    /// its parts).
     pub fn leak(&self, bytes: &[u8]) -> Option<String> {
         if let Some(name) = self.matcher().and_then(|m| m.find(bytes)) {
             return Some(name);
         }
         if self.minted.load(Ordering::Relaxed) {
             if let Some(minter) = &self.minter {
-                if mint::jwts_in(bytes).any(|t| minter.signed(t)) {
+                if mint::jwts_in(bytes, minter.kid()).any(|t| minter.signed(t)) {
                     return Some(aarmor_core::action::MINTED_TOKEN.to_string());
                 }
             }
@@ -418,22 +426,36 @@ impl CredentialBroker {
         None
     }
 
-    /// For a response from `host`: every form of every secret the broker holds, with its
-    /// credential's name, when a credential is bound to the host (what it answers is scrubbed
-    /// of them); `None` for other hosts.
-    pub fn scrub_patterns(
-        &self,
-        config: &CredentialConfig,
-        host: &str,
-    ) -> Option<Arc<[(String, String)]>> {
-        if !config.binds_host(host) {
-            return None;
+    /// What a minted token begins with, for `config`'s minted credentials: looked for from now
+    /// on (the matcher is rebuilt).
+    fn set_mint_markers(&self, config: &CredentialConfig) {
+        let Some(minter) = &self.minter else {
+            return;
+        };
+        let mut markers: Vec<String> = minter.header_segment().into_iter().collect();
+        for c in config.credentials.values() {
+            if let Source::Mint(m) = &c.source {
+                // `{"iss":"…","aud":"…","sub":"` as the claims are serialized (in
+                // `MintedClaims`' field order).
+                let text = |v: &str| serde_json::to_string(v).unwrap_or_default();
+                markers.push(format!(
+                    "{{\"iss\":{},\"aud\":{},\"sub\":\"",
+                    text(&config.issuer),
+                    text(&m.audience)
+                ));
+            }
         }
-        Some(
-            self.matcher()
-                .map(|m| m.patterns())
-                .unwrap_or_else(|| Arc::from(Vec::new())),
-        )
+        if let Ok(mut current) = self.mint_markers.write() {
+            *current = markers;
+        }
+        self.minted.store(true, Ordering::Relaxed);
+        self.version.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Every form of every secret the broker holds, and the markers of its minted tokens: what
+    /// the responses of hosts a credential is bound to are scrubbed of.
+    pub fn response_scrub(&self) -> Option<Arc<aarmor_mediation::ScrubSet>> {
+        self.matcher()?.scrub_set()
     }
 
     /// Replaces every secret the broker holds, in every string of `value`, by a mention of it
@@ -453,22 +475,23 @@ impl CredentialBroker {
         };
         let matcher = self.matcher();
         redact_strings(&mut value, &|text: &str| {
-            let mut out = matcher.as_ref().and_then(|m| m.redact(text));
+            // Whole tokens first (a token's parts are also markers the matcher knows).
+            let mut whole: Option<String> = None;
             if let Some(minter) = &self.minter {
-                let current = out.clone().unwrap_or_else(|| text.to_string());
-                let tokens: Vec<String> = mint::jwts_in(current.as_bytes())
+                let tokens: Vec<String> = mint::jwts_in(text.as_bytes(), minter.kid())
                     .filter(|t| minter.signed(t))
                     .map(str::to_string)
                     .collect();
-                if !tokens.is_empty() {
-                    let mut replaced = current;
-                    for t in tokens {
-                        replaced = replaced.replace(&t, "[token aarmor minted]");
-                    }
-                    out = Some(replaced);
+                for t in tokens {
+                    let current = whole.take().unwrap_or_else(|| text.to_string());
+                    whole = Some(current.replace(&t, "[token aarmor minted]"));
                 }
             }
-            out
+            let current = whole.as_deref().unwrap_or(text);
+            matcher
+                .as_ref()
+                .and_then(|m| m.redact(current))
+                .or(whole.clone())
         });
         serde_json::from_value(value).unwrap_or_else(|_| action.clone())
     }
@@ -494,6 +517,13 @@ impl CredentialBroker {
                     .chain(c.previous.iter())
                     .map(move |s| (name.clone(), s.expose().to_string()))
             })
+            .chain(
+                self.mint_markers
+                    .read()
+                    .ok()?
+                    .iter()
+                    .map(|m| (aarmor_core::action::MINTED_TOKEN.to_string(), m.clone())),
+            )
             .collect();
         let built = Arc::new(LeakMatcher::build(version, &secrets));
         if let Ok(mut current) = self.leaks.write() {

@@ -319,3 +319,27 @@ fn bad_configurations_are_refused_with_the_credential_named() {
         .unwrap_err()
         .contains("not set"));
 }
+
+#[tokio::test]
+async fn a_minted_token_taken_apart_or_encoded_is_found() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (config, broker) = setup(dir.path());
+    let mut a = action("GET", "svc.test", "/x");
+    broker.bind(&config, &mut a, Ok(None), "https").await;
+    let sent = SentRequest {
+        path: "/x",
+        body: b"",
+    };
+    let attached = broker.attach(&config, &a, "rct_1", sent).await.unwrap();
+    let token = attached.value.strip_prefix("Bearer ").unwrap().to_string();
+    let (_, without_header) = token.split_once('.').unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&token);
+    for hidden in [token.as_str(), without_header, b64.as_str()] {
+        assert_eq!(
+            broker.leak(hidden.as_bytes()).as_deref(),
+            Some(aarmor_core::action::MINTED_TOKEN),
+            "{hidden}"
+        );
+    }
+}

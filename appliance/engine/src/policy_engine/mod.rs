@@ -466,11 +466,12 @@ impl ActionEngine for PolicyEngine {
             .await;
     }
 
-    fn scrub_patterns(&self, host: &str) -> Option<Arc<[(String, String)]>> {
-        let set = self.inner.current();
-        self.inner
-            .credentials
-            .scrub_patterns(&set.credentials, host)
+    fn binds_host(&self, host: &str) -> bool {
+        self.inner.current().credentials.binds_host(host)
+    }
+
+    fn response_scrub(&self) -> Option<Arc<aarmor_mediation::ScrubSet>> {
+        self.inner.credentials.response_scrub()
     }
 
     async fn attach_credential(

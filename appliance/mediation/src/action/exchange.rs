@@ -105,7 +105,7 @@ impl ActionInspector {
 impl ExchangeInspector for ActionInspector {
     fn header_rewrite(&self) -> Option<HeaderRewrite> {
         let mut rewrite = self.own_header_rewrite();
-        if self.scrub_forms.is_some() {
+        if self.scrubs {
             // A response that may carry a brokered secret must be readable to be scrubbed.
             let rw = rewrite.get_or_insert_with(HeaderRewrite::default);
             rw.set.retain(|(n, _)| n != "accept-encoding");
@@ -247,7 +247,16 @@ impl ExchangeInspector for ActionInspector {
         for item in items {
             match (item, from) {
                 (WsItem::Control(raw), Direction::ToUpstream) => to_upstream.extend(raw),
-                (WsItem::Control(raw), Direction::ToClient) => to_client.extend(raw),
+                (WsItem::Control(raw), Direction::ToClient) => {
+                    if !self.control_frame_passes(&raw) {
+                        to_client.extend(super::ws_frames::refusal_close(
+                            "the upstream sent a brokered credential",
+                        ));
+                        out.close = true;
+                        break;
+                    }
+                    to_client.extend(raw)
+                }
                 (WsItem::Message(m), Direction::ToUpstream) => {
                     match self.client_message(&m).await {
                         ClientMessage::Pass => to_upstream.extend(&m.raw),

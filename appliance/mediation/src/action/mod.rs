@@ -166,6 +166,19 @@ impl Mediator for ActionMediator {
             HeadClass::Upgrade(protocol) => {
                 let mut inspector = self.inspector(exchange, Kind::Rest, ask);
                 inspector.leak = leak;
+                if exchange.request.has_body {
+                    // The body would go upstream unread (the switched connection is relayed
+                    // as it is): refused, as a WebSocket upgrade with a body is.
+                    let refusal = inspector
+                        .refuse_unreadable(
+                            400,
+                            "uninspectable-request",
+                            "Refused: an upgrade request with a body",
+                            &format!("a request to switch to {protocol} carries a body, which aarmor would relay unread"),
+                        )
+                        .await;
+                    return Ok(HeadVerdict::Respond(refusal));
+                }
                 return Ok(inspector.decide_upgrade(&protocol).await);
             }
             HeadClass::Llm(dialect) => Kind::Llm(dialect),
@@ -255,7 +268,7 @@ impl ActionMediator {
             stream_ended: false,
             result_copy: None,
             session: None,
-            scrub_forms: self.shared.engine.scrub_patterns(&exchange.request.host),
+            scrubs: self.shared.engine.binds_host(&exchange.request.host),
             ask,
             leak: None,
             attachment: None,
@@ -331,9 +344,8 @@ struct ActionInspector {
     leak: Option<credentials::Leak>,
     /// The credential attached to the request once its action was allowed.
     attachment: Option<Attachment>,
-    /// What the response is scrubbed of: every brokered secret when a credential is bound to
-    /// the host, and the forms of the one attached (`None`: nothing to scrub).
-    scrub_forms: Option<Arc<[(String, String)]>>,
+    /// A credential is bound to the host: the response is scrubbed of every brokered secret.
+    scrubs: bool,
     /// Scrubs brokered secrets from the response.
-    scrubber: Option<credentials::Scrubber>,
+    scrubber: Option<crate::Scrubber>,
 }

@@ -45,6 +45,14 @@ pub(super) async fn handle_response(
     // before anything else reads them.
     let names: Vec<http::HeaderName> = resp_header.headers.keys().cloned().collect();
     for name in names {
+        if inspector
+            .response_header_value("", name.as_str().as_bytes())
+            .is_some()
+        {
+            // A header whose very name carries a secret goes.
+            resp_header.remove_header(&name);
+            continue;
+        }
         let mut changed = false;
         let values: Vec<Vec<u8>> = resp_header
             .headers
@@ -68,6 +76,16 @@ pub(super) async fn handle_response(
             if let Ok(value) = http::HeaderValue::from_bytes(&v) {
                 let _ = resp_header.append_header(name.clone(), value);
             }
+        }
+    }
+    let reason = resp_header.get_reason_phrase().map(str::to_string);
+    if let Some(reason) = reason {
+        if inspector
+            .response_header_value(":reason", reason.as_bytes())
+            .is_some()
+        {
+            // The status line's reason phrase too: the canonical one replaces it.
+            let _ = resp_header.set_reason_phrase(None);
         }
     }
     let mut headers = HeaderList::default();
