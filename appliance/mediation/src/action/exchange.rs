@@ -172,8 +172,10 @@ impl ExchangeInspector for ActionInspector {
         if self.scrubber.is_none() || plan == ResponsePlan::Relay {
             return plan;
         }
-        // A brokered secret went with the request: what comes back is scrubbed of it, so it
-        // must be readable, and is streamed through the scrubber rather than passed.
+        // A credential is bound to the host: what comes back is scrubbed of every brokered
+        // secret, so it must be readable, and goes through the scrubber rather than past it —
+        // held whole when it is small and says its length (it keeps a `Content-Length`),
+        // streamed otherwise.
         if is_encoded(head) && self.response != ResponseHandling::Refuse {
             self.response = ResponseHandling::Refuse;
             self.refusal = Some(format!(
@@ -182,7 +184,14 @@ impl ExchangeInspector for ActionInspector {
             ));
             return ResponsePlan::Buffer;
         }
+        let length = head
+            .headers
+            .get_str("content-length")
+            .and_then(|v| v.trim().parse::<usize>().ok());
         match plan {
+            ResponsePlan::Pass if length.is_some_and(|l| l <= self.shared.max_event_bytes) => {
+                ResponsePlan::Buffer
+            }
             ResponsePlan::Pass => ResponsePlan::Stream,
             other => other,
         }
