@@ -120,6 +120,12 @@ pub trait ActionEngine: Send + Sync + 'static {
         None
     }
 
+    /// Whether the engine holds any brokered secret or has minted tokens: when it does not,
+    /// requests are not searched for them. The default holds none.
+    fn holds_secrets(&self) -> bool {
+        false
+    }
+
     /// Which brokered credential's secret, or which token the engine minted, `bytes` carry
     /// (a header value, a URL, a body): agents never hold either. The default knows none.
     fn credential_leak(&self, _bytes: &[u8]) -> Option<String> {

@@ -192,6 +192,11 @@ pub trait ExchangeInspector: Send {
         refusal
     }
 
+    /// Whether `response_header_value` may change anything (the data plane asks it only then).
+    fn rewrites_response_headers(&self) -> bool {
+        false
+    }
+
     /// A response header's value as the client may see it: `Some` replaces it (a brokered
     /// secret an upstream echoed). Asked before the response plan for every header's value,
     /// every header's name (`name` empty: `Some` removes the header) and the status line's

@@ -409,6 +409,11 @@ impl CredentialBroker {
         })
     }
 
+    /// Whether the broker holds any secret or may have minted tokens out there.
+    pub fn holds_secrets(&self) -> bool {
+        self.version.load(Ordering::Relaxed) > 0 || self.minted.load(Ordering::Relaxed)
+    }
+
     /// The credential whose secret (in a common encoding) `bytes` carries, or
     /// [`aarmor_core::action::MINTED_TOKEN`] for a token this broker minted (whole, encoded, or
     /// its parts).

@@ -493,6 +493,10 @@ impl ActionEngine for PolicyEngine {
             .await
     }
 
+    fn holds_secrets(&self) -> bool {
+        self.inner.credentials.holds_secrets()
+    }
+
     fn credential_leak(&self, bytes: &[u8]) -> Option<String> {
         self.inner.credentials.leak(bytes)
     }

@@ -21,6 +21,9 @@ pub(super) type Leak = (String, String);
 /// Looks for a brokered secret or minted token in a request head: every header value
 /// (credential headers included) and the target.
 pub(super) fn head_leak(engine: &Arc<dyn ActionEngine>, req: &RequestHead) -> Option<Leak> {
+    if !engine.holds_secrets() {
+        return None;
+    }
     if let Some(c) = engine.credential_leak(req.path.as_bytes()) {
         return Some((c, "url".into()));
     }
@@ -36,6 +39,9 @@ impl ActionInspector {
     /// parameters (read as the upstream reads them: JSON unescaped, forms decoded).
     pub(super) fn flag_leaks(&self, action: &mut Action) {
         let engine = &self.shared.engine;
+        if !engine.holds_secrets() {
+            return;
+        }
         let found = self.leak.clone().or_else(|| {
             let params = serde_json::to_vec(&Value::Object(action.parameters.clone())).ok()?;
             let envelope = serde_json::to_vec(&Value::Object(action.envelope.clone())).ok()?;

@@ -128,7 +128,7 @@ impl ExchangeInspector for ActionInspector {
     }
 
     async fn on_request_body(&mut self, body: &Bytes) -> Result<BodyVerdict, MediationError> {
-        if self.leak.is_none() && !body.is_empty() {
+        if self.leak.is_none() && !body.is_empty() && self.shared.engine.holds_secrets() {
             self.leak = self
                 .shared
                 .engine
@@ -159,6 +159,10 @@ impl ExchangeInspector for ActionInspector {
             body: serde_json::to_vec(&body).unwrap_or(refusal.body.clone()),
             ..refusal
         }
+    }
+
+    fn rewrites_response_headers(&self) -> bool {
+        self.scrubs
     }
 
     fn response_header_value(&mut self, _name: &str, value: &[u8]) -> Option<Vec<u8>> {

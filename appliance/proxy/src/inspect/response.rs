@@ -43,50 +43,8 @@ pub(super) async fn handle_response(
     } = sent;
     // Header values the client may not see (a brokered secret an upstream echoed) are replaced
     // before anything else reads them.
-    let names: Vec<http::HeaderName> = resp_header.headers.keys().cloned().collect();
-    for name in names {
-        if inspector
-            .response_header_value("", name.as_str().as_bytes())
-            .is_some()
-        {
-            // A header whose very name carries a secret goes.
-            resp_header.remove_header(&name);
-            continue;
-        }
-        let mut changed = false;
-        let values: Vec<Vec<u8>> = resp_header
-            .headers
-            .get_all(&name)
-            .iter()
-            .map(
-                |v| match inspector.response_header_value(name.as_str(), v.as_bytes()) {
-                    Some(clean) => {
-                        changed = true;
-                        clean
-                    }
-                    None => v.as_bytes().to_vec(),
-                },
-            )
-            .collect();
-        if !changed {
-            continue;
-        }
-        resp_header.remove_header(&name);
-        for v in values {
-            if let Ok(value) = http::HeaderValue::from_bytes(&v) {
-                let _ = resp_header.append_header(name.clone(), value);
-            }
-        }
-    }
-    let reason = resp_header.get_reason_phrase().map(str::to_string);
-    if let Some(reason) = reason {
-        if inspector
-            .response_header_value(":reason", reason.as_bytes())
-            .is_some()
-        {
-            // The status line's reason phrase too: the canonical one replaces it.
-            let _ = resp_header.set_reason_phrase(None);
-        }
+    if inspector.rewrites_response_headers() {
+        rewrite_response_head(&mut resp_header, inspector);
     }
     let mut headers = HeaderList::default();
     for (n, v) in resp_header.headers.iter() {
@@ -142,6 +100,58 @@ pub(super) async fn handle_response(
         status,
         result,
         digest,
+    }
+}
+
+/// Asks the inspector about every header name and value of the response, and its reason
+/// phrase: a name it flags drops the header, a value it replaces is replaced, a reason it flags
+/// becomes the canonical one.
+fn rewrite_response_head(
+    resp_header: &mut pingora::http::ResponseHeader,
+    inspector: &mut dyn ExchangeInspector,
+) {
+    let names: Vec<http::HeaderName> = resp_header.headers.keys().cloned().collect();
+    for name in names {
+        if inspector
+            .response_header_value("", name.as_str().as_bytes())
+            .is_some()
+        {
+            resp_header.remove_header(&name);
+            continue;
+        }
+        let mut changed = false;
+        let values: Vec<Vec<u8>> = resp_header
+            .headers
+            .get_all(&name)
+            .iter()
+            .map(
+                |v| match inspector.response_header_value(name.as_str(), v.as_bytes()) {
+                    Some(clean) => {
+                        changed = true;
+                        clean
+                    }
+                    None => v.as_bytes().to_vec(),
+                },
+            )
+            .collect();
+        if !changed {
+            continue;
+        }
+        resp_header.remove_header(&name);
+        for v in values {
+            if let Ok(value) = http::HeaderValue::from_bytes(&v) {
+                let _ = resp_header.append_header(name.clone(), value);
+            }
+        }
+    }
+    let reason = resp_header.get_reason_phrase().map(str::to_string);
+    if let Some(reason) = reason {
+        if inspector
+            .response_header_value(":reason", reason.as_bytes())
+            .is_some()
+        {
+            let _ = resp_header.set_reason_phrase(None);
+        }
     }
 }
 
