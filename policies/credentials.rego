@@ -16,9 +16,10 @@ credential_name := object.get(object.get(input, "credential", {}), "name", "")
 
 credential_required_for_host := data.aarmor.config.credentials.write_requires[input.action.target.host]
 
+# Each rule looks at its configuration first: with none (the default), it stops there.
 decisions contains d if {
-	credential_write
 	required := credential_required_for_host
+	credential_write
 	credential_name != required
 	d := {
 		"decision": "deny", "class": "context_deny", "priority": 900, "rule": "credentials.write_requires",
@@ -30,6 +31,7 @@ decisions contains d if {
 }
 
 decisions contains d if {
+	count(data.aarmor.config.credentials.step_up_writes) > 0
 	credential_write
 	credential_name in data.aarmor.config.credentials.step_up_writes
 	d := {
