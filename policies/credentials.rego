@@ -10,9 +10,18 @@ package aarmor.policy
 
 credential_read_methods := {"GET", "HEAD", "OPTIONS"}
 
-credential_write if not input.action.target.method in credential_read_methods
+# A write as the broker judged it (`access`: a body, a method override or a protocol switch
+# make a GET a write); without a credential, by its method.
+credential_write if input.credential.access == "write"
 
-credential_name := object.get(object.get(input, "credential", {}), "name", "")
+credential_write if {
+	not input.credential.access
+	not input.action.target.method in credential_read_methods
+}
+
+default credential_name := ""
+
+credential_name := input.credential.name
 
 credential_required_for_host := data.aarmor.config.credentials.write_requires[input.action.target.host]
 

@@ -7,7 +7,7 @@ billing_write := {
 		"target": {"host": "billing.example.com", "port": 443, "method": "POST", "path": "/v1/invoices"},
 		"parameters": {}},
 	"credential": {"name": "billing-write", "scope": "write", "binding": "billing.example.com/v1/**",
-		"source": "file", "presented": "placeholder"},
+		"source": "file", "presented": "placeholder", "access": "write"},
 }
 
 test_billing_writes_need_the_billing_credential_and_approval if {
@@ -26,12 +26,22 @@ test_billing_writes_need_the_billing_credential_and_approval if {
 		with data.aarmor.config.credentials as config
 	some e in denied
 	e.rule == "credentials.write_requires"
-	bare := json.remove(billing_write, ["credential"])
+	# No credential: the input says `null` (as the engine writes it).
+	bare := object.union(json.remove(billing_write, ["credential"]), {"credential": null})
 	refused := data.aarmor.policy.decisions with input as bare
 		with data.aarmor.config.credentials as config
 	some f in refused
 	f.rule == "credentials.write_requires"
 	contains(f.reason, "uses none")
+}
+
+test_a_get_the_broker_judged_a_write_is_one if {
+	config := {"write_requires": {}, "step_up_writes": ["billing-write"], "approvers": [], "timeout_s": 60}
+	overridden := object.union(billing_write, {"action": {"target": {"method": "GET"}}})
+	decisions := data.aarmor.policy.decisions with input as overridden
+		with data.aarmor.config.credentials as config
+	some d in decisions
+	d.rule == "credentials.step_up_write"
 }
 
 test_credential_rules_are_inert_by_default if {

@@ -170,7 +170,7 @@ def test_read_credential_reads_cannot_write_or_go_elsewhere_and_never_reaches_th
         decision = receipts_for(a, "/repos/o/r")[0]
         assert decision["decision"]["result"] == "ALLOW"
         assert decision["action"]["credential"] == {"name": "echo-read", "scope": "read", "binding": "localhost/repos/**",
-                                                    "source": "file", "presented": "placeholder"}
+                                                    "source": "file", "presented": "placeholder", "access": "read"}
 
         # The same placeholder on a write: refused, receipted, and the upstream saw nothing.
         seen = len(echo.seen)

@@ -129,7 +129,7 @@ pub enum Presented {
 pub struct CredentialUse {
     /// The credential's name in `credentials.yaml`.
     pub name: String,
-    /// The operation class it may be used for (`read`, `write`, `any`).
+    /// The operation class it may be used for (`read`, `write`).
     pub scope: String,
     /// The binding that matched: `host` + path pattern (`api.github.com/repos/**`).
     pub binding: String,
@@ -138,6 +138,9 @@ pub struct CredentialUse {
     pub source: String,
     /// How the agent asked for it.
     pub presented: Presented,
+    /// What the action is, as the broker judged it for the scope: `read` (a safe method without
+    /// a body or a method override) or `write`.
+    pub access: String,
 }
 
 /// The request as it goes upstream once allowed, for a credential minted for it alone.

@@ -9,7 +9,7 @@ use aarmor_engine::policy_engine::eval_limits;
 use super::Check;
 use crate::config::Config;
 
-pub fn check(config: &Config, load_model: bool) -> Vec<Check> {
+pub fn check(config: &Config, load_model: bool, offline: bool) -> Vec<Check> {
     let mut checks = Vec::new();
     if !config.mediation.enabled {
         checks.push(Check::warn(
@@ -74,7 +74,7 @@ pub fn check(config: &Config, load_model: bool) -> Vec<Check> {
         }
     };
     if let Some(set) = &set {
-        checks.push(credentials(config, set));
+        checks.push(credentials(config, set, offline));
     }
     checks.push(model(config, set.as_ref(), load_model));
     checks.push(approvers(config));
@@ -83,7 +83,7 @@ pub fn check(config: &Config, load_model: bool) -> Vec<Check> {
 
 /// `credentials.yaml`: every brokered credential's secret can be had now (files private and
 /// readable, variables set, token endpoints answering).
-fn credentials(config: &Config, set: &PolicySet) -> Check {
+fn credentials(config: &Config, set: &PolicySet, offline: bool) -> Check {
     use aarmor_engine::credentials::{mint::MINT_KEY_FILE, CredentialBroker, CREDENTIALS_FILE};
     let config_creds = &set.credentials;
     if config_creds.credentials.is_empty() {
@@ -97,7 +97,7 @@ fn credentials(config: &Config, set: &PolicySet) -> Check {
         .enable_all()
         .build()
     {
-        Ok(rt) => rt.block_on(CredentialBroker::check_sources(config_creds, &key)),
+        Ok(rt) => rt.block_on(CredentialBroker::check_sources(config_creds, &key, offline)),
         Err(e) => {
             return Check::fail(
                 "credentials",

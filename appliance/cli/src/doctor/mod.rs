@@ -120,7 +120,7 @@ pub fn run(config: &Config, options: &Options) -> Vec<Check> {
         },
     )];
     checks.extend(files::check(config));
-    checks.extend(bundle::check(config, options.load_model));
+    checks.extend(bundle::check(config, options.load_model, options.offline));
     if options.offline {
         checks.push(Check::skip(
             "network",

@@ -102,8 +102,8 @@ struct MintingSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
-    /// Reads only: `GET`, `HEAD`, `OPTIONS`; read-only SQL statements; MCP messages that call
-    /// no tool.
+    /// Reads only: `GET`, `HEAD`, `OPTIONS` without a body or a method override; read-only SQL
+    /// statements on a declared SQL endpoint (see [`is_read`]).
     Read,
     /// Any operation the bindings allow.
     Write,
@@ -416,7 +416,7 @@ pub fn check_private(path: &Path) -> Result<(), String> {
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(format!(
-            "{}: mode {mode:o} lets others read the secret; chmod 600 it",
+            "{}: mode {mode:o} gives the group or others access to the secret; chmod 600 it",
             path.display()
         ));
     }

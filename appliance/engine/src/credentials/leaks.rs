@@ -45,7 +45,7 @@ fn base64_fragments(secret: &[u8]) -> Vec<String> {
             // follows the secret.
             let skip = [0, 2, 3][pad];
             let whole = (bytes.len() / 3) * 4;
-            if whole > skip + MIN_FRAGMENT {
+            if whole >= skip + MIN_FRAGMENT {
                 out.push(text[skip..whole].to_string());
             }
         }

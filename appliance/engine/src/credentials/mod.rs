@@ -153,6 +153,12 @@ impl CredentialBroker {
             binding: binding.label.clone(),
             source: credential.source.kind().into(),
             presented,
+            access: if config::is_read(action) {
+                "read"
+            } else {
+                "write"
+            }
+            .into(),
         });
         if let Source::Mint(_) = credential.source {
             if self.minter.is_none() {
@@ -266,13 +272,20 @@ impl CredentialBroker {
                 Source::File(p) => read_secret_file(p),
                 Source::Env(v) => read_secret_env(v),
                 Source::OAuth2(o) => {
-                    // The client secret must be readable; the token is fetched on first use.
-                    match (&o.client_secret_file, &o.client_secret_env) {
-                        (Some(f), _) => read_secret_file(f).map(|_| ()),
-                        (None, Some(v)) => read_secret_env(v).map(|_| ()),
-                        _ => Ok(()),
+                    // The client secret must be readable, and is looked for in what leaves like
+                    // the tokens it buys; the token is fetched on first use.
+                    let client = match (&o.client_secret_file, &o.client_secret_env) {
+                        (Some(f), _) => read_secret_file(f),
+                        (None, Some(v)) => read_secret_env(v),
+                        _ => Err(SourceError("no client secret configured".into())),
                     }
                     .map_err(|e| format!("credential {:?}: {e}", c.name))?;
+                    self.store(
+                        &format!("{} client secret", c.name),
+                        origin_of(&c.source),
+                        client,
+                        None,
+                    );
                     continue;
                 }
                 Source::Mint(_) => {
@@ -294,17 +307,31 @@ impl CredentialBroker {
     }
 
     /// Whether each credential's secret can be had now, without keeping it (`aarmor doctor`):
-    /// files and variables are read, OAuth2 endpoints asked for a token, minted credentials
-    /// need `mint_key` (the key file) to exist or be creatable. `(name, Ok(what) | Err(why))`.
+    /// files and variables are read, OAuth2 endpoints asked for a token (unless `offline`: then
+    /// only the client secret is read), minted credentials say where their key is.
+    /// `(name, Ok(what) | Err(why))`.
     pub async fn check_sources(
         config: &CredentialConfig,
         mint_key: &std::path::Path,
+        offline: bool,
     ) -> Vec<(String, Result<String, String>)> {
         let mut out = Vec::new();
         for c in config.credentials.values() {
             let result = match &c.source {
                 Source::File(p) => read_secret_file(p).map(|_| format!("file {}", p.display())),
                 Source::Env(v) => read_secret_env(v).map(|_| format!("environment variable {v}")),
+                Source::OAuth2(o) if offline => match (&o.client_secret_file, &o.client_secret_env)
+                {
+                    (Some(f), _) => read_secret_file(f),
+                    (None, Some(v)) => read_secret_env(v),
+                    _ => Err(SourceError("no client secret configured".into())),
+                }
+                .map(|_| {
+                    format!(
+                        "client secret readable; token endpoint {} not asked (offline)",
+                        o.token_url
+                    )
+                }),
                 Source::OAuth2(o) => match OAuth2Source::new(o.clone()) {
                     Ok(client) => client
                         .fetch()
