@@ -74,6 +74,21 @@ fn numeric_looking(h: &str) -> bool {
     })
 }
 
+/// Whether `host` is named by `pattern`: the name itself, or, for `*.domain`, any name under
+/// `domain` (not `domain` itself). ASCII case and a trailing dot on `host` are ignored.
+pub fn matches_pattern(pattern: &str, host: &str) -> bool {
+    let host = host.trim_end_matches('.').as_bytes();
+    match pattern.strip_prefix("*.") {
+        Some(domain) => {
+            let domain = domain.as_bytes();
+            host.len() > domain.len()
+                && host[host.len() - domain.len() - 1] == b'.'
+                && host[host.len() - domain.len()..].eq_ignore_ascii_case(domain)
+        }
+        None => host.eq_ignore_ascii_case(pattern.as_bytes()),
+    }
+}
+
 /// Whether a canonical host is an IP address.
 pub fn is_ip(host: &str) -> bool {
     host.parse::<IpAddr>().is_ok()
@@ -105,6 +120,21 @@ fn is_v6_link_local(v6: &Ipv6Addr) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn patterns_name_a_host_or_the_names_under_a_domain() {
+        assert!(matches_pattern("api.example.com", "API.example.com."));
+        assert!(matches_pattern("*.example.com", "a.b.example.com"));
+        assert!(matches_pattern("*.Example.com", "a.example.COM"));
+        assert!(!matches_pattern("*.example.com", "example.com"));
+        assert!(!matches_pattern("*.example.com", "badexample.com"));
+        assert!(!matches_pattern(
+            "api.example.com",
+            "api.example.com.evil.test"
+        ));
+        assert!(!matches_pattern("*.example.com", "é.example.co"));
+    }
+
     use super::*;
 
     #[test]

@@ -264,15 +264,6 @@ impl std::fmt::Debug for Classifiers {
     }
 }
 
-fn host_matches(pattern: &str, host: &str) -> bool {
-    let host = host.to_ascii_lowercase();
-    let pattern = pattern.to_ascii_lowercase();
-    match pattern.strip_prefix("*.") {
-        Some(domain) => host.ends_with(&format!(".{domain}")),
-        None => host == pattern,
-    }
-}
-
 impl Classifiers {
     /// Compiles rules given as `(file, YAML or JSON text)`; errors name the file and rule.
     pub fn compile(files: &[(String, String)]) -> Result<Self, String> {
@@ -355,7 +346,9 @@ impl Classifiers {
                     .path_glob
                     .as_ref()
                     .is_none_or(|g| g.is_match(&target.path));
-                usize::from(host_matches(&route.host, &target.host) && path_ok)
+                usize::from(
+                    aarmor_core::host::matches_pattern(&route.host, &target.host) && path_ok,
+                )
             } else {
                 0
             };

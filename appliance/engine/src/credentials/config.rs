@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use aarmor_core::credential::valid_name;
+use aarmor_core::host::matches_pattern;
 use aarmor_core::{Action, Protocol};
 use serde::Deserialize;
 
@@ -223,14 +224,6 @@ pub struct CredentialConfig {
     pub issuer: String,
 }
 
-fn host_matches(pattern: &str, host: &str) -> bool {
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    match pattern.strip_prefix("*.") {
-        Some(domain) => host.ends_with(&format!(".{domain}")),
-        None => host == pattern,
-    }
-}
-
 fn glob_set(patterns: &[String], what: &str) -> Result<Option<globset::GlobSet>, String> {
     if patterns.is_empty() {
         return Ok(None);
@@ -317,7 +310,7 @@ impl Binding {
     /// Why `action` (sent over `scheme`) is outside this binding; `None` when it is inside.
     pub fn mismatch(&self, action: &Action, scheme: &str) -> Option<String> {
         let t = &action.target;
-        if !host_matches(&self.host, &t.host) {
+        if !matches_pattern(&self.host, &t.host) {
             return Some(format!("it is bound to host {}, not {}", self.host, t.host));
         }
         if scheme != "https" && !self.allow_plain_http {
@@ -572,7 +565,7 @@ impl CredentialConfig {
     pub fn binds_host(&self, host: &str) -> bool {
         self.credentials
             .values()
-            .any(|c| c.bindings.iter().any(|b| host_matches(&b.host, host)))
+            .any(|c| c.bindings.iter().any(|b| matches_pattern(&b.host, host)))
     }
 
     /// Whether any credential is minted.

@@ -35,7 +35,8 @@ pub use config::{CredentialConfig, CREDENTIALS_FILE};
 use leaks::LeakMatcher;
 use mint::{MintedClaims, Minter};
 use sources::{
-    read_secret_env, read_secret_file, FileSource, OAuth2Source, Secret, SecretSource, SourceError,
+    read_client_secret, read_secret_env, read_secret_file, FileSource, OAuth2Source, Secret,
+    SecretSource, SourceError,
 };
 
 /// A secret as last fetched, and from which source.
@@ -57,8 +58,8 @@ const PREVIOUS_KEPT: usize = 4;
 #[derive(Default)]
 pub struct CredentialBroker {
     minter: Option<Arc<Minter>>,
-    /// Whether tokens may be out there (a bundle mints, or a token was minted): only then are
-    /// JWTs in traffic checked, and the markers of minted tokens looked for.
+    /// Whether tokens may be out there (a bundle mints, or a token was minted): from then on
+    /// the markers of minted tokens are looked for.
     minted: AtomicBool,
     /// What every token this broker mints begins with, whatever its claims: its header segment,
     /// and for each minted credential the first claims as JSON (`{"iss":…,"aud":…,"sub":"`).
@@ -274,12 +275,8 @@ impl CredentialBroker {
                 Source::OAuth2(o) => {
                     // The client secret must be readable, and is looked for in what leaves like
                     // the tokens it buys; the token is fetched on first use.
-                    let client = match (&o.client_secret_file, &o.client_secret_env) {
-                        (Some(f), _) => read_secret_file(f),
-                        (None, Some(v)) => read_secret_env(v),
-                        _ => Err(SourceError("no client secret configured".into())),
-                    }
-                    .map_err(|e| format!("credential {:?}: {e}", c.name))?;
+                    let client = read_client_secret(o)
+                        .map_err(|e| format!("credential {:?}: {e}", c.name))?;
                     self.store(
                         &format!("{} client secret", c.name),
                         origin_of(&c.source),
@@ -299,8 +296,8 @@ impl CredentialBroker {
                 }
             }
             .map_err(|e| format!("credential {:?}: {e}", c.name))?;
-            let refresh = matches!(c.source, Source::File(_))
-                .then(|| Instant::now() + std::time::Duration::from_secs(1));
+            let refresh =
+                matches!(c.source, Source::File(_)).then(|| Instant::now() + sources::FILE_RECHECK);
             self.store(&c.name, origin_of(&c.source), secret, refresh);
         }
         Ok(())
@@ -320,13 +317,7 @@ impl CredentialBroker {
             let result = match &c.source {
                 Source::File(p) => read_secret_file(p).map(|_| format!("file {}", p.display())),
                 Source::Env(v) => read_secret_env(v).map(|_| format!("environment variable {v}")),
-                Source::OAuth2(o) if offline => match (&o.client_secret_file, &o.client_secret_env)
-                {
-                    (Some(f), _) => read_secret_file(f),
-                    (None, Some(v)) => read_secret_env(v),
-                    _ => Err(SourceError("no client secret configured".into())),
-                }
-                .map(|_| {
+                Source::OAuth2(o) if offline => read_client_secret(o).map(|_| {
                     format!(
                         "client secret readable; token endpoint {} not asked (offline)",
                         o.token_url
@@ -355,8 +346,7 @@ impl CredentialBroker {
     }
 
     /// The header to set on an allowed action's request: the credential's secret, or a token
-    /// minted for this action (`receipt_id` is the decision that allowed it), and what must be
-    /// scrubbed from the response.
+    /// minted for this action (`receipt_id` is the decision that allowed it).
     pub async fn attach(
         &self,
         config: &CredentialConfig,
@@ -444,18 +434,10 @@ impl CredentialBroker {
     /// The credential whose secret (in a common encoding) `bytes` carries, or
     /// [`aarmor_core::action::MINTED_TOKEN`] for a token this broker minted (whole, encoded, or
     /// its parts).
+    /// A whole minted token is found by its header segment, one of the mint markers the
+    /// matcher holds from the moment tokens may exist (`set_mint_markers`).
     pub fn leak(&self, bytes: &[u8]) -> Option<String> {
-        if let Some(name) = self.matcher().and_then(|m| m.find(bytes)) {
-            return Some(name);
-        }
-        if self.minted.load(Ordering::Relaxed) {
-            if let Some(minter) = &self.minter {
-                if mint::jwts_in(bytes, minter.kid()).any(|t| minter.signed(t)) {
-                    return Some(aarmor_core::action::MINTED_TOKEN.to_string());
-                }
-            }
-        }
-        None
+        self.matcher()?.find(bytes)
     }
 
     /// What a minted token begins with, for `config`'s minted credentials: looked for from now

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -83,12 +83,20 @@ pub fn read_secret_env(var: &str) -> Result<Secret, SourceError> {
     checked(value, &format!("environment variable {var}"))
 }
 
-/// A file's modification time, to notice that it changed.
-pub fn modified(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+/// How long a secret read from a file is used before the file is read again (a replaced file
+/// is picked up within this).
+pub const FILE_RECHECK: Duration = Duration::from_secs(1);
+
+/// The client secret an OAuth2 credential authenticates with, from its file or variable.
+pub fn read_client_secret(spec: &OAuth2Spec) -> Result<Secret, SourceError> {
+    match (&spec.client_secret_file, &spec.client_secret_env) {
+        (Some(f), _) => read_secret_file(f),
+        (None, Some(v)) => read_secret_env(v),
+        (None, None) => Err(SourceError("no client secret configured".into())),
+    }
 }
 
-/// A secret file, re-read when its modification time changes (looked at once a second).
+/// A secret file, read again on use once the copy held is [`FILE_RECHECK`] old.
 pub struct FileSource {
     pub path: PathBuf,
 }
@@ -98,7 +106,7 @@ impl SecretSource for FileSource {
     async fn fetch(&self) -> Result<Fetched, SourceError> {
         Ok(Fetched {
             secret: read_secret_file(&self.path)?,
-            refresh_at: Some(Instant::now() + Duration::from_secs(1)),
+            refresh_at: Some(Instant::now() + FILE_RECHECK),
         })
     }
 }
@@ -137,14 +145,6 @@ impl OAuth2Source {
         };
         Ok(Self { spec, tls })
     }
-
-    fn client_secret(&self) -> Result<Secret, SourceError> {
-        match (&self.spec.client_secret_file, &self.spec.client_secret_env) {
-            (Some(f), _) => read_secret_file(f),
-            (None, Some(v)) => read_secret_env(v),
-            (None, None) => Err(SourceError("no client secret configured".into())),
-        }
-    }
 }
 
 fn form_encode(pairs: &[(&str, &str)]) -> String {
@@ -170,7 +170,7 @@ impl SecretSource for OAuth2Source {
             .token_url
             .parse()
             .map_err(|e| SourceError(format!("token_url: {e}")))?;
-        let client_secret = self.client_secret()?;
+        let client_secret = read_client_secret(&self.spec)?;
         // RFC 6749 2.3.1: the client id and secret are form-encoded, then joined for Basic.
         let enc = |s: &str| {
             percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()

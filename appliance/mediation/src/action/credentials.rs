@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use aarmor_core::{Action, RequestHead, RiskSignal, SyntheticResponse};
 use bytes::Bytes;
-use serde_json::Value;
 
 use crate::seam::BodyVerdict;
 use crate::{ActionEngine, Scrubber};
@@ -43,8 +42,8 @@ impl ActionInspector {
             return;
         }
         let found = self.leak.clone().or_else(|| {
-            let params = serde_json::to_vec(&Value::Object(action.parameters.clone())).ok()?;
-            let envelope = serde_json::to_vec(&Value::Object(action.envelope.clone())).ok()?;
+            let params = serde_json::to_vec(&action.parameters).ok()?;
+            let envelope = serde_json::to_vec(&action.envelope).ok()?;
             engine
                 .credential_leak(&params)
                 .or_else(|| engine.credential_leak(&envelope))
@@ -127,6 +126,11 @@ impl ActionInspector {
     }
 }
 
+/// The close frame that ends an upgraded connection whose upstream sent a brokered credential.
+pub(super) fn echoed_credential_close() -> Vec<u8> {
+    super::ws_frames::refusal_close("the upstream sent a brokered credential")
+}
+
 /// 503 for an allowed request whose credential could not be attached.
 pub(super) fn credential_problem(why: &str) -> SyntheticResponse {
     SyntheticResponse::problem(
@@ -138,8 +142,9 @@ pub(super) fn credential_problem(why: &str) -> SyntheticResponse {
 }
 
 impl ActionInspector {
-    /// Builds the response scrubber once the response is about to be read: every secret when a
-    /// credential is bound to the host, plus the forms of what was attached to this request.
+    /// Builds the response scrubber once the response is about to be read, when a credential is
+    /// bound to the host: every form of every brokered secret (what was attached included) and
+    /// the markers of minted tokens, as the engine holds them now.
     pub(super) fn arm_scrubber(&mut self) {
         if self.scrubs && self.scrubber.is_none() {
             self.scrubber = self.shared.engine.response_scrub().map(Scrubber::new);

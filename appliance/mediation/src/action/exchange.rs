@@ -17,6 +17,7 @@ use crate::seam::{
     MediationError, Relayed, ResponsePlan, ResponseVerdict,
 };
 
+use super::credentials::echoed_credential_close;
 use super::problems::{
     aarmor_headers, is_encoded, is_event_stream, unreadable_llm_response, unrecorded_problem,
 };
@@ -113,14 +114,12 @@ impl ExchangeInspector for ActionInspector {
         }
         if let Some(attached) = &self.attachment {
             // The placeholders go; the credential takes their place (after the action was
-            // allowed: `attachment` is set by `attach_credential` only). The response must be
-            // readable to be scrubbed of it.
+            // allowed: `attachment` is set by `attach_credential` only, which also sets
+            // `scrubs`, so the response was asked for readable above).
             let rw = rewrite.get_or_insert_with(HeaderRewrite::default);
             if let Ok(Some(ask)) = &self.ask {
                 rw.remove.extend(ask.headers.iter().cloned());
             }
-            rw.set.retain(|(n, _)| n != "accept-encoding");
-            rw.set.push(("accept-encoding".into(), "identity".into()));
             rw.set
                 .push((attached.header.clone(), attached.value.clone()));
         }
@@ -262,9 +261,7 @@ impl ExchangeInspector for ActionInspector {
                 (WsItem::Control(raw), Direction::ToUpstream) => to_upstream.extend(raw),
                 (WsItem::Control(raw), Direction::ToClient) => {
                     if !self.control_frame_passes(&raw) {
-                        to_client.extend(super::ws_frames::refusal_close(
-                            "the upstream sent a brokered credential",
-                        ));
+                        to_client.extend(echoed_credential_close());
                         out.close = true;
                         break;
                     }
@@ -286,9 +283,7 @@ impl ExchangeInspector for ActionInspector {
                         match self.scrubbed_message(&m, bytes) {
                             Some(bytes) => to_client.extend(bytes),
                             None => {
-                                to_client.extend(super::ws_frames::refusal_close(
-                                    "the upstream sent a brokered credential",
-                                ));
+                                to_client.extend(echoed_credential_close());
                                 out.close = true;
                                 break;
                             }
