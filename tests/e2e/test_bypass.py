@@ -99,6 +99,36 @@ def test_json_rpc_of_any_method_is_an_action(aarmor, upstream):
     assert d["decision"]["result"] == "ALLOW" and d["action"]["operation"] == "tools/list"
 
 
+DENY_REST_DELETE = """package aarmor.policy
+
+decisions contains d if {
+    input.action.protocol == "rest"
+    input.action.target.method == "DELETE"
+    d := {"decision": "deny", "class": "context_deny", "priority": 900, "rule": "test.no_rest_delete",
+          "reason": "no deletes"}
+}
+"""
+
+
+def test_a_json_rpc_body_does_not_make_a_delete_an_mcp_message(start_aarmor, upstream):
+    """A DELETE shaped like an MCP message (MCP clients POST) is judged as the REST DELETE it
+    is: a rule on REST deletes refuses it, and the upstream sees nothing."""
+    a = start_aarmor(policy=DENY_REST_DELETE)
+    url = f"https://localhost:{upstream.port}/repos/o/r"
+    before = len(upstream.seen)
+    for body in ({"jsonrpc": "2.0", "id": 1, "method": "ping"}, {"jsonrpc": "2.0", "method": "notifications/x"}):
+        r = requests.delete(url, json=body, proxies={"https": a.url}, verify=str(a.ca), timeout=20)
+        assert r.status_code == 403 and r.json()["rule"] == "test.no_rest_delete", r.text
+        d = last_decision(a)
+        assert d["action"]["protocol"] == "rest" and d["action"]["operation"] == "delete"
+    assert len(upstream.seen) == before
+    # Control: the same message POSTed is an MCP message, which the rule does not touch.
+    r = requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"}, proxies={"https": a.url},
+                      verify=str(a.ca), timeout=20)
+    assert r.status_code == 200 and len(upstream.seen) == before + 1
+    assert last_decision(a)["action"]["protocol"] == "mcp"
+
+
 # --- 3. Padding past the parameter limit -------------------------------------------------------
 
 def test_padding_past_the_parameter_limit_is_refused(aarmor, upstream):

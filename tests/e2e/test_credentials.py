@@ -252,6 +252,7 @@ def test_a_read_credential_cannot_be_shaped_into_a_write_or_read_back(start_aarm
     a = start_aarmor(policy_files={"credentials.yaml": yaml})
     base = f"https://localhost:{echo.port}"
     ph = {"Authorization": "Bearer aarmor:echo-read"}
+    plain_seen = len(plain_upstream.seen)
     try:
         seen = len(echo.seen)
         shaped = [
@@ -274,6 +275,7 @@ def test_a_read_credential_cannot_be_shaped_into_a_write_or_read_back(start_aarm
         r = through(a, "GET", f"http://127.0.0.1:{plain_upstream.port}/x", headers={"Authorization": "Bearer aarmor:plain-read"})
         assert r.status_code == 403 and "HTTPS only" in r.json()["reason"], r.text
         assert len(echo.seen) == seen
+        assert not any(x["path"] == "/x" for x in plain_upstream.seen[plain_seen:])
 
         # Stored upstream with the placeholder, read back later without one: scrubbed, both forms.
         r = through(a, "GET", f"{base}/repos/o/store", headers=ph)
